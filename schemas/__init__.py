@@ -1,0 +1,1 @@
+"""Contracts shared by every service: settings, payloads, Kafka events and migrations."""

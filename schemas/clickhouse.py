@@ -1,0 +1,209 @@
+"""ClickHouse access: one interface, two backends running the same SQL (embedded chDB and a
+ClickHouse server through clickhouse-driver), chosen by CLOSECALL_CLICKHOUSE_URL; and migrations."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from schemas.migrations import numbered_migrations
+
+log = logging.getLogger(__name__)
+
+Param = str | int | float | bool | tuple[Any, ...] | list[Any]
+
+_ESCAPES = {
+    "\\": "\\\\",
+    "'": "\\'",
+    "\n": "\\n",
+    "\t": "\\t",
+    "\r": "\\r",
+    "\0": "\\0",
+    "\b": "\\b",
+    "\f": "\\f",
+}
+
+
+def quote(value: Param) -> str:
+    """A SQL literal both engines read the same way. Times travel as Unix seconds (ints)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + "".join(_ESCAPES.get(ch, ch) for ch in value) + "'"
+    if isinstance(value, tuple | list):
+        if not value:
+            raise ValueError("empty collections are not valid SQL literals; branch in the query")
+        return "(" + ", ".join(quote(item) for item in value) + ")"
+    raise TypeError(f"unsupported query parameter type {type(value).__name__}")
+
+
+def render(sql: str, params: Mapping[str, Param]) -> str:
+    """Substitute %(name)s placeholders with quoted literals (SELECTs only; inserts send rows)."""
+    return sql % {name: quote(value) for name, value in params.items()}
+
+
+class ClickHouse(Protocol):
+    """What the worker and the report API need of ClickHouse; both backends implement it."""
+
+    url: str
+
+    def execute(self, sql: str) -> None: ...
+
+    def query(
+        self, sql: str, params: Mapping[str, Param] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ChdbClickHouse:
+    """Embedded ClickHouse (chDB). One process per data directory: the owner serves every thread."""
+
+    def __init__(self, path: Path) -> None:
+        from chdb import session
+
+        path.mkdir(parents=True, exist_ok=True)
+        self.url = f"chdb://{path}"
+        try:
+            self._session = session.Session(str(path))
+        except Exception as exc:
+            raise RuntimeError(
+                f"chDB could not open {path}: another process holds it (only one process may "
+                "open a chDB directory; stop it or set CLOSECALL_CLICKHOUSE_URL to a server)"
+            ) from exc
+
+    def execute(self, sql: str) -> None:
+        self._session.query(sql)
+
+    def query(self, sql: str, params: Mapping[str, Param] | None = None) -> list[dict[str, Any]]:
+        result = self._session.query(render(sql, params or {}), "JSONCompact")
+        raw = result.bytes()
+        if not raw:
+            return []
+        doc = json.loads(raw)
+        names = [col["name"] for col in doc["meta"]]
+        return [dict(zip(names, row, strict=True)) for row in doc["data"]]
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        import pyarrow as pa
+
+        if not rows:
+            return
+        # chDB's Python() table function reads this local variable by name.
+        arrow_rows = pa.Table.from_pydict(  # noqa: F841
+            {name: [row[i] for row in rows] for i, name in enumerate(columns)}
+        )
+        self._session.query(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM Python(arrow_rows)"
+        )
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class ServerClickHouse:
+    """A ClickHouse server over the native protocol (clickhouse-driver); one client per thread."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.url = url
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or 9000
+        self._database = parts.path.strip("/") or "default"
+        self._user = parts.username or "default"
+        self._password = parts.password or ""
+        self._local = threading.local()
+        bootstrap = self._client(database="default")
+        try:
+            bootstrap.execute(f"CREATE DATABASE IF NOT EXISTS {self._database}")
+        except Exception as exc:
+            raise RuntimeError(
+                f"ClickHouse server at {self._host}:{self._port} is unreachable ({exc}); start it "
+                "or fix CLOSECALL_CLICKHOUSE_URL"
+            ) from exc
+        finally:
+            bootstrap.disconnect()
+
+    def _client(self, database: str | None = None) -> Any:
+        from clickhouse_driver import Client
+
+        return Client(
+            host=self._host,
+            port=self._port,
+            database=database or self._database,
+            user=self._user,
+            password=self._password,
+            connect_timeout=5,
+            send_receive_timeout=60,
+        )
+
+    def _thread_client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._client()
+        return client
+
+    def execute(self, sql: str) -> None:
+        self._thread_client().execute(sql)
+
+    def query(self, sql: str, params: Mapping[str, Param] | None = None) -> list[dict[str, Any]]:
+        rows, columns = self._thread_client().execute(
+            render(sql, params or {}), with_column_types=True
+        )
+        names = [name for name, _type in columns]
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._thread_client().execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES", [tuple(r) for r in rows]
+            )
+
+    def close(self) -> None:
+        client = getattr(self._local, "client", None)
+        if client is not None:
+            client.disconnect()
+
+
+def connect(url: str) -> ClickHouse:
+    """chdb://<directory> for the embedded engine, clickhouse://[user:pass@]host:port/db for a server."""
+    if url.startswith("chdb://"):
+        return ChdbClickHouse(Path(url.removeprefix("chdb://")))
+    if url.startswith("clickhouse://"):
+        return ServerClickHouse(url)
+    raise ValueError(
+        f"CLOSECALL_CLICKHOUSE_URL={url!r}: use chdb://<dir> or clickhouse://host:port/database"
+    )
+
+
+_MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version UInt32, name String, applied_at DateTime('UTC')
+) ENGINE = MergeTree ORDER BY version"""
+
+
+def migrate(clickhouse: ClickHouse) -> list[str]:
+    """Apply the numbered clickhouse/*.sql migrations not applied yet; returns their names."""
+    clickhouse.execute(_MIGRATIONS_TABLE)
+    applied = {row["version"] for row in clickhouse.query("SELECT version FROM schema_migrations")}
+    done = []
+    for migration in numbered_migrations("clickhouse", applied):
+        for statement in migration.statements:
+            clickhouse.execute(statement)
+        clickhouse.insert(
+            "schema_migrations",
+            ("version", "name", "applied_at"),
+            [(migration.version, migration.name, datetime.now(UTC))],
+        )
+        log.info("clickhouse: applied migration %s", migration.name)
+        done.append(migration.name)
+    return done

@@ -1,0 +1,195 @@
+"""The control-plane database: table definitions (mirroring migrations/controlplane), the engine,
+the migration runner and the company lookup every service needs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect, Engine
+
+from schemas.migrations import numbered_migrations
+
+log = logging.getLogger(__name__)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Timestamps stored as naive UTC (portable across SQLite and PostgreSQL), read back aware."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = sa.MetaData()
+
+companies = sa.Table(
+    "companies",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("country", sa.String(2), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("plan", sa.String(20), nullable=False),
+    sa.Column("wrapped_data_key", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime),
+)
+
+employees = sa.Table(
+    "employees",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("phone", sa.String(64)),
+    sa.Column("email", sa.String(320)),
+    sa.Column("team", sa.String(200)),
+    sa.Column("tracking_enabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+enrollment_codes = sa.Table(
+    "enrollment_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("employee_id", sa.String(36), sa.ForeignKey("employees.id"), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("used_at", UtcDateTime),
+)
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("employee_id", sa.String(36), sa.ForeignKey("employees.id"), nullable=False),
+    sa.Column("hardware_id", sa.String(128), nullable=False),
+    sa.Column("brand", sa.String(64), nullable=False),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("android_version", sa.String(32), nullable=False),
+    sa.Column("sdk_int", sa.Integer, nullable=False),
+    sa.Column("app_version", sa.String(64), nullable=False),
+    sa.Column("app_version_code", sa.Integer, nullable=False),
+    sa.Column("fcm_token", sa.Text),
+    sa.Column("sims", sa.Text, nullable=False),
+    sa.Column("enrolled_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("company_id", "hardware_id"),
+)
+
+device_tokens = sa.Table(
+    "device_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("device_id", sa.String(36), sa.ForeignKey("devices.id"), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime),
+)
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    sa.MetaData(),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("applied_at", UtcDateTime, nullable=False),
+)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for SQLite (embedded) or PostgreSQL (`postgresql+psycopg://...`)."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    engine = sa.create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+    return engine
+
+
+def migrate(engine: Engine) -> list[str]:
+    """Apply pending migrations, each in its own transaction; returns the names applied."""
+    schema_migrations.create(engine, checkfirst=True)
+    with engine.connect() as conn:
+        applied = {row.version for row in conn.execute(sa.select(schema_migrations.c.version))}
+    done = []
+    for migration in numbered_migrations("controlplane", applied):
+        with engine.begin() as conn:
+            for statement in migration.statements:
+                conn.exec_driver_sql(statement)
+            conn.execute(
+                schema_migrations.insert().values(
+                    version=migration.version, name=migration.name, applied_at=datetime.now(UTC)
+                )
+            )
+        log.info("control plane: applied migration %s", migration.name)
+        done.append(migration.name)
+    return done
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    id: str
+    name: str
+    country: str
+    timezone: str
+    plan: str
+    wrapped_data_key: str
+
+
+def load_company(conn: Connection, company_id: str) -> Company | None:
+    row = conn.execute(sa.select(companies).where(companies.c.id == company_id)).first()
+    if row is None:
+        return None
+    return Company(
+        id=row.id,
+        name=row.name,
+        country=row.country,
+        timezone=row.timezone,
+        plan=row.plan,
+        wrapped_data_key=row.wrapped_data_key,
+    )

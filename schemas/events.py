@@ -1,0 +1,43 @@
+"""Kafka records: one versioned envelope for every topic, keyed by device."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from schemas.payloads import CallEventPayload
+
+CALL_ID_NAMESPACE = uuid.UUID("5b1f4a2e-8c0d-4f4e-9a53-0c7c2c1f6e11")
+
+
+def stable_call_id(company_id: str, device_id: str, client_call_id: str) -> str:
+    """The call's id in our API: stable across re-uploads, unique per company."""
+    return str(uuid.uuid5(CALL_ID_NAMESPACE, f"{company_id}/{device_id}/{client_call_id}"))
+
+
+class CallRecorded(BaseModel):
+    """Version 1 of the event on the raw calls topic: one call-log entry accepted by ingest."""
+
+    type: Literal["call.recorded"] = "call.recorded"
+    version: Literal[1] = 1
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    occurred_at: datetime
+    company_id: str
+    device_id: str
+    employee_id: str
+    payload: CallEventPayload
+
+
+class DeadLetter(BaseModel):
+    """A record the worker could not process, with why; the original bytes are kept as text."""
+
+    type: Literal["dead_letter"] = "dead_letter"
+    version: Literal[1] = 1
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+    record: str

@@ -1,0 +1,145 @@
+"""Request and response bodies of the agent (ingest) API: what a phone may send, validated per record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+
+class CallType(StrEnum):
+    INCOMING = "incoming"
+    OUTGOING = "outgoing"
+    MISSED = "missed"
+    VOICEMAIL = "voicemail"
+    REJECTED = "rejected"
+    BLOCKED = "blocked"
+    ANSWERED_EXTERNALLY = "answered_externally"
+
+
+# Android CallLog.Calls.TYPE codes the agent may send instead of the name.
+ANDROID_CALL_TYPE_CODES: dict[int, CallType] = {
+    1: CallType.INCOMING,
+    2: CallType.OUTGOING,
+    3: CallType.MISSED,
+    4: CallType.VOICEMAIL,
+    5: CallType.REJECTED,
+    6: CallType.BLOCKED,
+    7: CallType.ANSWERED_EXTERNALLY,
+}
+CONNECTABLE_TYPES = (CallType.INCOMING, CallType.OUTGOING)
+MAX_CALL_DURATION_S = 86_400
+
+
+def parse_call_type(value: Any) -> CallType:
+    """A call type from its name (any case) or its Android code (int or numeric string)."""
+    if isinstance(value, bool):
+        raise ValueError("call type must be a name or an Android code, not a boolean")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int):
+        if value in ANDROID_CALL_TYPE_CODES:
+            return ANDROID_CALL_TYPE_CODES[value]
+    elif isinstance(value, str):
+        try:
+            return CallType(value.strip().lower())
+        except ValueError:
+            pass
+    names = ", ".join(t.value for t in CallType)
+    raise ValueError(f"unknown call type {value!r}: use one of {names} or an Android code 1-7")
+
+
+def _rfc3339_string(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string with a UTC offset")
+    return value
+
+
+def _id_string(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+OffsetDateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_string)]
+ClientId = Annotated[str, BeforeValidator(_id_string), Field(min_length=1, max_length=128)]
+
+
+class CallRecord(BaseModel):
+    """One call-log entry as the phone sends it. Unknown fields are ignored (newer agents)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    id: ClientId
+    number: str = Field(default="", max_length=64)
+    name: str | None = Field(default=None, max_length=256)
+    type: Annotated[CallType, BeforeValidator(parse_call_type)]
+    started_at: OffsetDateTime
+    duration_s: int = Field(ge=0, le=MAX_CALL_DURATION_S)
+    sim_slot: int | None = Field(default=None, ge=0, le=7)
+    note: str | None = Field(default=None, max_length=4_000)
+
+
+class FieldError(BaseModel):
+    path: str
+    message: str
+
+
+class RejectedRecord(BaseModel):
+    index: int
+    id: str | None
+    errors: list[FieldError]
+
+
+class CallsAccepted(BaseModel):
+    accepted: int
+    rejected: list[RejectedRecord]
+
+
+class Sim(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    slot: int = Field(ge=0, le=7)
+    sim_id: str = Field(min_length=1, max_length=128)
+    number: str | None = Field(default=None, max_length=64)
+    carrier: str | None = Field(default=None, max_length=128)
+
+
+class DeviceInfo(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    device_id: str = Field(min_length=1, max_length=128)
+    brand: str = Field(default="", max_length=64)
+    model: str = Field(default="", max_length=128)
+    android_version: str = Field(default="", max_length=32)
+    sdk_int: int = Field(default=0, ge=0, le=1000)
+    app_version: str = Field(default="", max_length=64)
+    app_version_code: int = Field(default=0, ge=0)
+    fcm_token: str | None = Field(default=None, max_length=4096)
+    sims: list[Sim] = Field(default_factory=list, max_length=8)
+
+
+class EnrollRequest(BaseModel):
+    code: str = Field(min_length=4, max_length=64)
+    device: DeviceInfo
+
+
+class DeviceLimits(BaseModel):
+    max_batch: int
+    max_body_bytes: int
+
+
+class EnrollResponse(BaseModel):
+    device_token: str
+    device_id: str
+    employee_id: str
+    company_id: str
+    limits: DeviceLimits
+
+
+class CallEventPayload(CallRecord):
+    """A call as it travels on the raw topic: the phone's record plus what ingest knows."""
+
+    synced_at: datetime

@@ -1,0 +1,91 @@
+"""The one settings object: every service reads its configuration from CLOSECALL_* environment variables."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_DATA_DIR = Path(".closecall")
+
+
+class MissingSetting(RuntimeError):
+    """A required setting is unset; the message names the environment variable to set."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLOSECALL_", extra="ignore")
+
+    # "local" is the embedded one-command stack; "production" refuses unsafe defaults.
+    environment: Literal["local", "test", "production"] = "local"
+    data_dir: Path = LOCAL_DATA_DIR
+
+    database_url: str = ""  # default: SQLite under data_dir
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    # chdb://<dir> (embedded, default under data_dir) or clickhouse://host:port/database
+    clickhouse_url: str = ""
+    # base64 of 32 random bytes; wraps every company's data key.
+    master_key: str = Field(default="", repr=False)
+
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8000
+    api_host: str = "127.0.0.1"
+    api_port: int = 8001
+    signup_enabled: bool = True
+
+    max_batch: int = 500
+    max_body_bytes: int = 1_048_576
+    device_cache_ttl_s: float = 10.0
+    kafka_ack_timeout_ms: int = 5_000
+    retry_after_s: int = 5
+
+    topic_calls_raw: str = "calls.raw"
+    topic_dead_letter: str = "closecall.dead-letter"
+    topic_partitions: int = 4
+    raw_retention_ms: int = 24 * 3600 * 1000
+
+    worker_group: str = "closecall-worker"
+    # Static group membership: a restarted worker takes its partitions back at once.
+    worker_instance_id: str = "worker-1"
+    flush_max_rows: int = 5_000
+    flush_interval_ms: int = 500
+    kafka_session_timeout_s: float = 6.0
+    log_level: Literal["debug", "info", "warn", "error"] = "info"
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _strip_scheme(cls, value: str) -> str:
+        return value.removeprefix("kafka://")
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'control.db'}"
+        if not self.clickhouse_url:
+            self.clickhouse_url = f"chdb://{self.data_dir / 'chdb'}"
+        return self
+
+    def master_key_bytes(self) -> bytes:
+        """The decoded master key; the local stack writes one into data_dir, elsewhere it must be set."""
+        if not self.master_key:
+            raise MissingSetting(
+                "CLOSECALL_MASTER_KEY is unset: set it to base64 of 32 random bytes "
+                '(python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())")'
+            )
+        try:
+            key = base64.b64decode(self.master_key, validate=True)
+        except binascii.Error as exc:
+            raise MissingSetting("CLOSECALL_MASTER_KEY is not valid base64") from exc
+        if len(key) != 32:
+            raise MissingSetting(f"CLOSECALL_MASTER_KEY must decode to 32 bytes, not {len(key)}")
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""faust workers: raw calls in, normalised and encrypted rows into ClickHouse."""

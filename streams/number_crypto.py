@@ -1,0 +1,78 @@
+"""Envelope encryption of phone numbers: per-company data keys wrapped by the master key,
+AES-GCM ciphertexts and a keyed HMAC blind index so equal numbers group without decryption."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+_NONCE_BYTES = 12
+_DATA_KEY_BYTES = 32
+_BLIND_INDEX_BYTES = 16
+
+
+class DecryptionError(Exception):
+    """A wrapped key or ciphertext failed authentication: wrong master key or tampered data."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyKeys:
+    company_id: str
+    encryption_key: bytes
+    index_key: bytes
+
+
+def _derive(data_key: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(data_key)
+
+
+def _seal(key: bytes, plaintext: bytes, aad: bytes) -> str:
+    nonce = os.urandom(_NONCE_BYTES)
+    return base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext, aad)).decode()
+
+
+def _open(key: bytes, sealed: str, aad: bytes) -> bytes:
+    raw = base64.b64decode(sealed)
+    try:
+        return AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], aad)
+    except Exception as exc:  # cryptography raises InvalidTag; keep one error type for callers
+        raise DecryptionError("authentication failed: wrong key or tampered ciphertext") from exc
+
+
+def new_wrapped_data_key(master_key: bytes, company_id: str) -> str:
+    """A fresh company data key, sealed under the master key (store this, never the key itself)."""
+    return _seal(master_key, os.urandom(_DATA_KEY_BYTES), _wrap_aad(company_id))
+
+
+def unwrap_company_keys(master_key: bytes, company_id: str, wrapped_data_key: str) -> CompanyKeys:
+    data_key = _open(master_key, wrapped_data_key, _wrap_aad(company_id))
+    return CompanyKeys(
+        company_id=company_id,
+        encryption_key=_derive(data_key, b"closecall/number-encryption/v1"),
+        index_key=_derive(data_key, b"closecall/blind-index/v1"),
+    )
+
+
+def encrypt_number(keys: CompanyKeys, number: str) -> str:
+    return _seal(keys.encryption_key, number.encode(), keys.company_id.encode())
+
+
+def decrypt_number(keys: CompanyKeys, sealed: str) -> str:
+    return _open(keys.encryption_key, sealed, keys.company_id.encode()).decode()
+
+
+def blind_index(keys: CompanyKeys, number: str) -> str:
+    """Deterministic per company, unlinkable across companies: the grouping key of a client."""
+    digest = hmac.new(keys.index_key, number.encode(), hashlib.sha256).digest()
+    return digest[:_BLIND_INDEX_BYTES].hex()
+
+
+def _wrap_aad(company_id: str) -> bytes:
+    return b"closecall/data-key/v1:" + company_id.encode()

@@ -1,0 +1,61 @@
+"""Phone number normalisation to E.164 and masking for display: pure functions, no keys involved."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+# What Android's call log and OEM dialers put in place of a number they did not get.
+_NO_NUMBER_MARKERS = frozenset(
+    {
+        "-1",
+        "-2",
+        "-3",
+        "-4",
+        "private",
+        "unknown",
+        "anonymous",
+        "withheld",
+        "restricted",
+        "payphone",
+    }
+)
+_DIALABLE = re.compile(r"[^0-9+]")
+
+
+def normalise_number(raw: str, default_region: str) -> str | None:
+    """The client key of a dialled/received number, or None when the call has no usable number.
+
+    Numbers that phonenumbers accepts as possible become E.164 (`+919876543210`), read with the
+    company's country as the default region. Short codes and service numbers that are no possible
+    subscriber number (`121`, `*123#`) keep their digits, so they still group as one client.
+    """
+    text = raw.strip()
+    if text.lower() in _NO_NUMBER_MARKERS:
+        return None
+    dialable = _DIALABLE.sub("", text)
+    digits = dialable.lstrip("+")
+    if not digits or not digits.isdigit():
+        return None
+    try:
+        parsed = phonenumbers.parse(dialable, default_region.upper())
+    except phonenumbers.NumberParseException:
+        return digits
+    if phonenumbers.is_possible_number(parsed):
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return digits
+
+
+def mask_number(number: str) -> str:
+    """`+919876543210` -> `+91******3210`: country code and last four digits stay visible."""
+    if not number.startswith("+"):
+        keep = 2 if len(number) <= 6 else 4
+        return "*" * (len(number) - keep) + number[-keep:]
+    try:
+        country_code = str(phonenumbers.parse(number).country_code)
+    except phonenumbers.NumberParseException:
+        country_code = ""
+    national = number[1 + len(country_code) :]
+    keep = min(4, max(len(national) - 2, 0))
+    return f"+{country_code}" + "*" * (len(national) - keep) + national[len(national) - keep :]

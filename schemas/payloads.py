@@ -143,3 +143,9 @@ class CallEventPayload(CallRecord):
     """A call as it travels on the raw topic: the phone's record plus what ingest knows."""
 
     synced_at: datetime
+
+
+class CallsUpload(BaseModel):
+    """The body of POST /v1/calls (documentation only: ingest validates each record on its own)."""
+
+    calls: list[CallRecord]

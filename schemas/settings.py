@@ -77,13 +77,17 @@ class Settings(BaseSettings):
                 "CLOSECALL_MASTER_KEY is unset: set it to base64 of 32 random bytes "
                 '(python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())")'
             )
-        try:
-            key = base64.b64decode(self.master_key, validate=True)
-        except binascii.Error as exc:
-            raise MissingSetting("CLOSECALL_MASTER_KEY is not valid base64") from exc
-        if len(key) != 32:
-            raise MissingSetting(f"CLOSECALL_MASTER_KEY must decode to 32 bytes, not {len(key)}")
-        return key
+        return decode_master_key(self.master_key, "CLOSECALL_MASTER_KEY")
+
+
+def decode_master_key(value: str, source: str) -> bytes:
+    try:
+        key = base64.b64decode(value.strip(), validate=True)
+    except binascii.Error as exc:
+        raise MissingSetting(f"{source} is not valid base64") from exc
+    if len(key) != 32:
+        raise MissingSetting(f"{source} must decode to 32 bytes, not {len(key)}")
+    return key
 
 
 @lru_cache

@@ -19,7 +19,7 @@ def new_enrollment_code() -> str:
 
 
 def normalise_enrollment_code(code: str) -> str:
-    return code.strip().upper().replace(" ", "")
+    return code.strip().upper().replace(" ", "").replace("-", "")
 
 
 def digest(secret: str) -> str:

@@ -1,0 +1,130 @@
+"""Call history: newest first, cursor-paginated, numbers masked."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from api.call_filters import CallFilter, parse_types, report_range
+from api.deps import Context, CurrentTenant
+from schemas.errors import ApiError
+from streams.number_crypto import blind_index, unwrap_company_keys
+from streams.phone_numbers import normalise_number
+
+router = APIRouter(prefix="/v1/calls", tags=["calls"])
+
+HISTORY_SQL = """SELECT call_id, employee_id, device_id, number_masked, name, type,
+    toUnixTimestamp(started_at) AS started_ts, duration_s, sim_slot, note, toUnixTimestamp(synced_at) AS synced_ts
+FROM calls FINAL {where}
+ORDER BY started_at DESC, call_id DESC
+LIMIT %(limit)s"""
+AFTER_CURSOR = (
+    "(started_at < toDateTime(%(cursor_ts)s)"
+    " OR (started_at = toDateTime(%(cursor_ts)s) AND call_id < %(cursor_id)s))"
+)
+
+
+class CallItem(BaseModel):
+    id: str
+    employee_id: str
+    device_id: str
+    number: str | None
+    name: str | None
+    type: str
+    started_at: datetime
+    duration_s: int
+    sim_slot: int | None = None
+    note: str | None
+    lead_id: str | None = None
+    synced_at: datetime
+
+
+class CallPage(BaseModel):
+    items: list[CallItem]
+    next_cursor: str | None
+
+
+def encode_cursor(started_ts: int, call_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([started_ts, call_id]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        started_ts, call_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return int(started_ts), str(call_id)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "the cursor is not one this API returned",
+            [("cursor", "invalid")],
+        ) from exc
+
+
+def to_item(row: dict[str, Any]) -> CallItem:
+    return CallItem(
+        id=row["call_id"],
+        employee_id=row["employee_id"],
+        device_id=row["device_id"],
+        number=row["number_masked"] or None,
+        name=row["name"] or None,
+        type=row["type"],
+        started_at=datetime.fromtimestamp(row["started_ts"], UTC),
+        duration_s=row["duration_s"],
+        sim_slot=row["sim_slot"] if row["sim_slot"] >= 0 else None,
+        note=row["note"] or None,
+        synced_at=datetime.fromtimestamp(row["synced_ts"], UTC),
+    )
+
+
+@router.get("", response_model=CallPage)
+async def list_calls(
+    tenant: CurrentTenant,
+    context: Context,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: Annotated[str | None, Query()] = None,
+    tz: Annotated[str | None, Query()] = None,
+    employee_id: Annotated[list[str] | None, Query()] = None,
+    type: Annotated[list[str] | None, Query()] = None,
+    number: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query()] = None,
+) -> CallPage:
+    extra: list[str] = []
+    params: dict[str, Any] = {"limit": limit + 1}
+    if number is not None:
+        normalised = normalise_number(number, tenant.company.country)
+        if normalised is None:
+            raise ApiError(422, "invalid_request", "not a phone number", [("number", "invalid")])
+        keys = unwrap_company_keys(
+            context.master_key, tenant.company.id, tenant.company.wrapped_data_key
+        )
+        extra.append("client_key = %(client_key)s")
+        params["client_key"] = blind_index(keys, normalised)
+    if cursor is not None:
+        params["cursor_ts"], params["cursor_id"] = decode_cursor(cursor)
+        extra.append(AFTER_CURSOR)
+    call_filter = CallFilter(
+        range=report_range(tenant, from_, to, tz) if (from_ or to) else None,
+        employee_ids=tuple(employee_id or ()),
+        types=parse_types(type or []),
+        extra=tuple(extra),
+        extra_params=tuple(params.items()),
+    )
+    where, query_params = call_filter.where()
+    rows = await run_in_threadpool(
+        tenant.clickhouse.query, HISTORY_SQL.format(where=where), query_params
+    )
+    page = [to_item(row) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(last["started_ts"], last["call_id"])
+    return CallPage(items=page, next_cursor=next_cursor)

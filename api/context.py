@@ -1,0 +1,18 @@
+"""What every report-API request needs, built once per process: settings and store handles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from schemas.clickhouse import ClickHouse
+from schemas.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    settings: Settings
+    engine: Engine
+    clickhouse: ClickHouse
+    master_key: bytes

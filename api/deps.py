@@ -1,0 +1,68 @@
+"""FastAPI dependencies: the process context, a control-plane connection and the caller's tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, Request
+from sqlalchemy.engine import Connection
+
+from api.context import ApiContext
+from api.tenancy import CompanyClickHouse, Tenant
+from schemas.controlplane import api_keys, load_company
+from schemas.errors import ApiError
+from schemas.tokens import digest
+
+
+def get_context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.context
+    return context
+
+
+Context = Annotated[ApiContext, Depends(get_context)]
+
+
+def get_connection(context: Context) -> Iterator[Connection]:
+    with context.engine.begin() as conn:
+        yield conn
+
+
+Db = Annotated[Connection, Depends(get_connection)]
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "send an API key as `Authorization: Bearer <key>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token.strip()
+
+
+def current_tenant(request: Request, context: Context, db: Db) -> Tenant:
+    token = bearer_token(request)
+    row = db.execute(
+        sa.select(api_keys.c.id, api_keys.c.company_id).where(
+            api_keys.c.secret_hash == digest(token), api_keys.c.revoked_at.is_(None)
+        )
+    ).first()
+    company = load_company(db, row.company_id) if row else None
+    if row is None or company is None:
+        raise ApiError(401, "invalid_api_key", "the API key is unknown or revoked")
+    return Tenant(
+        company=company, key_id=row.id, clickhouse=CompanyClickHouse(context.clickhouse, company.id)
+    )
+
+
+CurrentTenant = Annotated[Tenant, Depends(current_tenant)]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

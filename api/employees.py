@@ -1,0 +1,120 @@
+"""Employees of a company and the single-use codes that enrol their phones."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from pydantic import BaseModel, EmailStr, Field
+from sqlalchemy.engine import Connection
+
+from api.deps import CurrentTenant, Db, utc_now
+from schemas.controlplane import employees, enrollment_codes
+from schemas.errors import ApiError
+from schemas.tokens import digest, new_enrollment_code, normalise_enrollment_code
+
+router = APIRouter(prefix="/v1/employees", tags=["employees"])
+ENROLLMENT_CODE_TTL = timedelta(hours=24)
+
+
+class EmployeeCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    phone: str | None = Field(default=None, max_length=64)
+    email: EmailStr | None = None
+    team: str | None = Field(default=None, max_length=200)
+
+
+class EmployeeUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    phone: str | None = Field(default=None, max_length=64)
+    email: EmailStr | None = None
+    team: str | None = Field(default=None, max_length=200)
+    tracking_enabled: bool | None = None
+
+
+class Employee(BaseModel):
+    id: str
+    name: str
+    phone: str | None
+    email: str | None
+    team: str | None
+    tracking_enabled: bool
+    created_at: datetime
+
+
+class EnrollmentCode(BaseModel):
+    code: str
+    employee_id: str
+    expires_at: datetime
+
+
+def find_employee(db: Connection, company_id: str, employee_id: str) -> Employee:
+    row = db.execute(
+        sa.select(employees).where(
+            employees.c.id == employee_id, employees.c.company_id == company_id
+        )
+    ).first()
+    if row is None:
+        raise ApiError(404, "not_found", f"no employee {employee_id}")
+    return Employee.model_validate(row._asdict())
+
+
+@router.post("", status_code=201, response_model=Employee)
+def create_employee(body: EmployeeCreate, tenant: CurrentTenant, db: Db) -> Employee:
+    employee = Employee(
+        id=str(uuid.uuid4()), tracking_enabled=True, created_at=utc_now(), **body.model_dump()
+    )
+    db.execute(employees.insert().values(company_id=tenant.company.id, **employee.model_dump()))
+    return employee
+
+
+@router.get("")
+def list_employees(tenant: CurrentTenant, db: Db) -> dict[str, list[Employee]]:
+    rows = db.execute(
+        sa.select(employees)
+        .where(employees.c.company_id == tenant.company.id)
+        .order_by(employees.c.created_at, employees.c.id)
+    )
+    return {"items": [Employee.model_validate(row._asdict()) for row in rows]}
+
+
+@router.get("/{employee_id}", response_model=Employee)
+def get_employee(employee_id: str, tenant: CurrentTenant, db: Db) -> Employee:
+    return find_employee(db, tenant.company.id, employee_id)
+
+
+@router.patch("/{employee_id}", response_model=Employee)
+def update_employee(
+    employee_id: str, body: EmployeeUpdate, tenant: CurrentTenant, db: Db
+) -> Employee:
+    find_employee(db, tenant.company.id, employee_id)
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("name") is None:
+        changes.pop("name", None)
+    if changes.get("tracking_enabled") is None:
+        changes.pop("tracking_enabled", None)
+    if changes:
+        db.execute(
+            employees.update()
+            .where(employees.c.id == employee_id, employees.c.company_id == tenant.company.id)
+            .values(**changes)
+        )
+    return find_employee(db, tenant.company.id, employee_id)
+
+
+@router.post("/{employee_id}/enrollment-codes", status_code=201, response_model=EnrollmentCode)
+def create_enrollment_code(employee_id: str, tenant: CurrentTenant, db: Db) -> EnrollmentCode:
+    find_employee(db, tenant.company.id, employee_id)
+    code, now = new_enrollment_code(), utc_now()
+    db.execute(
+        enrollment_codes.insert().values(
+            code_hash=digest(normalise_enrollment_code(code)),
+            company_id=tenant.company.id,
+            employee_id=employee_id,
+            created_at=now,
+            expires_at=now + ENROLLMENT_CODE_TTL,
+        )
+    )
+    return EnrollmentCode(code=code, employee_id=employee_id, expires_at=now + ENROLLMENT_CODE_TTL)

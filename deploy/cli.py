@@ -1,0 +1,70 @@
+"""The `closecall` command: run each service, migrate, start the local stack, simulate phones."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from deploy.runtime import configure_logging
+from schemas.settings import MissingSetting, Settings, get_settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="closecall", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply database and ClickHouse migrations, create topics")
+    commands.add_parser("ingest", help="run the ingest service (phones talk to it)")
+    commands.add_parser("api", help="run the report API alone (needs a ClickHouse server)")
+    worker = commands.add_parser("worker", help="run the calls worker")
+    worker.add_argument(
+        "--with-api", action="store_true", help="serve the report API from the worker (chDB mode)"
+    )
+    up = commands.add_parser("up", help="start the whole local stack on embedded defaults")
+    up.add_argument("--fleet", type=int, default=5, help="simulated phones (0: none)")
+    fleet = commands.add_parser("fleet", help="simulate phones uploading calls")
+    fleet.add_argument("--phones", type=int, default=5)
+    fleet.add_argument("--calls-per-hour", type=float, default=120.0)
+    fleet.add_argument("--api-key", required=True, help="an API key of the company to enrol into")
+    args = parser.parse_args(argv)
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    try:
+        dispatch(args, settings)
+    except MissingSetting as exc:
+        sys.exit(f"closecall: {exc}")
+
+
+def dispatch(args: argparse.Namespace, settings: Settings) -> None:
+    if args.command == "migrate":
+        from deploy.services import migrate
+
+        migrate(settings)
+    elif args.command == "ingest":
+        from deploy.services import run_ingest
+
+        run_ingest(settings)
+    elif args.command == "api":
+        from deploy.services import run_api
+
+        run_api(settings)
+    elif args.command == "worker":
+        from deploy.services import run_worker
+
+        run_worker(settings, with_api=args.with_api)
+    elif args.command == "up":
+        from deploy.local_stack import run_local_stack
+
+        run_local_stack(settings, fleet_size=args.fleet)
+    elif args.command == "fleet":
+        from deploy.fleet import FleetConfig, run_fleet
+
+        run_fleet(
+            settings,
+            FleetConfig(phones=args.phones, calls_per_hour=args.calls_per_hour),
+            api_key=args.api_key,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Each service as a process: ingest, the report API, the worker (with the API in local mode)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+
+import faust
+import uvicorn
+from fastapi import FastAPI
+
+from api.app import create_app as create_api_app
+from api.context import ApiContext
+from deploy.runtime import resolve_master_key
+from ingest.app import create_app as create_ingest_app
+from schemas import clickhouse, controlplane
+from schemas.settings import Settings
+from schemas.topics import ensure_topics
+from streams.worker import create_worker
+
+log = logging.getLogger(__name__)
+
+
+def migrate(settings: Settings) -> None:
+    """Control-plane and ClickHouse migrations, and the Kafka topics."""
+    controlplane.migrate(controlplane.make_engine(settings.database_url))
+    store = clickhouse.connect(settings.clickhouse_url)
+    try:
+        clickhouse.migrate(store)
+    finally:
+        store.close()
+    ensure_topics(settings)
+
+
+def api_context(settings: Settings, store: clickhouse.ClickHouse) -> ApiContext:
+    return ApiContext(
+        settings=settings,
+        engine=controlplane.make_engine(settings.database_url),
+        clickhouse=store,
+        master_key=resolve_master_key(settings),
+    )
+
+
+def run_ingest(settings: Settings) -> None:
+    uvicorn.run(
+        create_ingest_app(settings),
+        host=settings.ingest_host,
+        port=settings.ingest_port,
+        log_level=settings.log_level.replace("warn", "warning"),
+        access_log=False,
+    )
+
+
+def run_api(settings: Settings) -> None:
+    """The report API alone: only with a ClickHouse server (chDB belongs to the worker process)."""
+    if settings.clickhouse_url.startswith("chdb://"):
+        raise SystemExit(
+            "the report API cannot open chDB beside the worker; run `closecall worker --with-api` "
+            "or set CLOSECALL_CLICKHOUSE_URL=clickhouse://host:9000/db"
+        )
+    store = clickhouse.connect(settings.clickhouse_url)
+    uvicorn.run(
+        create_api_app(api_context(settings, store)),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=settings.log_level.replace("warn", "warning"),
+        access_log=False,
+    )
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside another event loop: the host process (faust) owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def embedded_api(settings: Settings, app: FastAPI) -> EmbeddedServer:
+    config = uvicorn.Config(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=settings.log_level.replace("warn", "warning"),
+        access_log=False,
+        lifespan="off",
+    )
+    return EmbeddedServer(config)
+
+
+def run_worker(settings: Settings, with_api: bool) -> None:
+    store = clickhouse.connect(settings.clickhouse_url)
+    engine = controlplane.make_engine(settings.database_url)
+    worker_app = create_worker(settings, engine, store, resolve_master_key(settings))
+    if with_api:
+        server = embedded_api(settings, create_api_app(api_context(settings, store)))
+
+        @worker_app.task
+        async def serve_report_api() -> None:
+            await server.serve()
+
+    faust.Worker(worker_app, loglevel=settings.log_level).execute_from_commandline()

@@ -1,0 +1,1 @@
+"""The device-facing ingest service: authenticates phones, validates uploads, produces to Kafka."""

@@ -1,0 +1,160 @@
+"""The ingest application: device enrollment and uploads, answered after Kafka acknowledged."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+
+from ingest.body import read_json_body
+from ingest.call_batches import DeviceIdentity, calls_of, validate_calls
+from ingest.devices import DeviceAuthenticator, enroll_device
+from ingest.kafka_producer import AckingProducer, BrokerUnavailable
+from schemas.controlplane import make_engine
+from schemas.errors import ApiError, error_body, install_error_handlers
+from schemas.payloads import (
+    CallsAccepted,
+    CallsUpload,
+    DeviceLimits,
+    EnrollRequest,
+    EnrollResponse,
+)
+from schemas.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class IngestState:
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.producer = AckingProducer(settings.kafka_bootstrap, settings.kafka_ack_timeout_ms)
+        self.devices = DeviceAuthenticator(engine, settings.device_cache_ttl_s)
+
+
+def state_of(request: Request) -> IngestState:
+    state: IngestState = request.app.state.ingest
+    return state
+
+
+State = Annotated[IngestState, Depends(state_of)]
+
+
+async def current_device(request: Request, state: State) -> DeviceIdentity:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(
+            401, "unauthenticated", "send the device token as `Authorization: Bearer <token>`"
+        )
+    device = state.devices.cached(token) or await run_in_threadpool(
+        state.devices.authenticate, token
+    )
+    if device is None:
+        raise ApiError(
+            401, "invalid_device_token", "the device token is unknown or revoked; enrol again"
+        )
+    if not device.tracking_enabled:
+        raise ApiError(403, "tracking_disabled", "tracking is disabled for this employee")
+    return device
+
+
+CurrentDevice = Annotated[DeviceIdentity, Depends(current_device)]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.ingest.producer.close()
+        app.state.ingest.engine.dispose()
+
+    app = FastAPI(
+        title="closecall ingest API",
+        version="1.0",
+        description="The API the phone agent talks to.",
+        lifespan=lifespan,
+    )
+    app.state.ingest = IngestState(settings, make_engine(settings.database_url))
+    install_error_handlers(app)
+
+    @app.post(
+        "/v1/devices/enroll", status_code=201, response_model=EnrollResponse, tags=["devices"]
+    )
+    def enroll(body: EnrollRequest, state: State) -> EnrollResponse:
+        with state.engine.begin() as db:
+            token, identity, revoked = enroll_device(db, body.code, body.device, datetime.now(UTC))
+        state.devices.evict(revoked)
+        return EnrollResponse(
+            device_token=token,
+            device_id=identity.device_id,
+            employee_id=identity.employee_id,
+            company_id=identity.company_id,
+            limits=DeviceLimits(
+                max_batch=state.settings.max_batch, max_body_bytes=state.settings.max_body_bytes
+            ),
+        )
+
+    @app.post(
+        "/v1/calls",
+        status_code=202,
+        response_model=CallsAccepted,
+        tags=["calls"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": CallsUpload.model_json_schema()}},
+            }
+        },
+    )
+    async def upload_calls(request: Request, device: CurrentDevice, state: State) -> Any:
+        body = await read_json_body(request, state.settings.max_body_bytes)
+        batch = validate_calls(calls_of(body, state.settings.max_batch), device, datetime.now(UTC))
+        key = device.device_id.encode()
+        records = [(key, event.model_dump_json().encode()) for event in batch.events]
+        try:
+            await state.producer.send_all(state.settings.topic_calls_raw, records)
+        except BrokerUnavailable as exc:
+            log.warning("upload refused with 503: %s", exc)
+            raise ApiError(
+                503,
+                "broker_unavailable",
+                "uploads are paused; nothing of this batch was accepted, retry later",
+                headers={"Retry-After": str(state.settings.retry_after_s)},
+            ) from exc
+        return CallsAccepted(accepted=len(batch.events), rejected=batch.rejected)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], response_model=None)
+    async def readyz(state: State) -> dict[str, str] | JSONResponse:
+        down = await run_in_threadpool(unreachable_dependencies, state)
+        if down:
+            return JSONResponse(error_body("not_ready", "not ready: " + "; ".join(down)), 503)
+        return {"status": "ready"}
+
+    return app
+
+
+def unreachable_dependencies(state: IngestState) -> list[str]:
+    down = []
+    try:
+        with state.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        down.append(f"control-plane database: {exc}")
+    try:
+        state.producer.check()
+    except BrokerUnavailable as exc:
+        down.append(str(exc))
+    return down

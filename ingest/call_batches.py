@@ -1,0 +1,79 @@
+"""Validating an uploaded batch of calls record by record: the valid ones become Kafka events,
+the others are reported back with their index, id and field errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.errors import ApiError, clean_message, error_path
+from schemas.events import CallRecorded
+from schemas.payloads import CallEventPayload, CallRecord, FieldError, RejectedRecord
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdentity:
+    device_id: str
+    company_id: str
+    employee_id: str
+    tracking_enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedBatch:
+    events: list[CallRecorded]
+    rejected: list[RejectedRecord]
+
+
+def calls_of(body: Any, max_batch: int) -> list[Any]:
+    """The `calls` array of the envelope; a malformed envelope is a 422, too many calls a 413."""
+    if not isinstance(body, dict):
+        raise ApiError(
+            422, "invalid_request", "the body must be a JSON object", [("", "object expected")]
+        )
+    calls = body.get("calls")
+    if not isinstance(calls, list):
+        raise ApiError(
+            422, "invalid_request", "`calls` must be an array", [("calls", "array required")]
+        )
+    if len(calls) > max_batch:
+        raise ApiError(
+            413,
+            "batch_too_large",
+            f"{len(calls)} calls in one batch; send at most {max_batch}",
+            [("calls", f"at most {max_batch} items")],
+        )
+    return calls
+
+
+def record_id(item: Any) -> str | None:
+    if isinstance(item, dict) and isinstance(item.get("id"), str | int):
+        return str(item["id"])
+    return None
+
+
+def validate_calls(items: list[Any], device: DeviceIdentity, synced_at: datetime) -> ValidatedBatch:
+    events, rejected = [], []
+    for index, item in enumerate(items):
+        try:
+            record = CallRecord.model_validate(item)
+        except ValidationError as exc:
+            errors = [
+                FieldError(path=error_path(err["loc"]) or "", message=clean_message(err["msg"]))
+                for err in exc.errors()
+            ]
+            rejected.append(RejectedRecord(index=index, id=record_id(item), errors=errors))
+            continue
+        events.append(
+            CallRecorded(
+                occurred_at=record.started_at,
+                company_id=device.company_id,
+                device_id=device.device_id,
+                employee_id=device.employee_id,
+                payload=CallEventPayload(**record.model_dump(), synced_at=synced_at),
+            )
+        )
+    return ValidatedBatch(events=events, rejected=rejected)

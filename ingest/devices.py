@@ -1,0 +1,149 @@
+"""Device enrollment (code -> device token) and device-token authentication with a short cache,
+so the upload hot path does no database work for a known device."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ingest.call_batches import DeviceIdentity
+from schemas.controlplane import device_tokens, devices, employees, enrollment_codes
+from schemas.errors import ApiError
+from schemas.payloads import DeviceInfo
+from schemas.tokens import digest, new_secret, normalise_enrollment_code
+
+DEVICE_TOKEN_PREFIX = "cc_dev"
+
+
+def enroll_device(
+    db: Connection, code: str, device: DeviceInfo, now: datetime
+) -> tuple[str, DeviceIdentity, list[str]]:
+    """Consume a single-use code; create or re-bind the device; revoke its older tokens.
+    Returns the new token, the identity and the digests of the tokens it revoked."""
+    code_hash = digest(normalise_enrollment_code(code))
+    claimed = db.execute(
+        enrollment_codes.update()
+        .where(
+            enrollment_codes.c.code_hash == code_hash,
+            enrollment_codes.c.used_at.is_(None),
+            enrollment_codes.c.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:
+        raise ApiError(
+            401,
+            "invalid_enrollment_code",
+            "the enrollment code is unknown, already used or expired; ask for a new one",
+            [("code", "unknown, used or expired")],
+        )
+    grant = db.execute(
+        sa.select(enrollment_codes.c.company_id, enrollment_codes.c.employee_id).where(
+            enrollment_codes.c.code_hash == code_hash
+        )
+    ).one()
+    details = {
+        "employee_id": grant.employee_id,
+        "brand": device.brand,
+        "model": device.model,
+        "android_version": device.android_version,
+        "sdk_int": device.sdk_int,
+        "app_version": device.app_version,
+        "app_version_code": device.app_version_code,
+        "fcm_token": device.fcm_token,
+        "sims": json.dumps([sim.model_dump() for sim in device.sims]),
+        "enrolled_at": now,
+    }
+    existing = db.execute(
+        sa.select(devices.c.id).where(
+            devices.c.company_id == grant.company_id, devices.c.hardware_id == device.device_id
+        )
+    ).first()
+    if existing is None:
+        device_id = str(uuid.uuid4())
+        db.execute(
+            devices.insert().values(
+                id=device_id, company_id=grant.company_id, hardware_id=device.device_id, **details
+            )
+        )
+        revoked: list[str] = []
+    else:
+        device_id = existing.id
+        db.execute(devices.update().where(devices.c.id == device_id).values(**details))
+        revoked = list(
+            db.execute(
+                sa.select(device_tokens.c.token_hash).where(
+                    device_tokens.c.device_id == device_id, device_tokens.c.revoked_at.is_(None)
+                )
+            ).scalars()
+        )
+        db.execute(
+            device_tokens.update()
+            .where(device_tokens.c.device_id == device_id, device_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+    token = new_secret(DEVICE_TOKEN_PREFIX)
+    db.execute(
+        device_tokens.insert().values(token_hash=digest(token), device_id=device_id, created_at=now)
+    )
+    identity = DeviceIdentity(
+        device_id=device_id,
+        company_id=grant.company_id,
+        employee_id=grant.employee_id,
+        tracking_enabled=True,
+    )
+    return token, identity, revoked
+
+
+def lookup_device(db: Connection, token_hash: str) -> DeviceIdentity | None:
+    row = db.execute(
+        sa.select(
+            devices.c.id, devices.c.company_id, devices.c.employee_id, employees.c.tracking_enabled
+        )
+        .select_from(device_tokens.join(devices).join(employees))
+        .where(device_tokens.c.token_hash == token_hash, device_tokens.c.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    return DeviceIdentity(
+        device_id=row.id,
+        company_id=row.company_id,
+        employee_id=row.employee_id,
+        tracking_enabled=bool(row.tracking_enabled),
+    )
+
+
+class DeviceAuthenticator:
+    """Token digest -> identity, cached for `ttl_s` (revocations elsewhere apply within the TTL;
+    in this process at once, because enrollment evicts the tokens it revokes)."""
+
+    def __init__(self, engine: Engine, ttl_s: float) -> None:
+        self._engine = engine
+        self._ttl_s = ttl_s
+        self._cache: dict[str, tuple[DeviceIdentity, float]] = {}
+
+    def authenticate(self, token: str) -> DeviceIdentity | None:
+        token_hash = digest(token)
+        hit = self._cache.get(token_hash)
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
+        with self._engine.connect() as db:
+            identity = lookup_device(db, token_hash)
+        if identity is None:
+            self._cache.pop(token_hash, None)
+            return None
+        self._cache[token_hash] = (identity, time.monotonic() + self._ttl_s)
+        return identity
+
+    def cached(self, token: str) -> DeviceIdentity | None:
+        hit = self._cache.get(digest(token))
+        return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+
+    def evict(self, token_hashes: list[str]) -> None:
+        for token_hash in token_hashes:
+            self._cache.pop(token_hash, None)

@@ -1,0 +1,48 @@
+"""Kafka topics of the pipeline, their partitions and retention, and creating them if missing."""
+
+from __future__ import annotations
+
+import logging
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from schemas.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def topic_specs(settings: Settings) -> list[NewTopic]:
+    # Raw and dead-letter topics hold plaintext numbers: keep them only as long as a worker
+    # outage may last (CLOSECALL_RAW_RETENTION_MS, default 24 h).
+    short = {"retention.ms": str(settings.raw_retention_ms)}
+    return [
+        NewTopic(settings.topic_calls_raw, settings.topic_partitions, 1, topic_configs=short),
+        NewTopic(settings.topic_dead_letter, 1, 1, topic_configs=short),
+    ]
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create the pipeline's topics that do not exist yet; returns the names created."""
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000
+        )
+    except KafkaError as exc:
+        raise RuntimeError(
+            f"Kafka at {settings.kafka_bootstrap} is unreachable ({exc}); start the broker or "
+            "fix CLOSECALL_KAFKA_BOOTSTRAP"
+        ) from exc
+    try:
+        existing = set(admin.list_topics())
+        missing = [spec for spec in topic_specs(settings) if spec.name not in existing]
+        for spec in missing:
+            try:
+                admin.create_topics([spec])
+                log.info("kafka: created topic %s (%d partitions)", spec.name, spec.num_partitions)
+            except TopicAlreadyExistsError:
+                pass
+        return [spec.name for spec in missing]
+    finally:
+        admin.close()

@@ -1,0 +1,28 @@
+"""Retry-until-success with capped exponential backoff: the worker's backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+MAX_DELAY_S = 10.0
+
+
+async def until_success(what: str, attempt: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Await `attempt(*args)` until it returns; log each failure with what failed (never the data)."""
+    delay = 0.2
+    failures = 0
+    while True:
+        try:
+            return await attempt(*args)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failures += 1
+            log.warning("%s failed (attempt %d, retrying in %.1fs): %r", what, failures, delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_DELAY_S)

@@ -91,6 +91,8 @@ def embedded_api(settings: Settings, app: FastAPI) -> EmbeddedServer:
 
 def run_worker(settings: Settings, with_api: bool) -> None:
     store = clickhouse.connect(settings.clickhouse_url)
+    clickhouse.migrate(store)
+    ensure_topics(settings)
     engine = controlplane.make_engine(settings.database_url)
     worker_app = create_worker(settings, engine, store, resolve_master_key(settings))
     if with_api:

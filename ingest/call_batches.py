@@ -73,7 +73,7 @@ def validate_calls(items: list[Any], device: DeviceIdentity, synced_at: datetime
                 company_id=device.company_id,
                 device_id=device.device_id,
                 employee_id=device.employee_id,
-                payload=CallEventPayload(**record.model_dump(), synced_at=synced_at),
+                payload=CallEventPayload.model_construct(**dict(record), synced_at=synced_at),
             )
         )
     return ValidatedBatch(events=events, rejected=rejected)

@@ -52,7 +52,7 @@ def parse_call_type(value: Any) -> CallType:
 
 
 def _rfc3339_string(value: Any) -> Any:
-    if not isinstance(value, str):
+    if not isinstance(value, str | datetime):
         raise ValueError("must be an RFC 3339 date-time string with a UTC offset")
     return value
 

@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--fleet", type=int, default=5, help="simulated phones (0: none)")
     fleet = commands.add_parser("fleet", help="simulate phones uploading calls")
     fleet.add_argument("--phones", type=int, default=5)
-    fleet.add_argument("--calls-per-hour", type=float, default=120.0)
+    fleet.add_argument("--calls-per-hour", type=float, default=240.0)
+    fleet.add_argument("--backfill-days", type=int, default=0)
     fleet.add_argument("--api-key", required=True, help="an API key of the company to enrol into")
     args = parser.parse_args(argv)
 
@@ -61,7 +62,11 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> None:
 
         run_fleet(
             settings,
-            FleetConfig(phones=args.phones, calls_per_hour=args.calls_per_hour),
+            FleetConfig(
+                phones=args.phones,
+                calls_per_hour=args.calls_per_hour,
+                backfill_days=args.backfill_days,
+            ),
             api_key=args.api_key,
         )
 

@@ -34,3 +34,6 @@ def configure_logging(level: str) -> None:
         level={"warn": "WARNING"}.get(level, level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Client libraries log every connection at INFO; keep their warnings only.
+    for noisy in ("kafka", "aiokafka", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,219 @@
+"""A simulated fleet of phones: enrols devices for a company and uploads realistic call logs.
+The same code drives `make up` (5 phones) and the benchmarks (scaled by FleetConfig)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+
+from schemas.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# (type as the agent may send it, weight); names and Android codes both occur in the field
+CALL_TYPE_MIX = [
+    ("outgoing", 40),
+    (2, 8),
+    ("incoming", 25),
+    (1, 5),
+    ("missed", 12),
+    (3, 3),
+    ("rejected", 4),
+    ("blocked", 1),
+    ("voicemail", 1),
+    ("answered_externally", 1),
+]
+FIRST_NAMES = [
+    "Ravi",
+    "Priya",
+    "Amit",
+    "Sneha",
+    "Vikram",
+    "Anjali",
+    "Rahul",
+    "Kavya",
+    "Arjun",
+    "Meera",
+]
+NO_NUMBER = ["", "-1", "PRIVATE"]
+
+
+@dataclass(frozen=True, slots=True)
+class FleetConfig:
+    phones: int = 5
+    calls_per_hour: float = 120.0  # per phone
+    upload_interval_s: float = 5.0
+    batch_max: int = 100
+    clients: int = 60  # distinct customer numbers the company talks to
+    utc_offset_minutes: int = 330
+    backfill_days: int = 0  # upload this many past working days of calls first
+    seed: int = 7
+
+
+@dataclass(slots=True)
+class Phone:
+    token: str
+    name: str
+    rng: random.Random
+    id_prefix: str
+    counter: int = 0
+    pending: list[dict[str, Any]] = field(default_factory=list)
+
+
+def client_numbers(rng: random.Random, count: int) -> list[tuple[str, str | None]]:
+    """Indian mobile numbers written the many ways call logs hold them, some with a name."""
+    out = []
+    for _ in range(count):
+        digits = f"{rng.choice('6789')}{rng.randrange(10**8, 10**9)}"
+        written = rng.choice(
+            [
+                digits,
+                f"+91{digits}",
+                f"+91 {digits[:5]} {digits[5:]}",
+                f"0{digits}",
+                f"+91-{digits[:5]}-{digits[5:]}",
+                f"0091{digits}",
+            ]
+        )
+        out.append((written, rng.choice(FIRST_NAMES) if rng.random() < 0.6 else None))
+    return out
+
+
+def make_call(
+    phone: Phone, clients: list[tuple[str, str | None]], started: datetime, offset_minutes: int
+) -> dict[str, Any]:
+    rng = phone.rng
+    types, weights = zip(*CALL_TYPE_MIX, strict=True)
+    call_type = rng.choices(types, weights)[0]
+    number, name = rng.choice(clients) if rng.random() > 0.02 else (rng.choice(NO_NUMBER), None)
+    connectable = call_type in ("outgoing", 2, "incoming", 1)
+    answered = connectable and rng.random() < 0.8
+    duration = int(rng.expovariate(1 / 150)) + 1 if answered else 0
+    phone.counter += 1
+    call: dict[str, Any] = {
+        "id": f"{phone.id_prefix}-{phone.counter}",
+        "number": number,
+        "type": call_type,
+        "started_at": started.astimezone(timezone(timedelta(minutes=offset_minutes))).isoformat(),
+        "duration_s": duration,
+        "sim_slot": rng.choice([0, 0, 0, 1]),
+    }
+    if name:
+        call["name"] = name
+    return call
+
+
+async def enrol_phones(
+    api: httpx.AsyncClient, ingest: httpx.AsyncClient, api_key: str, config: FleetConfig
+) -> list[Phone]:
+    auth = {"Authorization": f"Bearer {api_key}"}
+    existing = (await api.get("/v1/employees", headers=auth)).raise_for_status().json()["items"]
+    by_name = {e["name"]: e for e in existing}
+    phones, run_id = [], int(time.time())
+    for index in range(config.phones):
+        name = f"Fleet phone {index + 1}"
+        employee = (
+            by_name.get(name)
+            or (await api.post("/v1/employees", json={"name": name, "team": "Fleet"}, headers=auth))
+            .raise_for_status()
+            .json()
+        )
+        code = await api.post(f"/v1/employees/{employee['id']}/enrollment-codes", headers=auth)
+        device = {
+            "device_id": f"fleet-{index + 1}",
+            "brand": "Simulated",
+            "model": "Fleet",
+            "android_version": "14",
+            "sdk_int": 34,
+            "app_version": "1.0.0",
+            "app_version_code": 1,
+        }
+        enrolled = await ingest.post(
+            "/v1/devices/enroll",
+            json={"code": code.raise_for_status().json()["code"], "device": device},
+        )
+        phones.append(
+            Phone(
+                token=enrolled.raise_for_status().json()["device_token"],
+                name=name,
+                rng=random.Random(config.seed * 1000 + index),
+                id_prefix=f"{run_id}-{index}",
+            )
+        )
+    return phones
+
+
+def backfill_calls(
+    phone: Phone, clients: list[tuple[str, str | None]], config: FleetConfig, now: datetime
+) -> None:
+    """Past working days (09:00-19:00 local) of calls, queued for the first uploads."""
+    local = timezone(timedelta(minutes=config.utc_offset_minutes))
+    today = now.astimezone(local).replace(hour=9, minute=0, second=0, microsecond=0)
+    for days_ago in range(config.backfill_days, 0, -1):
+        day_start = today - timedelta(days=days_ago)
+        for _ in range(int(config.calls_per_hour * 10)):
+            started = day_start + timedelta(seconds=phone.rng.uniform(0, 10 * 3600))
+            phone.pending.append(make_call(phone, clients, started, config.utc_offset_minutes))
+
+
+async def drive_phone(
+    phone: Phone,
+    ingest: httpx.AsyncClient,
+    config: FleetConfig,
+    clients: list[tuple[str, str | None]],
+) -> None:
+    """Accumulate calls at the configured rate and upload them every interval, like the agent."""
+    auth = {"Authorization": f"Bearer {phone.token}"}
+    last = datetime.now(UTC)
+    backfill_calls(phone, clients, config, last)
+    while True:
+        if not phone.pending:
+            await asyncio.sleep(config.upload_interval_s * phone.rng.uniform(0.8, 1.2))
+        now = datetime.now(UTC)
+        expected = config.calls_per_hour * (now - last).total_seconds() / 3600
+        count = int(expected) + (phone.rng.random() < expected - int(expected))
+        for _ in range(count):
+            started = last + (now - last) * phone.rng.random()
+            phone.pending.append(make_call(phone, clients, started, config.utc_offset_minutes))
+        last = now
+        while phone.pending:
+            batch = phone.pending[: config.batch_max]
+            try:
+                response = await ingest.post("/v1/calls", json={"calls": batch}, headers=auth)
+            except httpx.HTTPError as exc:
+                log.warning(
+                    "%s: upload failed (%r); keeping %d calls", phone.name, exc, len(phone.pending)
+                )
+                break
+            if response.status_code != 202:
+                log.warning("%s: upload answered %d; will retry", phone.name, response.status_code)
+                break
+            del phone.pending[: len(batch)]
+
+
+async def run_fleet_async(settings: Settings, config: FleetConfig, api_key: str) -> None:
+    api_url = f"http://{settings.api_host}:{settings.api_port}"
+    ingest_url = f"http://{settings.ingest_host}:{settings.ingest_port}"
+    async with (
+        httpx.AsyncClient(base_url=api_url, timeout=30) as api,
+        httpx.AsyncClient(base_url=ingest_url, timeout=30) as ingest,
+    ):
+        phones = await enrol_phones(api, ingest, api_key, config)
+        clients = client_numbers(random.Random(config.seed), config.clients)
+        log.info(
+            "fleet: %d phones enrolled, ~%.0f calls/hour each", len(phones), config.calls_per_hour
+        )
+        await asyncio.gather(*(drive_phone(p, ingest, config, clients) for p in phones))
+
+
+def run_fleet(settings: Settings, config: FleetConfig, api_key: str) -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_fleet_async(settings, config, api_key))

@@ -1,0 +1,30 @@
+# Two commands: `make up` starts the local stack, `make test` runs the whole suite.
+VENV ?= .venv
+PYTHON ?= python3
+FLEET ?= 5
+STAMP := $(VENV)/.installed
+
+.PHONY: up test lint typecheck clean
+
+$(STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || (echo "creating virtual environment in $(VENV)" && $(PYTHON) -m venv $(VENV))
+	@echo "installing closecall and its test tools into $(VENV) (first run takes a minute)"
+	@$(VENV)/bin/pip install --disable-pip-version-check -q -e '.[test]'
+	@touch $(STAMP)
+
+up: $(STAMP)
+	@$(VENV)/bin/closecall up --fleet $(FLEET)
+
+test: $(STAMP)
+	@./scripts/ensure-clickhouse-server
+	@$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/ruff check .
+
+typecheck: $(STAMP)
+	@$(VENV)/bin/mypy ingest streams api schemas deploy
+
+clean:
+	rm -rf .closecall

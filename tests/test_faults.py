@@ -1,0 +1,89 @@
+"""Faults on the real stack: the broker down at upload time, the worker killed mid-stream."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import StackFactory
+from tests.support.calls import realistic_calls
+from tests.support.services import Broker
+from tests.support.stack import Stack, eventually
+from tests.test_pipeline_e2e import DAY, history, summary, upload
+
+
+def enrolled(stack: Stack, company: str) -> tuple[str, str]:
+    key = stack.signup(company)["api_key"]
+    return key, stack.enrolled_device(key, "Asha", "hw-1")["device_token"]
+
+
+def wire_calls(count: int, prefix: str) -> list[dict[str, Any]]:
+    rng = random.Random(prefix)
+    pool = [f"9{rng.randrange(10**8, 10**9)}" for _ in range(50)]
+    return [c.wire() for c in realistic_calls(rng, count, DAY, pool, prefix=prefix)]
+
+
+def test_broker_down_answers_503_and_accepts_nothing(
+    make_stack: StackFactory, tmp_path: Path
+) -> None:
+    broker = Broker("noida", tmp_path / "broker")
+    broker.workdir.mkdir()
+    broker.start()
+    try:
+        stack = make_stack(broker.bootstrap)
+        key, token = enrolled(stack, "Brokerless")
+        assert upload(stack, token, wire_calls(40, "before-")).status_code == 202
+
+        broker.stop()
+        refused = upload(stack, token, wire_calls(30, "during-"))
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["Retry-After"] == "5"
+        assert refused.json()["error"]["code"] == "broker_unavailable"
+        assert stack.ingest.get("/readyz").status_code == 503
+
+        broker.start()  # same port, same data directory
+        eventually(lambda: upload(stack, token, wire_calls(20, "after-")).status_code == 202, 60, 1)
+        eventually(lambda: summary(stack, key)["total_calls"] == 60, 90)
+        ids = {item["id"] for item in history(stack, key)}
+        assert len(ids) == 60
+    finally:
+        broker.stop()
+
+
+def test_worker_killed_mid_stream_counts_every_call_once(
+    make_stack: StackFactory, broker: Broker
+) -> None:
+    stack = make_stack(broker.bootstrap, env={"CLOSECALL_FLUSH_MAX_ROWS": "300"})
+    key, token = enrolled(stack, "Killed")
+    calls = wire_calls(12_000, "k-")
+    for start in range(0, len(calls), 500):
+        assert upload(stack, token, calls[start : start + 500]).json()["accepted"] == 500
+
+    kills = 0
+    while kills < 2:
+        seen = eventually(lambda: summary(stack, key)["total_calls"], 60, 0.05)
+        if seen >= len(calls):
+            break
+        stack.kill_worker()
+        kills += 1
+        stack.start_worker()
+    assert kills >= 1, "the worker finished before it could be killed: raise the volume"
+    eventually(lambda: summary(stack, key)["total_calls"] == len(calls), 120)
+    got = summary(stack, key)
+    assert got["total_calls"] == 12_000
+    assert (
+        sum(
+            got[t]
+            for t in (
+                "incoming",
+                "outgoing",
+                "missed",
+                "voicemail",
+                "rejected",
+                "blocked",
+                "answered_externally",
+            )
+        )
+        == 12_000
+    )

@@ -30,7 +30,9 @@ def get_connection(context: Context) -> Iterator[Connection]:
         yield conn
 
 
-Db = Annotated[Connection, Depends(get_connection)]
+# scope="function": the transaction commits before the response is sent, so a client that got
+# its answer reads its own write on the next request.
+Db = Annotated[Connection, Depends(get_connection, scope="function")]
 
 
 def bearer_token(request: Request) -> str:

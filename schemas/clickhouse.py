@@ -78,8 +78,8 @@ class ChdbClickHouse:
             self._session = session.Session(str(path))
         except Exception as exc:
             raise RuntimeError(
-                f"chDB could not open {path}: another process holds it (only one process may "
-                "open a chDB directory; stop it or set CLOSECALL_CLICKHOUSE_URL to a server)"
+                f"chDB could not open {path} ({exc}); only one process may open a chDB directory "
+                "(and one per process): stop the other one or set CLOSECALL_CLICKHOUSE_URL to a server"
             ) from exc
 
     def execute(self, sql: str) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 
 class CallType(StrEnum):
@@ -60,11 +60,15 @@ def _rfc3339_string(value: Any) -> Any:
 def _id_string(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must be the phone's non-empty id of the call")
     return value
 
 
 OffsetDateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_string)]
-ClientId = Annotated[str, BeforeValidator(_id_string), Field(min_length=1, max_length=128)]
+ClientId = Annotated[
+    str, BeforeValidator(_id_string), StringConstraints(min_length=1, max_length=128)
+]
 
 
 class CallRecord(BaseModel):

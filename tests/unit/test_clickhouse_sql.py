@@ -1,0 +1,69 @@
+"""SQL literals: every string reaches ClickHouse unchanged (chDB, embedded), and the
+migrations apply once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.clickhouse import ClickHouse, connect, migrate, quote, render
+
+
+@pytest.fixture(scope="module")
+def chdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouse]:
+    store = connect(f"chdb://{tmp_path_factory.mktemp('chdb') / 'data'}")
+    yield store
+    store.close()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=50))
+def test_any_string_round_trips(chdb: ClickHouse, value: str) -> None:
+    assert chdb.query("SELECT %(v)s AS v", {"v": value}) == [{"v": value}]
+
+
+def test_collections_and_numbers() -> None:
+    assert (
+        render("x IN %(xs)s AND y = %(y)s", {"xs": ("a'b", "c"), "y": 3})
+        == "x IN ('a\\'b', 'c') AND y = 3"
+    )
+    with pytest.raises(ValueError):
+        quote(())
+
+
+def test_migrations_apply_once(chdb: ClickHouse) -> None:
+    assert migrate(chdb) == ["0001_calls.sql"]
+    assert migrate(chdb) == []
+    assert chdb.query("SELECT count() AS n FROM calls") == [{"n": 0}]
+
+
+def test_chdb_directory_is_owned_by_one_process(tmp_path: Path) -> None:
+    """Why local mode serves the report API from the worker process (ARCHITECTURE.md)."""
+    opener = f"""
+import time
+from schemas.clickhouse import connect, migrate
+try:
+    store = connect('chdb://{tmp_path}/x')
+    migrate(store)  # as the worker does at start
+except RuntimeError as exc:
+    print(exc, flush=True)
+else:
+    print('open', flush=True)
+    time.sleep(30)"""
+    root = Path(__file__).parents[2]
+    holder = subprocess.Popen([sys.executable, "-c", opener], stdout=subprocess.PIPE, cwd=root)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"open"
+        second = subprocess.run(
+            [sys.executable, "-c", opener], capture_output=True, cwd=root, timeout=60
+        )
+        assert b"only one process may open a chDB directory" in second.stdout
+        assert b"Cannot lock file" in second.stderr
+    finally:
+        holder.kill()

@@ -12,8 +12,14 @@ log = logging.getLogger(__name__)
 MAX_DELAY_S = 10.0
 
 
-async def until_success(what: str, attempt: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """Await `attempt(*args)` until it returns; log each failure with what failed (never the data)."""
+async def until_success(
+    what: str,
+    attempt: Callable[..., Awaitable[T]],
+    *args: Any,
+    permanent: tuple[type[Exception], ...] = (),
+) -> T:
+    """Await `attempt(*args)` until it returns; log each failure with what failed (never the
+    data). Errors of a `permanent` type are no outage: they propagate at once."""
     delay = 0.2
     failures = 0
     while True:
@@ -22,6 +28,8 @@ async def until_success(what: str, attempt: Callable[..., Awaitable[T]], *args: 
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if isinstance(exc, permanent):
+                raise
             failures += 1
             log.warning("%s failed (attempt %d, retrying in %.1fs): %r", what, failures, delay, exc)
             await asyncio.sleep(delay)

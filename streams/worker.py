@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 import faust
+from faust.types import EventT
 from sqlalchemy.engine import Engine
 
 from schemas.clickhouse import ClickHouse
@@ -50,13 +51,18 @@ def create_worker(
     dead_letters = app.topic(settings.topic_dead_letter, value_type=bytes, value_serializer="raw")
     directory = CompanyDirectory(engine, master_key)
 
-    async def rows_of(events: list[Any]) -> tuple[list[tuple[Any, ...]], list[DeadLetter]]:
+    async def rows_of(
+        events: list[EventT[bytes]],
+    ) -> tuple[list[tuple[Any, ...]], list[DeadLetter]]:
         rows, dead = [], []
         for event in events:
             try:
                 call = decode_call_event(event.value)
                 company = await until_success(
-                    "control-plane lookup", directory.get, call.company_id
+                    "control-plane lookup",
+                    directory.get,
+                    call.company_id,
+                    permanent=(UnprocessableRecord,),
                 )
                 rows.append(call_row(call, company))
             except UnprocessableRecord as exc:
@@ -91,11 +97,13 @@ def create_worker(
 
     @app.agent(raw_calls, concurrency=1)
     async def store_calls(stream: faust.StreamT[bytes]) -> None:
-        batches = stream.noack_take(
+        # noack_take lives on the concrete Stream and yields events (its annotation says values)
+        batches = cast(faust.Stream[Any], stream).noack_take(
             settings.flush_max_rows, within=settings.flush_interval_ms / 1000
         )
-        async for events in batches:
-            rows, dead = await rows_of(list(events))
+        async for batch in batches:
+            events = cast(list[EventT[bytes]], batch)
+            rows, dead = await rows_of(events)
             await until_success(f"ClickHouse insert into {clickhouse.url}", insert, rows)
             await until_success("dead-letter publish", publish_dead_letters, dead)
             for event in events:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import random
+import uuid
 from pathlib import Path
 from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
 
 from tests.conftest import StackFactory
 from tests.support.calls import realistic_calls
@@ -87,3 +91,47 @@ def test_worker_killed_mid_stream_counts_every_call_once(
         )
         == 12_000
     )
+
+
+def test_unprocessable_records_go_to_the_dead_letter_topic(
+    chdb_stack: Stack, broker: Broker
+) -> None:
+    stack = chdb_stack
+    key, token = enrolled(stack, "Letters")
+    raw_topic = stack.env["CLOSECALL_TOPIC_CALLS_RAW"]
+    stranger = json.dumps(
+        {
+            "type": "call.recorded",
+            "version": 1,
+            "event_id": str(uuid.uuid4()),
+            "occurred_at": "2026-03-02T10:00:00+05:30",
+            "company_id": "no-such-company",
+            "device_id": "d",
+            "employee_id": "e",
+            "payload": {
+                **wire_calls(1, "x-")[0],
+                "number": "9123456789",
+                "synced_at": "2026-03-02T10:00:01+00:00",
+            },
+        }
+    ).encode()
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    for value in (b"{not json", stranger):
+        producer.send(raw_topic, key=b"d", value=value).get(10)
+    producer.close()
+    assert upload(stack, token, wire_calls(10, "ok-")).status_code == 202
+    eventually(lambda: summary(stack, key)["total_calls"] == 10)
+
+    consumer = KafkaConsumer(
+        stack.env["CLOSECALL_TOPIC_DEAD_LETTER"],
+        bootstrap_servers=broker.bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+    )
+    letters = [json.loads(message.value) for message in consumer]
+    consumer.close()
+    assert [(letter["topic"], letter["reason"].split(" (")[0]) for letter in letters] == [
+        (raw_topic, "not a call.recorded v1 event"),
+        (raw_topic, "unknown company no-such-company"),
+    ]
+    assert "9123456789" not in stack.log("worker")

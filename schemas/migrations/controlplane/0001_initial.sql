@@ -1,7 +1,7 @@
 -- Companies, their users and keys, employees, devices and enrollment codes.
 -- Portable SQL: runs unchanged on SQLite and PostgreSQL.
 CREATE TABLE companies (
-    id VARCHAR(36) PRIMARY KEY,
+    id VARCHAR(36) PRIMARY KEY NOT NULL,
     name VARCHAR(200) NOT NULL,
     country VARCHAR(2) NOT NULL,
     timezone VARCHAR(64) NOT NULL,
@@ -11,7 +11,7 @@ CREATE TABLE companies (
 );
 
 CREATE TABLE users (
-    id VARCHAR(36) PRIMARY KEY,
+    id VARCHAR(36) PRIMARY KEY NOT NULL,
     company_id VARCHAR(36) NOT NULL REFERENCES companies (id),
     email VARCHAR(320) NOT NULL UNIQUE,
     password_hash TEXT NOT NULL,
@@ -20,7 +20,7 @@ CREATE TABLE users (
 );
 
 CREATE TABLE api_keys (
-    id VARCHAR(36) PRIMARY KEY,
+    id VARCHAR(36) PRIMARY KEY NOT NULL,
     company_id VARCHAR(36) NOT NULL REFERENCES companies (id),
     name VARCHAR(200) NOT NULL,
     prefix VARCHAR(16) NOT NULL,
@@ -31,7 +31,7 @@ CREATE TABLE api_keys (
 CREATE INDEX api_keys_company ON api_keys (company_id);
 
 CREATE TABLE employees (
-    id VARCHAR(36) PRIMARY KEY,
+    id VARCHAR(36) PRIMARY KEY NOT NULL,
     company_id VARCHAR(36) NOT NULL REFERENCES companies (id),
     name VARCHAR(200) NOT NULL,
     phone VARCHAR(64),
@@ -43,7 +43,7 @@ CREATE TABLE employees (
 CREATE INDEX employees_company ON employees (company_id, created_at);
 
 CREATE TABLE enrollment_codes (
-    code_hash VARCHAR(64) PRIMARY KEY,
+    code_hash VARCHAR(64) PRIMARY KEY NOT NULL,
     company_id VARCHAR(36) NOT NULL REFERENCES companies (id),
     employee_id VARCHAR(36) NOT NULL REFERENCES employees (id),
     created_at TIMESTAMP NOT NULL,
@@ -52,7 +52,7 @@ CREATE TABLE enrollment_codes (
 );
 
 CREATE TABLE devices (
-    id VARCHAR(36) PRIMARY KEY,
+    id VARCHAR(36) PRIMARY KEY NOT NULL,
     company_id VARCHAR(36) NOT NULL REFERENCES companies (id),
     employee_id VARCHAR(36) NOT NULL REFERENCES employees (id),
     hardware_id VARCHAR(128) NOT NULL,
@@ -69,7 +69,7 @@ CREATE TABLE devices (
 );
 
 CREATE TABLE device_tokens (
-    token_hash VARCHAR(64) PRIMARY KEY,
+    token_hash VARCHAR(64) PRIMARY KEY NOT NULL,
     device_id VARCHAR(36) NOT NULL REFERENCES devices (id),
     created_at TIMESTAMP NOT NULL,
     revoked_at TIMESTAMP

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api import accounts, calls, employees, reports
 from api.context import ApiContext
-from schemas.errors import error_body, install_error_handlers
+from schemas.errors import install_error_handlers
+from schemas.health import database_problem, readiness
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -31,24 +31,18 @@ def create_app(context: ApiContext) -> FastAPI:
 
     @app.get("/readyz", tags=["health"], response_model=None)
     async def readyz() -> dict[str, Any] | JSONResponse:
-        down = await run_in_threadpool(unreachable_dependencies, context)
-        if down:
-            message = "not ready: " + "; ".join(down)
-            return JSONResponse(error_body("not_ready", message), 503)
-        return {"status": "ready"}
+        return readiness(await run_in_threadpool(dependency_problems, context))
 
     return app
 
 
-def unreachable_dependencies(context: ApiContext) -> list[str]:
-    down = []
-    try:
-        with context.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except Exception as exc:
-        down.append(f"control-plane database ({context.engine.url.render_as_string()}): {exc}")
+def dependency_problems(context: ApiContext) -> list[str | None]:
+    return [database_problem(context.engine), clickhouse_problem(context)]
+
+
+def clickhouse_problem(context: ApiContext) -> str | None:
     try:
         context.clickhouse.query("SELECT 1 AS ok")
     except Exception as exc:
-        down.append(f"ClickHouse ({context.clickhouse.url}): {exc}")
-    return down
+        return f"ClickHouse ({context.clickhouse.url}): {exc}"
+    return None

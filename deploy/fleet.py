@@ -68,21 +68,25 @@ class Phone:
     pending: list[dict[str, Any]] = field(default_factory=list)
 
 
+def indian_mobile_forms(digits: str) -> list[str]:
+    """The ways one Indian mobile number shows up in call logs."""
+    return [
+        digits,
+        f"+91{digits}",
+        f"+91 {digits[:5]} {digits[5:]}",
+        f"0{digits}",
+        f"+91-{digits[:5]}-{digits[5:]}",
+        f"0091{digits}",
+        f"(+91) {digits}",
+    ]
+
+
 def client_numbers(rng: random.Random, count: int) -> list[tuple[str, str | None]]:
     """Indian mobile numbers written the many ways call logs hold them, some with a name."""
     out = []
     for _ in range(count):
         digits = f"{rng.choice('6789')}{rng.randrange(10**8, 10**9)}"
-        written = rng.choice(
-            [
-                digits,
-                f"+91{digits}",
-                f"+91 {digits[:5]} {digits[5:]}",
-                f"0{digits}",
-                f"+91-{digits[:5]}-{digits[5:]}",
-                f"0091{digits}",
-            ]
-        )
+        written = rng.choice(indian_mobile_forms(digits))
         out.append((written, rng.choice(FIRST_NAMES) if rng.random() < 0.6 else None))
     return out
 

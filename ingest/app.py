@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -19,7 +18,8 @@ from ingest.call_batches import DeviceIdentity, calls_of, validate_calls
 from ingest.devices import DeviceAuthenticator, enroll_device
 from ingest.kafka_producer import AckingProducer, BrokerUnavailable
 from schemas.controlplane import make_engine
-from schemas.errors import ApiError, error_body, install_error_handlers
+from schemas.errors import ApiError, install_error_handlers
+from schemas.health import database_problem, readiness
 from schemas.payloads import (
     CallsAccepted,
     CallsUpload,
@@ -137,24 +137,11 @@ def create_app(settings: Settings) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"], response_model=None)
-    async def readyz(state: State) -> dict[str, str] | JSONResponse:
-        down = await run_in_threadpool(unreachable_dependencies, state)
-        if down:
-            return JSONResponse(error_body("not_ready", "not ready: " + "; ".join(down)), 503)
-        return {"status": "ready"}
+    async def readyz(state: State) -> dict[str, Any] | JSONResponse:
+        return readiness(await run_in_threadpool(dependency_problems, state))
 
     return app
 
 
-def unreachable_dependencies(state: IngestState) -> list[str]:
-    down = []
-    try:
-        with state.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except Exception as exc:
-        down.append(f"control-plane database: {exc}")
-    try:
-        state.producer.check()
-    except BrokerUnavailable as exc:
-        down.append(str(exc))
-    return down
+def dependency_problems(state: IngestState) -> list[str | None]:
+    return [database_problem(state.engine), state.producer.problem()]

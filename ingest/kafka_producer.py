@@ -91,19 +91,17 @@ class AckingProducer:
         kafka_future.add_errback(lambda err: loop.call_soon_threadsafe(fail, err))
         return done
 
-    def check(self) -> None:
-        """Raise BrokerUnavailable unless some bootstrap server accepts a TCP connection."""
+    def problem(self) -> str | None:
+        """None when some bootstrap server accepts a TCP connection, else what is wrong."""
         errors = []
         for server in self._bootstrap.split(","):
             host, _, port = server.strip().rpartition(":")
             try:
                 socket.create_connection((host, int(port)), timeout=1).close()
-                return
+                return None
             except OSError as exc:
                 errors.append(f"{server}: {exc}")
-        raise BrokerUnavailable(
-            f"Kafka unreachable ({'; '.join(errors)}); start the broker or fix CLOSECALL_KAFKA_BOOTSTRAP"
-        )
+        return f"Kafka unreachable ({'; '.join(errors)}); start the broker or fix CLOSECALL_KAFKA_BOOTSTRAP"
 
     def close(self) -> None:
         with self._lock:

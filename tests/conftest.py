@@ -30,20 +30,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.stack)
 
 
-@pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    running = Broker("noida", tmp_path_factory.mktemp("noida"))
+def running_broker(kind: str, factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    running = Broker(kind, factory.mktemp(kind))
     running.start()
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    yield from running_broker("noida", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def tansu_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    running = Broker("tansu", tmp_path_factory.mktemp("tansu"))
-    running.start()
-    yield running
-    running.stop()
+    yield from running_broker("tansu", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

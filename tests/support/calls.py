@@ -8,6 +8,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from deploy.fleet import indian_mobile_forms
+
 TYPE_NAMES = [
     "incoming",
     "outgoing",
@@ -50,17 +52,7 @@ def client_pool(rng: random.Random, size: int) -> list[str]:
 
 def written(rng: random.Random, digits: str) -> str:
     """One of the ways an Indian mobile number shows up in a call log."""
-    return rng.choice(
-        [
-            digits,
-            f"+91{digits}",
-            f"+91 {digits[:5]} {digits[5:]}",
-            f"0{digits}",
-            f"+91-{digits[:5]}-{digits[5:]}",
-            f"0091{digits}",
-            f"(+91) {digits}",
-        ]
-    )
+    return rng.choice(indian_mobile_forms(digits))
 
 
 def realistic_calls(

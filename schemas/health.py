@@ -1,0 +1,27 @@
+"""Readiness of a service: which dependency is down, in the one error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+
+from schemas.errors import error_body
+
+
+def database_problem(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        return f"control-plane database ({engine.url.render_as_string()}): {exc}"
+    return None
+
+
+def readiness(problems: list[str | None]) -> dict[str, Any] | JSONResponse:
+    down = [problem for problem in problems if problem]
+    if down:
+        return JSONResponse(error_body("not_ready", "not ready: " + "; ".join(down)), 503)
+    return {"status": "ready"}

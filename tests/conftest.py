@@ -9,9 +9,14 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support.services import Broker, ClickHouseServer, PostgresDatabase
 from tests.support.stack import Stack
+
+# Shared 2-core CI machines are noisy: property tests check behaviour, never speed.
+settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci")
 
 STACK_FIXTURES = {
     "broker",

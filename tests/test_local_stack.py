@@ -1,0 +1,71 @@
+"""`closecall up`: the one-command local stack starts, shows data from its fleet, and Ctrl-C
+stops every process it started."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.support.services import free_port
+from tests.support.stack import ROOT, eventually
+
+
+@pytest.mark.stack
+def test_up_runs_the_stack_with_a_fleet_and_stops_everything(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in ("kafka", "ingest", "api")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "CLOSECALL_DATA_DIR": str(tmp_path / ".closecall"),
+        "CLOSECALL_KAFKA_BOOTSTRAP": f"127.0.0.1:{ports['kafka']}",
+        "CLOSECALL_INGEST_PORT": str(ports["ingest"]),
+        "CLOSECALL_API_PORT": str(ports["api"]),
+    }
+    env.pop("CLOSECALL_ENVIRONMENT", None)
+    env.pop("CLOSECALL_MASTER_KEY", None)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "deploy.cli", "up", "--fleet", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert up.stdout is not None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any("demo API key" in line for line in lines):
+            line = up.stdout.readline()
+            assert line, "closecall up exited early:\n" + "".join(lines)
+            lines.append(line)
+        output = "".join(lines)
+        assert "generated a master key into" in output
+        children = psutil.Process(up.pid).children(recursive=True)
+        assert len(children) >= 4  # broker, ingest, worker, fleet
+
+        demo = json.loads((tmp_path / ".closecall" / "demo.json").read_text())
+        assert demo["api_key"] in output
+        auth = {"Authorization": f"Bearer {demo['api_key']}"}
+        api = f"http://127.0.0.1:{ports['api']}"
+        # a new demo company gets three past days of calls from the fleet
+        total = eventually(
+            lambda: httpx.get(f"{api}/v1/calls?limit=1", headers=auth).json()["items"], 60
+        )
+        assert total[0]["number"].startswith("+91") or total[0]["number"] is None
+        assert len(httpx.get(f"{api}/v1/employees", headers=auth).json()["items"]) == 2
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(60)
+    assert all(
+        not child.is_running() or child.status() == psutil.STATUS_ZOMBIE for child in children
+    )

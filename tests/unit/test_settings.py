@@ -1,0 +1,50 @@
+"""Settings and the master key: generated only in local mode, required elsewhere."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import pytest
+
+from deploy.runtime import resolve_master_key
+from schemas.settings import MissingSetting, Settings
+
+
+def test_local_mode_generates_and_reuses_a_private_key(tmp_path: Path) -> None:
+    settings = Settings(environment="local", data_dir=tmp_path, master_key="")
+    key = resolve_master_key(settings)
+    assert len(key) == 32
+    assert (tmp_path / "master.key").stat().st_mode & 0o777 == 0o600
+    assert resolve_master_key(settings) == key
+
+
+@pytest.mark.parametrize("environment", ["production", "test"])
+def test_other_environments_refuse_to_start_without_a_key(environment: str, tmp_path: Path) -> None:
+    settings = Settings(environment=environment, data_dir=tmp_path, master_key="")  # type: ignore[arg-type]
+    with pytest.raises(MissingSetting, match="CLOSECALL_MASTER_KEY is unset"):
+        resolve_master_key(settings)
+    assert not (tmp_path / "master.key").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("not base64!", "not valid base64"), (base64.b64encode(b"short").decode(), "32 bytes")],
+)
+def test_bad_master_keys_are_named(value: str, reason: str) -> None:
+    with pytest.raises(MissingSetting, match=reason):
+        Settings(environment="production", master_key=value).master_key_bytes()
+
+
+def test_environment_variables_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = base64.b64encode(os.urandom(32)).decode()
+    monkeypatch.setenv("CLOSECALL_MASTER_KEY", key)
+    monkeypatch.setenv("CLOSECALL_KAFKA_BOOTSTRAP", "kafka://broker:9092")
+    monkeypatch.setenv("CLOSECALL_DATA_DIR", "/var/lib/closecall")
+    settings = Settings()
+    assert settings.master_key_bytes() == base64.b64decode(key)
+    assert settings.kafka_bootstrap == "broker:9092"
+    assert settings.database_url == "sqlite:////var/lib/closecall/control.db"
+    assert settings.clickhouse_url == "chdb:///var/lib/closecall/chdb"
+    assert "CLOSECALL" not in repr(settings) and key not in repr(settings)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import Depends, Query
+from sqlalchemy.engine import Connection
 
-from api.deps import CurrentTenant, utc_now
+from api.deps import CurrentTenant, Db, utc_now
 from api.report_range import RangeError, ReportRange, parse_range
 from api.tenancy import COMPANY_FILTER
 from schemas.clickhouse import Param
+from schemas.controlplane import employees
 from schemas.errors import ApiError
 from schemas.payloads import parse_call_type
 
@@ -23,22 +26,34 @@ class CallFilter:
     extra: tuple[str, ...] = field(default=())
     extra_params: tuple[tuple[str, Param], ...] = field(default=())
 
-    def where(self) -> tuple[str, dict[str, Param]]:
-        """`WHERE ...` text and its parameters; the company filter is always the first term."""
+    def where(
+        self, *, employees: bool = True, types: bool = True, extend_end_s: int = 0
+    ) -> tuple[str, dict[str, Param]]:
+        """`WHERE ...` text and its parameters; the company filter is always the first term.
+        `employees=False` leaves the employee filter to `employee_term()` inside aggregates;
+        `extend_end_s` reads past the range end (for call-back windows)."""
         terms = [COMPANY_FILTER]
         params: dict[str, Param] = dict(self.extra_params)
         if self.range is not None:
             terms.append("started_at >= toDateTime(%(start_ts)s)")
-            terms.append("started_at < toDateTime(%(end_ts)s)")
-            params.update(start_ts=self.range.start_ts, end_ts=self.range.end_ts)
+            terms.append("started_at < toDateTime(%(read_end_ts)s)")
+            params.update(
+                start_ts=self.range.start_ts,
+                end_ts=self.range.end_ts,
+                read_end_ts=self.range.end_ts + extend_end_s,
+            )
         if self.employee_ids:
-            terms.append("employee_id IN %(employee_ids)s")
             params["employee_ids"] = self.employee_ids
-        if self.types:
+            if employees:
+                terms.append("employee_id IN %(employee_ids)s")
+        if self.types and types:
             terms.append("type IN %(types)s")
             params["types"] = self.types
         terms.extend(self.extra)
         return "WHERE " + " AND ".join(terms), params
+
+    def employee_term(self) -> str:
+        return "employee_id IN %(employee_ids)s" if self.employee_ids else "1"
 
 
 def parse_types(values: list[str]) -> tuple[str, ...]:
@@ -63,13 +78,37 @@ def report_range(
 Range = Annotated[ReportRange, Depends(report_range)]
 
 
+def known_employees(
+    db: Connection, company_id: str, employee_ids: list[str] | None
+) -> tuple[str, ...]:
+    """The requested employee ids, all of the caller's company (422 otherwise)."""
+    wanted = tuple(sorted(set(employee_ids or ())))
+    if wanted:
+        found = set(
+            db.execute(
+                sa.select(employees.c.id).where(
+                    employees.c.company_id == company_id, employees.c.id.in_(wanted)
+                )
+            ).scalars()
+        )
+        unknown = [e for e in wanted if e not in found]
+        if unknown:
+            message = f"unknown employee {unknown[0]}"
+            raise ApiError(422, "invalid_request", message, [("employee_id", message)])
+    return wanted
+
+
 def report_filter(
+    tenant: CurrentTenant,
+    db: Db,
     rng: Range,
     employee_id: Annotated[list[str] | None, Query()] = None,
     type: Annotated[list[str] | None, Query()] = None,
 ) -> CallFilter:
     return CallFilter(
-        range=rng, employee_ids=tuple(sorted(set(employee_id or ()))), types=parse_types(type or [])
+        range=rng,
+        employee_ids=known_employees(db, tenant.company.id, employee_id),
+        types=parse_types(type or []),
     )
 
 

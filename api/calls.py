@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -13,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from api.call_filters import CallFilter, parse_types, report_range
+from api.cursors import decode_cursor, encode_cursor
 from api.deps import Context, CurrentTenant
 from schemas.errors import ApiError
 from streams.number_crypto import blind_index, unwrap_company_keys
@@ -49,23 +47,6 @@ class CallItem(BaseModel):
 class CallPage(BaseModel):
     items: list[CallItem]
     next_cursor: str | None
-
-
-def encode_cursor(started_ts: int, call_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([started_ts, call_id]).encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        started_ts, call_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return int(started_ts), str(call_id)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise ApiError(
-            422,
-            "invalid_request",
-            "the cursor is not one this API returned",
-            [("cursor", "invalid")],
-        ) from exc
 
 
 def to_item(row: dict[str, Any]) -> CallItem:

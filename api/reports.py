@@ -1,46 +1,109 @@
-"""Manager reports over deduplicated calls, exactly as METRICS.md defines them."""
+"""Manager report endpoints: HTTP in, api/report_queries.py functions, JSON out."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+import sqlalchemy as sa
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from api.call_filters import CallFilter, Range, ReportFilter
-from api.deps import CurrentTenant
-from api.tenancy import CompanyClickHouse
-from schemas.payloads import CallType
+from api import report_queries as q
+from api.call_filters import Range, ReportFilter
+from api.cursors import decode_cursor, encode_cursor
+from api.deps import CurrentTenant, Db
+from schemas.controlplane import employees
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
-CONNECTED = "type IN ('incoming', 'outgoing') AND duration_s > 0"
-
-BASIC_COUNTS_SQL = ",\n".join(
-    [
-        "count() AS total_calls",
-        *(f"countIf(type = '{t.value}') AS {t.value}" for t in CallType),
-        f"countIf({CONNECTED}) AS connected",
-        "countIf(type = 'outgoing' AND duration_s = 0) AS unanswered_outgoing",
-        f"sumIf(duration_s, {CONNECTED}) AS talk_time_s",
-        "uniqExactIf(client_key, client_key != '') AS unique_clients",
-    ]
-)
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Cursor = Annotated[str | None, Query()]
 
 
-def with_average(counts: dict[str, Any]) -> dict[str, Any]:
-    connected = counts["connected"]
-    avg = round(counts["talk_time_s"] / connected, 2) if connected else 0
-    return {**{k: int(v) for k, v in counts.items()}, "avg_talk_s": avg}
+def page_of(limit: int, cursor: str | None) -> q.Page:
+    return q.Page(limit=limit, after=decode_cursor(cursor) if cursor else None)
 
 
-def basic_counts(clickhouse: CompanyClickHouse, call_filter: CallFilter) -> dict[str, Any]:
-    where, params = call_filter.where()
-    rows = clickhouse.query(f"SELECT {BASIC_COUNTS_SQL} FROM calls FINAL {where}", params)
-    return with_average(rows[0])
+def listing(
+    rng: Range, result: tuple[list[dict[str, Any]], tuple[int, str] | None]
+) -> dict[str, Any]:
+    items, after = result
+    return {
+        "range": rng.as_json(),
+        "items": items,
+        "next_cursor": encode_cursor(*after) if after else None,
+    }
 
 
 @router.get("/summary")
-async def summary(tenant: CurrentTenant, rng: Range, call_filter: ReportFilter) -> dict[str, Any]:
-    counts = await run_in_threadpool(basic_counts, tenant.clickhouse, call_filter)
-    return {"range": rng.as_json(), **counts}
+async def summary(tenant: CurrentTenant, rng: Range, f: ReportFilter) -> dict[str, Any]:
+    """Basic counts, longest call, never attended and not picked up clients, working time."""
+    return {"range": rng.as_json(), **await run_in_threadpool(q.summary, tenant.clickhouse, f, rng)}
+
+
+@router.get("/employees")
+async def employee_report(
+    tenant: CurrentTenant, db: Db, rng: Range, f: ReportFilter
+) -> dict[str, Any]:
+    """One row per employee (all of them, or those selected) with counts and working time."""
+    query = sa.select(employees.c.id, employees.c.name, employees.c.team).where(
+        employees.c.company_id == tenant.company.id
+    )
+    if f.employee_ids:
+        query = query.where(employees.c.id.in_(f.employee_ids))
+    staff = [row._asdict() for row in db.execute(query.order_by(employees.c.name, employees.c.id))]
+    rows = await run_in_threadpool(q.employee_rows, tenant.clickhouse, f, rng, staff)
+    return {"range": rng.as_json(), "items": rows}
+
+
+@router.get("/analytics")
+async def analytics(
+    tenant: CurrentTenant, rng: Range, f: ReportFilter, group_by: q.GroupBy = "day"
+) -> dict[str, Any]:
+    """The basic counts per bucket; day and hour series include empty buckets."""
+    series = await run_in_threadpool(q.analytics, tenant.clickhouse, f, rng, group_by)
+    return {"range": rng.as_json(), "group_by": group_by, "series": series}
+
+
+@router.get("/never-attended")
+async def never_attended(
+    tenant: CurrentTenant,
+    rng: Range,
+    f: ReportFilter,
+    callback_within_h: Annotated[int | None, Query(ge=1, le=720)] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """Clients with a missed/rejected call that nobody answered or called back (METRICS.md)."""
+    page = page_of(limit, cursor)
+    result = await run_in_threadpool(
+        q.never_attended, tenant.clickhouse, f, rng, page, callback_within_h
+    )
+    return listing(rng, result)
+
+
+@router.get("/not-picked-up")
+async def not_picked_up(
+    tenant: CurrentTenant, rng: Range, f: ReportFilter, limit: Limit = 100, cursor: Cursor = None
+) -> dict[str, Any]:
+    """Clients who did not pick up an outgoing call and were never connected afterwards."""
+    result = await run_in_threadpool(
+        q.not_picked_up, tenant.clickhouse, f, rng, page_of(limit, cursor)
+    )
+    return listing(rng, result)
+
+
+@router.get("/customers")
+async def customers(
+    tenant: CurrentTenant, rng: Range, f: ReportFilter, limit: Limit = 100, cursor: Cursor = None
+) -> dict[str, Any]:
+    """Every client with at least one call in range, most recent first."""
+    result = await run_in_threadpool(q.customers, tenant.clickhouse, f, rng, page_of(limit, cursor))
+    return listing(rng, result)
+
+
+@router.get("/working-hours")
+async def working_hours(tenant: CurrentTenant, rng: Range, f: ReportFilter) -> dict[str, Any]:
+    """Per employee and local day: first and last activity, working and talk time; team totals."""
+    days = await run_in_threadpool(q.working_days, tenant.clickhouse, f, rng)
+    return {"range": rng.as_json(), "items": days, "team": q.team_totals(days)}

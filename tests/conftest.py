@@ -11,6 +11,7 @@ from typing import Protocol
 import pytest
 from hypothesis import HealthCheck, settings
 
+from schemas.clickhouse import ClickHouse, connect, migrate
 from tests.support.services import Broker, ClickHouseServer, PostgresDatabase
 from tests.support.stack import Stack
 
@@ -19,6 +20,8 @@ settings.register_profile("ci", deadline=None, suppress_health_check=[HealthChec
 settings.load_profile("ci")
 
 STACK_FIXTURES = {
+    "server_store",
+    "report_store",
     "broker",
     "tansu_broker",
     "clickhouse_server",
@@ -58,6 +61,30 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clic
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def chdb_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouse]:
+    """The test process's one chDB (chDB allows one data directory per process), migrated."""
+    store = connect(f"chdb://{tmp_path_factory.mktemp('chdb') / 'data'}")
+    migrate(store)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def server_store(clickhouse_server: ClickHouseServer) -> Iterator[ClickHouse]:
+    store = connect(clickhouse_server.url("reports"))
+    migrate(store)
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=["chdb", "server"])
+def report_store(request: pytest.FixtureRequest) -> ClickHouse:
+    """Report tests run on both ClickHouse backends: the same SQL must give the same answers."""
+    store: ClickHouse = request.getfixturevalue(f"{request.param}_store")
+    return store
 
 
 @pytest.fixture(scope="session")

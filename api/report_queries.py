@@ -1,0 +1,385 @@
+"""The SQL of every manager report, as plain functions over a company-scoped ClickHouse.
+Each implements one definition of METRICS.md; api/reports.py only translates HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from api.call_filters import CallFilter
+from api.report_range import ReportRange
+from api.tenancy import CompanyClickHouse
+from schemas.payloads import CallType
+
+CONNECTED = "(type IN ('incoming', 'outgoing') AND duration_s > 0)"
+UNANSWERED_OUTGOING = "(type = 'outgoing' AND duration_s = 0)"
+MISSED_OR_REJECTED = "(type IN ('missed', 'rejected'))"
+# Working hours: outgoing (any duration), connected incoming, rejected. Missed calls never count.
+ACTIVITY = "(type IN ('outgoing', 'rejected') OR (type = 'incoming' AND duration_s > 0))"
+IN_RANGE = "started_at < toDateTime(%(end_ts)s)"
+HAS_CLIENT = "client_key != ''"
+
+BASIC_COUNTS_SQL = ",\n".join(
+    [
+        "count() AS total_calls",
+        *(f"countIf(type = '{t.value}') AS {t.value}" for t in CallType),
+        f"countIf({CONNECTED}) AS connected",
+        f"countIf({UNANSWERED_OUTGOING}) AS unanswered_outgoing",
+        f"sumIf(duration_s, {CONNECTED}) AS talk_time_s",
+        f"uniqExactIf(client_key, {HAS_CLIENT}) AS unique_clients",
+    ]
+)
+BASIC_COUNT_NAMES = (
+    "total_calls",
+    *(t.value for t in CallType),
+    "connected",
+    "unanswered_outgoing",
+    "talk_time_s",
+    "unique_clients",
+)
+GroupBy = Literal["day", "hour", "hour_of_day", "weekday", "employee", "type"]
+BUCKETS: dict[str, str] = {
+    "day": "toString(toDate(started_at, %(tz)s))",
+    "hour": "toUnixTimestamp(toStartOfHour(started_at, %(tz)s))",
+    "hour_of_day": "toHour(started_at, %(tz)s)",
+    "weekday": "toDayOfWeek(toDate(started_at, %(tz)s))",
+    "employee": "employee_id",
+    "type": "type",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    limit: int
+    after: tuple[int, str] | None = None  # (sort timestamp, client key) of the last item seen
+
+
+def iso(ts: int, rng: ReportRange) -> str:
+    return datetime.fromtimestamp(ts, UTC).astimezone(rng.zone).isoformat()
+
+
+def with_average(counts: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {name: int(counts[name]) for name in BASIC_COUNT_NAMES}
+    out["avg_talk_s"] = round(out["talk_time_s"] / out["connected"], 2) if out["connected"] else 0
+    return out
+
+
+def zero_counts() -> dict[str, Any]:
+    return with_average(dict.fromkeys(BASIC_COUNT_NAMES, 0))
+
+
+def basic_counts(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Any]:
+    where, params = f.where()
+    return with_average(ch.query(f"SELECT {BASIC_COUNTS_SQL} FROM calls FINAL {where}", params)[0])
+
+
+def longest_call(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> dict[str, Any] | None:
+    where, params = f.where()
+    rows = ch.query(
+        f"""SELECT call_id, employee_id, duration_s, toUnixTimestamp(started_at) AS started_ts,
+            number_masked, name
+        FROM calls FINAL {where} AND {CONNECTED}
+        ORDER BY duration_s DESC, started_at DESC, call_id DESC LIMIT 1""",
+        params,
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return {
+        "id": row["call_id"],
+        "employee_id": row["employee_id"],
+        "duration_s": row["duration_s"],
+        "started_at": iso(row["started_ts"], rng),
+        "number": row["number_masked"] or None,
+        "name": row["name"] or None,
+    }
+
+
+def _after_clause(page: Page | None, sort_column: str, params: dict[str, Any]) -> str:
+    if page is None or page.after is None:
+        return ""
+    params["after_ts"], params["after_key"] = page.after
+    return (
+        f" AND ({sort_column} < %(after_ts)s OR ({sort_column} = %(after_ts)s"
+        " AND client_key > %(after_key)s))"
+    )
+
+
+def _limit(page: Page | None, params: dict[str, Any]) -> str:
+    if page is None:
+        return ""
+    params["limit"] = page.limit + 1
+    return " LIMIT %(limit)s"
+
+
+def unattended_sql(f: CallFilter, trigger: str, page: Page | None) -> tuple[str, dict[str, Any]]:
+    """Clients with a `trigger` call (by the selected employees) in range and no connected call
+    with them, by anyone, from their first trigger call to the end of the range."""
+    considered = f"{trigger} AND {f.employee_term()}"
+    where, params = f.where(employees=False, types=False)
+    sql = f"""SELECT client_key,
+            any(number_masked) AS number,
+            argMaxIf(name, (started_at, call_id), name != '') AS name,
+            countIf({considered}) AS events,
+            toUnixTimestamp(minIf(started_at, {considered})) AS first_ts,
+            toUnixTimestamp(maxIf(started_at, {considered})) AS last_ts,
+            toUnixTimestamp(maxIf(started_at, {CONNECTED})) AS last_connected_ts,
+            groupUniqArrayIf(employee_id, {considered}) AS employee_ids
+        FROM calls FINAL {where} AND {HAS_CLIENT}
+        GROUP BY client_key
+        HAVING events > 0 AND last_connected_ts < first_ts{_after_clause(page, "last_ts", params)}
+        ORDER BY last_ts DESC, client_key{_limit(page, params)}"""
+    return sql, params
+
+
+def callback_sql(f: CallFilter, hours: int, page: Page | None) -> tuple[str, dict[str, Any]]:
+    """Clients with a missed/rejected call in range not followed by a connected call, by anyone,
+    within `hours` after it (the window may reach past the end of the range)."""
+    considered = f"{MISSED_OR_REJECTED} AND {f.employee_term()} AND {IN_RANGE}"
+    where, params = f.where(employees=False, types=False, extend_end_s=hours * 3600)
+    params["window_s"] = hours * 3600
+    sql = f"""SELECT client_key,
+            any(number_masked) AS number,
+            argMaxIf(name, (started_at, call_id), name != '' AND {IN_RANGE}) AS name,
+            countIf({considered}) AS events,
+            toUnixTimestamp(minIf(started_at, {considered})) AS first_ts,
+            toUnixTimestamp(maxIf(started_at, {considered})) AS last_ts,
+            groupArrayIf(started_at, {considered}) AS missed_times,
+            groupArrayIf(started_at, {CONNECTED}) AS connected_times,
+            length(arrayFilter(
+                m -> NOT arrayExists(c -> c >= m AND c <= m + %(window_s)s, connected_times),
+                missed_times)) AS unanswered,
+            groupUniqArrayIf(employee_id, {considered}) AS employee_ids
+        FROM calls FINAL {where} AND {HAS_CLIENT}
+        GROUP BY client_key
+        HAVING unanswered > 0{_after_clause(page, "last_ts", params)}
+        ORDER BY last_ts DESC, client_key{_limit(page, params)}"""
+    return sql, params
+
+
+def unattended_count(ch: CompanyClickHouse, f: CallFilter, trigger: str) -> int:
+    sql, params = unattended_sql(f, trigger, None)
+    return int(ch.query(f"SELECT count() AS n FROM ({sql})", params)[0]["n"])
+
+
+def _page(
+    rows: list[dict[str, Any]], page: Page
+) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
+    if len(rows) > page.limit:
+        last = rows[page.limit - 1]
+        return rows[: page.limit], (int(last["last_ts"]), str(last["client_key"]))
+    return rows, None
+
+
+def never_attended(
+    ch: CompanyClickHouse,
+    f: CallFilter,
+    rng: ReportRange,
+    page: Page,
+    callback_within_h: int | None,
+) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
+    if callback_within_h is None:
+        sql, params = unattended_sql(f, MISSED_OR_REJECTED, page)
+    else:
+        sql, params = callback_sql(f, callback_within_h, page)
+    rows, after = _page(ch.query(sql, params), page)
+    items = []
+    for row in rows:
+        item = {
+            "number": row["number"],
+            "name": row["name"] or None,
+            "missed_count": int(row["events"]),
+            "first_missed_at": iso(row["first_ts"], rng),
+            "last_missed_at": iso(row["last_ts"], rng),
+            "employee_ids": sorted(row["employee_ids"]),
+        }
+        if callback_within_h is not None:
+            item["unanswered_count"] = int(row["unanswered"])
+        items.append(item)
+    return items, after
+
+
+def not_picked_up(
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, page: Page
+) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
+    sql, params = unattended_sql(f, UNANSWERED_OUTGOING, page)
+    rows, after = _page(ch.query(sql, params), page)
+    return [
+        {
+            "number": row["number"],
+            "name": row["name"] or None,
+            "attempts": int(row["events"]),
+            "first_attempt_at": iso(row["first_ts"], rng),
+            "last_attempt_at": iso(row["last_ts"], rng),
+            "employee_ids": sorted(row["employee_ids"]),
+        }
+        for row in rows
+    ], after
+
+
+def customers(
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, page: Page
+) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
+    where, params = f.where()
+    sql = f"""SELECT client_key,
+            any(number_masked) AS number,
+            argMaxIf(name, (started_at, call_id), name != '') AS name,
+            {BASIC_COUNTS_SQL},
+            toUnixTimestamp(min(started_at)) AS first_ts,
+            toUnixTimestamp(max(started_at)) AS last_ts,
+            argMax(employee_id, (started_at, call_id)) AS last_employee_id
+        FROM calls FINAL {where} AND {HAS_CLIENT}
+        GROUP BY client_key
+        HAVING 1{_after_clause(page, "last_ts", params)}
+        ORDER BY last_ts DESC, client_key{_limit(page, params)}"""
+    rows, after = _page(ch.query(sql, params), page)
+    items = []
+    for row in rows:
+        counts = with_average(row)
+        del counts["unique_clients"]
+        items.append(
+            {
+                "number": row["number"],
+                "name": row["name"] or None,
+                **counts,
+                "first_call_at": iso(row["first_ts"], rng),
+                "last_call_at": iso(row["last_ts"], rng),
+                "last_employee_id": row["last_employee_id"],
+            }
+        )
+    return items, after
+
+
+def working_days(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> list[dict[str, Any]]:
+    """One row per employee and local day with at least one activity call."""
+    where, params = f.where(types=False)
+    params["tz"] = rng.zone.key
+    rows = ch.query(
+        f"""SELECT employee_id, toString(toDate(started_at, %(tz)s)) AS day,
+            toUnixTimestamp(min(started_at)) AS first_ts,
+            max(toUnixTimestamp(started_at) + duration_s) AS last_ts,
+            sumIf(duration_s, {CONNECTED}) AS talk_time_s,
+            count() AS activity_calls
+        FROM calls FINAL {where} AND {ACTIVITY}
+        GROUP BY employee_id, day
+        ORDER BY day, employee_id""",
+        params,
+    )
+    return [
+        {
+            "employee_id": row["employee_id"],
+            "day": row["day"],
+            "first_activity_at": iso(row["first_ts"], rng),
+            "last_activity_at": iso(row["last_ts"], rng),
+            "working_s": int(row["last_ts"]) - int(row["first_ts"]),
+            "talk_time_s": int(row["talk_time_s"]),
+            "activity_calls": int(row["activity_calls"]),
+        }
+        for row in rows
+    ]
+
+
+def team_totals(days: list[dict[str, Any]]) -> dict[str, Any]:
+    by_day: dict[str, list[dict[str, Any]]] = {}
+    for row in days:
+        by_day.setdefault(row["day"], []).append(row)
+    per_day = [
+        {
+            "day": day,
+            "active_employees": len(rows),
+            "working_s": sum(r["working_s"] for r in rows),
+            "mean_working_s": round(sum(r["working_s"] for r in rows) / len(rows), 2),
+        }
+        for day, rows in sorted(by_day.items())
+    ]
+    total = sum(r["working_s"] for r in days)
+    return {
+        "days": per_day,
+        "employee_days": len(days),
+        "working_s": total,
+        "mean_working_s": round(total / len(days), 2) if days else 0,
+        "talk_time_s": sum(r["talk_time_s"] for r in days),
+    }
+
+
+def employee_rows(
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, employees: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every selected employee, with zeros when they made no call in range."""
+    where, params = f.where()
+    counted = {
+        row["employee_id"]: row
+        for row in ch.query(
+            f"""SELECT employee_id, {BASIC_COUNTS_SQL},
+                toUnixTimestamp(max(started_at)) AS last_call_ts
+            FROM calls FINAL {where} GROUP BY employee_id""",
+            params,
+        )
+    }
+    working: dict[str, int] = {}
+    for day in working_days(ch, f, rng):
+        working[day["employee_id"]] = working.get(day["employee_id"], 0) + day["working_s"]
+    rows = []
+    for employee in employees:
+        found = counted.get(employee["id"])
+        rows.append(
+            {
+                "employee_id": employee["id"],
+                "name": employee["name"],
+                "team": employee["team"],
+                **(with_average(found) if found else zero_counts()),
+                "working_s": working.get(employee["id"], 0),
+                "last_call_at": iso(found["last_call_ts"], rng) if found else None,
+            }
+        )
+    return rows
+
+
+def bucket_labels(group_by: str, rng: ReportRange) -> list[Any]:
+    """Every bucket inside the range, so empty ones appear with zeros."""
+    if group_by == "day":
+        first = rng.start.astimezone(rng.zone).date()
+        last = (rng.end - timedelta(seconds=1)).astimezone(rng.zone).date()
+        return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    if group_by == "hour":
+        start = rng.start.astimezone(rng.zone).replace(minute=0, second=0, microsecond=0)
+        first_ts = int(start.timestamp())
+        return list(range(first_ts, rng.end_ts, 3600))
+    if group_by == "hour_of_day":
+        return list(range(24))
+    if group_by == "weekday":
+        return list(range(1, 8))
+    if group_by == "type":
+        return [t.value for t in CallType]
+    return []
+
+
+def analytics(
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, group_by: GroupBy
+) -> list[dict[str, Any]]:
+    where, params = f.where()
+    params["tz"] = rng.zone.key
+    rows = ch.query(
+        f"""SELECT {BUCKETS[group_by]} AS bucket, {BASIC_COUNTS_SQL}
+        FROM calls FINAL {where} GROUP BY bucket ORDER BY bucket""",
+        params,
+    )
+    found = {row["bucket"]: with_average(row) for row in rows}
+    labels = bucket_labels(group_by, rng) or sorted(found)
+    series = []
+    for label in labels:
+        shown = iso(label, rng) if group_by == "hour" else label
+        series.append({"bucket": shown, **found.get(label, zero_counts())})
+    return series
+
+
+def summary(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> dict[str, Any]:
+    working = working_days(ch, f, rng)
+    return {
+        **basic_counts(ch, f),
+        "longest_call": longest_call(ch, f, rng),
+        "never_attended": unattended_count(ch, f, MISSED_OR_REJECTED),
+        "not_picked_up": unattended_count(ch, f, UNANSWERED_OUTGOING),
+        "working_s": sum(day["working_s"] for day in working),
+    }

@@ -268,3 +268,21 @@ def test_analytics_hours_across_dst(company: CompanyClickHouse) -> None:
     ]
     weekdays = q.analytics(company, report_filter(rng), rng, "weekday")
     assert [s["total_calls"] for s in weekdays] == [0, 0, 0, 0, 0, 0, 11]  # a Sunday
+
+
+def test_connected_call_at_the_same_second_attends(report_store: ClickHouse) -> None:
+    company = load(
+        report_store,
+        [
+            call("m", "e1", A, "missed", at(9), 0),
+            call("c", "e2", A, "incoming", at(9), 10),
+            call("o", "e1", B, "outgoing", at(9), 0),
+            call("p", "e2", B, "outgoing", at(9), 5),
+        ],
+        country="DE",
+    )
+    rng = day("2026-03-29")
+    assert q.summary(company, report_filter(rng), rng)["never_attended"] == 0
+    assert q.summary(company, report_filter(rng), rng)["not_picked_up"] == 0
+    items, _ = q.never_attended(company, report_filter(rng), rng, q.Page(10), 1)
+    assert items == []  # the call-back window includes its start

@@ -133,6 +133,22 @@ def make_stack(tmp_path: Path) -> Iterator[StackFactory]:
         stack.stop()
 
 
+@pytest.fixture(scope="module")
+def module_stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One embedded stack shared by a module's tests (each test uses its own company)."""
+    name = uuid.uuid4().hex[:8]
+    workdir = tmp_path_factory.mktemp(f"stack-{name}")
+    stack = Stack(
+        name,
+        workdir,
+        broker.bootstrap,
+        f"chdb://{workdir / 'chdb'}",
+        f"sqlite:///{workdir / 'control.db'}",
+    )
+    yield stack.start()
+    stack.stop()
+
+
 @pytest.fixture
 def chdb_stack(make_stack: StackFactory, broker: Broker) -> Stack:
     """Embedded defaults: chDB in the worker process, SQLite control plane."""

@@ -27,8 +27,11 @@ def test_companies_are_isolated(chdb_stack: Stack) -> None:
 
     b_history = history(stack, beta["api_key"])
     assert {item["employee_id"] for item in b_history} == {b_device["employee_id"]}
-    # Beta filtering on Alpha's employee sees nothing of Alpha's
-    assert summary(stack, beta["api_key"], employee_id=a_device["employee_id"])["total_calls"] == 0
+    # Beta naming Alpha's employee in a report filter is told the employee is unknown
+    named = stack.api.get(
+        "/v1/reports/summary", params={"employee_id": a_device["employee_id"]}, headers=b_auth
+    )
+    assert named.status_code == 422
 
     a_employee = a_device["employee_id"]
     assert [e["id"] for e in stack.api.get("/v1/employees", headers=b_auth).json()["items"]] == [

@@ -3,6 +3,7 @@ Each implements one definition of METRICS.md; api/reports.py only translates HTT
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -49,6 +50,9 @@ BUCKETS: dict[str, str] = {
 }
 
 
+_parallel = ThreadPoolExecutor(max_workers=4, thread_name_prefix="report-scan")
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     limit: int
@@ -74,26 +78,34 @@ def basic_counts(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Any]:
     return with_average(ch.query(f"SELECT {BASIC_COUNTS_SQL} FROM calls FINAL {where}", params)[0])
 
 
-def longest_call(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> dict[str, Any] | None:
+LONGEST_SQL = ",\n".join(
+    f"argMaxIf({column}, (duration_s, started_at, call_id), {CONNECTED}) AS longest_{alias}"
+    for column, alias in [
+        ("call_id", "id"),
+        ("employee_id", "employee_id"),
+        ("duration_s", "duration_s"),
+        ("toUnixTimestamp(started_at)", "started_ts"),
+        ("number_masked", "number"),
+        ("name", "name"),
+    ]
+)
+
+
+def counts_and_longest(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> dict[str, Any]:
+    """The basic counts and `longest_call` (the connected call with the largest duration)."""
     where, params = f.where()
-    rows = ch.query(
-        f"""SELECT call_id, employee_id, duration_s, toUnixTimestamp(started_at) AS started_ts,
-            number_masked, name
-        FROM calls FINAL {where} AND {CONNECTED}
-        ORDER BY duration_s DESC, started_at DESC, call_id DESC LIMIT 1""",
-        params,
-    )
-    if not rows:
-        return None
-    row = rows[0]
-    return {
-        "id": row["call_id"],
-        "employee_id": row["employee_id"],
-        "duration_s": row["duration_s"],
-        "started_at": iso(row["started_ts"], rng),
-        "number": row["number_masked"] or None,
-        "name": row["name"] or None,
-    }
+    row = ch.query(f"SELECT {BASIC_COUNTS_SQL},\n{LONGEST_SQL} FROM calls FINAL {where}", params)[0]
+    longest = None
+    if int(row["connected"]):
+        longest = {
+            "id": row["longest_id"],
+            "employee_id": row["longest_employee_id"],
+            "duration_s": int(row["longest_duration_s"]),
+            "started_at": iso(row["longest_started_ts"], rng),
+            "number": row["longest_number"] or None,
+            "name": row["longest_name"] or None,
+        }
+    return {**with_average(row), "longest_call": longest}
 
 
 def _after_clause(page: Page | None, sort_column: str, params: dict[str, Any]) -> str:
@@ -158,9 +170,30 @@ def callback_sql(f: CallFilter, hours: int, page: Page | None) -> tuple[str, dic
     return sql, params
 
 
-def unattended_count(ch: CompanyClickHouse, f: CallFilter, trigger: str) -> int:
-    sql, params = unattended_sql(f, trigger, None)
-    return int(ch.query(f"SELECT count() AS n FROM ({sql})", params)[0]["n"])
+def unattended_counts(ch: CompanyClickHouse, f: CallFilter) -> dict[str, int]:
+    """How many clients are never attended and not picked up, in one scan."""
+    missed = f"{MISSED_OR_REJECTED} AND {f.employee_term()}"
+    tried = f"{UNANSWERED_OUTGOING} AND {f.employee_term()}"
+    where, params = f.where(employees=False, types=False)
+    row = ch.query(
+        f"""SELECT countIf(missed > 0 AND connected_ts < first_missed_ts) AS never_attended,
+            countIf(tried > 0 AND connected_ts < first_tried_ts) AS not_picked_up
+        FROM (
+            SELECT client_key,
+                countIf({missed}) AS missed,
+                toUnixTimestamp(minIf(started_at, {missed})) AS first_missed_ts,
+                countIf({tried}) AS tried,
+                toUnixTimestamp(minIf(started_at, {tried})) AS first_tried_ts,
+                toUnixTimestamp(maxIf(started_at, {CONNECTED})) AS connected_ts
+            FROM calls FINAL {where} AND {HAS_CLIENT}
+            GROUP BY client_key
+        )""",
+        params,
+    )[0]
+    return {
+        "never_attended": int(row["never_attended"]),
+        "not_picked_up": int(row["not_picked_up"]),
+    }
 
 
 def _page(
@@ -375,11 +408,8 @@ def analytics(
 
 
 def summary(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> dict[str, Any]:
-    working = working_days(ch, f, rng)
-    return {
-        **basic_counts(ch, f),
-        "longest_call": longest_call(ch, f, rng),
-        "never_attended": unattended_count(ch, f, MISSED_OR_REJECTED),
-        "not_picked_up": unattended_count(ch, f, UNANSWERED_OUTGOING),
-        "working_s": sum(day["working_s"] for day in working),
-    }
+    """Three independent scans, run side by side."""
+    counts = _parallel.submit(counts_and_longest, ch, f, rng)
+    unattended = _parallel.submit(unattended_counts, ch, f)
+    working = sum(day["working_s"] for day in working_days(ch, f, rng))
+    return {**counts.result(), **unattended.result(), "working_s": working}

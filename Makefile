@@ -4,7 +4,7 @@ PYTHON ?= python3
 FLEET ?= 5
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint typecheck clean
+.PHONY: up test bench bench-full lint typecheck clean
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || (echo "creating virtual environment in $(VENV)" && $(PYTHON) -m venv $(VENV))
@@ -18,6 +18,12 @@ up: $(STAMP)
 test: $(STAMP)
 	@./scripts/ensure-clickhouse-server
 	@$(VENV)/bin/pytest
+
+bench: $(STAMP)
+	@$(VENV)/bin/python -m bench
+
+bench-full: $(STAMP)
+	@$(VENV)/bin/python -m bench --full
 
 lint: $(STAMP)
 	@$(VENV)/bin/ruff format --check .

@@ -30,7 +30,10 @@ def timed(run: Callable[[], Any], repeats: int) -> dict[str, float]:
         started = time.perf_counter()
         run()
         samples.append((time.perf_counter() - started) * 1000)
-    return {"p50_ms": round(statistics.median(samples), 1), "p95_ms": round(percentile(samples, 0.95), 1)}
+    return {
+        "p50_ms": round(statistics.median(samples), 1),
+        "p95_ms": round(percentile(samples, 0.95), 1),
+    }
 
 
 def report_runs(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Callable[[], Any]]:
@@ -53,13 +56,15 @@ def report_runs(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Callable[[], 
     }
 
 
-def run(data_dir: Path, shape: ReportDataShape, repeats: int, progress: Callable[[str], None]) -> dict[str, Any]:
+def run(
+    data_dir: Path, shape: ReportDataShape, repeats: int, progress: Callable[[str], None]
+) -> dict[str, Any]:
     store: ClickHouse = connect(f"chdb://{data_dir}")
     migrate(store)
     end = now_utc()
     progress(f"generating {shape.total_calls:,} calls in chDB")
     started = time.perf_counter()
-    loaded = generate(store, shape, end)
+    loaded: dict[str, Any] = dict(generate(store, shape, end))
     loaded["generate_s"] = round(time.perf_counter() - started, 1)
     company = CompanyClickHouse(store, BIG_COMPANY)
     results: dict[str, Any] = {"data": loaded, "ranges": {}}

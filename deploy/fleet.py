@@ -55,7 +55,17 @@ class FleetConfig:
     clients: int = 60  # distinct customer numbers the company talks to
     utc_offset_minutes: int = 330
     backfill_days: int = 0  # upload this many past working days of calls first
+    offline_burst_s: float = 0.0  # phones come back online holding this long a backlog
     seed: int = 7
+
+
+@dataclass(slots=True)
+class UploadStats:
+    """What a fleet saw of ingest: per-request latencies and outcomes."""
+
+    latencies_s: list[float] = field(default_factory=list)
+    accepted: int = 0
+    refused: int = 0
 
 
 @dataclass(slots=True)
@@ -64,6 +74,8 @@ class Phone:
     name: str
     rng: random.Random
     id_prefix: str
+    device_id: str = ""
+    employee_id: str = ""
     counter: int = 0
     pending: list[dict[str, Any]] = field(default_factory=list)
 
@@ -144,12 +156,15 @@ async def enrol_phones(
             "/v1/devices/enroll",
             json={"code": code.raise_for_status().json()["code"], "device": device},
         )
+        grant = enrolled.raise_for_status().json()
         phones.append(
             Phone(
-                token=enrolled.raise_for_status().json()["device_token"],
+                token=grant["device_token"],
                 name=name,
                 rng=random.Random(config.seed * 1000 + index),
                 id_prefix=f"{run_id}-{index}",
+                device_id=grant["device_id"],
+                employee_id=grant["employee_id"],
             )
         )
     return phones
@@ -168,17 +183,63 @@ def backfill_calls(
             phone.pending.append(make_call(phone, clients, started, config.utc_offset_minutes))
 
 
+def queue_offline_burst(
+    phone: Phone, clients: list[tuple[str, str | None]], config: FleetConfig, now: datetime
+) -> None:
+    """The calls a phone made while offline for `offline_burst_s`, queued for upload."""
+    count = int(config.calls_per_hour * config.offline_burst_s / 3600)
+    for _ in range(count):
+        started = now - timedelta(seconds=phone.rng.uniform(0, config.offline_burst_s))
+        phone.pending.append(make_call(phone, clients, started, config.utc_offset_minutes))
+
+
+async def upload_pending(
+    phone: Phone, ingest: httpx.AsyncClient, config: FleetConfig, stats: UploadStats | None
+) -> None:
+    """Upload the backlog in batches, oldest first; keep what ingest did not accept."""
+    auth = {"Authorization": f"Bearer {phone.token}"}
+    while phone.pending:
+        batch = phone.pending[: config.batch_max]
+        started = time.perf_counter()
+        try:
+            response = await ingest.post("/v1/calls", json={"calls": batch}, headers=auth)
+        except httpx.HTTPError as exc:
+            log.warning(
+                "%s: upload failed (%r); keeping %d calls", phone.name, exc, len(phone.pending)
+            )
+            return
+        if stats is not None:
+            stats.latencies_s.append(time.perf_counter() - started)
+        if response.status_code != 202:
+            if stats is not None:
+                stats.refused += 1
+            log.warning("%s: upload answered %d; will retry", phone.name, response.status_code)
+            return
+        if stats is not None:
+            stats.accepted += response.json()["accepted"]
+        del phone.pending[: len(batch)]
+
+
 async def drive_phone(
     phone: Phone,
     ingest: httpx.AsyncClient,
     config: FleetConfig,
     clients: list[tuple[str, str | None]],
+    stats: UploadStats | None = None,
+    until_drained: bool = False,
 ) -> None:
-    """Accumulate calls at the configured rate and upload them every interval, like the agent."""
-    auth = {"Authorization": f"Bearer {phone.token}"}
+    """Accumulate calls at the configured rate and upload them every interval, like the agent;
+    with `until_drained`, only upload the backlog (backfill, offline burst) and return."""
     last = datetime.now(UTC)
     backfill_calls(phone, clients, config, last)
+    queue_offline_burst(phone, clients, config, last)
     while True:
+        if until_drained:
+            await upload_pending(phone, ingest, config, stats)
+            if not phone.pending:
+                return
+            await asyncio.sleep(1)  # ingest refused: back off like the agent
+            continue
         if not phone.pending:
             await asyncio.sleep(config.upload_interval_s * phone.rng.uniform(0.8, 1.2))
         now = datetime.now(UTC)
@@ -188,19 +249,7 @@ async def drive_phone(
             started = last + (now - last) * phone.rng.random()
             phone.pending.append(make_call(phone, clients, started, config.utc_offset_minutes))
         last = now
-        while phone.pending:
-            batch = phone.pending[: config.batch_max]
-            try:
-                response = await ingest.post("/v1/calls", json={"calls": batch}, headers=auth)
-            except httpx.HTTPError as exc:
-                log.warning(
-                    "%s: upload failed (%r); keeping %d calls", phone.name, exc, len(phone.pending)
-                )
-                break
-            if response.status_code != 202:
-                log.warning("%s: upload answered %d; will retry", phone.name, response.status_code)
-                break
-            del phone.pending[: len(batch)]
+        await upload_pending(phone, ingest, config, stats)
 
 
 async def run_fleet_async(settings: Settings, config: FleetConfig, api_key: str) -> None:

@@ -1,0 +1,88 @@
+"""`python -m bench [--full|--tiny]`: run the benchmarks, print a table, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import pipeline, reports
+from bench.report_data import ReportDataShape
+
+REPORT_SHAPES = {
+    "tiny": ReportDataShape(total_calls=20_000, chunks=2),
+    "quick": ReportDataShape(total_calls=1_000_000),
+    "full": ReportDataShape(),
+}
+PIPELINE_SCALES = {"tiny": pipeline.TINY, "quick": pipeline.QUICK, "full": pipeline.FULL}
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = []
+    if "pipeline" in results:
+        p = results["pipeline"]
+        i, w, f = p["ingest"], p["worker"], p["freshness"]
+        lines += [
+            "| figure | value | baseline (same run) | ratio |",
+            "|---|---|---|---|",
+            f"| ingest, accepted calls/s | {i['calls_per_s']:,} | kafka-python raw produce {i['raw_produce_calls_per_s']:,}/s | {i['ratio_to_raw']} |",
+            f"| ingest request latency (100 calls) | p50 {i['p50_ms']} ms, p99 {i['p99_ms']} ms | | |",
+            f"| worker, stored calls/s | {w['calls_per_s']} | raw chDB insert {w['insert_rows_per_s']:,}/s | {w.get('ratio_to_raw_insert')} |",
+            f"| transform alone (normalise+encrypt+index), rows/s | {w['transform_rows_per_s']:,} | | |",
+            f"| freshness at {f['steady_calls_per_s']:,} calls/s (202 -> visible) | p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms | {f['probes']} probes | |",
+            f"| peak RSS | ingest {p['peak_rss_mb'].get('ingest')} MB, worker+API+chDB {p['peak_rss_mb'].get('worker')} MB | chDB alone after the raw insert {w['chdb_rss_mb']} MB | |",
+        ]
+    if "reports" in results:
+        r = results["reports"]
+        lines += [
+            "",
+            f"Reports on chDB ({r['data']['calls']:,} calls, largest company = half of them):",
+            "",
+            "| report | 30 days p50 / p95 ms | 180 days p50 / p95 ms |",
+            "|---|---|---|",
+        ]
+        for name, short in r["ranges"]["30d"].items():
+            long = r["ranges"]["180d"][name]
+            lines.append(
+                f"| {name} | {short['p50_ms']} / {short['p95_ms']} | {long['p50_ms']} / {long['p95_ms']} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    sizes = parser.add_mutually_exclusive_group()
+    sizes.add_argument("--full", action="store_const", const="full", dest="size")
+    sizes.add_argument("--tiny", action="store_const", const="tiny", dest="size")
+    parser.add_argument("--only", choices=["pipeline", "reports"])
+    parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
+    args = parser.parse_args(argv)
+    size: str = args.size or "quick"
+    results: dict[str, Any] = {"size": size, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    with tempfile.TemporaryDirectory(prefix="closecall-bench-") as scratch:
+        if args.only in (None, "pipeline"):
+            results["pipeline"] = pipeline.run(
+                Path(scratch) / "pipeline", PIPELINE_SCALES[size], progress
+            )
+        if args.only in (None, "reports"):
+            progress("reports: generating data and timing every report")
+            results["reports"] = reports.run(
+                Path(scratch) / "reports", REPORT_SHAPES[size], 9, progress
+            )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(table(results))
+    print(f"\n(figures written to {args.out})")
+    return results
+
+
+if __name__ == "__main__":
+    main()

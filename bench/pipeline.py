@@ -1,0 +1,301 @@
+"""Ingest, worker, freshness and memory, each next to a baseline measured in the same run:
+1. phones come back online and upload their backlog (batches of 100) -> accepted calls/s and
+   request latency; baseline: kafka-python producing the same events to the same broker;
+2. the worker drains the topic ingest filled -> calls/s; baseline: the transform alone and the
+   raw insert of the same rows into ClickHouse (bench/raw_insert.py);
+3. at a steady load, the time from ingest's 202 to the call in GET /v1/calls;
+4. peak RSS of ingest and the worker throughout."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from kafka import KafkaProducer
+
+from bench.stack import BenchStack, PeakRss
+from deploy.fleet import (
+    FleetConfig,
+    Phone,
+    UploadStats,
+    client_numbers,
+    drive_phone,
+    enrol_phones,
+    make_call,
+    queue_offline_burst,
+    upload_pending,
+)
+from ingest.call_batches import DeviceIdentity, validate_calls
+from schemas.events import stable_call_id
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineScale:
+    phones: int
+    backlog_calls: int  # uploaded through ingest, then drained by the worker
+    steady_calls_per_s: int
+    freshness_s: float
+
+
+TINY = PipelineScale(phones=2, backlog_calls=400, steady_calls_per_s=50, freshness_s=3)
+QUICK = PipelineScale(phones=32, backlog_calls=100_000, steady_calls_per_s=2_000, freshness_s=20)
+FULL = PipelineScale(phones=64, backlog_calls=1_000_000, steady_calls_per_s=2_000, freshness_s=60)
+
+
+def percentiles(samples_s: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_s)
+    if not ordered:
+        return {"p50_ms": 0.0, "p99_ms": 0.0}
+
+    def pick(share: float) -> float:
+        return round(ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] * 1000, 1)
+
+    return {"p50_ms": pick(0.5), "p99_ms": pick(0.99)}
+
+
+async def signup(api: httpx.AsyncClient) -> dict[str, str]:
+    response = await api.post(
+        "/v1/signup",
+        json={
+            "company_name": "Bench",
+            "country": "IN",
+            "email": f"bench{random.randrange(10**9)}@example.com",
+            "password": "benchmark-password",
+        },
+    )
+    result: dict[str, str] = response.raise_for_status().json()
+    return result
+
+
+def backlog_config(scale: PipelineScale) -> FleetConfig:
+    """Phones that were offline for an hour, holding the whole backlog between them."""
+    return FleetConfig(
+        phones=scale.phones,
+        calls_per_hour=scale.backlog_calls / scale.phones,
+        offline_burst_s=3600,
+        batch_max=100,
+    )
+
+
+async def setup(stack: BenchStack, scale: PipelineScale) -> tuple[str, str, list[Phone]]:
+    """A company and its enrolled phones (needs the report API, which lives in the worker)."""
+    async with (
+        httpx.AsyncClient(base_url=stack.api_url, timeout=60) as api,
+        httpx.AsyncClient(base_url=stack.ingest_url, timeout=60) as ingest,
+    ):
+        company = await signup(api)
+        phones = await enrol_phones(api, ingest, company["api_key"], backlog_config(scale))
+    return company["api_key"], company["company_id"], phones
+
+
+async def measure_ingest(
+    stack: BenchStack, scale: PipelineScale, phones: list[Phone]
+) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=scale.phones + 4)
+    async with httpx.AsyncClient(base_url=stack.ingest_url, timeout=60, limits=limits) as ingest:
+        config = backlog_config(scale)
+        clients = client_numbers(random.Random(config.seed), config.clients)
+        now = datetime.now(UTC)
+        for phone in phones:
+            queue_offline_burst(phone, clients, config, now)
+        queued = sum(len(p.pending) for p in phones)
+        stats = UploadStats()
+        started = time.perf_counter()
+        await asyncio.gather(*(upload_pending(p, ingest, config, stats) for p in phones))
+        elapsed = time.perf_counter() - started
+    return {
+        "calls": queued,
+        "accepted": stats.accepted,
+        "requests": len(stats.latencies_s),
+        "calls_per_s": round(stats.accepted / elapsed),
+        **percentiles(stats.latencies_s),
+    }
+
+
+def raw_produce_rate(bootstrap: str, count: int) -> float:
+    """kafka-python alone, acks=all, the same kind of events, to the same broker."""
+    rng = random.Random(2)
+    phone = Phone(token="", name="raw", rng=rng, id_prefix="raw")
+    clients = client_numbers(rng, 60)
+    now = datetime.now(UTC)
+    device = DeviceIdentity("raw-device", "raw", "raw", tracking_enabled=True)
+    events = validate_calls(
+        [make_call(phone, clients, now, 330) for _ in range(count)], device, now
+    ).events
+    values = [event.model_dump_json().encode() for event in events]
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=2, batch_size=256 * 1024
+    )
+    producer.partitions_for("bench.raw-produce")  # create the topic and load metadata first
+    started = time.perf_counter()
+    futures = [producer.send("bench.raw-produce", key=b"raw-device", value=v) for v in values]
+    for future in futures:
+        future.get(30)
+    elapsed = time.perf_counter() - started
+    producer.close()
+    return count / elapsed
+
+
+async def total_calls(api: httpx.AsyncClient, api_key: str) -> int:
+    day = datetime.now(UTC).date()
+    params = {
+        "from": (day - timedelta(days=2)).isoformat(),
+        "to": (day + timedelta(days=1)).isoformat(),
+    }
+    response = await api.get(
+        "/v1/reports/summary", params=params, headers={"Authorization": f"Bearer {api_key}"}
+    )
+    return int(response.json()["total_calls"]) if response.status_code == 200 else 0
+
+
+async def measure_worker(stack: BenchStack, api_key: str, expected: int) -> dict[str, Any]:
+    """The worker starts on a topic ingest already filled; rate from first to last row seen."""
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api:
+        first_seen: tuple[float, int] | None = None
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            seen = await total_calls(api, api_key)
+            now = time.perf_counter()
+            if seen and first_seen is None:
+                first_seen = (now, seen)
+            if seen >= expected:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError(f"the worker stored {seen} of {expected} calls within 600 s")
+    assert first_seen is not None
+    rate = (expected - first_seen[1]) / max(now - first_seen[0], 1e-3)
+    return {"calls": expected, "calls_per_s": round(rate) if expected > first_seen[1] else None}
+
+
+async def measure_freshness(
+    stack: BenchStack, scale: PipelineScale, api_key: str, phones: list[Phone], company_id: str
+) -> dict[str, Any]:
+    """A steady fleet load plus one probe phone: 202 -> visible in GET /v1/calls."""
+    probe, *load = phones
+    config = FleetConfig(
+        phones=len(load),
+        calls_per_hour=scale.steady_calls_per_s * 3600 / max(len(load), 1),
+        upload_interval_s=1.0,
+        batch_max=500,
+    )
+    clients = client_numbers(random.Random(3), config.clients)
+    delays: list[float] = []
+    async with (
+        httpx.AsyncClient(base_url=stack.ingest_url, timeout=60) as ingest,
+        httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api,
+    ):
+        steady = [asyncio.create_task(drive_phone(p, ingest, config, clients)) for p in load]
+        auth = {"Authorization": f"Bearer {api_key}"}
+        deadline = time.monotonic() + scale.freshness_s
+        try:
+            while time.monotonic() < deadline:
+                call = make_call(probe, clients, datetime.now(UTC), 330)
+                answer = await ingest.post(
+                    "/v1/calls",
+                    json={"calls": [call]},
+                    headers={"Authorization": f"Bearer {probe.token}"},
+                )
+                accepted_at = time.perf_counter()
+                if answer.status_code != 202:
+                    continue
+                wanted = stable_call_id(company_id, probe.device_id, call["id"])
+                params: dict[str, str | int] = {"employee_id": probe.employee_id, "limit": 1}
+                while time.perf_counter() - accepted_at < 30:
+                    items = (await api.get("/v1/calls", params=params, headers=auth)).json()[
+                        "items"
+                    ]
+                    if items and items[0]["id"] == wanted:
+                        delays.append(time.perf_counter() - accepted_at)
+                        break
+                    await asyncio.sleep(0.02)
+                await asyncio.sleep(0.3)
+        finally:
+            for task in steady:
+                task.cancel()
+            await asyncio.gather(*steady, return_exceptions=True)
+    return {
+        "steady_calls_per_s": scale.steady_calls_per_s,
+        "probes": len(delays),
+        **percentiles(delays),
+    }
+
+
+def worker_baselines(workdir: Path, count: int, batch_rows: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.raw_insert",
+            str(workdir / "raw-chdb"),
+            str(count),
+            str(batch_rows),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run(workdir: Path, scale: PipelineScale, progress: Progress) -> dict[str, Any]:
+    stack = BenchStack(workdir)
+    rss = PeakRss()
+    try:
+        progress("starting broker and ingest (the worker starts after the backlog is in Kafka)")
+        stack.start_broker()
+        subprocess.run(
+            [sys.executable, "-m", "deploy.cli", "migrate"],
+            env=stack.env(),
+            check=True,
+            capture_output=True,
+        )
+        rss.watch("ingest", stack.start("ingest", "ingest").process.pid)
+        stack.start("setup", "worker", "--with-api")  # signup and enrollment need the report API
+        api_key, company_id, phones = asyncio.run(setup(stack, scale))
+        stack.children.pop("setup").stop()
+
+        progress(
+            f"ingest: {scale.phones} phones upload {scale.backlog_calls:,} calls in batches of 100"
+        )
+        ingest = asyncio.run(measure_ingest(stack, scale, phones))
+        raw_rate = raw_produce_rate(stack.bootstrap, min(scale.backlog_calls, 200_000))
+        ingest["raw_produce_calls_per_s"] = round(raw_rate)
+        ingest["ratio_to_raw"] = round(ingest["calls_per_s"] / raw_rate, 2)
+
+        progress("worker: draining the topic into chDB")
+        rss.watch("worker", stack.start("worker", "worker", "--with-api").process.pid)
+        worker = asyncio.run(measure_worker(stack, api_key, ingest["accepted"]))
+        baselines = worker_baselines(workdir, min(scale.backlog_calls, 200_000), 5_000)
+        worker.update(baselines)
+        if worker["calls_per_s"]:
+            worker["ratio_to_raw_insert"] = round(
+                worker["calls_per_s"] / baselines["insert_rows_per_s"], 2
+            )
+
+        progress(f"freshness: {scale.steady_calls_per_s:,} calls/s for {scale.freshness_s:.0f} s")
+        freshness = asyncio.run(measure_freshness(stack, scale, api_key, phones, company_id))
+        return {
+            "scale": dataclasses.asdict(scale),
+            "ingest": ingest,
+            "worker": worker,
+            "freshness": freshness,
+            "peak_rss_mb": rss.stop(),
+        }
+    finally:
+        rss.stop()
+        stack.stop()

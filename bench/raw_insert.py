@@ -1,0 +1,59 @@
+"""Baselines for the worker, in a process of their own (chDB allows one data directory per
+process): the transform alone (normalise + encrypt + blind index) and the raw insert of the
+same rows into ClickHouse in the worker's batch size. Prints one JSON object."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+from deploy.fleet import FleetConfig, Phone, client_numbers, make_call
+from ingest.call_batches import DeviceIdentity, validate_calls
+from schemas.clickhouse import connect, migrate
+from streams.call_rows import CALL_COLUMNS, CompanyCrypto, call_row, decode_call_event
+from streams.number_crypto import new_wrapped_data_key, unwrap_company_keys
+
+
+def main(data_dir: Path, count: int, batch_rows: int) -> dict[str, float]:
+    master = os.urandom(32)
+    crypto = CompanyCrypto(
+        "IN", unwrap_company_keys(master, "bench", new_wrapped_data_key(master, "bench"))
+    )
+    device = DeviceIdentity("device", "bench", "employee", tracking_enabled=True)
+    rng = random.Random(1)
+    phone = Phone(token="", name="bench", rng=rng, id_prefix="raw")
+    clients = client_numbers(rng, FleetConfig().clients)
+    now = datetime.now(UTC)
+    records = [make_call(phone, clients, now, 330) for _ in range(count)]
+    raw = [
+        event.model_dump_json().encode() for event in validate_calls(records, device, now).events
+    ]
+
+    started = time.perf_counter()
+    rows = [call_row(decode_call_event(value), crypto) for value in raw]
+    transform_s = time.perf_counter() - started
+
+    store = connect(f"chdb://{data_dir}")
+    migrate(store)
+    rss_before = psutil.Process().memory_info().rss
+    started = time.perf_counter()
+    for first in range(0, len(rows), batch_rows):
+        store.insert("calls", CALL_COLUMNS, rows[first : first + batch_rows])
+    insert_s = time.perf_counter() - started
+    return {
+        "transform_rows_per_s": round(count / transform_s),
+        "insert_rows_per_s": round(count / insert_s),
+        "chdb_rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+        "chdb_rss_growth_mb": round((psutil.Process().memory_info().rss - rss_before) / 2**20, 1),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))))

@@ -1,0 +1,37 @@
+"""The benchmarks run once at tiny scale so they cannot rot (figures are not judged here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.stack import ROOT
+
+
+@pytest.mark.stack
+def test_benchmarks_run_at_tiny_scale(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--tiny", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    pipeline = figures["pipeline"]
+    assert pipeline["ingest"]["accepted"] == pipeline["ingest"]["calls"] == 400
+    assert pipeline["ingest"]["raw_produce_calls_per_s"] > 0
+    assert (
+        pipeline["worker"]["insert_rows_per_s"] > 0
+        and pipeline["worker"]["transform_rows_per_s"] > 0
+    )
+    assert pipeline["freshness"]["probes"] > 0
+    assert set(pipeline["peak_rss_mb"]) == {"ingest", "worker"}
+    assert set(figures["reports"]["ranges"]) == {"30d", "180d"}
+    assert "| ingest, accepted calls/s |" in done.stdout

@@ -17,7 +17,7 @@ import psutil
 from deploy.fleet import FleetConfig, Phone, client_numbers, make_call
 from ingest.call_batches import DeviceIdentity, validate_calls
 from schemas.clickhouse import connect, migrate
-from streams.call_rows import CALL_COLUMNS, CompanyCrypto, call_row, decode_call_event
+from streams.call_rows import CALL_COLUMNS, CompanyCrypto, call_rows, decode_calls_event
 from streams.number_crypto import new_wrapped_data_key, unwrap_company_keys
 
 
@@ -37,7 +37,7 @@ def main(data_dir: Path, count: int, batch_rows: int) -> dict[str, float]:
     ]
 
     started = time.perf_counter()
-    rows = [call_row(decode_call_event(value), crypto) for value in raw]
+    rows = [row for value in raw for row in call_rows(decode_calls_event(value), crypto)]
     transform_s = time.perf_counter() - started
 
     store = connect(f"chdb://{data_dir}")

@@ -130,7 +130,7 @@ def create_app(settings: Settings) -> FastAPI:
                 "uploads are paused; nothing of this batch was accepted, retry later",
                 headers={"Retry-After": str(state.settings.retry_after_s)},
             ) from exc
-        return CallsAccepted(accepted=len(batch.events), rejected=batch.rejected)
+        return CallsAccepted(accepted=batch.accepted, rejected=batch.rejected)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

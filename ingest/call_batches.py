@@ -1,5 +1,5 @@
-"""Validating an uploaded batch of calls record by record: the valid ones become Kafka events,
-the others are reported back with their index, id and field errors."""
+"""Validating an uploaded batch of calls record by record: the valid ones become Kafka events
+(up to CALLS_PER_RECORD calls each), the others are reported back with index, id and errors."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.errors import ApiError, clean_message, error_path
-from schemas.events import CallRecorded
-from schemas.payloads import CallEventPayload, CallRecord, FieldError, RejectedRecord
+from schemas.events import CALLS_PER_RECORD, CallsRecorded
+from schemas.payloads import CallRecord, CallsPayload, FieldError, RejectedRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +24,9 @@ class DeviceIdentity:
 
 @dataclass(frozen=True, slots=True)
 class ValidatedBatch:
-    events: list[CallRecorded]
+    events: list[CallsRecorded]
     rejected: list[RejectedRecord]
+    accepted: int
 
 
 def calls_of(body: Any, max_batch: int) -> list[Any]:
@@ -56,24 +57,26 @@ def record_id(item: Any) -> str | None:
 
 
 def validate_calls(items: list[Any], device: DeviceIdentity, synced_at: datetime) -> ValidatedBatch:
-    events, rejected = [], []
+    valid, rejected = [], []
     for index, item in enumerate(items):
         try:
-            record = CallRecord.model_validate(item)
+            valid.append(CallRecord.model_validate(item))
         except ValidationError as exc:
             errors = [
                 FieldError(path=error_path(err["loc"]) or "", message=clean_message(err["msg"]))
                 for err in exc.errors()
             ]
             rejected.append(RejectedRecord(index=index, id=record_id(item), errors=errors))
-            continue
-        events.append(
-            CallRecorded(
-                occurred_at=record.started_at,
-                company_id=device.company_id,
-                device_id=device.device_id,
-                employee_id=device.employee_id,
-                payload=CallEventPayload.model_construct(**dict(record), synced_at=synced_at),
-            )
+    events = [
+        CallsRecorded(
+            occurred_at=synced_at,
+            company_id=device.company_id,
+            device_id=device.device_id,
+            employee_id=device.employee_id,
+            payload=CallsPayload.model_construct(
+                synced_at=synced_at, calls=valid[start : start + CALLS_PER_RECORD]
+            ),
         )
-    return ValidatedBatch(events=events, rejected=rejected)
+        for start in range(0, len(valid), CALLS_PER_RECORD)
+    ]
+    return ValidatedBatch(events=events, rejected=rejected, accepted=len(valid))

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from schemas.payloads import CallEventPayload
+from schemas.payloads import CallsPayload
 
 CALL_ID_NAMESPACE = uuid.UUID("5b1f4a2e-8c0d-4f4e-9a53-0c7c2c1f6e11")
 
@@ -18,17 +18,22 @@ def stable_call_id(company_id: str, device_id: str, client_call_id: str) -> str:
     return str(uuid.uuid5(CALL_ID_NAMESPACE, f"{company_id}/{device_id}/{client_call_id}"))
 
 
-class CallRecorded(BaseModel):
-    """Version 1 of the event on the raw calls topic: one call-log entry accepted by ingest."""
+# Calls travel in records of up to this many (100 * the largest valid call < 1 MB, Kafka's
+# default message limit): one record per call made the worker's per-message cost the bound.
+CALLS_PER_RECORD = 100
 
-    type: Literal["call.recorded"] = "call.recorded"
+
+class CallsRecorded(BaseModel):
+    """Version 1 of the event on the raw calls topic: valid call-log entries of one upload."""
+
+    type: Literal["calls.recorded"] = "calls.recorded"
     version: Literal[1] = 1
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     occurred_at: datetime
     company_id: str
     device_id: str
     employee_id: str
-    payload: CallEventPayload
+    payload: CallsPayload
 
 
 class DeadLetter(BaseModel):

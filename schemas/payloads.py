@@ -143,10 +143,11 @@ class EnrollResponse(BaseModel):
     limits: DeviceLimits
 
 
-class CallEventPayload(CallRecord):
-    """A call as it travels on the raw topic: the phone's record plus what ingest knows."""
+class CallsPayload(BaseModel):
+    """Calls of one upload as they travel on the raw topic, with when ingest accepted them."""
 
     synced_at: datetime
+    calls: list[CallRecord]
 
 
 class CallsUpload(BaseModel):

@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     worker_group: str = "closecall-worker"
     # Static group membership: a restarted worker takes its partitions back at once.
     worker_instance_id: str = "worker-1"
-    flush_max_rows: int = 5_000
+    # worker batch: this many Kafka records (each up to 100 calls) or this long, whichever first
+    flush_max_records: int = 200
     flush_interval_ms: int = 500
     kafka_session_timeout_s: float = 6.0
     log_level: Literal["debug", "info", "warn", "error"] = "info"

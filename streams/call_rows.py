@@ -1,15 +1,16 @@
-"""The pure transform of the calls pipeline: a raw call event -> one ClickHouse `calls` row.
+"""The pure transform of the calls pipeline: a raw calls event -> ClickHouse `calls` rows.
 The plaintext number stops here: only the ciphertext, the blind index and the mask go on."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.events import CallRecorded, stable_call_id
+from schemas.events import CallsRecorded, stable_call_id
+from schemas.payloads import CallRecord
 from streams.number_crypto import CompanyKeys, blind_index, encrypt_number
 from streams.phone_numbers import mask_number, normalise_number
 
@@ -45,19 +46,24 @@ class CompanyCrypto:
     keys: CompanyKeys
 
 
-def decode_call_event(raw: bytes) -> CallRecorded:
+def decode_calls_event(raw: bytes) -> CallsRecorded:
     try:
-        return CallRecorded.model_validate_json(raw)
+        return CallsRecorded.model_validate_json(raw)
     except ValidationError as exc:
         # The reason names fields only: pydantic's input echo could carry a number.
         fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors())
-        raise UnprocessableRecord(f"not a call.recorded v1 event (fields: {fields})") from None
+        raise UnprocessableRecord(f"not a calls.recorded v1 event (fields: {fields})") from None
 
 
-def call_row(event: CallRecorded, company: CompanyCrypto) -> tuple[Any, ...]:
-    call = event.payload
+def call_rows(event: CallsRecorded, company: CompanyCrypto) -> list[tuple[Any, ...]]:
+    synced_at = event.payload.synced_at.astimezone(UTC)
+    return [call_row(event, call, synced_at, company) for call in event.payload.calls]
+
+
+def call_row(
+    event: CallsRecorded, call: CallRecord, synced_at: datetime, company: CompanyCrypto
+) -> tuple[Any, ...]:
     number = normalise_number(call.number, company.country)
-    synced_at = call.synced_at.astimezone(UTC)
     return (
         event.company_id,
         event.device_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -24,6 +25,9 @@ _NO_NUMBER_MARKERS = frozenset(
 _DIALABLE = re.compile(r"[^0-9+]")
 
 
+# Call logs repeat the same clients all day: parsing is the worker's largest cost, so both
+# pure functions keep a bounded cache (in process memory only, like the event they came from).
+@lru_cache(maxsize=65_536)
 def normalise_number(raw: str, default_region: str) -> str | None:
     """The client key of a dialled/received number, or None when the call has no usable number.
 
@@ -47,6 +51,7 @@ def normalise_number(raw: str, default_region: str) -> str | None:
     return digits
 
 
+@lru_cache(maxsize=65_536)
 def mask_number(number: str) -> str:
     """`+919876543210` -> `+91******3210`: country code and last four digits stay visible."""
     if not number.startswith("+"):

@@ -20,8 +20,8 @@ from schemas.settings import Settings
 from streams.call_rows import (
     CALL_COLUMNS,
     UnprocessableRecord,
-    call_row,
-    decode_call_event,
+    call_rows,
+    decode_calls_event,
 )
 from streams.companies import CompanyDirectory
 from streams.retry import until_success
@@ -57,14 +57,14 @@ def create_worker(
         rows, dead = [], []
         for event in events:
             try:
-                call = decode_call_event(event.value)
+                calls = decode_calls_event(event.value)
                 company = await until_success(
                     "control-plane lookup",
                     directory.get,
-                    call.company_id,
+                    calls.company_id,
                     permanent=(UnprocessableRecord,),
                 )
-                rows.append(call_row(call, company))
+                rows.extend(call_rows(calls, company))
             except UnprocessableRecord as exc:
                 message = event.message
                 dead.append(
@@ -99,7 +99,7 @@ def create_worker(
     async def store_calls(stream: faust.StreamT[bytes]) -> None:
         # noack_take lives on the concrete Stream and yields events (its annotation says values)
         batches = cast(faust.Stream[Any], stream).noack_take(
-            settings.flush_max_rows, within=settings.flush_interval_ms / 1000
+            settings.flush_max_records, within=settings.flush_interval_ms / 1000
         )
         async for batch in batches:
             events = cast(list[EventT[bytes]], batch)

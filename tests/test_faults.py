@@ -61,7 +61,7 @@ def test_broker_down_answers_503_and_accepts_nothing(
 def test_worker_killed_mid_stream_counts_every_call_once(
     make_stack: StackFactory, broker: Broker
 ) -> None:
-    stack = make_stack(broker.bootstrap, env={"CLOSECALL_FLUSH_MAX_ROWS": "300"})
+    stack = make_stack(broker.bootstrap, env={"CLOSECALL_FLUSH_MAX_RECORDS": "3"})
     key, token = enrolled(stack, "Killed")
     generated = calls_of(12_000, "k-")
     expected = expected_counts(generated)
@@ -91,7 +91,7 @@ def test_unprocessable_records_go_to_the_dead_letter_topic(
     raw_topic = stack.env["CLOSECALL_TOPIC_CALLS_RAW"]
     stranger = json.dumps(
         {
-            "type": "call.recorded",
+            "type": "calls.recorded",
             "version": 1,
             "event_id": str(uuid.uuid4()),
             "occurred_at": "2026-03-02T10:00:00+05:30",
@@ -99,9 +99,8 @@ def test_unprocessable_records_go_to_the_dead_letter_topic(
             "device_id": "d",
             "employee_id": "e",
             "payload": {
-                **wire_calls(1, "x-")[0],
-                "number": "9123456789",
                 "synced_at": "2026-03-02T10:00:01+00:00",
+                "calls": [{**wire_calls(1, "x-")[0], "number": "9123456789"}],
             },
         }
     ).encode()
@@ -121,7 +120,7 @@ def test_unprocessable_records_go_to_the_dead_letter_topic(
     letters = [json.loads(message.value) for message in consumer]
     consumer.close()
     assert [(letter["topic"], letter["reason"].split(" (")[0]) for letter in letters] == [
-        (raw_topic, "not a call.recorded v1 event"),
+        (raw_topic, "not a calls.recorded v1 event"),
         (raw_topic, "unknown company no-such-company"),
     ]
     assert "9123456789" not in stack.log("worker")

@@ -12,7 +12,7 @@ from api.report_range import ReportRange
 from api.tenancy import CompanyClickHouse
 from ingest.call_batches import DeviceIdentity, validate_calls
 from schemas.clickhouse import ClickHouse
-from streams.call_rows import CALL_COLUMNS, CompanyCrypto, call_row, decode_call_event
+from streams.call_rows import CALL_COLUMNS, CompanyCrypto, call_rows, decode_calls_event
 from streams.number_crypto import new_wrapped_data_key, unwrap_company_keys
 from tests.support.metrics_reference import RefCall
 
@@ -49,8 +49,8 @@ def load(store: ClickHouse, uploads: list[RefCall], country: str = "IN") -> Comp
             record["name"] = call.name
         batch = validate_calls([record], device, SYNC_START + timedelta(seconds=index))
         assert not batch.rejected, batch.rejected
-        event = decode_call_event(batch.events[0].model_dump_json().encode())
-        rows.append(call_row(event, crypto))
+        event = decode_calls_event(batch.events[0].model_dump_json().encode())
+        rows.extend(call_rows(event, crypto))
     # several inserts, as the worker would make, so FINAL has parts to merge
     for start in range(0, len(rows), 7):
         store.insert("calls", CALL_COLUMNS, rows[start : start + 7])

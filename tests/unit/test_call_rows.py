@@ -14,8 +14,8 @@ from streams.call_rows import (
     CALL_COLUMNS,
     CompanyCrypto,
     UnprocessableRecord,
-    call_row,
-    decode_call_event,
+    call_rows,
+    decode_calls_event,
 )
 from streams.number_crypto import decrypt_number, new_wrapped_data_key, unwrap_company_keys
 
@@ -37,8 +37,9 @@ def row_for(**call: object) -> dict[str, object]:
         **call,
     }
     event = validate_calls([record], DEVICE, SYNCED).events[0]
-    decoded = decode_call_event(event.model_dump_json().encode())
-    return dict(zip(CALL_COLUMNS, call_row(decoded, COMPANY), strict=True))
+    decoded = decode_calls_event(event.model_dump_json().encode())
+    (row,) = call_rows(decoded, COMPANY)
+    return dict(zip(CALL_COLUMNS, row, strict=True))
 
 
 def test_row_holds_no_plaintext_number() -> None:
@@ -65,7 +66,9 @@ def test_private_number_is_no_client() -> None:
 
 def test_undecodable_event_is_unprocessable_without_echoing_input() -> None:
     with pytest.raises(UnprocessableRecord) as raised:
-        decode_call_event(b'{"type": "call.recorded", "payload": {"number": "9876543210"}}')
+        decode_calls_event(
+            b'{"type": "calls.recorded", "payload": {"calls": [{"number": "9876543210"}]}}'
+        )
     assert "9876543210" not in str(raised.value)
 
 

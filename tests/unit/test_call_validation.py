@@ -26,7 +26,7 @@ GOOD = {
 
 def errors_of(record: dict[str, Any]) -> dict[str, str]:
     batch = validate_calls([record], DEVICE, NOW)
-    assert not batch.events
+    assert not batch.events and batch.accepted == 0
     return {e.path: e.message for e in batch.rejected[0].errors}
 
 
@@ -43,7 +43,7 @@ def errors_of(record: dict[str, Any]) -> dict[str, str]:
 )
 def test_type_by_name_or_android_code(sent: Any, expected: CallType) -> None:
     batch = validate_calls([{**GOOD, "type": sent}], DEVICE, NOW)
-    assert batch.events[0].payload.type is expected
+    assert batch.events[0].payload.calls[0].type is expected
 
 
 @pytest.mark.parametrize(
@@ -71,21 +71,21 @@ def test_rejections_name_the_field_and_reason(
 
 def test_partial_acceptance_keeps_index_and_id() -> None:
     batch = validate_calls([GOOD, {**GOOD, "id": 7, "type": "fax"}, "not an object"], DEVICE, NOW)
-    assert len(batch.events) == 1
+    assert batch.accepted == 1
     assert [(r.index, r.id) for r in batch.rejected] == [(1, "7"), (2, None)]
 
 
 def test_event_envelope_carries_identity_and_sync_time() -> None:
     event = validate_calls([{**GOOD, "extra_field_from_newer_agent": 1}], DEVICE, NOW).events[0]
     assert (event.type, event.version, event.company_id, event.device_id, event.employee_id) == (
-        "call.recorded",
+        "calls.recorded",
         1,
         "c1",
         "d1",
         "e1",
     )
     assert event.payload.synced_at == NOW
-    assert event.payload.id == "1"
+    assert event.payload.calls[0].id == "1"
 
 
 @pytest.mark.parametrize(
@@ -115,5 +115,6 @@ def test_malformed_envelope(body: Any, status: int, path: str) -> None:
 )
 def test_any_batch_is_split_into_accepted_and_rejected(items: list[dict[str, Any]]) -> None:
     batch = validate_calls(items, DEVICE, NOW)
-    assert len(batch.events) + len(batch.rejected) == len(items)
+    assert batch.accepted + len(batch.rejected) == len(items)
+    assert sum(len(event.payload.calls) for event in batch.events) == batch.accepted
     assert all(r.errors for r in batch.rejected)

@@ -7,7 +7,7 @@ import base64
 import hashlib
 import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -27,32 +27,36 @@ class CompanyKeys:
     company_id: str
     encryption_key: bytes
     index_key: bytes
+    cipher: AESGCM = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cipher", AESGCM(self.encryption_key))  # built once per company
 
 
 def _derive(data_key: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(data_key)
 
 
-def _seal(key: bytes, plaintext: bytes, aad: bytes) -> str:
+def _seal(cipher: AESGCM, plaintext: bytes, aad: bytes) -> str:
     nonce = os.urandom(_NONCE_BYTES)
-    return base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext, aad)).decode()
+    return base64.b64encode(nonce + cipher.encrypt(nonce, plaintext, aad)).decode()
 
 
-def _open(key: bytes, sealed: str, aad: bytes) -> bytes:
+def _open(cipher: AESGCM, sealed: str, aad: bytes) -> bytes:
     raw = base64.b64decode(sealed)
     try:
-        return AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], aad)
+        return cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], aad)
     except Exception as exc:  # cryptography raises InvalidTag; keep one error type for callers
         raise DecryptionError("authentication failed: wrong key or tampered ciphertext") from exc
 
 
 def new_wrapped_data_key(master_key: bytes, company_id: str) -> str:
     """A fresh company data key, sealed under the master key (store this, never the key itself)."""
-    return _seal(master_key, os.urandom(_DATA_KEY_BYTES), _wrap_aad(company_id))
+    return _seal(AESGCM(master_key), os.urandom(_DATA_KEY_BYTES), _wrap_aad(company_id))
 
 
 def unwrap_company_keys(master_key: bytes, company_id: str, wrapped_data_key: str) -> CompanyKeys:
-    data_key = _open(master_key, wrapped_data_key, _wrap_aad(company_id))
+    data_key = _open(AESGCM(master_key), wrapped_data_key, _wrap_aad(company_id))
     return CompanyKeys(
         company_id=company_id,
         encryption_key=_derive(data_key, b"closecall/number-encryption/v1"),
@@ -61,11 +65,11 @@ def unwrap_company_keys(master_key: bytes, company_id: str, wrapped_data_key: st
 
 
 def encrypt_number(keys: CompanyKeys, number: str) -> str:
-    return _seal(keys.encryption_key, number.encode(), keys.company_id.encode())
+    return _seal(keys.cipher, number.encode(), keys.company_id.encode())
 
 
 def decrypt_number(keys: CompanyKeys, sealed: str) -> str:
-    return _open(keys.encryption_key, sealed, keys.company_id.encode()).decode()
+    return _open(keys.cipher, sealed, keys.company_id.encode()).decode()
 
 
 def blind_index(keys: CompanyKeys, number: str) -> str:

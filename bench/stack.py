@@ -57,6 +57,9 @@ class BenchStack:
             "CLOSECALL_INGEST_PORT": str(self.ingest_port),
             "CLOSECALL_API_PORT": str(self.api_port),
             "CLOSECALL_LOG_LEVEL": "warn",
+            # a few simulated phones stand for a whole fleet: lift the per-device upload limit
+            "CLOSECALL_DEVICE_RATE_PER_S": "10000",
+            "CLOSECALL_DEVICE_RATE_BURST": "10000",
         }
 
     def start_broker(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from deploy.runtime import configure_logging
 from schemas.settings import MissingSetting, Settings, get_settings
@@ -21,6 +22,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     up = commands.add_parser("up", help="start the whole local stack on embedded defaults")
     up.add_argument("--fleet", type=int, default=5, help="simulated phones (0: none)")
+    schema = commands.add_parser("agent-schema", help="write the agent payloads' JSON Schema")
+    schema.add_argument("--out", type=Path, default=None, help="directory (default: schemas/agent)")
     fleet = commands.add_parser("fleet", help="simulate phones uploading calls")
     fleet.add_argument("--phones", type=int, default=5)
     fleet.add_argument("--calls-per-hour", type=float, default=240.0)
@@ -57,6 +60,11 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> None:
         from deploy.local_stack import run_local_stack
 
         run_local_stack(settings, fleet_size=args.fleet)
+    elif args.command == "agent-schema":
+        from schemas.agent_contract import SCHEMA_DIR, write_agent_schemas
+
+        for path in write_agent_schemas(args.out or SCHEMA_DIR):
+            print(path)
     elif args.command == "fleet":
         from deploy.fleet import FleetConfig, run_fleet
 

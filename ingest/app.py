@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -17,6 +17,8 @@ from ingest.body import read_json_body
 from ingest.call_batches import DeviceIdentity, calls_of, validate_calls
 from ingest.devices import DeviceAuthenticator, enroll_device
 from ingest.kafka_producer import AckingProducer, BrokerUnavailable
+from ingest.rate_limit import DeviceRateLimiter
+from schemas.agent_contract import inline_schema
 from schemas.controlplane import make_engine
 from schemas.errors import ApiError, install_error_handlers
 from schemas.health import database_problem, readiness
@@ -38,6 +40,9 @@ class IngestState:
         self.engine = engine
         self.producer = AckingProducer(settings.kafka_bootstrap, settings.kafka_ack_timeout_ms)
         self.devices = DeviceAuthenticator(engine, settings.device_cache_ttl_s)
+        self.rate_limiter = DeviceRateLimiter(
+            settings.device_rate_per_s, settings.device_rate_burst
+        )
 
 
 def state_of(request: Request) -> IngestState:
@@ -111,13 +116,26 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": CallsUpload.model_json_schema()}},
+                "content": {"application/json": {"schema": inline_schema(CallsUpload)}},
             }
         },
     )
     async def upload_calls(request: Request, device: CurrentDevice, state: State) -> Any:
+        wait_s = state.rate_limiter.take(device.device_id)
+        if wait_s:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many uploads from this device; retry in {wait_s} s",
+                headers={"Retry-After": str(wait_s)},
+            )
         body = await read_json_body(request, state.settings.max_body_bytes)
-        batch = validate_calls(calls_of(body, state.settings.max_batch), device, datetime.now(UTC))
+        batch = validate_calls(
+            calls_of(body, state.settings.max_batch),
+            device,
+            datetime.now(UTC),
+            timedelta(seconds=state.settings.max_future_skew_s),
+        )
         key = device.device_id.encode()
         records = [(key, event.model_dump_json().encode()) for event in batch.events]
         try:

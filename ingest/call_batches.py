@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -56,17 +56,31 @@ def record_id(item: Any) -> str | None:
     return None
 
 
-def validate_calls(items: list[Any], device: DeviceIdentity, synced_at: datetime) -> ValidatedBatch:
+def validate_calls(
+    items: list[Any],
+    device: DeviceIdentity,
+    synced_at: datetime,
+    max_future_skew: timedelta = timedelta(hours=24),
+) -> ValidatedBatch:
     valid, rejected = [], []
+    latest_start = synced_at + max_future_skew
     for index, item in enumerate(items):
         try:
-            valid.append(CallRecord.model_validate(item))
+            record = CallRecord.model_validate(item)
         except ValidationError as exc:
             errors = [
                 FieldError(path=error_path(err["loc"]) or "", message=clean_message(err["msg"]))
                 for err in exc.errors()
             ]
             rejected.append(RejectedRecord(index=index, id=record_id(item), errors=errors))
+            continue
+        if record.started_at > latest_start:
+            hours = max_future_skew.total_seconds() / 3600
+            message = f"is more than {hours:g} h in the future: is the phone's clock right?"
+            error = FieldError(path="started_at", message=message)
+            rejected.append(RejectedRecord(index=index, id=record.id, errors=[error]))
+            continue
+        valid.append(record)
     events = [
         CallsRecorded(
             occurred_at=synced_at,

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import WithJsonSchema
 
 
 class CallType(StrEnum):
@@ -67,7 +68,29 @@ def _id_string(value: Any) -> Any:
 
 OffsetDateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_string)]
 ClientId = Annotated[
-    str, BeforeValidator(_id_string), StringConstraints(min_length=1, max_length=128)
+    str,
+    BeforeValidator(_id_string),
+    StringConstraints(min_length=1, max_length=128),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "minLength": 1, "maxLength": 128}, {"type": "integer"}],
+            "description": "the phone's own id of the call (CallLog._ID), unique per device",
+        }
+    ),
+]
+CallTypeField = Annotated[
+    CallType,
+    BeforeValidator(parse_call_type),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": [t.value for t in CallType], "type": "string"},
+                {"type": "integer", "minimum": 1, "maximum": 7},
+                {"type": "string", "pattern": "^\\s*[1-7]\\s*$"},
+            ],
+            "description": "a name (any case) or Android's CallLog.Calls.TYPE code 1-7",
+        }
+    ),
 ]
 
 
@@ -79,7 +102,7 @@ class CallRecord(BaseModel):
     id: ClientId
     number: str = Field(default="", max_length=64)
     name: str | None = Field(default=None, max_length=256)
-    type: Annotated[CallType, BeforeValidator(parse_call_type)]
+    type: CallTypeField
     started_at: OffsetDateTime
     duration_s: int = Field(ge=0, le=MAX_CALL_DURATION_S)
     sim_slot: int | None = Field(default=None, ge=0, le=7)

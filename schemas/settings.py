@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     max_batch: int = 500
     max_body_bytes: int = 1_048_576
     device_cache_ttl_s: float = 10.0
+    # per device: uploads per second sustained and in a burst (phones back online upload a backlog)
+    device_rate_per_s: float = 5.0
+    device_rate_burst: int = 30
+    max_future_skew_s: int = 24 * 3600  # a call starting later than this from now is rejected
     kafka_ack_timeout_ms: int = 5_000
     retry_after_s: int = 5
 

@@ -118,3 +118,13 @@ def test_any_batch_is_split_into_accepted_and_rejected(items: list[dict[str, Any
     assert batch.accepted + len(batch.rejected) == len(items)
     assert sum(len(event.payload.calls) for event in batch.events) == batch.accepted
     assert all(r.errors for r in batch.rejected)
+
+
+def test_calls_starting_more_than_a_day_ahead_are_rejected() -> None:
+    ahead = {**GOOD, "started_at": "2026-03-03T12:00:01+00:00"}  # NOW + 24 h + 1 s
+    just_inside = {**GOOD, "id": "2", "started_at": "2026-03-03T12:00:00+00:00"}
+    batch = validate_calls([ahead, just_inside], DEVICE, NOW)
+    assert batch.accepted == 1
+    assert batch.rejected[0].index == 0
+    assert batch.rejected[0].errors[0].path == "started_at"
+    assert "in the future" in batch.rejected[0].errors[0].message

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from api import accounts, calls, employees, reports
+from api import accounts, calls, devices, employees, reports
 from api.context import ApiContext
 from schemas.errors import install_error_handlers
 from schemas.health import database_problem, readiness
@@ -22,7 +22,7 @@ def create_app(context: ApiContext) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
-    for module in (accounts, employees, reports, calls):
+    for module in (accounts, employees, reports, calls, devices):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from ingest.body import read_json_body
@@ -20,12 +21,14 @@ from ingest.kafka_producer import AckingProducer, BrokerUnavailable
 from ingest.rate_limit import DeviceRateLimiter
 from schemas.agent_contract import inline_schema
 from schemas.controlplane import make_engine
-from schemas.errors import ApiError, install_error_handlers
+from schemas.errors import ApiError, install_error_handlers, validation_fields
+from schemas.events import DeviceStatusReported
 from schemas.health import database_problem, readiness
 from schemas.payloads import (
     CallsAccepted,
     CallsUpload,
     DeviceLimits,
+    DeviceStatus,
     EnrollRequest,
     EnrollResponse,
 )
@@ -108,6 +111,66 @@ def create_app(settings: Settings) -> FastAPI:
             ),
         )
 
+    def limit_rate(state: IngestState, device: DeviceIdentity) -> None:
+        wait_s = state.rate_limiter.take(device.device_id)
+        if wait_s:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many uploads from this device; retry in {wait_s} s",
+                headers={"Retry-After": str(wait_s)},
+            )
+
+    async def produce(state: IngestState, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+        try:
+            await state.producer.send_all(topic, records)
+        except BrokerUnavailable as exc:
+            log.warning("upload refused with 503: %s", exc)
+            raise ApiError(
+                503,
+                "broker_unavailable",
+                "uploads are paused; nothing of this upload was accepted, retry later",
+                headers={"Retry-After": str(state.settings.retry_after_s)},
+            ) from exc
+
+    @app.post(
+        "/v1/device/status",
+        status_code=202,
+        tags=["devices"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": inline_schema(DeviceStatus)}},
+            }
+        },
+    )
+    async def report_status(
+        request: Request, device: CurrentDevice, state: State
+    ) -> dict[str, str]:
+        limit_rate(state, device)
+        body = await read_json_body(request, state.settings.max_body_bytes)
+        now = datetime.now(UTC)
+        try:
+            status = DeviceStatus.model_validate(body)
+        except ValidationError as exc:
+            fields = validation_fields(exc.errors())
+            raise ApiError(422, "invalid_request", "the status is invalid", fields) from exc
+        if status.at > now + timedelta(seconds=state.settings.max_future_skew_s):
+            raise ApiError(
+                422, "invalid_request", "`at` is in the future", [("at", "in the future")]
+            )
+        event = DeviceStatusReported(
+            occurred_at=status.at,
+            received_at=now,
+            company_id=device.company_id,
+            device_id=device.device_id,
+            employee_id=device.employee_id,
+            payload=status,
+        )
+        record = (device.device_id.encode(), event.model_dump_json().encode())
+        await produce(state, state.settings.topic_device_status, [record])
+        return {"status": "accepted"}
+
     @app.post(
         "/v1/calls",
         status_code=202,
@@ -121,14 +184,7 @@ def create_app(settings: Settings) -> FastAPI:
         },
     )
     async def upload_calls(request: Request, device: CurrentDevice, state: State) -> Any:
-        wait_s = state.rate_limiter.take(device.device_id)
-        if wait_s:
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"too many uploads from this device; retry in {wait_s} s",
-                headers={"Retry-After": str(wait_s)},
-            )
+        limit_rate(state, device)
         body = await read_json_body(request, state.settings.max_body_bytes)
         batch = validate_calls(
             calls_of(body, state.settings.max_batch),
@@ -138,16 +194,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         key = device.device_id.encode()
         records = [(key, event.model_dump_json().encode()) for event in batch.events]
-        try:
-            await state.producer.send_all(state.settings.topic_calls_raw, records)
-        except BrokerUnavailable as exc:
-            log.warning("upload refused with 503: %s", exc)
-            raise ApiError(
-                503,
-                "broker_unavailable",
-                "uploads are paused; nothing of this batch was accepted, retry later",
-                headers={"Retry-After": str(state.settings.retry_after_s)},
-            ) from exc
+        await produce(state, state.settings.topic_calls_raw, records)
         return CallsAccepted(accepted=batch.accepted, rejected=batch.rejected)
 
     @app.get("/healthz", tags=["health"])

@@ -56,7 +56,8 @@ def enroll_device(
         "app_version": device.app_version,
         "app_version_code": device.app_version_code,
         "fcm_token": device.fcm_token,
-        "sims": json.dumps([sim.model_dump() for sim in device.sims]),
+        # the SIM's own number is not kept: slot, id and carrier attribute calls
+        "sims": json.dumps([sim.model_dump(exclude={"number"}) for sim in device.sims]),
         "enrolled_at": now,
     }
     existing = db.execute(

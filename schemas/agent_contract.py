@@ -9,11 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from schemas.payloads import CallsUpload, EnrollRequest
+from schemas.payloads import CallsUpload, DeviceStatus, EnrollRequest
 
 AGENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "enroll-request.v1": EnrollRequest,
     "calls-upload.v1": CallsUpload,
+    "device-status.v1": DeviceStatus,
 }
 SCHEMA_DIR = Path(__file__).parent / "agent"
 

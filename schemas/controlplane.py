@@ -46,6 +46,7 @@ companies = sa.Table(
     sa.Column("plan", sa.String(20), nullable=False),
     sa.Column("wrapped_data_key", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("stale_after_s", sa.Integer, nullable=False, server_default="21600"),
 )
 
 users = sa.Table(
@@ -111,6 +112,9 @@ devices = sa.Table(
     sa.Column("fcm_token", sa.Text),
     sa.Column("sims", sa.Text, nullable=False),
     sa.Column("enrolled_at", UtcDateTime, nullable=False),
+    sa.Column("status_at", UtcDateTime),
+    sa.Column("fcm_token_invalid_at", UtcDateTime),
+    sa.Column("sync_pushed_at", UtcDateTime),
     sa.UniqueConstraint("company_id", "hardware_id"),
 )
 
@@ -183,6 +187,7 @@ class Company:
     timezone: str
     plan: str
     wrapped_data_key: str
+    stale_after_s: int
 
 
 def load_company(conn: Connection, company_id: str) -> Company | None:
@@ -196,4 +201,5 @@ def load_company(conn: Connection, company_id: str) -> Company | None:
         timezone=row.timezone,
         plan=row.plan,
         wrapped_data_key=row.wrapped_data_key,
+        stale_after_s=row.stale_after_s,
     )

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from schemas.payloads import CallsPayload
+from schemas.payloads import CallsPayload, DeviceStatus
 
 CALL_ID_NAMESPACE = uuid.UUID("5b1f4a2e-8c0d-4f4e-9a53-0c7c2c1f6e11")
 
@@ -34,6 +34,20 @@ class CallsRecorded(BaseModel):
     device_id: str
     employee_id: str
     payload: CallsPayload
+
+
+class DeviceStatusReported(BaseModel):
+    """Version 1 of the event on the device status topic."""
+
+    type: Literal["device.status"] = "device.status"
+    version: Literal[1] = 1
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    occurred_at: datetime
+    received_at: datetime
+    company_id: str
+    device_id: str
+    employee_id: str
+    payload: DeviceStatus
 
 
 class DeadLetter(BaseModel):

@@ -177,3 +177,30 @@ class CallsUpload(BaseModel):
     """The body of POST /v1/calls (documentation only: ingest validates each record on its own)."""
 
     calls: list[CallRecord]
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    accuracy_m: float | None = Field(default=None, ge=0, le=1_000_000)
+    at: OffsetDateTime | None = None
+
+
+class DeviceStatus(BaseModel):
+    """POST /v1/device/status: the phone's health, sent periodically and after changes."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    at: OffsetDateTime
+    battery_pct: int = Field(ge=0, le=100)
+    charging: bool | None = None
+    location: Location | None = None
+    app_version: str | None = Field(default=None, max_length=64)
+    app_version_code: int | None = Field(default=None, ge=0)
+    android_version: str | None = Field(default=None, max_length=32)
+    sdk_int: int | None = Field(default=None, ge=0, le=1000)
+    network: str | None = Field(default=None, max_length=32)
+    fcm_token: str | None = Field(default=None, max_length=4096)
+    sims: list[Sim] | None = Field(default=None, max_length=8)

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     retry_after_s: int = 5
 
     topic_calls_raw: str = "calls.raw"
+    topic_device_status: str = "device.status"
     topic_dead_letter: str = "closecall.dead-letter"
     topic_partitions: int = 4
     raw_retention_ms: int = 24 * 3600 * 1000

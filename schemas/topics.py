@@ -20,6 +20,13 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
     return [
         NewTopic(settings.topic_calls_raw, settings.topic_partitions, 1, topic_configs=short),
         NewTopic(settings.topic_dead_letter, 1, 1, topic_configs=short),
+        # device health: no client numbers; kept a week for replays
+        NewTopic(
+            settings.topic_device_status,
+            settings.topic_partitions,
+            1,
+            topic_configs={"retention.ms": str(7 * 24 * 3600 * 1000)},
+        ),
     ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import faust
@@ -24,9 +25,22 @@ from streams.call_rows import (
     decode_calls_event,
 )
 from streams.companies import CompanyDirectory
+from streams.device_facts import update_device_facts
 from streams.retry import until_success
+from streams.status_rows import STATUS_COLUMNS, decode_status_event, status_row
 
 log = logging.getLogger(__name__)
+
+
+def dead_letter(event: EventT[bytes], reason: str) -> DeadLetter:
+    message = event.message
+    return DeadLetter(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        reason=reason,
+        record=bytes(event.value).decode("utf-8", "replace"),
+    )
 
 
 def create_worker(
@@ -48,40 +62,31 @@ def create_worker(
         consumer_auto_offset_reset="earliest",
     )
     raw_calls = app.topic(settings.topic_calls_raw, value_type=bytes, value_serializer="raw")
+    statuses = app.topic(settings.topic_device_status, value_type=bytes, value_serializer="raw")
     dead_letters = app.topic(settings.topic_dead_letter, value_type=bytes, value_serializer="raw")
     directory = CompanyDirectory(engine, master_key)
 
-    async def rows_of(
-        events: list[EventT[bytes]],
-    ) -> tuple[list[tuple[Any, ...]], list[DeadLetter]]:
-        rows, dead = [], []
-        for event in events:
-            try:
-                calls = decode_calls_event(event.value)
-                company = await until_success(
-                    "control-plane lookup",
-                    directory.get,
-                    calls.company_id,
-                    permanent=(UnprocessableRecord,),
-                )
-                rows.extend(call_rows(calls, company))
-            except UnprocessableRecord as exc:
-                message = event.message
-                dead.append(
-                    DeadLetter(
-                        topic=message.topic,
-                        partition=message.partition,
-                        offset=message.offset,
-                        reason=str(exc),
-                        record=bytes(event.value).decode("utf-8", "replace"),
-                    )
-                )
-        return rows, dead
-
-    async def insert(rows: list[tuple[Any, ...]]) -> None:
-        await asyncio.get_running_loop().run_in_executor(
-            None, clickhouse.insert, "calls", CALL_COLUMNS, rows
+    async def call_rows_of(value: bytes) -> list[tuple[Any, ...]]:
+        calls = decode_calls_event(value)
+        company = await until_success(
+            "control-plane lookup",
+            directory.get,
+            calls.company_id,
+            permanent=(UnprocessableRecord,),
         )
+        return call_rows(calls, company)
+
+    async def status_rows_of(value: bytes) -> list[tuple[Any, ...]]:
+        return [status_row(decode_status_event(value))]
+
+    async def record_device_facts(values: list[bytes]) -> None:
+        reports = []
+        for value in values:
+            try:
+                reports.append(decode_status_event(value))
+            except UnprocessableRecord:
+                continue  # already dead-lettered by the row transform
+        await asyncio.get_running_loop().run_in_executor(None, update_device_facts, engine, reports)
 
     async def publish_dead_letters(dead: list[DeadLetter]) -> None:
         for letter in dead:
@@ -95,20 +100,49 @@ def create_worker(
             sent = await dead_letters.send(value=letter.model_dump_json().encode())
             await sent
 
-    @app.agent(raw_calls, concurrency=1)
-    async def store_calls(stream: faust.StreamT[bytes]) -> None:
+    async def sink(
+        stream: faust.StreamT[bytes],
+        rows_of: Callable[[bytes], Awaitable[list[tuple[Any, ...]]]],
+        table: str,
+        columns: tuple[str, ...],
+        after_insert: Callable[[list[bytes]], Awaitable[None]] | None = None,
+    ) -> None:
+        """Batch -> rows -> ClickHouse (-> side effects) -> dead letters -> ack -> commit.
+        Every step is retried until it succeeds; only unprocessable records are set aside."""
         # noack_take lives on the concrete Stream and yields events (its annotation says values)
         batches = cast(faust.Stream[Any], stream).noack_take(
             settings.flush_max_records, within=settings.flush_interval_ms / 1000
         )
+        loop = asyncio.get_running_loop()
+
+        async def insert(rows: list[tuple[Any, ...]]) -> None:
+            await loop.run_in_executor(None, clickhouse.insert, table, columns, rows)
+
         async for batch in batches:
             events = cast(list[EventT[bytes]], batch)
-            rows, dead = await rows_of(events)
+            rows: list[tuple[Any, ...]] = []
+            dead: list[DeadLetter] = []
+            for event in events:
+                try:
+                    rows.extend(await rows_of(event.value))
+                except UnprocessableRecord as exc:
+                    dead.append(dead_letter(event, str(exc)))
             await until_success(f"ClickHouse insert into {clickhouse.url}", insert, rows)
+            if after_insert is not None and rows:
+                values = [bytes(event.value) for event in events]
+                await until_success("control-plane update", after_insert, values)
             await until_success("dead-letter publish", publish_dead_letters, dead)
             for event in events:
                 await stream.ack(event)
             await app.consumer.commit()
-            log.debug("stored %d calls, %d dead letters", len(rows), len(dead))
+            log.debug("stored %d %s rows, %d dead letters", len(rows), table, len(dead))
+
+    @app.agent(raw_calls, concurrency=1)
+    async def store_calls(stream: faust.StreamT[bytes]) -> None:
+        await sink(stream, call_rows_of, "calls", CALL_COLUMNS)
+
+    @app.agent(statuses, concurrency=1)
+    async def store_device_status(stream: faust.StreamT[bytes]) -> None:
+        await sink(stream, status_rows_of, "device_status", STATUS_COLUMNS, record_device_facts)
 
     return app

@@ -1,0 +1,74 @@
+"""Device status through the real stack: ingest -> Kafka -> worker -> ClickHouse and the control
+plane -> GET /v1/devices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from schemas.controlplane import devices, make_engine
+from tests.support.stack import Stack, eventually
+from tests.test_faults import enrolled, wire_calls
+from tests.test_pipeline_e2e import upload
+
+
+def status(stack: Stack, token: str, body: dict[str, Any]) -> Any:
+    return stack.ingest.post(
+        "/v1/device/status", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def test_status_reaches_the_devices_list(module_stack: Stack) -> None:
+    stack = module_stack
+    key, token = enrolled(stack, "Devices")
+    auth = {"Authorization": f"Bearer {key}"}
+    newer = {
+        "at": "2026-03-02T10:30:00+05:30",
+        "battery_pct": 57,
+        "charging": False,
+        "location": {"lat": 19.076, "lon": 72.8777, "accuracy_m": 12.5},
+        "app_version": "1.8.2",
+        "network": "wifi",
+        "fcm_token": "token-2",
+        "sims": [
+            {"slot": 0, "sim_id": "8991-1", "carrier": "Jio", "number": "+919876500001"},
+            {"slot": 1, "sim_id": "8991-2", "carrier": "Airtel"},
+        ],
+    }
+    older = {
+        "at": "2026-03-02T09:00:00+05:30",
+        "battery_pct": 99,
+        "fcm_token": "token-1",
+        "sims": [],
+    }
+    assert status(stack, token, newer).status_code == 202
+    assert status(stack, token, older).status_code == 202  # arrives late: must not win
+    bad = status(stack, token, {"at": "2026-03-02T10:30:00+05:30", "battery_pct": 150})
+    assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["path"] == "battery_pct"
+    assert upload(stack, token, wire_calls(3, "dev-")).status_code == 202
+
+    def listed() -> dict[str, Any] | None:
+        items = stack.api.get("/v1/devices", headers=auth).json()["items"]
+        return (
+            items[0]
+            if items and items[0]["battery_pct"] is not None and items[0]["last_seen_at"]
+            else None
+        )
+
+    device = eventually(listed)
+    assert device["battery_pct"] == 57 and device["charging"] is False
+    assert device["location"]["lat"] == 19.076 and device["location"]["accuracy_m"] == 12.5
+    assert device["app_version"] == "1.8.2" and device["network"] == "wifi"
+    assert device["stale"] is False and device["employee_name"] == "Asha"
+    assert device["sims"] == [
+        {"slot": 0, "sim_id": "8991-1", "carrier": "Jio"},
+        {"slot": 1, "sim_id": "8991-2", "carrier": "Airtel"},
+    ]
+    assert device["fcm_token_valid"] is True
+    engine = make_engine(stack.env["CLOSECALL_DATABASE_URL"])
+    with engine.connect() as conn:
+        token_now = conn.execute(
+            sa.select(devices.c.fcm_token).where(devices.c.id == device["id"])
+        ).scalar()
+    assert token_now == "token-2"

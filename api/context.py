@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 
 from schemas.clickhouse import ClickHouse
 from schemas.settings import Settings
+from streams.push import SyncPusher
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,3 +17,4 @@ class ApiContext:
     engine: Engine
     clickhouse: ClickHouse
     master_key: bytes
+    pusher: SyncPusher

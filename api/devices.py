@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import CurrentTenant, Db, utc_now
+from api.deps import Context, CurrentTenant, Db, utc_now
 from api.tenancy import CompanyClickHouse
 from schemas.controlplane import devices, employees
+from schemas.errors import ApiError
+from streams.device_health import instant, is_stale, last_seen, push_sync
+from streams.push import PushOutcome
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 
@@ -32,10 +35,6 @@ LAST_UPLOAD_SQL = """SELECT device_id, toUnixTimestamp(max(synced_at)) AS synced
 FROM calls WHERE company_id = %(company_id)s GROUP BY device_id"""
 
 
-def instant(ts: int | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, UTC) if ts else None
-
-
 def device_view(
     device: dict[str, Any],
     status: dict[str, Any] | None,
@@ -43,11 +42,8 @@ def device_view(
     now: datetime,
     stale_after_s: int,
 ) -> dict[str, Any]:
-    """One device as managers see it. Stale: nothing (status or calls) arrived for longer than
-    the company's threshold; a device that never reported counts from its enrollment."""
-    seen = [ts for ts in (status and status["received_ts"], last_upload_ts) if ts]
-    last_seen = instant(max(seen)) if seen else None
-    quiet_since = last_seen or device["enrolled_at"]
+    """One device as managers see it (staleness: streams/device_health.py)."""
+    seen = last_seen(status["received_ts"] if status else None, last_upload_ts)
     location = None
     if status and status["locations"]:
         location = {
@@ -66,11 +62,11 @@ def device_view(
         "battery_pct": status["battery_pct"] if status else None,
         "charging": None if not status or status["charging"] < 0 else bool(status["charging"]),
         "network": (status and status["network"]) or None,
-        "last_seen_at": last_seen,
+        "last_seen_at": seen,
         "location": location,
         "sims": json.loads(device["sims"]),
         "fcm_token_valid": bool(device["fcm_token"]) and device["fcm_token_invalid_at"] is None,
-        "stale": (now - quiet_since).total_seconds() > stale_after_s,
+        "stale": is_stale(seen, device["enrolled_at"], now, stale_after_s),
     }
 
 
@@ -98,3 +94,35 @@ async def list_devices(tenant: CurrentTenant, db: Db) -> dict[str, Any]:
         for d in known
     ]
     return {"items": items, "stale_after_s": tenant.company.stale_after_s}
+
+
+@router.post("/{device_id}/sync", status_code=202)
+async def request_sync(
+    device_id: str, tenant: CurrentTenant, db: Db, context: Context
+) -> dict[str, str]:
+    """Ask the phone to upload now (an FCM data message to its latest token)."""
+    device = db.execute(
+        sa.select(devices.c.fcm_token, devices.c.fcm_token_invalid_at).where(
+            devices.c.id == device_id, devices.c.company_id == tenant.company.id
+        )
+    ).first()
+    if device is None:
+        raise ApiError(404, "not_found", f"no device {device_id}")
+    if not context.pusher.enabled:
+        raise ApiError(
+            503,
+            "push_disabled",
+            "FCM is not configured on this server (CLOSECALL_FCM_CREDENTIALS_FILE)",
+        )
+    if not device.fcm_token or device.fcm_token_invalid_at is not None:
+        raise ApiError(
+            409, "no_push_token", "the device has no live FCM token; open the app on the phone"
+        )
+    outcome = await run_in_threadpool(
+        push_sync, context.engine, context.pusher, device_id, device.fcm_token, utc_now()
+    )
+    if outcome is PushOutcome.UNREGISTERED:
+        raise ApiError(409, "no_push_token", "FCM says the device's token is no longer registered")
+    if outcome is not PushOutcome.SENT:
+        raise ApiError(502, "push_failed", "FCM did not take the message; try again later")
+    return {"status": "sent"}

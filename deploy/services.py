@@ -17,6 +17,7 @@ from ingest.app import create_app as create_ingest_app
 from schemas import clickhouse, controlplane
 from schemas.settings import Settings
 from schemas.topics import ensure_topics
+from streams.push import SyncPusher, pusher_from_settings
 from streams.worker import create_worker
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,13 @@ def migrate(settings: Settings) -> None:
     ensure_topics(settings)
 
 
-def api_context(settings: Settings, store: clickhouse.ClickHouse) -> ApiContext:
+def api_context(settings: Settings, store: clickhouse.ClickHouse, pusher: SyncPusher) -> ApiContext:
     return ApiContext(
         settings=settings,
         engine=controlplane.make_engine(settings.database_url),
         clickhouse=store,
         master_key=resolve_master_key(settings),
+        pusher=pusher,
     )
 
 
@@ -61,7 +63,7 @@ def run_api(settings: Settings) -> None:
         )
     store = clickhouse.connect(settings.clickhouse_url)
     uvicorn.run(
-        create_api_app(api_context(settings, store)),
+        create_api_app(api_context(settings, store, pusher_from_settings(settings))),
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.replace("warn", "warning"),
@@ -94,9 +96,10 @@ def run_worker(settings: Settings, with_api: bool) -> None:
     clickhouse.migrate(store)
     ensure_topics(settings)
     engine = controlplane.make_engine(settings.database_url)
-    worker_app = create_worker(settings, engine, store, resolve_master_key(settings))
+    pusher = pusher_from_settings(settings)
+    worker_app = create_worker(settings, engine, store, resolve_master_key(settings), pusher)
     if with_api:
-        server = embedded_api(settings, create_api_app(api_context(settings, store)))
+        server = embedded_api(settings, create_api_app(api_context(settings, store, pusher)))
 
         @worker_app.task
         async def serve_report_api() -> None:

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     kafka_session_timeout_s: float = 6.0
     log_level: Literal["debug", "info", "warn", "error"] = "info"
 
+    # FCM (firebase-admin): a service-account JSON file; without it pushes are off
+    fcm_credentials_file: Path | None = None
+    fcm_project_id: str = ""  # default: the service account's project
+    stale_check_interval_s: float = 60.0
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _strip_scheme(cls, value: str) -> str:

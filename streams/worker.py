@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import faust
@@ -26,6 +27,8 @@ from streams.call_rows import (
 )
 from streams.companies import CompanyDirectory
 from streams.device_facts import update_device_facts
+from streams.device_health import push_stale_devices
+from streams.push import SyncPusher
 from streams.retry import until_success
 from streams.status_rows import STATUS_COLUMNS, decode_status_event, status_row
 
@@ -44,7 +47,11 @@ def dead_letter(event: EventT[bytes], reason: str) -> DeadLetter:
 
 
 def create_worker(
-    settings: Settings, engine: Engine, clickhouse: ClickHouse, master_key: bytes
+    settings: Settings,
+    engine: Engine,
+    clickhouse: ClickHouse,
+    master_key: bytes,
+    pusher: SyncPusher,
 ) -> faust.App:
     app = faust.App(
         settings.worker_group,
@@ -136,6 +143,15 @@ def create_worker(
                 await stream.ack(event)
             await app.consumer.commit()
             log.debug("stored %d %s rows, %d dead letters", len(rows), table, len(dead))
+
+    @app.timer(settings.stale_check_interval_s)
+    async def push_to_stale_devices() -> None:
+        now = datetime.now(UTC)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, push_stale_devices, engine, clickhouse, pusher, now)
+        except Exception as exc:  # a failed round is retried at the next tick
+            log.warning("stale-device check failed: %r", exc)
 
     @app.agent(raw_calls, concurrency=1)
     async def store_calls(stream: faust.StreamT[bytes]) -> None:

@@ -72,3 +72,8 @@ def test_status_reaches_the_devices_list(module_stack: Stack) -> None:
             sa.select(devices.c.fcm_token).where(devices.c.id == device["id"])
         ).scalar()
     assert token_now == "token-2"
+    # no Firebase credentials on this stack: the push feature says so instead of failing
+    sync = stack.api.post(f"/v1/devices/{device['id']}/sync", headers=auth)
+    assert (sync.status_code, sync.json()["error"]["code"]) == (503, "push_disabled")
+    assert stack.api.post("/v1/devices/no-such-device/sync", headers=auth).status_code == 404
+    assert "FCM pushes are off: set CLOSECALL_FCM_CREDENTIALS_FILE" in stack.log("worker")

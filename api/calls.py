@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
+from sqlalchemy.engine import Connection
 
 from api.call_filters import CallFilter, parse_types, report_range
 from api.cursors import decode_cursor, encode_cursor
-from api.deps import Context, CurrentTenant
+from api.deps import Context, CurrentTenant, Db
+from schemas.controlplane import devices
 from schemas.errors import ApiError
 from streams.number_crypto import blind_index, unwrap_company_keys
 from streams.phone_numbers import normalise_number
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
+# The newer of the call's own note and a note sent later (PUT /v1/calls/{id}/note) wins.
 HISTORY_SQL = """SELECT call_id, employee_id, device_id, number_masked, name, type,
-    toUnixTimestamp(started_at) AS started_ts, duration_s, sim_slot, note, toUnixTimestamp(synced_at) AS synced_ts
-FROM calls FINAL {where}
+    toUnixTimestamp(started_at) AS started_ts, duration_s, sim_slot,
+    if(note_version > version, latest_note, note) AS note_text,
+    toUnixTimestamp(synced_at) AS synced_ts
+FROM calls FINAL
+ANY LEFT JOIN (
+    SELECT device_id, client_call_id, note AS latest_note, version AS note_version
+    FROM call_notes FINAL WHERE company_id = %(company_id)s
+) AS latest_notes USING (device_id, client_call_id)
+{where}
 ORDER BY started_at DESC, call_id DESC
 LIMIT %(limit)s"""
 AFTER_CURSOR = (
@@ -39,6 +51,7 @@ class CallItem(BaseModel):
     started_at: datetime
     duration_s: int
     sim_slot: int | None = None
+    sim: dict[str, Any] | None = None  # the device's SIM in that slot: slot, sim_id, carrier
     note: str | None
     lead_id: str | None = None
     synced_at: datetime
@@ -49,7 +62,7 @@ class CallPage(BaseModel):
     next_cursor: str | None
 
 
-def to_item(row: dict[str, Any]) -> CallItem:
+def to_item(row: dict[str, Any], sims: dict[tuple[str, int], dict[str, Any]]) -> CallItem:
     return CallItem(
         id=row["call_id"],
         employee_id=row["employee_id"],
@@ -60,15 +73,25 @@ def to_item(row: dict[str, Any]) -> CallItem:
         started_at=datetime.fromtimestamp(row["started_ts"], UTC),
         duration_s=row["duration_s"],
         sim_slot=row["sim_slot"] if row["sim_slot"] >= 0 else None,
-        note=row["note"] or None,
+        sim=sims.get((row["device_id"], row["sim_slot"])),
+        note=row["note_text"] or None,
         synced_at=datetime.fromtimestamp(row["synced_ts"], UTC),
     )
+
+
+def device_sims(db: Connection, company_id: str) -> dict[tuple[str, int], dict[str, Any]]:
+    """(device, slot) -> SIM, as the device last reported them (dual-SIM attribution)."""
+    rows = db.execute(
+        sa.select(devices.c.id, devices.c.sims).where(devices.c.company_id == company_id)
+    )
+    return {(row.id, sim["slot"]): sim for row in rows for sim in json.loads(row.sims)}
 
 
 @router.get("", response_model=CallPage)
 async def list_calls(
     tenant: CurrentTenant,
     context: Context,
+    db: Db,
     from_: Annotated[str | None, Query(alias="from")] = None,
     to: Annotated[str | None, Query()] = None,
     tz: Annotated[str | None, Query()] = None,
@@ -103,7 +126,8 @@ async def list_calls(
     rows = await run_in_threadpool(
         tenant.clickhouse.query, HISTORY_SQL.format(where=where), query_params
     )
-    page = [to_item(row) for row in rows[:limit]]
+    sims = device_sims(db, tenant.company.id)
+    page = [to_item(row, sims) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]

@@ -6,12 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 
 from ingest.body import read_json_body
@@ -22,15 +22,19 @@ from ingest.rate_limit import DeviceRateLimiter
 from schemas.agent_contract import inline_schema
 from schemas.controlplane import make_engine
 from schemas.errors import ApiError, install_error_handlers, validation_fields
-from schemas.events import DeviceStatusReported
+from schemas.events import CallNoted, ContactsReported, DeviceStatusReported
 from schemas.health import database_problem, readiness
 from schemas.payloads import (
+    CallNote,
     CallsAccepted,
     CallsUpload,
+    ContactsPayload,
+    ContactsUpload,
     DeviceLimits,
     DeviceStatus,
     EnrollRequest,
     EnrollResponse,
+    NotePayload,
 )
 from schemas.settings import Settings
 
@@ -76,6 +80,18 @@ async def current_device(request: Request, state: State) -> DeviceIdentity:
 
 
 CurrentDevice = Annotated[DeviceIdentity, Depends(current_device)]
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parse(model: type[Model], body: Any) -> Model:
+    """A whole-payload body: valid, or a 422 naming every bad field."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        fields = validation_fields(exc.errors())
+        raise ApiError(422, "invalid_request", "the request is invalid", fields) from exc
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -148,13 +164,8 @@ def create_app(settings: Settings) -> FastAPI:
         request: Request, device: CurrentDevice, state: State
     ) -> dict[str, str]:
         limit_rate(state, device)
-        body = await read_json_body(request, state.settings.max_body_bytes)
+        status = parse(DeviceStatus, await read_json_body(request, state.settings.max_body_bytes))
         now = datetime.now(UTC)
-        try:
-            status = DeviceStatus.model_validate(body)
-        except ValidationError as exc:
-            fields = validation_fields(exc.errors())
-            raise ApiError(422, "invalid_request", "the status is invalid", fields) from exc
         if status.at > now + timedelta(seconds=state.settings.max_future_skew_s):
             raise ApiError(
                 422, "invalid_request", "`at` is in the future", [("at", "in the future")]
@@ -169,6 +180,77 @@ def create_app(settings: Settings) -> FastAPI:
         )
         record = (device.device_id.encode(), event.model_dump_json().encode())
         await produce(state, state.settings.topic_device_status, [record])
+        return {"status": "accepted"}
+
+    @app.post(
+        "/v1/contacts",
+        status_code=202,
+        tags=["contacts"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": inline_schema(ContactsUpload)}},
+            }
+        },
+    )
+    async def upload_contacts(
+        request: Request, device: CurrentDevice, state: State
+    ) -> dict[str, Any]:
+        limit_rate(state, device)
+        upload = parse(ContactsUpload, await read_json_body(request, state.settings.max_body_bytes))
+        now = datetime.now(UTC)
+        key = device.device_id.encode()
+        records = [
+            (
+                key,
+                ContactsReported(
+                    occurred_at=now,
+                    company_id=device.company_id,
+                    device_id=device.device_id,
+                    employee_id=device.employee_id,
+                    payload=ContactsPayload(
+                        synced_at=now, contacts=upload.contacts[start : start + 100]
+                    ),
+                )
+                .model_dump_json()
+                .encode(),
+            )
+            for start in range(0, len(upload.contacts), 100)
+        ]
+        await produce(state, state.settings.topic_contacts_raw, records)
+        return {"accepted": len(upload.contacts)}
+
+    @app.put(
+        "/v1/calls/{call_id}/note",
+        status_code=202,
+        tags=["calls"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": inline_schema(CallNote)}},
+            }
+        },
+    )
+    async def note_call(
+        call_id: str, request: Request, device: CurrentDevice, state: State
+    ) -> dict[str, str]:
+        """The note on a call the phone uploaded (or will upload): `call_id` is the phone's id."""
+        limit_rate(state, device)
+        if not 0 < len(call_id) <= 128:
+            raise ApiError(
+                422, "invalid_request", "bad call id", [("call_id", "1 to 128 characters")]
+            )
+        note = parse(CallNote, await read_json_body(request, state.settings.max_body_bytes))
+        now = datetime.now(UTC)
+        event = CallNoted(
+            occurred_at=now,
+            company_id=device.company_id,
+            device_id=device.device_id,
+            employee_id=device.employee_id,
+            payload=NotePayload(synced_at=now, call_id=call_id, note=note.note),
+        )
+        record = (device.device_id.encode(), event.model_dump_json().encode())
+        await produce(state, state.settings.topic_call_notes, [record])
         return {"status": "accepted"}
 
     @app.post(

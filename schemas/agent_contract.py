@@ -9,12 +9,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from schemas.payloads import CallsUpload, DeviceStatus, EnrollRequest
+from schemas.payloads import CallNote, CallsUpload, ContactsUpload, DeviceStatus, EnrollRequest
 
 AGENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "enroll-request.v1": EnrollRequest,
     "calls-upload.v1": CallsUpload,
     "device-status.v1": DeviceStatus,
+    "contacts-upload.v1": ContactsUpload,
+    "call-note.v1": CallNote,
 }
 SCHEMA_DIR = Path(__file__).parent / "agent"
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from schemas.payloads import CallsPayload, DeviceStatus
+from schemas.payloads import CallsPayload, ContactsPayload, DeviceStatus, NotePayload
 
 CALL_ID_NAMESPACE = uuid.UUID("5b1f4a2e-8c0d-4f4e-9a53-0c7c2c1f6e11")
 
@@ -48,6 +48,32 @@ class DeviceStatusReported(BaseModel):
     device_id: str
     employee_id: str
     payload: DeviceStatus
+
+
+class ContactsReported(BaseModel):
+    """Version 1 of the event on the raw contacts topic (plaintext numbers: short retention)."""
+
+    type: Literal["contacts.reported"] = "contacts.reported"
+    version: Literal[1] = 1
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    occurred_at: datetime
+    company_id: str
+    device_id: str
+    employee_id: str
+    payload: ContactsPayload
+
+
+class CallNoted(BaseModel):
+    """Version 1 of the event on the call notes topic: the latest note wins."""
+
+    type: Literal["call.noted"] = "call.noted"
+    version: Literal[1] = 1
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    occurred_at: datetime
+    company_id: str
+    device_id: str
+    employee_id: str
+    payload: NotePayload
 
 
 class DeadLetter(BaseModel):

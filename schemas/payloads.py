@@ -204,3 +204,35 @@ class DeviceStatus(BaseModel):
     network: str | None = Field(default=None, max_length=32)
     fcm_token: str | None = Field(default=None, max_length=4096)
     sims: list[Sim] | None = Field(default=None, max_length=8)
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    id: ClientId
+    name: str = Field(default="", max_length=256)
+    numbers: list[Annotated[str, StringConstraints(max_length=64)]] = Field(max_length=20)
+    photo_url: str | None = Field(default=None, max_length=2048)
+
+
+class ContactsUpload(BaseModel):
+    """POST /v1/contacts: the phone's address book, or the part of it that changed."""
+
+    contacts: list[Contact] = Field(max_length=1000)
+
+
+class CallNote(BaseModel):
+    """PUT /v1/calls/{id}/note: the employee's note on a call, written after the call."""
+
+    note: str = Field(max_length=4_000)
+
+
+class ContactsPayload(BaseModel):
+    synced_at: datetime
+    contacts: list[Contact]
+
+
+class NotePayload(BaseModel):
+    synced_at: datetime
+    call_id: str  # the phone's id of the call
+    note: str

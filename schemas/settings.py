@@ -50,6 +50,8 @@ class Settings(BaseSettings):
 
     topic_calls_raw: str = "calls.raw"
     topic_device_status: str = "device.status"
+    topic_contacts_raw: str = "contacts.raw"
+    topic_call_notes: str = "call.notes"
     topic_dead_letter: str = "closecall.dead-letter"
     topic_partitions: int = 4
     raw_retention_ms: int = 24 * 3600 * 1000

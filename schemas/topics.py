@@ -20,6 +20,8 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
     return [
         NewTopic(settings.topic_calls_raw, settings.topic_partitions, 1, topic_configs=short),
         NewTopic(settings.topic_dead_letter, 1, 1, topic_configs=short),
+        NewTopic(settings.topic_contacts_raw, settings.topic_partitions, 1, topic_configs=short),
+        NewTopic(settings.topic_call_notes, settings.topic_partitions, 1, topic_configs=short),
         # device health: no client numbers; kept a week for replays
         NewTopic(
             settings.topic_device_status,

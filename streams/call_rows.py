@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from schemas.events import CallsRecorded, stable_call_id
 from schemas.payloads import CallRecord
+from streams.decoding import decode_event
 from streams.number_crypto import CompanyKeys, blind_index, encrypt_number
 from streams.phone_numbers import mask_number, normalise_number
 
@@ -34,10 +33,6 @@ CALL_COLUMNS = (
 )
 
 
-class UnprocessableRecord(Exception):
-    """A record that can never be processed; it goes to the dead-letter topic with this reason."""
-
-
 @dataclass(frozen=True, slots=True)
 class CompanyCrypto:
     """What the transform needs to know about a company."""
@@ -47,12 +42,7 @@ class CompanyCrypto:
 
 
 def decode_calls_event(raw: bytes) -> CallsRecorded:
-    try:
-        return CallsRecorded.model_validate_json(raw)
-    except ValidationError as exc:
-        # The reason names fields only: pydantic's input echo could carry a number.
-        fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors())
-        raise UnprocessableRecord(f"not a calls.recorded v1 event (fields: {fields})") from None
+    return decode_event(CallsRecorded, raw)
 
 
 def call_rows(event: CallsRecorded, company: CompanyCrypto) -> list[tuple[Any, ...]]:

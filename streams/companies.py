@@ -7,7 +7,8 @@ import asyncio
 from sqlalchemy.engine import Engine
 
 from schemas.controlplane import load_company
-from streams.call_rows import CompanyCrypto, UnprocessableRecord
+from streams.call_rows import CompanyCrypto
+from streams.decoding import UnprocessableRecord
 from streams.number_crypto import unwrap_company_keys
 
 

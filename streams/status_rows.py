@@ -7,10 +7,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from schemas.events import DeviceStatusReported
-from streams.call_rows import UnprocessableRecord
+from streams.decoding import decode_event
 
 STATUS_COLUMNS = (
     "company_id",
@@ -36,11 +34,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def decode_status_event(raw: bytes) -> DeviceStatusReported:
-    try:
-        return DeviceStatusReported.model_validate_json(raw)
-    except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors())
-        raise UnprocessableRecord(f"not a device.status v1 event (fields: {fields})") from None
+    return decode_event(DeviceStatusReported, raw)
 
 
 def sims_json(event: DeviceStatusReported) -> str:

@@ -17,15 +17,16 @@ from faust.types import EventT
 from sqlalchemy.engine import Engine
 
 from schemas.clickhouse import ClickHouse
-from schemas.events import DeadLetter
+from schemas.events import CallNoted, ContactsReported, DeadLetter
 from schemas.settings import Settings
 from streams.call_rows import (
     CALL_COLUMNS,
-    UnprocessableRecord,
     call_rows,
     decode_calls_event,
 )
 from streams.companies import CompanyDirectory
+from streams.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, note_row
+from streams.decoding import UnprocessableRecord, decode_event
 from streams.device_facts import update_device_facts
 from streams.device_health import push_stale_devices
 from streams.push import SyncPusher
@@ -70,6 +71,8 @@ def create_worker(
     )
     raw_calls = app.topic(settings.topic_calls_raw, value_type=bytes, value_serializer="raw")
     statuses = app.topic(settings.topic_device_status, value_type=bytes, value_serializer="raw")
+    contacts = app.topic(settings.topic_contacts_raw, value_type=bytes, value_serializer="raw")
+    notes = app.topic(settings.topic_call_notes, value_type=bytes, value_serializer="raw")
     dead_letters = app.topic(settings.topic_dead_letter, value_type=bytes, value_serializer="raw")
     directory = CompanyDirectory(engine, master_key)
 
@@ -82,6 +85,19 @@ def create_worker(
             permanent=(UnprocessableRecord,),
         )
         return call_rows(calls, company)
+
+    async def contact_rows_of(value: bytes) -> list[tuple[Any, ...]]:
+        reported = decode_event(ContactsReported, value)
+        company = await until_success(
+            "control-plane lookup",
+            directory.get,
+            reported.company_id,
+            permanent=(UnprocessableRecord,),
+        )
+        return contact_rows(reported, company)
+
+    async def note_rows_of(value: bytes) -> list[tuple[Any, ...]]:
+        return [note_row(decode_event(CallNoted, value))]
 
     async def status_rows_of(value: bytes) -> list[tuple[Any, ...]]:
         return [status_row(decode_status_event(value))]
@@ -160,5 +176,13 @@ def create_worker(
     @app.agent(statuses, concurrency=1)
     async def store_device_status(stream: faust.StreamT[bytes]) -> None:
         await sink(stream, status_rows_of, "device_status", STATUS_COLUMNS, record_device_facts)
+
+    @app.agent(contacts, concurrency=1)
+    async def store_contacts(stream: faust.StreamT[bytes]) -> None:
+        await sink(stream, contact_rows_of, "contacts", CONTACT_COLUMNS)
+
+    @app.agent(notes, concurrency=1)
+    async def store_call_notes(stream: faust.StreamT[bytes]) -> None:
+        await sink(stream, note_rows_of, "call_notes", NOTE_COLUMNS)
 
     return app

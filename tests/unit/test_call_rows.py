@@ -13,10 +13,10 @@ from streams import retry
 from streams.call_rows import (
     CALL_COLUMNS,
     CompanyCrypto,
-    UnprocessableRecord,
     call_rows,
     decode_calls_event,
 )
+from streams.decoding import UnprocessableRecord
 from streams.number_crypto import decrypt_number, new_wrapped_data_key, unwrap_company_keys
 
 MASTER = os.urandom(32)

@@ -85,6 +85,12 @@ CurrentDevice = Annotated[DeviceIdentity, Depends(current_device)]
 Model = TypeVar("Model", bound=BaseModel)
 
 
+def documented_body(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI for a body the route reads itself (gzip, size limits, per-record validation)."""
+    schema = inline_schema(model)
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 def parse(model: type[Model], body: Any) -> Model:
     """A whole-payload body: valid, or a 422 naming every bad field."""
     try:
@@ -153,12 +159,7 @@ def create_app(settings: Settings) -> FastAPI:
         "/v1/device/status",
         status_code=202,
         tags=["devices"],
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": inline_schema(DeviceStatus)}},
-            }
-        },
+        openapi_extra=documented_body(DeviceStatus),
     )
     async def report_status(
         request: Request, device: CurrentDevice, state: State
@@ -186,12 +187,7 @@ def create_app(settings: Settings) -> FastAPI:
         "/v1/contacts",
         status_code=202,
         tags=["contacts"],
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": inline_schema(ContactsUpload)}},
-            }
-        },
+        openapi_extra=documented_body(ContactsUpload),
     )
     async def upload_contacts(
         request: Request, device: CurrentDevice, state: State
@@ -224,12 +220,7 @@ def create_app(settings: Settings) -> FastAPI:
         "/v1/calls/{call_id}/note",
         status_code=202,
         tags=["calls"],
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": inline_schema(CallNote)}},
-            }
-        },
+        openapi_extra=documented_body(CallNote),
     )
     async def note_call(
         call_id: str, request: Request, device: CurrentDevice, state: State
@@ -258,12 +249,7 @@ def create_app(settings: Settings) -> FastAPI:
         status_code=202,
         response_model=CallsAccepted,
         tags=["calls"],
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": inline_schema(CallsUpload)}},
-            }
-        },
+        openapi_extra=documented_body(CallsUpload),
     )
     async def upload_calls(request: Request, device: CurrentDevice, state: State) -> Any:
         limit_rate(state, device)

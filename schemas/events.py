@@ -23,56 +23,44 @@ def stable_call_id(company_id: str, device_id: str, client_call_id: str) -> str:
 CALLS_PER_RECORD = 100
 
 
-class CallsRecorded(BaseModel):
+class DeviceEvent(BaseModel):
+    """The envelope every device-originated record shares: which device of which company said
+    it, when, under which event id; subclasses add `type` and `payload`."""
+
+    version: Literal[1] = 1
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    occurred_at: datetime
+    company_id: str
+    device_id: str
+    employee_id: str
+
+
+class CallsRecorded(DeviceEvent):
     """Version 1 of the event on the raw calls topic: valid call-log entries of one upload."""
 
     type: Literal["calls.recorded"] = "calls.recorded"
-    version: Literal[1] = 1
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    occurred_at: datetime
-    company_id: str
-    device_id: str
-    employee_id: str
     payload: CallsPayload
 
 
-class DeviceStatusReported(BaseModel):
+class DeviceStatusReported(DeviceEvent):
     """Version 1 of the event on the device status topic."""
 
     type: Literal["device.status"] = "device.status"
-    version: Literal[1] = 1
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    occurred_at: datetime
     received_at: datetime
-    company_id: str
-    device_id: str
-    employee_id: str
     payload: DeviceStatus
 
 
-class ContactsReported(BaseModel):
+class ContactsReported(DeviceEvent):
     """Version 1 of the event on the raw contacts topic (plaintext numbers: short retention)."""
 
     type: Literal["contacts.reported"] = "contacts.reported"
-    version: Literal[1] = 1
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    occurred_at: datetime
-    company_id: str
-    device_id: str
-    employee_id: str
     payload: ContactsPayload
 
 
-class CallNoted(BaseModel):
+class CallNoted(DeviceEvent):
     """Version 1 of the event on the call notes topic: the latest note wins."""
 
     type: Literal["call.noted"] = "call.noted"
-    version: Literal[1] = 1
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    occurred_at: datetime
-    company_id: str
-    device_id: str
-    employee_id: str
     payload: NotePayload
 
 

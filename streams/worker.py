@@ -19,11 +19,7 @@ from sqlalchemy.engine import Engine
 from schemas.clickhouse import ClickHouse
 from schemas.events import CallNoted, ContactsReported, DeadLetter
 from schemas.settings import Settings
-from streams.call_rows import (
-    CALL_COLUMNS,
-    call_rows,
-    decode_calls_event,
-)
+from streams.call_rows import CALL_COLUMNS, CompanyCrypto, call_rows, decode_calls_event
 from streams.companies import CompanyDirectory
 from streams.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, note_row
 from streams.decoding import UnprocessableRecord, decode_event
@@ -76,25 +72,19 @@ def create_worker(
     dead_letters = app.topic(settings.topic_dead_letter, value_type=bytes, value_serializer="raw")
     directory = CompanyDirectory(engine, master_key)
 
+    async def company_of(company_id: str) -> CompanyCrypto:
+        """Retried while the control plane is down; an unknown company is unprocessable."""
+        return await until_success(
+            "control-plane lookup", directory.get, company_id, permanent=(UnprocessableRecord,)
+        )
+
     async def call_rows_of(value: bytes) -> list[tuple[Any, ...]]:
         calls = decode_calls_event(value)
-        company = await until_success(
-            "control-plane lookup",
-            directory.get,
-            calls.company_id,
-            permanent=(UnprocessableRecord,),
-        )
-        return call_rows(calls, company)
+        return call_rows(calls, await company_of(calls.company_id))
 
     async def contact_rows_of(value: bytes) -> list[tuple[Any, ...]]:
         reported = decode_event(ContactsReported, value)
-        company = await until_success(
-            "control-plane lookup",
-            directory.get,
-            reported.company_id,
-            permanent=(UnprocessableRecord,),
-        )
-        return contact_rows(reported, company)
+        return contact_rows(reported, await company_of(reported.company_id))
 
     async def note_rows_of(value: bytes) -> list[tuple[Any, ...]]:
         return [note_row(decode_event(CallNoted, value))]

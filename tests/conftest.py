@@ -133,20 +133,27 @@ def make_stack(tmp_path: Path) -> Iterator[StackFactory]:
         stack.stop()
 
 
-@pytest.fixture(scope="module")
-def module_stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One embedded stack shared by a module's tests (each test uses its own company)."""
+def shared_stack(
+    broker: Broker, factory: pytest.TempPathFactory, env: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """An embedded stack (chDB, SQLite) for a whole module; each test uses its own company."""
     name = uuid.uuid4().hex[:8]
-    workdir = tmp_path_factory.mktemp(f"stack-{name}")
+    workdir = factory.mktemp(f"stack-{name}")
     stack = Stack(
         name,
         workdir,
         broker.bootstrap,
         f"chdb://{workdir / 'chdb'}",
         f"sqlite:///{workdir / 'control.db'}",
+        env,
     )
     yield stack.start()
     stack.stop()
+
+
+@pytest.fixture(scope="module")
+def module_stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from shared_stack(broker, tmp_path_factory)
 
 
 @pytest.fixture

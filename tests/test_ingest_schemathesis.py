@@ -3,7 +3,6 @@ phone (or an attacker) sends, ingest never answers with a 5xx."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +10,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
+from tests.conftest import shared_stack
 from tests.support.services import Broker
 from tests.support.stack import Stack
 from tests.test_faults import enrolled
@@ -20,18 +20,7 @@ UNLIMITED = {"CLOSECALL_DEVICE_RATE_PER_S": "100000", "CLOSECALL_DEVICE_RATE_BUR
 
 @pytest.fixture(scope="module")
 def fuzzed_stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    name = uuid.uuid4().hex[:8]
-    workdir = tmp_path_factory.mktemp(f"fuzz-{name}")
-    stack = Stack(
-        name,
-        workdir,
-        broker.bootstrap,
-        f"chdb://{workdir / 'chdb'}",
-        f"sqlite:///{workdir / 'control.db'}",
-        UNLIMITED,
-    )
-    yield stack.start()
-    stack.stop()
+    yield from shared_stack(broker, tmp_path_factory, UNLIMITED)
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from deploy.fleet import indian_mobile_forms
+from tests.support.metrics_reference import TYPES
 
-TYPE_NAMES = [
-    "incoming",
-    "outgoing",
-    "missed",
-    "voicemail",
-    "rejected",
-    "blocked",
-    "answered_externally",
-]
+TYPE_NAMES = list(TYPES)
 ANDROID_CODES = {name: code for code, name in enumerate(TYPE_NAMES, start=1)}
 
 

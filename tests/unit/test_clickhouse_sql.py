@@ -32,7 +32,11 @@ def test_collections_and_numbers() -> None:
 def test_migrations_apply_once(chdb_store: ClickHouse) -> None:
     assert migrate(chdb_store) == []  # the fixture applied them
     applied = chdb_store.query("SELECT name FROM schema_migrations ORDER BY version")
-    assert applied == [{"name": "0001_calls.sql"}, {"name": "0002_device_status.sql"}]
+    assert [row["name"] for row in applied] == [
+        "0001_calls.sql",
+        "0002_device_status.sql",
+        "0003_contacts_and_notes.sql",
+    ]
 
 
 def test_chdb_directory_is_owned_by_one_process(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 import responses
 
 from streams.push import PushOutcome, SyncPusher
-from tests.support.fcm import FCM_URL, PROJECT, stub_pusher
+from tests.support.fcm import FCM_URL, PROJECT, UNREGISTERED_BODY, stub_pusher
 
 
 @pytest.fixture(scope="module")
@@ -34,23 +34,7 @@ def test_sync_push_is_a_high_priority_data_message_to_the_token(pusher: SyncPush
 
 @responses.activate
 def test_unregistered_token_is_reported_as_such(pusher: SyncPusher) -> None:
-    responses.post(
-        FCM_URL,
-        status=404,
-        json={
-            "error": {
-                "code": 404,
-                "message": "Requested entity was not found.",
-                "status": "NOT_FOUND",
-                "details": [
-                    {
-                        "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
-                        "errorCode": "UNREGISTERED",
-                    }
-                ],
-            }
-        },
-    )
+    responses.post(FCM_URL, status=404, json=UNREGISTERED_BODY)
     assert pusher.push_sync("dead-token") is PushOutcome.UNREGISTERED
 
 

@@ -56,6 +56,7 @@ class FleetConfig:
     utc_offset_minutes: int = 330
     backfill_days: int = 0  # upload this many past working days of calls first
     offline_burst_s: float = 0.0  # phones come back online holding this long a backlog
+    status_interval_s: float = 60.0  # device status reports (battery, location); 0: none
     seed: int = 7
 
 
@@ -77,6 +78,8 @@ class Phone:
     device_id: str = ""
     employee_id: str = ""
     counter: int = 0
+    battery_pct: float = 100.0
+    status_due: float = 0.0
     pending: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -220,6 +223,31 @@ async def upload_pending(
         del phone.pending[: len(batch)]
 
 
+async def report_status(phone: Phone, ingest: httpx.AsyncClient, config: FleetConfig) -> None:
+    """Battery draining through the day, a position somewhere in Mumbai, Wi-Fi or mobile data."""
+    rng = phone.rng
+    phone.battery_pct = phone.battery_pct - rng.uniform(0, 2) if phone.battery_pct > 15 else 100.0
+    now = datetime.now(timezone(timedelta(minutes=config.utc_offset_minutes)))
+    body = {
+        "at": now.isoformat(),
+        "battery_pct": int(phone.battery_pct),
+        "charging": phone.battery_pct >= 99,
+        "location": {
+            "lat": 19.0 + rng.uniform(0, 0.2),
+            "lon": 72.8 + rng.uniform(0, 0.2),
+            "accuracy_m": rng.choice([5.0, 12.0, 30.0]),
+        },
+        "app_version": "1.0.0",
+        "network": rng.choice(["wifi", "4g", "5g"]),
+        "sims": [{"slot": 0, "sim_id": f"{phone.id_prefix}-sim0", "carrier": "Jio"}],
+    }
+    auth = {"Authorization": f"Bearer {phone.token}"}
+    try:
+        await ingest.post("/v1/device/status", json=body, headers=auth)
+    except httpx.HTTPError as exc:
+        log.warning("%s: status report failed (%r)", phone.name, exc)
+
+
 async def drive_phone(
     phone: Phone,
     ingest: httpx.AsyncClient,
@@ -242,6 +270,9 @@ async def drive_phone(
             continue
         if not phone.pending:
             await asyncio.sleep(config.upload_interval_s * phone.rng.uniform(0.8, 1.2))
+        if config.status_interval_s and time.monotonic() >= phone.status_due:
+            phone.status_due = time.monotonic() + config.status_interval_s
+            await report_status(phone, ingest, config)
         now = datetime.now(UTC)
         expected = config.calls_per_hour * (now - last).total_seconds() / 3600
         count = int(expected) + (phone.rng.random() < expected - int(expected))

@@ -63,6 +63,16 @@ def test_up_runs_the_stack_with_a_fleet_and_stops_everything(tmp_path: Path) -> 
         )
         assert total[0]["number"].startswith("+91") or total[0]["number"] is None
         assert len(httpx.get(f"{api}/v1/employees", headers=auth).json()["items"]) == 2
+        # the fleet reports device health too
+        devices = eventually(
+            lambda: [
+                d
+                for d in httpx.get(f"{api}/v1/devices", headers=auth).json()["items"]
+                if d["battery_pct"] is not None and d["location"]
+            ],
+            60,
+        )
+        assert devices[0]["stale"] is False
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(60)

@@ -170,3 +170,24 @@ def revoke_api_key(key_id: str, tenant: CurrentTenant, db: Db) -> Response:
     if result.rowcount == 0:
         raise ApiError(404, "not_found", f"no API key {key_id}")
     return Response(status_code=204)
+
+
+class CompanySettings(BaseModel):
+    stale_after_s: int | None = Field(
+        default=None, ge=300, le=30 * 86400, description="a device is stale after this much silence"
+    )
+
+
+@router.patch("/company")
+def update_company(body: CompanySettings, tenant: CurrentTenant, db: Db) -> dict[str, int]:
+    """Company settings; today: how long a silent device takes to count as stale."""
+    if body.stale_after_s is not None:
+        db.execute(
+            companies.update()
+            .where(companies.c.id == tenant.company.id)
+            .values(stale_after_s=body.stale_after_s)
+        )
+    row = db.execute(
+        sa.select(companies.c.stale_after_s).where(companies.c.id == tenant.company.id)
+    ).one()
+    return {"stale_after_s": row.stale_after_s}

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from api import accounts, calls, devices, employees, reports
 from api.context import ApiContext
 from schemas.errors import install_error_handlers
-from schemas.health import database_problem, readiness
+from schemas.health import broker_problem, database_problem, readiness
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -37,7 +37,10 @@ def create_app(context: ApiContext) -> FastAPI:
 
 
 def dependency_problems(context: ApiContext) -> list[str | None]:
-    return [database_problem(context.engine), clickhouse_problem(context)]
+    problems = [database_problem(context.engine), clickhouse_problem(context)]
+    if context.worker_bootstrap:
+        problems.append(broker_problem(context.worker_bootstrap))
+    return problems
 
 
 def clickhouse_problem(context: ApiContext) -> str | None:

@@ -18,3 +18,5 @@ class ApiContext:
     clickhouse: ClickHouse
     master_key: bytes
     pusher: SyncPusher
+    # set when the API is served from the worker process: its readiness includes the broker
+    worker_bootstrap: str | None = None

@@ -34,13 +34,16 @@ def migrate(settings: Settings) -> None:
     ensure_topics(settings)
 
 
-def api_context(settings: Settings, store: clickhouse.ClickHouse, pusher: SyncPusher) -> ApiContext:
+def api_context(
+    settings: Settings, store: clickhouse.ClickHouse, pusher: SyncPusher, in_worker: bool = False
+) -> ApiContext:
     return ApiContext(
         settings=settings,
         engine=controlplane.make_engine(settings.database_url),
         clickhouse=store,
         master_key=resolve_master_key(settings),
         pusher=pusher,
+        worker_bootstrap=settings.kafka_bootstrap if in_worker else None,
     )
 
 
@@ -99,7 +102,9 @@ def run_worker(settings: Settings, with_api: bool) -> None:
     pusher = pusher_from_settings(settings)
     worker_app = create_worker(settings, engine, store, resolve_master_key(settings), pusher)
     if with_api:
-        server = embedded_api(settings, create_api_app(api_context(settings, store, pusher)))
+        server = embedded_api(
+            settings, create_api_app(api_context(settings, store, pusher, in_worker=True))
+        )
 
         @worker_app.task
         async def serve_report_api() -> None:

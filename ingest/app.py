@@ -23,7 +23,7 @@ from schemas.agent_contract import inline_schema
 from schemas.controlplane import make_engine
 from schemas.errors import ApiError, install_error_handlers, validation_fields
 from schemas.events import CallNoted, ContactsReported, DeviceStatusReported
-from schemas.health import database_problem, readiness
+from schemas.health import broker_problem, database_problem, readiness
 from schemas.payloads import (
     CallNote,
     CallsAccepted,
@@ -277,4 +277,4 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def dependency_problems(state: IngestState) -> list[str | None]:
-    return [database_problem(state.engine), state.producer.problem()]
+    return [database_problem(state.engine), broker_problem(state.settings.kafka_bootstrap)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -90,18 +89,6 @@ class AckingProducer:
         kafka_future.add_callback(lambda meta: loop.call_soon_threadsafe(resolve, meta))
         kafka_future.add_errback(lambda err: loop.call_soon_threadsafe(fail, err))
         return done
-
-    def problem(self) -> str | None:
-        """None when some bootstrap server accepts a TCP connection, else what is wrong."""
-        errors = []
-        for server in self._bootstrap.split(","):
-            host, _, port = server.strip().rpartition(":")
-            try:
-                socket.create_connection((host, int(port)), timeout=1).close()
-                return None
-            except OSError as exc:
-                errors.append(f"{server}: {exc}")
-        return f"Kafka unreachable ({'; '.join(errors)}); start the broker or fix CLOSECALL_KAFKA_BOOTSTRAP"
 
     def close(self) -> None:
         with self._lock:

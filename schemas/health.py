@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +19,19 @@ def database_problem(engine: Engine) -> str | None:
     except Exception as exc:
         return f"control-plane database ({engine.url.render_as_string()}): {exc}"
     return None
+
+
+def broker_problem(bootstrap: str) -> str | None:
+    """None when some bootstrap server accepts a TCP connection, else what is wrong."""
+    errors = []
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+            return None
+        except OSError as exc:
+            errors.append(f"{server}: {exc}")
+    return f"Kafka unreachable ({'; '.join(errors)}); start the broker or fix CLOSECALL_KAFKA_BOOTSTRAP"
 
 
 def readiness(problems: list[str | None]) -> dict[str, Any] | JSONResponse:

@@ -72,6 +72,13 @@ def test_status_reaches_the_devices_list(module_stack: Stack) -> None:
             sa.select(devices.c.fcm_token).where(devices.c.id == device["id"])
         ).scalar()
     assert token_now == "token-2"
+    changed = stack.api.patch("/v1/company", json={"stale_after_s": 3600}, headers=auth)
+    assert changed.json() == {"stale_after_s": 3600}
+    assert stack.api.get("/v1/devices", headers=auth).json()["stale_after_s"] == 3600
+    assert (
+        stack.api.patch("/v1/company", json={"stale_after_s": 5}, headers=auth).status_code == 422
+    )
+
     # no Firebase credentials on this stack: the push feature says so instead of failing
     sync = stack.api.post(f"/v1/devices/{device['id']}/sync", headers=auth)
     assert (sync.status_code, sync.json()["error"]["code"]) == (503, "push_disabled")

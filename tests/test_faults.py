@@ -47,7 +47,10 @@ def test_broker_down_answers_503_and_accepts_nothing(
         assert refused.status_code == 503, refused.text
         assert refused.headers["Retry-After"] == "5"
         assert refused.json()["error"]["code"] == "broker_unavailable"
-        assert stack.ingest.get("/readyz").status_code == 503
+        for service in (stack.ingest, stack.api):  # the API here lives in the worker process
+            not_ready = service.get("/readyz")
+            assert not_ready.status_code == 503
+            assert "Kafka unreachable" in not_ready.json()["error"]["message"]
 
         broker.start()  # same port, same data directory
         eventually(lambda: upload(stack, token, wire_calls(20, "after-")).status_code == 202, 60, 1)

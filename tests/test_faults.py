@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import uuid
@@ -64,7 +65,7 @@ def test_broker_down_answers_503_and_accepts_nothing(
 def test_worker_killed_mid_stream_counts_every_call_once(
     make_stack: StackFactory, broker: Broker
 ) -> None:
-    stack = make_stack(broker.bootstrap, env={"CLOSECALL_FLUSH_MAX_RECORDS": "3"})
+    stack = make_stack(broker.bootstrap, env={"CLOSECALL_FLUSH_MAX_RECORDS": "1"})
     key, token = enrolled(stack, "Killed")
     generated = calls_of(12_000, "k-")
     expected = expected_counts(generated)
@@ -72,10 +73,15 @@ def test_worker_killed_mid_stream_counts_every_call_once(
     for start in range(0, len(calls), 500):
         assert upload(stack, token, calls[start : start + 500]).json()["accepted"] == 500
 
-    kills = 0
+    def stored_beyond(count: int) -> int:
+        total = int(summary(stack, key)["total_calls"])
+        return total if total > count else 0
+
+    kills, stored = 0, 0
     while kills < 2:
-        seen = eventually(lambda: summary(stack, key)["total_calls"], 60, 0.05)
-        if seen >= len(calls):
+        # kill only after the (restarted) worker stored more: each kill lands mid-stream
+        stored = eventually(functools.partial(stored_beyond, stored), 60, 0.05)
+        if stored >= len(calls):
             break
         stack.kill_worker()
         kills += 1

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 
 from ingest.body import read_json_body
-from ingest.call_batches import DeviceIdentity, calls_of, validate_calls
+from ingest.call_batches import DeviceIdentity, calls_of, kafka_record, validate_calls
 from ingest.devices import DeviceAuthenticator, enroll_device
 from ingest.kafka_producer import AckingProducer, BrokerUnavailable
 from ingest.rate_limit import DeviceRateLimiter
@@ -172,15 +172,9 @@ def create_app(settings: Settings) -> FastAPI:
                 422, "invalid_request", "`at` is in the future", [("at", "in the future")]
             )
         event = DeviceStatusReported(
-            occurred_at=status.at,
-            received_at=now,
-            company_id=device.company_id,
-            device_id=device.device_id,
-            employee_id=device.employee_id,
-            payload=status,
+            occurred_at=status.at, received_at=now, **device.envelope(), payload=status
         )
-        record = (device.device_id.encode(), event.model_dump_json().encode())
-        await produce(state, state.settings.topic_device_status, [record])
+        await produce(state, state.settings.topic_device_status, [kafka_record(event)])
         return {"status": "accepted"}
 
     @app.post(
@@ -195,21 +189,15 @@ def create_app(settings: Settings) -> FastAPI:
         limit_rate(state, device)
         upload = parse(ContactsUpload, await read_json_body(request, state.settings.max_body_bytes))
         now = datetime.now(UTC)
-        key = device.device_id.encode()
         records = [
-            (
-                key,
+            kafka_record(
                 ContactsReported(
                     occurred_at=now,
-                    company_id=device.company_id,
-                    device_id=device.device_id,
-                    employee_id=device.employee_id,
+                    **device.envelope(),
                     payload=ContactsPayload(
                         synced_at=now, contacts=upload.contacts[start : start + 100]
                     ),
                 )
-                .model_dump_json()
-                .encode(),
             )
             for start in range(0, len(upload.contacts), 100)
         ]
@@ -235,13 +223,10 @@ def create_app(settings: Settings) -> FastAPI:
         now = datetime.now(UTC)
         event = CallNoted(
             occurred_at=now,
-            company_id=device.company_id,
-            device_id=device.device_id,
-            employee_id=device.employee_id,
+            **device.envelope(),
             payload=NotePayload(synced_at=now, call_id=call_id, note=note.note),
         )
-        record = (device.device_id.encode(), event.model_dump_json().encode())
-        await produce(state, state.settings.topic_call_notes, [record])
+        await produce(state, state.settings.topic_call_notes, [kafka_record(event)])
         return {"status": "accepted"}
 
     @app.post(
@@ -260,8 +245,7 @@ def create_app(settings: Settings) -> FastAPI:
             datetime.now(UTC),
             timedelta(seconds=state.settings.max_future_skew_s),
         )
-        key = device.device_id.encode()
-        records = [(key, event.model_dump_json().encode()) for event in batch.events]
+        records = [kafka_record(event) for event in batch.events]
         await produce(state, state.settings.topic_calls_raw, records)
         return CallsAccepted(accepted=batch.accepted, rejected=batch.rejected)
 

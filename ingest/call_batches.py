@@ -5,13 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import ValidationError
 
 from schemas.errors import ApiError, clean_message, error_path
-from schemas.events import CALLS_PER_RECORD, CallsRecorded
+from schemas.events import CALLS_PER_RECORD, CallsRecorded, DeviceEvent
 from schemas.payloads import CallRecord, CallsPayload, FieldError, RejectedRecord
+
+
+class Envelope(TypedDict):
+    company_id: str
+    device_id: str
+    employee_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +26,19 @@ class DeviceIdentity:
     company_id: str
     employee_id: str
     tracking_enabled: bool
+
+    def envelope(self) -> Envelope:
+        """Who said it: the identity fields of every device event (schemas.events.DeviceEvent)."""
+        return {
+            "company_id": self.company_id,
+            "device_id": self.device_id,
+            "employee_id": self.employee_id,
+        }
+
+
+def kafka_record(event: DeviceEvent) -> tuple[bytes, bytes]:
+    """A device event as a Kafka record, keyed by device so its events stay in order."""
+    return event.device_id.encode(), event.model_dump_json().encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +103,7 @@ def validate_calls(
     events = [
         CallsRecorded(
             occurred_at=synced_at,
-            company_id=device.company_id,
-            device_id=device.device_id,
-            employee_id=device.employee_id,
+            **device.envelope(),
             payload=CallsPayload.model_construct(
                 synced_at=synced_at, calls=valid[start : start + CALLS_PER_RECORD]
             ),

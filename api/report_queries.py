@@ -200,6 +200,20 @@ def _page(
     return rows, None
 
 
+def unattended_item(
+    row: dict[str, Any], rng: ReportRange, count: str, first: str, last: str
+) -> dict[str, Any]:
+    """One client of an unattended list, under the field names of that report."""
+    return {
+        "number": row["number"],
+        "name": row["name"] or None,
+        count: int(row["events"]),
+        first: iso(row["first_ts"], rng),
+        last: iso(row["last_ts"], rng),
+        "employee_ids": sorted(row["employee_ids"]),
+    }
+
+
 def never_attended(
     ch: CompanyClickHouse,
     f: CallFilter,
@@ -214,14 +228,7 @@ def never_attended(
     rows, after = _page(ch.query(sql, params), page)
     items = []
     for row in rows:
-        item = {
-            "number": row["number"],
-            "name": row["name"] or None,
-            "missed_count": int(row["events"]),
-            "first_missed_at": iso(row["first_ts"], rng),
-            "last_missed_at": iso(row["last_ts"], rng),
-            "employee_ids": sorted(row["employee_ids"]),
-        }
+        item = unattended_item(row, rng, "missed_count", "first_missed_at", "last_missed_at")
         if callback_within_h is not None:
             item["unanswered_count"] = int(row["unanswered"])
         items.append(item)
@@ -234,15 +241,7 @@ def not_picked_up(
     sql, params = unattended_sql(f, UNANSWERED_OUTGOING, page)
     rows, after = _page(ch.query(sql, params), page)
     return [
-        {
-            "number": row["number"],
-            "name": row["name"] or None,
-            "attempts": int(row["events"]),
-            "first_attempt_at": iso(row["first_ts"], rng),
-            "last_attempt_at": iso(row["last_ts"], rng),
-            "employee_ids": sorted(row["employee_ids"]),
-        }
-        for row in rows
+        unattended_item(row, rng, "attempts", "first_attempt_at", "last_attempt_at") for row in rows
     ], after
 
 

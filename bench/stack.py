@@ -13,15 +13,7 @@ from pathlib import Path
 import psutil
 
 from deploy.broker import noida_argv
-from deploy.local_stack import ChildProcess, http_ok, port_open, wait_until
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from deploy.local_stack import ChildProcess, free_port, http_ok, port_open, wait_until
 
 
 @dataclass

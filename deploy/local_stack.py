@@ -80,6 +80,12 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def http_ok(url: str) -> bool:
     try:
         return httpx.get(url, timeout=1).status_code == 200

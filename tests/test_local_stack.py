@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.support.services import free_port
+from deploy.local_stack import free_port
 from tests.support.stack import ROOT, eventually
 
 

@@ -13,15 +13,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from deploy.broker import noida_argv
+from deploy.local_stack import free_port
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 CLICKHOUSE_SERVER_BINARIES = ("/usr/sbin/clickhouse-server", "clickhouse-server")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_port(

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.services import free_port
+from deploy.local_stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -30,7 +30,8 @@ class CallFilter:
         self, *, employees: bool = True, types: bool = True, extend_end_s: int = 0
     ) -> tuple[str, dict[str, Param]]:
         """`WHERE ...` text and its parameters; the company filter is always the first term.
-        `employees=False` leaves the employee filter to `employee_term()` inside aggregates;
+        `employees=False` / `types=False` leave those filters to `employee_term()` /
+        `selected_term()` inside aggregates;
         `extend_end_s` reads past the range end (for call-back windows)."""
         terms = [COMPANY_FILTER]
         params: dict[str, Param] = dict(self.extra_params)
@@ -45,15 +46,22 @@ class CallFilter:
         if self.employee_ids:
             params["employee_ids"] = self.employee_ids
             if employees:
-                terms.append("employee_id IN %(employee_ids)s")
-        if self.types and types:
-            terms.append("type IN %(types)s")
+                terms.append(self.employee_term())
+        if self.types:
             params["types"] = self.types
+            if types:
+                terms.append("type IN %(types)s")
         terms.extend(self.extra)
         return "WHERE " + " AND ".join(terms), params
 
     def employee_term(self) -> str:
         return "employee_id IN %(employee_ids)s" if self.employee_ids else "1"
+
+    def selected_term(self) -> str:
+        """The employee and type filters as one condition, for aggregates over a wider scan."""
+        return (
+            "type IN %(types)s AND " + self.employee_term() if self.types else self.employee_term()
+        )
 
 
 def parse_types(values: list[str]) -> tuple[str, ...]:

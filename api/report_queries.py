@@ -19,7 +19,10 @@ MISSED_OR_REJECTED = "(type IN ('missed', 'rejected'))"
 # Working hours: outgoing (any duration), connected incoming, rejected. Missed calls never count.
 ACTIVITY = "(type IN ('outgoing', 'rejected') OR (type = 'incoming' AND duration_s > 0))"
 IN_RANGE = "started_at < toDateTime(%(end_ts)s)"
-HAS_CLIENT = "client_key != ''"
+# `client` is the blind index as a UUID (migration 0004); the zero UUID is a call without client.
+HAS_CLIENT = "client != toUUID('00000000-0000-0000-0000-000000000000')"
+# the blind index in hex (= client_key): the tie-break of list order and of cursors
+CLIENT_HEX = "replaceAll(toString(client), '-', '') AS client_hex"
 # "The latest call" as one number: started_at, then call_id's first 32 bits (migration 0004).
 # argMax over it costs a third of argMax over a (started_at, call_id) tuple.
 LATEST = "(toUInt64(toUnixTimestamp(started_at)) * 4294967296 + tiebreak)"
@@ -54,7 +57,7 @@ def counts_sql(selected: str = "") -> str:
     )
 
 
-BASIC_COUNTS_SQL = f"{counts_sql()},\nuniqExactIf(client_key, {HAS_CLIENT}) AS unique_clients"
+BASIC_COUNTS_SQL = f"{counts_sql()},\nuniqExactIf(client, {HAS_CLIENT}) AS unique_clients"
 GroupBy = Literal["day", "hour", "hour_of_day", "weekday", "employee", "type"]
 BUCKETS: dict[str, str] = {
     "day": "toString(toDate(started_at, %(tz)s))",
@@ -99,14 +102,14 @@ def summary_counts(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Any]:
     totals = ", ".join(f"sum({name}) AS {name}" for name in COUNT_NAMES)
     return ch.query(
         f"""SELECT {totals},
-            countIf(client_key != '' AND client_calls > 0) AS unique_clients,
-            countIf(client_key != '' AND missed_calls > 0 AND connected_ts < first_missed_ts)
+            countIf({HAS_CLIENT} AND client_calls > 0) AS unique_clients,
+            countIf({HAS_CLIENT} AND missed_calls > 0 AND connected_ts < first_missed_ts)
                 AS never_attended,
-            countIf(client_key != '' AND tried_calls > 0 AND connected_ts < first_tried_ts)
+            countIf({HAS_CLIENT} AND tried_calls > 0 AND connected_ts < first_tried_ts)
                 AS not_picked_up,
             max(longest_key) AS longest_key
         FROM (
-            SELECT client_key, {counts_sql(selected)},
+            SELECT client, {counts_sql(selected)},
                 countIf({selected}) AS client_calls,
                 maxIf({LONGEST}, {selected} AND {CONNECTED}) AS longest_key,
                 countIf({missed}) AS missed_calls,
@@ -115,7 +118,7 @@ def summary_counts(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Any]:
                 minIf(started_at, {tried}) AS first_tried_ts,
                 maxIf(started_at, {CONNECTED}) AS connected_ts
             FROM calls FINAL {where}
-            GROUP BY client_key
+            GROUP BY client
         )""",
         params,
     )[0]
@@ -154,7 +157,7 @@ def _after_clause(page: Page | None, sort_column: str, params: dict[str, Any]) -
     params["after_ts"], params["after_key"] = page.after
     return (
         f" AND ({sort_column} < %(after_ts)s OR ({sort_column} = %(after_ts)s"
-        " AND client_key > %(after_key)s))"
+        " AND client_hex > %(after_key)s))"
     )
 
 
@@ -170,7 +173,7 @@ def unattended_sql(f: CallFilter, trigger: str, page: Page | None) -> tuple[str,
     with them, by anyone, from their first trigger call to the end of the range."""
     considered = f"{trigger} AND {f.employee_term()}"
     where, params = f.where(employees=False, types=False)
-    sql = f"""SELECT client_key,
+    sql = f"""SELECT {CLIENT_HEX},
             any(number_masked) AS number,
             {LATEST_NAME},
             countIf({considered}) AS events,
@@ -179,9 +182,9 @@ def unattended_sql(f: CallFilter, trigger: str, page: Page | None) -> tuple[str,
             toUnixTimestamp(maxIf(started_at, {CONNECTED})) AS last_connected_ts,
             groupUniqArrayIf(employee_id, {considered}) AS employee_ids
         FROM calls FINAL {where} AND {HAS_CLIENT}
-        GROUP BY client_key
+        GROUP BY client
         HAVING events > 0 AND last_connected_ts < first_ts{_after_clause(page, "last_ts", params)}
-        ORDER BY last_ts DESC, client_key{_limit(page, params)}"""
+        ORDER BY last_ts DESC, client_hex{_limit(page, params)}"""
     return sql, params
 
 
@@ -191,7 +194,7 @@ def callback_sql(f: CallFilter, hours: int, page: Page | None) -> tuple[str, dic
     considered = f"{MISSED_OR_REJECTED} AND {f.employee_term()} AND {IN_RANGE}"
     where, params = f.where(employees=False, types=False, extend_end_s=hours * 3600)
     params["window_s"] = hours * 3600
-    sql = f"""SELECT client_key,
+    sql = f"""SELECT {CLIENT_HEX},
             any(number_masked) AS number,
             argMaxIf(name, {LATEST}, name != '' AND {IN_RANGE}) AS name,
             countIf({considered}) AS events,
@@ -204,9 +207,9 @@ def callback_sql(f: CallFilter, hours: int, page: Page | None) -> tuple[str, dic
                 missed_times)) AS unanswered,
             groupUniqArrayIf(employee_id, {considered}) AS employee_ids
         FROM calls FINAL {where} AND {HAS_CLIENT}
-        GROUP BY client_key
+        GROUP BY client
         HAVING unanswered > 0{_after_clause(page, "last_ts", params)}
-        ORDER BY last_ts DESC, client_key{_limit(page, params)}"""
+        ORDER BY last_ts DESC, client_hex{_limit(page, params)}"""
     return sql, params
 
 
@@ -215,7 +218,7 @@ def _page(
 ) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
     if len(rows) > page.limit:
         last = rows[page.limit - 1]
-        return rows[: page.limit], (int(last["last_ts"]), str(last["client_key"]))
+        return rows[: page.limit], (int(last["last_ts"]), str(last["client_hex"]))
     return rows, None
 
 
@@ -268,7 +271,7 @@ def customers(
     ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, page: Page
 ) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
     where, params = f.where()
-    sql = f"""SELECT client_key,
+    sql = f"""SELECT {CLIENT_HEX},
             any(number_masked) AS number,
             {LATEST_NAME},
             {counts_sql()},
@@ -276,9 +279,9 @@ def customers(
             toUnixTimestamp(max(started_at)) AS last_ts,
             argMax(employee_id, {LATEST}) AS last_employee_id
         FROM calls FINAL {where} AND {HAS_CLIENT}
-        GROUP BY client_key
+        GROUP BY client
         HAVING 1{_after_clause(page, "last_ts", params)}
-        ORDER BY last_ts DESC, client_key{_limit(page, params)}"""
+        ORDER BY last_ts DESC, client_hex{_limit(page, params)}"""
     rows, after = _page(ch.query(sql, params), page)
     items = []
     for row in rows:

@@ -36,7 +36,7 @@ FROM (
         concat('dev-', employee_id) AS device_id,
         toString(n) AS client_call_id,
         lower(hex(MD5(toString(n)))) AS call_id,
-        if(n % 33 = 0, '', lower(hex(cityHash64(company_id, (n * 7919) % {clients})))) AS client_key,
+        if(n % 33 = 0, '', lower(hex(MD5(concat(company_id, toString((n * 7919) % {clients})))))) AS client_key,
         if(client_key = '', '', 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA') AS number_enc,
         if(client_key = '', '', concat('+91******', leftPad(toString(cityHash64(client_key) % 10000), 4, '0'))) AS number_masked,
         if(cityHash64(n, 5) % 3 = 0, 'Ravi', '') AS name,

@@ -205,12 +205,15 @@ _MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
 ) ENGINE = MergeTree ORDER BY version"""
 
 
-def migrate(clickhouse: ClickHouse) -> list[str]:
-    """Apply the numbered clickhouse/*.sql migrations not applied yet; returns their names."""
+def migrate(clickhouse: ClickHouse, up_to: int | None = None) -> list[str]:
+    """Apply the numbered clickhouse/*.sql migrations not applied yet (up to version `up_to`, all
+    by default); returns their names."""
     clickhouse.execute(_MIGRATIONS_TABLE)
     applied = {row["version"] for row in clickhouse.query("SELECT version FROM schema_migrations")}
     done = []
     for migration in numbered_migrations("clickhouse", applied):
+        if up_to is not None and migration.version > up_to:
+            break
         for statement in migration.statements:
             clickhouse.execute(statement)
         clickhouse.insert(

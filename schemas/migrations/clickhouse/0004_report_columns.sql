@@ -12,3 +12,12 @@ ALTER TABLE calls MODIFY COLUMN type Enum8(
 -- reports 3-5x. Filled by ClickHouse from call_id, on insert and for rows written before.
 ALTER TABLE calls ADD COLUMN tiebreak UInt32
     DEFAULT reinterpretAsUInt32(reverse(unhex(substring(call_id, 1, 8))))
+;
+
+-- The client's blind index (client_key, 32 hex digits) as a UUID: the same 128 bits, grouped
+-- and counted 3-7x faster than the string. The zero UUID is "no client" (client_key = '').
+ALTER TABLE calls ADD COLUMN client UUID
+    DEFAULT toUUID(if(client_key = '', '00000000-0000-0000-0000-000000000000', concat(
+        substring(client_key, 1, 8), '-', substring(client_key, 9, 4), '-',
+        substring(client_key, 13, 4), '-', substring(client_key, 17, 4), '-',
+        substring(client_key, 21, 12))))

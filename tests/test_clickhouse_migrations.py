@@ -1,0 +1,81 @@
+"""ClickHouse migrations keep every call written under the earlier ones, on both backends."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from api import report_queries as q
+from api.report_range import parse_range
+from schemas.clickhouse import ClickHouse, connect, migrate
+from tests.support.metrics_reference import RefCall
+from tests.support.report_data import load, report_filter
+from tests.support.services import ClickHouseServer
+
+BEFORE_REPORT_COLUMNS = 3  # calls with a String type, partitioned by month
+
+
+@pytest.fixture(params=["chdb", "server"])
+def empty_database(request: pytest.FixtureRequest) -> Iterator[ClickHouse]:
+    name = f"migrations_{uuid.uuid4().hex[:8]}"
+    if request.param == "server":
+        server: ClickHouseServer = request.getfixturevalue("clickhouse_server")
+        store = connect(server.url(name))
+        yield store
+        store.execute(f"DROP DATABASE {name}")
+        store.close()
+        return
+    shared: ClickHouse = request.getfixturevalue("chdb_store")  # one chDB per process
+    shared.execute(f"CREATE DATABASE {name}")
+    shared.execute(f"USE {name}")
+    try:
+        yield shared
+    finally:
+        shared.execute("USE default")
+        shared.execute(f"DROP DATABASE {name}")
+
+
+def at(day: int, hour: int) -> datetime:
+    return datetime(2026, 3, day, hour, tzinfo=UTC)
+
+
+UPLOADS = [
+    RefCall(("d1", "1"), "e1", "+4915112345678", "outgoing", at(2, 9), 0, "Anna"),
+    RefCall(("d1", "1"), "e1", "+4915112345678", "outgoing", at(2, 9), 95, "Anna"),  # corrected
+    RefCall(("d1", "2"), "e1", "+4915112345679", "missed", at(30, 18), 0),
+    RefCall(("d2", "7"), "e2", None, "incoming", at(31, 8), 40),
+]
+
+
+def test_calls_written_before_the_report_columns_keep_counting(
+    empty_database: ClickHouse,
+) -> None:
+    store = empty_database
+    assert len(migrate(store, up_to=BEFORE_REPORT_COLUMNS)) == BEFORE_REPORT_COLUMNS
+    company = load(store, UPLOADS, country="DE")
+
+    applied = migrate(store)
+    assert applied == ["0004_report_columns.sql", "0005_calls_by_week.sql"]
+
+    rows = company.query(
+        """SELECT client_key, toString(client) AS client, call_id, tiebreak, type,
+            toTypeName(type) AS type_type, _partition_id AS part
+        FROM calls FINAL WHERE company_id = %(company_id)s ORDER BY started_at""",
+    )
+    assert [r["type"] for r in rows] == ["outgoing", "missed", "incoming"]
+    assert rows[0]["type_type"].startswith("Enum8(")
+    for row in rows:
+        expected = str(uuid.UUID(row["client_key"])) if row["client_key"] else str(uuid.UUID(int=0))
+        assert row["client"] == expected
+        assert row["tiebreak"] == int(row["call_id"][:8], 16)
+    # weekly partitions: Mondays, not months
+    assert [r["part"] for r in rows] == ["20260302", "20260330", "20260330"]
+
+    rng = parse_range("2026-03-01", "2026-03-31", None, "UTC", at(31, 23))
+    got = q.summary(company, report_filter(rng), rng)
+    assert (got["total_calls"], got["talk_time_s"], got["unique_clients"]) == (3, 135, 2)
+    assert got["longest_call"]["duration_s"] == 95
+    assert got["never_attended"] == 1

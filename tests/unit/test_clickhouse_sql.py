@@ -36,6 +36,8 @@ def test_migrations_apply_once(chdb_store: ClickHouse) -> None:
         "0001_calls.sql",
         "0002_device_status.sql",
         "0003_contacts_and_notes.sql",
+        "0004_report_columns.sql",
+        "0005_calls_by_week.sql",
     ]
 
 

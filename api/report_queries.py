@@ -367,6 +367,7 @@ def employee_rows(
 ) -> list[dict[str, Any]]:
     """Every selected employee, with zeros when they made no call in range."""
     where, params = f.where()
+    working_scan = _parallel.submit(working_seconds, ch, f, rng)
     counted = {
         row["employee_id"]: row
         for row in ch.query(
@@ -376,7 +377,7 @@ def employee_rows(
             params,
         )
     }
-    working = working_seconds(ch, f, rng)
+    working = working_scan.result()
     rows = []
     for employee in employees:
         found = counted.get(employee["id"])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from schemas.clickhouse import ClickHouse
+from streams.call_rows import CALL_COLUMNS
 
 BIG_COMPANY = "bench-big"
 
@@ -24,7 +25,7 @@ class ReportDataShape:
     chunks: int = 10
 
 
-GENERATE_SQL = """INSERT INTO calls
+GENERATE_SQL = """INSERT INTO calls ({columns})
 SELECT company_id, device_id, client_call_id, call_id, employee_id, client_key, number_enc,
        number_masked, name, type, started_at, duration_s, sim_slot, note, synced_at, version
 FROM (
@@ -67,6 +68,7 @@ def generate(store: ClickHouse, shape: ReportDataShape, end: datetime) -> dict[s
         "clients": shape.clients_per_company,
         "start_ts": start_ts,
         "days": shape.days,
+        "columns": ", ".join(CALL_COLUMNS),
     }
     chunk = shape.total_calls // shape.chunks
     for index in range(shape.chunks):

@@ -188,6 +188,24 @@ def unattended_sql(f: CallFilter, trigger: str, page: Page | None) -> tuple[str,
     return sql, params
 
 
+def callback_gaps_sql(considered: str) -> str:
+    """The call-back check in one pass per client instead of comparing every missed call with
+    every connected one. `timeline`: the client's considered missed calls (code 2t) and connected
+    calls (2t + 1), newest first, so a connected call at the same second comes before the missed
+    one. `gaps`: for each event, the seconds since the previous connected call in that order (the
+    next one in time): a running sum of time steps that each connected call resets to 0
+    (arrayCumSumNonNegative floors at 0); before any connected call it starts ~127 years high."""
+    return f"""arrayReverse(arraySort(groupArrayIf(
+                toInt64(toUnixTimestamp(started_at)) * 2 + toInt64({CONNECTED}),
+                ({considered}) OR {CONNECTED}))) AS timeline,
+            arrayMap(e -> intDiv(e, 2), timeline) AS event_times,
+            arrayCumSumNonNegative(arrayMap(
+                (e, step, i) -> if(modulo(e, 2) = 1, toInt64(-8000000000),
+                                   if(i = 1, toInt64(4000000000), -step)),
+                timeline, arrayDifference(event_times), arrayEnumerate(timeline)
+            )) AS gaps"""
+
+
 def callback_sql(f: CallFilter, hours: int, page: Page | None) -> tuple[str, dict[str, Any]]:
     """Clients with a missed/rejected call in range not followed by a connected call, by anyone,
     within `hours` after it (the window may reach past the end of the range)."""
@@ -200,11 +218,8 @@ def callback_sql(f: CallFilter, hours: int, page: Page | None) -> tuple[str, dic
             countIf({considered}) AS events,
             toUnixTimestamp(minIf(started_at, {considered})) AS first_ts,
             toUnixTimestamp(maxIf(started_at, {considered})) AS last_ts,
-            groupArrayIf(started_at, {considered}) AS missed_times,
-            groupArrayIf(started_at, {CONNECTED}) AS connected_times,
-            length(arrayFilter(
-                m -> NOT arrayExists(c -> c >= m AND c <= m + %(window_s)s, connected_times),
-                missed_times)) AS unanswered,
+            {callback_gaps_sql(considered)},
+            arrayCount((e, gap) -> modulo(e, 2) = 0 AND gap > %(window_s)s, timeline, gaps) AS unanswered,
             groupUniqArrayIf(employee_id, {considered}) AS employee_ids
         FROM calls FINAL {where} AND {HAS_CLIENT}
         GROUP BY client

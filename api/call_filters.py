@@ -57,11 +57,12 @@ class CallFilter:
     def employee_term(self) -> str:
         return "employee_id IN %(employee_ids)s" if self.employee_ids else "1"
 
+    def type_term(self) -> str:
+        return "type IN %(types)s" if self.types else "1"
+
     def selected_term(self) -> str:
         """The employee and type filters as one condition, for aggregates over a wider scan."""
-        return (
-            "type IN %(types)s AND " + self.employee_term() if self.types else self.employee_term()
-        )
+        return f"{self.type_term()} AND {self.employee_term()}"
 
 
 def parse_types(values: list[str]) -> tuple[str, ...]:

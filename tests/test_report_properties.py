@@ -79,6 +79,7 @@ def strip(
     first_day=st.sampled_from(["2026-03-07", "2026-03-08"]),
     days=st.integers(0, 2),
     employees=st.sampled_from([(), ("e1",), ("e2", "e3")]),
+    types=st.sampled_from([(), ("outgoing",), ("incoming", "missed")]),
     hours=st.sampled_from([1, 3]),
 )
 def test_reports_match_the_reference(
@@ -87,6 +88,7 @@ def test_reports_match_the_reference(
     first_day: str,
     days: int,
     employees: tuple[str, ...],
+    types: tuple[str, ...],
     hours: int,
 ) -> None:
     company = load(report_store, sent, country="US")
@@ -96,8 +98,9 @@ def test_reports_match_the_reference(
     final = ref.final_versions(sent)
     ranged = ref.in_range(final, rng.start, rng.end)
     chosen = set(employees) or None
-    selected = [c for c in ranged if chosen is None or c.employee in chosen]
-    f = report_filter(rng, employees)
+    staff = [c for c in ranged if chosen is None or c.employee in chosen]
+    selected = [c for c in staff if not types or c.type in types]
+    f = report_filter(rng, employees, types)
 
     got = q.summary(company, f, rng)
     expected = ref.basic_counts(selected)
@@ -105,7 +108,7 @@ def test_reports_match_the_reference(
     never = ref.unattended(final, rng.start, rng.end, zone, "missed", chosen)
     not_picked = ref.unattended(final, rng.start, rng.end, zone, "outgoing", chosen)
     assert (got["never_attended"], got["not_picked_up"]) == (len(never), len(not_picked))
-    working = ref.working_days(selected, zone)
+    working = ref.working_days(staff, zone)  # working hours ignore the type filter
     assert got["working_s"] == sum(row["working_s"] for row in working)
     longest = max((c.duration_s for c in selected if c.connected), default=None)
     assert (got["longest_call"] or {}).get("duration_s") == longest
@@ -132,6 +135,12 @@ def test_reports_match_the_reference(
     assert {
         i["number"]: {k: i[k] for k in next(iter(expected_customers.values()), {})} for i in items
     } == {number(k): v for k, v in expected_customers.items()}
+    listed = sorted(chosen or EMPLOYEES)
+    rows = q.employee_rows(company, f, rng, [{"id": e, "name": e, "team": None} for e in listed])
+    expected_staff = ref.employees(selected, staff, zone, listed)
+    assert {
+        row["employee_id"]: {k: row[k] for k in expected_staff[row["employee_id"]]} for row in rows
+    } == expected_staff
     assert q.analytics(company, f, rng, "day") == ref.series_by_day(
         selected, rng.start, rng.end, zone
     )

@@ -146,6 +146,24 @@ def working_days(calls: list[RefCall], zone: ZoneInfo) -> list[dict[str, Any]]:
     return rows
 
 
+def employees(
+    selected: list[RefCall], staff: list[RefCall], zone: ZoneInfo, employee_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Per employee: the basic counts of their selected calls (type filter applied), the working
+    time of all their calls (working hours ignore the type filter) and their last selected call."""
+    out = {}
+    for employee in employee_ids:
+        mine = [c for c in selected if c.employee == employee]
+        days = working_days([c for c in staff if c.employee == employee], zone)
+        last = max((c.started_at for c in mine), default=None)
+        out[employee] = {
+            **basic_counts(mine),
+            "working_s": sum(day["working_s"] for day in days),
+            "last_call_at": _iso(last, zone) if last else None,
+        }
+    return out
+
+
 def customers(calls: list[RefCall], zone: ZoneInfo) -> dict[str, dict[str, Any]]:
     out = {}
     for client in {c.client for c in calls if c.client}:

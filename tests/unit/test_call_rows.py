@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ingest.call_batches import DeviceIdentity, validate_calls
+from schemas.events import CALL_ID_NAMESPACE, stable_call_id
 from streams import retry
 from streams.call_rows import (
     CALL_COLUMNS,
@@ -57,6 +61,14 @@ def test_same_call_same_ids_and_client_key() -> None:
     first, again = row_for(), row_for(number="+91 98765 43210", duration_s=90)
     assert (first["call_id"], first["client_key"]) == (again["call_id"], again["client_key"])
     assert first["call_id"] != row_for(id="43")["call_id"]
+
+
+@given(st.text(), st.text(), st.text())
+def test_stable_call_id_is_the_uuid5_of_company_device_and_phone_id(
+    company: str, device: str, phone_call_id: str
+) -> None:
+    expected = uuid.uuid5(CALL_ID_NAMESPACE, f"{company}/{device}/{phone_call_id}")
+    assert stable_call_id(company, device, phone_call_id) == str(expected)
 
 
 def test_private_number_is_no_client() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench.stack import BenchStack, PeakRss
 from deploy.fleet import (
@@ -38,6 +38,7 @@ from deploy.fleet import (
 )
 from ingest.call_batches import DeviceIdentity, validate_calls
 from schemas.events import stable_call_id
+from schemas.settings import Settings
 
 Progress = Callable[[str], None]
 
@@ -50,6 +51,8 @@ class PipelineScale:
     freshness_s: float
 
 
+WORKER_GROUP: str = Settings.model_fields["worker_group"].default
+CALLS_TOPIC: str = Settings.model_fields["topic_calls_raw"].default
 TINY = PipelineScale(phones=2, backlog_calls=400, steady_calls_per_s=50, freshness_s=3)
 QUICK = PipelineScale(phones=32, backlog_calls=100_000, steady_calls_per_s=2_000, freshness_s=20)
 FULL = PipelineScale(phones=64, backlog_calls=1_000_000, steady_calls_per_s=2_000, freshness_s=60)
@@ -161,24 +164,44 @@ async def total_calls(api: httpx.AsyncClient, api_key: str) -> int:
     return int(response.json()["total_calls"]) if response.status_code == 200 else 0
 
 
-async def measure_worker(stack: BenchStack, api_key: str, expected: int) -> dict[str, Any]:
-    """The worker starts on a topic ingest already filled; rate from first to last row seen."""
+def committed_offsets(admin: KafkaAdminClient, partitions: list[TopicPartition]) -> int:
+    offsets = admin.list_group_offsets({WORKER_GROUP: partitions})[WORKER_GROUP]
+    return sum(max(meta.offset, 0) for meta in offsets.values())
+
+
+def measure_worker(stack: BenchStack, api_key: str, expected: int) -> dict[str, Any]:
+    """The worker starts on a topic ingest already filled. Its rate runs from its first to its
+    last offset commit (it commits only after ClickHouse has the rows), read from the broker:
+    polling a report instead made the worker's own process run the report 10 times a second."""
+    consumer = KafkaConsumer(bootstrap_servers=stack.bootstrap)
+    partitions = [
+        TopicPartition(CALLS_TOPIC, p) for p in consumer.partitions_for_topic(CALLS_TOPIC)
+    ]
+    records = sum(consumer.end_offsets(partitions).values())
+    consumer.close()
+    admin = KafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    first_seen: tuple[float, int] | None = None
+    deadline = time.monotonic() + 600
+    while (done := committed_offsets(admin, partitions)) < records:
+        if done and first_seen is None:
+            first_seen = (time.perf_counter(), done)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the worker committed {done} of {records} records within 600 s")
+        time.sleep(0.02)
+    finished = time.perf_counter()
+    admin.close()
+    stored = asyncio.run(stored_calls(stack, api_key))
+    if stored != expected:
+        raise RuntimeError(f"the worker stored {stored} of {expected} calls")
+    if first_seen is None or records == first_seen[1]:
+        return {"calls": expected, "calls_per_s": None}  # one commit: too small to time
+    calls = (records - first_seen[1]) * expected / records
+    return {"calls": expected, "calls_per_s": round(calls / max(finished - first_seen[0], 1e-3))}
+
+
+async def stored_calls(stack: BenchStack, api_key: str) -> int:
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api:
-        first_seen: tuple[float, int] | None = None
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            seen = await total_calls(api, api_key)
-            now = time.perf_counter()
-            if seen and first_seen is None:
-                first_seen = (now, seen)
-            if seen >= expected:
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise RuntimeError(f"the worker stored {seen} of {expected} calls within 600 s")
-    assert first_seen is not None
-    rate = (expected - first_seen[1]) / max(now - first_seen[0], 1e-3)
-    return {"calls": expected, "calls_per_s": round(rate) if expected > first_seen[1] else None}
+        return await total_calls(api, api_key)
 
 
 async def measure_freshness(
@@ -194,6 +217,8 @@ async def measure_freshness(
     )
     clients = client_numbers(random.Random(3), config.clients)
     delays: list[float] = []
+    refused: list[int] = []  # statuses of probe uploads ingest did not accept
+    unseen = 0  # accepted probes not visible within 30 s
     async with (
         httpx.AsyncClient(base_url=stack.ingest_url, timeout=60) as ingest,
         httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api,
@@ -211,17 +236,23 @@ async def measure_freshness(
                 )
                 accepted_at = time.perf_counter()
                 if answer.status_code != 202:
+                    refused.append(answer.status_code)
+                    await asyncio.sleep(0.3)
                     continue
                 wanted = stable_call_id(company_id, probe.device_id, call["id"])
-                params: dict[str, str | int] = {"employee_id": probe.employee_id, "limit": 1}
+                # newest first, but by the second: an earlier probe of the same second may
+                # come first, so look among the last few
+                params: dict[str, str | int] = {"employee_id": probe.employee_id, "limit": 5}
                 while time.perf_counter() - accepted_at < 30:
                     items = (await api.get("/v1/calls", params=params, headers=auth)).json()[
                         "items"
                     ]
-                    if items and items[0]["id"] == wanted:
+                    if any(item["id"] == wanted for item in items):
                         delays.append(time.perf_counter() - accepted_at)
                         break
                     await asyncio.sleep(0.02)
+                else:
+                    unseen += 1
                 await asyncio.sleep(0.3)
         finally:
             for task in steady:
@@ -230,6 +261,8 @@ async def measure_freshness(
     return {
         "steady_calls_per_s": scale.steady_calls_per_s,
         "probes": len(delays),
+        "probes_refused": refused,
+        "probes_unseen_after_30s": unseen,
         **percentiles(delays),
     }
 
@@ -279,7 +312,7 @@ def run(workdir: Path, scale: PipelineScale, progress: Progress) -> dict[str, An
 
         progress("worker: draining the topic into chDB")
         rss.watch("worker", stack.start("worker", "worker", "--with-api").process.pid)
-        worker = asyncio.run(measure_worker(stack, api_key, ingest["accepted"]))
+        worker = measure_worker(stack, api_key, ingest["accepted"])
         baselines = worker_baselines(workdir, min(scale.backlog_calls, 200_000), 5_000)
         worker.update(baselines)
         if worker["calls_per_s"]:

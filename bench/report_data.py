@@ -25,6 +25,10 @@ class ReportDataShape:
     chunks: int = 10
 
 
+# Client and day come from independent hashes of the call's number (taking each as n modulo its
+# count correlated them: every employee worked 9 days of 180, every client was called on 9, which
+# made per-day and per-client groupings 20x smaller than a real team's). A client has an account
+# owner who makes 95% of its calls; anyone in the company makes the rest.
 GENERATE_SQL = """INSERT INTO calls ({columns})
 SELECT company_id, device_id, client_call_id, call_id, employee_id, client_key, number_enc,
        number_masked, name, type, started_at, duration_s, sim_slot, note, synced_at, version
@@ -32,12 +36,15 @@ FROM (
     SELECT number AS n,
         n < {big_n} AS big,
         if(big, '{big}', concat('bench-small-', toString(n % {small_companies}))) AS company_id,
-        if(big, concat('{big}-emp-', toString(n % {big_employees})),
-           concat(company_id, '-emp-', toString(intDiv(n, {small_companies}) % {small_employees}))) AS employee_id,
+        cityHash64(n, 8) % {clients} AS client_no,
+        if(big, {big_employees}, {small_employees}) AS staff,
+        if(cityHash64(n, 10) % 20 < 19, cityHash64(company_id, client_no) % staff,
+           cityHash64(n, 7) % staff) AS employee_no,
+        concat(company_id, '-emp-', toString(employee_no)) AS employee_id,
         concat('dev-', employee_id) AS device_id,
         toString(n) AS client_call_id,
         lower(hex(MD5(toString(n)))) AS call_id,
-        if(n % 33 = 0, '', lower(hex(MD5(concat(company_id, toString((n * 7919) % {clients})))))) AS client_key,
+        if(n % 33 = 0, '', lower(hex(MD5(concat(company_id, toString(client_no)))))) AS client_key,
         if(client_key = '', '', 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA') AS number_enc,
         if(client_key = '', '', concat('+91******', leftPad(toString(cityHash64(client_key) % 10000), 4, '0'))) AS number_masked,
         if(cityHash64(n, 5) % 3 = 0, 'Ravi', '') AS name,
@@ -45,7 +52,7 @@ FROM (
                 cityHash64(n, 1) % 100 < 85, 'missed', cityHash64(n, 1) % 100 < 90, 'rejected',
                 cityHash64(n, 1) % 100 < 93, 'voicemail', cityHash64(n, 1) % 100 < 96, 'blocked',
                 'answered_externally') AS type,
-        toDateTime({start_ts} + (n % {days}) * 86400 + 12600 + cityHash64(n, 4) % 36000) AS started_at,
+        toDateTime({start_ts} + (cityHash64(n, 9) % {days}) * 86400 + 12600 + cityHash64(n, 4) % 36000) AS started_at,
         toUInt32(if(type IN ('incoming', 'outgoing') AND cityHash64(n, 2) % 100 < 75,
                     cityHash64(n, 3) % 900 + 1, 0)) AS duration_s,
         toInt8(cityHash64(n, 6) % 2) AS sim_slot,

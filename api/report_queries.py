@@ -4,7 +4,7 @@ Each implements one definition of METRICS.md; api/reports.py only translates HTT
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from api.call_filters import CallFilter
@@ -75,7 +75,7 @@ class Page:
 
 
 def iso(ts: int, rng: ReportRange) -> str:
-    return datetime.fromtimestamp(ts, UTC).astimezone(rng.zone).isoformat()
+    return datetime.fromtimestamp(ts, rng.zone).isoformat()
 
 
 def with_average(counts: dict[str, Any]) -> dict[str, Any]:

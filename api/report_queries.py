@@ -188,10 +188,11 @@ def unattended_sql(f: CallFilter, trigger: str, page: Page | None) -> tuple[str,
 def callback_gaps_sql(considered: str) -> str:
     """The call-back check in one pass per client instead of comparing every missed call with
     every connected one. `timeline`: the client's considered missed calls (code 2t) and connected
-    calls (2t + 1), t in seconds since the range start (UInt32 sorts faster), newest first, so a connected call at the same second comes before the missed
-    one. `gaps`: for each event, the seconds since the previous connected call in that order (the
-    next one in time): a running sum of time steps that each connected call resets to 0
-    (arrayCumSumNonNegative floors at 0); before any connected call it starts ~127 years high."""
+    calls (2t + 1), t in seconds since the range start (UInt32 sorts faster), newest first, so
+    a connected call at the same second comes before the missed one. `gaps`: for each event, the
+    seconds since the previous connected call in that order (the next one in time): a running
+    sum of time steps that each connected call resets to 0 (arrayCumSumNonNegative floors at
+    0); before any connected call it starts ~127 years high."""
     return f"""arrayReverseSort(groupArrayIf(
                 toUInt32(toUnixTimestamp(started_at) - %(start_ts)s) * 2 + {CONNECTED},
                 ({considered}) OR {CONNECTED})) AS timeline,
@@ -216,7 +217,8 @@ def callback_sql(f: CallFilter, hours: int, page: Page | None) -> tuple[str, dic
             toUnixTimestamp(minIf(started_at, {considered})) AS first_ts,
             toUnixTimestamp(maxIf(started_at, {considered})) AS last_ts,
             {callback_gaps_sql(considered)},
-            arrayCount((e, gap) -> modulo(e, 2) = 0 AND gap > %(window_s)s, timeline, gaps) AS unanswered,
+            arrayCount((e, gap) -> modulo(e, 2) = 0 AND gap > %(window_s)s, timeline, gaps)
+                AS unanswered,
             groupUniqArrayIf(employee_id, {considered}) AS employee_ids
         FROM calls FINAL {where} AND {HAS_CLIENT}
         GROUP BY client

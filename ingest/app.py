@@ -143,6 +143,9 @@ def create_app(settings: Settings) -> FastAPI:
                 headers={"Retry-After": str(wait_s)},
             )
 
+    async def body_as(model: type[Model], request: Request, state: IngestState) -> Model:
+        return parse(model, await read_json_body(request, state.settings.max_body_bytes))
+
     async def produce(state: IngestState, topic: str, records: list[tuple[bytes, bytes]]) -> None:
         try:
             await state.producer.send_all(topic, records)
@@ -165,7 +168,7 @@ def create_app(settings: Settings) -> FastAPI:
         request: Request, device: CurrentDevice, state: State
     ) -> dict[str, str]:
         limit_rate(state, device)
-        status = parse(DeviceStatus, await read_json_body(request, state.settings.max_body_bytes))
+        status = await body_as(DeviceStatus, request, state)
         now = datetime.now(UTC)
         if status.at > now + timedelta(seconds=state.settings.max_future_skew_s):
             raise ApiError(
@@ -187,7 +190,7 @@ def create_app(settings: Settings) -> FastAPI:
         request: Request, device: CurrentDevice, state: State
     ) -> dict[str, Any]:
         limit_rate(state, device)
-        upload = parse(ContactsUpload, await read_json_body(request, state.settings.max_body_bytes))
+        upload = await body_as(ContactsUpload, request, state)
         now = datetime.now(UTC)
         records = [
             kafka_record(
@@ -219,7 +222,7 @@ def create_app(settings: Settings) -> FastAPI:
             raise ApiError(
                 422, "invalid_request", "bad call id", [("call_id", "1 to 128 characters")]
             )
-        note = parse(CallNote, await read_json_body(request, state.settings.max_body_bytes))
+        note = await body_as(CallNote, request, state)
         now = datetime.now(UTC)
         event = CallNoted(
             occurred_at=now,

@@ -3,6 +3,8 @@ Each implements one definition of METRICS.md; api/reports.py only translates HTT
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -28,7 +30,6 @@ CLIENT_HEX = "replaceAll(toString(client), '-', '') AS client_hex"
 LATEST = "(toUInt64(toUnixTimestamp(started_at)) * 4294967296 + tiebreak)"
 # The longest connected call as one number: duration, then the later start.
 LONGEST = "(toUInt64(duration_s) * 4294967296 + toUnixTimestamp(started_at))"
-LATEST_NAME = f"argMaxIf(name, {LATEST}, name != '') AS name"
 
 COUNT_NAMES = (
     "total_calls",
@@ -64,7 +65,7 @@ BUCKETS: dict[str, str] = {
     "hour": "toUnixTimestamp(toStartOfHour(started_at, %(tz)s))",
     "hour_of_day": "toHour(started_at, %(tz)s)",
     "weekday": "toDayOfWeek(toDate(started_at, %(tz)s))",
-    "employee": "employee_id",
+    "employee": "employee",
     "type": "type",
 }
 
@@ -73,6 +74,57 @@ BUCKETS: dict[str, str] = {
 class Page:
     limit: int
     after: tuple[int, str] | None = None  # (sort timestamp, client key) of the last item seen
+
+
+def employee_ids(ch: CompanyClickHouse, keys: Iterable[Any]) -> dict[int, str]:
+    """`employee` numbers (cityHash64 of the id, migration 0006) back to employee ids."""
+    wanted = tuple(sorted({int(key) for key in keys}))
+    if not wanted:
+        return {}
+    rows = ch.query(
+        f"""SELECT employee, employee_id FROM call_employees FINAL
+        WHERE {COMPANY_FILTER} AND employee IN %(employees)s""",
+        {"employees": wanted},
+    )
+    return {int(row["employee"]): row["employee_id"] for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class ClientLabels:
+    """What a client list shows besides the counts, looked up for the clients of one page only
+    (migration 0006): the masked number, the latest name the call log gave the number, and the
+    ids behind `employee` numbers."""
+
+    clients: dict[str, tuple[str, str]]
+    employees: dict[int, str]
+
+    @classmethod
+    def of(cls, ch: CompanyClickHouse, rows: list[dict[str, Any]], field: str) -> ClientLabels:
+        wanted = tuple(str(uuid.UUID(row["client_hex"])) for row in rows)
+        found = (
+            ch.query(
+                f"""SELECT {CLIENT_HEX}, masked, known_name FROM call_clients FINAL
+                WHERE {COMPANY_FILTER} AND client IN %(clients)s""",
+                {"clients": wanted},
+            )
+            if wanted
+            else []
+        )
+        return cls(
+            clients={row["client_hex"]: (row["masked"], row["known_name"]) for row in found},
+            employees=employee_ids(ch, (key for row in rows for key in _as_list(row[field]))),
+        )
+
+    def client(self, row: dict[str, Any]) -> dict[str, Any]:
+        number, name = self.clients[row["client_hex"]]
+        return {"number": number, "name": name or None}
+
+    def employee_ids(self, keys: Iterable[Any]) -> list[str]:
+        return sorted(self.employees[int(key)] for key in keys)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def iso(ts: int, rng: ReportRange) -> str:
@@ -171,13 +223,11 @@ def unattended_sql(f: CallFilter, trigger: str, page: Page | None) -> tuple[str,
     considered = f"{trigger} AND {f.employee_term()}"
     where, params = f.where(employees=False, types=False)
     sql = f"""SELECT {CLIENT_HEX},
-            any(number_masked) AS number,
-            {LATEST_NAME},
             countIf({considered}) AS events,
             toUnixTimestamp(minIf(started_at, {considered})) AS first_ts,
             toUnixTimestamp(maxIf(started_at, {considered})) AS last_ts,
             toUnixTimestamp(maxIf(started_at, {CONNECTED})) AS last_connected_ts,
-            groupUniqArrayIf(employee_id, {considered}) AS employee_ids
+            groupUniqArrayIf(employee, {considered}) AS employees
         FROM calls FINAL {where} AND {HAS_CLIENT}
         GROUP BY client
         HAVING events > 0 AND last_connected_ts < first_ts{_after_clause(page, "last_ts", params)}
@@ -211,15 +261,13 @@ def callback_sql(f: CallFilter, hours: int, page: Page | None) -> tuple[str, dic
     where, params = f.where(employees=False, types=False, extend_end_s=hours * 3600)
     params["window_s"] = hours * 3600
     sql = f"""SELECT {CLIENT_HEX},
-            any(number_masked) AS number,
-            argMaxIf(name, {LATEST}, name != '' AND {IN_RANGE}) AS name,
             countIf({considered}) AS events,
             toUnixTimestamp(minIf(started_at, {considered})) AS first_ts,
             toUnixTimestamp(maxIf(started_at, {considered})) AS last_ts,
             {callback_gaps_sql(considered)},
             arrayCount((e, gap) -> modulo(e, 2) = 0 AND gap > %(window_s)s, timeline, gaps)
                 AS unanswered,
-            groupUniqArrayIf(employee_id, {considered}) AS employee_ids
+            groupUniqArrayIf(employee, {considered}) AS employees
         FROM calls FINAL {where} AND {HAS_CLIENT}
         GROUP BY client
         HAVING unanswered > 0{_after_clause(page, "last_ts", params)}
@@ -237,16 +285,19 @@ def _page(
 
 
 def unattended_item(
-    row: dict[str, Any], rng: ReportRange, count: str, first: str, last: str
+    row: dict[str, Any],
+    rng: ReportRange,
+    labels: ClientLabels,
+    names: tuple[str, str, str],
 ) -> dict[str, Any]:
-    """One client of an unattended list, under the field names of that report."""
+    """One client of an unattended list, under that report's names of its count, first, last."""
+    count, first, last = names
     return {
-        "number": row["number"],
-        "name": row["name"] or None,
+        **labels.client(row),
         count: int(row["events"]),
         first: iso(row["first_ts"], rng),
         last: iso(row["last_ts"], rng),
-        "employee_ids": sorted(row["employee_ids"]),
+        "employee_ids": labels.employee_ids(row["employees"]),
     }
 
 
@@ -262,9 +313,12 @@ def never_attended(
     else:
         sql, params = callback_sql(f, callback_within_h, page)
     rows, after = _page(ch.query(sql, params), page)
+    labels = ClientLabels.of(ch, rows, "employees")
     items = []
     for row in rows:
-        item = unattended_item(row, rng, "missed_count", "first_missed_at", "last_missed_at")
+        item = unattended_item(
+            row, rng, labels, ("missed_count", "first_missed_at", "last_missed_at")
+        )
         if callback_within_h is not None:
             item["unanswered_count"] = int(row["unanswered"])
         items.append(item)
@@ -276,9 +330,9 @@ def not_picked_up(
 ) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
     sql, params = unattended_sql(f, UNANSWERED_OUTGOING, page)
     rows, after = _page(ch.query(sql, params), page)
-    return [
-        unattended_item(row, rng, "attempts", "first_attempt_at", "last_attempt_at") for row in rows
-    ], after
+    labels = ClientLabels.of(ch, rows, "employees")
+    names = ("attempts", "first_attempt_at", "last_attempt_at")
+    return [unattended_item(row, rng, labels, names) for row in rows], after
 
 
 def customers(
@@ -286,27 +340,25 @@ def customers(
 ) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
     where, params = f.where()
     sql = f"""SELECT {CLIENT_HEX},
-            any(number_masked) AS number,
-            {LATEST_NAME},
             {counts_sql()},
             toUnixTimestamp(min(started_at)) AS first_ts,
             toUnixTimestamp(max(started_at)) AS last_ts,
-            argMax(employee_id, {LATEST}) AS last_employee_id
+            argMax(employee, {LATEST}) AS last_employee
         FROM calls FINAL {where} AND {HAS_CLIENT}
         GROUP BY client
         HAVING 1{_after_clause(page, "last_ts", params)}
         ORDER BY last_ts DESC, client_hex{_limit(page, params)}"""
     rows, after = _page(ch.query(sql, params), page)
+    labels = ClientLabels.of(ch, rows, "last_employee")
     items = []
     for row in rows:
         items.append(
             {
-                "number": row["number"],
-                "name": row["name"] or None,
+                **labels.client(row),
                 **with_average(row),
                 "first_call_at": iso(row["first_ts"], rng),
                 "last_call_at": iso(row["last_ts"], rng),
-                "last_employee_id": row["last_employee_id"],
+                "last_employee_id": labels.employees[int(row["last_employee"])],
             }
         )
     return items, after
@@ -316,13 +368,13 @@ def working_days_sql(f: CallFilter, rng: ReportRange) -> tuple[str, dict[str, An
     """One row per employee and local day with at least one activity call."""
     where, params = f.where(types=False)
     params["tz"] = rng.zone.key
-    sql = f"""SELECT employee_id, toString(toDate(started_at, %(tz)s)) AS day,
+    sql = f"""SELECT employee, toString(toDate(started_at, %(tz)s)) AS day,
             toUnixTimestamp(min(started_at)) AS first_ts,
             max(toUnixTimestamp(started_at) + duration_s) AS last_ts,
             sumIf(duration_s, {CONNECTED}) AS talk_time_s,
             count() AS activity_calls
         FROM calls FINAL {where} AND {ACTIVITY}
-        GROUP BY employee_id, day"""
+        GROUP BY employee, day"""
     return sql, params
 
 
@@ -353,13 +405,13 @@ def local_iso(row: dict[str, Any], ts: str) -> str:
 def working_days(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> list[dict[str, Any]]:
     sql, params = working_days_sql(f, rng)
     rows = ch.query(
-        f"""SELECT *, {local_time_sql("first_ts")}, {local_time_sql("last_ts")}
-        FROM ({sql}) ORDER BY day, employee_id""",
+        f"""SELECT *, {local_time_sql("first_ts")}, {local_time_sql("last_ts")} FROM ({sql})""",
         params,
     )
-    return [
+    ids = employee_ids(ch, (row["employee"] for row in rows))
+    days = [
         {
-            "employee_id": row["employee_id"],
+            "employee_id": ids[int(row["employee"])],
             "day": row["day"],
             "first_activity_at": local_iso(row, "first_ts"),
             "last_activity_at": local_iso(row, "last_ts"),
@@ -369,6 +421,8 @@ def working_days(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> list
         }
         for row in rows
     ]
+    days.sort(key=lambda row: (row["day"], row["employee_id"]))
+    return days
 
 
 def working_total(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> int:
@@ -411,15 +465,13 @@ def employee_rows(
     where, params = f.where(types=False)
     params["tz"] = rng.zone.key
     totals = ", ".join(f"sum({name}) AS {name}" for name in COUNT_NAMES)
-    counted = {
-        row["employee_id"]: row
-        for row in ch.query(
-            f"""SELECT employee_id, {totals},
+    rows = ch.query(
+        f"""SELECT employee, {totals},
                 uniqExactIfMerge(clients) AS unique_clients,
                 sum(working_s) AS working_s,
                 max(last_call_ts) AS last_call_ts
             FROM (
-                SELECT employee_id, toDate(started_at, %(tz)s) AS day, {counts_sql(selected)},
+                SELECT employee, toDate(started_at, %(tz)s) AS day, {counts_sql(selected)},
                     uniqExactIfState(client, {selected} AND {HAS_CLIENT}) AS clients,
                     if(countIf({ACTIVITY}) > 0,
                        maxIf(toUnixTimestamp(started_at) + duration_s, {ACTIVITY})
@@ -427,12 +479,13 @@ def employee_rows(
                        0) AS working_s,
                     toUnixTimestamp(maxIf(started_at, {selected})) AS last_call_ts
                 FROM calls FINAL {where}
-                GROUP BY employee_id, day
+                GROUP BY employee, day
             )
-            GROUP BY employee_id""",
-            params,
-        )
-    }
+            GROUP BY employee""",
+        params,
+    )
+    ids = employee_ids(ch, (row["employee"] for row in rows))
+    counted = {ids[int(row["employee"])]: row for row in rows}
     items = []
     for employee in employees:
         found = counted.get(employee["id"])
@@ -479,6 +532,10 @@ def analytics(
         FROM calls FINAL {where} GROUP BY bucket ORDER BY bucket""",
         params,
     )
+    if group_by == "employee":
+        ids = employee_ids(ch, (row["bucket"] for row in rows))
+        for row in rows:
+            row["bucket"] = ids[int(row["bucket"])]
     found = {row["bucket"]: with_average(row) for row in rows}
     labels = bucket_labels(group_by, rng) or sorted(found)
     series = []

@@ -58,7 +58,11 @@ def test_calls_written_before_the_report_columns_keep_counting(
     company = load(store, UPLOADS, country="DE")
 
     applied = migrate(store)
-    assert applied == ["0004_report_columns.sql", "0005_calls_by_week.sql"]
+    assert applied == [
+        "0004_report_columns.sql",
+        "0005_calls_by_week.sql",
+        "0006_employee_and_client_lookups.sql",
+    ]
 
     rows = company.query(
         """SELECT client_key, toString(client) AS client, call_id, tiebreak, type,
@@ -79,3 +83,19 @@ def test_calls_written_before_the_report_columns_keep_counting(
     assert (got["total_calls"], got["talk_time_s"], got["unique_clients"]) == (3, 135, 2)
     assert got["longest_call"]["duration_s"] == 95
     assert got["never_attended"] == 1
+
+    # the lookups were filled from the calls written before them
+    clients = company.query(
+        """SELECT masked, known_name FROM call_clients FINAL
+        WHERE company_id = %(company_id)s ORDER BY masked"""
+    )
+    assert clients == [
+        {"masked": "+49*******5678", "known_name": "Anna"},
+        {"masked": "+49*******5679", "known_name": ""},
+    ]
+    staff = company.query(
+        """SELECT employee_id FROM call_employees FINAL
+        WHERE company_id = %(company_id)s AND employee = cityHash64(employee_id)
+        ORDER BY employee_id"""
+    )
+    assert [row["employee_id"] for row in staff] == ["e1", "e2"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -402,16 +402,29 @@ def local_iso(row: dict[str, Any], ts: str) -> str:
     return str(row[f"{ts}_local"]).replace(" ", "T") + utc_offset(int(row[f"{ts}_offset"]))
 
 
-def working_days(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> list[dict[str, Any]]:
+def working_days(
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, page: Page
+) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
+    """One page of employee-days, by day then employee id. The cursor is (day ordinal, id)."""
     sql, params = working_days_sql(f, rng)
+    after = ""
+    if page.after is not None:
+        after_day, params["after_id"] = page.after
+        params["after_day"] = date.fromordinal(after_day).isoformat()
+        after = """WHERE day > %(after_day)s
+            OR (day = %(after_day)s AND employee_id > %(after_id)s)"""
     rows = ch.query(
-        f"""SELECT *, {local_time_sql("first_ts")}, {local_time_sql("last_ts")} FROM ({sql})""",
+        f"""SELECT *, {local_time_sql("first_ts")}, {local_time_sql("last_ts")}
+        FROM ({sql}) AS days ANY LEFT JOIN (
+            SELECT employee, employee_id FROM call_employees FINAL WHERE {COMPANY_FILTER}
+        ) AS staff USING employee
+        {after}
+        ORDER BY day, employee_id{_limit(page, params)}""",
         params,
     )
-    ids = employee_ids(ch, (row["employee"] for row in rows))
-    days = [
+    items = [
         {
-            "employee_id": ids[int(row["employee"])],
+            "employee_id": row["employee_id"],
             "day": row["day"],
             "first_activity_at": local_iso(row, "first_ts"),
             "last_activity_at": local_iso(row, "last_ts"),
@@ -421,8 +434,10 @@ def working_days(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> list
         }
         for row in rows
     ]
-    days.sort(key=lambda row: (row["day"], row["employee_id"]))
-    return days
+    if len(items) <= page.limit:
+        return items, None
+    last = items[page.limit - 1]
+    return items[: page.limit], (date.fromisoformat(last["day"]).toordinal(), last["employee_id"])
 
 
 def working_total(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> int:
@@ -432,26 +447,32 @@ def working_total(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> int
     return int(row["working_s"])
 
 
-def team_totals(days: list[dict[str, Any]]) -> dict[str, Any]:
-    by_day: dict[str, list[dict[str, Any]]] = {}
-    for row in days:
-        by_day.setdefault(row["day"], []).append(row)
-    per_day = [
+def team_totals(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> dict[str, Any]:
+    """Per day: active employees, their summed and mean working time; then over the range."""
+    sql, params = working_days_sql(f, rng)
+    per_day = ch.query(
+        f"""SELECT day, count() AS active_employees, sum(last_ts - first_ts) AS working_s,
+            sum(talk_time_s) AS talk_time_s
+        FROM ({sql}) GROUP BY day ORDER BY day""",
+        params,
+    )
+    days = [
         {
-            "day": day,
-            "active_employees": len(rows),
-            "working_s": sum(r["working_s"] for r in rows),
-            "mean_working_s": round(sum(r["working_s"] for r in rows) / len(rows), 2),
+            "day": row["day"],
+            "active_employees": int(row["active_employees"]),
+            "working_s": int(row["working_s"]),
+            "mean_working_s": round(int(row["working_s"]) / int(row["active_employees"]), 2),
         }
-        for day, rows in sorted(by_day.items())
+        for row in per_day
     ]
-    total = sum(r["working_s"] for r in days)
+    employee_days = sum(day["active_employees"] for day in days)
+    total = sum(day["working_s"] for day in days)
     return {
-        "days": per_day,
-        "employee_days": len(days),
+        "days": days,
+        "employee_days": employee_days,
         "working_s": total,
-        "mean_working_s": round(total / len(days), 2) if days else 0,
-        "talk_time_s": sum(r["talk_time_s"] for r in days),
+        "mean_working_s": round(total / employee_days, 2) if employee_days else 0,
+        "talk_time_s": sum(int(row["talk_time_s"]) for row in per_day),
     }
 
 

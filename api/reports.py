@@ -103,7 +103,13 @@ async def customers(
 
 
 @router.get("/working-hours")
-async def working_hours(tenant: CurrentTenant, rng: Range, f: ReportFilter) -> dict[str, Any]:
-    """Per employee and local day: first and last activity, working and talk time; team totals."""
-    days = await run_in_threadpool(q.working_days, tenant.clickhouse, f, rng)
-    return {"range": rng.as_json(), "items": days, "team": q.team_totals(days)}
+async def working_hours(
+    tenant: CurrentTenant, rng: Range, f: ReportFilter, limit: Limit = 100, cursor: Cursor = None
+) -> dict[str, Any]:
+    """Per employee and local day: first and last activity, working and talk time (a page of
+    them, by day); team totals over the whole range."""
+    result = await run_in_threadpool(
+        q.working_days, tenant.clickhouse, f, rng, page_of(limit, cursor)
+    )
+    team = await run_in_threadpool(q.team_totals, tenant.clickhouse, f, rng)
+    return {**listing(rng, result), "team": team}

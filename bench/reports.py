@@ -52,7 +52,7 @@ def report_runs(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Callable[[], 
         "never-attended 2h": lambda: q.never_attended(ch, f, rng, page, 2),
         "not-picked-up": lambda: q.not_picked_up(ch, f, rng, page),
         "customers": lambda: q.customers(ch, f, rng, page),
-        "working-hours": lambda: q.working_days(ch, f, rng),
+        "working-hours": lambda: (q.working_days(ch, f, rng, page), q.team_totals(ch, f, rng)),
     }
 
 

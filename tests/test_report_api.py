@@ -49,6 +49,10 @@ def test_report_endpoints(loaded: tuple[Stack, str, str]) -> None:
         assert answer.status_code == 200, (endpoint, answer.text)
         assert answer.json()["range"] == expected_range, endpoint
 
+    working = stack.api.get("/v1/reports/working-hours", params=day, headers=auth).json()
+    assert working["next_cursor"] is None and len(working["items"]) == 1
+    assert working["team"]["employee_days"] == 1
+
     hours = stack.api.get(
         "/v1/reports/analytics", params={**day, "group_by": "hour"}, headers=auth
     ).json()

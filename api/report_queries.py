@@ -481,34 +481,31 @@ def team_totals(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> dict[
 def employee_rows(
     ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, employees: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Every selected employee, with zeros when they made no call in range. One scan grouped by
-    employee and local day gives both the counts (of the selected types) and the working time
-    (of activity calls of any type); unique clients merge across days from per-day sets."""
+    """Every selected employee, with zeros when they made no call in range: the counts of the
+    selected types per employee, then the working time (activity calls of any type) per
+    employee-day. Two scans: one per-employee-day scan that also merged per-day client sets
+    took 1.3x as long."""
     selected = f.type_term()
     where, params = f.where(types=False)
-    params["tz"] = rng.zone.key
-    totals = ", ".join(f"sum({name}) AS {name}" for name in COUNT_NAMES)
     rows = ch.query(
-        f"""SELECT employee, {totals},
-                uniqExactIfMerge(clients) AS unique_clients,
-                sum(working_s) AS working_s,
-                max(last_call_ts) AS last_call_ts
-            FROM (
-                SELECT employee, toDate(started_at, %(tz)s) AS day, {counts_sql(selected)},
-                    uniqExactIfState(client, {selected} AND {HAS_CLIENT}) AS clients,
-                    if(sum({ACTIVITY}) > 0,
-                       maxIf(toUnixTimestamp(started_at) + duration_s, {ACTIVITY})
-                           - toUnixTimestamp(minIf(started_at, {ACTIVITY})),
-                       0) AS working_s,
-                    toUnixTimestamp(maxIf(started_at, {selected})) AS last_call_ts
-                FROM calls FINAL {where}
-                GROUP BY employee, day
-            )
-            GROUP BY employee""",
+        f"""SELECT employee, {counts_sql(selected)},
+            uniqExactIf(client, {selected} AND {HAS_CLIENT}) AS unique_clients,
+            toUnixTimestamp(maxIf(started_at, {selected})) AS last_call_ts
+        FROM calls FINAL {where}
+        GROUP BY employee""",
         params,
     )
-    ids = employee_ids(ch, (row["employee"] for row in rows))
+    days, day_params = working_days_sql(f, rng)
+    working = {
+        int(row["employee"]): int(row["working_s"])
+        for row in ch.query(
+            f"SELECT employee, sum(last_ts - first_ts) AS working_s FROM ({days}) GROUP BY employee",
+            day_params,
+        )
+    }
+    ids = employee_ids(ch, (*(row["employee"] for row in rows), *working))
     counted = {ids[int(row["employee"])]: row for row in rows}
+    worked = {ids[key]: seconds for key, seconds in working.items()}
     items = []
     for employee in employees:
         found = counted.get(employee["id"])
@@ -519,7 +516,7 @@ def employee_rows(
                 "name": employee["name"],
                 "team": employee["team"],
                 **(with_average(found) if found else zero_counts()),
-                "working_s": int(found["working_s"]) if found else 0,
+                "working_s": worked.get(employee["id"], 0),
                 "last_call_at": iso(found["last_call_ts"], rng) if found and called else None,
             }
         )

@@ -124,6 +124,14 @@ def test_never_attended(company: CompanyClickHouse) -> None:
     assert [item["number"] for item in only_e2] == [mask_number(D)]
 
 
+def test_lists_show_the_latest_known_name_even_from_before_the_range(
+    company: CompanyClickHouse,
+) -> None:
+    rng = day("2026-03-30")
+    items, _ = q.never_attended(company, report_filter(rng), rng, q.Page(10), None)
+    assert [(item["number"], item["name"]) for item in items] == [(mask_number(B), "Priya")]
+
+
 def test_never_attended_pages(company: CompanyClickHouse) -> None:
     rng = day("2026-03-29")
     first, after = q.never_attended(company, report_filter(rng), rng, q.Page(1), None)

@@ -30,7 +30,7 @@ lint: $(STAMP)
 	@$(VENV)/bin/ruff check .
 
 typecheck: $(STAMP)
-	@$(VENV)/bin/mypy ingest streams api schemas deploy
+	@$(VENV)/bin/mypy ingest streams api schemas deploy bench tests
 
 clean:
 	rm -rf .closecall

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 
+import httpx
+
 from tests.conftest import StackFactory
 from tests.support.services import Broker
 from tests.test_faults import enrolled, wire_calls
@@ -22,7 +24,7 @@ def test_every_limit_has_its_status_and_shape(make_stack: StackFactory, broker: 
     _key, token = enrolled(stack, "Limits")
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    def post(body: bytes, **headers: str):  # type: ignore[no-untyped-def]
+    def post(body: bytes, **headers: str) -> httpx.Response:
         return stack.ingest.post("/v1/calls", content=body, headers={**auth, **headers})
 
     calls = wire_calls(6, "lim-")

@@ -60,7 +60,7 @@ def test_report_endpoints(loaded: tuple[Stack, str, str]) -> None:
 
     pages, cursor = [], None
     while True:
-        params = {**day, "limit": 7, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | int] = {**day, "limit": 7, **({"cursor": cursor} if cursor else {})}
         page = stack.api.get("/v1/reports/customers", params=params, headers=auth).json()
         pages.append(page["items"])
         cursor = page["next_cursor"]
@@ -90,7 +90,7 @@ def test_report_endpoints(loaded: tuple[Stack, str, str]) -> None:
     ],
 )
 def test_bad_parameters_name_the_field(
-    loaded: tuple[Stack, str, str], params: dict[str, object], field: str
+    loaded: tuple[Stack, str, str], params: dict[str, str | int], field: str
 ) -> None:
     stack, key, _ = loaded
     endpoint = "analytics" if "group_by" in params else "never-attended"

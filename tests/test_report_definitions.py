@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from api import report_queries as q
-from api.report_range import parse_range
+from api.report_range import ReportRange, parse_range
 from api.tenancy import CompanyClickHouse
 from schemas.clickhouse import ClickHouse
 from streams.phone_numbers import mask_number
@@ -61,7 +61,7 @@ def company(report_store: ClickHouse) -> CompanyClickHouse:
     return load(report_store, UPLOADS, country="DE")
 
 
-def day(first: str, last: str | None = None):  # type: ignore[no-untyped-def]
+def day(first: str, last: str | None = None) -> ReportRange:
     return parse_range(first, last or first, None, "Europe/Berlin", NOW)
 
 

@@ -7,6 +7,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import responses
 import sqlalchemy as sa
@@ -90,7 +91,9 @@ def status_seen(store: ClickHouse, company_id: str, device_id: str, at: datetime
 
 
 def sent_tokens() -> list[str]:
-    return [json.loads(call.request.body)["message"]["token"] for call in responses.calls]
+    return [
+        json.loads(cast(bytes, call.request.body))["message"]["token"] for call in responses.calls
+    ]
 
 
 @responses.activate

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from streams.number_crypto import (
+    CompanyKeys,
     DecryptionError,
     blind_index,
     decrypt_number,
@@ -18,7 +19,7 @@ from streams.number_crypto import (
 MASTER = os.urandom(32)
 
 
-def keys_for(company_id: str, master: bytes = MASTER):  # type: ignore[no-untyped-def]
+def keys_for(company_id: str, master: bytes = MASTER) -> CompanyKeys:
     return unwrap_company_keys(master, company_id, new_wrapped_data_key(master, company_id))
 
 

@@ -4,6 +4,7 @@ request (FCM itself cannot be reached from here)."""
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import pytest
 import responses
@@ -23,7 +24,7 @@ def test_sync_push_is_a_high_priority_data_message_to_the_token(pusher: SyncPush
     assert pusher.push_sync("device-token-1") is PushOutcome.SENT
     (call,) = responses.calls
     assert call.request.headers["Authorization"] == "Bearer static-access-token"
-    assert json.loads(call.request.body) == {
+    assert json.loads(cast(bytes, call.request.body)) == {
         "message": {
             "token": "device-token-1",
             "data": {"action": "sync"},

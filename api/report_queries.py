@@ -75,7 +75,9 @@ BUCKETS: dict[str, str] = {
 @dataclass(frozen=True, slots=True)
 class Page:
     limit: int
-    after: tuple[int, str] | None = None  # (sort timestamp, client key) of the last item seen
+    # the sort key of the last item seen: (timestamp, client key) in client lists,
+    # (day ordinal, employee id) in working hours
+    after: tuple[int, str] | None = None
 
 
 def employee_ids(ch: CompanyClickHouse, keys: Iterable[Any]) -> dict[int, str]:
@@ -101,7 +103,9 @@ class ClientLabels:
     employees: dict[int, str]
 
     @classmethod
-    def of(cls, ch: CompanyClickHouse, rows: list[dict[str, Any]], field: str) -> ClientLabels:
+    def of(
+        cls, ch: CompanyClickHouse, rows: list[dict[str, Any]], employees: Iterable[Any]
+    ) -> ClientLabels:
         wanted = tuple(str(uuid.UUID(row["client_hex"])) for row in rows)
         found = (
             ch.query(
@@ -114,7 +118,7 @@ class ClientLabels:
         )
         return cls(
             clients={row["client_hex"]: (row["masked"], row["known_name"]) for row in found},
-            employees=employee_ids(ch, (key for row in rows for key in _as_list(row[field]))),
+            employees=employee_ids(ch, employees),
         )
 
     def client(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -123,10 +127,6 @@ class ClientLabels:
 
     def employee_ids(self, keys: Iterable[Any]) -> list[str]:
         return sorted(self.employees[int(key)] for key in keys)
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def iso(ts: int, rng: ReportRange) -> str:
@@ -315,7 +315,7 @@ def never_attended(
     else:
         sql, params = callback_sql(f, callback_within_h, page)
     rows, after = _page(ch.query(sql, params), page)
-    labels = ClientLabels.of(ch, rows, "employees")
+    labels = ClientLabels.of(ch, rows, (key for row in rows for key in row["employees"]))
     items = []
     for row in rows:
         item = unattended_item(
@@ -332,7 +332,7 @@ def not_picked_up(
 ) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
     sql, params = unattended_sql(f, UNANSWERED_OUTGOING, page)
     rows, after = _page(ch.query(sql, params), page)
-    labels = ClientLabels.of(ch, rows, "employees")
+    labels = ClientLabels.of(ch, rows, (key for row in rows for key in row["employees"]))
     names = ("attempts", "first_attempt_at", "last_attempt_at")
     return [unattended_item(row, rng, labels, names) for row in rows], after
 
@@ -351,7 +351,7 @@ def customers(
         HAVING 1{_after_clause(page, "last_ts", params)}
         ORDER BY last_ts DESC, client_hex{_limit(page, params)}"""
     rows, after = _page(ch.query(sql, params), page)
-    labels = ClientLabels.of(ch, rows, "last_employee")
+    labels = ClientLabels.of(ch, rows, (row["last_employee"] for row in rows))
     items = []
     for row in rows:
         items.append(

@@ -130,6 +130,15 @@ def test_reports_match_the_reference(
     }
 
     assert q.working_days(company, f, rng, q.Page(1000)) == (working, None)
+    team = q.team_totals(company, f, rng)
+    per_day = {day: [r for r in working if r["day"] == day] for day in {r["day"] for r in working}}
+    assert [(d["day"], d["active_employees"], d["working_s"]) for d in team["days"]] == [
+        (day, len(rows), sum(r["working_s"] for r in rows)) for day, rows in sorted(per_day.items())
+    ]
+    assert (team["employee_days"], team["talk_time_s"]) == (
+        len(working),
+        sum(r["talk_time_s"] for r in working),
+    )
     items, _ = q.customers(company, f, rng, q.Page(1000))
     expected_customers = ref.customers(selected, zone)
     assert {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -14,7 +15,8 @@ from sqlalchemy.engine import Connection
 
 from api.call_filters import CallFilter, parse_types, report_range
 from api.cursors import decode_cursor, encode_cursor
-from api.deps import Context, CurrentTenant, Db
+from api.deps import Context, CurrentTenant, Db, utc_now
+from api.tenancy import CompanyClickHouse
 from schemas.controlplane import devices
 from schemas.errors import ApiError
 from streams.number_crypto import blind_index, unwrap_company_keys
@@ -35,10 +37,37 @@ ANY LEFT JOIN (
 {where}
 ORDER BY started_at DESC, call_id DESC
 LIMIT %(limit)s"""
+# Without a range, a page looks back 7, then 35, then 180 days before `newest_ts` (now or the
+# cursor) and only then at everything: the newest calls of a busy company are in its last days,
+# and reading all of its history for them took 200 ms on 5M calls, its last week 30 ms.
+LOOKBACK_DAYS = (7, 35, 180)
 AFTER_CURSOR = (
     "(started_at < toDateTime(%(cursor_ts)s)"
     " OR (started_at = toDateTime(%(cursor_ts)s) AND call_id < %(cursor_id)s))"
 )
+
+
+def history_rows(ch: CompanyClickHouse, call_filter: CallFilter) -> list[dict[str, Any]]:
+    where, params = call_filter.where()
+    return ch.query(HISTORY_SQL.format(where=where), params)
+
+
+def newest_calls(
+    ch: CompanyClickHouse, call_filter: CallFilter, wanted: int, newest_ts: int
+) -> list[dict[str, Any]]:
+    """The history rows under `call_filter` (which asks for `wanted` of them). A window that
+    holds `wanted` rows holds exactly the newest ones: every newer call is in it."""
+    if call_filter.range is None:
+        for days in LOOKBACK_DAYS:
+            window = replace(
+                call_filter,
+                extra=(*call_filter.extra, "started_at >= toDateTime(%(since_ts)s)"),
+                extra_params=(*call_filter.extra_params, ("since_ts", newest_ts - days * 86400)),
+            )
+            rows = history_rows(ch, window)
+            if len(rows) >= wanted:
+                return rows
+    return history_rows(ch, call_filter)
 
 
 class CallItem(BaseModel):
@@ -122,9 +151,9 @@ async def list_calls(
         extra=tuple(extra),
         extra_params=tuple(params.items()),
     )
-    where, query_params = call_filter.where()
+    newest_ts = params.get("cursor_ts", int(utc_now().timestamp()))
     rows = await run_in_threadpool(
-        tenant.clickhouse.query, HISTORY_SQL.format(where=where), query_params
+        newest_calls, tenant.clickhouse, call_filter, limit + 1, newest_ts
     )
     sims = device_sims(db, tenant.company.id)
     page = [to_item(row, sims) for row in rows[:limit]]

@@ -86,7 +86,7 @@ def employee_ids(ch: CompanyClickHouse, keys: Iterable[Any]) -> dict[int, str]:
     if not wanted:
         return {}
     rows = ch.query(
-        f"""SELECT employee, employee_id FROM call_employees FINAL
+        f"""SELECT DISTINCT employee, employee_id FROM call_employees
         WHERE {COMPANY_FILTER} AND employee IN %(employees)s""",
         {"employees": wanted},
     )
@@ -418,7 +418,7 @@ def working_days(
     rows = ch.query(
         f"""SELECT *, {local_time_sql("first_ts")}, {local_time_sql("last_ts")}
         FROM ({sql}) AS days ANY LEFT JOIN (
-            SELECT employee, employee_id FROM call_employees FINAL WHERE {COMPANY_FILTER}
+            SELECT DISTINCT employee, employee_id FROM call_employees WHERE {COMPANY_FILTER}
         ) AS staff USING employee
         {after}
         ORDER BY day, employee_id{_limit(page, params)}""",

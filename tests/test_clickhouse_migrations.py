@@ -94,8 +94,8 @@ def test_calls_written_before_the_report_columns_keep_counting(
         {"masked": "+49*******5679", "known_name": ""},
     ]
     staff = company.query(
-        """SELECT employee_id FROM call_employees FINAL
+        """SELECT employee_id, device_id FROM call_employees FINAL
         WHERE company_id = %(company_id)s AND employee = cityHash64(employee_id)
         ORDER BY employee_id"""
     )
-    assert [row["employee_id"] for row in staff] == ["e1", "e2"]
+    assert [(row["employee_id"], row["device_id"]) for row in staff] == [("e1", "d1"), ("e2", "d2")]

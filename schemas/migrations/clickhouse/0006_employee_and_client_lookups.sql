@@ -5,21 +5,24 @@
 ALTER TABLE calls ADD COLUMN employee UInt64 DEFAULT cityHash64(employee_id)
 ;
 
--- Back from `employee` to the id: one row per (company, employee) after merges; a
--- materialized view adds the pairs of every insert into `calls`.
+-- Back from `employee` to the id, and the devices each employee's calls came from (an
+-- employee filter then reads only those devices' part of `calls`, whose primary key starts
+-- with the device): one row per (company, employee, device) after merges; a materialized view
+-- adds the rows of every insert into `calls`.
 CREATE TABLE IF NOT EXISTS call_employees (
     company_id String,
     employee UInt64,
-    employee_id String
+    employee_id String,
+    device_id String
 ) ENGINE = ReplacingMergeTree
-ORDER BY (company_id, employee)
+ORDER BY (company_id, employee, device_id)
 ;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS call_employees_feed TO call_employees AS
-SELECT DISTINCT company_id, employee, employee_id FROM calls
+SELECT DISTINCT company_id, employee, employee_id, device_id FROM calls
 ;
 
-INSERT INTO call_employees SELECT DISTINCT company_id, employee, employee_id FROM calls
+INSERT INTO call_employees SELECT DISTINCT company_id, employee, employee_id, device_id FROM calls
 ;
 
 -- What a client list shows besides the counts: the masked number (the same for every call

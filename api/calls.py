@@ -37,9 +37,9 @@ ANY LEFT JOIN (
 {where}
 ORDER BY started_at DESC, call_id DESC
 LIMIT %(limit)s"""
-# Without a range, a page looks back 7, then 35, then 180 days before `newest_ts` (now or the
-# cursor) and only then at everything: the newest calls of a busy company are in its last days,
-# and reading all of its history for them took 200 ms on 5M calls, its last week 30 ms.
+# A page looks back 7, then 35, then 180 days before `newest_ts` (the cursor, else the end of the
+# range, else now) and only then at the whole range: the newest calls of a busy company are in
+# its last days, and reading all of its history for them took 200 ms on 5M calls, a week 30 ms.
 LOOKBACK_DAYS = (7, 35, 180)
 AFTER_CURSOR = (
     "(started_at < toDateTime(%(cursor_ts)s)"
@@ -57,16 +57,19 @@ def newest_calls(
 ) -> list[dict[str, Any]]:
     """The history rows under `call_filter` (which asks for `wanted` of them). A window that
     holds `wanted` rows holds exactly the newest ones: every newer call is in it."""
-    if call_filter.range is None:
-        for days in LOOKBACK_DAYS:
-            window = replace(
-                call_filter,
-                extra=(*call_filter.extra, "started_at >= toDateTime(%(since_ts)s)"),
-                extra_params=(*call_filter.extra_params, ("since_ts", newest_ts - days * 86400)),
-            )
-            rows = history_rows(ch, window)
-            if len(rows) >= wanted:
-                return rows
+    oldest_ts = call_filter.range.start_ts if call_filter.range is not None else None
+    for days in LOOKBACK_DAYS:
+        since_ts = newest_ts - days * 86400
+        if oldest_ts is not None and since_ts <= oldest_ts:
+            break  # the window would be the whole range
+        window = replace(
+            call_filter,
+            extra=(*call_filter.extra, "started_at >= toDateTime(%(since_ts)s)"),
+            extra_params=(*call_filter.extra_params, ("since_ts", since_ts)),
+        )
+        rows = history_rows(ch, window)
+        if len(rows) >= wanted:
+            return rows
     return history_rows(ch, call_filter)
 
 
@@ -151,7 +154,8 @@ async def list_calls(
         extra=tuple(extra),
         extra_params=tuple(params.items()),
     )
-    newest_ts = params.get("cursor_ts", int(utc_now().timestamp()))
+    default_newest = call_filter.range.end_ts if call_filter.range else utc_now().timestamp()
+    newest_ts = int(params.get("cursor_ts", default_newest))
     rows = await run_in_threadpool(
         newest_calls, tenant.clickhouse, call_filter, limit + 1, newest_ts
     )

@@ -9,6 +9,7 @@ import pytest
 
 from api.call_filters import CallFilter
 from api.calls import AFTER_CURSOR, history_rows, newest_calls
+from api.report_range import ReportRange, parse_range
 from api.tenancy import CompanyClickHouse
 from schemas.clickhouse import ClickHouse
 from tests.support.metrics_reference import RefCall
@@ -39,14 +40,17 @@ def company(report_store: ClickHouse) -> CompanyClickHouse:
 
 
 def page(
-    wanted: int, employees: tuple[str, ...] = (), cursor: tuple[int, str] | None = None
+    wanted: int,
+    employees: tuple[str, ...] = (),
+    cursor: tuple[int, str] | None = None,
+    rng: ReportRange | None = None,
 ) -> CallFilter:
     extra: tuple[str, ...] = ()
     params: tuple[tuple[str, str | int], ...] = (("limit", wanted),)
     if cursor is not None:
         extra = (AFTER_CURSOR,)
         params += (("cursor_ts", cursor[0]), ("cursor_id", cursor[1]))
-    return CallFilter(range=None, employee_ids=employees, extra=extra, extra_params=params)
+    return CallFilter(range=rng, employee_ids=employees, extra=extra, extra_params=params)
 
 
 @pytest.mark.parametrize("employees", [(), ("e1",), ("e2",)])
@@ -67,3 +71,15 @@ def test_pages_after_a_cursor(company: CompanyClickHouse) -> None:
         cursor = (int(last["started_ts"]), str(last["call_id"]))
         got = newest_calls(company, page(3, cursor=cursor), 3, cursor[0])
         assert got == everything[index + 1 : index + 4], index
+
+
+@pytest.mark.parametrize(
+    ("first", "last"), [("2026-10-01", "2026-11-24"), ("2025-01-01", "2025-12-31")]
+)
+def test_pages_of_a_range(company: CompanyClickHouse, first: str, last: str) -> None:
+    rng = parse_range(first, last, None, "UTC", NOW)
+    everything = history_rows(company, page(100, rng=rng))
+    assert everything, "the range holds calls"
+    for wanted in range(1, len(everything) + 2):
+        got = newest_calls(company, page(wanted, rng=rng), wanted, rng.end_ts)
+        assert got == everything[:wanted], wanted

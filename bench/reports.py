@@ -6,12 +6,14 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from api import report_queries as q
 from api.call_filters import CallFilter
+from api.calls import newest_calls
 from api.report_range import parse_range
 from api.tenancy import CompanyClickHouse
 from bench.report_data import BIG_COMPANY, ReportDataShape, generate, now_utc
@@ -40,6 +42,9 @@ def report_runs(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Callable[[], 
     rng = f.range
     assert rng is not None
     page = q.Page(100)
+    employee = {"employee_ids": (f"{BIG_COMPANY}-emp-7",)}
+    history = replace(f, extra_params=(("limit", 101),))
+    one_employee = replace(history, **employee)
     return {
         "baseline count()": lambda: ch.query(
             f"SELECT count() AS n FROM calls {f.where()[0]}", f.where()[1]
@@ -53,6 +58,9 @@ def report_runs(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Callable[[], 
         "not-picked-up": lambda: q.not_picked_up(ch, f, rng, page),
         "customers": lambda: q.customers(ch, f, rng, page),
         "working-hours": lambda: (q.working_days(ch, f, rng, page), q.team_totals(ch, f, rng)),
+        "call history, newest 100": lambda: newest_calls(ch, history, 101, rng.end_ts),
+        "call history, one employee": lambda: newest_calls(ch, one_employee, 101, rng.end_ts),
+        "analytics day, one employee": lambda: q.analytics(ch, replace(f, **employee), rng, "day"),
     }
 
 

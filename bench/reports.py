@@ -42,9 +42,9 @@ def report_runs(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Callable[[], 
     rng = f.range
     assert rng is not None
     page = q.Page(100)
-    employee = {"employee_ids": (f"{BIG_COMPANY}-emp-7",)}
+    employee = (f"{BIG_COMPANY}-emp-7",)
     history = replace(f, extra_params=(("limit", 101),))
-    one_employee = replace(history, **employee)
+    one_employee = replace(history, employee_ids=employee)
     return {
         "baseline count()": lambda: ch.query(
             f"SELECT count() AS n FROM calls {f.where()[0]}", f.where()[1]
@@ -60,7 +60,9 @@ def report_runs(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Callable[[], 
         "working-hours": lambda: (q.working_days(ch, f, rng, page), q.team_totals(ch, f, rng)),
         "call history, newest 100": lambda: newest_calls(ch, history, 101, rng.end_ts),
         "call history, one employee": lambda: newest_calls(ch, one_employee, 101, rng.end_ts),
-        "analytics day, one employee": lambda: q.analytics(ch, replace(f, **employee), rng, "day"),
+        "analytics day, one employee": lambda: q.analytics(
+            ch, replace(f, employee_ids=employee), rng, "day"
+        ),
     }
 
 

@@ -50,12 +50,9 @@ FROM calls WHERE client_key != ''
 GROUP BY company_id, client
 ;
 
--- (earlier versions of a call are harmless here: they share its name_version)
+-- The calls written before: one row each (the view sums up an insert's calls per client first);
+-- merges keep the newest name of every client.
 INSERT INTO call_clients
-SELECT company_id, client, any(number_masked) AS masked,
-    argMaxIf(name, toUInt64(toUnixTimestamp(started_at)) * 4294967296 + tiebreak, name != '')
-        AS known_name,
-    maxIf(toUInt64(toUnixTimestamp(started_at)) * 4294967296 + tiebreak, name != '')
-        AS name_version
+SELECT company_id, client, number_masked, name,
+    if(name = '', 0, toUInt64(toUnixTimestamp(started_at)) * 4294967296 + tiebreak)
 FROM calls WHERE client_key != ''
-GROUP BY company_id, client

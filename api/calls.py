@@ -47,16 +47,19 @@ AFTER_CURSOR = (
 )
 
 
-def history_rows(ch: CompanyClickHouse, call_filter: CallFilter) -> list[dict[str, Any]]:
+def history_rows(
+    ch: CompanyClickHouse, call_filter: CallFilter, wanted: int
+) -> list[dict[str, Any]]:
+    """The first `wanted` rows of the history under `call_filter`."""
     where, params = call_filter.where()
-    return ch.query(HISTORY_SQL.format(where=where), params)
+    return ch.query(HISTORY_SQL.format(where=where), {**params, "limit": wanted})
 
 
 def newest_calls(
     ch: CompanyClickHouse, call_filter: CallFilter, wanted: int, newest_ts: int
 ) -> list[dict[str, Any]]:
-    """The history rows under `call_filter` (which asks for `wanted` of them). A window that
-    holds `wanted` rows holds exactly the newest ones: every newer call is in it."""
+    """`history_rows`, read window by window. A window that holds `wanted` rows holds exactly
+    the newest ones: every newer call is in it."""
     oldest_ts = call_filter.range.start_ts if call_filter.range is not None else None
     for days in LOOKBACK_DAYS:
         since_ts = newest_ts - days * 86400
@@ -67,10 +70,10 @@ def newest_calls(
             extra=(*call_filter.extra, "started_at >= toDateTime(%(since_ts)s)"),
             extra_params=(*call_filter.extra_params, ("since_ts", since_ts)),
         )
-        rows = history_rows(ch, window)
+        rows = history_rows(ch, window, wanted)
         if len(rows) >= wanted:
             return rows
-    return history_rows(ch, call_filter)
+    return history_rows(ch, call_filter, wanted)
 
 
 class CallItem(BaseModel):
@@ -134,7 +137,7 @@ async def list_calls(
     cursor: Annotated[str | None, Query()] = None,
 ) -> CallPage:
     extra: list[str] = []
-    params: dict[str, Any] = {"limit": limit + 1}
+    params: dict[str, Any] = {}
     if number is not None:
         normalised = normalise_number(number, tenant.company.country)
         if normalised is None:

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from typing import Any, Literal
 
 from api.call_filters import CallFilter
@@ -380,30 +379,6 @@ def working_days_sql(f: CallFilter, rng: ReportRange) -> tuple[str, dict[str, An
     return sql, params
 
 
-def local_time_sql(ts: str) -> str:
-    """Unix seconds `ts` as the report zone's wall time and UTC offset, formatted by ClickHouse:
-    formatting them in Python was a third of a 180-day working-hours report (36,000 rows)."""
-    local = f"toString(toDateTime({ts}), %(tz)s)"
-    return (
-        f"{local} AS {ts}_local, "
-        f"toInt32(toUnixTimestamp(toDateTime({local}, 'UTC')) - {ts}) AS {ts}_offset"
-    )
-
-
-@lru_cache(maxsize=64)
-def utc_offset(seconds: int) -> str:
-    """An offset as `datetime.isoformat` writes it: +05:30, -04:00, +00:00."""
-    hours, rest = divmod(abs(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{'-' if seconds < 0 else '+'}{hours:02d}:{minutes:02d}" + (
-        f":{secs:02d}" if secs else ""
-    )
-
-
-def local_iso(row: dict[str, Any], ts: str) -> str:
-    return str(row[f"{ts}_local"]).replace(" ", "T") + utc_offset(int(row[f"{ts}_offset"]))
-
-
 def working_days(
     ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, page: Page
 ) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
@@ -416,8 +391,7 @@ def working_days(
         after = """WHERE day > %(after_day)s
             OR (day = %(after_day)s AND employee_id > %(after_id)s)"""
     rows = ch.query(
-        f"""SELECT *, {local_time_sql("first_ts")}, {local_time_sql("last_ts")}
-        FROM ({sql}) AS days ANY LEFT JOIN (
+        f"""SELECT * FROM ({sql}) AS days ANY LEFT JOIN (
             SELECT DISTINCT employee, employee_id FROM call_employees WHERE {COMPANY_FILTER}
         ) AS staff USING employee
         {after}
@@ -428,8 +402,8 @@ def working_days(
         {
             "employee_id": row["employee_id"],
             "day": row["day"],
-            "first_activity_at": local_iso(row, "first_ts"),
-            "last_activity_at": local_iso(row, "last_ts"),
+            "first_activity_at": iso(row["first_ts"], rng),
+            "last_activity_at": iso(row["last_ts"], rng),
             "working_s": int(row["last_ts"]) - int(row["first_ts"]),
             "talk_time_s": int(row["talk_time_s"]),
             "activity_calls": int(row["activity_calls"]),

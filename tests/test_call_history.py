@@ -39,14 +39,13 @@ def company(report_store: ClickHouse) -> CompanyClickHouse:
     return load(report_store, uploads())
 
 
-def page(
-    wanted: int,
+def history(
     employees: tuple[str, ...] = (),
     cursor: tuple[int, str] | None = None,
     rng: ReportRange | None = None,
 ) -> CallFilter:
     extra: tuple[str, ...] = ()
-    params: tuple[tuple[str, str | int], ...] = (("limit", wanted),)
+    params: tuple[tuple[str, str | int], ...] = ()
     if cursor is not None:
         extra = (AFTER_CURSOR,)
         params += (("cursor_ts", cursor[0]), ("cursor_id", cursor[1]))
@@ -57,19 +56,19 @@ def page(
 def test_every_page_is_the_newest_calls(
     company: CompanyClickHouse, employees: tuple[str, ...]
 ) -> None:
-    everything = history_rows(company, page(100, employees))
+    everything = history_rows(company, history(employees), 100)
     assert len(everything) == {(): 16, ("e1",): 11, ("e2",): 5}[employees]
     for wanted in range(1, len(everything) + 2):
-        got = newest_calls(company, page(wanted, employees), wanted, int(NOW.timestamp()))
+        got = newest_calls(company, history(employees), wanted, int(NOW.timestamp()))
         assert got == everything[:wanted], wanted
 
 
 def test_pages_after_a_cursor(company: CompanyClickHouse) -> None:
-    everything = history_rows(company, page(100))
+    everything = history_rows(company, history(), 100)
     for index in range(len(everything) - 1):
         last = everything[index]
         cursor = (int(last["started_ts"]), str(last["call_id"]))
-        got = newest_calls(company, page(3, cursor=cursor), 3, cursor[0])
+        got = newest_calls(company, history(cursor=cursor), 3, cursor[0])
         assert got == everything[index + 1 : index + 4], index
 
 
@@ -78,8 +77,8 @@ def test_pages_after_a_cursor(company: CompanyClickHouse) -> None:
 )
 def test_pages_of_a_range(company: CompanyClickHouse, first: str, last: str) -> None:
     rng = parse_range(first, last, None, "UTC", NOW)
-    everything = history_rows(company, page(100, rng=rng))
+    everything = history_rows(company, history(rng=rng), 100)
     assert everything, "the range holds calls"
     for wanted in range(1, len(everything) + 2):
-        got = newest_calls(company, page(wanted, rng=rng), wanted, rng.end_ts)
+        got = newest_calls(company, history(rng=rng), wanted, rng.end_ts)
         assert got == everything[:wanted], wanted

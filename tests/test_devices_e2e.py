@@ -49,10 +49,15 @@ def test_status_reaches_the_devices_list(module_stack: Stack) -> None:
     assert upload(stack, token, wire_calls(3, "dev-")).status_code == 202
 
     def listed() -> dict[str, Any] | None:
+        # the status row (ClickHouse) is stored before the facts it carries (SIMs, FCM token:
+        # control plane), so wait for both
         items = stack.api.get("/v1/devices", headers=auth).json()["items"]
         return (
             items[0]
-            if items and items[0]["battery_pct"] is not None and items[0]["last_seen_at"]
+            if items
+            and items[0]["battery_pct"] is not None
+            and items[0]["last_seen_at"]
+            and items[0]["sims"]
             else None
         )
 

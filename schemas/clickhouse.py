@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import struct
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -13,6 +15,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from schemas.migrations import numbered_migrations
+from schemas.redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +53,41 @@ def render(sql: str, params: Mapping[str, Param]) -> str:
     return sql % {name: quote(value) for name, value in params.items()}
 
 
-# The dedup key of every ReplacingMergeTree here never spans partitions (a call's month is
+# The dedup key of every ReplacingMergeTree here never spans partitions (a call's week is
 # fixed), so FINAL may merge each partition on its own: 5-8x faster reports. Servers without
 # the setting (18.16) merge across partitions, with the same results.
 FINAL_WITHIN_PARTITIONS = "do_not_merge_across_partitions_select_final"
 
 
+# ClickHouse error codes that mean "not now" (overload, timeouts, network, read-only replica),
+# not "never": an insert failing with one of them is retried, never dead-lettered.
+TRANSIENT_ERROR_CODES = frozenset(
+    {159, 164, 202, 203, 209, 210, 241, 242, 252, 285, 319, 425, 439, 999}
+)
+# Errors raised while turning rows into the wire format: the values do not fit their columns.
+CONVERSION_ERRORS = (OverflowError, ValueError, TypeError, struct.error)
+_CODE = re.compile(r"Code: (\d+)")
+
+
+def refusal_reason(exc: BaseException) -> str | None:
+    """Why ClickHouse refused the rows for good (an error class and code, never the values), or
+    None when the error is an outage to retry. Unknown errors count as outages: retrying a bad
+    record costs time, dead-lettering a good one loses it."""
+    code = getattr(exc, "code", None)
+    if not isinstance(code, int):
+        found = _CODE.search(str(exc)) if type(exc).__name__ == "ChdbError" else None
+        code = int(found.group(1)) if found else None
+    if code is not None:
+        return None if code in TRANSIENT_ERROR_CODES else f"{type(exc).__name__} code {code}"
+    if isinstance(exc, CONVERSION_ERRORS) and not isinstance(exc, OSError):
+        return type(exc).__name__
+    return None
+
+
 class ClickHouse(Protocol):
     """What the worker and the report API need of ClickHouse; both backends implement it."""
 
-    url: str
+    url: str  # for messages: without a password
 
     def execute(self, sql: str) -> None: ...
 
@@ -80,6 +108,9 @@ class ChdbClickHouse:
 
         path.mkdir(parents=True, exist_ok=True)
         self.url = f"chdb://{path}"
+        # Python(name) finds its table by variable name, not per thread: inserts of two tables at
+        # once once read each other's rows. One insert at a time (they are batches anyway).
+        self._insert_lock = threading.Lock()
         try:
             self._session = session.Session(str(path))
             self._session.query(f"SET {FINAL_WITHIN_PARTITIONS} = 1")
@@ -106,13 +137,14 @@ class ChdbClickHouse:
 
         if not rows:
             return
-        # chDB's Python() table function reads this local variable by name.
-        arrow_rows = pa.Table.from_pydict(  # noqa: F841
-            {name: [row[i] for row in rows] for i, name in enumerate(columns)}
-        )
-        self._session.query(
-            f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM Python(arrow_rows)"
-        )
+        with self._insert_lock:
+            # chDB's Python() table function reads this local variable by name.
+            arrow_rows = pa.Table.from_pydict(  # noqa: F841
+                {name: [row[i] for row in rows] for i, name in enumerate(columns)}
+            )
+            self._session.query(
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM Python(arrow_rows)"
+            )
 
     def close(self) -> None:
         self._session.close()
@@ -123,7 +155,7 @@ class ServerClickHouse:
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
-        self.url = url
+        self.url = redact_url(url)
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 9000
         self._database = parts.path.strip("/") or "default"

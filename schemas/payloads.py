@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from pydantic.json_schema import WithJsonSchema
+
+from schemas.column_types import EARLIEST_TIME, LATEST_TIME, stored_as
 
 
 class CallType(StrEnum):
@@ -32,6 +42,8 @@ ANDROID_CALL_TYPE_CODES: dict[int, CallType] = {
 }
 CONNECTABLE_TYPES = (CallType.INCOMING, CallType.OUTGOING)
 MAX_CALL_DURATION_S = 86_400
+# Google Play's largest versionCode; also within the control plane's INTEGER column
+ANDROID_MAX_VERSION_CODE = 2_100_000_000
 
 
 _CALL_TYPES_BY_NAME = {t.value: t for t in CallType}
@@ -57,9 +69,26 @@ def parse_call_type(value: Any) -> CallType:
     raise ValueError(f"unknown call type {value!r}: use one of {names} or an Android code 1-7")
 
 
-def _rfc3339_string(value: Any) -> Any:
+_EARLIEST_MS = int(EARLIEST_TIME.timestamp() * 1000)
+_LATEST_MS = int(LATEST_TIME.timestamp() * 1000)
+
+
+def _time_value(value: Any) -> Any:
+    """RFC 3339 with an offset, or epoch milliseconds (Android's CallLog.Calls.DATE)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not _EARLIEST_MS <= value < _LATEST_MS:
+            raise ValueError("epoch milliseconds must be between 2000 and 2100")
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=value)
     if not isinstance(value, str | datetime):
-        raise ValueError("must be an RFC 3339 date-time string with a UTC offset")
+        raise ValueError(
+            "must be an RFC 3339 date-time string with a UTC offset or epoch milliseconds"
+        )
+    return value
+
+
+def _storable_time(value: datetime) -> datetime:
+    if not EARLIEST_TIME <= value < LATEST_TIME:
+        raise ValueError("must be between 2000-01-01 and 2100-01-01 (is the phone's clock right?)")
     return value
 
 
@@ -71,7 +100,20 @@ def _id_string(value: Any) -> Any:
     return value
 
 
-OffsetDateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_string)]
+OffsetDateTime = Annotated[
+    AwareDatetime,
+    BeforeValidator(_time_value),
+    AfterValidator(_storable_time),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "integer", "minimum": _EARLIEST_MS, "exclusiveMaximum": _LATEST_MS},
+            ],
+            "description": "RFC 3339 with a UTC offset, or epoch milliseconds; 2000 to 2100",
+        }
+    ),
+]
 ClientId = Annotated[
     str,
     BeforeValidator(_id_string),
@@ -109,8 +151,8 @@ class CallRecord(BaseModel):
     name: str | None = Field(default=None, max_length=256)
     type: CallTypeField
     started_at: OffsetDateTime
-    duration_s: int = Field(ge=0, le=MAX_CALL_DURATION_S)
-    sim_slot: int | None = Field(default=None, ge=0, le=7)
+    duration_s: Annotated[int, stored_as("UInt32", le=MAX_CALL_DURATION_S)]
+    sim_slot: Annotated[int, stored_as("Int8", ge=0, le=7)] | None = None
     note: str | None = Field(default=None, max_length=4_000)
 
 
@@ -133,7 +175,7 @@ class CallsAccepted(BaseModel):
 class Sim(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    slot: int = Field(ge=0, le=7)
+    slot: Annotated[int, stored_as("Int8", ge=0, le=7)]
     sim_id: str = Field(min_length=1, max_length=128)
     number: str | None = Field(default=None, max_length=64)
     carrier: str | None = Field(default=None, max_length=128)
@@ -146,9 +188,9 @@ class DeviceInfo(BaseModel):
     brand: str = Field(default="", max_length=64)
     model: str = Field(default="", max_length=128)
     android_version: str = Field(default="", max_length=32)
-    sdk_int: int = Field(default=0, ge=0, le=1000)
+    sdk_int: Annotated[int, stored_as("UInt16", le=1000)] = 0
     app_version: str = Field(default="", max_length=64)
-    app_version_code: int = Field(default=0, ge=0)
+    app_version_code: Annotated[int, stored_as("UInt32", le=ANDROID_MAX_VERSION_CODE)] = 0
     fcm_token: str | None = Field(default=None, max_length=4096)
     sims: list[Sim] = Field(default_factory=list, max_length=8)
 
@@ -199,13 +241,13 @@ class DeviceStatus(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     at: OffsetDateTime
-    battery_pct: int = Field(ge=0, le=100)
+    battery_pct: Annotated[int, stored_as("Int16", ge=0, le=100)]
     charging: bool | None = None
     location: Location | None = None
     app_version: str | None = Field(default=None, max_length=64)
-    app_version_code: int | None = Field(default=None, ge=0)
+    app_version_code: Annotated[int, stored_as("UInt32", le=ANDROID_MAX_VERSION_CODE)] | None = None
     android_version: str | None = Field(default=None, max_length=32)
-    sdk_int: int | None = Field(default=None, ge=0, le=1000)
+    sdk_int: Annotated[int, stored_as("UInt16", le=1000)] | None = None
     network: str | None = Field(default=None, max_length=32)
     fcm_token: str | None = Field(default=None, max_length=4096)
     sims: list[Sim] | None = Field(default=None, max_length=8)

@@ -25,6 +25,7 @@ from streams.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, no
 from streams.decoding import UnprocessableRecord, decode_event
 from streams.device_facts import update_device_facts
 from streams.device_health import push_stale_devices
+from streams.isolation import insert_isolating
 from streams.push import SyncPusher
 from streams.retry import until_success
 from streams.status_rows import STATUS_COLUMNS, decode_status_event, status_row
@@ -93,12 +94,8 @@ def create_worker(
         return [status_row(decode_status_event(value))]
 
     async def record_device_facts(values: list[bytes]) -> None:
-        reports = []
-        for value in values:
-            try:
-                reports.append(decode_status_event(value))
-            except UnprocessableRecord:
-                continue  # already dead-lettered by the row transform
+        """The facts of the statuses stored (each decoded before, so it decodes again)."""
+        reports = [decode_status_event(value) for value in values]
         await asyncio.get_running_loop().run_in_executor(None, update_device_facts, engine, reports)
 
     async def publish_dead_letters(dead: list[DeadLetter]) -> None:
@@ -133,22 +130,27 @@ def create_worker(
 
         async for batch in batches:
             events = cast(list[EventT[bytes]], batch)
-            rows: list[tuple[Any, ...]] = []
+            transformed: list[tuple[EventT[bytes], list[tuple[Any, ...]]]] = []
             dead: list[DeadLetter] = []
             for event in events:
                 try:
-                    rows.extend(await rows_of(event.value))
+                    transformed.append((event, await rows_of(event.value)))
                 except UnprocessableRecord as exc:
                     dead.append(dead_letter(event, str(exc)))
-            await until_success(f"ClickHouse insert into {clickhouse.url}", insert, rows)
-            if after_insert is not None and rows:
-                values = [bytes(event.value) for event in events]
+            refused = await until_success(
+                f"ClickHouse insert into {clickhouse.url}", insert_isolating, insert, transformed
+            )
+            dead.extend(dead_letter(event, reason) for event, reason in refused)
+            refused_events = {id(event) for event, _reason in refused}
+            stored = [event for event, _rows in transformed if id(event) not in refused_events]
+            if after_insert is not None and stored:
+                values = [bytes(event.value) for event in stored]
                 await until_success("control-plane update", after_insert, values)
             await until_success("dead-letter publish", publish_dead_letters, dead)
             for event in events:
                 await stream.ack(event)
             await app.consumer.commit()
-            log.debug("stored %d %s rows, %d dead letters", len(rows), table, len(dead))
+            log.debug("stored %d %s records, %d dead letters", len(stored), table, len(dead))
 
     @app.timer(settings.stale_check_interval_s)
     async def push_to_stale_devices() -> None:

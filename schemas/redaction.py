@@ -1,0 +1,26 @@
+"""Credentials out of what is shown: URLs in answers, log lines and error messages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+
+def redact_url(url: str) -> str:
+    """`scheme://user:secret@host/db` -> `scheme://user:***@host/db`; other URLs unchanged."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<unparseable URL>"
+    if not password:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def redact_text(text: str, secrets: list[str]) -> str:
+    """`text` with every non-empty secret replaced (error messages that echo a URL)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text

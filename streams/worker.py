@@ -65,6 +65,10 @@ def create_worker(
         broker_commit_every=100,
         consumer_group_instance_id=settings.worker_instance_id,
         consumer_auto_offset_reset="earliest",
+        # Do not wait for a batch in progress on stop or rebalance: one retrying an outage would
+        # hold the worker forever (SIGTERM ignored). Its offsets are not committed, so the
+        # next owner reads it again and the replacing tables absorb the repeat.
+        stream_wait_empty=False,
     )
     raw_calls = app.topic(settings.topic_calls_raw, value_type=bytes, value_serializer="raw")
     statuses = app.topic(settings.topic_device_status, value_type=bytes, value_serializer="raw")

@@ -5,19 +5,20 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 import pytz
 import sqlalchemy as sa
 from argon2 import PasswordHasher
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, EmailStr, Field, field_validator
 from sqlalchemy.engine import Connection
 
 from api.deps import Context, CurrentTenant, Db, utc_now
+from api.report_range import RangeError, parse_zone
 from schemas.controlplane import api_keys, companies, users
 from schemas.errors import ApiError
+from schemas.rate_limit import RateLimiter
 from schemas.tokens import digest, new_secret
 from streams.number_crypto import new_wrapped_data_key
 
@@ -47,7 +48,10 @@ class SignupRequest(BaseModel):
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
         if value is not None:
-            validate_zone(value)
+            try:
+                parse_zone(value, "timezone")
+            except RangeError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
 
@@ -71,15 +75,6 @@ class ApiKeyView(BaseModel):
 
 class ApiKeyCreated(ApiKeyView):
     secret: str = Field(description="shown once; store it now")
-
-
-def validate_zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
-            f"unknown time zone {name!r}: use an IANA name, e.g. Asia/Kolkata"
-        ) from exc
 
 
 def default_zone(country: str) -> str:
@@ -111,9 +106,18 @@ def issue_api_key(db: Connection, company_id: str, name: str) -> ApiKeyCreated:
 
 
 @router.post("/signup", status_code=201, response_model=SignupResponse)
-def signup(body: SignupRequest, context: Context, db: Db) -> SignupResponse:
+def signup(body: SignupRequest, request: Request, context: Context, db: Db) -> SignupResponse:
     if not context.settings.signup_enabled:
         raise ApiError(403, "signup_disabled", "signup is switched off on this server")
+    limiter: RateLimiter = request.app.state.signup_limiter
+    wait_s = limiter.take(request.client.host if request.client else "")
+    if wait_s:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many signups from this address; retry in {wait_s} s",
+            headers={"Retry-After": str(wait_s)},
+        )
     email = body.email.lower()
     if db.execute(sa.select(users.c.id).where(users.c.email == email)).first():
         raise ApiError(

@@ -12,6 +12,8 @@ from api import accounts, calls, devices, employees, reports
 from api.context import ApiContext
 from schemas.errors import install_error_handlers
 from schemas.health import broker_problem, database_problem, readiness
+from schemas.http_policy import install_http_policy
+from schemas.rate_limit import RateLimiter
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -21,7 +23,11 @@ def create_app(context: ApiContext) -> FastAPI:
         description="Reports, call history and administration for managers and integrations.",
     )
     app.state.context = context
+    app.state.signup_limiter = RateLimiter(
+        1 / context.settings.signup_interval_s, context.settings.signup_burst
+    )
     install_error_handlers(app)
+    install_http_policy(app, context.settings.cors_origins)
     for module in (accounts, employees, reports, calls, devices):
         app.include_router(module.router)
 

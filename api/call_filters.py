@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from fastapi import Depends, Query
 from sqlalchemy.engine import Connection
 
 from api.deps import CurrentTenant, Db, utc_now
-from api.report_range import RangeError, ReportRange, parse_range
+from api.report_range import RangeError, ReportRange, parse_range, parse_zone
 from api.tenancy import COMPANY_FILTER
 from schemas.clickhouse import Param
 from schemas.controlplane import employees
@@ -77,6 +78,14 @@ def parse_types(values: list[str]) -> tuple[str, ...]:
         return tuple(sorted({parse_call_type(value).value for value in values}))
     except ValueError as exc:
         raise ApiError(422, "invalid_request", str(exc), [("type", str(exc))]) from exc
+
+
+def report_zone(tenant: CurrentTenant, tz: str | None) -> ZoneInfo:
+    """The zone of a report's times: `tz`, else the company's."""
+    try:
+        return parse_zone(tz) if tz else parse_zone(tenant.company.timezone, "timezone")
+    except RangeError as exc:
+        raise ApiError(422, "invalid_request", str(exc), [(exc.field, str(exc))]) from exc
 
 
 def report_range(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query
@@ -13,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
-from api.call_filters import CallFilter, parse_types, report_range
+from api.call_filters import CallFilter, known_employees, parse_types, report_range, report_zone
 from api.cursors import decode_cursor, encode_cursor
 from api.deps import Context, CurrentTenant, Db, utc_now
 from api.tenancy import CompanyClickHouse
@@ -97,7 +98,9 @@ class CallPage(BaseModel):
     next_cursor: str | None
 
 
-def to_item(row: dict[str, Any], sims: dict[tuple[str, int], dict[str, Any]]) -> CallItem:
+def to_item(
+    row: dict[str, Any], sims: dict[tuple[str, int], dict[str, Any]], zone: ZoneInfo
+) -> CallItem:
     return CallItem(
         id=row["call_id"],
         employee_id=row["employee_id"],
@@ -105,12 +108,12 @@ def to_item(row: dict[str, Any], sims: dict[tuple[str, int], dict[str, Any]]) ->
         number=row["number_masked"] or None,
         name=row["name"] or None,
         type=row["type"],
-        started_at=datetime.fromtimestamp(row["started_ts"], UTC),
+        started_at=datetime.fromtimestamp(row["started_ts"], zone),
         duration_s=row["duration_s"],
         sim_slot=row["sim_slot"] if row["sim_slot"] >= 0 else None,
         sim=sims.get((row["device_id"], row["sim_slot"])),
         note=row["note_text"] or None,
-        synced_at=datetime.fromtimestamp(row["synced_ts"], UTC),
+        synced_at=datetime.fromtimestamp(row["synced_ts"], zone),
     )
 
 
@@ -136,6 +139,7 @@ async def list_calls(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query()] = None,
 ) -> CallPage:
+    zone = report_zone(tenant, tz)  # of the times answered, with or without a range
     extra: list[str] = []
     params: dict[str, Any] = {}
     if number is not None:
@@ -152,7 +156,7 @@ async def list_calls(
         extra.append(AFTER_CURSOR)
     call_filter = CallFilter(
         range=report_range(tenant, from_, to, tz) if (from_ or to) else None,
-        employee_ids=tuple(employee_id or ()),
+        employee_ids=known_employees(db, tenant.company.id, employee_id),
         types=parse_types(type or []),
         extra=tuple(extra),
         extra_params=tuple(params.items()),
@@ -163,7 +167,7 @@ async def list_calls(
         newest_calls, tenant.clickhouse, call_filter, limit + 1, newest_ts
     )
     sims = device_sims(db, tenant.company.id)
-    page = [to_item(row, sims) for row in rows[:limit]]
+    page = [to_item(row, sims, zone) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]

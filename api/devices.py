@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import Context, CurrentTenant, Db, utc_now
+from api.employees import revoke_devices
 from api.tenancy import CompanyClickHouse
 from schemas.controlplane import devices, employees
 from schemas.errors import ApiError
@@ -67,6 +68,7 @@ def device_view(
         "sims": json.loads(device["sims"]),
         "fcm_token_valid": bool(device["fcm_token"]) and device["fcm_token_invalid_at"] is None,
         "stale": is_stale(seen, device["enrolled_at"], now, stale_after_s),
+        "revoked_at": device["revoked_at"],
     }
 
 
@@ -77,13 +79,19 @@ def health(ch: CompanyClickHouse) -> tuple[dict[str, dict[str, Any]], dict[str, 
 
 
 @router.get("")
-async def list_devices(tenant: CurrentTenant, db: Db) -> dict[str, Any]:
-    rows = db.execute(
+async def list_devices(
+    tenant: CurrentTenant,
+    db: Db,
+    revoked: Annotated[bool, Query(description="include revoked devices")] = False,
+) -> dict[str, Any]:
+    query = (
         sa.select(devices, employees.c.name.label("employee_name"))
         .select_from(devices.join(employees))
         .where(devices.c.company_id == tenant.company.id)
-        .order_by(employees.c.name, devices.c.id)
     )
+    if not revoked:
+        query = query.where(devices.c.revoked_at.is_(None))
+    rows = db.execute(query.order_by(employees.c.name, devices.c.id))
     known = [row._asdict() for row in rows]
     statuses, uploads = await run_in_threadpool(health, tenant.clickhouse)
     now = utc_now()
@@ -94,6 +102,19 @@ async def list_devices(tenant: CurrentTenant, db: Db) -> dict[str, Any]:
         for d in known
     ]
     return {"items": items, "stale_after_s": tenant.company.stale_after_s}
+
+
+@router.delete("/{device_id}", status_code=204, response_class=Response)
+def revoke_device(device_id: str, tenant: CurrentTenant, db: Db) -> Response:
+    """A lost or replaced phone: its token stops working (within ingest's cache TTL); the
+    phone can enrol again with a new code."""
+    ids = sa.select(devices.c.id).where(
+        devices.c.id == device_id, devices.c.company_id == tenant.company.id
+    )
+    if db.execute(ids).first() is None:
+        raise ApiError(404, "not_found", f"no device {device_id}")
+    revoke_devices(db, ids, utc_now())
+    return Response(status_code=204)
 
 
 @router.post("/{device_id}/sync", status_code=202)

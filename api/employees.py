@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, EmailStr, Field
 from sqlalchemy.engine import Connection
 
 from api.deps import CurrentTenant, Db, utc_now
-from schemas.controlplane import employees, enrollment_codes
+from schemas.controlplane import device_tokens, devices, employees, enrollment_codes
 from schemas.errors import ApiError
 from schemas.tokens import digest, new_enrollment_code, normalise_enrollment_code
 
@@ -42,6 +43,9 @@ class Employee(BaseModel):
     team: str | None
     tracking_enabled: bool
     created_at: datetime
+    archived_at: datetime | None = Field(
+        default=None, description="set when the employee left (DELETE); their history stays"
+    )
 
 
 class EnrollmentCode(BaseModel):
@@ -71,12 +75,15 @@ def create_employee(body: EmployeeCreate, tenant: CurrentTenant, db: Db) -> Empl
 
 
 @router.get("")
-def list_employees(tenant: CurrentTenant, db: Db) -> dict[str, list[Employee]]:
-    rows = db.execute(
-        sa.select(employees)
-        .where(employees.c.company_id == tenant.company.id)
-        .order_by(employees.c.created_at, employees.c.id)
-    )
+def list_employees(
+    tenant: CurrentTenant,
+    db: Db,
+    archived: Annotated[bool, Query(description="include archived employees")] = False,
+) -> dict[str, list[Employee]]:
+    query = sa.select(employees).where(employees.c.company_id == tenant.company.id)
+    if not archived:
+        query = query.where(employees.c.archived_at.is_(None))
+    rows = db.execute(query.order_by(employees.c.created_at, employees.c.id))
     return {"items": [Employee.model_validate(row._asdict()) for row in rows]}
 
 
@@ -104,9 +111,52 @@ def update_employee(
     return find_employee(db, tenant.company.id, employee_id)
 
 
+@router.delete("/{employee_id}", status_code=204, response_class=Response)
+def archive_employee(employee_id: str, tenant: CurrentTenant, db: Db) -> Response:
+    """An employee who left: archived, their devices and unused codes revoked, history kept."""
+    employee = find_employee(db, tenant.company.id, employee_id)
+    if employee.archived_at is None:
+        now = utc_now()
+        db.execute(employees.update().where(employees.c.id == employee_id).values(archived_at=now))
+        db.execute(
+            enrollment_codes.update()
+            .where(
+                enrollment_codes.c.employee_id == employee_id, enrollment_codes.c.used_at.is_(None)
+            )
+            .values(used_at=now)
+        )
+        owned = sa.select(devices.c.id).where(
+            devices.c.company_id == tenant.company.id, devices.c.employee_id == employee_id
+        )
+        revoke_devices(db, owned, now)
+    return Response(status_code=204)
+
+
+def revoke_devices(db: Connection, device_ids: sa.Select[tuple[str]], now: datetime) -> None:
+    """Devices (a subquery of ids) revoked with every live token of theirs."""
+    db.execute(
+        devices.update()
+        .where(devices.c.id.in_(device_ids), devices.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    db.execute(
+        device_tokens.update()
+        .where(device_tokens.c.device_id.in_(device_ids), device_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
 @router.post("/{employee_id}/enrollment-codes", status_code=201, response_model=EnrollmentCode)
 def create_enrollment_code(employee_id: str, tenant: CurrentTenant, db: Db) -> EnrollmentCode:
-    find_employee(db, tenant.company.id, employee_id)
+    employee = find_employee(db, tenant.company.id, employee_id)
+    if employee.archived_at is not None:
+        raise ApiError(403, "employee_archived", "the employee is archived: no phone can enrol")
+    if not employee.tracking_enabled:
+        raise ApiError(
+            403,
+            "tracking_disabled",
+            "tracking is disabled for this employee: enable it (PATCH tracking_enabled) first",
+        )
     code, now = new_enrollment_code(), utc_now()
     db.execute(
         enrollment_codes.insert().values(

@@ -10,8 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from api import report_queries as q
 from api.call_filters import Range, ReportFilter
-from api.cursors import decode_cursor, encode_cursor
+from api.cursors import SORT_VALUES, decode_cursor, encode_cursor
 from api.deps import CurrentTenant, Db
+from schemas.column_types import EARLIEST_TIME, LATEST_TIME
 from schemas.controlplane import employees
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -20,8 +21,12 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 Cursor = Annotated[str | None, Query()]
 
 
-def page_of(limit: int, cursor: str | None) -> q.Page:
-    return q.Page(limit=limit, after=decode_cursor(cursor) if cursor else None)
+# working-hours cursors hold a day ordinal
+DAY_ORDINALS = (EARLIEST_TIME.date().toordinal(), LATEST_TIME.date().toordinal())
+
+
+def page_of(limit: int, cursor: str | None, sort_values: tuple[int, int] = SORT_VALUES) -> q.Page:
+    return q.Page(limit=limit, after=decode_cursor(cursor, sort_values) if cursor else None)
 
 
 def listing(
@@ -109,7 +114,7 @@ async def working_hours(
     """Per employee and local day: first and last activity, working and talk time (a page of
     them, by day); team totals over the whole range."""
     result = await run_in_threadpool(
-        q.working_days, tenant.clickhouse, f, rng, page_of(limit, cursor)
+        q.working_days, tenant.clickhouse, f, rng, page_of(limit, cursor, DAY_ORDINALS)
     )
     team = await run_in_threadpool(q.team_totals, tenant.clickhouse, f, rng)
     return {**listing(rng, result), "team": team}

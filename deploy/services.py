@@ -54,6 +54,7 @@ def run_ingest(settings: Settings) -> None:
         port=settings.ingest_port,
         log_level=settings.log_level.replace("warn", "warning"),
         access_log=False,
+        server_header=False,
     )
 
 
@@ -71,6 +72,7 @@ def run_api(settings: Settings) -> None:
         port=settings.api_port,
         log_level=settings.log_level.replace("warn", "warning"),
         access_log=False,
+        server_header=False,
     )
 
 
@@ -89,6 +91,7 @@ def embedded_api(settings: Settings, app: FastAPI) -> EmbeddedServer:
         port=settings.api_port,
         log_level=settings.log_level.replace("warn", "warning"),
         access_log=False,
+        server_header=False,
         lifespan="off",
     )
     return EmbeddedServer(config)

@@ -18,12 +18,12 @@ from ingest.body import read_json_body
 from ingest.call_batches import DeviceIdentity, calls_of, kafka_record, validate_calls
 from ingest.devices import DeviceAuthenticator, enroll_device
 from ingest.kafka_producer import AckingProducer, BrokerUnavailable
-from ingest.rate_limit import DeviceRateLimiter
 from schemas.agent_contract import inline_schema
 from schemas.controlplane import make_engine
 from schemas.errors import ApiError, install_error_handlers, validation_fields
 from schemas.events import CallNoted, ContactsReported, DeviceStatusReported
 from schemas.health import broker_problem, database_problem, readiness
+from schemas.http_policy import install_http_policy
 from schemas.payloads import (
     CallNote,
     CallsAccepted,
@@ -36,6 +36,7 @@ from schemas.payloads import (
     EnrollResponse,
     NotePayload,
 )
+from schemas.rate_limit import RateLimiter
 from schemas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,7 @@ class IngestState:
         self.engine = engine
         self.producer = AckingProducer(settings.kafka_bootstrap, settings.kafka_ack_timeout_ms)
         self.devices = DeviceAuthenticator(engine, settings.device_cache_ttl_s)
-        self.rate_limiter = DeviceRateLimiter(
-            settings.device_rate_per_s, settings.device_rate_burst
-        )
+        self.rate_limiter = RateLimiter(settings.device_rate_per_s, settings.device_rate_burst)
 
 
 def state_of(request: Request) -> IngestState:
@@ -115,6 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.ingest = IngestState(settings, make_engine(settings.database_url))
     install_error_handlers(app)
+    install_http_policy(app, settings.cors_origins)
 
     @app.post(
         "/v1/devices/enroll", status_code=201, response_model=EnrollResponse, tags=["devices"]

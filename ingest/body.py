@@ -11,6 +11,7 @@ from fastapi import Request
 from schemas.errors import ApiError
 
 DECOMPRESSION_RATIO_LIMIT = 10  # a gzip body may expand to at most 10x max_body_bytes
+MAX_INTEGER_DIGITS = 20  # beyond every integer column (UInt64 has 20 digits)
 
 
 def too_large(message: str) -> ApiError:
@@ -33,21 +34,44 @@ async def read_json_body(request: Request, max_body_bytes: int) -> Any:
         raw = gunzip_bounded(raw, max_body_bytes * DECOMPRESSION_RATIO_LIMIT)
     elif encoding not in ("identity", ""):
         raise ApiError(415, "unsupported_encoding", f"Content-Encoding {encoding!r}: use gzip")
+    return parse_json(raw)
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ValueError(f"an integer has more than {MAX_INTEGER_DIGITS} digits")
+    return int(digits)
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON: no NaN/Infinity, integers of at most 20 digits, nesting within the parser's
+    recursion limit; anything else a 422 `invalid_json`."""
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json.loads(raw, parse_int=_bounded_int, parse_constant=_no_constant)
+    except RecursionError:
+        raise ApiError(422, "invalid_json", "the body is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ApiError(422, "invalid_json", f"the body is not valid JSON: {exc}") from exc
 
 
 def gunzip_bounded(data: bytes, max_output_bytes: int) -> bytes:
-    """Decompress gzip without ever holding more than max_output_bytes (no gzip bomb)."""
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(data, max_output_bytes + 1)
-    except zlib.error as exc:
-        raise ApiError(422, "invalid_gzip", f"the body is not valid gzip: {exc}") from exc
-    if len(out) > max_output_bytes or inflater.unconsumed_tail:
-        raise too_large(f"the body decompresses to more than {max_output_bytes} bytes")
-    if not inflater.eof:
-        raise ApiError(422, "invalid_gzip", "the gzip body is truncated")
-    return out
+    """Decompress every gzip member (RFC 1952 allows several, read one after the other) without
+    ever holding more than max_output_bytes (no gzip bomb)."""
+    out = b""
+    while True:
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            out += inflater.decompress(data, max_output_bytes + 1 - len(out))
+        except zlib.error as exc:
+            raise ApiError(422, "invalid_gzip", f"the body is not valid gzip: {exc}") from exc
+        if len(out) > max_output_bytes or inflater.unconsumed_tail:
+            raise too_large(f"the body decompresses to more than {max_output_bytes} bytes")
+        if not inflater.eof:
+            raise ApiError(422, "invalid_gzip", "the gzip body is truncated")
+        data = inflater.unused_data
+        if not data:
+            return out

@@ -24,6 +24,8 @@ def enroll_device(
     db: Connection, code: str, device: DeviceInfo, now: datetime
 ) -> tuple[str, DeviceIdentity, list[str]]:
     """Consume a single-use code; create or re-bind the device; revoke its older tokens.
+    An employee without tracking gets a 403; a device of another employee that is not revoked
+    a 409 (nothing is consumed then: the transaction rolls back).
     Returns the new token, the identity and the digests of the tokens it revoked."""
     code_hash = digest(normalise_enrollment_code(code))
     claimed = db.execute(
@@ -47,6 +49,17 @@ def enroll_device(
             enrollment_codes.c.code_hash == code_hash
         )
     ).one()
+    employee = db.execute(
+        sa.select(employees.c.tracking_enabled, employees.c.archived_at).where(
+            employees.c.id == grant.employee_id
+        )
+    ).one()
+    if employee.archived_at is not None or not employee.tracking_enabled:
+        raise ApiError(
+            403,
+            "tracking_disabled",
+            "tracking is disabled for this employee (or they were archived); ask a manager",
+        )
     details = {
         "employee_id": grant.employee_id,
         "brand": device.brand,
@@ -59,12 +72,27 @@ def enroll_device(
         # the SIM's own number is not kept: slot, id and carrier attribute calls
         "sims": json.dumps([sim.model_dump(exclude={"number"}) for sim in device.sims]),
         "enrolled_at": now,
+        "revoked_at": None,
     }
     existing = db.execute(
-        sa.select(devices.c.id).where(
+        sa.select(devices.c.id, devices.c.employee_id, devices.c.revoked_at).where(
             devices.c.company_id == grant.company_id, devices.c.hardware_id == device.device_id
         )
     ).first()
+    if (
+        existing is not None
+        and existing.employee_id != grant.employee_id
+        and existing.revoked_at is None
+    ):
+        # A code of one's own plus a colleague's hardware id must not take the colleague's
+        # phone record over: a phone changes hands only after a manager revoked it.
+        raise ApiError(
+            409,
+            "device_enrolled_elsewhere",
+            "this phone is enrolled for another employee; a manager must revoke it first "
+            "(DELETE /v1/devices/{id}) or archive that employee",
+            [("device.device_id", "enrolled for another employee")],
+        )
     if existing is None:
         device_id = str(uuid.uuid4())
         db.execute(

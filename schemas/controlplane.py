@@ -83,6 +83,7 @@ employees = sa.Table(
     sa.Column("team", sa.String(200)),
     sa.Column("tracking_enabled", sa.Boolean, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("archived_at", UtcDateTime),
 )
 
 enrollment_codes = sa.Table(
@@ -115,6 +116,7 @@ devices = sa.Table(
     sa.Column("status_at", UtcDateTime),
     sa.Column("fcm_token_invalid_at", UtcDateTime),
     sa.Column("sync_pushed_at", UtcDateTime),
+    sa.Column("revoked_at", UtcDateTime),
     sa.UniqueConstraint("company_id", "hardware_id"),
 )
 

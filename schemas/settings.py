@@ -6,10 +6,10 @@ import base64
 import binascii
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOCAL_DATA_DIR = Path(".closecall")
 
@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8001
     signup_enabled: bool = True
+    # signups per client address: a burst, then one per this many seconds
+    signup_burst: int = 5
+    signup_interval_s: float = 60.0
+    # browser origins allowed to call the APIs (CORS), comma-separated; none by default
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     max_batch: int = 500
     max_body_bytes: int = 1_048_576
@@ -69,6 +74,13 @@ class Settings(BaseSettings):
     fcm_credentials_file: Path | None = None
     fcm_project_id: str = ""  # default: the service account's project
     stale_check_interval_s: float = 60.0
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
     @field_validator("kafka_bootstrap")
     @classmethod

@@ -55,6 +55,7 @@ class Stack:
             "CLOSECALL_FLUSH_INTERVAL_MS": "200",
             "CLOSECALL_KAFKA_ACK_TIMEOUT_MS": "3000",
             "CLOSECALL_LOG_LEVEL": "info",
+            "CLOSECALL_SIGNUP_BURST": "100000",  # every test signs up from 127.0.0.1
             **(env or {}),
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}

@@ -6,7 +6,7 @@ import gzip
 
 import pytest
 
-from ingest.body import gunzip_bounded
+from ingest.body import gunzip_bounded, parse_json
 from schemas.errors import ApiError
 
 
@@ -26,3 +26,34 @@ def test_invalid_or_truncated_gzip_is_422(data: bytes) -> None:
     with pytest.raises(ApiError) as raised:
         gunzip_bounded(data, 1000)
     assert raised.value.status == 422
+
+
+def test_every_gzip_member_is_read() -> None:
+    body = gzip.compress(b'{"calls": [') + gzip.compress(b"]}")
+    assert gunzip_bounded(body, 1000) == b'{"calls": []}'
+
+
+def test_members_count_together_against_the_limit() -> None:
+    with pytest.raises(ApiError) as raised:
+        gunzip_bounded(gzip.compress(b"x" * 600) + gzip.compress(b"x" * 600), 1000)
+    assert raised.value.status == 413
+
+
+def test_garbage_after_a_member_is_refused() -> None:
+    with pytest.raises(ApiError) as raised:
+        gunzip_bounded(gzip.compress(b"{}") + b"trailing", 1000)
+    assert raised.value.status == 422
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"[" * 500_000, b'{"a": ' + b"9" * 5000 + b"}", b'{"a": NaN}', b"[Infinity]", b"\xff"],
+)
+def test_hostile_json_is_422(raw: bytes) -> None:
+    with pytest.raises(ApiError) as raised:
+        parse_json(raw)
+    assert raised.value.status == 422 and raised.value.code == "invalid_json"
+
+
+def test_integers_up_to_twenty_digits_parse() -> None:
+    assert parse_json(b"[18446744073709551615, -1]") == [2**64 - 1, -1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -24,13 +25,26 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--fleet", type=int, default=5, help="simulated phones (0: none)")
     schema = commands.add_parser("agent-schema", help="write the agent payloads' JSON Schema")
     schema.add_argument("--out", type=Path, default=None, help="directory (default: schemas/agent)")
-    fleet = commands.add_parser("fleet", help="simulate phones uploading calls")
-    fleet.add_argument("--phones", type=int, default=5)
-    fleet.add_argument("--calls-per-hour", type=float, default=240.0)
-    fleet.add_argument("--backfill-days", type=int, default=0)
-    fleet.add_argument("--api-key", required=True, help="an API key of the company to enrol into")
+    fleet = commands.add_parser(
+        "fleet",
+        help="simulate phones uploading calls",
+        description="Simulated phones of one company: enrol them, then upload calls and status "
+        "like the agent. The company's API key comes from CLOSECALL_FLEET_API_KEY or "
+        "--api-key-file (never the command line, where `ps` shows it).",
+    )
+    fleet.add_argument("--phones", type=int, default=5, help="phones to enrol (default 5)")
+    fleet.add_argument(
+        "--calls-per-hour", type=float, default=240.0, help="calls per phone per hour (240)"
+    )
+    fleet.add_argument(
+        "--backfill-days", type=int, default=0, help="past working days of calls to upload first"
+    )
+    fleet.add_argument(
+        "--api-key-file", type=Path, default=None, help="a file holding the company's API key"
+    )
     args = parser.parse_args(argv)
 
+    os.umask(0o077)  # whatever a command writes (data directory, logs, keys) is the owner's only
     settings = get_settings()
     configure_logging(settings.log_level)
     try:
@@ -75,8 +89,18 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> None:
                 calls_per_hour=args.calls_per_hour,
                 backfill_days=args.backfill_days,
             ),
-            api_key=args.api_key,
+            api_key=fleet_api_key(settings, args.api_key_file),
         )
+
+
+def fleet_api_key(settings: Settings, path: Path | None) -> str:
+    if path is not None:
+        return path.read_text().strip()
+    if settings.fleet_api_key:
+        return settings.fleet_api_key
+    raise MissingSetting(
+        "set CLOSECALL_FLEET_API_KEY or pass --api-key-file with the company's key"
+    )
 
 
 if __name__ == "__main__":

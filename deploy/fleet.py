@@ -8,6 +8,7 @@ import contextlib
 import logging
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -67,6 +68,13 @@ class UploadStats:
     latencies_s: list[float] = field(default_factory=list)
     accepted: int = 0
     refused: int = 0
+    refused_by_status: Counter[int] = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        statuses = ", ".join(f"{n} x {s}" for s, n in sorted(self.refused_by_status.items()))
+        return (
+            f"{self.accepted} calls accepted, {self.refused} uploads refused ({statuses or 'none'})"
+        )
 
 
 @dataclass(slots=True)
@@ -80,6 +88,7 @@ class Phone:
     counter: int = 0
     battery_pct: float = 100.0
     status_due: float = 0.0
+    resume_at: float = 0.0  # monotonic time before which ingest asked not to upload (Retry-After)
     pending: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -201,7 +210,7 @@ async def upload_pending(
 ) -> None:
     """Upload the backlog in batches, oldest first; keep what ingest did not accept."""
     auth = {"Authorization": f"Bearer {phone.token}"}
-    while phone.pending:
+    while phone.pending and time.monotonic() >= phone.resume_at:
         batch = phone.pending[: config.batch_max]
         started = time.perf_counter()
         try:
@@ -216,11 +225,18 @@ async def upload_pending(
         if response.status_code != 202:
             if stats is not None:
                 stats.refused += 1
-            log.warning("%s: upload answered %d; will retry", phone.name, response.status_code)
+                stats.refused_by_status[response.status_code] += 1
+            phone.resume_at = time.monotonic() + retry_after_s(response)
             return
         if stats is not None:
             stats.accepted += response.json()["accepted"]
         del phone.pending[: len(batch)]
+
+
+def retry_after_s(response: httpx.Response, default_s: float = 5.0) -> float:
+    """Ingest's `Retry-After` (seconds), as the agent honours it; a default without one."""
+    value = response.headers.get("retry-after", "")
+    return float(value) if value.isdigit() else default_s
 
 
 async def report_status(phone: Phone, ingest: httpx.AsyncClient, config: FleetConfig) -> None:
@@ -266,7 +282,7 @@ async def drive_phone(
             await upload_pending(phone, ingest, config, stats)
             if not phone.pending:
                 return
-            await asyncio.sleep(1)  # ingest refused: back off like the agent
+            await asyncio.sleep(max(phone.resume_at - time.monotonic(), 0.1))  # as ingest asked
             continue
         if not phone.pending:
             await asyncio.sleep(config.upload_interval_s * phone.rng.uniform(0.8, 1.2))
@@ -295,7 +311,25 @@ async def run_fleet_async(settings: Settings, config: FleetConfig, api_key: str)
         log.info(
             "fleet: %d phones enrolled, ~%.0f calls/hour each", len(phones), config.calls_per_hour
         )
-        await asyncio.gather(*(drive_phone(p, ingest, config, clients) for p in phones))
+        stats = UploadStats()
+        summaries = asyncio.create_task(log_summaries(stats, SUMMARY_INTERVAL_S))
+        try:
+            await asyncio.gather(*(drive_phone(p, ingest, config, clients, stats) for p in phones))
+        finally:
+            summaries.cancel()
+
+
+SUMMARY_INTERVAL_S = 60.0
+
+
+async def log_summaries(stats: UploadStats, interval_s: float) -> None:
+    """One line per interval instead of one per refused upload."""
+    while True:
+        await asyncio.sleep(interval_s)
+        log.info("fleet, last %.0f s: %s", interval_s, stats.summary())
+        stats.accepted, stats.refused = 0, 0
+        stats.refused_by_status.clear()
+        stats.latencies_s.clear()
 
 
 def run_fleet(settings: Settings, config: FleetConfig, api_key: str) -> None:

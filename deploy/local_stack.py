@@ -1,8 +1,10 @@
 """`closecall up`: the whole stack on embedded defaults as child processes, with progress, and a
-clean stop of everything it started on Ctrl-C."""
+clean stop of everything it started on Ctrl-C, SIGTERM or SIGHUP. Children also die with the
+supervisor when it is killed (Linux's parent-death signal), so no orphan keeps a port."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -12,8 +14,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 import httpx
+import psutil
 
 from deploy.broker import noida_argv
 from deploy.runtime import resolve_master_key
@@ -24,13 +28,43 @@ from schemas.topics import ensure_topics
 DEMO_EMAIL = "demo@example.com"
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+class Shutdown(Exception):
+    """SIGTERM or SIGHUP (or SIGINT) reached the supervisor: stop everything it started."""
+
+
+def _stop_on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise Shutdown(signal.Signals(signum).name)
+
+
+def die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """For a child: the kernel sends it SIGTERM when the supervisor dies, even by SIGKILL."""
+
+    def set_up() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
+            os._exit(1)
+
+    return set_up
+
+
 class ChildProcess:
     def __init__(self, name: str, argv: list[str], log_dir: Path, env: dict[str, str]) -> None:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("ab")
+        # its own session: a Ctrl-C in the terminal reaches the supervisor only, which stops
+        # the children in order
         self.process = subprocess.Popen(
-            argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            argv,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=die_with_parent(os.getpid()),
         )
 
     def alive(self) -> bool:
@@ -70,6 +104,66 @@ def wait_until(check: Callable[[], bool], child: ChildProcess, timeout_s: float)
             return
         time.sleep(0.2)
     raise RuntimeError(f"{child.name} not ready after {timeout_s:.0f} s; see {child.log_path}")
+
+
+def listener_pid(port: int) -> int | None:
+    """The process listening on a TCP port of this machine, if any (and if we may see it)."""
+    try:
+        connections = psutil.net_connections(kind="inet")
+    except psutil.AccessDenied:
+        return None
+    for conn in connections:
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+            return conn.pid
+    return None
+
+
+def port_holder(port: int) -> str:
+    pid = listener_pid(port)
+    if pid is None:
+        return "another process"
+    try:
+        process = psutil.Process(pid)
+        return f"process {pid} ({' '.join(process.cmdline())[:120] or process.name()})"
+    except psutil.Error:
+        return f"process {pid}"
+
+
+def check_ports_free(ports: dict[str, tuple[str, int]]) -> None:
+    """Every port the stack will listen on, checked before anything starts."""
+    for what, (host, port) in ports.items():
+        if port_open(host, port):
+            raise RuntimeError(
+                f"port {port} ({what}) is taken by {port_holder(port)}: stop it, or set "
+                f"{PORT_SETTINGS[what]} to another port"
+            )
+
+
+PORT_SETTINGS = {
+    "broker": "CLOSECALL_KAFKA_BOOTSTRAP",
+    "ingest": "CLOSECALL_INGEST_PORT",
+    "report API": "CLOSECALL_API_PORT",
+}
+
+
+def served_by(child: ChildProcess, port: int, check: Callable[[], bool]) -> Callable[[], bool]:
+    """Ready only when the answer comes from this child: an orphan of an earlier run on the same
+    port is not our service."""
+    return lambda: listener_pid(port) == child.process.pid and check()
+
+
+def secure_data_dir(data_dir: Path) -> None:
+    """The data directory holds plaintext numbers (the broker's raw topics) and keys: 0700 for
+    directories and 0600 for files, also for a directory an earlier version created."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    for root, dirs, names in os.walk(data_dir):
+        for name in dirs:
+            (Path(root) / name).chmod(0o700)
+        for name in names:
+            path = Path(root) / name
+            if not path.is_symlink():
+                path.chmod(0o600 | (path.stat().st_mode & 0o100))
 
 
 def port_open(host: str, port: int) -> bool:
@@ -119,7 +213,8 @@ def demo_api_key(settings: Settings, api_url: str) -> tuple[str, bool]:
 def run_local_stack(settings: Settings, fleet_size: int) -> None:
     data_dir = settings.data_dir.resolve()
     log_dir = data_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(data_dir)
+    log_dir.mkdir(exist_ok=True)
     env = {**os.environ, "CLOSECALL_ENVIRONMENT": "local", "CLOSECALL_DATA_DIR": str(data_dir)}
     host, _, port = settings.kafka_bootstrap.rpartition(":")
     api_url = f"http://{settings.api_host}:{settings.api_port}"
@@ -127,17 +222,24 @@ def run_local_stack(settings: Settings, fleet_size: int) -> None:
     closecall = [sys.executable, "-m", "deploy.cli"]
     children: list[ChildProcess] = []
     failed = False
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        # also SIGINT: a shell starting us in the background ignores it, and we inherit that
+        signal.signal(signum, _stop_on_signal)
     print(f"closecall local stack (data in {data_dir})", flush=True)
     try:
-        started = step(f"Kafka-protocol broker (noida-db) on {settings.kafka_bootstrap}")
-        if port_open(host, int(port)):
-            raise RuntimeError(
-                f"port {port} is taken; stop what uses it or set CLOSECALL_KAFKA_BOOTSTRAP"
-            )
-        children.append(
-            ChildProcess("broker", noida_argv(data_dir / "kafka", host, int(port)), log_dir, env)
+        check_ports_free(
+            {
+                "broker": (host, int(port)),
+                "ingest": (settings.ingest_host, settings.ingest_port),
+                "report API": (settings.api_host, settings.api_port),
+            }
         )
-        wait_until(lambda: port_open(host, int(port)), children[-1], 30)
+        started = step(f"Kafka-protocol broker (noida-db) on {settings.kafka_bootstrap}")
+        broker = ChildProcess(
+            "broker", noida_argv(data_dir / "kafka", host, int(port)), log_dir, env
+        )
+        children.append(broker)
+        wait_until(served_by(broker, int(port), lambda: port_open(host, int(port))), broker, 30)
         done(started)
 
         started = step("master key, control-plane migrations (SQLite), topics")
@@ -147,13 +249,19 @@ def run_local_stack(settings: Settings, fleet_size: int) -> None:
         done(started)
 
         started = step(f"ingest on {ingest_url}")
-        children.append(ChildProcess("ingest", [*closecall, "ingest"], log_dir, env))
-        wait_until(lambda: http_ok(f"{ingest_url}/healthz"), children[-1], 60)
+        ingest = ChildProcess("ingest", [*closecall, "ingest"], log_dir, env)
+        children.append(ingest)
+        ingest_up = served_by(
+            ingest, settings.ingest_port, lambda: http_ok(f"{ingest_url}/healthz")
+        )
+        wait_until(ingest_up, ingest, 60)
         done(started)
 
         started = step(f"worker with chDB and the report API on {api_url}")
-        children.append(ChildProcess("worker", [*closecall, "worker", "--with-api"], log_dir, env))
-        wait_until(lambda: http_ok(f"{api_url}/readyz"), children[-1], 120)
+        worker = ChildProcess("worker", [*closecall, "worker", "--with-api"], log_dir, env)
+        children.append(worker)
+        api_up = served_by(worker, settings.api_port, lambda: http_ok(f"{api_url}/readyz"))
+        wait_until(api_up, worker, 120)
         done(started)
 
         api_key, new_company = demo_api_key(settings, api_url)
@@ -161,21 +269,11 @@ def run_local_stack(settings: Settings, fleet_size: int) -> None:
             # a new demo company gets three past days of calls so the reports have content
             backfill = "3" if new_company else "0"
             started = step(f"simulated fleet of {fleet_size} phones")
+            fleet_argv = [*closecall, "fleet", "--phones", str(fleet_size)]
+            fleet_env = {**env, "CLOSECALL_FLEET_API_KEY": api_key}  # not in argv: `ps` shows it
             children.append(
                 ChildProcess(
-                    "fleet",
-                    [
-                        *closecall,
-                        "fleet",
-                        "--phones",
-                        str(fleet_size),
-                        "--api-key",
-                        api_key,
-                        "--backfill-days",
-                        backfill,
-                    ],
-                    log_dir,
-                    env,
+                    "fleet", [*fleet_argv, "--backfill-days", backfill], log_dir, fleet_env
                 )
             )
             done(started)
@@ -183,7 +281,8 @@ def run_local_stack(settings: Settings, fleet_size: int) -> None:
         print(
             f"\nReady.\n  ingest (phones):  {ingest_url}/docs\n  report API:       {api_url}/docs\n"
             f"  demo API key:     {api_key}\n  try:  curl -H 'Authorization: Bearer {api_key}' "
-            f"{api_url}/v1/reports/summary\n  logs: {log_dir}\nCtrl-C stops everything.",
+            f"{api_url}/v1/reports/summary\n  logs: {log_dir}\n"
+            "Ctrl-C (or SIGTERM) stops everything.",
             flush=True,
         )
         while all(child.alive() for child in children):
@@ -191,12 +290,14 @@ def run_local_stack(settings: Settings, fleet_size: int) -> None:
         dead = next(child for child in children if not child.alive())
         print(f"\n{dead.name} exited; its log ends:\n{dead.log_tail()}", file=sys.stderr)
         failed = True
-    except KeyboardInterrupt:
-        print("\nstopping ...", flush=True)
+    except Shutdown as received:
+        print(f"\nstopping ({received}) ...", flush=True)
     except (RuntimeError, httpx.HTTPError) as exc:
         print(f"\nfailed: {exc}", file=sys.stderr)
         failed = True
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the stop short
         for child in reversed(children):
             child.stop()
         print("stopped.", flush=True)

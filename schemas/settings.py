@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     fcm_credentials_file: Path | None = None
     fcm_project_id: str = ""  # default: the service account's project
     stale_check_interval_s: float = 60.0
+    # `closecall fleet`: the simulated company's API key (or --api-key-file)
+    fleet_api_key: str = Field(default="", repr=False)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

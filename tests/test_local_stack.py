@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -79,3 +80,84 @@ def test_up_runs_the_stack_with_a_fleet_and_stops_everything(tmp_path: Path) -> 
     assert all(
         not child.is_running() or child.status() == psutil.STATUS_ZOMBIE for child in children
     )
+
+
+def start_up(tmp_path: Path, ports: dict[str, int]) -> tuple[subprocess.Popen[str], list[str]]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "CLOSECALL_DATA_DIR": str(tmp_path / ".closecall"),
+        "CLOSECALL_KAFKA_BOOTSTRAP": f"127.0.0.1:{ports['kafka']}",
+        "CLOSECALL_INGEST_PORT": str(ports["ingest"]),
+        "CLOSECALL_API_PORT": str(ports["api"]),
+    }
+    env.pop("CLOSECALL_ENVIRONMENT", None)
+    env.pop("CLOSECALL_MASTER_KEY", None)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "deploy.cli", "up", "--fleet", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        text=True,
+        start_new_session=True,  # like a script's background job: no terminal, no Ctrl-C
+    )
+    lines: list[str] = []
+    assert up.stdout is not None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(line.startswith("Ready") for line in lines):
+        line = up.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+    return up, lines
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
+def test_the_supervisor_takes_every_child_with_it(tmp_path: Path, signum: signal.Signals) -> None:
+    ports = {name: free_port() for name in ("kafka", "ingest", "api")}
+    up, lines = start_up(tmp_path, ports)
+    try:
+        assert any(line.startswith("Ready") for line in lines), "".join(lines)
+        children = psutil.Process(up.pid).children(recursive=True)
+        assert len(children) >= 3  # broker, ingest, worker
+        data = tmp_path / ".closecall"
+        assert data.stat().st_mode & 0o777 == 0o700
+        kept = [p for p in data.rglob("*") if p.is_file()]
+        assert any("kafka" in str(p) for p in kept) and (data / "control.db") in kept
+        assert all(p.stat().st_mode & 0o077 == 0 for p in kept), "files readable by others"
+        up.send_signal(signum)
+        stopped = time.monotonic()
+
+        def running() -> list[str]:
+            alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+            busy = [f"port {port}" for port in ports.values() if not port_free(port)]
+            return [" ".join(c.cmdline()[-2:]) for c in alive] + busy
+
+        while running() and time.monotonic() - stopped < 15:
+            time.sleep(0.2)
+        assert not running()
+    finally:
+        if up.poll() is None:
+            up.kill()
+        up.wait(30)
+
+
+@pytest.mark.stack
+def test_a_taken_port_is_named_before_anything_starts(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in ("kafka", "ingest", "api")}
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", ports["api"]))
+        holder.listen()
+        up, lines = start_up(tmp_path, ports)
+        up.wait(30)
+    output = "".join(lines)
+    assert up.returncode == 1
+    assert f"port {ports['api']} (report API) is taken by process {os.getpid()}" in output
+    assert "CLOSECALL_API_PORT" in output and "broker (noida-db)" not in output

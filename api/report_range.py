@@ -67,7 +67,8 @@ def _bound(value: str, zone: ZoneInfo, field: str, *, is_end: bool) -> datetime:
     if len(value) > MAX_BOUND_CHARS:
         raise RangeError(field, "is neither a date (YYYY-MM-DD) nor an RFC 3339 date-time")
     instant = _instant(value, zone, field, is_end=is_end)
-    if not EARLIEST_TIME <= instant <= LATEST_TIME:
+    # a day of margin: local midnight of 2000-01-01 east of UTC is still 1999 in UTC
+    if not EARLIEST_TIME - timedelta(days=1) <= instant <= LATEST_TIME + timedelta(days=1):
         raise RangeError(field, "must lie between 2000-01-01 and 2100-01-01")
     return instant
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -53,7 +53,9 @@ def test_type_by_name_or_android_code(sent: Any, expected: CallType) -> None:
         ({"type": 8}, "type", "Android code 1-7"),
         ({"type": True}, "type", "not a boolean"),
         ({"started_at": "2026-03-02T10:00:00"}, "started_at", "timezone"),
-        ({"started_at": 1772430000000}, "started_at", "RFC 3339"),
+        ({"started_at": 946684799999}, "started_at", "between 2000 and 2100"),
+        ({"started_at": "1969-07-20T20:17:00Z"}, "started_at", "between 2000-01-01"),
+        ({"started_at": [1]}, "started_at", "RFC 3339"),
         ({"duration_s": -1}, "duration_s", "greater than or equal to 0"),
         ({"duration_s": 90_000}, "duration_s", "less than or equal to 86400"),
         ({"id": " "}, "id", "non-empty id"),
@@ -128,3 +130,11 @@ def test_calls_starting_more_than_a_day_ahead_are_rejected() -> None:
     assert batch.rejected[0].index == 0
     assert batch.rejected[0].errors[0].path == "started_at"
     assert "in the future" in batch.rejected[0].errors[0].message
+
+
+def test_started_at_as_epoch_milliseconds_is_the_same_instant() -> None:
+    as_text = validate_calls([GOOD], DEVICE, NOW).events[0].payload.calls[0].started_at
+    millis = int(as_text.timestamp() * 1000) + 250
+    as_millis = validate_calls([{**GOOD, "started_at": millis}], DEVICE, NOW)
+    started = as_millis.events[0].payload.calls[0].started_at
+    assert started.tzinfo is not None and started - as_text == timedelta(milliseconds=250)

@@ -18,6 +18,7 @@ DEVICE = {
     "fcm_token": "t",
     "fcm_token_invalid_at": None,
     "enrolled_at": ENROLLED,
+    "revoked_at": None,
 }
 STATUS = {
     "received_ts": int((ENROLLED + timedelta(hours=1)).timestamp()),

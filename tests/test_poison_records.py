@@ -91,18 +91,26 @@ def test_a_planted_status_is_dead_lettered_and_the_rest_stored(
     assert str(HUGE) not in stack.log("worker")
 
 
-def test_sigterm_stops_a_worker_that_retries_an_outage(
-    make_stack: StackFactory, broker: Broker, tmp_path: Path
+def test_sigterm_stops_a_worker_that_retries_an_outage_and_no_password_shows(
+    make_stack: StackFactory, broker: Broker, tmp_path: Path, postgres_url: str
 ) -> None:
     server = ClickHouseServer(tmp_path / "clickhouse")
     server.workdir.mkdir()
     server.start()
+    pg_secret = "pg-secret-91c2"
+    database_url = postgres_url.replace("postgres@", f"postgres:{pg_secret}@", 1)  # trust auth
+    secrets = (server.PASSWORD, pg_secret)
+    assert pg_secret in database_url
     try:
-        stack = make_stack(broker.bootstrap, clickhouse_url=server.url("outage"))
+        stack = make_stack(broker.bootstrap, server.url("outage", with_password=True), database_url)
         key, token = enrolled(stack, "Outage")
         server.stop()
         assert upload(stack, token, wire_calls(20, "o-")).status_code == 202
         eventually(lambda: "failed (attempt 2" in stack.log("worker"), 60)
+        not_ready = stack.api.get("/readyz")
+        assert not_ready.status_code == 503 and "ClickHouse (clickhouse://closecall:***@" in (
+            not_ready.text
+        )
         worker = stack.processes.pop("worker")
         stopping = time.monotonic()
         worker.send_signal(signal.SIGTERM)
@@ -111,5 +119,9 @@ def test_sigterm_stops_a_worker_that_retries_an_outage(
         server.start()
         stack.start_worker()  # the uncommitted records are read again and stored
         eventually(lambda: summary(stack, key)["total_calls"] == 20, 90)
+        answers = [stack.api.get("/readyz").text, stack.ingest.get("/readyz").text]
+        logs = [stack.log(role) for role in ("worker", "api", "ingest")]
+        for secret in secrets:
+            assert not [text for text in answers + logs if secret in text], secret
     finally:
         server.stop()

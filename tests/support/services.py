@@ -83,6 +83,8 @@ class Broker:
 class ClickHouseServer:
     """Debian's clickhouse-server (18.16) with a minimal config of our own on free ports."""
 
+    USER, PASSWORD = "closecall", "ch-secret-7f3a"
+
     def __init__(self, workdir: Path) -> None:
         binary = next((b for b in CLICKHOUSE_SERVER_BINARIES if shutil.which(b)), None)
         if binary is None:
@@ -98,7 +100,18 @@ class ClickHouseServer:
         for sub in ("data", "tmp", "user_files"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
         users = self.workdir / "users.xml"
-        shutil.copy("/etc/clickhouse-server/users.xml", users)
+        # the packaged users plus one with a password, for tests of what answers and logs show
+        users.write_text(
+            Path("/etc/clickhouse-server/users.xml")
+            .read_text()
+            .replace(
+                "</users>",
+                f"<{self.USER}><password>{self.PASSWORD}</password><networks><ip>::/0</ip>"
+                f"</networks><profile>default</profile><quota>default</quota></{self.USER}>"
+                "</users>",
+                1,
+            )
+        )
         path = self.workdir / "config.xml"
         path.write_text(f"""<?xml version="1.0"?>
 <yandex>
@@ -126,8 +139,9 @@ class ClickHouseServer:
         )
         wait_for_port(self.tcp_port, self.process, "clickhouse-server")
 
-    def url(self, database: str) -> str:
-        return f"clickhouse://127.0.0.1:{self.tcp_port}/{database}"
+    def url(self, database: str, with_password: bool = False) -> str:
+        user = f"{self.USER}:{self.PASSWORD}@" if with_password else ""
+        return f"clickhouse://{user}127.0.0.1:{self.tcp_port}/{database}"
 
     def stop(self) -> None:
         if self.process is not None:

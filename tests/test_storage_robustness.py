@@ -19,6 +19,7 @@ from schemas.payloads import (
     CallNote,
     CallRecord,
     CallsPayload,
+    CallType,
     Contact,
     ContactsPayload,
     DeviceStatus,
@@ -120,7 +121,9 @@ def test_an_outage_is_no_refusal() -> None:
 
 
 SAMPLES: dict[str, Any] = {
-    "calls": CallRecord(id="1", number="9123456789", type="incoming", started_at=NOW, duration_s=5),
+    "calls": CallRecord(
+        id="1", number="9123456789", type=CallType.INCOMING, started_at=NOW, duration_s=5
+    ),
     "device_status": DeviceStatus(at=NOW, battery_pct=50, sims=[]),
     "contacts": Contact(id="1", name="A", numbers=["9123456789", "9123456780"]),
     "call_notes": CallNote(note="call back"),
@@ -160,4 +163,4 @@ def test_concurrent_inserts_of_every_table_pair(chdb_store: ClickHouse) -> None:
 def test_times_at_the_bounds_are_storable() -> None:
     earliest = datetime(2000, 1, 1, tzinfo=UTC)
     for started in (earliest, NOW + timedelta(days=1)):
-        CallRecord(id="1", type="missed", started_at=started, duration_s=0)
+        CallRecord(id="1", type=CallType.MISSED, started_at=started, duration_s=0)

@@ -3,6 +3,7 @@ every bounded number often at its bounds: what ingest accepts, built from what i
 
 from __future__ import annotations
 
+import enum
 import types
 from datetime import UTC, datetime
 from typing import Any, Union, get_args, get_origin
@@ -70,8 +71,8 @@ def for_annotation(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[An
             EARLIEST_TIME.replace(tzinfo=None), LATEST_TIME.replace(tzinfo=None, year=2099)
         )
         return st.one_of(st.just(EARLIEST_TIME), naive.map(lambda d: d.replace(tzinfo=UTC)))
-    if isinstance(annotation, type) and issubclass(annotation, str):  # StrEnum
-        return st.sampled_from(list(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return st.sampled_from(annotation)
     raise TypeError(f"no strategy for {annotation!r}")
 
 

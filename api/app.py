@@ -7,17 +7,20 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from api import accounts, calls, devices, employees, reports
 from api.context import ApiContext
 from schemas.errors import install_error_handlers
 from schemas.health import broker_problem, database_problem, readiness
-from schemas.http_policy import install_http_policy
+from schemas.http_policy import DOCS_ASSETS, OFFLINE_SWAGGER_UI, install_http_policy
 from schemas.rate_limit import RateLimiter
 
 
 def create_app(context: ApiContext) -> FastAPI:
-    app = FastAPI(
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters=OFFLINE_SWAGGER_UI,
         title="closecall report API",
         version="1.0",
         description="Reports, call history and administration for managers and integrations.",

@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--fleet", type=int, default=5, help="simulated phones (0: none)")
     schema = commands.add_parser("agent-schema", help="write the agent payloads' JSON Schema")
     schema.add_argument("--out", type=Path, default=None, help="directory (default: schemas/agent)")
+    openapi = commands.add_parser("openapi", help="write both services' OpenAPI documents")
+    openapi.add_argument("--out", type=Path, default=None, help="directory (default: docs/openapi)")
     fleet = commands.add_parser(
         "fleet",
         help="simulate phones uploading calls",
@@ -78,6 +80,11 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> None:
         from schemas.agent_contract import SCHEMA_DIR, write_agent_schemas
 
         for path in write_agent_schemas(args.out or SCHEMA_DIR):
+            print(path)
+    elif args.command == "openapi":
+        from deploy.api_reference import OPENAPI_DIR, write_openapi
+
+        for path in write_openapi(args.out or OPENAPI_DIR):
             print(path)
     elif args.command == "fleet":
         from deploy.fleet import FleetConfig, run_fleet

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 
@@ -23,7 +24,7 @@ from schemas.controlplane import make_engine
 from schemas.errors import ApiError, install_error_handlers, validation_fields
 from schemas.events import CallNoted, ContactsReported, DeviceStatusReported
 from schemas.health import broker_problem, database_problem, readiness
-from schemas.http_policy import install_http_policy
+from schemas.http_policy import DOCS_ASSETS, OFFLINE_SWAGGER_UI, install_http_policy
 from schemas.payloads import (
     CallNote,
     CallsAccepted,
@@ -106,7 +107,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.ingest.producer.close()
         app.state.ingest.engine.dispose()
 
-    app = FastAPI(
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters=OFFLINE_SWAGGER_UI,
         title="closecall ingest API",
         version="1.0",
         description="The API the phone agent talks to.",

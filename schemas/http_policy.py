@@ -14,7 +14,10 @@ SECURITY_HEADERS = [
 ]
 # Answers hold call data: never kept by a browser or a proxy. Documentation assets may be.
 NO_STORE = (b"cache-control", b"no-store")
-CACHEABLE_PREFIXES = ("/docs-assets/",)
+DOCS_ASSETS = "/docs-assets"  # Swagger UI and ReDoc files (fastapi-offline), same origin
+CACHEABLE_PREFIXES = (DOCS_ASSETS + "/",)
+# Swagger UI would fetch a validator badge from validator.swagger.io
+OFFLINE_SWAGGER_UI = {"validatorUrl": None}
 
 
 class SecurityHeaders:

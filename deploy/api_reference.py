@@ -1,0 +1,64 @@
+"""The OpenAPI documents of both services, written into docs/openapi/ by `closecall openapi`
+(committed, so a clone carries its API reference; a test keeps them current)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from api.app import create_app as create_api_app
+from api.context import ApiContext
+from ingest.app import create_app as create_ingest_app
+from schemas.clickhouse import Param
+from schemas.controlplane import make_engine
+from schemas.settings import Settings
+from streams.push import SyncPusher
+
+OPENAPI_DIR = Path(__file__).resolve().parents[1] / "docs" / "openapi"
+
+
+class RoutesOnly:
+    """No ClickHouse at all: a document is built from the routes, nothing is queried (this is
+    no stand-in for tests; a call says so instead of answering)."""
+
+    url = "none://"
+
+    def execute(self, sql: str) -> None:
+        raise RuntimeError("writing the API reference runs no query")
+
+    def query(self, sql: str, params: Mapping[str, Param] | None = None) -> list[dict[str, Any]]:
+        raise RuntimeError("writing the API reference runs no query")
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        raise RuntimeError("writing the API reference runs no query")
+
+    def close(self) -> None:
+        pass
+
+
+def openapi_documents() -> dict[str, dict[str, Any]]:
+    settings = Settings(environment="test", database_url="sqlite://")
+    engine = make_engine(settings.database_url)
+    context = ApiContext(settings, engine, RoutesOnly(), bytes(32), SyncPusher(app=None))
+    documents = {
+        "ingest": create_ingest_app(settings).openapi(),
+        "report-api": create_api_app(context).openapi(),
+    }
+    engine.dispose()
+    return documents
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def write_openapi(directory: Path = OPENAPI_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, document in openapi_documents().items():
+        path = directory / f"{name}.openapi.json"
+        path.write_text(render(document))
+        written.append(path)
+    return written

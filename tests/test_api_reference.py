@@ -1,0 +1,44 @@
+"""The API reference a clone carries (docs/openapi/, docs/API.md) is current, and the services'
+documentation pages load everything from the service itself (they work offline)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from deploy.api_reference import OPENAPI_DIR, openapi_documents, render
+from tests.support.stack import ROOT, Stack
+
+
+def test_committed_openapi_documents_are_current() -> None:
+    for name, document in openapi_documents().items():
+        committed = (OPENAPI_DIR / f"{name}.openapi.json").read_text()
+        assert committed == render(document), "run `closecall openapi` and commit docs/openapi"
+
+
+def test_the_reference_page_names_every_route() -> None:
+    page = (ROOT / "docs" / "API.md").read_text()
+    for document in openapi_documents().values():
+        for path, operations in document["paths"].items():
+            for method in operations:
+                assert f"{method.upper()} {path}" in page, f"docs/API.md lacks {method} {path}"
+
+
+@pytest.mark.parametrize("service", ["ingest", "api"])
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_pages_load_only_their_own_assets(
+    module_stack: Stack, service: str, page: str
+) -> None:
+    client = getattr(module_stack, service)
+    html = client.get(page)
+    assert html.status_code == 200 and "<html" in html.text.lower()
+    assets = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html.text)
+    # the OpenAPI document: Swagger UI's `url: '...'`, ReDoc's `spec-url="..."`
+    urls = re.findall(r"""(?:url:\s*|spec-url=)["']([^"']+)["']""", html.text)
+    assert assets and urls
+    assert not re.search(r"https?://", html.text), "the page refers to another host"
+    for asset in assets + urls:
+        assert asset.startswith("/"), asset
+        fetched = client.get(asset)
+        assert fetched.status_code == 200 and fetched.content, asset

@@ -4,16 +4,44 @@ phone (or an attacker) sends, ingest never answers with a 5xx."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
 from tests.conftest import shared_stack
 from tests.support.services import Broker
 from tests.support.stack import Stack
 from tests.test_faults import enrolled
+
+# Bodies of the security review that answered 500 or stalled the worker, as examples.
+HOSTILE_BODIES: dict[str, list[Any]] = {
+    "/v1/device/status": [
+        {"at": "2026-03-02T10:30:00+05:30", "battery_pct": 50, "app_version_code": 10**30},
+        {"at": "2026-03-02T10:30:00+05:30", "battery_pct": 50, "app_version_code": 2**32},
+        {"at": "0001-01-01T00:00:00Z", "battery_pct": 50},
+    ],
+    "/v1/calls": [
+        {"calls": [{"id": 1, "type": 1, "started_at": "0001-01-01T00:00:00Z", "duration_s": 1}]},
+        {"calls": [{"id": 1, "type": 1, "started_at": 10**30, "duration_s": 1}]},
+        {"calls": [{"id": 1, "type": 1, "started_at": 1772430000000, "duration_s": 2**64}]},
+    ],
+    "/v1/devices/enroll": [
+        {"code": "K7QX-3M9P-Z2TA", "device": {"device_id": "x", "app_version_code": 10**30}}
+    ],
+}
+
+
+def with_hostile_examples(document: dict[str, Any]) -> dict[str, Any]:
+    for path, bodies in HOSTILE_BODIES.items():
+        content = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        content["examples"] = {f"hostile-{n}": {"value": body} for n, body in enumerate(bodies)}
+    return document
+
 
 UNLIMITED = {"CLOSECALL_DEVICE_RATE_PER_S": "100000", "CLOSECALL_DEVICE_RATE_BURST": "100000"}
 
@@ -31,15 +59,18 @@ def device_token(fuzzed_stack: Stack) -> str:
 @pytest.mark.stack
 def test_ingest_never_answers_5xx(fuzzed_stack: Stack, device_token: str) -> None:
     # schemathesis's pytest plugin does not load under pytest 9: drive its strategies directly
-    schema = schemathesis.openapi.from_url(
-        f"http://127.0.0.1:{fuzzed_stack.ingest_port}/openapi.json"
+    base = f"http://127.0.0.1:{fuzzed_stack.ingest_port}"
+    schema = schemathesis.openapi.from_dict(
+        with_hostile_examples(httpx.get(f"{base}/openapi.json").json())
     )
+    schema.config.update(base_url=base)
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
     assert {op.path for op in operations} >= {"/v1/calls", "/v1/devices/enroll", "/readyz"}
     auth = {"Authorization": f"Bearer {device_token}"}
     for operation in operations:
+        strategies = [operation.as_strategy(), *operation.get_strategies_from_examples()]
 
-        @given(case=operation.as_strategy())
+        @given(case=st.one_of(strategies))
         @settings(
             max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None
         )

@@ -1,0 +1,90 @@
+"""schemathesis against the report API's own OpenAPI document, through the real service with a
+valid API key over real data: whatever a client sends, including the values that once answered
+500 (given to schemathesis as examples of their parameters), no answer is a 5xx."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+
+from tests.conftest import shared_stack
+from tests.support.services import Broker
+from tests.support.stack import Stack, eventually
+from tests.test_faults import enrolled, wire_calls
+from tests.test_pipeline_e2e import summary, upload
+
+
+def _cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode()
+
+
+# The values of the security review that answered 500 or reset the connection.
+HOSTILE_EXAMPLES: dict[str, list[Any]] = {
+    "tz": ["A" * 300, "right/UTC", "posix/Asia/Kolkata", "../../../etc/passwd", "Asia/Kolkata"],
+    "from": ["0001-01-01", "1969-07-20T20:17:00+00:00", "2026-03-02"],
+    "to": ["9999-12-31", "9999-12-31T23:59:59+14:00", "2026-03-02"],
+    "cursor": [
+        _cursor('[Infinity, "x"]'),
+        _cursor("[" * 300 + "]" * 300),
+        _cursor(f'[{10**30}, "x"]'),
+        _cursor('[-1000000000000, "x"]'),
+        _cursor(f'[{2**32}, "x"]'),
+        _cursor(f'[{2**64}, "x"]'),
+    ],
+}
+
+
+def with_hostile_examples(document: dict[str, Any]) -> dict[str, Any]:
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                values = HOSTILE_EXAMPLES.get(parameter["name"])
+                if values:
+                    parameter["examples"] = {
+                        f"hostile-{n}": {"value": value} for n, value in enumerate(values)
+                    }
+    return document
+
+
+@pytest.fixture(scope="module")
+def loaded_stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from shared_stack(broker, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def api_key(loaded_stack: Stack) -> str:
+    key, token = enrolled(loaded_stack, "Fuzzed")
+    assert upload(loaded_stack, token, wire_calls(200, "f-")).status_code == 202
+    eventually(lambda: summary(loaded_stack, key, **{"from": "2026-03-02"})["total_calls"] == 200)
+    return key
+
+
+@pytest.mark.stack
+def test_report_api_never_answers_5xx(loaded_stack: Stack, api_key: str) -> None:
+    base = f"http://127.0.0.1:{loaded_stack.api_port}"
+    document = with_hostile_examples(httpx.get(f"{base}/openapi.json").json())
+    schema = schemathesis.openapi.from_dict(document)
+    schema.config.update(base_url=base)
+    operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
+    reads = [op for op in operations if op.method.upper() == "GET"]
+    assert {op.path for op in reads} >= {"/v1/calls", "/v1/reports/working-hours"}
+    auth = {"Authorization": f"Bearer {api_key}"}
+    for operation in reads:  # writes would delete the data the reads need
+        strategies = [operation.as_strategy(), *operation.get_strategies_from_examples()]
+
+        @given(case=st.one_of(strategies))
+        @settings(
+            max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
+        def no_server_error(case: schemathesis.Case) -> None:
+            case.call_and_validate(headers=auth, checks=[not_a_server_error])
+
+        no_server_error()

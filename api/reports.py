@@ -50,15 +50,23 @@ async def summary(tenant: CurrentTenant, rng: Range, f: ReportFilter) -> dict[st
 async def employee_report(
     tenant: CurrentTenant, db: Db, rng: Range, f: ReportFilter
 ) -> dict[str, Any]:
-    """One row per employee (all of them, or those selected) with counts and working time."""
-    query = sa.select(employees.c.id, employees.c.name, employees.c.team).where(
-        employees.c.company_id == tenant.company.id
-    )
+    """One row per employee (all of them, or those selected) with counts and working time;
+    archived employees only for a range with calls of theirs."""
+    query = sa.select(
+        employees.c.id, employees.c.name, employees.c.team, employees.c.archived_at
+    ).where(employees.c.company_id == tenant.company.id)
     if f.employee_ids:
         query = query.where(employees.c.id.in_(f.employee_ids))
     staff = [row._asdict() for row in db.execute(query.order_by(employees.c.name, employees.c.id))]
     rows = await run_in_threadpool(q.employee_rows, tenant.clickhouse, f, rng, staff)
-    return {"range": rng.as_json(), "items": rows}
+    # an archived employee (who left) is listed for the ranges they worked in only
+    archived = {e["id"] for e in staff if e["archived_at"] is not None}
+    items = [
+        row
+        for row in rows
+        if row["employee_id"] not in archived or row["total_calls"] or row["working_s"]
+    ]
+    return {"range": rng.as_json(), "items": items}
 
 
 @router.get("/analytics")

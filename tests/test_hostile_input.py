@@ -270,3 +270,8 @@ def test_archiving_an_employee_keeps_history(module_stack: Stack) -> None:
         15,
     )
     assert len(history(stack, key)) == 5
+    day = {"from": "2026-03-02", "to": "2026-03-02"}
+    report = stack.api.get("/v1/reports/employees", params=day, headers=auth).json()["items"]
+    assert [row["employee_id"] for row in report] == [leaver["id"]]
+    quiet = {"from": "2026-03-05", "to": "2026-03-05"}
+    assert stack.api.get("/v1/reports/employees", params=quiet, headers=auth).json()["items"] == []

@@ -18,7 +18,7 @@ from api.deps import Context, CurrentTenant, Db, utc_now
 from api.report_range import RangeError, parse_zone
 from schemas.controlplane import api_keys, companies, users
 from schemas.errors import ApiError
-from schemas.rate_limit import RateLimiter
+from schemas.rate_limit import RateLimiter, enforce
 from schemas.tokens import digest, new_secret
 from streams.number_crypto import new_wrapped_data_key
 
@@ -110,14 +110,7 @@ def signup(body: SignupRequest, request: Request, context: Context, db: Db) -> S
     if not context.settings.signup_enabled:
         raise ApiError(403, "signup_disabled", "signup is switched off on this server")
     limiter: RateLimiter = request.app.state.signup_limiter
-    wait_s = limiter.take(request.client.host if request.client else "")
-    if wait_s:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"too many signups from this address; retry in {wait_s} s",
-            headers={"Retry-After": str(wait_s)},
-        )
+    enforce(limiter, request.client.host if request.client else "", "signups from this address")
     email = body.email.lower()
     if db.execute(sa.select(users.c.id).where(users.c.email == email)).first():
         raise ApiError(

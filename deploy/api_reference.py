@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from api.context import ApiContext
 from ingest.app import create_app as create_ingest_app
 from schemas.clickhouse import Param
 from schemas.controlplane import make_engine
+from schemas.json_documents import write_documents
 from schemas.settings import Settings
 from streams.push import SyncPusher
 
@@ -50,15 +50,5 @@ def openapi_documents() -> dict[str, dict[str, Any]]:
     return documents
 
 
-def render(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
-
-
 def write_openapi(directory: Path = OPENAPI_DIR) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, document in openapi_documents().items():
-        path = directory / f"{name}.openapi.json"
-        path.write_text(render(document))
-        written.append(path)
-    return written
+    return write_documents(directory, openapi_documents(), ".openapi.json")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import signal
+import threading
 from collections.abc import Iterator
 
 import faust
@@ -97,6 +100,21 @@ def embedded_api(settings: Settings, app: FastAPI) -> EmbeddedServer:
     return EmbeddedServer(config)
 
 
+class BoundedWorker(faust.Worker):
+    """faust's worker, but gone within `shutdown_grace_s` of SIGINT/SIGTERM: with the broker
+    already down (the local supervisor's children all stop at once when it is killed) stopping
+    the consumer waits 60 s for a broker that will not answer. Leaving early is safe: what was
+    not committed is read again, and the replacing tables absorb it."""
+
+    shutdown_grace_s = 8.0
+
+    def _schedule_shutdown(self, signal: signal.Signals) -> None:
+        timer = threading.Timer(self.shutdown_grace_s, os._exit, args=(1,))
+        timer.daemon = True
+        timer.start()
+        super()._schedule_shutdown(signal)
+
+
 def run_worker(settings: Settings, with_api: bool) -> None:
     store = clickhouse.connect(settings.clickhouse_url)
     clickhouse.migrate(store)
@@ -113,4 +131,4 @@ def run_worker(settings: Settings, with_api: bool) -> None:
         async def serve_report_api() -> None:
             await server.serve()
 
-    faust.Worker(worker_app, loglevel=settings.log_level).execute_from_commandline()
+    BoundedWorker(worker_app, loglevel=settings.log_level).execute_from_commandline()

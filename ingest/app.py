@@ -37,7 +37,7 @@ from schemas.payloads import (
     EnrollResponse,
     NotePayload,
 )
-from schemas.rate_limit import RateLimiter
+from schemas.rate_limit import RateLimiter, enforce
 from schemas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -137,14 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     def limit_rate(state: IngestState, device: DeviceIdentity) -> None:
-        wait_s = state.rate_limiter.take(device.device_id)
-        if wait_s:
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"too many uploads from this device; retry in {wait_s} s",
-                headers={"Retry-After": str(wait_s)},
-            )
+        enforce(state.rate_limiter, device.device_id, "uploads from this device")
 
     async def body_as(model: type[Model], request: Request, state: IngestState) -> Model:
         return parse(model, await read_json_body(request, state.settings.max_body_bytes))

@@ -3,12 +3,12 @@ written by `closecall agent-schema` into schemas/agent/ (committed; a test keeps
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from schemas.json_documents import write_documents
 from schemas.payloads import CallNote, CallsUpload, ContactsUpload, DeviceStatus, EnrollRequest
 
 AGENT_PAYLOADS: dict[str, type[BaseModel]] = {
@@ -49,15 +49,5 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
     return resolved
 
 
-def render(schema: dict[str, Any]) -> str:
-    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
-
-
 def write_agent_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, schema in agent_schemas().items():
-        path = directory / f"{name}.schema.json"
-        path.write_text(render(schema))
-        written.append(path)
-    return written
+    return write_documents(directory, agent_schemas(), ".schema.json")

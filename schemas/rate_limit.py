@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from schemas.errors import ApiError
+
 
 @dataclass(slots=True)
 class _Bucket:
@@ -54,3 +56,15 @@ class RateLimiter:
             for key, bucket in self._buckets.items()
             if now - bucket.updated < full_after
         }
+
+
+def enforce(limiter: RateLimiter, key: str, what: str) -> None:
+    """429 with `Retry-After` when `key` has no token left; `what` says what was too frequent."""
+    wait_s = limiter.take(key)
+    if wait_s:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many {what}; retry in {wait_s} s",
+            headers={"Retry-After": str(wait_s)},
+        )

@@ -57,6 +57,7 @@ def create_worker(
         processing_guarantee="at_least_once",
         web_enabled=False,
         store="memory://",
+        datadir=str(settings.data_dir / "faust"),  # not the working directory
         topic_partitions=settings.topic_partitions,
         topic_allow_declare=False,
         broker_session_timeout=settings.kafka_session_timeout_s,

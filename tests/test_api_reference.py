@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from deploy.api_reference import OPENAPI_DIR, openapi_documents, render
+from deploy.api_reference import OPENAPI_DIR, openapi_documents
+from schemas.json_documents import render
 from tests.support.stack import ROOT, Stack
 
 

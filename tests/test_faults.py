@@ -120,6 +120,16 @@ def test_unprocessable_records_go_to_the_dead_letter_topic(
     assert upload(stack, token, wire_calls(10, "ok-")).status_code == 202
     eventually(lambda: summary(stack, key)["total_calls"] == 10)
 
+    letters = dead_letters(stack, broker)
+    assert [(letter["topic"], letter["reason"].split(" (")[0]) for letter in letters] == [
+        (raw_topic, "not a calls.recorded v1 event"),
+        (raw_topic, "unknown company no-such-company"),
+    ]
+    assert "9123456789" not in stack.log("worker")
+
+
+def dead_letters(stack: Stack, broker: Broker) -> list[dict[str, Any]]:
+    """Every record on the stack's dead-letter topic so far."""
     consumer = KafkaConsumer(
         stack.env["CLOSECALL_TOPIC_DEAD_LETTER"],
         bootstrap_servers=broker.bootstrap,
@@ -128,8 +138,4 @@ def test_unprocessable_records_go_to_the_dead_letter_topic(
     )
     letters = [json.loads(message.value) for message in consumer]
     consumer.close()
-    assert [(letter["topic"], letter["reason"].split(" (")[0]) for letter in letters] == [
-        (raw_topic, "not a calls.recorded v1 event"),
-        (raw_topic, "unknown company no-such-company"),
-    ]
-    assert "9123456789" not in stack.log("worker")
+    return letters

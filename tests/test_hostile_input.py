@@ -16,16 +16,7 @@ from tests.support.services import Broker
 from tests.support.stack import Stack, eventually
 from tests.test_faults import enrolled, wire_calls
 from tests.test_pipeline_e2e import history, summary
-
-REPORTS = [
-    "summary",
-    "employees",
-    "analytics",
-    "never-attended",
-    "not-picked-up",
-    "customers",
-    "working-hours",
-]
+from tests.test_report_api import ENDPOINTS
 
 
 def cursor(value: str) -> str:
@@ -68,7 +59,7 @@ def assert_names(answer: httpx.Response, field: str) -> None:
     assert error["code"] == "invalid_request" and field in [f["path"] for f in error["fields"]]
 
 
-@pytest.mark.parametrize("route", [*(f"/v1/reports/{r}" for r in REPORTS), "/v1/calls"])
+@pytest.mark.parametrize("route", [*(f"/v1/reports/{r}" for r in ENDPOINTS), "/v1/calls"])
 def test_bad_query_values_are_422_on_every_report_route(
     tenant: tuple[Stack, dict[str, str], str], route: str
 ) -> None:

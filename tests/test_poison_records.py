@@ -11,13 +11,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from tests.conftest import StackFactory
 from tests.support.services import Broker, ClickHouseServer
 from tests.support.stack import Stack, eventually
 from tests.test_devices_e2e import status
-from tests.test_faults import enrolled, wire_calls
+from tests.test_faults import dead_letters, enrolled, wire_calls
 from tests.test_pipeline_e2e import summary, upload
 
 HUGE = 1000000000000000000000000000000
@@ -38,18 +38,6 @@ def test_the_reported_status_payload_is_refused_at_ingest(module_stack: Stack) -
 def battery_of(stack: Stack, key: str) -> Any:
     items = stack.api.get("/v1/devices", headers={"Authorization": f"Bearer {key}"}).json()
     return items["items"][0]["battery_pct"] if items["items"] else None
-
-
-def dead_letters(stack: Stack, broker: Broker) -> list[dict[str, Any]]:
-    consumer = KafkaConsumer(
-        stack.env["CLOSECALL_TOPIC_DEAD_LETTER"],
-        bootstrap_servers=broker.bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=5000,
-    )
-    letters = [json.loads(message.value) for message in consumer]
-    consumer.close()
-    return letters
 
 
 def test_a_planted_status_is_dead_lettered_and_the_rest_stored(

@@ -11,7 +11,8 @@ import jsonschema
 import pytest
 
 from ingest.call_batches import DeviceIdentity, calls_of, validate_calls
-from schemas.agent_contract import AGENT_PAYLOADS, SCHEMA_DIR, agent_schemas, render
+from schemas.agent_contract import AGENT_PAYLOADS, SCHEMA_DIR, agent_schemas
+from schemas.json_documents import render
 
 CORPUS = sorted((Path(__file__).parents[1] / "agent_corpus" / "v1").glob("*.json"))
 DEVICE = DeviceIdentity(device_id="d", company_id="c", employee_id="e", tracking_enabled=True)

@@ -1,0 +1,41 @@
+"""schemathesis driven through its strategies (its pytest plugin does not load under pytest 9):
+every operation of a document, fuzzed and with the document's own examples."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+
+
+def assert_no_server_errors(
+    document: dict[str, Any],
+    base_url: str,
+    headers: dict[str, str],
+    max_examples: int,
+    keep: Callable[[Any], bool] = lambda _operation: True,
+) -> set[str]:
+    """Call every kept operation with generated and example cases; fails on any 5xx. Returns
+    the paths the document has."""
+    schema = schemathesis.openapi.from_dict(document)
+    schema.config.update(base_url=base_url)
+    operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
+    for operation in filter(keep, operations):
+        strategies = [operation.as_strategy(), *operation.get_strategies_from_examples()]
+
+        @given(case=st.one_of(strategies))
+        @settings(
+            max_examples=max_examples,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
+        def no_server_error(case: schemathesis.Case) -> None:
+            case.call_and_validate(headers=headers, checks=[not_a_server_error])
+
+        no_server_error()
+    return {operation.path for operation in operations}

@@ -33,6 +33,8 @@ def test_up_runs_the_stack_with_a_fleet_and_stops_everything(tmp_path: Path) -> 
 
         demo = json.loads((tmp_path / ".closecall" / "demo.json").read_text())
         assert demo["api_key"] in output
+        # the key reaches the fleet through its environment, not a command line `ps` shows
+        assert not [c for c in children if demo["api_key"] in " ".join(c.cmdline())]
         auth = {"Authorization": f"Bearer {demo['api_key']}"}
         api = f"http://127.0.0.1:{ports['api']}"
         # a new demo company gets three past days of calls from the fleet
@@ -51,6 +53,8 @@ def test_up_runs_the_stack_with_a_fleet_and_stops_everything(tmp_path: Path) -> 
             60,
         )
         assert devices[0]["stale"] is False
+        fleet_log = (tmp_path / ".closecall" / "logs" / "fleet.log").read_text()
+        assert "fleet: 2 phones enrolled" in fleet_log and "answered" not in fleet_log
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(60)

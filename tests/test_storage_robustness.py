@@ -81,7 +81,8 @@ def test_whatever_ingest_accepts_inserts(report_store: ClickHouse, payload: Any)
     company_id = f"bounds-{uuid.uuid4().hex}"
     table, columns, rows = rows_of(company_id, payload)
     report_store.insert(table, columns, rows)
-    assert stored(report_store, table, company_id) == len(rows)
+    # a contact listing one number twice gives one row twice, which the table may merge already
+    assert len(set(rows)) <= stored(report_store, table, company_id) <= len(rows)
 
 
 def status(battery: int, **fields: Any) -> DeviceStatus:

@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 up: $(STAMP)
 	@$(VENV)/bin/closecall up --fleet $(FLEET)
 
-test: $(STAMP)
+test: $(STAMP) lint typecheck
 	@./scripts/ensure-clickhouse-server
 	@$(VENV)/bin/pytest
 
@@ -28,9 +28,10 @@ bench-full: $(STAMP)
 lint: $(STAMP)
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
-	@$(VENV)/bin/mypy ingest streams api schemas deploy bench tests
+	@$(VENV)/bin/mypy core ingest streams api schemas deploy bench tests
 
 clean:
 	rm -rf .closecall

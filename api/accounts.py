@@ -16,11 +16,11 @@ from sqlalchemy.engine import Connection
 
 from api.deps import Context, CurrentTenant, Db, utc_now
 from api.report_range import RangeError, parse_zone
-from schemas.controlplane import api_keys, companies, users
-from schemas.errors import ApiError
-from schemas.rate_limit import RateLimiter, enforce
-from schemas.tokens import digest, new_secret
-from streams.number_crypto import new_wrapped_data_key
+from core.controlplane import api_keys, companies, users
+from core.errors import ApiError
+from core.number_crypto import new_wrapped_data_key
+from core.rate_limit import RateLimiter, enforce
+from core.tokens import digest, new_secret
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 password_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters

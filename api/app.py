@@ -11,10 +11,10 @@ from fastapi_offline import FastAPIOffline
 
 from api import accounts, calls, devices, employees, reports
 from api.context import ApiContext
-from schemas.errors import install_error_handlers
-from schemas.health import broker_problem, database_problem, readiness
-from schemas.http_policy import DOCS_ASSETS, OFFLINE_SWAGGER_UI, install_http_policy
-from schemas.rate_limit import RateLimiter
+from core.errors import install_error_handlers
+from core.health import broker_problem, database_problem, readiness
+from core.http_policy import DOCS_ASSETS, OFFLINE_SWAGGER_UI, install_http_policy
+from core.rate_limit import RateLimiter
 
 
 def create_app(context: ApiContext) -> FastAPI:

@@ -13,9 +13,9 @@ from sqlalchemy.engine import Connection
 from api.deps import CurrentTenant, Db, utc_now
 from api.report_range import RangeError, ReportRange, parse_range, parse_zone
 from api.tenancy import COMPANY_FILTER
-from schemas.clickhouse import Param
-from schemas.controlplane import employees
-from schemas.errors import ApiError
+from core.clickhouse import Param
+from core.controlplane import employees
+from core.errors import ApiError
 from schemas.payloads import parse_call_type
 
 # The devices the selected employees' calls came from (migration 0006): `calls` is sorted by

@@ -18,10 +18,10 @@ from api.call_filters import CallFilter, known_employees, parse_types, report_ra
 from api.cursors import decode_cursor, encode_cursor
 from api.deps import Context, CurrentTenant, Db, utc_now
 from api.tenancy import CompanyClickHouse
-from schemas.controlplane import devices
-from schemas.errors import ApiError
-from streams.number_crypto import blind_index, unwrap_company_keys
-from streams.phone_numbers import normalise_number
+from core.controlplane import devices
+from core.errors import ApiError
+from core.number_crypto import blind_index, unwrap_company_keys
+from core.phone_numbers import normalise_number
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 

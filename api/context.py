@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from schemas.clickhouse import ClickHouse
-from schemas.settings import Settings
-from streams.push import SyncPusher
+from core.clickhouse import ClickHouse
+from core.push import SyncPusher
+from core.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import binascii
 import json
 from typing import Any
 
-from schemas.errors import ApiError
+from core.errors import ApiError
 
 MAX_CURSOR_CHARS = 512
 MAX_KEY_CHARS = 64

@@ -12,9 +12,9 @@ from sqlalchemy.engine import Connection
 
 from api.context import ApiContext
 from api.tenancy import CompanyClickHouse, Tenant
-from schemas.controlplane import api_keys, load_company
-from schemas.errors import ApiError
-from schemas.tokens import digest
+from core.controlplane import api_keys, load_company
+from core.errors import ApiError
+from core.tokens import digest
 
 
 def get_context(request: Request) -> ApiContext:

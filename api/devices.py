@@ -12,11 +12,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import Context, CurrentTenant, Db, utc_now
 from api.employees import revoke_devices
-from api.tenancy import CompanyClickHouse
-from schemas.controlplane import devices, employees
-from schemas.errors import ApiError
-from streams.device_health import instant, is_stale, last_seen, push_sync
-from streams.push import PushOutcome
+from api.tenancy import COMPANY_FILTER, CompanyClickHouse
+from core.controlplane import devices, employees
+from core.device_health import LAST_UPLOAD_SQL, instant, is_stale, last_seen, push_sync
+from core.errors import ApiError
+from core.push import PushOutcome
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 
@@ -32,8 +32,6 @@ LATEST_STATUS_SQL = """SELECT device_id,
     argMaxIf(app_version, reported_at, app_version != '') AS app_version,
     argMaxIf(network, reported_at, network != '') AS network
 FROM device_status FINAL WHERE company_id = %(company_id)s GROUP BY device_id"""
-LAST_UPLOAD_SQL = """SELECT device_id, toUnixTimestamp(max(synced_at)) AS synced_ts
-FROM calls WHERE company_id = %(company_id)s GROUP BY device_id"""
 
 
 def device_view(
@@ -74,7 +72,10 @@ def device_view(
 
 def health(ch: CompanyClickHouse) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
     statuses = {row["device_id"]: row for row in ch.query(LATEST_STATUS_SQL)}
-    uploads = {row["device_id"]: int(row["synced_ts"]) for row in ch.query(LAST_UPLOAD_SQL)}
+    uploads = {
+        row["device_id"]: int(row["ts"])
+        for row in ch.query(LAST_UPLOAD_SQL.format(scope=COMPANY_FILTER))
+    }
     return statuses, uploads
 
 

@@ -12,9 +12,9 @@ from pydantic import BaseModel, EmailStr, Field
 from sqlalchemy.engine import Connection
 
 from api.deps import CurrentTenant, Db, utc_now
-from schemas.controlplane import device_tokens, devices, employees, enrollment_codes
-from schemas.errors import ApiError
-from schemas.tokens import digest, new_enrollment_code, normalise_enrollment_code
+from core.controlplane import device_tokens, devices, employees, enrollment_codes
+from core.errors import ApiError
+from core.tokens import digest, new_enrollment_code, normalise_enrollment_code
 
 router = APIRouter(prefix="/v1/employees", tags=["employees"])
 ENROLLMENT_CODE_TTL = timedelta(hours=24)

@@ -12,8 +12,8 @@ from api import report_queries as q
 from api.call_filters import Range, ReportFilter
 from api.cursors import SORT_VALUES, decode_cursor, encode_cursor
 from api.deps import CurrentTenant, Db
+from core.controlplane import employees
 from schemas.column_types import EARLIEST_TIME, LATEST_TIME
-from schemas.controlplane import employees
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.clickhouse import ClickHouse, Param
-from schemas.controlplane import Company
+from core.clickhouse import ClickHouse, Param
+from core.controlplane import Company
 
 COMPANY_FILTER = "company_id = %(company_id)s"
 

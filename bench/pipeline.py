@@ -25,6 +25,7 @@ import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench.stack import BenchStack, PeakRss
+from core.settings import Settings
 from deploy.fleet import (
     FleetConfig,
     Phone,
@@ -36,9 +37,9 @@ from deploy.fleet import (
     queue_offline_burst,
     upload_pending,
 )
-from ingest.call_batches import DeviceIdentity, validate_calls
+from ingest.call_batches import validate_calls
+from ingest.identity import DeviceIdentity
 from schemas.events import stable_call_id
-from schemas.settings import Settings
 
 Progress = Callable[[str], None]
 

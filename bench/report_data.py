@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from schemas.clickhouse import ClickHouse
+from core.clickhouse import ClickHouse
 from streams.call_rows import CALL_COLUMNS
 
 BIG_COMPANY = "bench-big"

@@ -17,7 +17,7 @@ from api.calls import newest_calls
 from api.report_range import parse_range
 from api.tenancy import CompanyClickHouse
 from bench.report_data import BIG_COMPANY, ReportDataShape, generate, now_utc
-from schemas.clickhouse import ClickHouse, connect, migrate
+from core.clickhouse import ClickHouse, connect, migrate
 
 
 def percentile(samples: list[float], share: float) -> float:

@@ -9,12 +9,12 @@ from typing import Any
 
 from api.app import create_app as create_api_app
 from api.context import ApiContext
+from core.clickhouse import Param
+from core.controlplane import make_engine
+from core.push import SyncPusher
+from core.settings import Settings
 from ingest.app import create_app as create_ingest_app
-from schemas.clickhouse import Param
-from schemas.controlplane import make_engine
 from schemas.json_documents import write_documents
-from schemas.settings import Settings
-from streams.push import SyncPusher
 
 OPENAPI_DIR = Path(__file__).resolve().parents[1] / "docs" / "openapi"
 

@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from core.settings import MissingSetting, Settings, get_settings
 from deploy.runtime import configure_logging
-from schemas.settings import MissingSetting, Settings, get_settings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,9 +47,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     os.umask(0o077)  # whatever a command writes (data directory, logs, keys) is the owner's only
-    settings = get_settings()
-    configure_logging(settings.log_level)
     try:
+        settings = get_settings()
+        configure_logging(settings.log_level)
         dispatch(args, settings)
     except MissingSetting as exc:
         sys.exit(f"closecall: {exc}")

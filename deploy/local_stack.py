@@ -19,11 +19,11 @@ from types import FrameType
 import httpx
 import psutil
 
+from core import controlplane
+from core.settings import Settings
+from core.topics import ensure_topics
 from deploy.broker import noida_argv
 from deploy.runtime import resolve_master_key
-from schemas import controlplane
-from schemas.settings import Settings
-from schemas.topics import ensure_topics
 
 DEMO_EMAIL = "demo@example.com"
 

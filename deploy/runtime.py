@@ -6,7 +6,7 @@ import base64
 import logging
 import os
 
-from schemas.settings import Settings, decode_master_key
+from core.settings import Settings, decode_master_key
 
 log = logging.getLogger(__name__)
 

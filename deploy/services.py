@@ -15,12 +15,12 @@ from fastapi import FastAPI
 
 from api.app import create_app as create_api_app
 from api.context import ApiContext
+from core import clickhouse, controlplane
+from core.push import SyncPusher, pusher_from_settings
+from core.settings import Settings
+from core.topics import ensure_topics
 from deploy.runtime import resolve_master_key
 from ingest.app import create_app as create_ingest_app
-from schemas import clickhouse, controlplane
-from schemas.settings import Settings
-from schemas.topics import ensure_topics
-from streams.push import SyncPusher, pusher_from_settings
 from streams.worker import create_worker
 
 log = logging.getLogger(__name__)

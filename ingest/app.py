@@ -15,16 +15,19 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 
+from core.controlplane import make_engine
+from core.errors import ApiError, install_error_handlers, validation_fields
+from core.health import broker_problem, database_problem, readiness
+from core.http_policy import DOCS_ASSETS, OFFLINE_SWAGGER_UI, install_http_policy
+from core.rate_limit import RateLimiter, enforce
+from core.settings import Settings
 from ingest.body import read_json_body
-from ingest.call_batches import DeviceIdentity, calls_of, kafka_record, validate_calls
+from ingest.call_batches import calls_of, kafka_record, validate_calls
 from ingest.devices import DeviceAuthenticator, enroll_device
+from ingest.identity import DeviceIdentity
 from ingest.kafka_producer import AckingProducer, BrokerUnavailable
 from schemas.agent_contract import inline_schema
-from schemas.controlplane import make_engine
-from schemas.errors import ApiError, install_error_handlers, validation_fields
-from schemas.events import CallNoted, ContactsReported, DeviceStatusReported
-from schemas.health import broker_problem, database_problem, readiness
-from schemas.http_policy import DOCS_ASSETS, OFFLINE_SWAGGER_UI, install_http_policy
+from schemas.events import CONTACTS_PER_RECORD, CallNoted, ContactsReported, DeviceStatusReported
 from schemas.payloads import (
     CallNote,
     CallsAccepted,
@@ -37,8 +40,6 @@ from schemas.payloads import (
     EnrollResponse,
     NotePayload,
 )
-from schemas.rate_limit import RateLimiter, enforce
-from schemas.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -194,11 +195,11 @@ def create_app(settings: Settings) -> FastAPI:
                     occurred_at=now,
                     **device.envelope(),
                     payload=ContactsPayload(
-                        synced_at=now, contacts=upload.contacts[start : start + 100]
+                        synced_at=now, contacts=upload.contacts[start : start + CONTACTS_PER_RECORD]
                     ),
                 )
             )
-            for start in range(0, len(upload.contacts), 100)
+            for start in range(0, len(upload.contacts), CONTACTS_PER_RECORD)
         ]
         await produce(state, state.settings.topic_contacts_raw, records)
         return {"accepted": len(upload.contacts)}

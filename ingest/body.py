@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
-from schemas.errors import ApiError
+from core.errors import ApiError
 
 DECOMPRESSION_RATIO_LIMIT = 10  # a gzip body may expand to at most 10x max_body_bytes
 # Far beyond every integer column (UInt64 has 20 digits), so a too-large value still reaches its

@@ -5,35 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.errors import ApiError, clean_message, error_path
+from core.errors import ApiError, clean_message, error_path
+from ingest.identity import DeviceIdentity
 from schemas.events import CALLS_PER_RECORD, CallsRecorded, DeviceEvent
 from schemas.payloads import CallRecord, CallsPayload, FieldError, RejectedRecord
-
-
-class Envelope(TypedDict):
-    company_id: str
-    device_id: str
-    employee_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceIdentity:
-    device_id: str
-    company_id: str
-    employee_id: str
-    tracking_enabled: bool
-
-    def envelope(self) -> Envelope:
-        """Who said it: the identity fields of every device event (schemas.events.DeviceEvent)."""
-        return {
-            "company_id": self.company_id,
-            "device_id": self.device_id,
-            "employee_id": self.employee_id,
-        }
 
 
 def kafka_record(event: DeviceEvent) -> tuple[bytes, bytes]:

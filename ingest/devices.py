@@ -11,11 +11,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ingest.call_batches import DeviceIdentity
-from schemas.controlplane import device_tokens, devices, employees, enrollment_codes
-from schemas.errors import ApiError
+from core.controlplane import device_tokens, devices, employees, enrollment_codes
+from core.errors import ApiError
+from core.tokens import digest, new_secret, normalise_enrollment_code
+from ingest.identity import DeviceIdentity
 from schemas.payloads import DeviceInfo
-from schemas.tokens import digest, new_secret, normalise_enrollment_code
 
 DEVICE_TOKEN_PREFIX = "cc_dev"
 

@@ -32,6 +32,8 @@ def stable_call_id(company_id: str, device_id: str, client_call_id: str) -> str:
 # Calls travel in records of up to this many (100 * the largest valid call < 1 MB, Kafka's
 # default message limit): one record per call made the worker's per-message cost the bound.
 CALLS_PER_RECORD = 100
+# Contacts likewise: 100 of the largest valid contacts are ~0.5 MB of plain text.
+CONTACTS_PER_RECORD = 100
 
 
 class DeviceEvent(BaseModel):

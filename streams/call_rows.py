@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from core.number_crypto import CompanyKeys, blind_index, encrypt_number
+from core.phone_numbers import mask_number, normalise_number
 from schemas.events import CallsRecorded, stable_call_id
 from schemas.payloads import CallRecord
 from streams.decoding import decode_event
-from streams.number_crypto import CompanyKeys, blind_index, encrypt_number
-from streams.phone_numbers import mask_number, normalise_number
 
 CALL_COLUMNS = (
     "company_id",

@@ -6,10 +6,10 @@ import asyncio
 
 from sqlalchemy.engine import Engine
 
-from schemas.controlplane import load_company
+from core.controlplane import load_company
+from core.number_crypto import unwrap_company_keys
 from streams.call_rows import CompanyCrypto
 from streams.decoding import UnprocessableRecord
-from streams.number_crypto import unwrap_company_keys
 
 
 class CompanyDirectory:

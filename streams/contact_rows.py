@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from core.number_crypto import blind_index, encrypt_number
+from core.phone_numbers import mask_number, normalise_number
 from schemas.events import CallNoted, ContactsReported
 from streams.call_rows import CompanyCrypto
-from streams.number_crypto import blind_index, encrypt_number
-from streams.phone_numbers import mask_number, normalise_number
 
 CONTACT_COLUMNS = (
     "company_id",

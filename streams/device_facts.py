@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from schemas.controlplane import devices
+from core.controlplane import devices
 from schemas.events import DeviceStatusReported
 from streams.status_rows import sims_json
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from schemas.clickhouse import refusal_reason
+from core.clickhouse import refusal_reason
 
 Record = TypeVar("Record")
 Rows = list[tuple[Any, ...]]

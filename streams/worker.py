@@ -16,17 +16,17 @@ import faust
 from faust.types import EventT
 from sqlalchemy.engine import Engine
 
-from schemas.clickhouse import ClickHouse
+from core.clickhouse import ClickHouse
+from core.device_health import push_stale_devices
+from core.push import SyncPusher
+from core.settings import Settings
 from schemas.events import CallNoted, ContactsReported, DeadLetter
-from schemas.settings import Settings
 from streams.call_rows import CALL_COLUMNS, CompanyCrypto, call_rows, decode_calls_event
 from streams.companies import CompanyDirectory
 from streams.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, note_row
 from streams.decoding import UnprocessableRecord, decode_event
 from streams.device_facts import update_device_facts
-from streams.device_health import push_stale_devices
 from streams.isolation import insert_isolating
-from streams.push import SyncPusher
 from streams.retry import until_success
 from streams.status_rows import STATUS_COLUMNS, decode_status_event, status_row
 

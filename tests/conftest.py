@@ -11,7 +11,7 @@ from typing import Protocol
 import pytest
 from hypothesis import HealthCheck, settings
 
-from schemas.clickhouse import ClickHouse, connect, migrate
+from core.clickhouse import ClickHouse, connect, migrate
 from tests.support.services import Broker, ClickHouseServer, PostgresDatabase
 from tests.support.stack import Stack
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
-from schemas.controlplane import make_engine, users
+from core.controlplane import make_engine, users
 from tests.conftest import StackFactory
 from tests.support.services import Broker
 from tests.test_faults import wire_calls

@@ -11,7 +11,7 @@ from api.call_filters import CallFilter
 from api.calls import AFTER_CURSOR, history_rows, newest_calls
 from api.report_range import ReportRange, parse_range
 from api.tenancy import CompanyClickHouse
-from schemas.clickhouse import ClickHouse
+from core.clickhouse import ClickHouse
 from tests.support.metrics_reference import RefCall
 from tests.support.report_data import load
 

@@ -10,7 +10,7 @@ import pytest
 
 from api import report_queries as q
 from api.report_range import parse_range
-from schemas.clickhouse import ClickHouse, connect, migrate
+from core.clickhouse import ClickHouse, connect, migrate
 from tests.support.metrics_reference import RefCall
 from tests.support.report_data import load, report_filter
 from tests.support.services import ClickHouseServer

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from schemas.controlplane import make_engine, metadata, migrate
+from core.controlplane import make_engine, metadata, migrate
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from schemas.controlplane import devices, make_engine
+from core.controlplane import devices, make_engine
 from tests.support.stack import Stack, eventually
 from tests.test_faults import enrolled, wire_calls
 from tests.test_pipeline_e2e import upload

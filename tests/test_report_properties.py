@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from api import report_queries as q
 from api.report_range import parse_range
-from schemas.clickhouse import ClickHouse
-from streams.phone_numbers import mask_number
+from core.clickhouse import ClickHouse
+from core.phone_numbers import mask_number
 from tests.support import metrics_reference as ref
 from tests.support.report_data import load, report_filter
 

@@ -12,10 +12,10 @@ from typing import cast
 import responses
 import sqlalchemy as sa
 
-from schemas.clickhouse import ClickHouse
-from schemas.controlplane import companies, devices, employees, make_engine, migrate
-from streams.device_health import push_stale_devices
-from streams.push import PushOutcome
+from core.clickhouse import ClickHouse
+from core.controlplane import companies, devices, employees, make_engine, migrate
+from core.device_health import push_stale_devices
+from core.push import PushOutcome
 from streams.status_rows import EPOCH, STATUS_COLUMNS
 from tests.support.fcm import FCM_URL, UNREGISTERED_BODY, stub_pusher
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
-from schemas.clickhouse import ClickHouse
+from core.clickhouse import ClickHouse
+from core.number_crypto import new_wrapped_data_key, unwrap_company_keys
 from schemas.events import CallNoted, CallsRecorded, ContactsReported, DeviceStatusReported
 from schemas.payloads import (
     CallNote,
@@ -28,7 +29,6 @@ from schemas.payloads import (
 from streams.call_rows import CALL_COLUMNS, CompanyCrypto, call_rows
 from streams.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, note_row
 from streams.isolation import insert_isolating
-from streams.number_crypto import new_wrapped_data_key, unwrap_company_keys
 from streams.status_rows import STATUS_COLUMNS, status_row
 from tests.support.model_bounds import payloads_at_bounds
 

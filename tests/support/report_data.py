@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 from api.call_filters import CallFilter
 from api.report_range import ReportRange
 from api.tenancy import CompanyClickHouse
-from ingest.call_batches import DeviceIdentity, validate_calls
-from schemas.clickhouse import ClickHouse
+from core.clickhouse import ClickHouse
+from core.number_crypto import new_wrapped_data_key, unwrap_company_keys
+from ingest.call_batches import validate_calls
+from ingest.identity import DeviceIdentity
 from streams.call_rows import CALL_COLUMNS, CompanyCrypto, call_rows, decode_calls_event
-from streams.number_crypto import new_wrapped_data_key, unwrap_company_keys
 from tests.support.metrics_reference import RefCall
 
 MASTER_KEY = os.urandom(32)

@@ -10,7 +10,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from ingest.call_batches import DeviceIdentity, calls_of, validate_calls
+from ingest.call_batches import calls_of, validate_calls
+from ingest.identity import DeviceIdentity
 from schemas.agent_contract import AGENT_PAYLOADS, SCHEMA_DIR, agent_schemas
 from schemas.json_documents import render
 

@@ -6,8 +6,8 @@ import gzip
 
 import pytest
 
+from core.errors import ApiError
 from ingest.body import gunzip_bounded, parse_json
-from schemas.errors import ApiError
 
 
 def test_gzip_within_limit() -> None:

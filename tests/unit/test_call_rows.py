@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.call_batches import DeviceIdentity, validate_calls
+from core.number_crypto import decrypt_number, new_wrapped_data_key, unwrap_company_keys
+from ingest.call_batches import validate_calls
+from ingest.identity import DeviceIdentity
 from schemas.events import CALL_ID_NAMESPACE, stable_call_id
 from streams import retry
 from streams.call_rows import (
@@ -21,7 +23,6 @@ from streams.call_rows import (
     decode_calls_event,
 )
 from streams.decoding import UnprocessableRecord
-from streams.number_crypto import decrypt_number, new_wrapped_data_key, unwrap_company_keys
 
 MASTER = os.urandom(32)
 KEYS = unwrap_company_keys(MASTER, "c1", new_wrapped_data_key(MASTER, "c1"))

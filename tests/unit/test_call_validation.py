@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.call_batches import DeviceIdentity, calls_of, validate_calls
-from schemas.errors import ApiError
+from core.errors import ApiError
+from ingest.call_batches import calls_of, validate_calls
+from ingest.identity import DeviceIdentity
 from schemas.payloads import CallType
 
 DEVICE = DeviceIdentity(device_id="d1", company_id="c1", employee_id="e1", tracking_enabled=True)

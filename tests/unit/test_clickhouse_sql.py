@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.clickhouse import ClickHouse, migrate, quote, render
+from core.clickhouse import ClickHouse, migrate, quote, render
 
 
 @settings(max_examples=150, deadline=None)
@@ -46,7 +46,7 @@ def test_chdb_directory_is_owned_by_one_process(tmp_path: Path) -> None:
     """Why local mode serves the report API from the worker process (ARCHITECTURE.md)."""
     opener = f"""
 import time
-from schemas.clickhouse import connect, migrate
+from core.clickhouse import connect, migrate
 try:
     store = connect('chdb://{tmp_path}/x')
     migrate(store)  # as the worker does at start

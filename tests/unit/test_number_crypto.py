@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from streams.number_crypto import (
+from core.number_crypto import (
     CompanyKeys,
     DecryptionError,
     blind_index,

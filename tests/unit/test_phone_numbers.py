@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.phone_numbers import mask_number, normalise_number
+from core.phone_numbers import mask_number, normalise_number
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import cast
 import pytest
 import responses
 
-from streams.push import PushOutcome, SyncPusher
+from core.push import PushOutcome, SyncPusher
 from tests.support.fcm import FCM_URL, PROJECT, UNREGISTERED_BODY, stub_pusher
 
 

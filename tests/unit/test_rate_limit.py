@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.rate_limit import RateLimiter
+from core.rate_limit import RateLimiter
 
 
 def test_bursts_then_sustained_rate_with_retry_after() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import MissingSetting, Settings, UnsafeSettings
 from deploy.runtime import resolve_master_key
-from schemas.settings import MissingSetting, Settings
 
 
 def test_local_mode_generates_and_reuses_a_private_key(tmp_path: Path) -> None:
@@ -20,12 +20,41 @@ def test_local_mode_generates_and_reuses_a_private_key(tmp_path: Path) -> None:
     assert resolve_master_key(settings) == key
 
 
-@pytest.mark.parametrize("environment", ["production", "test"])
-def test_other_environments_refuse_to_start_without_a_key(environment: str, tmp_path: Path) -> None:
-    settings = Settings(environment=environment, data_dir=tmp_path, master_key="")  # type: ignore[arg-type]
+def test_the_test_environment_refuses_to_start_without_a_key(tmp_path: Path) -> None:
+    settings = Settings(environment="test", data_dir=tmp_path, master_key="")
     with pytest.raises(MissingSetting, match="CLOSECALL_MASTER_KEY is unset"):
         resolve_master_key(settings)
     assert not (tmp_path / "master.key").exists()
+
+
+SAFE = {
+    "environment": "production",
+    "master_key": base64.b64encode(bytes(32)).decode(),
+    "database_url": "postgresql://closecall@db/closecall",
+    "clickhouse_url": "clickhouse://ch:9000/closecall",
+    "signup_enabled": False,
+    "fcm_credentials_file": "/run/secrets/fcm.json",
+}
+
+
+def test_production_refuses_unsafe_settings_naming_each() -> None:
+    with pytest.raises(UnsafeSettings) as refused:
+        Settings(environment="production", master_key="", cors_origins=["*"])
+    message = str(refused.value)
+    for variable in (
+        "CLOSECALL_MASTER_KEY",
+        "CLOSECALL_DATABASE_URL",
+        "CLOSECALL_CLICKHOUSE_URL",
+        "CLOSECALL_CORS_ORIGINS",
+    ):
+        assert variable in message
+
+
+def test_production_only_warns_about_risky_settings(caplog: pytest.LogCaptureFixture) -> None:
+    assert Settings(**SAFE).environment == "production"  # type: ignore[arg-type]
+    assert not caplog.records
+    Settings(**{**SAFE, "signup_enabled": True, "fcm_credentials_file": None})  # type: ignore[arg-type]
+    assert "public signup is on" in caplog.text and "FCM pushes are off" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -34,7 +63,7 @@ def test_other_environments_refuse_to_start_without_a_key(environment: str, tmp_
 )
 def test_bad_master_keys_are_named(value: str, reason: str) -> None:
     with pytest.raises(MissingSetting, match=reason):
-        Settings(environment="production", master_key=value).master_key_bytes()
+        Settings(environment="test", master_key=value).master_key_bytes()
 
 
 def test_environment_variables_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from core.redaction import redact_url
 from schemas.migrations import numbered_migrations
-from schemas.redaction import redact_url
 
 log = logging.getLogger(__name__)
 

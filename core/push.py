@@ -12,7 +12,7 @@ from typing import Any
 import firebase_admin
 from firebase_admin import credentials, exceptions, messaging
 
-from schemas.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 SYNC_DATA = {"action": "sync"}

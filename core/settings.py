@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -11,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+log = logging.getLogger(__name__)
 LOCAL_DATA_DIR = Path(".closecall")
 
 
@@ -18,10 +20,15 @@ class MissingSetting(RuntimeError):
     """A required setting is unset; the message names the environment variable to set."""
 
 
+class UnsafeSettings(MissingSetting):
+    """Settings a production deployment must not run with; the message names each variable."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLOSECALL_", extra="ignore")
 
-    # "local" is the embedded one-command stack; "production" refuses unsafe defaults.
+    # "local" is the embedded one-command stack; "production" refuses unsafe settings and warns
+    # about risky ones (`production_problems`); "test" is what the suite runs.
     environment: Literal["local", "test", "production"] = "local"
     data_dir: Path = LOCAL_DATA_DIR
 
@@ -97,6 +104,16 @@ class Settings(BaseSettings):
             self.clickhouse_url = f"chdb://{self.data_dir / 'chdb'}"
         return self
 
+    @model_validator(mode="after")
+    def _safe_for_production(self) -> Settings:
+        if self.environment == "production":
+            refused, warnings = production_problems(self)
+            for warning in warnings:
+                log.warning("settings: %s", warning)
+            if refused:
+                raise UnsafeSettings("production refuses: " + "; ".join(refused))
+        return self
+
     def master_key_bytes(self) -> bytes:
         """The decoded master key; the local stack writes one into data_dir, elsewhere it must be set."""
         if not self.master_key:
@@ -115,6 +132,26 @@ def decode_master_key(value: str, source: str) -> bytes:
     if len(key) != 32:
         raise MissingSetting(f"{source} must decode to 32 bytes, not {len(key)}")
     return key
+
+
+def production_problems(settings: Settings) -> tuple[list[str], list[str]]:
+    """What production refuses to start with, and what it only warns about."""
+    refused, warnings = [], []
+    if not settings.master_key:
+        refused.append("CLOSECALL_MASTER_KEY is unset (base64 of 32 random bytes)")
+    if settings.database_url.startswith("sqlite"):
+        refused.append("CLOSECALL_DATABASE_URL is SQLite: set postgresql://...")
+    if settings.clickhouse_url.startswith("chdb://"):
+        refused.append("CLOSECALL_CLICKHOUSE_URL is embedded chDB: set clickhouse://host:9000/db")
+    if "*" in settings.cors_origins:
+        refused.append("CLOSECALL_CORS_ORIGINS allows every origin (*): list the origins")
+    if settings.signup_enabled:
+        warnings.append("public signup is on (CLOSECALL_SIGNUP_ENABLED=false switches it off)")
+    if settings.fcm_credentials_file is None:
+        warnings.append("FCM pushes are off (CLOSECALL_FCM_CREDENTIALS_FILE is unset)")
+    if settings.log_level == "debug":
+        warnings.append("CLOSECALL_LOG_LEVEL=debug logs more than production needs")
+    return refused, warnings
 
 
 @lru_cache

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from schemas.errors import ApiError
+from core.errors import ApiError
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
-from schemas.errors import error_body
+from core.errors import error_body
 
 
 def database_problem(engine: Engine) -> str | None:

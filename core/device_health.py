@@ -10,9 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from schemas.clickhouse import ClickHouse
-from schemas.controlplane import companies, devices
-from streams.push import PushOutcome, SyncPusher
+from core.clickhouse import ClickHouse
+from core.controlplane import companies, devices
+from core.push import PushOutcome, SyncPusher
 
 log = logging.getLogger(__name__)
 

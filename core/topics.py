@@ -8,7 +8,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from schemas.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,190 +1,61 @@
-"""Signup and API keys: creating a company with its first user and key, issuing and revoking keys."""
+"""Account routes: signup, API keys, company settings. HTTP in, api/account_service.py, out."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-from typing import Literal
-
-import phonenumbers
-import pytz
-import sqlalchemy as sa
-from argon2 import PasswordHasher
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, EmailStr, Field, field_validator
-from sqlalchemy.engine import Connection
 
+from api import account_service as service
+from api.account_service import (
+    ApiKeyCreated,
+    ApiKeyList,
+    ApiKeyRequest,
+    CompanySettings,
+    SignupRequest,
+    SignupResponse,
+)
 from api.deps import Context, CurrentTenant, Db, utc_now
-from api.report_range import RangeError, parse_zone
-from core.controlplane import api_keys, companies, users
-from core.errors import ApiError
-from core.number_crypto import new_wrapped_data_key
+from core.errors import ApiError, error_responses
 from core.rate_limit import RateLimiter, enforce
-from core.tokens import digest, new_secret
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
-password_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-
-API_KEY_PREFIX = "cc_live"
+AUTHENTICATED = error_responses(401, 403, 404, 422)
 
 
-class SignupRequest(BaseModel):
-    company_name: str = Field(min_length=1, max_length=200)
-    country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
-    timezone: str | None = Field(default=None, description="IANA zone; default: the country's")
-    email: EmailStr
-    password: str = Field(min_length=10, max_length=256)
-    plan: Literal["basic", "basic_lead"] = "basic"
-
-    @field_validator("country")
-    @classmethod
-    def _known_country(cls, value: str) -> str:
-        value = value.upper()
-        if value not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"unknown country code {value!r}: use ISO 3166-1 alpha-2, e.g. IN")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                parse_zone(value, "timezone")
-            except RangeError as exc:
-                raise ValueError(str(exc)) from None
-        return value
-
-
-class SignupResponse(BaseModel):
-    company_id: str
-    user_id: str
-    api_key: str
-
-
-class ApiKeyRequest(BaseModel):
-    name: str = Field(default="API key", min_length=1, max_length=200)
-
-
-class ApiKeyView(BaseModel):
-    id: str
-    name: str
-    prefix: str
-    created_at: datetime
-    revoked_at: datetime | None
-
-
-class ApiKeyCreated(ApiKeyView):
-    secret: str = Field(description="shown once; store it now")
-
-
-def default_zone(country: str) -> str:
-    zones = pytz.country_timezones.get(country)
-    return zones[0] if zones else "UTC"
-
-
-def issue_api_key(db: Connection, company_id: str, name: str) -> ApiKeyCreated:
-    secret = new_secret(API_KEY_PREFIX)
-    view = ApiKeyCreated(
-        id=str(uuid.uuid4()),
-        name=name,
-        prefix=secret[: len(API_KEY_PREFIX) + 5],
-        created_at=utc_now(),
-        revoked_at=None,
-        secret=secret,
-    )
-    db.execute(
-        api_keys.insert().values(
-            id=view.id,
-            company_id=company_id,
-            name=name,
-            prefix=view.prefix,
-            secret_hash=digest(secret),
-            created_at=view.created_at,
-        )
-    )
-    return view
-
-
-@router.post("/signup", status_code=201, response_model=SignupResponse)
+@router.post(
+    "/signup",
+    status_code=201,
+    response_model=SignupResponse,
+    responses=error_responses(403, 409, 422, 429),
+)
 def signup(body: SignupRequest, request: Request, context: Context, db: Db) -> SignupResponse:
+    """A new company, its owner and a first API key (shown once)."""
     if not context.settings.signup_enabled:
         raise ApiError(403, "signup_disabled", "signup is switched off on this server")
     limiter: RateLimiter = request.app.state.signup_limiter
     enforce(limiter, request.client.host if request.client else "", "signups from this address")
-    email = body.email.lower()
-    if db.execute(sa.select(users.c.id).where(users.c.email == email)).first():
-        raise ApiError(
-            409, "email_taken", "an account with this email exists", [("email", "taken")]
-        )
-    company_id, user_id, now = str(uuid.uuid4()), str(uuid.uuid4()), utc_now()
-    db.execute(
-        companies.insert().values(
-            id=company_id,
-            name=body.company_name,
-            country=body.country,
-            timezone=body.timezone or default_zone(body.country),
-            plan=body.plan,
-            wrapped_data_key=new_wrapped_data_key(context.master_key, company_id),
-            created_at=now,
-        )
-    )
-    db.execute(
-        users.insert().values(
-            id=user_id,
-            company_id=company_id,
-            email=email,
-            password_hash=password_hasher.hash(body.password),
-            role="owner",
-            created_at=now,
-        )
-    )
-    key = issue_api_key(db, company_id, "signup")
-    return SignupResponse(company_id=company_id, user_id=user_id, api_key=key.secret)
+    return service.create_company(db, body, context.master_key, utc_now())
 
 
-@router.post("/api-keys", status_code=201, response_model=ApiKeyCreated)
+@router.post("/api-keys", status_code=201, response_model=ApiKeyCreated, responses=AUTHENTICATED)
 def create_api_key(body: ApiKeyRequest, tenant: CurrentTenant, db: Db) -> ApiKeyCreated:
-    return issue_api_key(db, tenant.company.id, body.name)
+    """A new key; its secret is in this answer only."""
+    return service.issue_api_key(db, tenant.company.id, body.name)
 
 
-@router.get("/api-keys")
-def list_api_keys(tenant: CurrentTenant, db: Db) -> dict[str, list[ApiKeyView]]:
-    rows = db.execute(
-        sa.select(api_keys)
-        .where(api_keys.c.company_id == tenant.company.id)
-        .order_by(api_keys.c.created_at)
-    )
-    return {"items": [ApiKeyView.model_validate(row._asdict()) for row in rows]}
+@router.get("/api-keys", response_model=ApiKeyList, responses=AUTHENTICATED)
+def list_api_keys(tenant: CurrentTenant, db: Db) -> ApiKeyList:
+    return ApiKeyList(items=service.list_api_keys(db, tenant.company.id))
 
 
-@router.delete("/api-keys/{key_id}", status_code=204)
+@router.delete(
+    "/api-keys/{key_id}", status_code=204, response_class=Response, responses=AUTHENTICATED
+)
 def revoke_api_key(key_id: str, tenant: CurrentTenant, db: Db) -> Response:
-    result = db.execute(
-        api_keys.update()
-        .where(api_keys.c.id == key_id, api_keys.c.company_id == tenant.company.id)
-        .values(revoked_at=sa.func.coalesce(api_keys.c.revoked_at, utc_now()))
-    )
-    if result.rowcount == 0:
-        raise ApiError(404, "not_found", f"no API key {key_id}")
+    service.revoke_api_key(db, tenant.company.id, key_id, utc_now())
     return Response(status_code=204)
 
 
-class CompanySettings(BaseModel):
-    stale_after_s: int | None = Field(
-        default=None, ge=300, le=30 * 86400, description="a device is stale after this much silence"
-    )
-
-
-@router.patch("/company")
-def update_company(body: CompanySettings, tenant: CurrentTenant, db: Db) -> dict[str, int]:
+@router.patch("/company", response_model=CompanySettings, responses=AUTHENTICATED)
+def update_company(body: CompanySettings, tenant: CurrentTenant, db: Db) -> CompanySettings:
     """Company settings; today: how long a silent device takes to count as stale."""
-    if body.stale_after_s is not None:
-        db.execute(
-            companies.update()
-            .where(companies.c.id == tenant.company.id)
-            .values(stale_after_s=body.stale_after_s)
-        )
-    row = db.execute(
-        sa.select(companies.c.stale_after_s).where(companies.c.id == tenant.company.id)
-    ).one()
-    return {"stale_after_s": row.stale_after_s}
+    return service.update_company(db, tenant.company.id, body)

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from sqlalchemy.engine import Connection
 
 from api.context import ApiContext
 from api.tenancy import CompanyClickHouse, Tenant
+from core.bearer import Credentials, bearer_scheme, bearer_token
 from core.controlplane import api_keys, load_company
 from core.errors import ApiError
 from core.tokens import digest
@@ -35,21 +36,13 @@ def get_connection(context: Context) -> Iterator[Connection]:
 Db = Annotated[Connection, Depends(get_connection, scope="function")]
 
 
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(
-            401,
-            "unauthenticated",
-            "send an API key as `Authorization: Bearer <key>`",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return token.strip()
+API_KEY = bearer_scheme("APIKey", "an API key of the company (`cc_live_...`)")
 
 
-def current_tenant(request: Request, context: Context, db: Db) -> Tenant:
-    token = bearer_token(request)
+def current_tenant(
+    credentials: Annotated[Credentials, Security(API_KEY)], context: Context, db: Db
+) -> Tenant:
+    token = bearer_token(credentials, "an API key")
     row = db.execute(
         sa.select(api_keys.c.id, api_keys.c.company_id).where(
             api_keys.c.secret_hash == digest(token), api_keys.c.revoked_at.is_(None)

@@ -1,150 +1,58 @@
-"""Devices of a company: who carries them, their health and whether they went quiet."""
+"""Device routes: HTTP in, api/device_service.py, HTTP out."""
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
+from api import device_service as service
 from api.deps import Context, CurrentTenant, Db, utc_now
-from api.employees import revoke_devices
-from api.tenancy import COMPANY_FILTER, CompanyClickHouse
-from core.controlplane import devices, employees
-from core.device_health import LAST_UPLOAD_SQL, instant, is_stale, last_seen, push_sync
-from core.errors import ApiError
-from core.push import PushOutcome
+from api.device_service import DeviceList, SyncSent
+from core.errors import error_responses
 
-router = APIRouter(prefix="/v1/devices", tags=["devices"])
-
-LATEST_STATUS_SQL = """SELECT device_id,
-    toUnixTimestamp(max(received_at)) AS received_ts,
-    argMax(battery_pct, reported_at) AS battery_pct,
-    argMax(charging, reported_at) AS charging,
-    countIf(has_location = 1) AS locations,
-    argMaxIf(lat, located_at, has_location = 1) AS lat,
-    argMaxIf(lon, located_at, has_location = 1) AS lon,
-    argMaxIf(accuracy_m, located_at, has_location = 1) AS accuracy_m,
-    toUnixTimestamp(maxIf(located_at, has_location = 1)) AS located_ts,
-    argMaxIf(app_version, reported_at, app_version != '') AS app_version,
-    argMaxIf(network, reported_at, network != '') AS network
-FROM device_status FINAL WHERE company_id = %(company_id)s GROUP BY device_id"""
+router = APIRouter(
+    prefix="/v1/devices", tags=["devices"], responses=error_responses(401, 403, 404, 422)
+)
 
 
-def device_view(
-    device: dict[str, Any],
-    status: dict[str, Any] | None,
-    last_upload_ts: int | None,
-    now: datetime,
-    stale_after_s: int,
-) -> dict[str, Any]:
-    """One device as managers see it (staleness: streams/device_health.py)."""
-    seen = last_seen(status["received_ts"] if status else None, last_upload_ts)
-    location = None
-    if status and status["locations"]:
-        location = {
-            "lat": status["lat"],
-            "lon": status["lon"],
-            "accuracy_m": status["accuracy_m"] or None,
-            "at": instant(status["located_ts"]),
-        }
-    return {
-        "id": device["id"],
-        "employee_id": device["employee_id"],
-        "employee_name": device["employee_name"],
-        "brand": device["brand"],
-        "model": device["model"],
-        "app_version": (status and status["app_version"]) or device["app_version"],
-        "battery_pct": status["battery_pct"] if status else None,
-        "charging": None if not status or status["charging"] < 0 else bool(status["charging"]),
-        "network": (status and status["network"]) or None,
-        "last_seen_at": seen,
-        "location": location,
-        "sims": json.loads(device["sims"]),
-        "fcm_token_valid": bool(device["fcm_token"]) and device["fcm_token_invalid_at"] is None,
-        "stale": is_stale(seen, device["enrolled_at"], now, stale_after_s),
-        "revoked_at": device["revoked_at"],
-    }
-
-
-def health(ch: CompanyClickHouse) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
-    statuses = {row["device_id"]: row for row in ch.query(LATEST_STATUS_SQL)}
-    uploads = {
-        row["device_id"]: int(row["ts"])
-        for row in ch.query(LAST_UPLOAD_SQL.format(scope=COMPANY_FILTER))
-    }
-    return statuses, uploads
-
-
-@router.get("")
+@router.get("", response_model=DeviceList)
 async def list_devices(
     tenant: CurrentTenant,
     db: Db,
     revoked: Annotated[bool, Query(description="include revoked devices")] = False,
-) -> dict[str, Any]:
-    query = (
-        sa.select(devices, employees.c.name.label("employee_name"))
-        .select_from(devices.join(employees))
-        .where(devices.c.company_id == tenant.company.id)
+) -> DeviceList:
+    company = tenant.company
+    items = await run_in_threadpool(
+        service.list_devices,
+        db,
+        tenant.clickhouse,
+        company.id,
+        company.stale_after_s,
+        revoked,
+        utc_now(),
     )
-    if not revoked:
-        query = query.where(devices.c.revoked_at.is_(None))
-    rows = db.execute(query.order_by(employees.c.name, devices.c.id))
-    known = [row._asdict() for row in rows]
-    statuses, uploads = await run_in_threadpool(health, tenant.clickhouse)
-    now = utc_now()
-    items = [
-        device_view(
-            d, statuses.get(d["id"]), uploads.get(d["id"]), now, tenant.company.stale_after_s
-        )
-        for d in known
-    ]
-    return {"items": items, "stale_after_s": tenant.company.stale_after_s}
+    return DeviceList.model_validate({"items": items, "stale_after_s": company.stale_after_s})
 
 
 @router.delete("/{device_id}", status_code=204, response_class=Response)
 def revoke_device(device_id: str, tenant: CurrentTenant, db: Db) -> Response:
-    """A lost or replaced phone: its token stops working (within ingest's cache TTL); the
-    phone can enrol again with a new code."""
-    ids = sa.select(devices.c.id).where(
-        devices.c.id == device_id, devices.c.company_id == tenant.company.id
-    )
-    if db.execute(ids).first() is None:
-        raise ApiError(404, "not_found", f"no device {device_id}")
-    revoke_devices(db, ids, utc_now())
+    """A lost or replaced phone: its token stops working; it can enrol again with a new code."""
+    service.revoke_device(db, tenant.company.id, device_id, utc_now())
     return Response(status_code=204)
 
 
-@router.post("/{device_id}/sync", status_code=202)
-async def request_sync(
-    device_id: str, tenant: CurrentTenant, db: Db, context: Context
-) -> dict[str, str]:
+@router.post(
+    "/{device_id}/sync",
+    status_code=202,
+    response_model=SyncSent,
+    responses=error_responses(409, 502, 503),
+)
+async def request_sync(device_id: str, tenant: CurrentTenant, db: Db, context: Context) -> SyncSent:
     """Ask the phone to upload now (an FCM data message to its latest token)."""
-    device = db.execute(
-        sa.select(devices.c.fcm_token, devices.c.fcm_token_invalid_at).where(
-            devices.c.id == device_id, devices.c.company_id == tenant.company.id
-        )
-    ).first()
-    if device is None:
-        raise ApiError(404, "not_found", f"no device {device_id}")
-    if not context.pusher.enabled:
-        raise ApiError(
-            503,
-            "push_disabled",
-            "FCM is not configured on this server (CLOSECALL_FCM_CREDENTIALS_FILE)",
-        )
-    if not device.fcm_token or device.fcm_token_invalid_at is not None:
-        raise ApiError(
-            409, "no_push_token", "the device has no live FCM token; open the app on the phone"
-        )
-    outcome = await run_in_threadpool(
-        push_sync, context.engine, context.pusher, device_id, device.fcm_token, utc_now()
+    token = service.live_push_token(db, tenant.company.id, device_id, context.pusher)
+    await run_in_threadpool(
+        service.sync_device, context.engine, context.pusher, device_id, token, utc_now()
     )
-    if outcome is PushOutcome.UNREGISTERED:
-        raise ApiError(409, "no_push_token", "FCM says the device's token is no longer registered")
-    if outcome is not PushOutcome.SENT:
-        raise ApiError(502, "push_failed", "FCM did not take the message; try again later")
-    return {"status": "sent"}
+    return SyncSent(status="sent")

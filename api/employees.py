@@ -1,170 +1,61 @@
-"""Employees of a company and the single-use codes that enrol their phones."""
+"""Employee routes: HTTP in, api/employee_service.py, HTTP out."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timedelta
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, EmailStr, Field
-from sqlalchemy.engine import Connection
 
+from api import employee_service as service
 from api.deps import CurrentTenant, Db, utc_now
-from core.controlplane import device_tokens, devices, employees, enrollment_codes
-from core.errors import ApiError
-from core.tokens import digest, new_enrollment_code, normalise_enrollment_code
+from api.employee_service import (
+    Employee,
+    EmployeeCreate,
+    EmployeeList,
+    EmployeeUpdate,
+    EnrollmentCode,
+)
+from core.errors import error_responses
 
-router = APIRouter(prefix="/v1/employees", tags=["employees"])
-ENROLLMENT_CODE_TTL = timedelta(hours=24)
-
-
-class EmployeeCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    phone: str | None = Field(default=None, max_length=64)
-    email: EmailStr | None = None
-    team: str | None = Field(default=None, max_length=200)
-
-
-class EmployeeUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    phone: str | None = Field(default=None, max_length=64)
-    email: EmailStr | None = None
-    team: str | None = Field(default=None, max_length=200)
-    tracking_enabled: bool | None = None
-
-
-class Employee(BaseModel):
-    id: str
-    name: str
-    phone: str | None
-    email: str | None
-    team: str | None
-    tracking_enabled: bool
-    created_at: datetime
-    archived_at: datetime | None = Field(
-        default=None, description="set when the employee left (DELETE); their history stays"
-    )
-
-
-class EnrollmentCode(BaseModel):
-    code: str
-    employee_id: str
-    expires_at: datetime
-
-
-def find_employee(db: Connection, company_id: str, employee_id: str) -> Employee:
-    row = db.execute(
-        sa.select(employees).where(
-            employees.c.id == employee_id, employees.c.company_id == company_id
-        )
-    ).first()
-    if row is None:
-        raise ApiError(404, "not_found", f"no employee {employee_id}")
-    return Employee.model_validate(row._asdict())
+router = APIRouter(
+    prefix="/v1/employees", tags=["employees"], responses=error_responses(401, 403, 404, 422)
+)
 
 
 @router.post("", status_code=201, response_model=Employee)
 def create_employee(body: EmployeeCreate, tenant: CurrentTenant, db: Db) -> Employee:
-    employee = Employee(
-        id=str(uuid.uuid4()), tracking_enabled=True, created_at=utc_now(), **body.model_dump()
-    )
-    db.execute(employees.insert().values(company_id=tenant.company.id, **employee.model_dump()))
-    return employee
+    return service.create_employee(db, tenant.company.id, body, utc_now())
 
 
-@router.get("")
+@router.get("", response_model=EmployeeList)
 def list_employees(
     tenant: CurrentTenant,
     db: Db,
     archived: Annotated[bool, Query(description="include archived employees")] = False,
-) -> dict[str, list[Employee]]:
-    query = sa.select(employees).where(employees.c.company_id == tenant.company.id)
-    if not archived:
-        query = query.where(employees.c.archived_at.is_(None))
-    rows = db.execute(query.order_by(employees.c.created_at, employees.c.id))
-    return {"items": [Employee.model_validate(row._asdict()) for row in rows]}
+) -> EmployeeList:
+    return EmployeeList(items=service.list_employees(db, tenant.company.id, archived))
 
 
 @router.get("/{employee_id}", response_model=Employee)
 def get_employee(employee_id: str, tenant: CurrentTenant, db: Db) -> Employee:
-    return find_employee(db, tenant.company.id, employee_id)
+    return service.find_employee(db, tenant.company.id, employee_id)
 
 
 @router.patch("/{employee_id}", response_model=Employee)
 def update_employee(
     employee_id: str, body: EmployeeUpdate, tenant: CurrentTenant, db: Db
 ) -> Employee:
-    find_employee(db, tenant.company.id, employee_id)
-    changes = body.model_dump(exclude_unset=True)
-    if changes.get("name") is None:
-        changes.pop("name", None)
-    if changes.get("tracking_enabled") is None:
-        changes.pop("tracking_enabled", None)
-    if changes:
-        db.execute(
-            employees.update()
-            .where(employees.c.id == employee_id, employees.c.company_id == tenant.company.id)
-            .values(**changes)
-        )
-    return find_employee(db, tenant.company.id, employee_id)
+    return service.update_employee(db, tenant.company.id, employee_id, body)
 
 
 @router.delete("/{employee_id}", status_code=204, response_class=Response)
 def archive_employee(employee_id: str, tenant: CurrentTenant, db: Db) -> Response:
     """An employee who left: archived, their devices and unused codes revoked, history kept."""
-    employee = find_employee(db, tenant.company.id, employee_id)
-    if employee.archived_at is None:
-        now = utc_now()
-        db.execute(employees.update().where(employees.c.id == employee_id).values(archived_at=now))
-        db.execute(
-            enrollment_codes.update()
-            .where(
-                enrollment_codes.c.employee_id == employee_id, enrollment_codes.c.used_at.is_(None)
-            )
-            .values(used_at=now)
-        )
-        owned = sa.select(devices.c.id).where(
-            devices.c.company_id == tenant.company.id, devices.c.employee_id == employee_id
-        )
-        revoke_devices(db, owned, now)
+    service.archive_employee(db, tenant.company.id, employee_id, utc_now())
     return Response(status_code=204)
-
-
-def revoke_devices(db: Connection, device_ids: sa.Select[tuple[str]], now: datetime) -> None:
-    """Devices (a subquery of ids) revoked with every live token of theirs."""
-    db.execute(
-        devices.update()
-        .where(devices.c.id.in_(device_ids), devices.c.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    db.execute(
-        device_tokens.update()
-        .where(device_tokens.c.device_id.in_(device_ids), device_tokens.c.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
 
 
 @router.post("/{employee_id}/enrollment-codes", status_code=201, response_model=EnrollmentCode)
 def create_enrollment_code(employee_id: str, tenant: CurrentTenant, db: Db) -> EnrollmentCode:
-    employee = find_employee(db, tenant.company.id, employee_id)
-    if employee.archived_at is not None:
-        raise ApiError(403, "employee_archived", "the employee is archived: no phone can enrol")
-    if not employee.tracking_enabled:
-        raise ApiError(
-            403,
-            "tracking_disabled",
-            "tracking is disabled for this employee: enable it (PATCH tracking_enabled) first",
-        )
-    code, now = new_enrollment_code(), utc_now()
-    db.execute(
-        enrollment_codes.insert().values(
-            code_hash=digest(normalise_enrollment_code(code)),
-            company_id=tenant.company.id,
-            employee_id=employee_id,
-            created_at=now,
-            expires_at=now + ENROLLMENT_CODE_TTL,
-        )
-    )
-    return EnrollmentCode(code=code, employee_id=employee_id, expires_at=now + ENROLLMENT_CODE_TTL)
+    """A single-use code (24 h) that enrols one phone for the employee."""
+    return service.issue_enrollment_code(db, tenant.company.id, employee_id, utc_now())

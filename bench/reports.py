@@ -13,7 +13,7 @@ from typing import Any
 
 from api import report_queries as q
 from api.call_filters import CallFilter
-from api.calls import newest_calls
+from api.call_history import newest_calls
 from api.report_range import parse_range
 from api.tenancy import CompanyClickHouse
 from bench.report_data import BIG_COMPANY, ReportDataShape, generate, now_utc

@@ -10,9 +10,52 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
+
+
+class ErrorField(BaseModel):
+    path: str = Field(description="the field, e.g. `calls[3].started_at` or `tz`")
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable, for programs: e.g. invalid_request, rate_limited")
+    message: str = Field(description="for people: what is wrong and how to fix it")
+    fields: list[ErrorField]
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of both services."""
+
+    error: ErrorDetail
+
+
+ERROR_MEANINGS = {
+    400: "the body could not be parsed",
+    401: "the credential is missing, unknown or revoked",
+    402: "the plan or the subscription does not include this",
+    403: "the credential may not do this",
+    404: "no such object in the caller's company",
+    405: "method not allowed (see `Allow`)",
+    409: "conflicts with the current state",
+    413: "too large",
+    415: "unsupported Content-Encoding",
+    422: "a field is invalid: `fields` names each one",
+    429: "too many requests: retry after `Retry-After` seconds",
+    502: "an upstream service did not take the request",
+    503: "a dependency is down: retry after `Retry-After` seconds",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these statuses, each with the real error shape (FastAPI's own
+    422 `{detail}` document is replaced by it)."""
+    return {
+        status: {"model": ErrorBody, "description": ERROR_MEANINGS[status]} for status in statuses
+    }
 
 
 class ApiError(Exception):

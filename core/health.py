@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import socket
-from typing import Any
 
 import sqlalchemy as sa
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
 from core.errors import error_body
@@ -34,8 +34,12 @@ def broker_problem(bootstrap: str) -> str | None:
     return f"Kafka unreachable ({'; '.join(errors)}); start the broker or fix CLOSECALL_KAFKA_BOOTSTRAP"
 
 
-def readiness(problems: list[str | None]) -> dict[str, Any] | JSONResponse:
+class Health(BaseModel):
+    status: str = Field(description="`ok` (/healthz) or `ready` (/readyz)")
+
+
+def readiness(problems: list[str | None]) -> Health | JSONResponse:
     down = [problem for problem in problems if problem]
     if down:
         return JSONResponse(error_body("not_ready", "not ready: " + "; ".join(down)), 503)
-    return {"status": "ready"}
+    return Health(status="ready")

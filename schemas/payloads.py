@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -165,6 +165,14 @@ class RejectedRecord(BaseModel):
     index: int
     id: str | None
     errors: list[FieldError]
+
+
+class UploadAccepted(BaseModel):
+    status: Literal["accepted"] = Field(description="durable in Kafka")
+
+
+class ContactsAccepted(BaseModel):
+    accepted: int = Field(description="contacts taken (all of the upload)")
 
 
 class CallsAccepted(BaseModel):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from api.call_filters import CallFilter
-from api.calls import AFTER_CURSOR, history_rows, newest_calls
+from api.call_history import AFTER_CURSOR, history_rows, newest_calls
 from api.report_range import ReportRange, parse_range
 from api.tenancy import CompanyClickHouse
 from core.clickhouse import ClickHouse

@@ -10,17 +10,25 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+# no 5xx, every status declared, every body in its declared shape
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 
 
-def assert_no_server_errors(
+def assert_conforms(
     document: dict[str, Any],
     base_url: str,
     headers: dict[str, str],
     max_examples: int,
     keep: Callable[[Any], bool] = lambda _operation: True,
 ) -> set[str]:
-    """Call every kept operation with generated and example cases; fails on any 5xx. Returns
-    the paths the document has."""
+    """Call every kept operation with generated and example cases; fails on any 5xx, any
+    status the document does not declare and any body not in its declared shape. Returns the
+    paths the document has."""
     schema = schemathesis.openapi.from_dict(document)
     schema.config.update(base_url=base_url)
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
@@ -35,7 +43,7 @@ def assert_no_server_errors(
             database=None,
         )
         def no_server_error(case: schemathesis.Case) -> None:
-            case.call_and_validate(headers=headers, checks=[not_a_server_error])
+            case.call_and_validate(headers=headers, checks=CHECKS)
 
         no_server_error()
     return {operation.path for operation in operations}

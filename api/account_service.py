@@ -1,0 +1,177 @@
+"""Accounts: creating a company with its owner and first key, issuing, listing and revoking API
+keys, company settings; the logic behind api/accounts.py."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Literal
+
+import phonenumbers
+import pytz
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from pydantic import BaseModel, EmailStr, Field, field_validator
+from sqlalchemy.engine import Connection
+
+from api.report_range import RangeError, parse_zone
+from core.controlplane import api_keys, companies, users
+from core.errors import ApiError
+from core.number_crypto import new_wrapped_data_key
+from core.tokens import digest, new_secret
+
+password_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+
+API_KEY_PREFIX = "cc_live"
+
+
+class SignupRequest(BaseModel):
+    company_name: str = Field(min_length=1, max_length=200)
+    country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
+    timezone: str | None = Field(default=None, description="IANA zone; default: the country's")
+    email: EmailStr
+    password: str = Field(min_length=10, max_length=256)
+    plan: Literal["basic", "basic_lead"] = "basic"
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        value = value.upper()
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown country code {value!r}: use ISO 3166-1 alpha-2, e.g. IN")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_zone(value, "timezone")
+            except RangeError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+
+class SignupResponse(BaseModel):
+    company_id: str
+    user_id: str
+    api_key: str
+
+
+class ApiKeyRequest(BaseModel):
+    name: str = Field(default="API key", min_length=1, max_length=200)
+
+
+class ApiKeyView(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyView):
+    secret: str = Field(description="shown once; store it now")
+
+
+def default_zone(country: str) -> str:
+    zones = pytz.country_timezones.get(country)
+    return zones[0] if zones else "UTC"
+
+
+def issue_api_key(db: Connection, company_id: str, name: str) -> ApiKeyCreated:
+    secret = new_secret(API_KEY_PREFIX)
+    view = ApiKeyCreated(
+        id=str(uuid.uuid4()),
+        name=name,
+        prefix=secret[: len(API_KEY_PREFIX) + 5],
+        created_at=datetime.now(UTC),
+        revoked_at=None,
+        secret=secret,
+    )
+    db.execute(
+        api_keys.insert().values(
+            id=view.id,
+            company_id=company_id,
+            name=name,
+            prefix=view.prefix,
+            secret_hash=digest(secret),
+            created_at=view.created_at,
+        )
+    )
+    return view
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyView]
+
+
+class CompanySettings(BaseModel):
+    stale_after_s: int | None = Field(
+        default=None, ge=300, le=30 * 86400, description="a device is stale after this much silence"
+    )
+
+
+def create_company(
+    db: Connection, body: SignupRequest, master_key: bytes, now: datetime
+) -> SignupResponse:
+    """A company with its owner (the signing-up user) and a first API key."""
+    email = body.email.lower()
+    if db.execute(sa.select(users.c.id).where(users.c.email == email)).first():
+        raise ApiError(
+            409, "email_taken", "an account with this email exists", [("email", "taken")]
+        )
+    company_id, user_id = str(uuid.uuid4()), str(uuid.uuid4())
+    db.execute(
+        companies.insert().values(
+            id=company_id,
+            name=body.company_name,
+            country=body.country,
+            timezone=body.timezone or default_zone(body.country),
+            plan=body.plan,
+            wrapped_data_key=new_wrapped_data_key(master_key, company_id),
+            created_at=now,
+        )
+    )
+    db.execute(
+        users.insert().values(
+            id=user_id,
+            company_id=company_id,
+            email=email,
+            password_hash=password_hasher.hash(body.password),
+            role="owner",
+            created_at=now,
+        )
+    )
+    key = issue_api_key(db, company_id, "signup")
+    return SignupResponse(company_id=company_id, user_id=user_id, api_key=key.secret)
+
+
+def list_api_keys(db: Connection, company_id: str) -> list[ApiKeyView]:
+    rows = db.execute(
+        sa.select(api_keys)
+        .where(api_keys.c.company_id == company_id)
+        .order_by(api_keys.c.created_at)
+    )
+    return [ApiKeyView.model_validate(row._asdict()) for row in rows]
+
+
+def revoke_api_key(db: Connection, company_id: str, key_id: str, now: datetime) -> None:
+    result = db.execute(
+        api_keys.update()
+        .where(api_keys.c.id == key_id, api_keys.c.company_id == company_id)
+        .values(revoked_at=sa.func.coalesce(api_keys.c.revoked_at, now))
+    )
+    if result.rowcount == 0:
+        raise ApiError(404, "not_found", f"no API key {key_id}")
+
+
+def update_company(db: Connection, company_id: str, body: CompanySettings) -> CompanySettings:
+    if body.stale_after_s is not None:
+        db.execute(
+            companies.update()
+            .where(companies.c.id == company_id)
+            .values(stale_after_s=body.stale_after_s)
+        )
+    row = db.execute(sa.select(companies.c.stale_after_s).where(companies.c.id == company_id)).one()
+    return CompanySettings(stale_after_s=row.stale_after_s)

@@ -1,0 +1,169 @@
+"""The device API's routes: enrolment and uploads, answered after Kafka acknowledged."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from core.errors import ApiError, error_responses
+from core.health import Health, broker_problem, database_problem, readiness
+from ingest.body import read_json_body
+from ingest.call_batches import calls_of, kafka_record, validate_calls
+from ingest.deps import (
+    CurrentDevice,
+    IngestState,
+    State,
+    body_as,
+    documented_body,
+    limit_rate,
+    produce,
+)
+from ingest.devices import enroll_device
+from schemas.events import CONTACTS_PER_RECORD, CallNoted, ContactsReported, DeviceStatusReported
+from schemas.payloads import (
+    CallNote,
+    CallsAccepted,
+    CallsUpload,
+    ContactsAccepted,
+    ContactsPayload,
+    ContactsUpload,
+    DeviceLimits,
+    DeviceStatus,
+    EnrollRequest,
+    EnrollResponse,
+    NotePayload,
+    UploadAccepted,
+)
+
+# every device call may meet these; enrolment has its own
+router = APIRouter(responses=error_responses(401, 403, 413, 415, 422, 429, 503))
+
+
+@router.post("/v1/devices/enroll", status_code=201, response_model=EnrollResponse, tags=["devices"])
+def enroll(body: EnrollRequest, state: State) -> EnrollResponse:
+    with state.engine.begin() as db:
+        token, identity, revoked = enroll_device(db, body.code, body.device, datetime.now(UTC))
+    state.devices.evict(revoked)
+    return EnrollResponse(
+        device_token=token,
+        device_id=identity.device_id,
+        employee_id=identity.employee_id,
+        company_id=identity.company_id,
+        limits=DeviceLimits(
+            max_batch=state.settings.max_batch, max_body_bytes=state.settings.max_body_bytes
+        ),
+    )
+
+
+@router.post(
+    "/v1/device/status",
+    status_code=202,
+    response_model=UploadAccepted,
+    tags=["devices"],
+    openapi_extra=documented_body(DeviceStatus),
+)
+async def report_status(request: Request, device: CurrentDevice, state: State) -> UploadAccepted:
+    limit_rate(state, device)
+    status = await body_as(DeviceStatus, request, state)
+    now = datetime.now(UTC)
+    if status.at > now + timedelta(seconds=state.settings.max_future_skew_s):
+        raise ApiError(422, "invalid_request", "`at` is in the future", [("at", "in the future")])
+    event = DeviceStatusReported(
+        occurred_at=status.at, received_at=now, **device.envelope(), payload=status
+    )
+    await produce(state, state.settings.topic_device_status, [kafka_record(event)])
+    return UploadAccepted(status="accepted")
+
+
+@router.post(
+    "/v1/contacts",
+    status_code=202,
+    response_model=ContactsAccepted,
+    tags=["contacts"],
+    openapi_extra=documented_body(ContactsUpload),
+)
+async def upload_contacts(
+    request: Request, device: CurrentDevice, state: State
+) -> ContactsAccepted:
+    limit_rate(state, device)
+    upload = await body_as(ContactsUpload, request, state)
+    now = datetime.now(UTC)
+    records = [
+        kafka_record(
+            ContactsReported(
+                occurred_at=now,
+                **device.envelope(),
+                payload=ContactsPayload(
+                    synced_at=now, contacts=upload.contacts[start : start + CONTACTS_PER_RECORD]
+                ),
+            )
+        )
+        for start in range(0, len(upload.contacts), CONTACTS_PER_RECORD)
+    ]
+    await produce(state, state.settings.topic_contacts_raw, records)
+    return ContactsAccepted(accepted=len(upload.contacts))
+
+
+@router.put(
+    "/v1/calls/{call_id}/note",
+    status_code=202,
+    response_model=UploadAccepted,
+    tags=["calls"],
+    openapi_extra=documented_body(CallNote),
+)
+async def note_call(
+    call_id: str, request: Request, device: CurrentDevice, state: State
+) -> UploadAccepted:
+    """The note on a call the phone uploaded (or will upload): `call_id` is the phone's id."""
+    limit_rate(state, device)
+    if not 0 < len(call_id) <= 128:
+        raise ApiError(422, "invalid_request", "bad call id", [("call_id", "1 to 128 characters")])
+    note = await body_as(CallNote, request, state)
+    now = datetime.now(UTC)
+    event = CallNoted(
+        occurred_at=now,
+        **device.envelope(),
+        payload=NotePayload(synced_at=now, call_id=call_id, note=note.note),
+    )
+    await produce(state, state.settings.topic_call_notes, [kafka_record(event)])
+    return UploadAccepted(status="accepted")
+
+
+@router.post(
+    "/v1/calls",
+    status_code=202,
+    response_model=CallsAccepted,
+    tags=["calls"],
+    openapi_extra=documented_body(CallsUpload),
+)
+async def upload_calls(request: Request, device: CurrentDevice, state: State) -> CallsAccepted:
+    limit_rate(state, device)
+    body = await read_json_body(request, state.settings.max_body_bytes)
+    batch = validate_calls(
+        calls_of(body, state.settings.max_batch),
+        device,
+        datetime.now(UTC),
+        timedelta(seconds=state.settings.max_future_skew_s),
+    )
+    records = [kafka_record(event) for event in batch.events]
+    await produce(state, state.settings.topic_calls_raw, records)
+    return CallsAccepted(accepted=batch.accepted, rejected=batch.rejected)
+
+
+@router.get("/healthz", tags=["health"], response_model=Health)
+async def healthz() -> Health:
+    """The process is up."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", tags=["health"], response_model=Health, responses=error_responses(503))
+async def readyz(state: State) -> Health | JSONResponse:
+    """The broker and the control plane are reachable (503 names what is down)."""
+    return readiness(await run_in_threadpool(dependency_problems, state))
+
+
+def dependency_problems(state: IngestState) -> list[str | None]:
+    return [database_problem(state.engine), broker_problem(state.settings.kafka_bootstrap)]

@@ -90,9 +90,18 @@ def report_zone(tenant: CurrentTenant, tz: str | None) -> ZoneInfo:
 
 def report_range(
     tenant: CurrentTenant,
-    from_: Annotated[str | None, Query(alias="from")] = None,
-    to: Annotated[str | None, Query()] = None,
-    tz: Annotated[str | None, Query()] = None,
+    from_: Annotated[
+        str | None,
+        Query(alias="from", description="a local date YYYY-MM-DD or an RFC 3339 instant"),
+    ] = None,
+    to: Annotated[
+        str | None,
+        Query(description="a local date (inclusive) or an RFC 3339 instant (exclusive)"),
+    ] = None,
+    tz: Annotated[
+        str | None,
+        Query(description="IANA zone of the range and the answer; default: the company's"),
+    ] = None,
 ) -> ReportRange:
     try:
         return parse_range(from_, to, tz, tenant.company.timezone, utc_now())
@@ -127,8 +136,12 @@ def report_filter(
     tenant: CurrentTenant,
     db: Db,
     rng: Range,
-    employee_id: Annotated[list[str] | None, Query()] = None,
-    type: Annotated[list[str] | None, Query()] = None,
+    employee_id: Annotated[
+        list[str] | None, Query(description="only these employees (repeatable)")
+    ] = None,
+    type: Annotated[
+        list[str] | None, Query(description="only these call types, names or codes (repeatable)")
+    ] = None,
 ) -> CallFilter:
     return CallFilter(
         range=rng,

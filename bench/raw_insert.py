@@ -19,7 +19,8 @@ from core.number_crypto import new_wrapped_data_key, unwrap_company_keys
 from deploy.fleet import FleetConfig, Phone, client_numbers, make_call
 from ingest.call_batches import validate_calls
 from ingest.identity import DeviceIdentity
-from streams.call_rows import CALL_COLUMNS, CompanyCrypto, call_rows, decode_calls_event
+from streams.call_rows import CALL_COLUMNS, call_rows, decode_calls_event
+from streams.companies import CompanyCrypto
 
 
 def main(data_dir: Path, count: int, batch_rows: int) -> dict[str, float]:

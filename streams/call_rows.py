@@ -3,14 +3,14 @@ The plaintext number stops here: only the ciphertext, the blind index and the ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core.number_crypto import CompanyKeys, blind_index, encrypt_number
+from core.number_crypto import blind_index, encrypt_number
 from core.phone_numbers import mask_number, normalise_number
 from schemas.events import CallsRecorded, stable_call_id
 from schemas.payloads import CallRecord
+from streams.companies import CompanyCrypto
 from streams.decoding import decode_event
 
 CALL_COLUMNS = (
@@ -31,14 +31,6 @@ CALL_COLUMNS = (
     "synced_at",
     "version",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class CompanyCrypto:
-    """What the transform needs to know about a company."""
-
-    country: str
-    keys: CompanyKeys
 
 
 def decode_calls_event(raw: bytes) -> CallsRecorded:

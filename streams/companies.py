@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
 from core.controlplane import load_company
-from core.number_crypto import unwrap_company_keys
-from streams.call_rows import CompanyCrypto
+from core.number_crypto import CompanyKeys, unwrap_company_keys
 from streams.decoding import UnprocessableRecord
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyCrypto:
+    """What the transforms need to know about a company."""
+
+    country: str
+    keys: CompanyKeys
 
 
 class CompanyDirectory:

@@ -9,7 +9,7 @@ from typing import Any
 from core.number_crypto import blind_index, encrypt_number
 from core.phone_numbers import mask_number, normalise_number
 from schemas.events import CallNoted, ContactsReported
-from streams.call_rows import CompanyCrypto
+from streams.companies import CompanyCrypto
 
 CONTACT_COLUMNS = (
     "company_id",

@@ -21,8 +21,8 @@ from core.device_health import push_stale_devices
 from core.push import SyncPusher
 from core.settings import Settings
 from schemas.events import CallNoted, ContactsReported, DeadLetter
-from streams.call_rows import CALL_COLUMNS, CompanyCrypto, call_rows, decode_calls_event
-from streams.companies import CompanyDirectory
+from streams.call_rows import CALL_COLUMNS, call_rows, decode_calls_event
+from streams.companies import CompanyCrypto, CompanyDirectory
 from streams.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, note_row
 from streams.decoding import UnprocessableRecord, decode_event
 from streams.device_facts import update_device_facts

@@ -26,7 +26,8 @@ from schemas.payloads import (
     DeviceStatus,
     NotePayload,
 )
-from streams.call_rows import CALL_COLUMNS, CompanyCrypto, call_rows
+from streams.call_rows import CALL_COLUMNS, call_rows
+from streams.companies import CompanyCrypto
 from streams.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, note_row
 from streams.isolation import insert_isolating
 from streams.status_rows import STATUS_COLUMNS, status_row

@@ -14,7 +14,8 @@ from core.clickhouse import ClickHouse
 from core.number_crypto import new_wrapped_data_key, unwrap_company_keys
 from ingest.call_batches import validate_calls
 from ingest.identity import DeviceIdentity
-from streams.call_rows import CALL_COLUMNS, CompanyCrypto, call_rows, decode_calls_event
+from streams.call_rows import CALL_COLUMNS, call_rows, decode_calls_event
+from streams.companies import CompanyCrypto
 from tests.support.metrics_reference import RefCall
 
 MASTER_KEY = os.urandom(32)

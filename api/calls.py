@@ -13,7 +13,7 @@ from api.deps import Context, CurrentTenant, Db, utc_now
 from api.paging import page_request
 from core.errors import error_responses
 
-router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=error_responses(401, 403, 422))
+router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=error_responses(401, 422))
 
 
 @router.get("", response_model=CallPage)

@@ -12,9 +12,7 @@ from api.deps import Context, CurrentTenant, Db, utc_now
 from api.device_service import DeviceList, SyncSent
 from core.errors import error_responses
 
-router = APIRouter(
-    prefix="/v1/devices", tags=["devices"], responses=error_responses(401, 403, 404, 422)
-)
+router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=error_responses(401, 404, 422))
 
 
 @router.get("", response_model=DeviceList)

@@ -18,7 +18,7 @@ from api.employee_service import (
 from core.errors import error_responses
 
 router = APIRouter(
-    prefix="/v1/employees", tags=["employees"], responses=error_responses(401, 403, 404, 422)
+    prefix="/v1/employees", tags=["employees"], responses=error_responses(400, 401, 403, 404, 422)
 )
 
 

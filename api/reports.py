@@ -17,7 +17,7 @@ from api.paging import SortKey, next_cursor, page_request
 from core.errors import error_responses
 from schemas.column_types import EARLIEST_TIME, LATEST_TIME
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=error_responses(401, 403, 422))
+router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=error_responses(401, 422))
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="items per page")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]

@@ -38,11 +38,18 @@ from schemas.payloads import (
     UploadAccepted,
 )
 
-# every device call may meet these; enrolment has its own
-router = APIRouter(responses=error_responses(401, 403, 413, 415, 422, 429, 503))
+router = APIRouter()
+# what every upload may meet
+UPLOAD_ERRORS = error_responses(401, 403, 413, 415, 422, 429, 503)
 
 
-@router.post("/v1/devices/enroll", status_code=201, response_model=EnrollResponse, tags=["devices"])
+@router.post(
+    "/v1/devices/enroll",
+    status_code=201,
+    response_model=EnrollResponse,
+    tags=["devices"],
+    responses=error_responses(400, 401, 403, 409, 422),
+)
 def enroll(body: EnrollRequest, state: State) -> EnrollResponse:
     with state.engine.begin() as db:
         token, identity, revoked = enroll_device(db, body.code, body.device, datetime.now(UTC))
@@ -61,6 +68,7 @@ def enroll(body: EnrollRequest, state: State) -> EnrollResponse:
 @router.post(
     "/v1/device/status",
     status_code=202,
+    responses=UPLOAD_ERRORS,
     response_model=UploadAccepted,
     tags=["devices"],
     openapi_extra=documented_body(DeviceStatus),
@@ -81,6 +89,7 @@ async def report_status(request: Request, device: CurrentDevice, state: State) -
 @router.post(
     "/v1/contacts",
     status_code=202,
+    responses=UPLOAD_ERRORS,
     response_model=ContactsAccepted,
     tags=["contacts"],
     openapi_extra=documented_body(ContactsUpload),
@@ -110,6 +119,7 @@ async def upload_contacts(
 @router.put(
     "/v1/calls/{call_id}/note",
     status_code=202,
+    responses=UPLOAD_ERRORS,
     response_model=UploadAccepted,
     tags=["calls"],
     openapi_extra=documented_body(CallNote),
@@ -135,6 +145,7 @@ async def note_call(
 @router.post(
     "/v1/calls",
     status_code=202,
+    responses=UPLOAD_ERRORS,
     response_model=CallsAccepted,
     tags=["calls"],
     openapi_extra=documented_body(CallsUpload),

@@ -15,7 +15,7 @@ from pydantic import BaseModel, EmailStr, Field, field_validator
 from sqlalchemy.engine import Connection
 
 from api.report_range import RangeError, parse_zone
-from core.controlplane import api_keys, companies, users
+from core.controlplane import Company, api_keys, companies, users
 from core.errors import ApiError
 from core.number_crypto import new_wrapped_data_key
 from core.tokens import digest, new_secret
@@ -58,16 +58,43 @@ class SignupResponse(BaseModel):
     api_key: str
 
 
+KeyRole = Literal["admin", "manager", "viewer"]  # never owner
+
+
 class ApiKeyRequest(BaseModel):
     name: str = Field(default="API key", min_length=1, max_length=200)
+    role: KeyRole = Field(default="admin", description="what the key may do; never `owner`")
 
 
 class ApiKeyView(BaseModel):
     id: str
     name: str
     prefix: str
+    role: KeyRole
     created_at: datetime
     revoked_at: datetime | None
+
+
+class MeCompany(BaseModel):
+    id: str
+    name: str
+    plan: str
+    status: str = Field(description="the subscription: `active` until cancellation exists")
+    timezone: str
+
+
+class MeKey(BaseModel):
+    id: str
+    name: str
+    role: KeyRole
+
+
+class Me(BaseModel):
+    """Who is calling: an integration's auth test and connection label."""
+
+    company: MeCompany
+    user: None = Field(default=None, description="the signed-in user; null for an API key")
+    api_key: MeKey
 
 
 class ApiKeyCreated(ApiKeyView):
@@ -79,12 +106,13 @@ def default_zone(country: str) -> str:
     return zones[0] if zones else "UTC"
 
 
-def issue_api_key(db: Connection, company_id: str, name: str) -> ApiKeyCreated:
+def issue_api_key(db: Connection, company_id: str, name: str, role: KeyRole) -> ApiKeyCreated:
     secret = new_secret(API_KEY_PREFIX)
     view = ApiKeyCreated(
         id=str(uuid.uuid4()),
         name=name,
         prefix=secret[: len(API_KEY_PREFIX) + 5],
+        role=role,
         created_at=datetime.now(UTC),
         revoked_at=None,
         secret=secret,
@@ -97,6 +125,7 @@ def issue_api_key(db: Connection, company_id: str, name: str) -> ApiKeyCreated:
             prefix=view.prefix,
             secret_hash=digest(secret),
             created_at=view.created_at,
+            role=role,
         )
     )
     return view
@@ -143,7 +172,7 @@ def create_company(
             created_at=now,
         )
     )
-    key = issue_api_key(db, company_id, "signup")
+    key = issue_api_key(db, company_id, "signup", "admin")
     return SignupResponse(company_id=company_id, user_id=user_id, api_key=key.secret)
 
 
@@ -175,3 +204,19 @@ def update_company(db: Connection, company_id: str, body: CompanySettings) -> Co
         )
     row = db.execute(sa.select(companies.c.stale_after_s).where(companies.c.id == company_id)).one()
     return CompanySettings(stale_after_s=row.stale_after_s)
+
+
+def me(db: Connection, company: Company, key_id: str) -> Me:
+    key = db.execute(
+        sa.select(api_keys.c.id, api_keys.c.name, api_keys.c.role).where(api_keys.c.id == key_id)
+    ).one()
+    return Me(
+        company=MeCompany(
+            id=company.id,
+            name=company.name,
+            plan=company.plan,
+            status="active",
+            timezone=company.timezone,
+        ),
+        api_key=MeKey(id=key.id, name=key.name, role=key.role),
+    )

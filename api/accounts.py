@@ -10,6 +10,7 @@ from api.account_service import (
     ApiKeyList,
     ApiKeyRequest,
     CompanySettings,
+    Me,
     SignupRequest,
     SignupResponse,
 )
@@ -39,7 +40,7 @@ def signup(body: SignupRequest, request: Request, context: Context, db: Db) -> S
 @router.post("/api-keys", status_code=201, response_model=ApiKeyCreated, responses=AUTHENTICATED)
 def create_api_key(body: ApiKeyRequest, tenant: CurrentTenant, db: Db) -> ApiKeyCreated:
     """A new key; its secret is in this answer only."""
-    return service.issue_api_key(db, tenant.company.id, body.name)
+    return service.issue_api_key(db, tenant.company.id, body.name, body.role)
 
 
 @router.get("/api-keys", response_model=ApiKeyList, responses=AUTHENTICATED)
@@ -59,3 +60,9 @@ def revoke_api_key(key_id: str, tenant: CurrentTenant, db: Db) -> Response:
 def update_company(body: CompanySettings, tenant: CurrentTenant, db: Db) -> CompanySettings:
     """Company settings; today: how long a silent device takes to count as stale."""
     return service.update_company(db, tenant.company.id, body)
+
+
+@router.get("/me", response_model=Me, responses=AUTHENTICATED)
+def who_am_i(tenant: CurrentTenant, db: Db) -> Me:
+    """The company and the credential of the caller: an integration's auth test."""
+    return service.me(db, tenant.company, tenant.key_id)

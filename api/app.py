@@ -8,6 +8,7 @@ from fastapi_offline import FastAPIOffline
 
 from api import accounts, calls, devices, employees, health, reports
 from api.context import ApiContext
+from api.policy import check_policy
 from core.errors import install_error_handlers
 from core.http_policy import DOCS_ASSETS, OFFLINE_SWAGGER_UI, install_http_policy
 from core.rate_limit import RateLimiter
@@ -29,5 +30,6 @@ def create_app(context: ApiContext) -> FastAPI:
     install_http_policy(app, context.settings.cors_origins)
     for module in (accounts, employees, reports, calls, devices, health):
         app.include_router(module.router)
+    check_policy(app)  # a route without a declared role cannot be served
 
     return app

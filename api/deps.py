@@ -11,6 +11,7 @@ from fastapi import Depends, Request, Security
 from sqlalchemy.engine import Connection
 
 from api.context import ApiContext
+from api.policy import Role, required_role
 from api.tenancy import CompanyClickHouse, Tenant
 from core.bearer import Credentials, bearer_scheme, bearer_token
 from core.controlplane import api_keys, load_company
@@ -40,19 +41,33 @@ API_KEY = bearer_scheme("APIKey", "an API key of the company (`cc_live_...`)")
 
 
 def current_tenant(
-    credentials: Annotated[Credentials, Security(API_KEY)], context: Context, db: Db
+    request: Request,
+    credentials: Annotated[Credentials, Security(API_KEY)],
+    context: Context,
+    db: Db,
 ) -> Tenant:
+    """The caller's company and role, refused (403) when the route needs a higher role."""
     token = bearer_token(credentials, "an API key")
     row = db.execute(
-        sa.select(api_keys.c.id, api_keys.c.company_id).where(
+        sa.select(api_keys.c.id, api_keys.c.company_id, api_keys.c.role).where(
             api_keys.c.secret_hash == digest(token), api_keys.c.revoked_at.is_(None)
         )
     ).first()
     company = load_company(db, row.company_id) if row else None
     if row is None or company is None:
         raise ApiError(401, "invalid_api_key", "the API key is unknown or revoked")
+    role = Role[row.role]
+    route = request.scope["route"]
+    needed = required_role(request.method, route.path)
+    if needed is not None and role < needed:
+        raise ApiError(
+            403, "forbidden", f"this needs the {needed.name} role; the key is {role.name}"
+        )
     return Tenant(
-        company=company, key_id=row.id, clickhouse=CompanyClickHouse(context.clickhouse, company.id)
+        company=company,
+        key_id=row.id,
+        role=role,
+        clickhouse=CompanyClickHouse(context.clickhouse, company.id),
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from api.policy import Role
 from core.clickhouse import ClickHouse, Param
 from core.controlplane import Company
 
@@ -33,4 +34,5 @@ class CompanyClickHouse:
 class Tenant:
     company: Company
     key_id: str
+    role: Role
     clickhouse: CompanyClickHouse

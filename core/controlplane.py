@@ -70,6 +70,7 @@ api_keys = sa.Table(
     sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("revoked_at", UtcDateTime),
+    sa.Column("role", sa.String(20), nullable=False, server_default="admin"),
 )
 
 employees = sa.Table(
@@ -161,13 +162,16 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine) -> list[str]:
-    """Apply pending migrations, each in its own transaction; returns the names applied."""
+def migrate(engine: Engine, up_to: int | None = None) -> list[str]:
+    """Apply pending migrations (up to version `up_to`, all by default), each in its own
+    transaction; returns the names applied."""
     schema_migrations.create(engine, checkfirst=True)
     with engine.connect() as conn:
         applied = {row.version for row in conn.execute(sa.select(schema_migrations.c.version))}
     done = []
     for migration in numbered_migrations("controlplane", applied):
+        if up_to is not None and migration.version > up_to:
+            break
         with engine.begin() as conn:
             for statement in migration.statements:
                 conn.exec_driver_sql(statement)

@@ -26,6 +26,7 @@ STACK_FIXTURES = {
     "tansu_broker",
     "clickhouse_server",
     "postgres_url",
+    "fresh_database_url",
     "chdb_stack",
     "server_stack",
     "make_stack",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from core.controlplane import make_engine, metadata, migrate
+from core.controlplane import api_keys, make_engine, metadata, migrate
+from tests.support.services import PostgresDatabase
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -30,4 +33,40 @@ def test_migrations_match_declared_tables(database_url: str) -> None:
             assert columns[column.name]["nullable"] == (
                 column.nullable and not column.primary_key
             ), f"{table.name}.{column.name}"
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database no test migrated yet (the session's PostgreSQL one is)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'upgrade.db'}"
+        return
+    database = PostgresDatabase()
+    yield database.url
+    database.drop()
+
+
+def test_keys_made_before_roles_become_admin(fresh_database_url: str) -> None:
+    engine = make_engine(fresh_database_url)
+    migrate(engine, up_to=3)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO companies (id, name, country, timezone, plan, wrapped_data_key,"
+                " created_at) VALUES ('c1', 'Old', 'IN', 'Asia/Kolkata', 'basic', 'k', :now)"
+            ),
+            {"now": now.replace(tzinfo=None)},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO api_keys (id, company_id, name, prefix, secret_hash, created_at)"
+                " VALUES ('k1', 'c1', 'old key', 'cc_live_x', 'h1', :now)"
+            ),
+            {"now": now.replace(tzinfo=None)},
+        )
+    assert migrate(engine) == ["0004_api_key_roles.sql"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(api_keys.c.role)).scalars().all() == ["admin"]
     engine.dispose()

@@ -1,0 +1,86 @@
+"""Who may call what: the one declared policy of the report API. Every route names the role it
+needs here (or is public); `check_policy` refuses an application with a route missing from it,
+or a protected route that does not authenticate through `current_tenant`."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+
+
+class Role(IntEnum):
+    """Each role includes the ones below it."""
+
+    viewer = 1  # reads reports, history, devices
+    manager = 2  # employees, enrollment codes, device syncs and revocations
+    admin = 3  # API keys, settings
+    owner = 4  # users, subscription, erasure, company export
+
+
+KEY_ROLES = (Role.admin, Role.manager, Role.viewer)  # an API key is never owner
+PUBLIC = None
+
+POLICY: dict[tuple[str, str], Role | None] = {
+    ("POST", "/v1/signup"): PUBLIC,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
+    ("GET", "/v1/me"): Role.viewer,
+    ("GET", "/v1/reports/summary"): Role.viewer,
+    ("GET", "/v1/reports/employees"): Role.viewer,
+    ("GET", "/v1/reports/analytics"): Role.viewer,
+    ("GET", "/v1/reports/never-attended"): Role.viewer,
+    ("GET", "/v1/reports/not-picked-up"): Role.viewer,
+    ("GET", "/v1/reports/customers"): Role.viewer,
+    ("GET", "/v1/reports/working-hours"): Role.viewer,
+    ("GET", "/v1/calls"): Role.viewer,
+    ("GET", "/v1/devices"): Role.viewer,
+    ("DELETE", "/v1/devices/{device_id}"): Role.manager,
+    ("POST", "/v1/devices/{device_id}/sync"): Role.manager,
+    ("GET", "/v1/employees"): Role.viewer,
+    ("GET", "/v1/employees/{employee_id}"): Role.viewer,
+    ("POST", "/v1/employees"): Role.manager,
+    ("PATCH", "/v1/employees/{employee_id}"): Role.manager,
+    ("DELETE", "/v1/employees/{employee_id}"): Role.manager,
+    ("POST", "/v1/employees/{employee_id}/enrollment-codes"): Role.manager,
+    ("GET", "/v1/api-keys"): Role.admin,
+    ("POST", "/v1/api-keys"): Role.admin,
+    ("DELETE", "/v1/api-keys/{key_id}"): Role.admin,
+    ("PATCH", "/v1/company"): Role.admin,
+}
+
+
+class UndeclaredRoute(RuntimeError):
+    """A route the policy does not name, or a protected one that does not authenticate."""
+
+
+def required_role(method: str, path: str) -> Role | None:
+    return POLICY[(method, path)]
+
+
+def _calls(dependant: Dependant, name: str) -> bool:
+    return any(
+        getattr(dep.call, "__name__", "") == name or _calls(dep, name)
+        for dep in dependant.dependencies
+    )
+
+
+def check_policy(app: FastAPI) -> None:
+    # iter_route_contexts also walks included routers (FastAPI keeps them as one entry each)
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute):
+            continue  # the OpenAPI document and the documentation assets
+        path = context.path or route.path
+        for method in context.methods or ():
+            if (method, path) not in POLICY:
+                raise UndeclaredRoute(f"{method} {path} has no role in api/policy.py")
+            if POLICY[(method, path)] is not PUBLIC and not _calls(
+                route.dependant, "current_tenant"
+            ):
+                raise UndeclaredRoute(f"{method} {path} needs a role but takes no tenant")

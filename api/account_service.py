@@ -10,17 +10,15 @@ from typing import Literal
 import phonenumbers
 import pytz
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from pydantic import BaseModel, EmailStr, Field, field_validator
 from sqlalchemy.engine import Connection
 
+from api.passwords import NewPassword, hasher
 from api.report_range import RangeError, parse_zone
 from core.controlplane import Company, api_keys, companies, users
 from core.errors import ApiError
 from core.number_crypto import new_wrapped_data_key
 from core.tokens import digest, new_secret
-
-password_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 API_KEY_PREFIX = "cc_live"
 
@@ -30,7 +28,7 @@ class SignupRequest(BaseModel):
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
     timezone: str | None = Field(default=None, description="IANA zone; default: the country's")
     email: EmailStr
-    password: str = Field(min_length=10, max_length=256)
+    password: NewPassword
     plan: Literal["basic", "basic_lead"] = "basic"
 
     @field_validator("country")
@@ -89,12 +87,18 @@ class MeKey(BaseModel):
     role: KeyRole
 
 
+class MeUser(BaseModel):
+    id: str
+    email: str
+    role: str
+
+
 class Me(BaseModel):
     """Who is calling: an integration's auth test and connection label."""
 
     company: MeCompany
-    user: None = Field(default=None, description="the signed-in user; null for an API key")
-    api_key: MeKey
+    user: MeUser | None = Field(description="the signed-in user; null for an API key")
+    api_key: MeKey | None = Field(description="the API key; null for a signed-in user")
 
 
 class ApiKeyCreated(ApiKeyView):
@@ -167,7 +171,7 @@ def create_company(
             id=user_id,
             company_id=company_id,
             email=email,
-            password_hash=password_hasher.hash(body.password),
+            password_hash=hasher.hash(body.password),
             role="owner",
             created_at=now,
         )
@@ -206,10 +210,13 @@ def update_company(db: Connection, company_id: str, body: CompanySettings) -> Co
     return CompanySettings(stale_after_s=row.stale_after_s)
 
 
-def me(db: Connection, company: Company, key_id: str) -> Me:
+def me(db: Connection, company: Company, key_id: str | None, user_id: str | None) -> Me:
     key = db.execute(
         sa.select(api_keys.c.id, api_keys.c.name, api_keys.c.role).where(api_keys.c.id == key_id)
-    ).one()
+    ).first()
+    user = db.execute(
+        sa.select(users.c.id, users.c.email, users.c.role).where(users.c.id == user_id)
+    ).first()
     return Me(
         company=MeCompany(
             id=company.id,
@@ -218,5 +225,6 @@ def me(db: Connection, company: Company, key_id: str) -> Me:
             status="active",
             timezone=company.timezone,
         ),
-        api_key=MeKey(id=key.id, name=key.name, role=key.role),
+        user=MeUser(id=user.id, email=user.email, role=user.role) if user else None,
+        api_key=MeKey(id=key.id, name=key.name, role=key.role) if key else None,
     )

@@ -65,4 +65,4 @@ def update_company(body: CompanySettings, tenant: CurrentTenant, db: Db) -> Comp
 @router.get("/me", response_model=Me, responses=AUTHENTICATED)
 def who_am_i(tenant: CurrentTenant, db: Db) -> Me:
     """The company and the credential of the caller: an integration's auth test."""
-    return service.me(db, tenant.company, tenant.key_id)
+    return service.me(db, tenant.company, tenant.key_id, tenant.user_id)

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from api.context import ApiContext
 from api.policy import Role, required_role
+from api.sign_in import ACCESS_TOKEN_PREFIX, signed_in
 from api.tenancy import CompanyClickHouse, Tenant
 from core.bearer import Credentials, bearer_scheme, bearer_token
 from core.controlplane import api_keys, load_company
@@ -46,28 +47,37 @@ def current_tenant(
     context: Context,
     db: Db,
 ) -> Tenant:
-    """The caller's company and role, refused (403) when the route needs a higher role."""
-    token = bearer_token(credentials, "an API key")
-    row = db.execute(
-        sa.select(api_keys.c.id, api_keys.c.company_id, api_keys.c.role).where(
-            api_keys.c.secret_hash == digest(token), api_keys.c.revoked_at.is_(None)
-        )
-    ).first()
-    company = load_company(db, row.company_id) if row else None
-    if row is None or company is None:
-        raise ApiError(401, "invalid_api_key", "the API key is unknown or revoked")
-    role = Role[row.role]
-    route = request.scope["route"]
-    needed = required_role(request.method, route.path)
+    """The caller's company and role from an API key or an access token, refused (403) when the
+    route needs a higher role."""
+    token = bearer_token(credentials, "an API key or an access token")
+    if token.startswith(ACCESS_TOKEN_PREFIX):
+        user = signed_in(db, token, utc_now())
+        company = load_company(db, user.company_id) if user else None
+        if user is None or company is None:
+            raise ApiError(401, "invalid_token", "the access token is unknown, expired or revoked")
+        caller = {"user_id": user.user_id, "session": digest(token)}
+        role = Role[user.role]
+    else:
+        row = db.execute(
+            sa.select(api_keys.c.id, api_keys.c.company_id, api_keys.c.role).where(
+                api_keys.c.secret_hash == digest(token), api_keys.c.revoked_at.is_(None)
+            )
+        ).first()
+        company = load_company(db, row.company_id) if row else None
+        if row is None or company is None:
+            raise ApiError(401, "invalid_api_key", "the API key is unknown or revoked")
+        caller = {"key_id": row.id}
+        role = Role[row.role]
+    needed = required_role(request.method, request.scope["route"].path)
     if needed is not None and role < needed:
         raise ApiError(
-            403, "forbidden", f"this needs the {needed.name} role; the key is {role.name}"
+            403, "forbidden", f"this needs the {needed.name} role; the caller is {role.name}"
         )
     return Tenant(
         company=company,
-        key_id=row.id,
         role=role,
         clickhouse=CompanyClickHouse(context.clickhouse, company.id),
+        **caller,
     )
 
 

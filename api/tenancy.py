@@ -32,7 +32,12 @@ class CompanyClickHouse:
 
 @dataclass(frozen=True, slots=True)
 class Tenant:
+    """Who calls: an API key (`key_id`) or a signed-in user (`user_id`, `session`: the digest of
+    the access token), with the role they act with."""
+
     company: Company
-    key_id: str
     role: Role
     clickhouse: CompanyClickHouse
+    key_id: str | None = None
+    user_id: str | None = None
+    session: str | None = None

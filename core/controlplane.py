@@ -58,6 +58,27 @@ users = sa.Table(
     sa.Column("password_hash", sa.Text, nullable=False),
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("totp_secret", sa.Text),
+    sa.Column("totp_enabled_at", UtcDateTime),
+    sa.Column("totp_last_step", sa.BigInteger),
+)
+
+access_tokens = sa.Table(
+    "access_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime),
+)
+
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("email_hash", sa.String(64), nullable=False),
+    sa.Column("failed_at", UtcDateTime, nullable=False),
 )
 
 api_keys = sa.Table(

@@ -1,0 +1,55 @@
+"""Sign-in routes: login, logout, TOTP. HTTP in, api/sign_in.py, HTTP out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api import sign_in as service
+from api.deps import Context, CurrentTenant, Db, utc_now
+from api.sign_in import AccessToken, LoginRequest, OtpBody, TotpSetup
+from api.tenancy import Tenant
+from core.errors import ApiError, error_responses
+
+router = APIRouter(prefix="/v1/auth", tags=["sign-in"])
+SESSION_ERRORS = error_responses(401, 403, 409, 422)
+
+
+def session_user(tenant: Tenant) -> str:
+    if tenant.user_id is None:
+        raise ApiError(403, "user_required", "only a signed-in user can do this, not an API key")
+    return tenant.user_id
+
+
+@router.post("/login", response_model=AccessToken, responses=error_responses(401, 422, 429))
+def login(body: LoginRequest, context: Context, db: Db) -> AccessToken:
+    """An access token (12 h) for email and password, and the TOTP code when TOTP is on. The
+    same 401 for an unknown email and a wrong password; after 5 failures within 15 minutes the
+    account answers 429 for 15 minutes."""
+    return service.login(context.engine, db, body, utc_now())
+
+
+@router.post("/logout", status_code=204, response_class=Response, responses=SESSION_ERRORS)
+def logout(tenant: CurrentTenant, db: Db) -> Response:
+    """Revokes the access token this request carries."""
+    session_user(tenant)
+    assert tenant.session is not None  # a user's tenant always carries its session
+    service.revoke_session(db, tenant.session, utc_now())
+    return Response(status_code=204)
+
+
+@router.post("/totp", response_model=TotpSetup, responses=SESSION_ERRORS)
+def start_totp(tenant: CurrentTenant, db: Db) -> TotpSetup:
+    """A new TOTP secret (RFC 6238, 30 s, 6 digits); on after confirming a code of it."""
+    return service.start_totp(db, session_user(tenant))
+
+
+@router.post("/totp/confirm", status_code=204, response_class=Response, responses=SESSION_ERRORS)
+def confirm_totp(body: OtpBody, tenant: CurrentTenant, db: Db) -> Response:
+    service.set_totp(db, session_user(tenant), body.otp, utc_now(), on=True)
+    return Response(status_code=204)
+
+
+@router.delete("/totp", status_code=204, response_class=Response, responses=SESSION_ERRORS)
+def stop_totp(body: OtpBody, tenant: CurrentTenant, db: Db) -> Response:
+    service.set_totp(db, session_user(tenant), body.otp, utc_now(), on=False)
+    return Response(status_code=204)

@@ -1,0 +1,192 @@
+"""Signing in: passwords checked with a lockout, access tokens (random, kept as digests, 12 h,
+revocable), TOTP (RFC 6238 through pyotp) with each one-time password accepted once. The logic
+behind api/auth.py."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+import sqlalchemy as sa
+from pydantic import BaseModel, EmailStr, Field
+from sqlalchemy.engine import Connection, Engine
+
+from api.passwords import verify
+from core.controlplane import access_tokens, login_failures, users
+from core.errors import ApiError
+from core.tokens import digest, new_secret
+
+ACCESS_TOKEN_PREFIX = "cc_at"
+ACCESS_TOKEN_TTL = timedelta(hours=12)
+LOCKOUT_FAILURES = 5
+LOCKOUT_WINDOW = timedelta(minutes=15)
+TOTP_ISSUER = "closecall"
+
+
+class LoginRequest(BaseModel):
+    email: EmailStr
+    password: str = Field(max_length=256)
+    otp: str | None = Field(default=None, max_length=10, description="with TOTP on: the code")
+
+
+class AccessToken(BaseModel):
+    access_token: str = Field(description="send as `Authorization: Bearer ...`; shown once")
+    token_type: str = "bearer"
+    expires_at: datetime
+
+
+class TotpSetup(BaseModel):
+    secret: str = Field(description="base32, for authenticator apps without a QR code")
+    otpauth_uri: str = Field(description="`otpauth://totp/...`, for a QR code")
+
+
+class OtpBody(BaseModel):
+    otp: str = Field(max_length=10)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    user_id: str
+    company_id: str
+    role: str
+
+
+def _locked_until(db: Connection, email_hash: str, now: datetime) -> datetime | None:
+    recent = list(
+        db.execute(
+            sa.select(login_failures.c.failed_at)
+            .where(
+                login_failures.c.email_hash == email_hash,
+                login_failures.c.failed_at > now - LOCKOUT_WINDOW,
+            )
+            .order_by(login_failures.c.failed_at.desc())
+        ).scalars()
+    )
+    if len(recent) < LOCKOUT_FAILURES:
+        return None
+    return recent[LOCKOUT_FAILURES - 1] + LOCKOUT_WINDOW
+
+
+def _refuse(engine: Engine, email_hash: str, now: datetime, code: str, message: str) -> ApiError:
+    """A 401 whose failure is recorded in its own transaction (the request's rolls back)."""
+    with engine.begin() as db:
+        db.execute(
+            login_failures.insert().values(
+                id=str(uuid.uuid4()), email_hash=email_hash, failed_at=now
+            )
+        )
+    return ApiError(401, code, message)
+
+
+def matching_step(secret: str, otp: str, now: datetime) -> int | None:
+    """The time step (30 s) whose code `otp` is, within one step of now either way."""
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for offset in (0, -1, 1):
+        if hmac.compare_digest(totp.at(now, counter_offset=offset), otp.strip()):
+            return current + offset
+    return None
+
+
+def use_otp(
+    db: Connection, user_id: str, secret: str, last_step: int | None, otp: str | None, now: datetime
+) -> bool:
+    """True when `otp` is a current code not used before; it is then used up."""
+    step = matching_step(secret, otp, now) if otp else None
+    if step is None or (last_step is not None and step <= last_step):
+        return False
+    db.execute(users.update().where(users.c.id == user_id).values(totp_last_step=step))
+    return True
+
+
+def login(engine: Engine, db: Connection, body: LoginRequest, now: datetime) -> AccessToken:
+    """The same 401 for an unknown email and a wrong password; 429 while locked out."""
+    email = body.email.lower()
+    email_hash = digest(email)
+    locked_until = _locked_until(db, email_hash, now)
+    if locked_until is not None:
+        wait_s = max(1, int((locked_until - now).total_seconds()))
+        raise ApiError(
+            429,
+            "locked",
+            f"too many failed sign-ins; retry in {wait_s} s",
+            headers={"Retry-After": str(wait_s)},
+        )
+    user = db.execute(sa.select(users).where(users.c.email == email)).first()
+    if not verify(user.password_hash if user else None, body.password) or user is None:
+        raise _refuse(engine, email_hash, now, "invalid_credentials", "wrong email or password")
+    if user.totp_enabled_at is not None and not use_otp(
+        db, user.id, user.totp_secret, user.totp_last_step, body.otp, now
+    ):
+        raise _refuse(
+            engine,
+            email_hash,
+            now,
+            "otp_required",
+            "send the current code of your authenticator as `otp`",
+        )
+    token = new_secret(ACCESS_TOKEN_PREFIX)
+    db.execute(
+        access_tokens.insert().values(
+            token_hash=digest(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + ACCESS_TOKEN_TTL,
+        )
+    )
+    return AccessToken(access_token=token, expires_at=now + ACCESS_TOKEN_TTL)
+
+
+def signed_in(db: Connection, token: str, now: datetime) -> SignedIn | None:
+    row = db.execute(
+        sa.select(users.c.id, users.c.company_id, users.c.role)
+        .select_from(access_tokens.join(users))
+        .where(
+            access_tokens.c.token_hash == digest(token),
+            access_tokens.c.revoked_at.is_(None),
+            access_tokens.c.expires_at > now,
+        )
+    ).first()
+    return SignedIn(user_id=row.id, company_id=row.company_id, role=row.role) if row else None
+
+
+def revoke_session(db: Connection, token_hash: str, now: datetime) -> None:
+    db.execute(
+        access_tokens.update()
+        .where(access_tokens.c.token_hash == token_hash, access_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def start_totp(db: Connection, user_id: str) -> TotpSetup:
+    """A new secret, on only after `confirm_totp` with a code of it."""
+    user = db.execute(
+        sa.select(users.c.email, users.c.totp_enabled_at).where(users.c.id == user_id)
+    ).one()
+    if user.totp_enabled_at is not None:
+        raise ApiError(
+            409, "totp_on", "TOTP is on already: turn it off first (DELETE /v1/auth/totp)"
+        )
+    secret = pyotp.random_base32()
+    db.execute(
+        users.update().where(users.c.id == user_id).values(totp_secret=secret, totp_last_step=None)
+    )
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
+    return TotpSetup(secret=secret, otpauth_uri=uri)
+
+
+def set_totp(db: Connection, user_id: str, otp: str, now: datetime, on: bool) -> None:
+    """Turn TOTP on (a code of the new secret) or off (a current code); 422 on `otp` otherwise."""
+    user = db.execute(sa.select(users).where(users.c.id == user_id)).one()
+    if user.totp_secret is None or (user.totp_enabled_at is None) == (not on):
+        state = "not set up: POST /v1/auth/totp first" if on else "not on"
+        raise ApiError(409, "totp_state", f"TOTP is {state}")
+    if not use_otp(db, user_id, user.totp_secret, user.totp_last_step, otp, now):
+        raise ApiError(
+            422, "invalid_request", "the code is wrong or used", [("otp", "wrong or used")]
+        )
+    changes = {"totp_enabled_at": now} if on else {"totp_enabled_at": None, "totp_secret": None}
+    db.execute(users.update().where(users.c.id == user_id).values(**changes))

@@ -115,7 +115,9 @@ def login(engine: Engine, db: Connection, body: LoginRequest, now: datetime) -> 
             f"too many failed sign-ins; retry in {wait_s} s",
             headers={"Retry-After": str(wait_s)},
         )
-    user = db.execute(sa.select(users).where(users.c.email == email)).first()
+    user = db.execute(
+        sa.select(users).where(users.c.email == email, users.c.disabled_at.is_(None))
+    ).first()
     if not verify(user.password_hash if user else None, body.password) or user is None:
         raise _refuse(engine, email_hash, now, "invalid_credentials", "wrong email or password")
     if user.totp_enabled_at is not None and not use_otp(
@@ -148,6 +150,7 @@ def signed_in(db: Connection, token: str, now: datetime) -> SignedIn | None:
             access_tokens.c.token_hash == digest(token),
             access_tokens.c.revoked_at.is_(None),
             access_tokens.c.expires_at > now,
+            users.c.disabled_at.is_(None),
         )
     ).first()
     return SignedIn(user_id=row.id, company_id=row.company_id, role=row.role) if row else None

@@ -61,6 +61,19 @@ users = sa.Table(
     sa.Column("totp_secret", sa.Text),
     sa.Column("totp_enabled_at", UtcDateTime),
     sa.Column("totp_last_step", sa.BigInteger),
+    sa.Column("teams", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("disabled_at", UtcDateTime),
+)
+
+user_tokens = sa.Table(
+    "user_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("purpose", sa.String(10), nullable=False),  # invite | reset
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("used_at", UtcDateTime),
 )
 
 access_tokens = sa.Table(

@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     fcm_credentials_file: Path | None = None
     fcm_project_id: str = ""  # default: the service account's project
     stale_check_interval_s: float = 60.0
+    # email (invitations, password resets): smtp[s]://[user:password@]host[:port]; without it
+    # messages go to the log in local mode
+    smtp_url: str = Field(default="", repr=False)
+    mail_from: str = "closecall <no-reply@localhost>"
+    # where people open links from emails (the report API or the console in front of it)
+    public_url: str = "http://127.0.0.1:8001"
     # `closecall fleet`: the simulated company's API key (or --api-key-file)
     fleet_api_key: str = Field(default="", repr=False)
 
@@ -149,6 +155,10 @@ def production_problems(settings: Settings) -> tuple[list[str], list[str]]:
         warnings.append("public signup is on (CLOSECALL_SIGNUP_ENABLED=false switches it off)")
     if settings.fcm_credentials_file is None:
         warnings.append("FCM pushes are off (CLOSECALL_FCM_CREDENTIALS_FILE is unset)")
+    if not settings.smtp_url:
+        warnings.append(
+            "no email is sent (CLOSECALL_SMTP_URL is unset): invitations and resets fail"
+        )
     if settings.log_level == "debug":
         warnings.append("CLOSECALL_LOG_LEVEL=debug logs more than production needs")
     return refused, warnings

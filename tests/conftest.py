@@ -27,6 +27,7 @@ STACK_FIXTURES = {
     "clickhouse_server",
     "postgres_url",
     "fresh_database_url",
+    "mailed",
     "chdb_stack",
     "server_stack",
     "make_stack",

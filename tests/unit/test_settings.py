@@ -34,6 +34,7 @@ SAFE = {
     "clickhouse_url": "clickhouse://ch:9000/closecall",
     "signup_enabled": False,
     "fcm_credentials_file": "/run/secrets/fcm.json",
+    "smtp_url": "smtp://mail.example:587",
 }
 
 

@@ -1,0 +1,83 @@
+"""User routes (owner) and the emailed flows: invitations and password resets. HTTP in,
+api/user_service.py, HTTP out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api import user_service as service
+from api.deps import Context, CurrentTenant, Db, utc_now
+from api.user_service import (
+    AcceptInvite,
+    ResetConfirm,
+    ResetRequest,
+    UserCreate,
+    UserList,
+    UserUpdate,
+    UserView,
+)
+from core.errors import error_responses
+
+router = APIRouter(tags=["users"])
+OWNER_ERRORS = error_responses(401, 403, 404, 409, 422, 503)
+
+
+@router.post("/v1/users", status_code=201, response_model=UserView, responses=OWNER_ERRORS)
+def invite_user(body: UserCreate, tenant: CurrentTenant, context: Context, db: Db) -> UserView:
+    """A new user, invited by email with a single-use link token (72 h)."""
+    return service.invite(db, context.settings, tenant.company.id, body, utc_now())
+
+
+@router.get("/v1/users", response_model=UserList, responses=OWNER_ERRORS)
+def list_users(tenant: CurrentTenant, db: Db) -> UserList:
+    return UserList(items=service.list_users(db, tenant.company.id))
+
+
+@router.patch("/v1/users/{user_id}", response_model=UserView, responses=OWNER_ERRORS)
+def update_user(user_id: str, body: UserUpdate, tenant: CurrentTenant, db: Db) -> UserView:
+    """Role, teams, disabled (a disabled user's tokens are revoked). The last owner stays."""
+    return service.update_user(db, tenant.company.id, user_id, body, utc_now())
+
+
+@router.delete(
+    "/v1/users/{user_id}", status_code=204, response_class=Response, responses=OWNER_ERRORS
+)
+def delete_user(user_id: str, tenant: CurrentTenant, db: Db) -> Response:
+    service.delete_user(db, tenant.company.id, user_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/v1/auth/accept-invite",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(422),
+)
+def accept_invite(body: AcceptInvite, db: Db) -> Response:
+    """The invited user's password, with the token the invitation carried."""
+    service.use_token(db, body.token, "invite", body.password, utc_now())
+    return Response(status_code=204)
+
+
+@router.post(
+    "/v1/auth/password-reset",
+    status_code=202,
+    response_class=Response,
+    responses=error_responses(422, 503),
+)
+def request_reset(body: ResetRequest, context: Context, db: Db) -> Response:
+    """202 whether or not the email is known; a known one gets a token valid 1 h."""
+    service.request_reset(db, context.settings, body.email, utc_now())
+    return Response(status_code=202)
+
+
+@router.post(
+    "/v1/auth/password-reset/confirm",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(422),
+)
+def confirm_reset(body: ResetConfirm, db: Db) -> Response:
+    """The new password; every access token of the user is revoked."""
+    service.confirm_reset(db, body, utc_now())
+    return Response(status_code=204)

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from api.deps import CurrentTenant, Db, utc_now
 from api.report_range import RangeError, ReportRange, parse_range, parse_zone
-from api.tenancy import COMPANY_FILTER
+from api.tenancy import COMPANY_FILTER, Tenant
 from core.clickhouse import Param
 from core.controlplane import employees
 from core.errors import ApiError
@@ -113,23 +113,23 @@ Range = Annotated[ReportRange, Depends(report_range)]
 
 
 def known_employees(
-    db: Connection, company_id: str, employee_ids: list[str] | None
+    db: Connection, tenant: Tenant, employee_ids: list[str] | None
 ) -> tuple[str, ...]:
-    """The requested employee ids, all of the caller's company (422 otherwise)."""
+    """The employee filter of a request: the requested ids, each of the caller's company and
+    scope (422 otherwise), else the caller's whole scope (() for a whole company)."""
     wanted = tuple(sorted(set(employee_ids or ())))
     if wanted:
-        found = set(
-            db.execute(
-                sa.select(employees.c.id).where(
-                    employees.c.company_id == company_id, employees.c.id.in_(wanted)
-                )
-            ).scalars()
+        query = sa.select(employees.c.id).where(
+            employees.c.company_id == tenant.company.id, employees.c.id.in_(wanted)
         )
+        if tenant.employee_ids is not None:
+            query = query.where(employees.c.id.in_(tenant.employee_ids))
+        found = set(db.execute(query).scalars())
         unknown = [e for e in wanted if e not in found]
         if unknown:
             message = f"unknown employee {unknown[0]}"
             raise ApiError(422, "invalid_request", message, [("employee_id", message)])
-    return wanted
+    return tenant.visible(wanted)
 
 
 def report_filter(
@@ -145,7 +145,7 @@ def report_filter(
 ) -> CallFilter:
     return CallFilter(
         range=rng,
-        employee_ids=known_employees(db, tenant.company.id, employee_id),
+        employee_ids=known_employees(db, tenant, employee_id),
         types=parse_types(type or []),
     )
 

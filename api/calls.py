@@ -43,7 +43,7 @@ async def list_calls(
         extra, params = (*extra, term), (*params, ("client_key", client_key))
     call_filter = CallFilter(
         range=report_range(tenant, from_, to, tz) if (from_ or to) else None,
-        employee_ids=known_employees(db, tenant.company.id, employee_id),
+        employee_ids=known_employees(db, tenant, employee_id),
         types=parse_types(type or []),
         extra=extra,
         extra_params=params,

@@ -13,9 +13,9 @@ from sqlalchemy.engine import Connection
 from api.context import ApiContext
 from api.policy import Role, required_role
 from api.sign_in import ACCESS_TOKEN_PREFIX, signed_in
-from api.tenancy import CompanyClickHouse, Tenant
+from api.tenancy import NOBODY, CompanyClickHouse, Tenant
 from core.bearer import Credentials, bearer_scheme, bearer_token
-from core.controlplane import api_keys, load_company
+from core.controlplane import api_keys, employees, load_company
 from core.errors import ApiError
 from core.tokens import digest
 
@@ -57,6 +57,7 @@ def current_tenant(
             raise ApiError(401, "invalid_token", "the access token is unknown, expired or revoked")
         caller = {"user_id": user.user_id, "session": digest(token)}
         role = Role[user.role]
+        scope = team_employees(db, company.id, user.teams)
     else:
         row = db.execute(
             sa.select(api_keys.c.id, api_keys.c.company_id, api_keys.c.role).where(
@@ -68,6 +69,7 @@ def current_tenant(
             raise ApiError(401, "invalid_api_key", "the API key is unknown or revoked")
         caller = {"key_id": row.id}
         role = Role[row.role]
+        scope = None
     needed = required_role(request.method, request.scope["route"].path)
     if needed is not None and role < needed:
         raise ApiError(
@@ -77,8 +79,21 @@ def current_tenant(
         company=company,
         role=role,
         clickhouse=CompanyClickHouse(context.clickhouse, company.id),
+        employee_ids=scope,
         **caller,
     )
+
+
+def team_employees(db: Connection, company_id: str, teams: list[str]) -> tuple[str, ...] | None:
+    """The employees of `teams` (NOBODY when they have none); None without a team limit."""
+    if not teams:
+        return None
+    found = db.execute(
+        sa.select(employees.c.id).where(
+            employees.c.company_id == company_id, employees.c.team.in_(teams)
+        )
+    ).scalars()
+    return tuple(sorted(found)) or NOBODY
 
 
 CurrentTenant = Annotated[Tenant, Depends(current_tenant)]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection, Engine
 
-from api.employee_service import revoke_devices
+from api.employee_service import Scope, in_scope, revoke_devices
 from api.tenancy import COMPANY_FILTER, CompanyClickHouse
 from core.controlplane import devices, employees
 from core.device_health import LAST_UPLOAD_SQL, instant, is_stale, last_seen, push_sync
@@ -125,11 +125,13 @@ def list_devices(
     stale_after_s: int,
     revoked: bool,
     now: datetime,
+    only: Scope = None,
 ) -> list[dict[str, Any]]:
-    query = (
+    query = in_scope(
         sa.select(devices, employees.c.name.label("employee_name"))
         .select_from(devices.join(employees))
-        .where(devices.c.company_id == company_id)
+        .where(devices.c.company_id == company_id),
+        only,
     )
     if not revoked:
         query = query.where(devices.c.revoked_at.is_(None))
@@ -141,21 +143,29 @@ def list_devices(
     ]
 
 
-def revoke_device(db: Connection, company_id: str, device_id: str, now: datetime) -> None:
+def revoke_device(
+    db: Connection, company_id: str, device_id: str, now: datetime, only: Scope = None
+) -> None:
     """A lost or replaced phone: its token stops working (within ingest's cache TTL); the
     phone can enrol again with a new code."""
     ids = sa.select(devices.c.id).where(
-        devices.c.id == device_id, devices.c.company_id == company_id
+        devices.c.id == device_id,
+        devices.c.company_id == company_id,
+        *(() if only is None else (devices.c.employee_id.in_(only),)),
     )
     if db.execute(ids).first() is None:
         raise ApiError(404, "not_found", f"no device {device_id}")
     revoke_devices(db, ids, now)
 
 
-def live_push_token(db: Connection, company_id: str, device_id: str, pusher: SyncPusher) -> str:
+def live_push_token(
+    db: Connection, company_id: str, device_id: str, pusher: SyncPusher, only: Scope = None
+) -> str:
     device = db.execute(
         sa.select(devices.c.fcm_token, devices.c.fcm_token_invalid_at).where(
-            devices.c.id == device_id, devices.c.company_id == company_id
+            devices.c.id == device_id,
+            devices.c.company_id == company_id,
+            *(() if only is None else (devices.c.employee_id.in_(only),)),
         )
     ).first()
     if device is None:

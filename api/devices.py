@@ -30,6 +30,7 @@ async def list_devices(
         company.stale_after_s,
         revoked,
         utc_now(),
+        tenant.employee_ids,
     )
     return DeviceList.model_validate({"items": items, "stale_after_s": company.stale_after_s})
 
@@ -37,7 +38,7 @@ async def list_devices(
 @router.delete("/{device_id}", status_code=204, response_class=Response)
 def revoke_device(device_id: str, tenant: CurrentTenant, db: Db) -> Response:
     """A lost or replaced phone: its token stops working; it can enrol again with a new code."""
-    service.revoke_device(db, tenant.company.id, device_id, utc_now())
+    service.revoke_device(db, tenant.company.id, device_id, utc_now(), tenant.employee_ids)
     return Response(status_code=204)
 
 
@@ -49,7 +50,9 @@ def revoke_device(device_id: str, tenant: CurrentTenant, db: Db) -> Response:
 )
 async def request_sync(device_id: str, tenant: CurrentTenant, db: Db, context: Context) -> SyncSent:
     """Ask the phone to upload now (an FCM data message to its latest token)."""
-    token = service.live_push_token(db, tenant.company.id, device_id, context.pusher)
+    token = service.live_push_token(
+        db, tenant.company.id, device_id, context.pusher, tenant.employee_ids
+    )
     await run_in_threadpool(
         service.sync_device, context.engine, context.pusher, device_id, token, utc_now()
     )

@@ -57,12 +57,20 @@ class EmployeeList(BaseModel):
     items: list[Employee]
 
 
-def find_employee(db: Connection, company_id: str, employee_id: str) -> Employee:
-    row = db.execute(
-        sa.select(employees).where(
-            employees.c.id == employee_id, employees.c.company_id == company_id
-        )
-    ).first()
+Scope = tuple[str, ...] | None  # the employees a team-limited caller sees; None: all
+
+
+def in_scope(query: sa.Select[Any], only: Scope) -> sa.Select[Any]:
+    return query if only is None else query.where(employees.c.id.in_(only))
+
+
+def find_employee(
+    db: Connection, company_id: str, employee_id: str, only: Scope = None
+) -> Employee:
+    query = sa.select(employees).where(
+        employees.c.id == employee_id, employees.c.company_id == company_id
+    )
+    row = db.execute(in_scope(query, only)).first()
     if row is None:
         raise ApiError(404, "not_found", f"no employee {employee_id}")
     return Employee.model_validate(row._asdict())
@@ -78,8 +86,10 @@ def create_employee(
     return employee
 
 
-def list_employees(db: Connection, company_id: str, archived: bool) -> list[Employee]:
-    query = sa.select(employees).where(employees.c.company_id == company_id)
+def list_employees(
+    db: Connection, company_id: str, archived: bool, only: Scope = None
+) -> list[Employee]:
+    query = in_scope(sa.select(employees).where(employees.c.company_id == company_id), only)
     if not archived:
         query = query.where(employees.c.archived_at.is_(None))
     rows = db.execute(query.order_by(employees.c.created_at, employees.c.id))
@@ -99,9 +109,9 @@ def report_staff(
 
 
 def update_employee(
-    db: Connection, company_id: str, employee_id: str, body: EmployeeUpdate
+    db: Connection, company_id: str, employee_id: str, body: EmployeeUpdate, only: Scope = None
 ) -> Employee:
-    find_employee(db, company_id, employee_id)
+    find_employee(db, company_id, employee_id, only)
     changes = body.model_dump(exclude_unset=True)
     if changes.get("name") is None:
         changes.pop("name", None)
@@ -116,9 +126,11 @@ def update_employee(
     return find_employee(db, company_id, employee_id)
 
 
-def archive_employee(db: Connection, company_id: str, employee_id: str, now: datetime) -> None:
+def archive_employee(
+    db: Connection, company_id: str, employee_id: str, now: datetime, only: Scope = None
+) -> None:
     """An employee who left: archived, their devices and unused codes revoked, history kept."""
-    employee = find_employee(db, company_id, employee_id)
+    employee = find_employee(db, company_id, employee_id, only)
     if employee.archived_at is not None:
         return
     db.execute(employees.update().where(employees.c.id == employee_id).values(archived_at=now))
@@ -148,9 +160,9 @@ def revoke_devices(db: Connection, device_ids: sa.Select[tuple[str]], now: datet
 
 
 def issue_enrollment_code(
-    db: Connection, company_id: str, employee_id: str, now: datetime
+    db: Connection, company_id: str, employee_id: str, now: datetime, only: Scope = None
 ) -> EnrollmentCode:
-    employee = find_employee(db, company_id, employee_id)
+    employee = find_employee(db, company_id, employee_id, only)
     if employee.archived_at is not None:
         raise ApiError(403, "employee_archived", "the employee is archived: no phone can enrol")
     if not employee.tracking_enabled:

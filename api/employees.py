@@ -33,29 +33,33 @@ def list_employees(
     db: Db,
     archived: Annotated[bool, Query(description="include archived employees")] = False,
 ) -> EmployeeList:
-    return EmployeeList(items=service.list_employees(db, tenant.company.id, archived))
+    return EmployeeList(
+        items=service.list_employees(db, tenant.company.id, archived, tenant.employee_ids)
+    )
 
 
 @router.get("/{employee_id}", response_model=Employee)
 def get_employee(employee_id: str, tenant: CurrentTenant, db: Db) -> Employee:
-    return service.find_employee(db, tenant.company.id, employee_id)
+    return service.find_employee(db, tenant.company.id, employee_id, tenant.employee_ids)
 
 
 @router.patch("/{employee_id}", response_model=Employee)
 def update_employee(
     employee_id: str, body: EmployeeUpdate, tenant: CurrentTenant, db: Db
 ) -> Employee:
-    return service.update_employee(db, tenant.company.id, employee_id, body)
+    return service.update_employee(db, tenant.company.id, employee_id, body, tenant.employee_ids)
 
 
 @router.delete("/{employee_id}", status_code=204, response_class=Response)
 def archive_employee(employee_id: str, tenant: CurrentTenant, db: Db) -> Response:
     """An employee who left: archived, their devices and unused codes revoked, history kept."""
-    service.archive_employee(db, tenant.company.id, employee_id, utc_now())
+    service.archive_employee(db, tenant.company.id, employee_id, utc_now(), tenant.employee_ids)
     return Response(status_code=204)
 
 
 @router.post("/{employee_id}/enrollment-codes", status_code=201, response_model=EnrollmentCode)
 def create_enrollment_code(employee_id: str, tenant: CurrentTenant, db: Db) -> EnrollmentCode:
     """A single-use code (24 h) that enrols one phone for the employee."""
-    return service.issue_enrollment_code(db, tenant.company.id, employee_id, utc_now())
+    return service.issue_enrollment_code(
+        db, tenant.company.id, employee_id, utc_now(), tenant.employee_ids
+    )

@@ -5,6 +5,7 @@ behind api/auth.py."""
 from __future__ import annotations
 
 import hmac
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,6 +53,7 @@ class SignedIn:
     user_id: str
     company_id: str
     role: str
+    teams: list[str]
 
 
 def _locked_until(db: Connection, email_hash: str, now: datetime) -> datetime | None:
@@ -144,7 +146,7 @@ def login(engine: Engine, db: Connection, body: LoginRequest, now: datetime) -> 
 
 def signed_in(db: Connection, token: str, now: datetime) -> SignedIn | None:
     row = db.execute(
-        sa.select(users.c.id, users.c.company_id, users.c.role)
+        sa.select(users.c.id, users.c.company_id, users.c.role, users.c.teams)
         .select_from(access_tokens.join(users))
         .where(
             access_tokens.c.token_hash == digest(token),
@@ -153,7 +155,9 @@ def signed_in(db: Connection, token: str, now: datetime) -> SignedIn | None:
             users.c.disabled_at.is_(None),
         )
     ).first()
-    return SignedIn(user_id=row.id, company_id=row.company_id, role=row.role) if row else None
+    if row is None:
+        return None
+    return SignedIn(row.id, row.company_id, row.role, json.loads(row.teams))
 
 
 def revoke_session(db: Connection, token_hash: str, now: datetime) -> None:

@@ -41,3 +41,15 @@ class Tenant:
     key_id: str | None = None
     user_id: str | None = None
     session: str | None = None
+    # a team-limited user sees these employees only (None: the whole company); never empty: a
+    # team without employees is NOBODY
+    employee_ids: tuple[str, ...] | None = None
+
+    def visible(self, requested: tuple[str, ...]) -> tuple[str, ...]:
+        """The employee filter the caller gets: what they asked for (already checked to be of
+        their scope), else their scope; () means the whole company."""
+        return requested or (self.employee_ids or ())
+
+
+# Employee ids are UUIDs, never empty: a filter on this matches nobody.
+NOBODY = ("",)

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, settings
 
 from core.clickhouse import ClickHouse, connect, migrate
 from tests.support.services import Broker, ClickHouseServer, PostgresDatabase
+from tests.support.smtp import Inbox, smtp_server
 from tests.support.stack import Stack
 
 # Shared 2-core CI machines are noisy: property tests check behaviour, never speed.
@@ -171,3 +172,10 @@ def server_stack(
     """Production path: ClickHouse server via clickhouse-driver, PostgreSQL control plane."""
     database = f"cc_{uuid.uuid4().hex[:8]}"
     return make_stack(broker.bootstrap, clickhouse_server.url(database), postgres_url)
+
+
+@pytest.fixture
+def mailed(make_stack: StackFactory, broker: Broker) -> Iterator[tuple[Stack, Inbox]]:
+    """A stack whose email goes to a real SMTP server (aiosmtpd) the test reads."""
+    with smtp_server() as (url, inbox):
+        yield make_stack(broker.bootstrap, env={"CLOSECALL_SMTP_URL": url}), inbox

@@ -4,24 +4,13 @@ arrive by email with a single-use token; a reset revokes every session; the last
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from email.message import EmailMessage, Message
 
-import pytest
-
-from tests.conftest import StackFactory
-from tests.support.services import Broker
-from tests.support.smtp import Inbox, smtp_server
+from tests.support.smtp import Inbox
 from tests.support.stack import Stack, eventually
 from tests.test_sign_in import PASSWORD, bearer, login
 
 NEW_PASSWORD = "a much longer passphrase 7"
-
-
-@pytest.fixture
-def mailed(make_stack: StackFactory, broker: Broker) -> Iterator[tuple[Stack, Inbox]]:
-    with smtp_server() as (url, inbox):
-        yield make_stack(broker.bootstrap, env={"CLOSECALL_SMTP_URL": url}), inbox
 
 
 def token_in(message: Message) -> str:

@@ -1,0 +1,104 @@
+"""A team-limited manager sees exactly the company's reports filtered by their teams'
+employees, for any assignment of employees to teams (property-based, over the real stack)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.support.smtp import Inbox
+from tests.support.stack import Stack, eventually
+from tests.test_faults import wire_calls
+from tests.test_pipeline_e2e import upload
+from tests.test_sign_in import PASSWORD, bearer, login
+from tests.test_users_and_mail import token_in
+
+DAY = {"from": "2026-03-02", "to": "2026-03-02"}
+NAMES = ("Asha", "Ravi", "Meera")
+
+
+def answer(stack: Stack, auth: dict[str, str], path: str, **params: Any) -> Any:
+    got = stack.api.get(path, params={**DAY, **params}, headers=auth)
+    assert got.status_code == 200, got.text
+    return got.json()
+
+
+def history_ids(stack: Stack, auth: dict[str, str], **params: Any) -> list[str]:
+    items = answer(stack, auth, "/v1/calls", limit=1000, **params)["items"]
+    return [item["id"] for item in items]
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    database=None,
+)
+@given(
+    placement=st.lists(st.sampled_from(["north", "south", "west"]), min_size=3, max_size=3),
+    teams=st.lists(st.sampled_from(["north", "south", "west"]), min_size=1, max_size=2),
+)
+def test_a_team_limited_manager_sees_their_teams_only(
+    mailed: tuple[Stack, Inbox], placement: list[str], teams: list[str]
+) -> None:
+    stack, inbox = mailed
+    owner = prepared(stack, inbox)  # the owner's session
+    staff = answer(stack, owner, "/v1/employees")["items"]
+    for employee, team in zip(sorted(staff, key=lambda e: e["name"]), placement, strict=True):
+        changed = stack.api.patch(
+            f"/v1/employees/{employee['id']}", json={"team": team}, headers=owner
+        )
+        assert changed.is_success
+    users = answer(stack, owner, "/v1/users")["items"]
+    manager_id = next(u["id"] for u in users if u["role"] == "manager")
+    assert stack.api.patch(
+        f"/v1/users/{manager_id}", json={"teams": teams}, headers=owner
+    ).is_success
+    manager = bearer(login(stack, "lead@teams.example", PASSWORD).json()["access_token"])
+
+    visible = sorted(
+        e["id"]
+        for e, t in zip(sorted(staff, key=lambda e: e["name"]), placement, strict=True)
+        if t in teams
+    )
+    mine = answer(stack, manager, "/v1/reports/summary")
+    theirs_employees = answer(stack, manager, "/v1/reports/employees")["items"]
+    assert sorted(e["id"] for e in answer(stack, manager, "/v1/employees")["items"]) == visible
+    if not visible:
+        assert mine["total_calls"] == 0 and theirs_employees == []
+        assert history_ids(stack, manager) == []
+        return
+    filtered = {"employee_id": visible}
+    assert mine == answer(stack, owner, "/v1/reports/summary", **filtered)
+    assert theirs_employees == answer(stack, owner, "/v1/reports/employees", **filtered)["items"]
+    assert history_ids(stack, manager) == history_ids(stack, owner, **filtered)
+    outside = sorted({e["id"] for e in staff} - set(visible))
+    if outside:  # another team's employee is unknown to the manager
+        refused = stack.api.get("/v1/calls", params={"employee_id": outside[0]}, headers=manager)
+        assert refused.status_code == 422
+
+
+PREPARED: dict[int, dict[str, str]] = {}
+
+
+def prepared(stack: Stack, inbox: Inbox) -> dict[str, str]:
+    """Once per stack: a company with three employees' calls and an invited manager."""
+    if id(stack) in PREPARED:
+        return PREPARED[id(stack)]
+    key = stack.signup("Teams")["api_key"]
+    for n, name in enumerate(NAMES):
+        token = stack.enrolled_device(key, name, f"hw-{n}")["device_token"]
+        assert upload(stack, token, wire_calls(40, f"{name}-")).status_code == 202
+    owner = bearer(login(stack, "owner@teams.example").json()["access_token"])
+    invited = stack.api.post(
+        "/v1/users", json={"email": "lead@teams.example", "role": "manager"}, headers=owner
+    )
+    assert invited.status_code == 201
+    token = token_in(eventually(lambda: inbox.to("lead@teams.example"), 10)[0])
+    accepted = stack.api.post("/v1/auth/accept-invite", json={"token": token, "password": PASSWORD})
+    assert accepted.status_code == 204
+    eventually(lambda: answer(stack, bearer(key), "/v1/reports/summary")["total_calls"] == 120, 60)
+    PREPARED[id(stack)] = owner
+    return owner

@@ -14,7 +14,7 @@ from api.account_service import (
     SignupRequest,
     SignupResponse,
 )
-from api.deps import Context, CurrentTenant, Db, utc_now
+from api.deps import Audit, Context, CurrentTenant, Db, utc_now
 from core.errors import ApiError, error_responses
 from core.rate_limit import RateLimiter, enforce
 
@@ -38,9 +38,13 @@ def signup(body: SignupRequest, request: Request, context: Context, db: Db) -> S
 
 
 @router.post("/api-keys", status_code=201, response_model=ApiKeyCreated, responses=AUTHENTICATED)
-def create_api_key(body: ApiKeyRequest, tenant: CurrentTenant, db: Db) -> ApiKeyCreated:
+def create_api_key(
+    body: ApiKeyRequest, tenant: CurrentTenant, db: Db, audit: Audit
+) -> ApiKeyCreated:
     """A new key; its secret is in this answer only."""
-    return service.issue_api_key(db, tenant.company.id, body.name, body.role)
+    key = service.issue_api_key(db, tenant.company.id, body.name, body.role)
+    audit("api_key.created", key.id, {"role": key.role})
+    return key
 
 
 @router.get("/api-keys", response_model=ApiKeyList, responses=AUTHENTICATED)
@@ -51,8 +55,9 @@ def list_api_keys(tenant: CurrentTenant, db: Db) -> ApiKeyList:
 @router.delete(
     "/api-keys/{key_id}", status_code=204, response_class=Response, responses=AUTHENTICATED
 )
-def revoke_api_key(key_id: str, tenant: CurrentTenant, db: Db) -> Response:
+def revoke_api_key(key_id: str, tenant: CurrentTenant, db: Db, audit: Audit) -> Response:
     service.revoke_api_key(db, tenant.company.id, key_id, utc_now())
+    audit("api_key.revoked", key_id)
     return Response(status_code=204)
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from api import sign_in as service
-from api.deps import Context, CurrentTenant, Db, utc_now
+from api.deps import Context, CurrentTenant, Db, client_ip, utc_now
 from api.sign_in import AccessToken, LoginRequest, OtpBody, TotpSetup
 from api.tenancy import Tenant
 from core.errors import ApiError, error_responses
@@ -21,11 +21,11 @@ def session_user(tenant: Tenant) -> str:
 
 
 @router.post("/login", response_model=AccessToken, responses=error_responses(401, 422, 429))
-def login(body: LoginRequest, context: Context, db: Db) -> AccessToken:
+def login(body: LoginRequest, request: Request, context: Context, db: Db) -> AccessToken:
     """An access token (12 h) for email and password, and the TOTP code when TOTP is on. The
     same 401 for an unknown email and a wrong password; after 5 failures within 15 minutes the
     account answers 429 for 15 minutes."""
-    return service.login(context.engine, db, body, utc_now())
+    return service.login(context.engine, db, body, utc_now(), client_ip(request))
 
 
 @router.post("/logout", status_code=204, response_class=Response, responses=SESSION_ERRORS)

@@ -18,11 +18,11 @@ from api.paging import Page, cut, next_cursor
 from api.tenancy import CompanyClickHouse
 from core.controlplane import Company, devices
 from core.errors import ApiError
-from core.number_crypto import blind_index, unwrap_company_keys
+from core.number_crypto import CompanyKeys, blind_index, decrypt_number, unwrap_company_keys
 from core.phone_numbers import normalise_number
 
 # The newer of the call's own note and a note sent later (PUT /v1/calls/{id}/note) wins.
-HISTORY_SQL = """SELECT call_id, employee_id, device_id, number_masked, name, type,
+HISTORY_SQL = """SELECT call_id, employee_id, device_id, number_masked, number_enc, name, type,
     toUnixTimestamp(started_at) AS started_ts, duration_s, sim_slot,
     if(note_version > version, latest_note, note) AS note_text,
     toUnixTimestamp(synced_at) AS synced_ts
@@ -95,13 +95,22 @@ class CallPage(BaseModel):
 
 
 def to_item(
-    row: dict[str, Any], sims: dict[tuple[str, int], dict[str, Any]], zone: ZoneInfo
+    row: dict[str, Any],
+    sims: dict[tuple[str, int], dict[str, Any]],
+    zone: ZoneInfo,
+    reveal: CompanyKeys | None = None,
 ) -> CallItem:
+    """One call as the history shows it: the number masked, or in E.164 with `reveal` keys."""
+    number: str | None
+    if reveal is not None and row["number_enc"]:
+        number = decrypt_number(reveal, row["number_enc"])
+    else:
+        number = row["number_masked"] or None
     return CallItem(
         id=row["call_id"],
         employee_id=row["employee_id"],
         device_id=row["device_id"],
-        number=row["number_masked"] or None,
+        number=number,
         name=row["name"] or None,
         type=row["type"],
         started_at=datetime.fromtimestamp(row["started_ts"], zone),
@@ -121,12 +130,15 @@ def device_sims(db: Connection, company_id: str) -> dict[tuple[str, int], dict[s
     return {(row.id, sim["slot"]): sim for row in rows for sim in json.loads(row.sims)}
 
 
-def number_filter(number: str, company: Company, master_key: bytes) -> tuple[str, str]:
+def company_keys(company: Company, master_key: bytes) -> CompanyKeys:
+    return unwrap_company_keys(master_key, company.id, company.wrapped_data_key)
+
+
+def number_filter(number: str, company: Company, keys: CompanyKeys) -> tuple[str, str]:
     """The condition and blind index that find a number written in any format."""
     normalised = normalise_number(number, company.country)
     if normalised is None:
         raise ApiError(422, "invalid_request", "not a phone number", [("number", "invalid")])
-    keys = unwrap_company_keys(master_key, company.id, company.wrapped_data_key)
     return "client_key = %(client_key)s", blind_index(keys, normalised)
 
 
@@ -146,6 +158,7 @@ def call_page(
     page: Page,
     zone: ZoneInfo,
     now_ts: int,
+    reveal: CompanyKeys | None = None,
 ) -> CallPage:
     if page.after is not None:
         newest_ts = page.after[0]
@@ -154,6 +167,5 @@ def call_page(
     rows = newest_calls(ch, call_filter, page.limit + 1, newest_ts)
     shown, after = cut(rows, page, lambda row: (int(row["started_ts"]), str(row["call_id"])))
     sims = device_sims(db, company_id)
-    return CallPage(
-        items=[to_item(row, sims, zone) for row in shown], next_cursor=next_cursor(after)
-    )
+    items = [to_item(row, sims, zone, reveal) for row in shown]
+    return CallPage(items=items, next_cursor=next_cursor(after))

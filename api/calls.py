@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
 from api.call_filters import CallFilter, known_employees, parse_types, report_range, report_zone
-from api.call_history import CallPage, after_cursor, call_page, number_filter
-from api.deps import Context, CurrentTenant, Db, utc_now
+from api.call_history import CallPage, after_cursor, call_page, company_keys, number_filter
+from api.deps import Audit, Context, CurrentTenant, Db, utc_now
 from api.paging import page_request
-from core.errors import error_responses
+from api.policy import Role
+from core.errors import ApiError, error_responses
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=error_responses(401, 422))
 
@@ -21,6 +22,7 @@ async def list_calls(
     tenant: CurrentTenant,
     context: Context,
     db: Db,
+    audit: Audit,
     from_: Annotated[
         str | None, Query(alias="from", description="a local date or an RFC 3339 instant")
     ] = None,
@@ -33,13 +35,19 @@ async def list_calls(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="items per page")] = 100,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    reveal: Annotated[
+        bool, Query(description="numbers in E.164 instead of masked (admin, owner; audited)")
+    ] = False,
 ) -> CallPage:
     """The call history, newest first. Without `from`/`to`, all of it."""
+    if reveal and tenant.role < Role.admin:
+        raise ApiError(403, "forbidden", "revealing numbers needs the admin role")
     zone = report_zone(tenant, tz)  # of the times answered, with or without a range
     page = page_request(limit, cursor)
     extra, params = after_cursor(page)
+    keys = company_keys(tenant.company, context.master_key)
     if number is not None:
-        term, client_key = number_filter(number, tenant.company, context.master_key)
+        term, client_key = number_filter(number, tenant.company, keys)
         extra, params = (*extra, term), (*params, ("client_key", client_key))
     call_filter = CallFilter(
         range=report_range(tenant, from_, to, tz) if (from_ or to) else None,
@@ -48,7 +56,7 @@ async def list_calls(
         extra=extra,
         extra_params=params,
     )
-    return await run_in_threadpool(
+    answer = await run_in_threadpool(
         call_page,
         tenant.clickhouse,
         db,
@@ -57,4 +65,14 @@ async def list_calls(
         page,
         zone,
         int(utc_now().timestamp()),
+        keys if reveal else None,
     )
+    if reveal:  # which filter and how many, never a number
+        asked = {"from": from_, "to": to, "tz": tz, "employee_id": employee_id, "type": type}
+        details = {
+            "count": sum(1 for item in answer.items if item.number),
+            "filter": {name: value for name, value in asked.items() if value},
+            "by_number": number is not None,
+        }
+        audit("numbers.revealed", "/v1/calls", details)
+    return answer

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Request, Security
 from sqlalchemy.engine import Connection
 
+from api.audit import AuditWriter, actor_of
 from api.context import ApiContext
 from api.policy import Role, required_role
 from api.sign_in import ACCESS_TOKEN_PREFIX, signed_in
@@ -101,3 +102,14 @@ CurrentTenant = Annotated[Tenant, Depends(current_tenant)]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def audit_writer(request: Request, tenant: CurrentTenant, db: Db) -> AuditWriter:
+    return AuditWriter(db, tenant.company.id, actor_of(tenant), client_ip(request))
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+Audit = Annotated[AuditWriter, Depends(audit_writer)]

@@ -42,6 +42,7 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/v1/users"): Role.owner,
     ("PATCH", "/v1/users/{user_id}"): Role.owner,
     ("DELETE", "/v1/users/{user_id}"): Role.owner,
+    ("GET", "/v1/audit"): Role.admin,
     ("GET", "/v1/me"): Role.viewer,
     ("GET", "/v1/reports/summary"): Role.viewer,
     ("GET", "/v1/reports/employees"): Role.viewer,

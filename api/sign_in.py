@@ -9,12 +9,14 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pyotp
 import sqlalchemy as sa
 from pydantic import BaseModel, EmailStr, Field
 from sqlalchemy.engine import Connection, Engine
 
+from api.audit import Actor, record
 from api.passwords import verify
 from core.controlplane import access_tokens, login_failures, users
 from core.errors import ApiError
@@ -72,14 +74,28 @@ def _locked_until(db: Connection, email_hash: str, now: datetime) -> datetime | 
     return recent[LOCKOUT_FAILURES - 1] + LOCKOUT_WINDOW
 
 
-def _refuse(engine: Engine, email_hash: str, now: datetime, code: str, message: str) -> ApiError:
-    """A 401 whose failure is recorded in its own transaction (the request's rolls back)."""
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    email_hash: str
+    ip: str
+    now: datetime
+    user: Any  # the account row the email names, if any
+
+
+def _refuse(engine: Engine, attempt: Attempt, code: str, message: str) -> ApiError:
+    """A 401 whose failure is recorded in its own transaction (the request's rolls back), in
+    the audit log too when the email names an account."""
     with engine.begin() as db:
         db.execute(
             login_failures.insert().values(
-                id=str(uuid.uuid4()), email_hash=email_hash, failed_at=now
+                id=str(uuid.uuid4()), email_hash=attempt.email_hash, failed_at=attempt.now
             )
         )
+        if attempt.user is not None:
+            actor = Actor(type="user", id=attempt.user.id)
+            record(
+                db, attempt.user.company_id, actor, "login.failed", code, attempt.ip, attempt.now
+            )
     return ApiError(401, code, message)
 
 
@@ -104,7 +120,9 @@ def use_otp(
     return True
 
 
-def login(engine: Engine, db: Connection, body: LoginRequest, now: datetime) -> AccessToken:
+def login(
+    engine: Engine, db: Connection, body: LoginRequest, now: datetime, ip: str
+) -> AccessToken:
     """The same 401 for an unknown email and a wrong password; 429 while locked out."""
     email = body.email.lower()
     email_hash = digest(email)
@@ -120,15 +138,15 @@ def login(engine: Engine, db: Connection, body: LoginRequest, now: datetime) -> 
     user = db.execute(
         sa.select(users).where(users.c.email == email, users.c.disabled_at.is_(None))
     ).first()
+    attempt = Attempt(email_hash, ip, now, user)
     if not verify(user.password_hash if user else None, body.password) or user is None:
-        raise _refuse(engine, email_hash, now, "invalid_credentials", "wrong email or password")
+        raise _refuse(engine, attempt, "invalid_credentials", "wrong email or password")
     if user.totp_enabled_at is not None and not use_otp(
         db, user.id, user.totp_secret, user.totp_last_step, body.otp, now
     ):
         raise _refuse(
             engine,
-            email_hash,
-            now,
+            attempt,
             "otp_required",
             "send the current code of your authenticator as `otp`",
         )

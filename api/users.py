@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api import user_service as service
-from api.deps import Context, CurrentTenant, Db, utc_now
+from api.deps import Audit, Context, CurrentTenant, Db, utc_now
 from api.user_service import (
     AcceptInvite,
     ResetConfirm,
@@ -23,9 +23,13 @@ OWNER_ERRORS = error_responses(401, 403, 404, 409, 422, 503)
 
 
 @router.post("/v1/users", status_code=201, response_model=UserView, responses=OWNER_ERRORS)
-def invite_user(body: UserCreate, tenant: CurrentTenant, context: Context, db: Db) -> UserView:
+def invite_user(
+    body: UserCreate, tenant: CurrentTenant, context: Context, db: Db, audit: Audit
+) -> UserView:
     """A new user, invited by email with a single-use link token (72 h)."""
-    return service.invite(db, context.settings, tenant.company.id, body, utc_now())
+    user = service.invite(db, context.settings, tenant.company.id, body, utc_now())
+    audit("user.invited", user.id, {"role": user.role, "teams": user.teams})
+    return user
 
 
 @router.get("/v1/users", response_model=UserList, responses=OWNER_ERRORS)
@@ -34,16 +38,21 @@ def list_users(tenant: CurrentTenant, db: Db) -> UserList:
 
 
 @router.patch("/v1/users/{user_id}", response_model=UserView, responses=OWNER_ERRORS)
-def update_user(user_id: str, body: UserUpdate, tenant: CurrentTenant, db: Db) -> UserView:
+def update_user(
+    user_id: str, body: UserUpdate, tenant: CurrentTenant, db: Db, audit: Audit
+) -> UserView:
     """Role, teams, disabled (a disabled user's tokens are revoked). The last owner stays."""
-    return service.update_user(db, tenant.company.id, user_id, body, utc_now())
+    user = service.update_user(db, tenant.company.id, user_id, body, utc_now())
+    audit("user.changed", user_id, body.model_dump(exclude_unset=True))
+    return user
 
 
 @router.delete(
     "/v1/users/{user_id}", status_code=204, response_class=Response, responses=OWNER_ERRORS
 )
-def delete_user(user_id: str, tenant: CurrentTenant, db: Db) -> Response:
+def delete_user(user_id: str, tenant: CurrentTenant, db: Db, audit: Audit) -> Response:
     service.delete_user(db, tenant.company.id, user_id)
+    audit("user.removed", user_id)
     return Response(status_code=204)
 
 

@@ -65,6 +65,20 @@ users = sa.Table(
     sa.Column("disabled_at", UtcDateTime),
 )
 
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor_type", sa.String(10), nullable=False),  # user | api_key
+    sa.Column("actor_id", sa.String(36), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("target", sa.String(200), nullable=False),
+    sa.Column("ip", sa.String(45), nullable=False),
+    sa.Column("details", sa.Text, nullable=False),  # JSON: never a number or a secret
+)
+
 user_tokens = sa.Table(
     "user_tokens",
     metadata,

@@ -66,5 +66,7 @@ def test_invitation_reset_and_the_last_owner(mailed: tuple[Stack, Inbox]) -> Non
     assert stack.api.delete(f"/v1/users/{owner_id}", headers=owner).status_code == 409
     ravi_id = next(u["id"] for u in users if u["email"] == "ravi@mailers.example")
     assert stack.api.patch(f"/v1/users/{ravi_id}", json={"role": "owner"}, headers=owner).is_success
+    audited = stack.api.get("/v1/audit", headers=owner).json()["items"]
+    assert {"user.invited", "user.changed"} <= {e["action"] for e in audited}
     demoted = stack.api.patch(f"/v1/users/{owner_id}", json={"role": "viewer"}, headers=owner)
     assert demoted.status_code == 200  # another owner exists now

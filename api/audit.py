@@ -1,0 +1,120 @@
+"""The audit log: the one writer every audited action goes through, and its reader. Entries
+are appended only; no route changes or deletes them. Details never hold a number or a secret."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Connection
+
+from api.paging import Page, SortKey, cut
+from api.tenancy import Tenant
+from core.controlplane import audit_log
+
+ActorType = Literal["user", "api_key"]
+
+
+class Actor(BaseModel):
+    type: ActorType
+    id: str
+
+
+class AuditEntry(BaseModel):
+    id: str
+    at: datetime
+    actor: Actor
+    action: str = Field(description="e.g. numbers.revealed, api_key.created, login.failed")
+    target: str = Field(description="what the action was about (an id, a route)")
+    ip: str
+    details: dict[str, Any] = Field(description="counts and filters; never a number")
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
+    next_cursor: str | None
+
+
+def entry_id(now: datetime) -> str:
+    """Sorts by time: microseconds since 1970, then random digits against collisions."""
+    return f"{int(now.timestamp() * 1_000_000):017d}{uuid.uuid4().hex[:8]}"
+
+
+def record(
+    db: Connection,
+    company_id: str,
+    actor: Actor,
+    action: str,
+    target: str,
+    ip: str,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    db.execute(
+        audit_log.insert().values(
+            id=entry_id(now),
+            company_id=company_id,
+            at=now,
+            actor_type=actor.type,
+            actor_id=actor.id,
+            action=action,
+            target=target[:200],
+            ip=ip[:45],
+            details=json.dumps(details or {}, sort_keys=True),
+        )
+    )
+
+
+def entries(db: Connection, company_id: str, page: Page) -> tuple[list[AuditEntry], SortKey | None]:
+    """Newest first; the cursor's key is the last entry's id."""
+    query = sa.select(audit_log).where(audit_log.c.company_id == company_id)
+    if page.after is not None:
+        query = query.where(audit_log.c.id < page.after[1])
+    rows = db.execute(query.order_by(audit_log.c.id.desc()).limit(page.limit + 1)).all()
+    items = [
+        AuditEntry(
+            id=row.id,
+            at=row.at,
+            actor=Actor(type=row.actor_type, id=row.actor_id),
+            action=row.action,
+            target=row.target,
+            ip=row.ip,
+            details=json.loads(row.details),
+        )
+        for row in rows
+    ]
+    return cut(items, page, lambda item: (0, item.id))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditWriter:
+    """`record` bound to the request: its company, caller and address."""
+
+    db: Connection
+    company_id: str
+    actor: Actor
+    ip: str
+
+    def __call__(self, action: str, target: str, details: dict[str, Any] | None = None) -> None:
+        record(
+            self.db,
+            self.company_id,
+            self.actor,
+            action,
+            target,
+            self.ip,
+            datetime.now(UTC),
+            details,
+        )
+
+
+def actor_of(tenant: Tenant) -> Actor:
+    if tenant.user_id is not None:
+        return Actor(type="user", id=tenant.user_id)
+    assert tenant.key_id is not None  # a tenant is a user or a key
+    return Actor(type="api_key", id=tenant.key_id)

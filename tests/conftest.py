@@ -29,6 +29,7 @@ STACK_FIXTURES = {
     "postgres_url",
     "fresh_database_url",
     "mailed",
+    "role_stack",
     "chdb_stack",
     "server_stack",
     "make_stack",

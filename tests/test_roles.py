@@ -139,5 +139,7 @@ def test_ingest_routes_are_for_devices_only() -> None:
     public = {("post", "/v1/devices/enroll"), ("get", "/healthz"), ("get", "/readyz")}
     for path, operations in openapi_documents()["ingest"]["paths"].items():
         for method, operation in operations.items():
-            expected = [] if (method, path) in public else [{"DeviceToken": []}]
+            expected: list[dict[str, list[str]]] = (
+                [] if (method, path) in public else [{"DeviceToken": []}]
+            )
             assert operation.get("security", []) == expected, (method, path)

@@ -63,6 +63,12 @@ def test_the_log_holds_keys_and_failed_logins_and_pages(
     admin = bearer(company["admin"])
     actions = [e["action"] for e in stack.api.get("/v1/audit", headers=admin).json()["items"]]
     assert actions.count("api_key.created") == 2 and "login.failed" in actions
+    keys = stack.api.get("/v1/api-keys", headers=admin).json()["items"]
+    viewer_key = next(k["id"] for k in keys if k["role"] == "viewer")
+    assert stack.api.delete(f"/v1/api-keys/{viewer_key}", headers=admin).status_code == 204
+    latest = stack.api.get("/v1/audit", params={"limit": 1}, headers=admin).json()["items"][0]
+    assert (latest["action"], latest["target"]) == ("api_key.revoked", viewer_key)
+    actions = [e["action"] for e in stack.api.get("/v1/audit", headers=admin).json()["items"]]
     first = stack.api.get("/v1/audit", params={"limit": 1}, headers=admin).json()
     assert first["next_cursor"] is not None
     rest = stack.api.get(

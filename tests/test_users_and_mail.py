@@ -70,3 +70,9 @@ def test_invitation_reset_and_the_last_owner(mailed: tuple[Stack, Inbox]) -> Non
     assert {"user.invited", "user.changed"} <= {e["action"] for e in audited}
     demoted = stack.api.patch(f"/v1/users/{owner_id}", json={"role": "viewer"}, headers=owner)
     assert demoted.status_code == 200  # another owner exists now
+    ravi_owner = bearer(
+        login(stack, "ravi@mailers.example", PASSWORD + " again").json()["access_token"]
+    )
+    assert stack.api.delete(f"/v1/users/{owner_id}", headers=ravi_owner).status_code == 204
+    final = stack.api.get("/v1/audit", headers=ravi_owner).json()["items"]
+    assert final[0]["action"] == "user.removed" and final[0]["target"] == owner_id

@@ -30,7 +30,10 @@ NewPassword = Annotated[
 
 
 def verify(password_hash: str | None, password: str) -> bool:
+    """Whether `password` matches; False without a hash (an unknown email, an invitation not
+    accepted yet), after the same argon2 work."""
     try:
-        return hasher.verify(password_hash or _NOBODY, password) and password_hash is not None
+        matches = hasher.verify(password_hash or _NOBODY, password)
     except (VerificationError, InvalidHashError):
         return False
+    return matches and bool(password_hash)

@@ -139,7 +139,8 @@ def login(
         sa.select(users).where(users.c.email == email, users.c.disabled_at.is_(None))
     ).first()
     attempt = Attempt(email_hash, ip, now, user)
-    if not verify(user.password_hash if user else None, body.password) or user is None:
+    valid = verify(user.password_hash if user else None, body.password)  # same work either way
+    if user is None or not valid:
         raise _refuse(engine, attempt, "invalid_credentials", "wrong email or password")
     if user.totp_enabled_at is not None and not use_otp(
         db, user.id, user.totp_secret, user.totp_last_step, body.otp, now

@@ -14,10 +14,11 @@ router = APIRouter(prefix="/v1/auth", tags=["sign-in"])
 SESSION_ERRORS = error_responses(401, 403, 409, 422)
 
 
-def session_user(tenant: Tenant) -> str:
-    if tenant.user_id is None:
+def session_of(tenant: Tenant) -> tuple[str, str]:
+    """The signed-in user and the digest of their access token; 403 for an API key."""
+    if tenant.user_id is None or tenant.session is None:
         raise ApiError(403, "user_required", "only a signed-in user can do this, not an API key")
-    return tenant.user_id
+    return tenant.user_id, tenant.session
 
 
 @router.post("/login", response_model=AccessToken, responses=error_responses(401, 422, 429))
@@ -31,25 +32,24 @@ def login(body: LoginRequest, request: Request, context: Context, db: Db) -> Acc
 @router.post("/logout", status_code=204, response_class=Response, responses=SESSION_ERRORS)
 def logout(tenant: CurrentTenant, db: Db) -> Response:
     """Revokes the access token this request carries."""
-    session_user(tenant)
-    assert tenant.session is not None  # a user's tenant always carries its session
-    service.revoke_session(db, tenant.session, utc_now())
+    _user_id, session = session_of(tenant)
+    service.revoke_session(db, session, utc_now())
     return Response(status_code=204)
 
 
 @router.post("/totp", response_model=TotpSetup, responses=SESSION_ERRORS)
 def start_totp(tenant: CurrentTenant, db: Db) -> TotpSetup:
     """A new TOTP secret (RFC 6238, 30 s, 6 digits); on after confirming a code of it."""
-    return service.start_totp(db, session_user(tenant))
+    return service.start_totp(db, session_of(tenant)[0])
 
 
 @router.post("/totp/confirm", status_code=204, response_class=Response, responses=SESSION_ERRORS)
 def confirm_totp(body: OtpBody, tenant: CurrentTenant, db: Db) -> Response:
-    service.set_totp(db, session_user(tenant), body.otp, utc_now(), on=True)
+    service.set_totp(db, session_of(tenant)[0], body.otp, utc_now(), on=True)
     return Response(status_code=204)
 
 
 @router.delete("/totp", status_code=204, response_class=Response, responses=SESSION_ERRORS)
 def stop_totp(body: OtpBody, tenant: CurrentTenant, db: Db) -> Response:
-    service.set_totp(db, session_user(tenant), body.otp, utc_now(), on=False)
+    service.set_totp(db, session_of(tenant)[0], body.otp, utc_now(), on=False)
     return Response(status_code=204)

@@ -45,8 +45,10 @@ async def list_calls(
     zone = report_zone(tenant, tz)  # of the times answered, with or without a range
     page = page_request(limit, cursor)
     extra, params = after_cursor(page)
-    keys = company_keys(tenant.company, context.master_key)
-    if number is not None:
+    # the company key only when a number is matched or shown (not on every history page)
+    wanted = number is not None or reveal
+    keys = company_keys(tenant.company, context.master_key) if wanted else None
+    if number is not None and keys is not None:
         term, client_key = number_filter(number, tenant.company, keys)
         extra, params = (*extra, term), (*params, ("client_key", client_key))
     call_filter = CallFilter(
@@ -65,7 +67,7 @@ async def list_calls(
         page,
         zone,
         int(utc_now().timestamp()),
-        keys if reveal else None,
+        keys if reveal else None,  # with a number filter only, keys serve the match
     )
     if reveal:  # which filter and how many, never a number
         asked = {"from": from_, "to": to, "tz": tz, "employee_id": employee_id, "type": type}

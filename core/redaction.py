@@ -17,10 +17,3 @@ def redact_url(url: str) -> str:
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
-
-def redact_text(text: str, secrets: list[str]) -> str:
-    """`text` with every non-empty secret replaced (error messages that echo a URL)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text

@@ -6,7 +6,18 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from api import accounts, auth, calls, devices, employees, health, privacy, reports, users
+from api import (
+    accounts,
+    auth,
+    calls,
+    devices,
+    employees,
+    health,
+    leads,
+    privacy,
+    reports,
+    users,
+)
 from api.context import ApiContext
 from api.policy import check_policy
 from core.errors import install_error_handlers
@@ -28,7 +39,18 @@ def create_app(context: ApiContext) -> FastAPI:
     )
     install_error_handlers(app)
     install_http_policy(app, context.settings.cors_origins)
-    for module in (accounts, auth, users, employees, reports, calls, devices, privacy, health):
+    for module in (
+        accounts,
+        auth,
+        users,
+        employees,
+        reports,
+        calls,
+        devices,
+        leads,
+        privacy,
+        health,
+    ):
         app.include_router(module.router)
     check_policy(app)  # a route without a declared role cannot be served
 

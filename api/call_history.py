@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
 from api.call_filters import CallFilter
+from api.lead_calls import leads_of_clients
 from api.paging import Page, cut, next_cursor
 from api.tenancy import CompanyClickHouse
 from core.controlplane import Company, devices
@@ -22,7 +23,7 @@ from core.number_crypto import CompanyKeys, blind_index, decrypt_number, unwrap_
 from core.phone_numbers import normalise_number
 
 # The newer of the call's own note and a note sent later (PUT /v1/calls/{id}/note) wins.
-HISTORY_SQL = """SELECT call_id, employee_id, device_id, number_masked, number_enc, name, type,
+HISTORY_SQL = """SELECT call_id, employee_id, device_id, client_key, number_masked, number_enc, name, type,
     toUnixTimestamp(started_at) AS started_ts, duration_s, sim_slot,
     if(note_version > version, latest_note, note) AS note_text,
     toUnixTimestamp(synced_at) AS synced_ts
@@ -159,6 +160,7 @@ def call_page(
     zone: ZoneInfo,
     now_ts: int,
     reveal: CompanyKeys | None = None,
+    with_leads: bool = False,
 ) -> CallPage:
     if page.after is not None:
         newest_ts = page.after[0]
@@ -168,4 +170,17 @@ def call_page(
     shown, after = cut(rows, page, lambda row: (int(row["started_ts"]), str(row["call_id"])))
     sims = device_sims(db, company_id)
     items = [to_item(row, sims, zone, reveal) for row in shown]
+    if with_leads:
+        items = link_leads(ch, items, [row["client_key"] for row in shown])
     return CallPage(items=items, next_cursor=next_cursor(after))
+
+
+def link_leads(
+    ch: CompanyClickHouse, items: list[CallItem], client_keys: list[str]
+) -> list[CallItem]:
+    """Items with the lead holding each one's number, whether the call or the lead came first."""
+    holders = leads_of_clients(ch, client_keys)
+    return [
+        item.model_copy(update={"lead_id": holders.get(key)})
+        for item, key in zip(items, client_keys, strict=True)
+    ]

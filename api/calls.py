@@ -68,6 +68,7 @@ async def list_calls(
         zone,
         int(utc_now().timestamp()),
         keys if reveal else None,  # with a number filter only, keys serve the match
+        tenant.company.has_leads,  # lead_id: null on a plan without leads
     )
     if reveal:  # which filter and how many, never a number
         asked = {"from": from_, "to": to, "tz": tz, "employee_id": employee_id, "type": type}

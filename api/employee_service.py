@@ -32,6 +32,9 @@ class EmployeeUpdate(BaseModel):
     email: EmailStr | None = None
     team: str | None = Field(default=None, max_length=200)
     tracking_enabled: bool | None = None
+    takes_leads: bool | None = Field(
+        default=None, description="false: auto-assignment gives this employee no leads"
+    )
 
 
 class Employee(BaseModel):
@@ -41,6 +44,7 @@ class Employee(BaseModel):
     email: str | None
     team: str | None
     tracking_enabled: bool
+    takes_leads: bool = Field(description="auto-assignment may give this employee leads")
     created_at: datetime
     archived_at: datetime | None = Field(
         default=None, description="set when the employee left (DELETE); their history stays"
@@ -80,7 +84,11 @@ def create_employee(
     db: Connection, company_id: str, body: EmployeeCreate, now: datetime
 ) -> Employee:
     employee = Employee(
-        id=str(uuid.uuid4()), tracking_enabled=True, created_at=now, **body.model_dump()
+        id=str(uuid.uuid4()),
+        tracking_enabled=True,
+        takes_leads=True,
+        created_at=now,
+        **body.model_dump(),
     )
     db.execute(employees.insert().values(company_id=company_id, **employee.model_dump()))
     return employee
@@ -113,10 +121,9 @@ def update_employee(
 ) -> Employee:
     find_employee(db, company_id, employee_id, only)
     changes = body.model_dump(exclude_unset=True)
-    if changes.get("name") is None:
-        changes.pop("name", None)
-    if changes.get("tracking_enabled") is None:
-        changes.pop("tracking_enabled", None)
+    for required in ("name", "tracking_enabled", "takes_leads"):  # never null
+        if changes.get(required) is None:
+            changes.pop(required, None)
     if changes:
         db.execute(
             employees.update()

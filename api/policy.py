@@ -15,7 +15,7 @@ class Role(IntEnum):
     """Each role includes the ones below it."""
 
     viewer = 1  # reads reports, history, devices
-    manager = 2  # employees, enrollment codes, device syncs and revocations
+    manager = 2  # employees, enrollment codes, device syncs and revocations, leads
     admin = 3  # API keys, settings
     owner = 4  # users, subscription, erasure, company export
 
@@ -65,6 +65,14 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("POST", "/v1/api-keys"): Role.admin,
     ("DELETE", "/v1/api-keys/{key_id}"): Role.admin,
     ("PATCH", "/v1/company"): Role.admin,
+    ("POST", "/v1/leads"): Role.manager,
+    ("POST", "/v1/leads/import"): Role.manager,
+    ("POST", "/v1/numbers"): Role.manager,
+    ("GET", "/v1/leads"): Role.viewer,
+    ("GET", "/v1/leads/{lead_id}"): Role.viewer,
+    ("PATCH", "/v1/leads/{lead_id}"): Role.manager,
+    ("DELETE", "/v1/leads/{lead_id}"): Role.manager,
+    ("GET", "/v1/reports/leads"): Role.viewer,
 }
 
 

@@ -151,3 +151,20 @@ class TeamTotals(BaseModel):
 class WorkingHours(ListPage):
     items: list[WorkingDay]
     team: TeamTotals = Field(description="over the whole range, not only this page")
+
+
+class LeadsRow(BaseModel):
+    employee_id: str
+    name: str
+    assigned: int = Field(description="leads assigned to the employee now")
+    new: int = Field(description="of those, without a call before the end of the range")
+    attempted: int = Field(description="with calls before the end of the range, none connected")
+    connected: int = Field(description="with a connected call before the end of the range")
+    calls: int = Field(description="calls in range with those leads' numbers, by anyone")
+    connected_calls: int
+    talk_time_s: int
+
+
+class LeadsReport(BaseModel):
+    range: RangeOut
+    items: list[LeadsRow]

@@ -47,6 +47,8 @@ companies = sa.Table(
     sa.Column("wrapped_data_key", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("stale_after_s", sa.Integer, nullable=False, server_default="21600"),
+    sa.Column("lead_cursor", sa.String(36)),  # the employee of the last round-robin assignment
+    sa.Column("lead_seq", sa.BigInteger, nullable=False, server_default="0"),  # lead feed position
 )
 
 users = sa.Table(
@@ -133,6 +135,50 @@ employees = sa.Table(
     sa.Column("tracking_enabled", sa.Boolean, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("archived_at", UtcDateTime),
+    sa.Column("takes_leads", sa.Boolean, nullable=False, server_default=sa.true()),
+)
+
+leads = sa.Table(
+    "leads",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("first_name", sa.String(100)),
+    sa.Column("last_name", sa.String(100)),
+    sa.Column("company", sa.String(200)),
+    sa.Column("email", sa.String(320)),
+    sa.Column("primary_enc", sa.Text),
+    sa.Column("primary_masked", sa.String(32)),
+    sa.Column("secondary_enc", sa.Text),
+    sa.Column("secondary_masked", sa.String(32)),
+    sa.Column("address", sa.String(500)),
+    sa.Column("country", sa.String(2)),
+    sa.Column("state", sa.String(100)),
+    sa.Column("zip", sa.String(20)),
+    sa.Column("notes", sa.Text),
+    sa.Column("employee_id", sa.String(36), sa.ForeignKey("employees.id")),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+lead_numbers = sa.Table(
+    "lead_numbers",
+    metadata,
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), primary_key=True),
+    sa.Column("number_key", sa.String(32), primary_key=True),  # the blind index
+    sa.Column(
+        "lead_id", sa.String(36), sa.ForeignKey("leads.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("slot", sa.String(9), nullable=False),  # primary | secondary
+)
+
+lead_feed = sa.Table(
+    "lead_feed",
+    metadata,
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("employee_id", sa.String(36), nullable=False),
+    sa.Column("lead_id", sa.String(36), primary_key=True),
 )
 
 enrollment_codes = sa.Table(
@@ -233,6 +279,9 @@ def migrate(engine: Engine, up_to: int | None = None) -> list[str]:
     return done
 
 
+LEAD_PLAN = "basic_lead"  # the plan with leads (API.md "Leads")
+
+
 @dataclass(frozen=True, slots=True)
 class Company:
     id: str
@@ -242,6 +291,10 @@ class Company:
     plan: str
     wrapped_data_key: str
     stale_after_s: int
+
+    @property
+    def has_leads(self) -> bool:
+        return self.plan == LEAD_PLAN
 
 
 def load_company(conn: Connection, company_id: str) -> Company | None:

@@ -4,6 +4,7 @@ one rule for the devices list (api/devices.py) and the worker's stale-device pus
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,6 +58,44 @@ def push_sync(
         with engine.begin() as conn:
             conn.execute(devices.update().where(devices.c.id == device_id).values(**changes))
     return outcome
+
+
+def push_to_employees(
+    engine: Engine,
+    pusher: SyncPusher,
+    company_id: str,
+    employee_ids: Iterable[str],
+    data: dict[str, str],
+    now: datetime,
+) -> dict[str, PushOutcome]:
+    """`data` to every live device of these employees (a dead token is marked, as by
+    `push_sync`); device id -> outcome."""
+    wanted = sorted(set(employee_ids))
+    if not pusher.enabled or not wanted:
+        return {}
+    with engine.connect() as conn:
+        targets = list(
+            conn.execute(
+                sa.select(devices.c.id, devices.c.fcm_token).where(
+                    devices.c.company_id == company_id,
+                    devices.c.employee_id.in_(wanted),
+                    devices.c.revoked_at.is_(None),
+                    devices.c.fcm_token.is_not(None),
+                    devices.c.fcm_token_invalid_at.is_(None),
+                )
+            )
+        )
+    outcomes = {}
+    for device in targets:
+        outcomes[device.id] = outcome = pusher.push(device.fcm_token, data)
+        if outcome is PushOutcome.UNREGISTERED:
+            with engine.begin() as conn:
+                conn.execute(
+                    devices.update()
+                    .where(devices.c.id == device.id)
+                    .values(fcm_token_invalid_at=now)
+                )
+    return outcomes
 
 
 def arrivals(clickhouse: ClickHouse) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""FCM data messages that ask a phone to upload now, through firebase-admin.
+"""FCM data messages to phones, through firebase-admin: upload now (`sync`), fetch your leads
+(`leads`).
 Off (with one log line) when no Firebase credentials are configured."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 SYNC_DATA = {"action": "sync"}
+LEADS_DATA = {"action": "leads"}
 
 
 class PushOutcome(StrEnum):
@@ -27,7 +29,7 @@ class PushOutcome(StrEnum):
 
 @dataclass
 class SyncPusher:
-    """Sends `{"action": "sync"}` to one device token; `app` is None when FCM is off."""
+    """Sends a data message to one device token; `app` is None when FCM is off."""
 
     app: Any | None
 
@@ -36,10 +38,13 @@ class SyncPusher:
         return self.app is not None
 
     def push_sync(self, token: str) -> PushOutcome:
+        return self.push(token, SYNC_DATA)
+
+    def push(self, token: str, data: dict[str, str]) -> PushOutcome:
         if self.app is None:
             return PushOutcome.DISABLED
         message = messaging.Message(
-            data=SYNC_DATA, token=token, android=messaging.AndroidConfig(priority="high")
+            data=data, token=token, android=messaging.AndroidConfig(priority="high")
         )
         try:
             messaging.send(message, app=self.app)

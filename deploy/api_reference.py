@@ -43,7 +43,7 @@ def openapi_documents() -> dict[str, dict[str, Any]]:
     engine = make_engine(settings.database_url)
     context = ApiContext(settings, engine, RoutesOnly(), bytes(32), SyncPusher(app=None))
     documents = {
-        "ingest": create_ingest_app(settings).openapi(),
+        "ingest": create_ingest_app(settings, bytes(32)).openapi(),
         "report-api": create_api_app(context).openapi(),
     }
     engine.dispose()

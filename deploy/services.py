@@ -52,7 +52,7 @@ def api_context(
 
 def run_ingest(settings: Settings) -> None:
     uvicorn.run(
-        create_ingest_app(settings),
+        create_ingest_app(settings, resolve_master_key(settings)),
         host=settings.ingest_host,
         port=settings.ingest_port,
         log_level=settings.log_level.replace("warn", "warning"),

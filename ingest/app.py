@@ -16,7 +16,7 @@ from ingest import routes
 from ingest.deps import IngestState
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, master_key: bytes) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -31,7 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
         description="The API the phone agent talks to (docs/API.md).",
         lifespan=lifespan,
     )
-    app.state.ingest = IngestState(settings, make_engine(settings.database_url))
+    app.state.ingest = IngestState(settings, make_engine(settings.database_url), master_key)
     install_error_handlers(app)
     install_http_policy(app, settings.cors_origins)
     app.include_router(routes.router)

@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine
 from core.bearer import Credentials, bearer_scheme, bearer_token
 from core.errors import ApiError, validation_fields
 from core.rate_limit import RateLimiter, enforce
+from core.request_body import read_json_body
 from core.settings import Settings
-from ingest.body import read_json_body
 from ingest.devices import DeviceAuthenticator
 from ingest.identity import DeviceIdentity
 from ingest.kafka_producer import AckingProducer, BrokerUnavailable
@@ -25,9 +25,10 @@ log = logging.getLogger(__name__)
 
 
 class IngestState:
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, engine: Engine, master_key: bytes) -> None:
         self.settings = settings
         self.engine = engine
+        self.master_key = master_key  # the phones' lead numbers are decrypted here
         self.producer = AckingProducer(settings.kafka_bootstrap, settings.kafka_ack_timeout_ms)
         self.devices = DeviceAuthenticator(engine, settings.device_cache_ttl_s)
         self.rate_limiter = RateLimiter(settings.device_rate_per_s, settings.device_rate_burst)

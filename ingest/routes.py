@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from core.errors import ApiError, error_responses
 from core.health import Health, broker_problem, database_problem, readiness
-from ingest.body import read_json_body
+from core.request_body import read_json_body
 from ingest.call_batches import calls_of, kafka_record, validate_calls
 from ingest.deps import (
     CurrentDevice,
@@ -21,6 +22,7 @@ from ingest.deps import (
     limit_rate,
     produce,
 )
+from ingest.device_leads import device_leads
 from ingest.devices import enroll_device
 from schemas.events import CONTACTS_PER_RECORD, CallNoted, ContactsReported, DeviceStatusReported
 from schemas.payloads import (
@@ -30,6 +32,7 @@ from schemas.payloads import (
     ContactsAccepted,
     ContactsPayload,
     ContactsUpload,
+    DeviceLeads,
     DeviceLimits,
     DeviceStatus,
     EnrollRequest,
@@ -162,6 +165,29 @@ async def upload_calls(request: Request, device: CurrentDevice, state: State) ->
     records = [kafka_record(event) for event in batch.events]
     await produce(state, state.settings.topic_calls_raw, records)
     return CallsAccepted(accepted=batch.accepted, rejected=batch.rejected)
+
+
+@router.get(
+    "/v1/device/leads",
+    response_model=DeviceLeads,
+    responses=error_responses(401, 402, 403, 422, 429),
+    tags=["leads"],
+)
+async def leads_to_call(
+    device: CurrentDevice,
+    state: State,
+    cursor: Annotated[
+        str | None, Query(max_length=32, description="`next_cursor` of the previous answer")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="leads per answer")] = 500,
+) -> DeviceLeads:
+    """The employee's leads changed since `cursor` (all of them without one), each once; a lead
+    re-assigned away or deleted once with `removed: true`. Ask again with `next_cursor` while
+    items come back; FCM's `{"action": "leads"}` says when to ask."""
+    limit_rate(state, device)
+    return await run_in_threadpool(
+        device_leads, state.engine, state.master_key, device, cursor, limit
+    )
 
 
 @router.get("/healthz", tags=["health"], response_model=Health)

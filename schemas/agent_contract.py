@@ -1,5 +1,5 @@
-"""The agent contract for the Android developers: JSON Schema of every payload a phone sends,
-written by `closecall agent-schema` into schemas/agent/ (committed; a test keeps it current)."""
+"""The agent contract for the Android developers: JSON Schema of every payload a phone sends
+(and of the call list it fetches, `device-leads`), written by `closecall agent-schema` into schemas/agent/ (committed; a test keeps it current)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from schemas.json_documents import write_documents
-from schemas.payloads import CallNote, CallsUpload, ContactsUpload, DeviceStatus, EnrollRequest
+from schemas.payloads import (
+    CallNote,
+    CallsUpload,
+    ContactsUpload,
+    DeviceLeads,
+    DeviceStatus,
+    EnrollRequest,
+)
 
 AGENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "enroll-request.v1": EnrollRequest,
@@ -17,6 +24,7 @@ AGENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "device-status.v1": DeviceStatus,
     "contacts-upload.v1": ContactsUpload,
     "call-note.v1": CallNote,
+    "device-leads.v1": DeviceLeads,  # an answer: GET /v1/device/leads
 }
 SCHEMA_DIR = Path(__file__).parent / "agent"
 

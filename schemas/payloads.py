@@ -291,3 +291,25 @@ class NotePayload(BaseModel):
     synced_at: datetime
     call_id: str  # the phone's id of the call
     note: str
+
+
+class DeviceLead(BaseModel):
+    """A lead as the phone gets it (`GET /v1/device/leads`): numbers in E.164 to dial."""
+
+    id: str
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    primary_number: str | None = None
+    secondary_number: str | None = None
+    notes: str | None = None
+    removed: bool = Field(
+        default=False, description="re-assigned away or deleted: drop it from the call list"
+    )
+
+
+class DeviceLeads(BaseModel):
+    """The changes to the employee's leads since `cursor`; each lead at most once."""
+
+    items: list[DeviceLead]
+    next_cursor: str = Field(description="pass as `cursor` next time: only later changes")

@@ -33,6 +33,7 @@ STACK_FIXTURES = {
     "chdb_stack",
     "server_stack",
     "make_stack",
+    "both_stacks",
 }
 
 
@@ -138,17 +139,22 @@ def make_stack(tmp_path: Path) -> Iterator[StackFactory]:
 
 
 def shared_stack(
-    broker: Broker, factory: pytest.TempPathFactory, env: dict[str, str] | None = None
+    broker: Broker,
+    factory: pytest.TempPathFactory,
+    env: dict[str, str] | None = None,
+    clickhouse_url: str | None = None,
+    database_url: str | None = None,
 ) -> Iterator[Stack]:
-    """An embedded stack (chDB, SQLite) for a whole module; each test uses its own company."""
+    """A stack for a whole module (embedded: chDB, SQLite unless given others); each test uses
+    its own company."""
     name = uuid.uuid4().hex[:8]
     workdir = factory.mktemp(f"stack-{name}")
     stack = Stack(
         name,
         workdir,
         broker.bootstrap,
-        f"chdb://{workdir / 'chdb'}",
-        f"sqlite:///{workdir / 'control.db'}",
+        clickhouse_url or f"chdb://{workdir / 'chdb'}",
+        database_url or f"sqlite:///{workdir / 'control.db'}",
         env,
     )
     yield stack.start()
@@ -158,6 +164,21 @@ def shared_stack(
 @pytest.fixture(scope="module")
 def module_stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield from shared_stack(broker, tmp_path_factory)
+
+
+@pytest.fixture(scope="module", params=["chdb", "server"])
+def both_stacks(
+    request: pytest.FixtureRequest, broker: Broker, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """A module's stack on embedded defaults (chDB, SQLite), then on the production path
+    (ClickHouse server, PostgreSQL)."""
+    if request.param == "chdb":
+        yield from shared_stack(broker, tmp_path_factory)
+        return
+    server: ClickHouseServer = request.getfixturevalue("clickhouse_server")
+    postgres: str = request.getfixturevalue("postgres_url")
+    database = f"cc_{uuid.uuid4().hex[:8]}"
+    yield from shared_stack(broker, tmp_path_factory, None, server.url(database), postgres)
 
 
 @pytest.fixture

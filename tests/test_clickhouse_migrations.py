@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from api import report_queries as q
+from api.lead_calls import client_calls
 from api.report_range import parse_range
 from core.clickhouse import ClickHouse, connect, migrate
 from tests.support.metrics_reference import RefCall
@@ -62,6 +63,7 @@ def test_calls_written_before_the_report_columns_keep_counting(
         "0004_report_columns.sql",
         "0005_calls_by_week.sql",
         "0006_employee_and_client_lookups.sql",
+        "0007_leads.sql",
     ]
 
     rows = company.query(
@@ -99,3 +101,10 @@ def test_calls_written_before_the_report_columns_keep_counting(
         ORDER BY employee_id"""
     )
     assert [(row["employee_id"], row["device_id"]) for row in staff] == [("e1", "d1"), ("e2", "d2")]
+
+    # the per-client call counts too: a corrected re-upload is one call, connected
+    counted = client_calls(company, [row["client_key"] for row in rows if row["client_key"]])
+    assert sorted((c.calls, c.connected, c.status.value) for c in counted.values()) == [
+        (1, 0, "attempted"),
+        (1, 1, "connected"),
+    ]

@@ -39,6 +39,7 @@ def test_migrations_apply_once(chdb_store: ClickHouse) -> None:
         "0004_report_columns.sql",
         "0005_calls_by_week.sql",
         "0006_employee_and_client_lookups.sql",
+        "0007_leads.sql",
     ]
 
 

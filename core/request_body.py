@@ -1,4 +1,5 @@
-"""Reading an upload body within limits: raw size, gzip, decompressed size, JSON."""
+"""Reading a request body within limits: raw size, gzip, decompressed size, JSON; for the
+phones' uploads (ingest) and the lead imports (report API)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ def too_large(message: str) -> ApiError:
 
 
 async def read_json_body(request: Request, max_body_bytes: int) -> Any:
+    return parse_json(await read_body(request, max_body_bytes))
+
+
+async def read_body(request: Request, max_body_bytes: int) -> bytes:
+    """The body's bytes (gunzipped), refused with 413 beyond `max_body_bytes` (x10 unzipped)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
         raise too_large(f"the body is larger than {max_body_bytes} bytes; send smaller batches")
@@ -36,7 +42,7 @@ async def read_json_body(request: Request, max_body_bytes: int) -> Any:
         raw = gunzip_bounded(raw, max_body_bytes * DECOMPRESSION_RATIO_LIMIT)
     elif encoding not in ("identity", ""):
         raise ApiError(415, "unsupported_encoding", f"Content-Encoding {encoding!r}: use gzip")
-    return parse_json(raw)
+    return raw
 
 
 def _bounded_int(digits: str) -> int:

@@ -7,7 +7,7 @@ import gzip
 import pytest
 
 from core.errors import ApiError
-from ingest.body import gunzip_bounded, parse_json
+from core.request_body import gunzip_bounded, parse_json
 
 
 def test_gzip_within_limit() -> None:

@@ -1,0 +1,138 @@
+"""Where leads meet calls, in ClickHouse (migration 0007): `lead_clients` says which lead holds
+a client's number, `client_calls` counts each client's calls. Written with every lead write,
+read as a join by client, so a call links to its lead whether it came first or not."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from api.tenancy import COMPANY_FILTER, CompanyClickHouse
+from core.clickhouse import ClickHouse, quote
+
+
+class LeadStatus(StrEnum):
+    new = "new"  # no call with its numbers yet
+    attempted = "attempted"  # calls, none connected
+    connected = "connected"
+
+
+LEAD_CLIENT_COLUMNS = ("company_id", "client_key", "lead_id", "version", "deleted")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCalls:
+    calls: int = 0
+    connected: int = 0
+    last_ts: int = 0
+
+    @property
+    def status(self) -> LeadStatus:
+        if self.connected:
+            return LeadStatus.connected
+        return LeadStatus.attempted if self.calls else LeadStatus.new
+
+    def __add__(self, other: ClientCalls) -> ClientCalls:
+        return ClientCalls(
+            self.calls + other.calls,
+            self.connected + other.connected,
+            max(self.last_ts, other.last_ts),
+        )
+
+    @property
+    def last_call_at(self) -> datetime | None:
+        return datetime.fromtimestamp(self.last_ts, UTC) if self.last_ts else None
+
+
+NO_CALLS = ClientCalls()
+
+
+def as_uuid(client_key: str) -> str:
+    return str(uuid.UUID(client_key))
+
+
+def client_calls(ch: CompanyClickHouse, client_keys: Collection[str]) -> dict[str, ClientCalls]:
+    """The calls of each of these clients (blind indexes), over all time."""
+    if not client_keys:
+        return {}
+    rows = ch.query(
+        f"""SELECT replaceAll(toString(client), '-', '') AS client_hex,
+            uniqExactMerge(calls) AS calls, uniqExactIfMerge(connected) AS connected,
+            toUnixTimestamp(maxMerge(last_started)) AS last_ts
+        FROM client_calls WHERE {COMPANY_FILTER} AND client IN %(clients)s
+        GROUP BY client""",
+        {"clients": tuple(as_uuid(key) for key in sorted(client_keys))},
+    )
+    return {
+        row["client_hex"]: ClientCalls(
+            int(row["calls"]), int(row["connected"]), int(row["last_ts"])
+        )
+        for row in rows
+    }
+
+
+def called_leads(ch: CompanyClickHouse) -> set[str]:
+    """The leads of the company with at least one call (the others are `new`)."""
+    rows = ch.query(
+        f"""SELECT DISTINCT lead_id FROM lead_clients FINAL
+        WHERE {COMPANY_FILTER} AND deleted = 0
+            AND client IN (SELECT client FROM client_calls WHERE {COMPANY_FILTER})"""
+    )
+    return {row["lead_id"] for row in rows}
+
+
+def leads_of_clients(ch: CompanyClickHouse, client_keys: Iterable[str]) -> dict[str, str]:
+    """client key -> the lead holding that number, for the clients given."""
+    wanted = tuple(sorted({key for key in client_keys if key}))
+    if not wanted:
+        return {}
+    rows = ch.query(
+        f"""SELECT client_key, lead_id FROM lead_clients FINAL
+        WHERE {COMPANY_FILTER} AND deleted = 0 AND client IN %(clients)s""",
+        {"clients": tuple(as_uuid(key) for key in wanted)},
+    )
+    return {row["client_key"]: row["lead_id"] for row in rows}
+
+
+@dataclass
+class LeadClientWrites:
+    """The lookup rows of one lead transaction, written to ClickHouse just before it commits
+    (a failed write rolls the transaction back: the lookup never misses a committed lead)."""
+
+    company_id: str
+    rows: list[tuple[str, str, str, int, int]]
+    retired: dict[str, list[str]]  # lead id -> the client keys it no longer holds
+    last_version: int = 0
+
+    @classmethod
+    def for_company(cls, company_id: str) -> LeadClientWrites:
+        return cls(company_id, [], {})
+
+    def _version(self) -> int:
+        """Nanoseconds, strictly increasing: of two writes of a client the later one wins."""
+        self.last_version = max(time.time_ns(), self.last_version + 1)
+        return self.last_version
+
+    def hold(self, lead_id: str, client_keys: Iterable[str]) -> None:
+        version = self._version()
+        self.rows.extend((self.company_id, key, lead_id, version, 0) for key in client_keys)
+
+    def release(self, lead_id: str, client_keys: Iterable[str]) -> None:
+        keys = list(client_keys)
+        version = self._version()
+        self.rows.extend((self.company_id, key, lead_id, version, 1) for key in keys)
+        self.retired.setdefault(lead_id, []).extend(keys)
+
+    def write(self, clickhouse: ClickHouse) -> None:
+        clickhouse.insert("lead_clients", LEAD_CLIENT_COLUMNS, self.rows)
+        for lead_id, keys in self.retired.items():
+            # the tombstones hide the rows at once; the mutation removes every row of them
+            clickhouse.execute(
+                "ALTER TABLE lead_clients DELETE WHERE company_id = "
+                f"{quote(self.company_id)} AND lead_id = {quote(lead_id)} "
+                f"AND client_key IN {quote(tuple(keys))}"
+            )

@@ -1,0 +1,64 @@
+"""The phone's call list: the changes to its employee's leads since its cursor (the feed of
+core/lead_feed.py), numbers decrypted to E.164 so the phone can dial them."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from core.controlplane import load_company
+from core.errors import ApiError
+from core.lead_feed import feed_page
+from core.number_crypto import decrypt_number, unwrap_company_keys
+from ingest.identity import DeviceIdentity
+from schemas.payloads import DeviceLead, DeviceLeads
+
+MAX_CURSOR_DIGITS = 18
+
+
+def feed_position(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit() or len(cursor) > MAX_CURSOR_DIGITS:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "the cursor is not one this API returned",
+            [("cursor", "invalid")],
+        )
+    return int(cursor)
+
+
+def device_leads(
+    engine: Engine, master_key: bytes, device: DeviceIdentity, cursor: str | None, limit: int
+) -> DeviceLeads:
+    """Each changed lead once: the lead while it is the employee's, else `removed` (left out of
+    a first sync without cursor: the phone never had it)."""
+    after = feed_position(cursor)
+    with engine.connect() as conn:
+        company = load_company(conn, device.company_id)
+        if company is None or not company.has_leads:
+            raise ApiError(402, "plan_required", "the company's plan has no leads")
+        found, _more = feed_page(conn, company.id, device.employee_id, after, limit)
+    keys = unwrap_company_keys(master_key, company.id, company.wrapped_data_key)
+
+    def number(sealed: str | None) -> str | None:
+        return decrypt_number(keys, sealed) if sealed else None
+
+    items = []
+    for _seq, lead_id, lead in found:
+        if lead is not None and lead.employee_id == device.employee_id:
+            items.append(
+                DeviceLead(
+                    id=lead.id,
+                    first_name=lead.first_name,
+                    last_name=lead.last_name,
+                    company=lead.company,
+                    primary_number=number(lead.primary_enc),
+                    secondary_number=number(lead.secondary_enc),
+                    notes=lead.notes,
+                )
+            )
+        elif after:
+            items.append(DeviceLead(id=lead_id, removed=True))
+    position = found[-1][0] if found else after
+    return DeviceLeads(items=items, next_cursor=str(position))

@@ -87,7 +87,7 @@ class LeadWriter:
 
     def __post_init__(self) -> None:
         self.cursor, seq = lock_company_leads(self.conn, self.company.id)
-        self.feed = FeedWriter(self.company.id, seq, [])
+        self.feed = FeedWriter(self.company.id, seq)
         self.clients = LeadClientWrites.for_company(self.company.id)
 
     # --- who --------------------------------------------------------------------------------
@@ -161,6 +161,14 @@ class LeadWriter:
         fail: the caller's transaction then rolls back)."""
         self.feed.finish(self.conn, **company_values)
         self.clients.write(clickhouse)
+
+
+def changed_on_phones(feed: FeedWriter, lead: dict[str, Any], before: str | None) -> None:
+    """The lead changed: its employee's phone gets it again, and the phone of `before` drops it
+    when it went to someone else."""
+    if before != lead["employee_id"]:
+        feed.taken(lead["id"], before)
+    lead["feed_seq"] = feed.position(lead["employee_id"])
 
 
 def resolve_employee(ref: str, staff: list[Any]) -> str | None:
@@ -250,7 +258,7 @@ def write_leads(
                 lead["updated_at"] = writer.now
                 if lead_id not in new_leads:
                     changed[lead_id] = lead
-                writer.feed.changed(lead_id, [before, lead["employee_id"]])
+                changed_on_phones(writer.feed, lead, before)
             written.result.updated += 1
             continue
         lead_id = str(uuid.uuid4())
@@ -264,13 +272,13 @@ def write_leads(
             "employee_id": owner,
             "created_at": writer.now,
             "updated_at": writer.now,
+            "feed_seq": writer.feed.position(owner),
         }
         new_leads[lead_id] = lead
         for slot, key in zip(SLOTS, number_keys, strict=False):
             new_numbers.append(number_row(writer, lead_id, key, slot))
             holder[key] = lead_id
         writer.clients.hold(lead_id, number_keys)
-        writer.feed.changed(lead_id, [owner])
         written.created.append(lead_id)
         written.result.created += 1
 
@@ -330,7 +338,7 @@ def update_lead(writer: LeadWriter, lead_id: str, body: LeadUpdate) -> None:
     lead["updated_at"] = writer.now
     values = {k: v for k, v in lead.items() if k not in ("id", "company_id", "created_at")}
     writer.conn.execute(leads.update().where(leads.c.id == lead_id).values(**values))
-    writer.feed.changed(lead_id, [before, lead["employee_id"]])
+    changed_on_phones(writer.feed, lead, before)
 
 
 def renumber(writer: LeadWriter, lead: dict[str, Any], changes: dict[str, Any]) -> None:
@@ -377,4 +385,4 @@ def delete_lead(writer: LeadWriter, lead_id: str) -> None:
     writer.conn.execute(lead_numbers.delete().where(lead_numbers.c.lead_id == lead_id))
     writer.conn.execute(leads.delete().where(leads.c.id == lead_id))
     writer.clients.release(lead_id, old.values())
-    writer.feed.changed(lead_id, [lead["employee_id"]])
+    writer.feed.taken(lead_id, lead["employee_id"])

@@ -57,7 +57,38 @@ def table(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} | {short['p50_ms']} / {short['p95_ms']} | {long['p50_ms']} / {long['p95_ms']} |"
             )
+    if "reports" in results and "leads" in results["reports"]:
+        lines += leads_table(results["reports"]["leads"], results["reports"]["data"]["calls"])
     return "\n".join(lines)
+
+
+def leads_table(leads: dict[str, Any], calls: int) -> list[str]:
+    lines = [
+        "",
+        "Leads:",
+        "",
+        "| figure | value | baseline (same run) | ratio |",
+        "|---|---|---|---|",
+    ]
+    for database, figures in leads["import"].items():
+        if "skipped" in figures:
+            lines.append(f"| import on {database} | skipped: {figures['skipped']} | | |")
+            continue
+        lines.append(
+            f"| import of {figures['rows']:,} CSV rows on {database} "
+            f"({figures['created']:,} created, {figures['skipped']} skipped) "
+            f"| {figures['import_s']} s ({figures['rows_per_s']:,} rows/s) "
+            f"| bare bulk insert of the same rows {figures['bare_insert_s']} s "
+            f"| {figures['ratio_to_bare_insert']} |"
+        )
+    listing = leads["list"]
+    for name, figures in listing.items():
+        if isinstance(figures, dict):
+            lines.append(
+                f"| {name} ({listing['leads']:,} leads, {calls:,} calls) "
+                f"| p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms | | |"
+            )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from api.call_filters import CallFilter
 from api.call_history import newest_calls
 from api.report_range import parse_range
 from api.tenancy import CompanyClickHouse
+from bench import leads
 from bench.report_data import BIG_COMPANY, ReportDataShape, generate, now_utc
 from core.clickhouse import ClickHouse, connect, migrate
 
@@ -85,5 +86,6 @@ def run(
         results["ranges"][f"{days}d"] = {
             name: timed(call, repeats) for name, call in report_runs(company, f).items()
         }
+    results["leads"] = leads.run(store, data_dir, timed, repeats, progress)  # the same calls
     store.close()
     return results

@@ -159,6 +159,7 @@ leads = sa.Table(
     sa.Column("employee_id", sa.String(36), sa.ForeignKey("employees.id")),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("feed_seq", sa.BigInteger, nullable=False),  # position of its last change
 )
 
 lead_numbers = sa.Table(
@@ -177,7 +178,7 @@ lead_feed = sa.Table(
     metadata,
     sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), primary_key=True),
     sa.Column("seq", sa.BigInteger, primary_key=True),
-    sa.Column("employee_id", sa.String(36), nullable=False),
+    sa.Column("employee_id", sa.String(36), nullable=False),  # whom the lead was taken from
     sa.Column("lead_id", sa.String(36), primary_key=True),
 )
 

@@ -1,12 +1,12 @@
-"""The phones' lead feed (control-plane `lead_feed`): the report API appends a row per (lead,
-employee) whose call list changed, ingest answers a phone the changes after its cursor. Positions
-come from the company's `lead_seq`, taken under the company's lead lock, so they grow in commit
-order and a cursor never skips a change."""
+"""The phones' lead feed: every lead write gives the lead the next position of its company
+(`leads.feed_seq`) and records a lead taken from an employee in `lead_feed`; ingest answers a
+phone what changed for its employee after its cursor. Positions come from the company's
+`lead_seq`, taken under the company's lead lock, so they grow in commit order and a cursor never
+skips a change."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,28 +30,36 @@ def lock_company_leads(conn: Connection, company_id: str) -> tuple[str | None, i
 
 @dataclass
 class FeedWriter:
-    """The feed rows of one locked transaction; `finish` stores them and the new position."""
+    """Feed positions of one locked transaction: each changed lead takes the next one (its
+    `feed_seq`), each lead taken from an employee leaves a row; `finish` stores the rows and the
+    company's new position."""
 
     company_id: str
     seq: int
-    rows: list[dict[str, Any]]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    employees: set[str] = field(default_factory=set)  # whose phones' lists changed
 
-    def changed(self, lead_id: str, employee_ids: Iterable[str | None]) -> None:
-        for employee_id in dict.fromkeys(employee_ids):
-            if employee_id is not None:
-                self.seq += 1
-                self.rows.append(
-                    {
-                        "company_id": self.company_id,
-                        "seq": self.seq,
-                        "employee_id": employee_id,
-                        "lead_id": lead_id,
-                    }
-                )
+    def position(self, employee_id: str | None) -> int:
+        """The position of a lead changed now, which belongs to `employee_id`."""
+        self.seq += 1
+        if employee_id is not None:
+            self.employees.add(employee_id)
+        return self.seq
 
-    @property
-    def employees(self) -> set[str]:
-        return {row["employee_id"] for row in self.rows}
+    def taken(self, lead_id: str, employee_id: str | None) -> None:
+        """The lead is no longer `employee_id`'s (re-assigned or deleted)."""
+        if employee_id is None:
+            return
+        self.seq += 1
+        self.employees.add(employee_id)
+        self.rows.append(
+            {
+                "company_id": self.company_id,
+                "seq": self.seq,
+                "employee_id": employee_id,
+                "lead_id": lead_id,
+            }
+        )
 
     def finish(self, conn: Connection, **company_values: Any) -> None:
         if self.rows:
@@ -65,30 +73,39 @@ class FeedWriter:
 
 def feed_page(
     conn: Connection, company_id: str, employee_id: str, after: int, limit: int
-) -> tuple[list[tuple[int, str, Any]], bool]:
-    """The employee's leads changed after position `after`, each once at its latest change, in
-    position order: (position, lead id, the lead's row or None when it is gone) and whether more
-    follow.
-    A lead now someone else's comes with its row; the caller tells it apart by `employee_id`."""
-    latest = (
-        sa.select(lead_feed.c.lead_id, sa.func.max(lead_feed.c.seq).label("seq"))
-        .where(
-            lead_feed.c.company_id == company_id,
-            lead_feed.c.employee_id == employee_id,
-            lead_feed.c.seq > after,
-        )
-        .group_by(lead_feed.c.lead_id)
-        .subquery()
-    )
-    rows = list(
+) -> list[tuple[int, str, Any]]:
+    """The employee's leads changed after position `after`, in position order, at most `limit`:
+    (position, lead id, the lead's row), the row None for a lead taken from the employee since
+    (each lead once: a lead taken and given back is theirs, at its later position)."""
+    held = list(
         conn.execute(
-            sa.select(latest.c.seq, latest.c.lead_id, leads)
-            .select_from(latest.outerjoin(leads, leads.c.id == latest.c.lead_id))
-            .order_by(latest.c.seq)
-            .limit(limit + 1)
+            sa.select(leads)
+            .where(
+                leads.c.company_id == company_id,
+                leads.c.employee_id == employee_id,
+                leads.c.feed_seq > after,
+            )
+            .order_by(leads.c.feed_seq)
+            .limit(limit)
         )
     )
-    found = [
-        (int(row.seq), row.lead_id, row if row.id is not None else None) for row in rows[:limit]
-    ]
-    return found, len(rows) > limit
+    still_theirs = sa.select(leads.c.id).where(
+        leads.c.company_id == company_id, leads.c.employee_id == employee_id
+    )
+    taken = list(
+        conn.execute(
+            sa.select(lead_feed.c.lead_id, sa.func.max(lead_feed.c.seq).label("seq"))
+            .where(
+                lead_feed.c.company_id == company_id,
+                lead_feed.c.employee_id == employee_id,
+                lead_feed.c.seq > after,
+                lead_feed.c.lead_id.not_in(still_theirs),
+            )
+            .group_by(lead_feed.c.lead_id)
+            .order_by(sa.func.max(lead_feed.c.seq))
+            .limit(limit)
+        )
+    )
+    changes: list[tuple[int, str, Any]] = [(int(row.feed_seq), str(row.id), row) for row in held]
+    changes += [(int(row.seq), str(row.lead_id), None) for row in taken]
+    return sorted(changes, key=lambda change: change[0])[:limit]

@@ -51,16 +51,22 @@ def normalise_number(raw: str, default_region: str) -> str | None:
     return digits
 
 
+def country_code(e164: str) -> str:
+    """The calling code of an E.164 number: calling codes are prefix-free, so the one prefix
+    of 1-3 digits that is a code is it (a dict lookup instead of parsing the number again)."""
+    for length in (1, 2, 3):
+        if int(e164[1 : 1 + length] or 0) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return e164[1 : 1 + length]
+    return ""
+
+
 @lru_cache(maxsize=65_536)
 def mask_number(number: str) -> str:
     """`+919876543210` -> `+91******3210`: country code and last four digits stay visible."""
     if not number.startswith("+"):
         keep = 2 if len(number) <= 6 else 4
         return "*" * (len(number) - keep) + number[-keep:]
-    try:
-        country_code = str(phonenumbers.parse(number).country_code)
-    except phonenumbers.NumberParseException:
-        country_code = ""
-    national = number[1 + len(country_code) :]
+    code = country_code(number)
+    national = number[1 + len(code) :]
     keep = min(4, max(len(national) - 2, 0))
-    return f"+{country_code}" + "*" * (len(national) - keep) + national[len(national) - keep :]
+    return f"+{code}" + "*" * (len(national) - keep) + national[len(national) - keep :]

@@ -38,7 +38,7 @@ def device_leads(
         company = load_company(conn, device.company_id)
         if company is None or not company.has_leads:
             raise ApiError(402, "plan_required", "the company's plan has no leads")
-        found, _more = feed_page(conn, company.id, device.employee_id, after, limit)
+        found = feed_page(conn, company.id, device.employee_id, after, limit)
     keys = unwrap_company_keys(master_key, company.id, company.wrapped_data_key)
 
     def number(sealed: str | None) -> str | None:
@@ -46,7 +46,7 @@ def device_leads(
 
     items = []
     for _seq, lead_id, lead in found:
-        if lead is not None and lead.employee_id == device.employee_id:
+        if lead is not None:
             items.append(
                 DeviceLead(
                     id=lead.id,

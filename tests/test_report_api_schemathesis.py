@@ -15,8 +15,9 @@ from tests.conftest import shared_stack
 from tests.support.fuzzing import assert_conforms
 from tests.support.services import Broker
 from tests.support.stack import Stack, eventually
-from tests.test_faults import enrolled, wire_calls
+from tests.test_faults import wire_calls
 from tests.test_pipeline_e2e import summary, upload
+from tests.test_sign_in import bearer
 
 
 def _cursor(value: str) -> str:
@@ -58,8 +59,14 @@ def loaded_stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> It
 
 @pytest.fixture(scope="module")
 def api_key(loaded_stack: Stack) -> str:
-    key, token = enrolled(loaded_stack, "Fuzzed")
-    assert upload(loaded_stack, token, wire_calls(200, "f-")).status_code == 202
+    key = loaded_stack.signup("Fuzzed", plan="basic_lead")["api_key"]  # leads fuzzed too
+    token = loaded_stack.enrolled_device(key, "Asha", "hw-1")["device_token"]
+    calls = wire_calls(200, "f-")
+    numbers = {"numbers": [call["number"] for call in calls[:20]]}
+    assert (
+        loaded_stack.api.post("/v1/numbers", json=numbers, headers=bearer(key)).status_code == 200
+    )
+    assert upload(loaded_stack, token, calls).status_code == 202
     eventually(lambda: summary(loaded_stack, key, **{"from": "2026-03-02"})["total_calls"] == 200)
     return key
 
@@ -73,4 +80,4 @@ def test_report_api_never_answers_5xx(loaded_stack: Stack, api_key: str) -> None
     paths = assert_conforms(
         document, base, auth, max_examples=30, keep=lambda op: op.method.upper() == "GET"
     )
-    assert paths >= {"/v1/calls", "/v1/reports/working-hours"}
+    assert paths >= {"/v1/calls", "/v1/reports/working-hours", "/v1/leads", "/v1/reports/leads"}

@@ -35,7 +35,7 @@ def callers(role_stack: tuple[Stack, Inbox]) -> dict[str, tuple[Role, str]]:
     """A credential of every kind: API keys of each key role, the owner's session and the
     session of a manager limited to one team; each with the role it acts with."""
     stack, inbox = role_stack
-    owner_key = stack.signup("Roles")["api_key"]
+    owner_key = stack.signup("Roles", plan="basic_lead")["api_key"]
     made: dict[str, tuple[Role, str]] = {}
     for role in KEY_ROLES:
         created = stack.api.post(

@@ -24,10 +24,11 @@ CREATE TABLE leads (
     notes TEXT,
     employee_id VARCHAR(36) REFERENCES employees (id),
     created_at TIMESTAMP NOT NULL,
-    updated_at TIMESTAMP NOT NULL
+    updated_at TIMESTAMP NOT NULL,
+    feed_seq BIGINT NOT NULL
 );
 CREATE INDEX leads_by_company ON leads (company_id, created_at, id);
-CREATE INDEX leads_by_employee ON leads (company_id, employee_id);
+CREATE INDEX leads_by_employee ON leads (company_id, employee_id, feed_seq);
 CREATE TABLE lead_numbers (
     company_id VARCHAR(36) NOT NULL REFERENCES companies (id),
     number_key VARCHAR(32) NOT NULL,
@@ -36,8 +37,9 @@ CREATE TABLE lead_numbers (
     PRIMARY KEY (company_id, number_key)
 );
 CREATE INDEX lead_numbers_by_lead ON lead_numbers (lead_id);
--- The phones' change feed: a row per (lead, employee) change at position `seq` of the company;
--- what the phone gets (the lead, or `removed`) is decided when it reads.
+-- The phones' change feed: a lead's last change is at its `feed_seq`; a lead taken from an
+-- employee (re-assigned or deleted) leaves a row here at the position it left, so that
+-- employee's phone drops it.
 CREATE TABLE lead_feed (
     company_id VARCHAR(36) NOT NULL REFERENCES companies (id),
     seq BIGINT NOT NULL,

@@ -382,3 +382,20 @@ def test_the_phone_list_needs_the_lead_plan(module_stack: Stack) -> None:
     token = module_stack.enrolled_device(key, "Asha", "hw-basic")["device_token"]
     answer = module_stack.ingest.get("/v1/device/leads", headers=auth(token))
     assert (answer.status_code, answer.json()["error"]["code"]) == (402, "plan_required")
+
+
+def test_a_viewer_reads_leads_with_numbers_masked(module_stack: Stack) -> None:
+    stack = module_stack
+    key = company(stack, "Viewers")
+    made = stack.api.post("/v1/leads", json={"primary_number": "9876543210"}, headers=auth(key))
+    viewer = stack.api.post(
+        "/v1/api-keys", json={"name": "v", "role": "viewer"}, headers=auth(key)
+    ).json()["secret"]
+    seen = stack.api.get(f"/v1/leads/{made.json()['id']}", headers=auth(viewer)).json()
+    assert (made.json()["primary_number"], seen["primary_number"]) == (
+        "+919876543210",
+        "+91******3210",
+    )
+    assert all_leads(stack, viewer)[0]["primary_number"] == "+91******3210"
+    refused = stack.api.post("/v1/numbers", json={"numbers": ["9811122233"]}, headers=auth(viewer))
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")

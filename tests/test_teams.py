@@ -63,6 +63,8 @@ def test_a_team_limited_manager_sees_their_teams_only(
         for e, t in zip(sorted(staff, key=lambda e: e["name"]), placement, strict=True)
         if t in teams
     )
+    lead_owners = [lead["employee_id"] for lead in answer(stack, manager, "/v1/leads")["items"]]
+    assert sorted(lead_owners) == visible  # one lead per employee
     mine = answer(stack, manager, "/v1/reports/summary")
     theirs_employees = answer(stack, manager, "/v1/reports/employees")["items"]
     assert sorted(e["id"] for e in answer(stack, manager, "/v1/employees")["items"]) == visible
@@ -74,6 +76,9 @@ def test_a_team_limited_manager_sees_their_teams_only(
     assert mine == answer(stack, owner, "/v1/reports/summary", **filtered)
     assert theirs_employees == answer(stack, owner, "/v1/reports/employees", **filtered)["items"]
     assert history_ids(stack, manager) == history_ids(stack, owner, **filtered)
+    assert answer(stack, manager, "/v1/reports/leads") == answer(
+        stack, owner, "/v1/reports/leads", **filtered
+    )
     outside = sorted({e["id"] for e in staff} - set(visible))
     if outside:  # another team's employee is unknown to the manager
         refused = stack.api.get("/v1/calls", params={"employee_id": outside[0]}, headers=manager)
@@ -87,10 +92,12 @@ def prepared(stack: Stack, inbox: Inbox) -> dict[str, str]:
     """Once per stack: a company with three employees' calls and an invited manager."""
     if id(stack) in PREPARED:
         return PREPARED[id(stack)]
-    key = stack.signup("Teams")["api_key"]
+    key = stack.signup("Teams", plan="basic_lead")["api_key"]
     for n, name in enumerate(NAMES):
-        token = stack.enrolled_device(key, name, f"hw-{n}")["device_token"]
-        assert upload(stack, token, wire_calls(40, f"{name}-")).status_code == 202
+        device = stack.enrolled_device(key, name, f"hw-{n}")
+        assert upload(stack, device["device_token"], wire_calls(40, f"{name}-")).status_code == 202
+        lead = {"primary_number": f"+9199000000{n:02d}", "employee_id": device["employee_id"]}
+        assert stack.api.post("/v1/leads", json=lead, headers=bearer(key)).status_code == 201
     owner = bearer(login(stack, "owner@teams.example").json()["access_token"])
     invited = stack.api.post(
         "/v1/users", json={"email": "lead@teams.example", "role": "manager"}, headers=owner

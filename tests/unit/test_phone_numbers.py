@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.phone_numbers import mask_number, normalise_number
+from core.phone_numbers import country_code, mask_number, normalise_number
 
 
 @pytest.mark.parametrize(
@@ -68,3 +69,13 @@ def test_mask_never_reveals_more_than_four_trailing_digits(number: str) -> None:
     assert len(masked) == len(number)
     assert masked[-4:] == number[-4:] or "*" in masked[-4:]
     assert masked.count("*") >= len(number) - 1 - 3 - 4
+
+
+@given(st.sampled_from(sorted(phonenumbers.SUPPORTED_REGIONS)), st.integers(10**6, 10**12))
+def test_the_calling_code_of_a_masked_number_is_the_one_phonenumbers_reads(
+    region: str, national: int
+) -> None:
+    number = normalise_number(str(national), region)
+    if number is None or not number.startswith("+"):
+        return
+    assert country_code(number) == str(phonenumbers.parse(number).country_code)

@@ -61,9 +61,9 @@ def client_calls(ch: CompanyClickHouse, client_keys: Collection[str]) -> dict[st
         return {}
     rows = ch.query(
         f"""SELECT replaceAll(toString(client), '-', '') AS client_hex,
-            uniqExactMerge(calls) AS calls, uniqExactIfMerge(connected) AS connected,
-            toUnixTimestamp(maxMerge(last_started)) AS last_ts
-        FROM client_calls WHERE {COMPANY_FILTER} AND client IN %(clients)s
+            count() AS calls, sum(connected) AS connected,
+            toUnixTimestamp(max(started_at)) AS last_ts
+        FROM client_calls FINAL WHERE {COMPANY_FILTER} AND client IN %(clients)s
         GROUP BY client""",
         {"clients": tuple(as_uuid(key) for key in sorted(client_keys))},
     )

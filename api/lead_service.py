@@ -19,7 +19,7 @@ from api.call_history import company_keys, device_sims, newest_calls, to_item
 from api.context import ApiContext
 from api.lead_calls import NO_CALLS, ClientCalls, client_calls
 from api.lead_models import Lead, LeadDetail, LeadPage, LeadStatus
-from api.lead_store import SLOTS, LeadWriter, chunks
+from api.lead_store import PLAIN_FIELDS, SLOTS, LeadWriter, chunks
 from api.paging import Page, cut, next_cursor
 from api.policy import Role
 from api.tenancy import CompanyClickHouse, Tenant
@@ -32,6 +32,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 CURSOR_VALUES = (0, 2**53)  # created_at in microseconds since 1970
 RECENT_CALLS = 100
+COPIED = ("id", *PLAIN_FIELDS, "employee_id", "created_at", "updated_at")  # as stored
 STATUS_SCAN = 500  # leads read per round while filtering by status
 
 
@@ -165,25 +166,13 @@ def to_lead(row: dict[str, Any], calls: ClientCalls, reveal: CompanyKeys | None)
         for slot in SLOTS
     }
     return Lead(
-        id=row["id"],
-        first_name=row["first_name"],
-        last_name=row["last_name"],
-        company=row["company"],
-        email=row["email"],
+        **{name: row[name] for name in COPIED},
         primary_number=numbers["primary"],
         secondary_number=numbers["secondary"],
-        address=row["address"],
-        country=row["country"],
-        state=row["state"],
-        zip=row["zip"],
-        notes=row["notes"],
-        employee_id=row["employee_id"],
         status=calls.status,
         calls=calls.calls,
         connected_calls=calls.connected,
         last_call_at=calls.last_call_at,
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
     )
 
 

@@ -71,12 +71,12 @@ def leads_table(leads: dict[str, Any], calls: int) -> list[str]:
         "|---|---|---|---|",
     ]
     for database, figures in leads["import"].items():
-        if "skipped" in figures:
-            lines.append(f"| import on {database} | skipped: {figures['skipped']} | | |")
+        if "unavailable" in figures:
+            lines.append(f"| import on {database} | not run: {figures['unavailable']} | | |")
             continue
         lines.append(
             f"| import of {figures['rows']:,} CSV rows on {database} "
-            f"({figures['created']:,} created, {figures['skipped']} skipped) "
+            f"({figures['created']:,} created, {figures['duplicates']} duplicates skipped) "
             f"| {figures['import_s']} s ({figures['rows_per_s']:,} rows/s) "
             f"| bare bulk insert of the same rows {figures['bare_insert_s']} s "
             f"| {figures['ratio_to_bare_insert']} |"

@@ -117,7 +117,7 @@ def timed_import(engine: Engine, store: ClickHouse, data: bytes) -> tuple[float,
         writer.commit_to(store, lead_cursor=writer.cursor)
     elapsed = time.perf_counter() - started
     result = written.result
-    return elapsed, {"created": result.created, "skipped": result.skipped}
+    return elapsed, {"created": result.created, "duplicates": result.skipped}
 
 
 def timed_bare_insert(engine: Engine) -> float:
@@ -248,7 +248,7 @@ def on_postgres(work: Callable[[Engine], dict[str, Any]]) -> dict[str, Any]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f"CREATE DATABASE {name}")
     except sa.exc.OperationalError:
-        return {"skipped": "PostgreSQL at 127.0.0.1:5432 is unreachable"}
+        return {"unavailable": "PostgreSQL at 127.0.0.1:5432 is unreachable"}
     engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
     try:
         return work(engine)

@@ -68,11 +68,14 @@ def import_csv(stack: Stack, key: str, text: str, **params: Any) -> Any:
     )
 
 
-def add_numbers(stack: Stack, key: str, numbers: list[str], **body: Any) -> dict[str, Any]:
-    answer = stack.api.post("/v1/numbers", json={"numbers": numbers, **body}, headers=auth(key))
+def ok(answer: Any) -> dict[str, Any]:
     assert answer.status_code == 200, answer.text
     result: dict[str, Any] = answer.json()
     return result
+
+
+def add_numbers(stack: Stack, key: str, numbers: list[str], **body: Any) -> dict[str, Any]:
+    return ok(stack.api.post("/v1/numbers", json={"numbers": numbers, **body}, headers=auth(key)))
 
 
 def test_a_spreadsheet_import_counts_every_row(both_stacks: Stack) -> None:
@@ -195,14 +198,8 @@ def restart_api(stack: Stack) -> None:
 
 
 def phone(stack: Stack, token: str, cursor: str | None = None) -> dict[str, Any]:
-    answer = stack.ingest.get(
-        "/v1/device/leads",
-        params={"cursor": cursor} if cursor else {},
-        headers=auth(token),
-    )
-    assert answer.status_code == 200, answer.text
-    result: dict[str, Any] = answer.json()
-    return result
+    params = {"cursor": cursor} if cursor else {}
+    return ok(stack.ingest.get("/v1/device/leads", params=params, headers=auth(token)))
 
 
 def history(stack: Stack, key: str) -> dict[str, str | None]:
@@ -288,10 +285,7 @@ def none_fields() -> dict[str, None]:
 
 
 def get(stack: Stack, key: str, lead_id: str) -> dict[str, Any]:
-    answer = stack.api.get(f"/v1/leads/{lead_id}", headers=auth(key))
-    assert answer.status_code == 200, answer.text
-    result: dict[str, Any] = answer.json()
-    return result
+    return ok(stack.api.get(f"/v1/leads/{lead_id}", headers=auth(key)))
 
 
 def test_the_leads_report_matches_a_reference(both_stacks: Stack) -> None:

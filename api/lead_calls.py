@@ -118,8 +118,13 @@ class LeadClientWrites:
         return self.last_version
 
     def hold(self, lead_id: str, client_keys: Iterable[str]) -> None:
+        self.hold_all([(lead_id, key) for key in client_keys])
+
+    def hold_all(self, held: Iterable[tuple[str, str]]) -> None:
+        """(lead id, client key) pairs, written with one version."""
         version = self._version()
-        self.rows.extend((self.company_id, key, lead_id, version, 0) for key in client_keys)
+        company = self.company_id
+        self.rows += [(company, key, lead_id, version, 0) for lead_id, key in held]
 
     def release(self, lead_id: str, client_keys: Iterable[str]) -> None:
         keys = list(client_keys)

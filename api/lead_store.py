@@ -30,7 +30,7 @@ from api.lead_rows import LeadInput, lead_input
 from api.lead_rows import lead_numbers as lead_numbers_of
 from api.tenancy import CompanyClickHouse
 from core.clickhouse import ClickHouse
-from core.controlplane import Company, employees, lead_numbers, leads
+from core.controlplane import Company, bulk_insert, employees, lead_numbers, leads
 from core.errors import ApiError
 from core.lead_feed import FeedWriter, lock_company_leads
 from core.number_crypto import CompanyKeys, blind_index, decrypt_number, encrypt_number
@@ -223,6 +223,7 @@ def write_leads(
     written = Written(ImportResult(created=0, updated=0, skipped=0, errors=errors))
     new_leads: dict[str, dict[str, Any]] = {}
     new_numbers: list[dict[str, Any]] = []
+    created_numbers: list[tuple[str, str]] = []  # (lead, number key) of new leads
     changed: dict[str, dict[str, Any]] = {}
     for row_number, parsed, number_keys, employee in valid:
         matched = list(dict.fromkeys(holder[key] for key in number_keys if key in holder))
@@ -278,14 +279,13 @@ def write_leads(
         for slot, key in zip(SLOTS, number_keys, strict=False):
             new_numbers.append(number_row(writer, lead_id, key, slot))
             holder[key] = lead_id
-        writer.clients.hold(lead_id, number_keys)
+        created_numbers.extend((lead_id, key) for key in number_keys)
         written.created.append(lead_id)
         written.result.created += 1
 
-    if new_leads:
-        writer.conn.execute(leads.insert(), list(new_leads.values()))
-    if new_numbers:
-        writer.conn.execute(lead_numbers.insert(), new_numbers)
+    writer.clients.hold_all(created_numbers)
+    bulk_insert(writer.conn, leads, list(new_leads.values()))
+    bulk_insert(writer.conn, lead_numbers, new_numbers)
     for lead_id, lead in changed.items():
         values = {k: v for k, v in lead.items() if k not in ("id", "company_id", "created_at")}
         writer.conn.execute(leads.update().where(leads.c.id == lead_id).values(**values))

@@ -29,6 +29,7 @@ from api.tenancy import CompanyClickHouse, Tenant
 from bench.report_data import BIG_COMPANY
 from core.clickhouse import ClickHouse
 from core.controlplane import (
+    bulk_insert,
     companies,
     employees,
     lead_numbers,
@@ -76,10 +77,10 @@ def new_company(engine: Engine, company_id: str) -> None:
         )
 
 
-def spreadsheet(rows: int) -> bytes:
+def spreadsheet(rows: int, seed: int = 7) -> bytes:
     """A CSV as a spreadsheet exports it: BOM, semicolons, mixed-case headers, numbers in every
     format, 2% of rows repeating an earlier number."""
-    rng = random.Random(7)
+    rng = random.Random(seed)
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";")
     writer.writerow(["Full Name", "Mobile", "E-Mail", "Company Name", "Remarks"])
@@ -107,8 +108,10 @@ def tenant_of(engine: Engine, store: ClickHouse, company_id: str) -> Tenant:
     return Tenant(company, Role.owner, CompanyClickHouse(store, company_id))
 
 
-def timed_import(engine: Engine, store: ClickHouse, data: bytes) -> tuple[float, dict[str, int]]:
-    tenant = tenant_of(engine, store, "bench-import")
+def timed_import(
+    engine: Engine, store: ClickHouse, data: bytes, company_id: str = "bench-import"
+) -> tuple[float, dict[str, int]]:
+    tenant = tenant_of(engine, store, company_id)
     keys = unwrap_company_keys(MASTER_KEY, tenant.company.id, tenant.company.wrapped_data_key)
     started = time.perf_counter()
     with engine.connect() as conn, conn.begin():
@@ -124,25 +127,29 @@ def timed_bare_insert(engine: Engine) -> float:
     """The rows the import wrote (leads and their numbers), read back and inserted again as they
     are, under another company: what the database itself needs."""
     with engine.connect() as conn:
-        lead_rows = [row._asdict() for row in conn.execute(sa.select(leads))]
-        number_rows = [row._asdict() for row in conn.execute(sa.select(lead_numbers))]
+        imported = sa.select(leads).where(leads.c.company_id == "bench-import")
+        lead_rows = [row._asdict() for row in conn.execute(imported)]
+        numbers = sa.select(lead_numbers).where(lead_numbers.c.company_id == "bench-import")
+        number_rows = [row._asdict() for row in conn.execute(numbers)]
     renamed = {row["id"]: str(uuid.uuid4()) for row in lead_rows}
     for row in lead_rows:
         row.update(id=renamed[row["id"]], company_id="bench-bare", employee_id=None)
     for row in number_rows:
         row.update(lead_id=renamed[row["lead_id"]], company_id="bench-bare")
     started = time.perf_counter()
-    with engine.begin() as conn:
-        conn.execute(leads.insert(), lead_rows)
-        conn.execute(lead_numbers.insert(), number_rows)
+    with engine.begin() as conn:  # the fastest bulk path of the database, as the import's
+        bulk_insert(conn, leads, lead_rows)
+        bulk_insert(conn, lead_numbers, number_rows)
     return time.perf_counter() - started
 
 
 def import_run(engine: Engine, store: ClickHouse) -> dict[str, Any]:
     migrate(engine)
-    for company_id in ("bench-import", "bench-bare"):
+    for company_id in ("bench-import", "bench-bare", "bench-warm-up"):
         new_company(engine, company_id)
     data = spreadsheet(IMPORT_ROWS)
+    # a running API has loaded the number metadata and compiled its statements: not timed
+    timed_import(engine, store, spreadsheet(200, seed=8), "bench-warm-up")
     import_s, counts = timed_import(engine, store, data)
     bare_s = timed_bare_insert(engine)
     return {

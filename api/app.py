@@ -16,6 +16,7 @@ from api import (
     leads,
     privacy,
     reports,
+    triggers,
     users,
 )
 from api.context import ApiContext
@@ -48,6 +49,7 @@ def create_app(context: ApiContext) -> FastAPI:
         calls,
         devices,
         leads,
+        triggers,
         privacy,
         health,
     ):

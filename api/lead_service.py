@@ -123,8 +123,12 @@ def after(select: sa.Select[Any], sort_key: tuple[int, str] | None) -> sa.Select
     )
 
 
+def microseconds(at: datetime) -> int:
+    return (at - EPOCH) // MICROSECOND
+
+
 def sort_key(row: dict[str, Any]) -> tuple[int, str]:
-    return (row["created_at"] - EPOCH) // MICROSECOND, row["id"]
+    return microseconds(row["created_at"]), row["id"]
 
 
 def numbers_of(db: Connection, lead_ids: list[str]) -> dict[str, list[str]]:

@@ -163,12 +163,13 @@ class LeadWriter:
         self.clients.write(clickhouse)
 
 
-def changed_on_phones(feed: FeedWriter, lead: dict[str, Any], before: str | None) -> None:
+def changed_on_phones(writer: LeadWriter, lead: dict[str, Any], before: str | None) -> None:
     """The lead changed: its employee's phone gets it again, and the phone of `before` drops it
-    when it went to someone else."""
+    when it went to someone else (a new assignment, or none)."""
     if before != lead["employee_id"]:
-        feed.taken(lead["id"], before)
-    lead["feed_seq"] = feed.position(lead["employee_id"])
+        writer.feed.taken(lead["id"], before)
+        lead["assigned_at"] = writer.now if lead["employee_id"] else None
+    lead["feed_seq"] = writer.feed.position(lead["employee_id"])
 
 
 def resolve_employee(ref: str, staff: list[Any]) -> str | None:
@@ -259,7 +260,7 @@ def write_leads(
                 lead["updated_at"] = writer.now
                 if lead_id not in new_leads:
                     changed[lead_id] = lead
-                changed_on_phones(writer.feed, lead, before)
+                changed_on_phones(writer, lead, before)
             written.result.updated += 1
             continue
         lead_id = str(uuid.uuid4())
@@ -274,6 +275,7 @@ def write_leads(
             "created_at": writer.now,
             "updated_at": writer.now,
             "feed_seq": writer.feed.position(owner),
+            "assigned_at": writer.now if owner else None,
         }
         new_leads[lead_id] = lead
         for slot, key in zip(SLOTS, number_keys, strict=False):
@@ -336,9 +338,9 @@ def update_lead(writer: LeadWriter, lead_id: str, body: LeadUpdate) -> None:
                 422, "invalid_request", f"no employee {ref}", [("employee_id", "unknown")]
             )
     lead["updated_at"] = writer.now
+    changed_on_phones(writer, lead, before)
     values = {k: v for k, v in lead.items() if k not in ("id", "company_id", "created_at")}
     writer.conn.execute(leads.update().where(leads.c.id == lead_id).values(**values))
-    changed_on_phones(writer.feed, lead, before)
 
 
 def renumber(writer: LeadWriter, lead: dict[str, Any], changes: dict[str, Any]) -> None:

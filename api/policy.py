@@ -73,6 +73,9 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("PATCH", "/v1/leads/{lead_id}"): Role.manager,
     ("DELETE", "/v1/leads/{lead_id}"): Role.manager,
     ("GET", "/v1/reports/leads"): Role.viewer,
+    ("GET", "/v1/triggers/calls"): Role.viewer,
+    ("GET", "/v1/triggers/leads"): Role.viewer,
+    ("GET", "/v1/triggers/lead-assignments"): Role.viewer,
 }
 
 

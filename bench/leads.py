@@ -186,6 +186,7 @@ def seed_report_leads(engine: Engine, store: ClickHouse, count: int) -> None:
                 "created_at": now,
                 "updated_at": now,
                 "feed_seq": client_no + 1,
+                "assigned_at": now,
             }
         )
         numbers.append(

@@ -160,6 +160,7 @@ leads = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("feed_seq", sa.BigInteger, nullable=False),  # position of its last change
+    sa.Column("assigned_at", UtcDateTime),  # when it went to its current employee
 )
 
 lead_numbers = sa.Table(

@@ -247,7 +247,11 @@ def test_the_phone_list_and_calls_linked_before_and_after(both_stacks: Stack) ->
         (lead_1["id"], "+919811100000", False),
         (lead_2["id"], "+919822200000", False),
     ]
-    assert phone(stack, ravi["device_token"])["items"] == []
+    own = stack.api.post(
+        "/v1/leads", json={"primary_number": "9833300000", "employee_id": r_id}, headers=auth(key)
+    ).json()
+    ravi_first = phone(stack, ravi["device_token"])
+    assert [i["id"] for i in ravi_first["items"]] == [own["id"]]
 
     # calls after the lead; then connected
     upload(stack, asha["device_token"], [call("late-1", "+919822200000", 20, 0)])
@@ -268,7 +272,8 @@ def test_the_phone_list_and_calls_linked_before_and_after(both_stacks: Stack) ->
     after = phone(stack, asha["device_token"], listed["next_cursor"])
     assert after["items"] == [{"id": lead_1["id"], "removed": True} | none_fields()]
     assert phone(stack, asha["device_token"], after["next_cursor"])["items"] == []
-    assert [i["id"] for i in phone(stack, ravi["device_token"])["items"]] == [lead_1["id"]]
+    ravi_next = phone(stack, ravi["device_token"], ravi_first["next_cursor"])
+    assert [i["id"] for i in ravi_next["items"]] == [lead_1["id"]]
 
     # deleted: its calls stay, without lead_id; the phone drops it
     assert stack.api.delete(f"/v1/leads/{lead_2['id']}", headers=auth(key)).status_code == 204
@@ -393,3 +398,53 @@ def test_a_viewer_reads_leads_with_numbers_masked(module_stack: Stack) -> None:
     assert all_leads(stack, viewer)[0]["primary_number"] == "+91******3210"
     refused = stack.api.post("/v1/numbers", json={"numbers": ["9811122233"]}, headers=auth(viewer))
     assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")
+
+
+def test_polling_triggers_answer_the_newest_with_unique_ids(both_stacks: Stack) -> None:
+    stack = both_stacks
+    key = company(stack, "Triggers")
+    asha = stack.enrolled_device(key, "Asha", "hw-trig-a")
+    ravi = employee(stack, key, "Ravi")
+    made = [
+        stack.api.post(
+            "/v1/leads",
+            json={"primary_number": f"+9195000000{n:02d}", "employee_id": asha["employee_id"]},
+            headers=auth(key),
+        ).json()
+        for n in range(3)
+    ]
+    calls = [
+        {
+            "id": f"trig-{n}",
+            "number": made[n]["primary_number"],
+            "type": kind,
+            "started_at": (NOW - timedelta(minutes=30 - n)).isoformat(),
+            "duration_s": 0,
+        }
+        for n, kind in enumerate(["outgoing", "missed", "rejected"])
+    ]
+    assert upload(stack, asha["device_token"], calls).status_code == 202
+
+    def trigger(path: str, **params: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = ok(
+            stack.api.get(f"/v1/triggers/{path}", params=params, headers=auth(key))
+        )["items"]
+        assert len({item["id"] for item in items}) == len(items)
+        return items
+
+    newest = eventually(lambda: len(trigger("calls")) == 3 and trigger("calls"))
+    assert [item["lead_id"] for item in newest] == [lead["id"] for lead in reversed(made)]
+    missed = trigger("calls", type=["missed", "rejected"], limit=1)
+    assert [item["type"] for item in missed] == ["rejected"]
+    assert [lead["id"] for lead in trigger("leads")] == [lead["id"] for lead in reversed(made)]
+
+    before = trigger("lead-assignments")
+    assert [item["lead_id"] for item in before] == [lead["id"] for lead in reversed(made)]
+    moved = stack.api.patch(
+        f"/v1/leads/{made[0]['id']}", json={"employee_id": ravi}, headers=auth(key)
+    )
+    assert moved.status_code == 200
+    after = trigger("lead-assignments")
+    assert (after[0]["lead_id"], after[0]["employee_id"]) == (made[0]["id"], ravi)
+    assert after[0]["id"] not in {item["id"] for item in before}  # a new assignment, a new id
+    assert after[0]["lead"]["status"] == "attempted"

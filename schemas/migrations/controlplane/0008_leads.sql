@@ -25,10 +25,12 @@ CREATE TABLE leads (
     employee_id VARCHAR(36) REFERENCES employees (id),
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL,
-    feed_seq BIGINT NOT NULL
+    feed_seq BIGINT NOT NULL,
+    assigned_at TIMESTAMP
 );
 CREATE INDEX leads_by_company ON leads (company_id, created_at, id);
 CREATE INDEX leads_by_employee ON leads (company_id, employee_id, feed_seq);
+CREATE INDEX leads_by_assignment ON leads (company_id, assigned_at);
 CREATE TABLE lead_numbers (
     company_id VARCHAR(36) NOT NULL REFERENCES companies (id),
     number_key VARCHAR(32) NOT NULL,

@@ -1,0 +1,127 @@
+"""Zapier's polling triggers (API.md "Zapier, webhooks and polling triggers"): the newest items,
+newest first, each with an `id` unique to it (Zapier deduplicates by `id`), at most `limit`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Connection
+
+from api import lead_service
+from api.call_filters import CallFilter, parse_types, report_zone
+from api.call_history import CallItem, call_page, company_keys
+from api.deps import Context, CurrentTenant, Db, utc_now
+from api.lead_calls import NO_CALLS
+from api.lead_models import Lead
+from api.leads import LeadsTenant
+from api.paging import Page
+from api.tenancy import Tenant
+from core.controlplane import leads
+from core.errors import error_responses
+from core.number_crypto import CompanyKeys
+
+router = APIRouter(
+    prefix="/v1/triggers", tags=["triggers"], responses=error_responses(401, 403, 422)
+)
+Limit = Annotated[int, Query(ge=1, le=100, description="at most this many, newest first")]
+
+
+class CallTrigger(BaseModel):
+    items: list[CallItem]
+
+
+class LeadTrigger(BaseModel):
+    items: list[Lead]
+
+
+class LeadAssignment(BaseModel):
+    id: str = Field(description="one per assignment: the lead and when it was assigned")
+    lead_id: str
+    employee_id: str
+    assigned_at: datetime
+    lead: Lead
+
+
+class AssignmentTrigger(BaseModel):
+    items: list[LeadAssignment]
+
+
+@router.get("/calls", response_model=CallTrigger)
+async def new_calls(
+    tenant: CurrentTenant,
+    db: Db,
+    type: Annotated[list[str] | None, Query(description="call types, repeatable")] = None,
+    limit: Limit = 100,
+) -> CallTrigger:
+    """The newest calls (history items, numbers masked)."""
+    call_filter = CallFilter(
+        range=None, employee_ids=tenant.visible(()), types=parse_types(type or [])
+    )
+    page = await run_in_threadpool(
+        call_page,
+        tenant.clickhouse,
+        db,
+        tenant.company.id,
+        call_filter,
+        Page(limit),
+        report_zone(tenant, None),
+        int(utc_now().timestamp()),
+        None,
+        tenant.company.has_leads,
+    )
+    return CallTrigger(items=page.items)
+
+
+@router.get("/leads", response_model=LeadTrigger, responses=error_responses(402))
+async def new_leads(
+    tenant: LeadsTenant, context: Context, db: Db, limit: Limit = 100
+) -> LeadTrigger:
+    """The newest leads."""
+    keys = company_keys(tenant.company, context.master_key)
+    page = await run_in_threadpool(
+        lead_service.list_leads, db, tenant, keys, lead_service.LeadQuery(), Page(limit)
+    )
+    return LeadTrigger(items=page.items)
+
+
+@router.get("/lead-assignments", response_model=AssignmentTrigger, responses=error_responses(402))
+async def lead_assignments(
+    tenant: LeadsTenant, context: Context, db: Db, limit: Limit = 100
+) -> AssignmentTrigger:
+    """The newest assignments: each lead at its current employee (a re-assignment is a new
+    item)."""
+    keys = company_keys(tenant.company, context.master_key)
+    return await run_in_threadpool(assignments, db, tenant, keys, limit)
+
+
+def assignments(db: Connection, tenant: Tenant, keys: CompanyKeys, limit: int) -> AssignmentTrigger:
+    select = sa.select(leads).where(
+        leads.c.company_id == tenant.company.id, leads.c.assigned_at.is_not(None)
+    )
+    if tenant.employee_ids is not None:
+        select = select.where(leads.c.employee_id.in_(tenant.employee_ids))
+    rows = [
+        row._asdict()
+        for row in db.execute(
+            select.order_by(leads.c.assigned_at.desc(), leads.c.id.desc()).limit(limit)
+        )
+    ]
+    calls = lead_service.calls_of(db, tenant.clickhouse, rows)
+    reveal = lead_service.shown_numbers(tenant, keys)
+    return AssignmentTrigger(
+        items=[
+            LeadAssignment(
+                id=f"{row['id']}:{lead_service.microseconds(row['assigned_at'])}",
+                lead_id=row["id"],
+                employee_id=row["employee_id"],
+                assigned_at=row["assigned_at"],
+                lead=lead_service.to_lead(row, calls.get(row["id"], NO_CALLS), reveal),
+            )
+            for row in rows
+        ]
+    )

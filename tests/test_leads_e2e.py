@@ -448,3 +448,26 @@ def test_polling_triggers_answer_the_newest_with_unique_ids(both_stacks: Stack) 
     assert (after[0]["lead_id"], after[0]["employee_id"]) == (made[0]["id"], ravi)
     assert after[0]["id"] not in {item["id"] for item in before}  # a new assignment, a new id
     assert after[0]["lead"]["status"] == "attempted"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "code"),
+    [
+        ("application/json", b'{"primary_number": "9876543210"}', 422, "invalid_request"),
+        ("application/json", b"[" + b"{}," * 10_000 + b"{}]", 413, "too_many_rows"),
+        ("application/json", b"[NaN]", 422, "invalid_json"),
+        ("text/csv", b"phone\n\xff\xfe98765\n", 422, "invalid_csv"),
+        ("text/csv", b"name;email\nAsha;a@example.com\n", 422, "invalid_csv"),
+        ("text/csv", b"phone\n" + b"9876543210\n" * 10_001, 413, "too_many_rows"),
+        ("application/xml", b"<leads/>", 415, "unsupported_media_type"),
+    ],
+)
+def test_an_unreadable_import_is_refused_whole_naming_why(
+    module_stack: Stack, content_type: str, body: bytes, status: int, code: str
+) -> None:
+    key = company(module_stack, f"Refused{abs(hash(body)) % 10**6}")
+    answer = module_stack.api.post(
+        "/v1/leads/import", content=body, headers={**auth(key), "Content-Type": content_type}
+    )
+    assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+    assert all_leads(module_stack, key) == []

@@ -135,12 +135,17 @@ def company_keys(company: Company, master_key: bytes) -> CompanyKeys:
     return unwrap_company_keys(master_key, company.id, company.wrapped_data_key)
 
 
-def number_filter(number: str, company: Company, keys: CompanyKeys) -> tuple[str, str]:
-    """The condition and blind index that find a number written in any format."""
+def number_key(number: str, company: Company, keys: CompanyKeys) -> str:
+    """The blind index of a `number` query parameter written in any format (422 if none)."""
     normalised = normalise_number(number, company.country)
     if normalised is None:
         raise ApiError(422, "invalid_request", "not a phone number", [("number", "invalid")])
-    return "client_key = %(client_key)s", blind_index(keys, normalised)
+    return blind_index(keys, normalised)
+
+
+def number_filter(number: str, company: Company, keys: CompanyKeys) -> tuple[str, str]:
+    """The condition and blind index that find a number written in any format."""
+    return "client_key = %(client_key)s", number_key(number, company, keys)
 
 
 def after_cursor(page: Page) -> tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]:

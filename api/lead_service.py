@@ -15,18 +15,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from api.call_filters import CallFilter
-from api.call_history import company_keys, device_sims, newest_calls, to_item
+from api.call_history import company_keys, device_sims, newest_calls, number_key, to_item
 from api.context import ApiContext
 from api.lead_calls import NO_CALLS, ClientCalls, client_calls
 from api.lead_models import Lead, LeadDetail, LeadPage, LeadStatus
-from api.lead_store import PLAIN_FIELDS, SLOTS, LeadWriter, chunks
+from api.lead_store import PLAIN_FIELDS, SLOTS, LeadWriter, chunks, visible
 from api.paging import Page, cut, next_cursor
 from api.policy import Role
 from api.tenancy import CompanyClickHouse, Tenant
 from core.controlplane import lead_numbers, leads
 from core.errors import ApiError
-from core.number_crypto import CompanyKeys, blind_index, decrypt_number
-from core.phone_numbers import normalise_number
+from core.number_crypto import CompanyKeys, decrypt_number
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -77,23 +76,14 @@ class LeadQuery:
     q: str | None = None
 
 
-def number_key(number: str, country: str, keys: CompanyKeys) -> str:
-    normalised = normalise_number(number, country)
-    if normalised is None:
-        raise ApiError(422, "invalid_request", "not a phone number", [("number", "invalid")])
-    return blind_index(keys, normalised)
-
-
 def lead_select(tenant: Tenant, query: LeadQuery, keys: CompanyKeys) -> sa.Select[Any]:
-    select = sa.select(leads).where(leads.c.company_id == tenant.company.id)
-    if tenant.employee_ids is not None:
-        select = select.where(leads.c.employee_id.in_(tenant.employee_ids))
+    select = visible(tenant.company.id, tenant.employee_ids)
     if query.employee_ids:
         select = select.where(leads.c.employee_id.in_(query.employee_ids))
     if query.number is not None:
         holder = sa.select(lead_numbers.c.lead_id).where(
             lead_numbers.c.company_id == tenant.company.id,
-            lead_numbers.c.number_key == number_key(query.number, tenant.company.country, keys),
+            lead_numbers.c.number_key == number_key(query.number, tenant.company, keys),
         )
         select = select.where(leads.c.id.in_(holder))
     if query.q:
@@ -149,15 +139,16 @@ def calls_of(
     db: Connection, ch: CompanyClickHouse, rows: list[dict[str, Any]]
 ) -> dict[str, ClientCalls]:
     """lead id -> the calls with any of its numbers."""
-    held = numbers_of(db, [row["id"] for row in rows])
+    return calls_by_lead(ch, numbers_of(db, [row["id"] for row in rows]))
+
+
+def calls_by_lead(ch: CompanyClickHouse, held: dict[str, list[str]]) -> dict[str, ClientCalls]:
+    """lead id -> the calls with any of its numbers, from `numbers_of`."""
     stats = client_calls(ch, [key for keys in held.values() for key in keys])
-    totals = {}
-    for lead_id, keys in held.items():
-        total = NO_CALLS
-        for key in keys:
-            total = total + stats.get(key, NO_CALLS)
-        totals[lead_id] = total
-    return totals
+    return {
+        lead_id: sum((stats.get(key, NO_CALLS) for key in keys), NO_CALLS)
+        for lead_id, keys in held.items()
+    }
 
 
 def to_lead(row: dict[str, Any], calls: ClientCalls, reveal: CompanyKeys | None) -> Lead:
@@ -212,9 +203,7 @@ def list_leads(
 
 
 def find_row(db: Connection, tenant: Tenant, lead_id: str) -> dict[str, Any]:
-    select = sa.select(leads).where(leads.c.company_id == tenant.company.id, leads.c.id == lead_id)
-    if tenant.employee_ids is not None:
-        select = select.where(leads.c.employee_id.in_(tenant.employee_ids))
+    select = visible(tenant.company.id, tenant.employee_ids).where(leads.c.id == lead_id)
     row = db.execute(select).first()
     if row is None:
         raise ApiError(404, "not_found", f"no lead {lead_id}")
@@ -225,11 +214,11 @@ def get_lead(
     db: Connection, tenant: Tenant, keys: CompanyKeys, lead_id: str, now: datetime
 ) -> LeadDetail:
     row = find_row(db, tenant, lead_id)
-    calls = calls_of(db, tenant.clickhouse, [row])
-    lead = to_lead(row, calls.get(lead_id, NO_CALLS), shown_numbers(tenant, keys))
     held = numbers_of(db, [lead_id]).get(lead_id, [])
+    calls = calls_by_lead(tenant.clickhouse, {lead_id: held}).get(lead_id, NO_CALLS)
+    lead = to_lead(row, calls, shown_numbers(tenant, keys))
     recent = []
-    if held and calls.get(lead_id, NO_CALLS).calls:
+    if held and calls.calls:
         call_filter = CallFilter(
             range=None,
             extra=("client_key IN %(lead_keys)s",),

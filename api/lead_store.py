@@ -67,6 +67,12 @@ class Written:
     employees: set[str] = field(default_factory=set)  # whose phones' lists changed
 
 
+def visible(company_id: str, scope: Scope) -> sa.Select[Any]:
+    """The company's leads a caller sees: a team-limited one, those of their employees."""
+    select = sa.select(leads).where(leads.c.company_id == company_id)
+    return select if scope is None else select.where(leads.c.employee_id.in_(scope))
+
+
 def chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
@@ -146,11 +152,7 @@ class LeadWriter:
     def visible_leads(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for part in chunks(sorted(set(ids))):
-            query = sa.select(leads).where(
-                leads.c.company_id == self.company.id, leads.c.id.in_(part)
-            )
-            if self.scope is not None:
-                query = query.where(leads.c.employee_id.in_(self.scope))
+            query = visible(self.company.id, self.scope).where(leads.c.id.in_(part))
             found.update({row.id: row._asdict() for row in self.conn.execute(query)})
         return found
 
@@ -172,11 +174,15 @@ def changed_on_phones(writer: LeadWriter, lead: dict[str, Any], before: str | No
     lead["feed_seq"] = writer.feed.position(lead["employee_id"])
 
 
-def resolve_employee(ref: str, staff: list[Any]) -> str | None:
-    for employee in staff:
-        if ref == employee.id or (employee.email and ref.lower() == employee.email.lower()):
-            return str(employee.id)
-    return None
+def employee_refs(staff: list[Any]) -> dict[str, str]:
+    """How a row may name an employee (id, or email in any case) -> the employee id."""
+    refs = {employee.email.lower(): employee.id for employee in staff if employee.email}
+    refs.update({employee.id: employee.id for employee in staff})
+    return refs
+
+
+def resolve_employee(ref: str, refs: dict[str, str]) -> str | None:
+    return refs.get(ref) or refs.get(ref.lower())
 
 
 def fill(lead: dict[str, Any], fields: LeadFields) -> bool:
@@ -200,6 +206,7 @@ def write_leads(
     Writes into the writer's transaction; the caller commits (or rolls back for a dry run)."""
     region = options.region or writer.company.country
     staff = writer.staff()
+    refs = employee_refs(staff)
     errors: list[RowError] = []
     valid: list[tuple[int, LeadInput, list[str], str | None]] = []
     for row_number, raw in rows:
@@ -208,7 +215,7 @@ def write_leads(
             errors.append(RowError(row=row_number, errors=parsed))
             continue
         ref = parsed.fields.employee_id or options.employee
-        employee = resolve_employee(ref, staff) if ref else None
+        employee = resolve_employee(ref, refs) if ref else None
         if ref and employee is None:
             problem = FieldError(path="employee_id", message=f"no employee {ref} of yours")
             errors.append(RowError(row=row_number, errors=[problem]))
@@ -332,7 +339,8 @@ def update_lead(writer: LeadWriter, lead_id: str, body: LeadUpdate) -> None:
     before = lead["employee_id"]
     if "employee_id" in changes:
         ref = changes["employee_id"]
-        lead["employee_id"] = resolve_employee(ref, writer.staff()) if ref else None
+        refs = employee_refs(writer.staff())
+        lead["employee_id"] = resolve_employee(ref, refs) if ref else None
         if ref and lead["employee_id"] is None:
             raise ApiError(
                 422, "invalid_request", f"no employee {ref}", [("employee_id", "unknown")]
@@ -359,15 +367,15 @@ def renumber(writer: LeadWriter, lead: dict[str, Any], changes: dict[str, Any]) 
             422, "invalid_request", "the request is invalid", [(e.path, e.message) for e in numbers]
         )
     keys = [blind_index(writer.keys, number) for number in numbers]
-    others = {k: v for k, v in writer.holders(keys).items() if v != lead["id"]}
-    if others:
-        slot = SLOTS[keys.index(next(iter(others)))]
-        raise ApiError(
-            409,
-            "duplicate_number",
-            f"the {slot} number is lead {others[next(iter(others))]}'s",
-            [(f"{slot}_number", "the number of another lead")],
-        )
+    holders = writer.holders(keys)
+    for slot, key in zip(SLOTS, keys, strict=False):
+        if holders.get(key, lead["id"]) != lead["id"]:
+            raise ApiError(
+                409,
+                "duplicate_number",
+                f"the {slot} number is lead {holders[key]}'s",
+                [(f"{slot}_number", "the number of another lead")],
+            )
     old = held_keys(writer.conn, lead["id"])
     writer.conn.execute(lead_numbers.delete().where(lead_numbers.c.lead_id == lead["id"]))
     for index, slot in enumerate(SLOTS):

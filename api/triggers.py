@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
@@ -18,6 +17,7 @@ from api.call_history import CallItem, call_page, company_keys
 from api.deps import Context, CurrentTenant, Db, utc_now
 from api.lead_calls import NO_CALLS
 from api.lead_models import Lead
+from api.lead_store import visible
 from api.leads import LeadsTenant
 from api.paging import Page
 from api.tenancy import Tenant
@@ -100,11 +100,7 @@ async def lead_assignments(
 
 
 def assignments(db: Connection, tenant: Tenant, keys: CompanyKeys, limit: int) -> AssignmentTrigger:
-    select = sa.select(leads).where(
-        leads.c.company_id == tenant.company.id, leads.c.assigned_at.is_not(None)
-    )
-    if tenant.employee_ids is not None:
-        select = select.where(leads.c.employee_id.in_(tenant.employee_ids))
+    select = visible(tenant.company.id, tenant.employee_ids).where(leads.c.assigned_at.is_not(None))
     rows = [
         row._asdict()
         for row in db.execute(

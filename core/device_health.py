@@ -1,5 +1,6 @@
-"""When a device was last seen, whether it is stale, and asking stale devices to sync:
-one rule for the devices list (api/devices.py) and the worker's stale-device pushes."""
+"""When a device was last seen, whether it is stale, and pushing to devices (stale ones to sync,
+an employee's phones to fetch their leads): one rule for the devices list (api/devices.py), the
+worker's stale-device pushes and the report API's lead pushes."""
 
 from __future__ import annotations
 
@@ -55,9 +56,13 @@ def push_sync(
         PushOutcome.UNREGISTERED: {"fcm_token_invalid_at": now},
     }.get(outcome)
     if changes:
-        with engine.begin() as conn:
-            conn.execute(devices.update().where(devices.c.id == device_id).values(**changes))
+        mark_device(engine, device_id, changes)
     return outcome
+
+
+def mark_device(engine: Engine, device_id: str, changes: dict[str, datetime]) -> None:
+    with engine.begin() as conn:
+        conn.execute(devices.update().where(devices.c.id == device_id).values(**changes))
 
 
 def push_to_employees(
@@ -88,13 +93,8 @@ def push_to_employees(
     outcomes = {}
     for device in targets:
         outcomes[device.id] = outcome = pusher.push(device.fcm_token, data)
-        if outcome is PushOutcome.UNREGISTERED:
-            with engine.begin() as conn:
-                conn.execute(
-                    devices.update()
-                    .where(devices.c.id == device.id)
-                    .values(fcm_token_invalid_at=now)
-                )
+        if outcome is PushOutcome.UNREGISTERED:  # dead: never pushed to again
+            mark_device(engine, device.id, {"fcm_token_invalid_at": now})
     return outcomes
 
 

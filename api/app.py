@@ -13,6 +13,7 @@ from api import (
     devices,
     employees,
     health,
+    hooks,
     leads,
     privacy,
     reports,
@@ -50,6 +51,7 @@ def create_app(context: ApiContext) -> FastAPI:
         devices,
         leads,
         triggers,
+        hooks,
         privacy,
         health,
     ):

@@ -1,13 +1,12 @@
-"""The audit log: the one writer every audited action goes through, and its reader. Entries
-are appended only; no route changes or deletes them. Details never hold a number or a secret."""
+"""The audit log's reader and the writer bound to a request (its one writer: core/audit.py).
+Entries are appended only; no route changes or deletes them."""
 
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
@@ -15,14 +14,8 @@ from sqlalchemy.engine import Connection
 
 from api.paging import Page, SortKey, cut
 from api.tenancy import Tenant
+from core.audit import Actor, record
 from core.controlplane import audit_log
-
-ActorType = Literal["user", "api_key"]
-
-
-class Actor(BaseModel):
-    type: ActorType
-    id: str
 
 
 class AuditEntry(BaseModel):
@@ -38,36 +31,6 @@ class AuditEntry(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditEntry]
     next_cursor: str | None
-
-
-def entry_id(now: datetime) -> str:
-    """Sorts by time: microseconds since 1970, then random digits against collisions."""
-    return f"{int(now.timestamp() * 1_000_000):017d}{uuid.uuid4().hex[:8]}"
-
-
-def record(
-    db: Connection,
-    company_id: str,
-    actor: Actor,
-    action: str,
-    target: str,
-    ip: str,
-    now: datetime,
-    details: dict[str, Any] | None = None,
-) -> None:
-    db.execute(
-        audit_log.insert().values(
-            id=entry_id(now),
-            company_id=company_id,
-            at=now,
-            actor_type=actor.type,
-            actor_id=actor.id,
-            action=action,
-            target=target[:200],
-            ip=ip[:45],
-            details=json.dumps(details or {}, sort_keys=True),
-        )
-    )
 
 
 def entries(db: Connection, company_id: str, page: Page) -> tuple[list[AuditEntry], SortKey | None]:

@@ -3,13 +3,10 @@ api/calls.py."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
@@ -17,9 +14,10 @@ from api.call_filters import CallFilter
 from api.lead_calls import leads_of_clients
 from api.paging import Page, cut, next_cursor
 from api.tenancy import CompanyClickHouse
-from core.controlplane import Company, devices
+from core.call_items import CallItem, device_sims, to_item
+from core.controlplane import Company
 from core.errors import ApiError
-from core.number_crypto import CompanyKeys, blind_index, decrypt_number, unwrap_company_keys
+from core.number_crypto import CompanyKeys, blind_index, unwrap_company_keys
 from core.phone_numbers import normalise_number
 
 # The newer of the call's own note and a note sent later (PUT /v1/calls/{id}/note) wins.
@@ -74,61 +72,9 @@ def newest_calls(
     return history_rows(ch, call_filter, wanted)
 
 
-class CallItem(BaseModel):
-    id: str
-    employee_id: str
-    device_id: str
-    number: str | None
-    name: str | None
-    type: str
-    started_at: datetime
-    duration_s: int
-    sim_slot: int | None = None
-    sim: dict[str, Any] | None = None  # the device's SIM in that slot: slot, sim_id, carrier
-    note: str | None
-    lead_id: str | None = None
-    synced_at: datetime
-
-
 class CallPage(BaseModel):
     items: list[CallItem]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: last")
-
-
-def to_item(
-    row: dict[str, Any],
-    sims: dict[tuple[str, int], dict[str, Any]],
-    zone: ZoneInfo,
-    reveal: CompanyKeys | None = None,
-) -> CallItem:
-    """One call as the history shows it: the number masked, or in E.164 with `reveal` keys."""
-    number: str | None
-    if reveal is not None and row["number_enc"]:
-        number = decrypt_number(reveal, row["number_enc"])
-    else:
-        number = row["number_masked"] or None
-    return CallItem(
-        id=row["call_id"],
-        employee_id=row["employee_id"],
-        device_id=row["device_id"],
-        number=number,
-        name=row["name"] or None,
-        type=row["type"],
-        started_at=datetime.fromtimestamp(row["started_ts"], zone),
-        duration_s=row["duration_s"],
-        sim_slot=row["sim_slot"] if row["sim_slot"] >= 0 else None,
-        sim=sims.get((row["device_id"], row["sim_slot"])),
-        note=row["note_text"] or None,
-        synced_at=datetime.fromtimestamp(row["synced_ts"], zone),
-    )
-
-
-def device_sims(db: Connection, company_id: str) -> dict[tuple[str, int], dict[str, Any]]:
-    """(device, slot) -> SIM, as the device last reported them (dual-SIM attribution)."""
-    rows = db.execute(
-        sa.select(devices.c.id, devices.c.sims).where(devices.c.company_id == company_id)
-    )
-    return {(row.id, sim["slot"]): sim for row in rows for sim in json.loads(row.sims)}
 
 
 def company_keys(company: Company, master_key: bytes) -> CompanyKeys:

@@ -16,8 +16,8 @@ from pydantic import (
     field_validator,
 )
 
-from api.call_history import CallItem
 from api.lead_calls import LeadStatus
+from core.call_items import CallItem
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]

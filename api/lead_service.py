@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from api.call_filters import CallFilter
-from api.call_history import company_keys, device_sims, newest_calls, number_key, to_item
+from api.call_history import company_keys, newest_calls, number_key
 from api.context import ApiContext
 from api.lead_calls import NO_CALLS, ClientCalls, client_calls
 from api.lead_models import Lead, LeadDetail, LeadPage, LeadStatus
@@ -23,9 +23,12 @@ from api.lead_store import PLAIN_FIELDS, SLOTS, LeadWriter, chunks, visible
 from api.paging import Page, cut, next_cursor
 from api.policy import Role
 from api.tenancy import CompanyClickHouse, Tenant
+from core.call_items import device_sims, to_item
 from core.controlplane import lead_numbers, leads
 from core.errors import ApiError
+from core.hook_events import write_outbox
 from core.number_crypto import CompanyKeys, decrypt_number
+from schemas.events import IntegrationEvent, integration_event_id
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -58,6 +61,7 @@ def lead_transaction(
             writer = LeadWriter(conn, tenant.company, keys, tenant.employee_ids, now)
             yield writer
             if keep:
+                write_outbox(conn, lead_events(writer), now)
                 writer.commit_to(context.clickhouse, lead_cursor=writer.cursor)
                 transaction.commit()
             else:
@@ -66,6 +70,31 @@ def lead_transaction(
             if transaction.is_active:
                 transaction.rollback()
             raise
+
+
+def lead_events(writer: LeadWriter) -> list[IntegrationEvent]:
+    """`lead.created` / `lead.assigned` of the transaction, for the outbox (numbers masked in
+    `data`, sealed beside it). An assignment's id is the lead's and its time's, as in the
+    polling trigger; several changes of one lead in one transaction are one event."""
+    events = {}
+    for event_type, row in writer.announced:
+        about = (
+            (row["id"],)
+            if event_type == "lead.created"
+            else (row["id"], str(microseconds(row["assigned_at"])))
+        )
+        if event_type == "lead.assigned" and not row["employee_id"]:
+            continue  # assigned, then taken away again in the same transaction
+        event_id = integration_event_id(event_type, *about)
+        events[event_id] = IntegrationEvent(
+            id=event_id,
+            type=event_type,
+            company_id=writer.company.id,
+            occurred_at=writer.now,
+            data=to_lead(row, NO_CALLS, None).model_dump(mode="json"),
+            sealed={f"{slot}_number": row[f"{slot}_enc"] for slot in SLOTS if row[f"{slot}_enc"]},
+        )
+    return list(events.values())
 
 
 @dataclass(frozen=True, slots=True)

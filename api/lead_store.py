@@ -35,6 +35,7 @@ from core.errors import ApiError
 from core.lead_feed import FeedWriter, lock_company_leads
 from core.number_crypto import CompanyKeys, blind_index, decrypt_number, encrypt_number
 from core.phone_numbers import mask_number
+from schemas.events import HookEvent
 
 SLOTS = ("primary", "secondary")
 PLAIN_FIELDS = (
@@ -90,6 +91,8 @@ class LeadWriter:
     feed: FeedWriter = field(init=False)
     clients: LeadClientWrites = field(init=False)
     cursor: str | None = field(init=False)
+    # what REST hooks hear of this transaction: (event, the lead's row as it will be stored)
+    announced: list[tuple[HookEvent, dict[str, Any]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.cursor, seq = lock_company_leads(self.conn, self.company.id)
@@ -171,6 +174,8 @@ def changed_on_phones(writer: LeadWriter, lead: dict[str, Any], before: str | No
     if before != lead["employee_id"]:
         writer.feed.taken(lead["id"], before)
         lead["assigned_at"] = writer.now if lead["employee_id"] else None
+        if lead["employee_id"]:
+            writer.announced.append(("lead.assigned", lead))
     lead["feed_seq"] = writer.feed.position(lead["employee_id"])
 
 
@@ -285,6 +290,9 @@ def write_leads(
             "assigned_at": writer.now if owner else None,
         }
         new_leads[lead_id] = lead
+        writer.announced.append(("lead.created", lead))
+        if owner:
+            writer.announced.append(("lead.assigned", lead))
         for slot, key in zip(SLOTS, number_keys, strict=False):
             new_numbers.append(number_row(writer, lead_id, key, slot))
             holder[key] = lead_id

@@ -76,6 +76,12 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/v1/triggers/calls"): Role.viewer,
     ("GET", "/v1/triggers/leads"): Role.viewer,
     ("GET", "/v1/triggers/lead-assignments"): Role.viewer,
+    ("POST", "/v1/hooks"): Role.admin,
+    ("GET", "/v1/hooks"): Role.admin,
+    ("GET", "/v1/hooks/{hook_id}"): Role.admin,
+    ("DELETE", "/v1/hooks/{hook_id}"): Role.admin,
+    ("GET", "/v1/hooks/{hook_id}/deliveries"): Role.admin,
+    ("POST", "/v1/hooks/{hook_id}/deliveries/{event_id}/redeliver"): Role.admin,
 }
 
 

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, EmailStr, Field
 from sqlalchemy.engine import Connection, Engine
 
-from api.audit import Actor, record
 from api.passwords import verify
+from core.audit import Actor, record
 from core.controlplane import access_tokens, login_failures, users
 from core.errors import ApiError
 from core.tokens import digest, new_secret

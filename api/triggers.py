@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from api import lead_service
 from api.call_filters import CallFilter, parse_types, report_zone
-from api.call_history import CallItem, call_page, company_keys
+from api.call_history import call_page, company_keys
 from api.deps import Context, CurrentTenant, Db, utc_now
 from api.lead_calls import NO_CALLS
 from api.lead_models import Lead
@@ -21,6 +21,7 @@ from api.lead_store import visible
 from api.leads import LeadsTenant
 from api.paging import Page
 from api.tenancy import Tenant
+from core.call_items import CallItem
 from core.controlplane import leads
 from core.errors import error_responses
 from core.number_crypto import CompanyKeys

@@ -183,6 +183,70 @@ lead_feed = sa.Table(
     sa.Column("lead_id", sa.String(36), primary_key=True),
 )
 
+hooks = sa.Table(
+    "hooks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("event", sa.String(20), nullable=False),
+    sa.Column("target_url", sa.String(2000), nullable=False),
+    sa.Column("numbers", sa.String(6), nullable=False),  # masked | e164
+    sa.Column("secret_enc", sa.Text, nullable=False),  # under the company's data key
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("creator_type", sa.String(10), nullable=False),  # user | api_key
+    sa.Column("creator_id", sa.String(36), nullable=False),
+    sa.Column("failing_since", UtcDateTime),  # first failure since the last delivery
+    sa.Column("disabled_at", UtcDateTime),
+)
+
+hook_events = sa.Table(
+    "hook_events",
+    metadata,
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), primary_key=True),
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("type", sa.String(20), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the IntegrationEvent record
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+hook_deliveries = sa.Table(
+    "hook_deliveries",
+    metadata,
+    sa.Column(
+        "hook_id", sa.String(36), sa.ForeignKey("hooks.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("company_id", sa.String(36), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),  # pending | delivered | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime),  # due (or leased until) while pending
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+hook_attempts = sa.Table(
+    "hook_attempts",
+    metadata,
+    sa.Column(
+        "hook_id", sa.String(36), sa.ForeignKey("hooks.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Column("error", sa.String(200)),
+    sa.Column("next_attempt_at", UtcDateTime),
+)
+
+integration_outbox = sa.Table(
+    "integration_outbox",
+    metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
 enrollment_codes = sa.Table(
     "enrollment_codes",
     metadata,

@@ -71,6 +71,15 @@ def decrypt_number(keys: CompanyKeys, sealed: str) -> str:
     return _open(keys.cipher, sealed, keys.company_id.encode()).decode()
 
 
+def encrypt_secret(keys: CompanyKeys, secret: str) -> str:
+    """A secret the system must use again (a hook's signing secret), bound to its company."""
+    return _seal(keys.cipher, secret.encode(), b"closecall/secret/v1:" + keys.company_id.encode())
+
+
+def decrypt_secret(keys: CompanyKeys, sealed: str) -> str:
+    return _open(keys.cipher, sealed, b"closecall/secret/v1:" + keys.company_id.encode()).decode()
+
+
 def blind_index(keys: CompanyKeys, number: str) -> str:
     """Deterministic per company, unlinkable across companies: the grouping key of a client."""
     digest = hmac.digest(keys.index_key, number.encode(), "sha256")  # one-shot: the fast path

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     topic_contacts_raw: str = "contacts.raw"
     topic_call_notes: str = "call.notes"
     topic_dead_letter: str = "closecall.dead-letter"
+    topic_integration_events: str = "integration.events"
     topic_partitions: int = 4
     raw_retention_ms: int = 24 * 3600 * 1000
 
@@ -87,6 +88,17 @@ class Settings(BaseSettings):
     mail_from: str = "closecall <no-reply@localhost>"
     # where people open links from emails (the report API or the console in front of it)
     public_url: str = "http://127.0.0.1:8001"
+    # REST hooks: targets on loopback/private/link-local addresses and plain http are refused
+    # unless this is true (default: true only when CLOSECALL_ENVIRONMENT=local)
+    hooks_allow_private: bool | None = None
+    hook_timeout_s: float = 15.0
+    hook_concurrency: int = 64  # deliveries in flight at once, over every target
+    hook_per_target: int = 8  # in flight to one hook: a slow receiver holds only these
+    # a delivery taken by a worker is due again after this long if its worker died
+    hook_lease_s: float = 60.0
+    # multiplies the retry schedule (5 s ... 24 h): 1 in production; fault drills shorten it
+    hook_retry_scale: float = 1.0
+    hook_poll_interval_s: float = 1.0  # due deliveries and the lead outbox are read this often
     # `closecall fleet`: the simulated company's API key (or --api-key-file)
     fleet_api_key: str = Field(default="", repr=False)
 
@@ -109,6 +121,12 @@ class Settings(BaseSettings):
         if not self.clickhouse_url:
             self.clickhouse_url = f"chdb://{self.data_dir / 'chdb'}"
         return self
+
+    @property
+    def private_hooks_allowed(self) -> bool:
+        if self.hooks_allow_private is None:
+            return self.environment == "local"
+        return self.hooks_allow_private
 
     @model_validator(mode="after")
     def _safe_for_production(self) -> Settings:
@@ -151,6 +169,12 @@ def production_problems(settings: Settings) -> tuple[list[str], list[str]]:
         refused.append("CLOSECALL_CLICKHOUSE_URL is embedded chDB: set clickhouse://host:9000/db")
     if "*" in settings.cors_origins:
         refused.append("CLOSECALL_CORS_ORIGINS allows every origin (*): list the origins")
+    if settings.hooks_allow_private:
+        refused.append(
+            "CLOSECALL_HOOKS_ALLOW_PRIVATE=true lets webhooks reach internal addresses: unset it"
+        )
+    if settings.hook_retry_scale != 1.0:
+        refused.append("CLOSECALL_HOOK_RETRY_SCALE is not 1: webhooks would not retry for a day")
     if settings.signup_enabled:
         warnings.append("public signup is on (CLOSECALL_SIGNUP_ENABLED=false switches it off)")
     if settings.fcm_credentials_file is None:

@@ -22,6 +22,13 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
         NewTopic(settings.topic_dead_letter, 1, 1, topic_configs=short),
         NewTopic(settings.topic_contacts_raw, settings.topic_partitions, 1, topic_configs=short),
         NewTopic(settings.topic_call_notes, settings.topic_partitions, 1, topic_configs=short),
+        # integration events: numbers masked and encrypted only; a week, like device health
+        NewTopic(
+            settings.topic_integration_events,
+            settings.topic_partitions,
+            1,
+            topic_configs={"retention.ms": str(7 * 24 * 3600 * 1000)},
+        ),
         # device health: no client numbers; kept a week for replays
         NewTopic(
             settings.topic_device_status,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -87,3 +87,42 @@ class DeadLetter(BaseModel):
     offset: int
     reason: str
     record: str
+
+
+HookEvent = Literal["call.created", "call.missed", "lead.created", "lead.assigned", "device.stale"]
+HOOK_EVENTS: tuple[HookEvent, ...] = (
+    "call.created",
+    "call.missed",
+    "lead.created",
+    "lead.assigned",
+    "device.stale",
+)
+EVENT_ID_NAMESPACE = uuid.UUID("0d6f3c8e-2b7a-4f1e-8c55-3a9e7b4d2f10")
+
+
+def integration_event_id(event: HookEvent, *about: str) -> str:
+    """An event's id from what it is about (a call id, a lead and its assignment time): a
+    replay or a re-upload yields the same id, so the delivery log drops it."""
+    return "evt_" + uuid.uuid5(EVENT_ID_NAMESPACE, "/".join((event, *about))).hex
+
+
+class IntegrationEvent(BaseModel):
+    """One event for REST hooks. `data` is what API.md sends (numbers masked); `sealed` holds
+    the ciphertext of each number field of `data` (by field name) for hooks with
+    `numbers: e164`, decrypted only when a delivery is sent."""
+
+    id: str
+    type: HookEvent
+    company_id: str
+    occurred_at: datetime
+    data: dict[str, Any]
+    sealed: dict[str, str] = Field(default_factory=dict)
+
+
+class IntegrationEvents(BaseModel):
+    """Version 1 of the record on the integration topic: events of one company, keyed by it."""
+
+    type: Literal["integration.events"] = "integration.events"
+    version: Literal[1] = 1
+    company_id: str
+    events: list[IntegrationEvent]

@@ -18,6 +18,7 @@ class CompanyCrypto:
 
     country: str
     keys: CompanyKeys
+    timezone: str = "UTC"  # what times in webhooks' call items are written in
 
 
 class CompanyDirectory:
@@ -34,7 +35,7 @@ class CompanyDirectory:
         if company is None:
             raise UnprocessableRecord(f"unknown company {company_id}")
         keys = unwrap_company_keys(self._master_key, company.id, company.wrapped_data_key)
-        return CompanyCrypto(country=company.country, keys=keys)
+        return CompanyCrypto(country=company.country, keys=keys, timezone=company.timezone)
 
     async def get(self, company_id: str) -> CompanyCrypto:
         found = self._known.get(company_id)

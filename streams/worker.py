@@ -11,26 +11,33 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import faust
 from faust.types import EventT
 from sqlalchemy.engine import Engine
 
+from core.call_items import device_sims
 from core.clickhouse import ClickHouse
 from core.device_health import push_stale_devices
+from core.hook_events import outbox_batch, record_events, relayed
+from core.hook_sender import Sender
 from core.push import SyncPusher
 from core.settings import Settings
-from schemas.events import CallNoted, ContactsReported, DeadLetter
+from schemas.events import CallNoted, ContactsReported, DeadLetter, IntegrationEvents
+from streams.call_events import call_events
 from streams.call_rows import CALL_COLUMNS, call_rows, decode_calls_event
 from streams.companies import CompanyCrypto, CompanyDirectory
 from streams.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, note_row
 from streams.decoding import UnprocessableRecord, decode_event
+from streams.deliveries import DeliveryLoop
 from streams.device_facts import update_device_facts
 from streams.isolation import insert_isolating
 from streams.retry import until_success
 from streams.status_rows import STATUS_COLUMNS, decode_status_event, status_row
 
 log = logging.getLogger(__name__)
+Stored = tuple[bytes, list[tuple[Any, ...]]]  # a record ClickHouse has, and its rows
 
 
 def dead_letter(event: EventT[bytes], reason: str) -> DeadLetter:
@@ -76,7 +83,20 @@ def create_worker(
     contacts = app.topic(settings.topic_contacts_raw, value_type=bytes, value_serializer="raw")
     notes = app.topic(settings.topic_call_notes, value_type=bytes, value_serializer="raw")
     dead_letters = app.topic(settings.topic_dead_letter, value_type=bytes, value_serializer="raw")
+    integration = app.topic(
+        settings.topic_integration_events, value_type=bytes, value_serializer="raw"
+    )
     directory = CompanyDirectory(engine, master_key)
+    deliveries = DeliveryLoop(
+        engine,
+        master_key,
+        Sender(settings.hook_timeout_s, settings.private_hooks_allowed),
+        concurrency=settings.hook_concurrency,
+        per_hook=settings.hook_per_target,
+        lease_s=settings.hook_lease_s,
+        poll_interval_s=settings.hook_poll_interval_s,
+        retry_scale=settings.hook_retry_scale,
+    )
 
     async def company_of(company_id: str) -> CompanyCrypto:
         """Retried while the control plane is down; an unknown company is unprocessable."""
@@ -98,10 +118,44 @@ def create_worker(
     async def status_rows_of(value: bytes) -> list[tuple[Any, ...]]:
         return [status_row(decode_status_event(value))]
 
-    async def record_device_facts(values: list[bytes]) -> None:
+    async def record_device_facts(stored: list[Stored]) -> None:
         """The facts of the statuses stored (each decoded before, so it decodes again)."""
-        reports = [decode_status_event(value) for value in values]
+        reports = [decode_status_event(value) for value, _rows in stored]
         await asyncio.get_running_loop().run_in_executor(None, update_device_facts, engine, reports)
+
+    async def publish(records: list[IntegrationEvents]) -> None:
+        """Onto the integration topic, keyed by company; returns once Kafka has them all."""
+        sent = [
+            await integration.send(
+                key=record.company_id.encode(), value=record.model_dump_json().encode()
+            )
+            for record in records
+            if record.events
+        ]
+        for future in sent:
+            await future
+
+    async def publish_call_events(stored: list[Stored]) -> None:
+        """`call.created`/`call.missed` of the calls ClickHouse now has (so each is in the
+        history before its webhook), before the batch's offsets are committed."""
+        loop = asyncio.get_running_loop()
+        records = []
+        sims: dict[str, dict[tuple[str, int], dict[str, Any]]] = {}
+        for _value, rows in stored:
+            if not rows:
+                continue
+            company_id = rows[0][0]
+            company = await company_of(company_id)
+            if company_id not in sims:
+                sims[company_id] = await loop.run_in_executor(None, device_sims_of, company_id)
+            records.append(
+                call_events(company_id, rows, ZoneInfo(company.timezone), sims[company_id])
+            )
+        await publish(records)
+
+    def device_sims_of(company_id: str) -> dict[tuple[str, int], dict[str, Any]]:
+        with engine.connect() as conn:
+            return device_sims(conn, company_id)
 
     async def publish_dead_letters(dead: list[DeadLetter]) -> None:
         for letter in dead:
@@ -120,7 +174,7 @@ def create_worker(
         rows_of: Callable[[bytes], Awaitable[list[tuple[Any, ...]]]],
         table: str,
         columns: tuple[str, ...],
-        after_insert: Callable[[list[bytes]], Awaitable[None]] | None = None,
+        after_insert: Callable[[list[Stored]], Awaitable[None]] | None = None,
     ) -> None:
         """Batch -> rows -> ClickHouse (-> side effects) -> dead letters -> ack -> commit.
         Every step is retried until it succeeds; only unprocessable records are set aside."""
@@ -147,10 +201,13 @@ def create_worker(
             )
             dead.extend(dead_letter(event, reason) for event, reason in refused)
             refused_events = {id(event) for event, _reason in refused}
-            stored = [event for event, _rows in transformed if id(event) not in refused_events]
+            stored = [
+                (bytes(event.value), rows)
+                for event, rows in transformed
+                if id(event) not in refused_events
+            ]
             if after_insert is not None and stored:
-                values = [bytes(event.value) for event in stored]
-                await until_success("control-plane update", after_insert, values)
+                await until_success(f"after storing {table}", after_insert, stored)
             await until_success("dead-letter publish", publish_dead_letters, dead)
             for event in events:
                 await stream.ack(event)
@@ -168,7 +225,64 @@ def create_worker(
 
     @app.agent(raw_calls, concurrency=1)
     async def store_calls(stream: faust.StreamT[bytes]) -> None:
-        await sink(stream, call_rows_of, "calls", CALL_COLUMNS)
+        await sink(stream, call_rows_of, "calls", CALL_COLUMNS, publish_call_events)
+
+    def record(batch: list[IntegrationEvents]) -> int:
+        with engine.begin() as conn:
+            return record_events(
+                conn, (e for record in batch for e in record.events), datetime.now(UTC)
+            )
+
+    @app.agent(integration, concurrency=1)
+    async def record_deliveries(stream: faust.StreamT[bytes]) -> None:
+        """Integration events -> one delivery per subscribed hook in the control plane (an
+        event seen before makes none) -> ack, commit -> the delivery loop woken."""
+        batches = cast(faust.Stream[Any], stream).noack_take(
+            settings.flush_max_records, within=settings.flush_interval_ms / 1000
+        )
+        loop = asyncio.get_running_loop()
+        async for batch in batches:
+            events = cast(list[EventT[bytes]], batch)
+            records, dead = [], []
+            for event in events:
+                try:
+                    records.append(decode_event(IntegrationEvents, event.value))
+                except UnprocessableRecord as exc:
+                    dead.append(dead_letter(event, str(exc)))
+            made = await until_success(
+                "recording deliveries", loop.run_in_executor, None, record, records
+            )
+            await until_success("dead-letter publish", publish_dead_letters, dead)
+            for event in events:
+                await stream.ack(event)
+            await app.consumer.commit()
+            if made:
+                deliveries.wake.set()
+
+    def outbox() -> list[IntegrationEvents]:
+        with engine.connect() as conn:
+            return outbox_batch(conn)
+
+    def forget(records: list[IntegrationEvents]) -> None:
+        with engine.begin() as conn:
+            relayed(conn, records)
+
+    @app.timer(settings.hook_poll_interval_s)
+    async def relay_outbox() -> None:
+        """The report API's events (leads), from its outbox onto the integration topic; each
+        leaves the outbox once Kafka has it (a crash in between sends it again: same id)."""
+        loop = asyncio.get_running_loop()
+        try:
+            records = await loop.run_in_executor(None, outbox)
+            if records:
+                await publish(records)
+                await loop.run_in_executor(None, forget, records)
+        except Exception as exc:  # tried again at the next tick
+            log.warning("outbox relay failed: %r", exc)
+
+    @app.task
+    async def deliver_hooks() -> None:
+        await deliveries.run()
 
     @app.agent(statuses, concurrency=1)
     async def store_device_status(stream: faust.StreamT[bytes]) -> None:

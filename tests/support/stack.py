@@ -51,6 +51,7 @@ class Stack:
             "CLOSECALL_TOPIC_DEVICE_STATUS": f"device.status.{name}",
             "CLOSECALL_TOPIC_CONTACTS_RAW": f"contacts.raw.{name}",
             "CLOSECALL_TOPIC_CALL_NOTES": f"call.notes.{name}",
+            "CLOSECALL_TOPIC_INTEGRATION_EVENTS": f"integration.events.{name}",
             "CLOSECALL_WORKER_GROUP": f"closecall-worker-{name}",
             "CLOSECALL_FLUSH_INTERVAL_MS": "200",
             "CLOSECALL_KAFKA_ACK_TIMEOUT_MS": "3000",

@@ -1,0 +1,68 @@
+"""A call as the history shows it (API.md "Call history"): the history's items, the polling
+trigger's and the webhooks' `data`, made the same way by the report API and the worker."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy.engine import Connection
+
+from core.controlplane import devices
+from core.number_crypto import CompanyKeys, decrypt_number
+
+
+class CallItem(BaseModel):
+    id: str
+    employee_id: str
+    device_id: str
+    number: str | None
+    name: str | None
+    type: str
+    started_at: datetime
+    duration_s: int
+    sim_slot: int | None = None
+    sim: dict[str, Any] | None = None  # the device's SIM in that slot: slot, sim_id, carrier
+    note: str | None
+    lead_id: str | None = None
+    synced_at: datetime
+
+
+def to_item(
+    row: dict[str, Any],
+    sims: dict[tuple[str, int], dict[str, Any]],
+    zone: ZoneInfo,
+    reveal: CompanyKeys | None = None,
+) -> CallItem:
+    """One call as the history shows it: the number masked, or in E.164 with `reveal` keys."""
+    number: str | None
+    if reveal is not None and row["number_enc"]:
+        number = decrypt_number(reveal, row["number_enc"])
+    else:
+        number = row["number_masked"] or None
+    return CallItem(
+        id=row["call_id"],
+        employee_id=row["employee_id"],
+        device_id=row["device_id"],
+        number=number,
+        name=row["name"] or None,
+        type=row["type"],
+        started_at=datetime.fromtimestamp(row["started_ts"], zone),
+        duration_s=row["duration_s"],
+        sim_slot=row["sim_slot"] if row["sim_slot"] >= 0 else None,
+        sim=sims.get((row["device_id"], row["sim_slot"])),
+        note=row["note_text"] or None,
+        synced_at=datetime.fromtimestamp(row["synced_ts"], zone),
+    )
+
+
+def device_sims(db: Connection, company_id: str) -> dict[tuple[str, int], dict[str, Any]]:
+    """(device, slot) -> SIM, as the device last reported them (dual-SIM attribution)."""
+    rows = db.execute(
+        sa.select(devices.c.id, devices.c.sims).where(devices.c.company_id == company_id)
+    )
+    return {(row.id, sim["slot"]): sim for row in rows for sim in json.loads(row.sims)}

@@ -1,0 +1,274 @@
+"""Delivering REST hooks (API.md "Zapier, webhooks and polling triggers"): which deliveries are
+due, taking one (a lease in the database), sending it signed, and what its outcome schedules.
+
+Every step reads and writes the control plane, so a restart of any process loses nothing: a
+delivery taken by a worker that died is due again when its lease ends. Time comes from the
+caller (`now`), so tests drive the retry schedule with their own clock."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from core.audit import Actor, record
+from core.controlplane import hook_attempts, hook_deliveries, hook_events, hooks
+from core.number_crypto import CompanyKeys, decrypt_number
+from schemas.events import IntegrationEvent
+
+log = logging.getLogger(__name__)
+
+# After the first attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h (API.md).
+RETRY_SCHEDULE_S = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+MAX_ATTEMPTS = len(RETRY_SCHEDULE_S) + 1
+JITTER = 0.1  # each wait is drawn within +-10% of the schedule, so retries do not arrive at once
+MAX_RETRY_AFTER_S = 86400
+DISABLE_AFTER = timedelta(days=5)  # a hook whose every attempt failed this long is disabled
+
+
+def retry_delay(
+    attempts: int, retry_after_s: float | None, rand: random.Random, scale: float = 1.0
+) -> float | None:
+    """Seconds from the failed attempt number `attempts` to the next one; None: give up.
+    A receiver's `Retry-After` (429/503) replaces the schedule's wait, within a day."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    if retry_after_s is not None:
+        return min(max(retry_after_s, 1.0), MAX_RETRY_AFTER_S)
+    return RETRY_SCHEDULE_S[attempts - 1] * scale * rand.uniform(1 - JITTER, 1 + JITTER)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """`Retry-After` as seconds (delay-seconds or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - now).total_seconds(), 0.0)
+
+
+def render(event: IntegrationEvent, numbers: str, keys: CompanyKeys) -> bytes:
+    """The body API.md sends: `{type, timestamp, data}`, numbers in E.164 for `e164` hooks."""
+    data = dict(event.data)
+    if numbers == "e164":
+        data.update({name: decrypt_number(keys, sealed) for name, sealed in event.sealed.items()})
+    body = {"type": event.type, "timestamp": event.occurred_at.isoformat(), "data": data}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A delivery taken by this worker until its lease ends."""
+
+    hook_id: str
+    event_id: str
+    company_id: str
+    attempts: int  # made before this one
+    target_url: str
+    numbers: str
+    secret_enc: str
+    creator: Actor
+    event: IntegrationEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status_code: int | None  # None: no answer (refused target, connection error, timeout)
+    duration_ms: int
+    error: str | None = None
+    retry_after_s: float | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+DUE_QUERY = (
+    sa.select(
+        hook_deliveries.c.hook_id,
+        hook_deliveries.c.event_id,
+        hook_deliveries.c.company_id,
+        hook_deliveries.c.attempts,
+        hook_deliveries.c.next_attempt_at,
+        hooks.c.target_url,
+        hooks.c.numbers,
+        hooks.c.secret_enc,
+        hooks.c.creator_type,
+        hooks.c.creator_id,
+        hook_events.c.body,
+    )
+    .select_from(
+        hook_deliveries.join(hooks, hooks.c.id == hook_deliveries.c.hook_id).join(
+            hook_events,
+            sa.and_(
+                hook_events.c.company_id == hook_deliveries.c.company_id,
+                hook_events.c.id == hook_deliveries.c.event_id,
+            ),
+        )
+    )
+    .where(hook_deliveries.c.state == "pending", hooks.c.disabled_at.is_(None))
+    .order_by(hook_deliveries.c.next_attempt_at)
+)
+
+
+def take_due(
+    conn: Connection,
+    now: datetime,
+    lease_s: float,
+    limit: int,
+    in_flight: Mapping[str, int],
+    per_hook: int,
+) -> list[Due]:
+    """Up to `limit` due deliveries, at most `per_hook` in flight for any hook (counting
+    `in_flight`), each leased to the caller: its `next_attempt_at` moves `lease_s` ahead, and
+    a row another worker took in between is skipped (the update finds its old time gone)."""
+    rows = conn.execute(
+        DUE_QUERY.where(hook_deliveries.c.next_attempt_at <= now).limit(limit * 4)
+    ).all()
+    lease_end = now + timedelta(seconds=lease_s)
+    counts = dict(in_flight)
+    taken: list[Due] = []
+    for row in rows:
+        if len(taken) >= limit:
+            break
+        if counts.get(row.hook_id, 0) >= per_hook:
+            continue
+        claimed = conn.execute(
+            hook_deliveries.update()
+            .where(
+                hook_deliveries.c.hook_id == row.hook_id,
+                hook_deliveries.c.event_id == row.event_id,
+                hook_deliveries.c.state == "pending",
+                hook_deliveries.c.next_attempt_at == row.next_attempt_at,
+            )
+            .values(next_attempt_at=lease_end)
+        ).rowcount
+        if claimed != 1:
+            continue
+        counts[row.hook_id] = counts.get(row.hook_id, 0) + 1
+        taken.append(
+            Due(
+                hook_id=row.hook_id,
+                event_id=row.event_id,
+                company_id=row.company_id,
+                attempts=row.attempts,
+                target_url=row.target_url,
+                numbers=row.numbers,
+                secret_enc=row.secret_enc,
+                creator=Actor(type=row.creator_type, id=row.creator_id),
+                event=IntegrationEvent.model_validate_json(row.body),
+            )
+        )
+    return taken
+
+
+def record_outcome(
+    conn: Connection,
+    due: Due,
+    outcome: Outcome,
+    now: datetime,
+    rand: random.Random,
+    retry_scale: float = 1.0,
+) -> str:
+    """Append the attempt and schedule what follows; returns the delivery's new state:
+    `delivered`, `pending` (retry at its next time), `failed` (schedule exhausted) or `gone`
+    (410: the hook is deleted). Five days of failures disable the hook."""
+    attempt = due.attempts + 1
+    if outcome.status_code == 410:
+        conn.execute(hooks.delete().where(hooks.c.id == due.hook_id))
+        log.info("hook %s answered 410: deleted", due.hook_id)
+        return "gone"
+    next_at: datetime | None = None
+    if outcome.delivered:
+        state = "delivered"
+        conn.execute(hooks.update().where(hooks.c.id == due.hook_id).values(failing_since=None))
+        if due.numbers == "e164" and due.event.sealed:
+            record(
+                conn,
+                due.company_id,
+                due.creator,
+                "numbers.revealed",
+                f"hook:{due.hook_id}",
+                "webhook",
+                now,
+                {
+                    "event_id": due.event_id,
+                    "type": due.event.type,
+                    "numbers": len(due.event.sealed),
+                },
+            )
+    else:
+        delay = retry_delay(attempt, outcome.retry_after_s, rand, retry_scale)
+        state = "failed" if delay is None else "pending"
+        next_at = None if delay is None else now + timedelta(seconds=delay)
+        fail_hook(conn, due.hook_id, now)
+    updated = conn.execute(
+        hook_deliveries.update()
+        .where(
+            hook_deliveries.c.hook_id == due.hook_id,
+            hook_deliveries.c.event_id == due.event_id,
+        )
+        .values(state=state, attempts=attempt, next_attempt_at=next_at)
+    ).rowcount
+    if updated:  # the hook may have been deleted while the attempt was in flight
+        conn.execute(
+            hook_attempts.insert().values(
+                hook_id=due.hook_id,
+                event_id=due.event_id,
+                attempt=attempt,
+                at=now,
+                status_code=outcome.status_code,
+                duration_ms=outcome.duration_ms,
+                error=None if outcome.error is None else outcome.error[:200],
+                next_attempt_at=next_at,
+            )
+        )
+    return state
+
+
+def fail_hook(conn: Connection, hook_id: str, now: datetime) -> None:
+    """A failed attempt: the hook fails since now unless it already did; after
+    `DISABLE_AFTER` of nothing but failures it is disabled."""
+    conn.execute(
+        hooks.update()
+        .where(hooks.c.id == hook_id, hooks.c.failing_since.is_(None))
+        .values(failing_since=now)
+    )
+    conn.execute(
+        hooks.update()
+        .where(
+            hooks.c.id == hook_id,
+            hooks.c.disabled_at.is_(None),
+            hooks.c.failing_since <= now - DISABLE_AFTER,
+        )
+        .values(disabled_at=now)
+    )
+
+
+def redeliver(conn: Connection, hook_id: str, event_id: str, now: datetime) -> bool:
+    """Send a delivery again now (attempts go on counting); a disabled hook is enabled again,
+    since someone asked for it. False if the hook has no such delivery."""
+    updated = conn.execute(
+        hook_deliveries.update()
+        .where(hook_deliveries.c.hook_id == hook_id, hook_deliveries.c.event_id == event_id)
+        .values(state="pending", next_attempt_at=now)
+    ).rowcount
+    if updated:
+        conn.execute(
+            hooks.update().where(hooks.c.id == hook_id).values(disabled_at=None, failing_since=None)
+        )
+    return bool(updated)

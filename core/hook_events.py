@@ -1,0 +1,129 @@
+"""Integration events into the delivery log: each event once per company (its id says what it
+is about), one delivery per subscribed hook; and the outbox the report API writes events into
+within the transaction of what they are about, relayed by the worker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from core.controlplane import hook_deliveries, hook_events, hooks, integration_outbox
+from schemas.events import IntegrationEvent, IntegrationEvents
+
+ROWS_PER_INSERT = 1_000  # 8 columns each: inside SQLite's 32,766 parameters
+
+
+def insert_new(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> list[Any]:
+    """Insert `rows`, skipping those whose primary key exists; the primary keys inserted (one
+    statement, so two writers of the same row cannot both count it)."""
+    if not rows:
+        return []
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    keys = list(table.primary_key.columns)
+    inserted: list[tuple[Any, ...]] = []
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        statement = (
+            dialect.insert(table)
+            .values(list(rows[start : start + ROWS_PER_INSERT]))
+            .on_conflict_do_nothing()
+            .returning(*keys)
+        )
+        inserted.extend(tuple(row) for row in conn.execute(statement))
+    return inserted
+
+
+def record_events(conn: Connection, events: Iterable[IntegrationEvent], now: datetime) -> int:
+    """The deliveries these events make: for each event not seen before, one per hook of its
+    company subscribed to its type (not disabled). An event seen before -- a replay, a
+    re-upload -- makes none, and a company without hooks keeps nothing. Returns how many."""
+    by_company: dict[str, list[IntegrationEvent]] = {}
+    for event in events:
+        by_company.setdefault(event.company_id, []).append(event)
+    made = 0
+    for company_id, company_events in by_company.items():
+        subscribed: dict[str, list[str]] = {}
+        for row in conn.execute(
+            sa.select(hooks.c.id, hooks.c.event).where(
+                hooks.c.company_id == company_id, hooks.c.disabled_at.is_(None)
+            )
+        ):
+            subscribed.setdefault(row.event, []).append(row.id)
+        wanted = list({e.id: e for e in company_events if e.type in subscribed}.values())
+        new = {
+            key[1]
+            for key in insert_new(
+                conn,
+                hook_events,
+                [
+                    {
+                        "company_id": company_id,
+                        "id": event.id,
+                        "type": event.type,
+                        "body": event.model_dump_json(),
+                        "created_at": now,
+                    }
+                    for event in wanted
+                ],
+            )
+        }
+        deliveries = [
+            {
+                "hook_id": hook_id,
+                "event_id": event.id,
+                "company_id": company_id,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for event in wanted
+            if event.id in new
+            for hook_id in subscribed[event.type]
+        ]
+        made += len(insert_new(conn, hook_deliveries, deliveries))
+    return made
+
+
+def write_outbox(conn: Connection, events: Iterable[IntegrationEvent], now: datetime) -> None:
+    """Events to relay, in the caller's transaction (so they exist exactly if it commits)."""
+    insert_new(
+        conn,
+        integration_outbox,
+        [
+            {
+                "event_id": event.id,
+                "company_id": event.company_id,
+                "body": event.model_dump_json(),
+                "created_at": now,
+            }
+            for event in {e.id: e for e in events}.values()
+        ],
+    )
+
+
+def outbox_batch(conn: Connection, limit: int = 500) -> list[IntegrationEvents]:
+    """The oldest events of the outbox, one record per company."""
+    rows = conn.execute(
+        sa.select(integration_outbox.c.body)
+        .order_by(integration_outbox.c.created_at, integration_outbox.c.event_id)
+        .limit(limit)
+    )
+    records: dict[str, IntegrationEvents] = {}
+    for row in rows:
+        event = IntegrationEvent.model_validate_json(row.body)
+        records.setdefault(
+            event.company_id, IntegrationEvents(company_id=event.company_id, events=[])
+        ).events.append(event)
+    return list(records.values())
+
+
+def relayed(conn: Connection, records: Iterable[IntegrationEvents]) -> None:
+    """Forget events Kafka has acknowledged."""
+    ids = [event.id for record in records for event in record.events]
+    if ids:
+        conn.execute(integration_outbox.delete().where(integration_outbox.c.event_id.in_(ids)))

@@ -1,0 +1,74 @@
+"""Sending one signed delivery with httpx: the target checked again and connected to at the
+address checked (TLS still verifies the host name), 15 s timeout, redirects not followed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import httpx
+
+from core.hook_delivery import Outcome, parse_retry_after
+from core.hook_targets import RefusedTarget, Resolver, check_target, resolve
+from core.webhook_signing import signed_headers
+
+USER_AGENT = "closecall-webhooks/1"
+
+
+class Sender:
+    """One HTTP client for every delivery of a worker (connections pooled per target)."""
+
+    def __init__(
+        self,
+        timeout_s: float,
+        allow_private: bool,
+        resolver: Resolver = resolve,
+        max_connections: int = 100,
+    ) -> None:
+        self.allow_private = allow_private
+        self.resolver = resolver
+        self.timeout_s = timeout_s
+        self.client = httpx.AsyncClient(
+            timeout=timeout_s,
+            follow_redirects=False,
+            trust_env=False,  # no proxy from the environment: we chose the address
+            limits=httpx.Limits(max_connections=max_connections),
+        )
+
+    async def send(self, url: str, msg_id: str, secret: str, body: bytes) -> Outcome:
+        """One attempt, signed at the moment it is sent (receivers refuse old timestamps)."""
+        started = time.perf_counter()
+
+        def elapsed_ms() -> int:
+            return int((time.perf_counter() - started) * 1000)
+
+        try:
+            target = await asyncio.to_thread(check_target, url, self.allow_private, self.resolver)
+        except RefusedTarget as exc:
+            return Outcome(status_code=None, duration_ms=elapsed_ms(), error=f"refused: {exc}")
+        headers = signed_headers(secret, msg_id, int(time.time()), body)
+        headers["user-agent"] = USER_AGENT
+        extensions = {}
+        if target.address != target.host:  # connecting to the checked address, not the name
+            default_port = 443 if target.scheme == "https" else 80
+            port = "" if target.port == default_port else f":{target.port}"
+            headers["host"] = target.host + port
+            if target.scheme == "https":
+                extensions["sni_hostname"] = target.host  # TLS verifies the name, not the address
+        try:
+            response = await self.client.post(
+                target.pinned_url(), content=body, headers=headers, extensions=extensions
+            )
+        except httpx.TimeoutException:
+            return Outcome(None, elapsed_ms(), f"timed out after {self.timeout_s:g} s")
+        except httpx.HTTPError as exc:
+            return Outcome(None, elapsed_ms(), f"{type(exc).__name__}: {exc}"[:200])
+        retry_after = None
+        if response.status_code in (429, 503):
+            retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
+        error = None if response.is_success else f"HTTP {response.status_code}"
+        return Outcome(response.status_code, elapsed_ms(), error, retry_after)
+
+    async def close(self) -> None:
+        await self.client.aclose()

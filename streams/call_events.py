@@ -1,0 +1,53 @@
+"""The pure transform of stored calls into integration events: `call.created` for every call,
+`call.missed` for missed and rejected ones, each with the history item as `data` (number
+masked, its ciphertext sealed beside it) and an id from the call, so a replay repeats it."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from core.call_items import to_item
+from schemas.events import HookEvent, IntegrationEvent, IntegrationEvents, integration_event_id
+from streams.call_rows import CALL_COLUMNS
+
+MISSED_TYPES = frozenset({"missed", "rejected"})
+
+
+def call_events(
+    company_id: str,
+    rows: list[tuple[Any, ...]],
+    zone: ZoneInfo,
+    sims: dict[tuple[str, int], dict[str, Any]],
+) -> IntegrationEvents:
+    events: list[IntegrationEvent] = []
+    for values in rows:
+        row = dict(zip(CALL_COLUMNS, values, strict=True))
+        item = to_item(
+            {
+                **row,
+                "started_ts": int(row["started_at"].timestamp()),
+                "synced_ts": int(row["synced_at"].timestamp()),
+                "note_text": row["note"],
+            },
+            sims,
+            zone,
+        )
+        data = item.model_dump(mode="json")
+        sealed = {"number": row["number_enc"]} if row["number_enc"] else {}
+        types: tuple[HookEvent, ...] = (
+            ("call.created", "call.missed") if row["type"] in MISSED_TYPES else ("call.created",)
+        )
+        events.extend(
+            IntegrationEvent(
+                id=integration_event_id(event_type, row["call_id"]),
+                type=event_type,
+                company_id=company_id,
+                occurred_at=row["synced_at"].astimezone(UTC),
+                data=data,
+                sealed=sealed,
+            )
+            for event_type in types
+        )
+    return IntegrationEvents(company_id=company_id, events=events)

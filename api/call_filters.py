@@ -12,8 +12,9 @@ from sqlalchemy.engine import Connection
 
 from api.deps import CurrentTenant, Db, utc_now
 from api.report_range import RangeError, ReportRange, parse_range, parse_zone
-from api.tenancy import COMPANY_FILTER, Tenant
+from api.tenancy import Tenant
 from core.clickhouse import Param
+from core.company_clickhouse import COMPANY_FILTER
 from core.controlplane import employees
 from core.errors import ApiError
 from schemas.payloads import parse_call_type

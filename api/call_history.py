@@ -11,12 +11,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
 from api.call_filters import CallFilter
-from api.lead_calls import leads_of_clients
 from api.paging import Page, cut, next_cursor
-from api.tenancy import CompanyClickHouse
 from core.call_items import CallItem, device_sims, to_item
+from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import Company
 from core.errors import ApiError
+from core.lead_lookup import leads_of_clients
 from core.number_crypto import CompanyKeys, blind_index, unwrap_company_keys
 from core.phone_numbers import normalise_number
 

@@ -14,8 +14,9 @@ from api.audit import AuditWriter, actor_of
 from api.context import ApiContext
 from api.policy import Role, required_role
 from api.sign_in import ACCESS_TOKEN_PREFIX, signed_in
-from api.tenancy import NOBODY, CompanyClickHouse, Tenant
+from api.tenancy import NOBODY, Tenant
 from core.bearer import Credentials, bearer_scheme, bearer_token
+from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import api_keys, employees, load_company
 from core.errors import ApiError
 from core.tokens import digest

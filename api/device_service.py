@@ -3,7 +3,6 @@ one and asking one to sync. The logic behind api/devices.py."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -12,42 +11,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection, Engine
 
 from api.employee_service import Scope, in_scope, revoke_devices
-from api.tenancy import COMPANY_FILTER, CompanyClickHouse
+from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import devices, employees
-from core.device_health import LAST_UPLOAD_SQL, instant, is_stale, last_seen, push_sync
+from core.device_health import push_sync
+from core.device_views import DeviceView, device_rows, device_views
 from core.errors import ApiError
 from core.push import PushOutcome, SyncPusher
-
-
-class LocationView(BaseModel):
-    lat: float
-    lon: float
-    accuracy_m: float | None
-    at: datetime | None
-
-
-class SimView(BaseModel):
-    slot: int
-    sim_id: str
-    carrier: str | None = None
-
-
-class DeviceView(BaseModel):
-    id: str
-    employee_id: str
-    employee_name: str
-    brand: str
-    model: str
-    app_version: str
-    battery_pct: int | None
-    charging: bool | None
-    network: str | None
-    last_seen_at: datetime | None = Field(description="the latest status or call upload")
-    location: LocationView | None = Field(description="the latest reported position")
-    sims: list[SimView]
-    fcm_token_valid: bool = Field(description="a sync push can reach the phone")
-    stale: bool = Field(description="nothing arrived for longer than stale_after_s")
-    revoked_at: datetime | None
 
 
 class DeviceList(BaseModel):
@@ -59,65 +28,6 @@ class SyncSent(BaseModel):
     status: str = Field(description="`sent`: FCM took the message")
 
 
-LATEST_STATUS_SQL = """SELECT device_id,
-    toUnixTimestamp(max(received_at)) AS received_ts,
-    argMax(battery_pct, reported_at) AS battery_pct,
-    argMax(charging, reported_at) AS charging,
-    countIf(has_location = 1) AS locations,
-    argMaxIf(lat, located_at, has_location = 1) AS lat,
-    argMaxIf(lon, located_at, has_location = 1) AS lon,
-    argMaxIf(accuracy_m, located_at, has_location = 1) AS accuracy_m,
-    toUnixTimestamp(maxIf(located_at, has_location = 1)) AS located_ts,
-    argMaxIf(app_version, reported_at, app_version != '') AS app_version,
-    argMaxIf(network, reported_at, network != '') AS network
-FROM device_status FINAL WHERE company_id = %(company_id)s GROUP BY device_id"""
-
-
-def device_view(
-    device: dict[str, Any],
-    status: dict[str, Any] | None,
-    last_upload_ts: int | None,
-    now: datetime,
-    stale_after_s: int,
-) -> dict[str, Any]:
-    """One device as managers see it (staleness: streams/device_health.py)."""
-    seen = last_seen(status["received_ts"] if status else None, last_upload_ts)
-    location = None
-    if status and status["locations"]:
-        location = {
-            "lat": status["lat"],
-            "lon": status["lon"],
-            "accuracy_m": status["accuracy_m"] or None,
-            "at": instant(status["located_ts"]),
-        }
-    return {
-        "id": device["id"],
-        "employee_id": device["employee_id"],
-        "employee_name": device["employee_name"],
-        "brand": device["brand"],
-        "model": device["model"],
-        "app_version": (status and status["app_version"]) or device["app_version"],
-        "battery_pct": status["battery_pct"] if status else None,
-        "charging": None if not status or status["charging"] < 0 else bool(status["charging"]),
-        "network": (status and status["network"]) or None,
-        "last_seen_at": seen,
-        "location": location,
-        "sims": json.loads(device["sims"]),
-        "fcm_token_valid": bool(device["fcm_token"]) and device["fcm_token_invalid_at"] is None,
-        "stale": is_stale(seen, device["enrolled_at"], now, stale_after_s),
-        "revoked_at": device["revoked_at"],
-    }
-
-
-def health(ch: CompanyClickHouse) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
-    statuses = {row["device_id"]: row for row in ch.query(LATEST_STATUS_SQL)}
-    uploads = {
-        row["device_id"]: int(row["ts"])
-        for row in ch.query(LAST_UPLOAD_SQL.format(scope=COMPANY_FILTER))
-    }
-    return statuses, uploads
-
-
 def list_devices(
     db: Connection,
     ch: CompanyClickHouse,
@@ -127,20 +37,12 @@ def list_devices(
     now: datetime,
     only: Scope = None,
 ) -> list[dict[str, Any]]:
-    query = in_scope(
-        sa.select(devices, employees.c.name.label("employee_name"))
-        .select_from(devices.join(employees))
-        .where(devices.c.company_id == company_id),
-        only,
-    )
+    query = in_scope(device_rows(company_id), only)
     if not revoked:
         query = query.where(devices.c.revoked_at.is_(None))
-    known = [row._asdict() for row in db.execute(query.order_by(employees.c.name, devices.c.id))]
-    statuses, uploads = health(ch)
-    return [
-        device_view(d, statuses.get(d["id"]), uploads.get(d["id"]), now, stale_after_s)
-        for d in known
-    ]
+    return device_views(
+        db.execute(query.order_by(employees.c.name, devices.c.id)), ch.query, now, stale_after_s
+    )
 
 
 def revoke_device(

@@ -5,14 +5,14 @@ read as a join by client, so a call links to its lead whether it came first or n
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from api.tenancy import COMPANY_FILTER, CompanyClickHouse
 from core.clickhouse import ClickHouse, quote
+from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
+from core.lead_lookup import as_uuid
 
 
 class LeadStatus(StrEnum):
@@ -51,10 +51,6 @@ class ClientCalls:
 NO_CALLS = ClientCalls()
 
 
-def as_uuid(client_key: str) -> str:
-    return str(uuid.UUID(client_key))
-
-
 def client_calls(ch: CompanyClickHouse, client_keys: Collection[str]) -> dict[str, ClientCalls]:
     """The calls of each of these clients (blind indexes), over all time."""
     if not client_keys:
@@ -83,19 +79,6 @@ def called_leads(ch: CompanyClickHouse) -> set[str]:
             AND client IN (SELECT client FROM client_calls WHERE {COMPANY_FILTER})"""
     )
     return {row["lead_id"] for row in rows}
-
-
-def leads_of_clients(ch: CompanyClickHouse, client_keys: Iterable[str]) -> dict[str, str]:
-    """client key -> the lead holding that number, for the clients given."""
-    wanted = tuple(sorted({key for key in client_keys if key}))
-    if not wanted:
-        return {}
-    rows = ch.query(
-        f"""SELECT client_key, lead_id FROM lead_clients FINAL
-        WHERE {COMPANY_FILTER} AND deleted = 0 AND client IN %(clients)s""",
-        {"clients": tuple(as_uuid(key) for key in wanted)},
-    )
-    return {row["client_key"]: row["lead_id"] for row in rows}
 
 
 @dataclass

@@ -22,8 +22,9 @@ from api.lead_models import Lead, LeadDetail, LeadPage, LeadStatus
 from api.lead_store import PLAIN_FIELDS, SLOTS, LeadWriter, chunks, visible
 from api.paging import Page, cut, next_cursor
 from api.policy import Role
-from api.tenancy import CompanyClickHouse, Tenant
+from api.tenancy import Tenant
 from core.call_items import device_sims, to_item
+from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import lead_numbers, leads
 from core.errors import ApiError
 from core.hook_events import write_outbox

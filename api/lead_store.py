@@ -28,8 +28,8 @@ from api.lead_models import (
 )
 from api.lead_rows import LeadInput, lead_input
 from api.lead_rows import lead_numbers as lead_numbers_of
-from api.tenancy import CompanyClickHouse
 from core.clickhouse import ClickHouse
+from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import Company, bulk_insert, employees, lead_numbers, leads
 from core.errors import ApiError
 from core.lead_feed import FeedWriter, lock_company_leads

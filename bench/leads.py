@@ -25,9 +25,10 @@ from api.lead_service import LeadQuery, list_leads
 from api.lead_store import LeadWriter, WriteOptions, write_leads
 from api.paging import Page
 from api.policy import Role
-from api.tenancy import CompanyClickHouse, Tenant
+from api.tenancy import Tenant
 from bench.report_data import BIG_COMPANY
 from core.clickhouse import ClickHouse
+from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import (
     bulk_insert,
     companies,

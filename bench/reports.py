@@ -15,10 +15,10 @@ from api import report_queries as q
 from api.call_filters import CallFilter
 from api.call_history import newest_calls
 from api.report_range import parse_range
-from api.tenancy import CompanyClickHouse
 from bench import leads
 from bench.report_data import BIG_COMPANY, ReportDataShape, generate, now_utc
 from core.clickhouse import ClickHouse, connect, migrate
+from core.company_clickhouse import CompanyClickHouse
 
 
 def percentile(samples: list[float], share: float) -> float:

@@ -4,6 +4,7 @@ masked, its ciphertext sealed beside it) and an id from the call, so a replay re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +21,9 @@ def call_events(
     rows: list[tuple[Any, ...]],
     zone: ZoneInfo,
     sims: dict[tuple[str, int], dict[str, Any]],
+    holders: Mapping[str, str],
 ) -> IntegrationEvents:
+    """`holders`: client key -> the lead holding that number (the history's `lead_id`)."""
     events: list[IntegrationEvent] = []
     for values in rows:
         row = dict(zip(CALL_COLUMNS, values, strict=True))
@@ -34,7 +37,9 @@ def call_events(
             sims,
             zone,
         )
-        data = item.model_dump(mode="json")
+        data = item.model_copy(update={"lead_id": holders.get(row["client_key"])}).model_dump(
+            mode="json"
+        )
         sealed = {"number": row["number_enc"]} if row["number_enc"] else {}
         types: tuple[HookEvent, ...] = (
             ("call.created", "call.missed") if row["type"] in MISSED_TYPES else ("call.created",)

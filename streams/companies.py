@@ -19,6 +19,7 @@ class CompanyCrypto:
     country: str
     keys: CompanyKeys
     timezone: str = "UTC"  # what times in webhooks' call items are written in
+    has_leads: bool = False  # webhooks' call items carry `lead_id`
 
 
 class CompanyDirectory:
@@ -35,7 +36,12 @@ class CompanyDirectory:
         if company is None:
             raise UnprocessableRecord(f"unknown company {company_id}")
         keys = unwrap_company_keys(self._master_key, company.id, company.wrapped_data_key)
-        return CompanyCrypto(country=company.country, keys=keys, timezone=company.timezone)
+        return CompanyCrypto(
+            country=company.country,
+            keys=keys,
+            timezone=company.timezone,
+            has_leads=company.has_leads,
+        )
 
     async def get(self, company_id: str) -> CompanyCrypto:
         found = self._known.get(company_id)

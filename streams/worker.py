@@ -19,9 +19,12 @@ from sqlalchemy.engine import Engine
 
 from core.call_items import device_sims
 from core.clickhouse import ClickHouse
+from core.company_clickhouse import CompanyClickHouse
 from core.device_health import push_stale_devices
+from core.device_views import stale_device_events
 from core.hook_events import outbox_batch, record_events, relayed
 from core.hook_sender import Sender
+from core.lead_lookup import leads_of_clients
 from core.push import SyncPusher
 from core.settings import Settings
 from schemas.events import CallNoted, ContactsReported, DeadLetter, IntegrationEvents
@@ -148,10 +151,17 @@ def create_worker(
             company = await company_of(company_id)
             if company_id not in sims:
                 sims[company_id] = await loop.run_in_executor(None, device_sims_of, company_id)
+            holders: dict[str, str] = {}
+            if company.has_leads:
+                clients = [row[CALL_COLUMNS.index("client_key")] for row in rows]
+                holders = await loop.run_in_executor(None, lead_holders, company_id, clients)
             records.append(
-                call_events(company_id, rows, ZoneInfo(company.timezone), sims[company_id])
+                call_events(company_id, rows, ZoneInfo(company.timezone), sims[company_id], holders)
             )
         await publish(records)
+
+    def lead_holders(company_id: str, clients: list[str]) -> dict[str, str]:
+        return leads_of_clients(CompanyClickHouse(clickhouse, company_id), clients)
 
     def device_sims_of(company_id: str) -> dict[tuple[str, int], dict[str, Any]]:
         with engine.connect() as conn:
@@ -222,6 +232,18 @@ def create_worker(
             await loop.run_in_executor(None, push_stale_devices, engine, clickhouse, pusher, now)
         except Exception as exc:  # a failed round is retried at the next tick
             log.warning("stale-device check failed: %r", exc)
+
+    def stale_devices() -> list[IntegrationEvents]:
+        with engine.connect() as conn:
+            return stale_device_events(conn, clickhouse, datetime.now(UTC))
+
+    @app.timer(settings.stale_check_interval_s)
+    async def announce_stale_devices() -> None:
+        """`device.stale` for the companies with a hook for it (repeats are dropped by id)."""
+        try:
+            await publish(await asyncio.get_running_loop().run_in_executor(None, stale_devices))
+        except Exception as exc:  # tried again at the next tick
+            log.warning("stale-device events failed: %r", exc)
 
     @app.agent(raw_calls, concurrency=1)
     async def store_calls(stream: faust.StreamT[bytes]) -> None:

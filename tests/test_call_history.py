@@ -10,8 +10,8 @@ import pytest
 from api.call_filters import CallFilter
 from api.call_history import AFTER_CURSOR, history_rows, newest_calls
 from api.report_range import ReportRange, parse_range
-from api.tenancy import CompanyClickHouse
 from core.clickhouse import ClickHouse
+from core.company_clickhouse import CompanyClickHouse
 from tests.support.metrics_reference import RefCall
 from tests.support.report_data import load
 

@@ -33,6 +33,7 @@ from core.controlplane import (
     make_engine,
     migrate,
 )
+from core.device_views import stale_device_events
 from core.errors import ApiError
 from core.hook_delivery import JITTER, MAX_ATTEMPTS, RETRY_SCHEDULE_S
 from core.hook_events import outbox_batch, record_events, relayed
@@ -43,6 +44,8 @@ from schemas.events import IntegrationEvent, integration_event_id
 from streams.deliveries import DeliveryLoop
 from tests.support.fcm import stub_pusher
 from tests.support.receiver import Answer, Received, Receiver
+from tests.test_lead_push import employee_with_phone
+from tests.test_stale_push import status_seen
 
 MASTER_KEY = bytes(range(32))
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -411,3 +414,33 @@ def test_lead_events_go_through_the_outbox(
     assert dry.status_code == 200, dry.text
     with context.engine.connect() as conn:  # a dry run announces nothing
         assert outbox_batch(conn) == []
+
+
+def test_stale_devices_are_announced_once_per_quiet_period(
+    api: tuple[TestClient, ApiContext], receiver: Receiver, chdb_store: ClickHouse
+) -> None:
+    client, context = api
+    auth, company_id = signed_up(client)
+    hook = subscribe(client, auth, receiver.url(), event="device.stale")
+    employee_with_phone(client, context, auth, f"quiet-{uuid.uuid4().hex[:6]}")
+    [device] = client.get("/v1/devices", headers=auth).json()["items"]
+    now = datetime.now(UTC)
+
+    def announce(at: datetime) -> int:
+        with context.engine.begin() as conn:
+            records = stale_device_events(conn, chdb_store, at)
+            return record_events(conn, [e for r in records for e in r.events], at)
+
+    assert announce(now) == 0  # enrolled just now: not stale
+    later = now + timedelta(hours=7)  # six hours of silence is the default threshold
+    assert announce(later) == 1
+    assert announce(later + timedelta(minutes=5)) == 0  # the same quiet period
+    run(delivery_loop(context, Clock(later)))
+    [request] = receiver.received()
+    Webhook(hook["secret"]).verify(request.body, request.headers)
+    body = request.json()
+    assert body["type"] == "device.stale"
+    assert body["data"] == {**device, "stale": True}  # the devices-list item
+    status_seen(chdb_store, company_id, device["id"], later)  # heard from, then quiet again
+    assert announce(later + timedelta(hours=1)) == 0
+    assert announce(later + timedelta(hours=7)) == 1

@@ -65,8 +65,8 @@ def subscribe(stack: Stack, key: str, event: str, url: str) -> dict[str, Any]:
     return created
 
 
-def company(stack: Stack, name: str) -> tuple[str, str]:
-    key = stack.signup(f"{name}{uuid.uuid4().hex[:6]}")["api_key"]
+def company(stack: Stack, name: str, plan: str = "basic") -> tuple[str, str]:
+    key = stack.signup(f"{name}{uuid.uuid4().hex[:6]}", plan=plan)["api_key"]
     return key, stack.enrolled_device(key, "Asha", "hw-1")["device_token"]
 
 
@@ -135,7 +135,7 @@ def test_calls_are_delivered_once_signed_and_after_they_are_visible(
 def test_a_500_is_retried_with_the_same_id_and_a_410_unsubscribes(
     stack: Stack, receiver: Receiver
 ) -> None:
-    key, token = company(stack, "Flaky")
+    key, token = company(stack, "Flaky", plan="basic_lead")
 
     def flaky(request: Received, seen: int) -> Answer:
         if request.path == "/gone":
@@ -145,12 +145,17 @@ def test_a_500_is_retried_with_the_same_id_and_a_410_unsubscribes(
     receiver.responder = flaky
     retried = subscribe(stack, key, "call.created", receiver.url("/flaky"))
     gone = subscribe(stack, key, "call.created", receiver.url("/gone"))
-    call = calls_of(1, "flaky")[0].wire()
+    call = {**calls_of(1, "flaky")[0].wire(), "number": "+91 98765 43210"}
+    lead = stack.api.post(
+        "/v1/leads", json={"primary_number": "9876543210"}, headers=auth(key)
+    ).json()
     accepted(stack, token, [call])
     eventually(lambda: len(receiver.delivered("/flaky")) == 1, 60)
     [first, second] = receiver.received("/flaky")
     assert first.webhook_id == second.webhook_id and (first.status, second.status) == (500, 200)
     Webhook(retried["secret"]).verify(second.body, second.headers)
+    data = second.json()["data"]
+    assert data["lead_id"] == lead["id"] and data == history(stack, key)[data["id"]]
     log = stack.api.get(f"/v1/hooks/{retried['id']}/deliveries", headers=auth(key)).json()
     assert [(i["attempt"], i["status_code"]) for i in log["items"]] == [(2, 200), (1, 500)]
     assert log["items"][1]["next_attempt_at"] is not None and log["items"][1]["error"]

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import uuid
 
-from api.lead_calls import LeadClientWrites, leads_of_clients
-from api.tenancy import CompanyClickHouse
+from api.lead_calls import LeadClientWrites
 from core.clickhouse import ClickHouse
+from core.company_clickhouse import CompanyClickHouse
+from core.lead_lookup import leads_of_clients
 from tests.support.stack import eventually
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from api import report_queries as q
 from api.report_range import ReportRange, parse_range
-from api.tenancy import CompanyClickHouse
 from core.clickhouse import ClickHouse
+from core.company_clickhouse import CompanyClickHouse
 from core.phone_numbers import mask_number
 from tests.support.metrics_reference import RefCall
 from tests.support.report_data import load, report_filter

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from api.tenancy import CompanyClickHouse, UnscopedQuery
+from core.company_clickhouse import CompanyClickHouse, UnscopedQuery
 from tests.support.stack import Stack, eventually
 from tests.test_faults import wire_calls
 from tests.test_pipeline_e2e import history, summary, upload

@@ -21,7 +21,7 @@ from api.report_queries.sql import (
     with_average,
 )
 from api.report_range import ReportRange
-from api.tenancy import CompanyClickHouse
+from core.company_clickhouse import CompanyClickHouse
 
 
 def _after_clause(page: Page | None, sort_column: str, params: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ from api.report_queries.sql import (
 )
 from api.report_queries.working_time import working_days_sql, working_total
 from api.report_range import ReportRange
-from api.tenancy import COMPANY_FILTER, CompanyClickHouse
+from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
 from schemas.payloads import CallType
 
 GroupBy = Literal["day", "hour", "hour_of_day", "weekday", "employee", "type"]

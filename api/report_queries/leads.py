@@ -10,7 +10,7 @@ from typing import Any
 from api.call_filters import CallFilter
 from api.lead_calls import LeadStatus
 from api.report_queries.sql import CONNECTED
-from api.tenancy import COMPANY_FILTER, CompanyClickHouse
+from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
 
 LEAD_CALLS_SQL = f"""SELECT replaceAll(toString(client), '-', '') AS client_hex,
     count() AS calls_before_end,

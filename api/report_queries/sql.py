@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from api.report_range import ReportRange
-from api.tenancy import COMPANY_FILTER, CompanyClickHouse
+from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
 from schemas.payloads import CallType
 
 CONNECTED = "(type IN ('incoming', 'outgoing') AND duration_s > 0)"

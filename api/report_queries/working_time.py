@@ -10,7 +10,7 @@ from api.call_filters import CallFilter
 from api.paging import Page, SortKey, cut, limit_clause
 from api.report_queries.sql import ACTIVITY, CONNECTED, iso
 from api.report_range import ReportRange
-from api.tenancy import COMPANY_FILTER, CompanyClickHouse
+from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
 
 
 def working_days_sql(f: CallFilter, rng: ReportRange) -> tuple[str, dict[str, Any]]:

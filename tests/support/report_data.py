@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from api.call_filters import CallFilter
 from api.report_range import ReportRange
-from api.tenancy import CompanyClickHouse
 from core.clickhouse import ClickHouse
+from core.company_clickhouse import CompanyClickHouse
 from core.number_crypto import new_wrapped_data_key, unwrap_company_keys
 from ingest.call_batches import validate_calls
 from ingest.identity import DeviceIdentity

@@ -3,6 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 FLEET ?= 5
 STAMP := $(VENV)/.installed
+ZAPIER_STAMP := zapier/node_modules/.installed
 
 .PHONY: up test bench bench-full lint typecheck clean
 
@@ -12,10 +13,16 @@ $(STAMP): pyproject.toml
 	@$(VENV)/bin/pip install --disable-pip-version-check -q -e '.[test]'
 	@touch $(STAMP)
 
+# The Zapier app's platform: zapier-platform-core/-cli and Node 22 (the CLI refuses older) from npm.
+$(ZAPIER_STAMP): zapier/package.json zapier/package-lock.json
+	@echo "installing the Zapier app's platform into zapier/node_modules (Node 22; first run takes a minute)"
+	@cd zapier && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(ZAPIER_STAMP)
+
 up: $(STAMP)
 	@$(VENV)/bin/closecall up --fleet $(FLEET)
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(ZAPIER_STAMP) lint typecheck
 	@./scripts/ensure-clickhouse-server
 	@$(VENV)/bin/pytest
 

@@ -1,0 +1,29 @@
+'use strict';
+
+const { serverUrl } = require('../authentication');
+const { ASSIGN } = require('./lead');
+
+module.exports = {
+  key: 'add_numbers',
+  noun: 'Numbers',
+  display: {
+    label: 'Add Numbers',
+    description: 'Adds phone numbers to call: each becomes a lead with only its number.',
+  },
+  operation: {
+    inputFields: [
+      { key: 'numbers', label: 'Phone numbers', required: true, list: true },
+      { key: 'employee_id', label: 'Employee (id or email)' },
+      { key: 'assign', label: 'Assignment', choices: ASSIGN, default: 'round_robin' },
+    ],
+    perform: (z, bundle) => {
+      const body = { numbers: [].concat(bundle.inputData.numbers) };
+      if (bundle.inputData.employee_id) body.employee_id = bundle.inputData.employee_id;
+      if (bundle.inputData.assign) body.assign = bundle.inputData.assign;
+      return z
+        .request({ method: 'POST', url: `${serverUrl(bundle)}/v1/numbers`, body })
+        .then((response) => response.data);
+    },
+    sample: { created: 2, updated: 0, skipped: 1, errors: [], dry_run: false },
+  },
+};

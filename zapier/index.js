@@ -1,0 +1,36 @@
+'use strict';
+
+// The closecall Zapier app (zapier-platform-core, pinned in package.json): custom auth with the
+// server URL and an API key, a REST-hook trigger per webhook event, "Create Lead", "Add
+// Numbers" and "Find Lead". API.md "Zapier, webhooks and polling triggers".
+const { version } = require('./package.json');
+const { version: platformVersion } = require('zapier-platform-core');
+
+const { authentication, addApiKey } = require('./authentication');
+const { EVENTS, ...hookTriggers } = require('./triggers/hooks');
+const { createLead } = require('./creates/lead');
+const addNumbers = require('./creates/numbers');
+const findLead = require('./searches/lead');
+
+// Errors of the API name the field and the reason; show them to the Zap's owner as they are.
+const explainErrors = (response, z) => {
+  if (response.status >= 400) {
+    const error = (response.data && response.data.error) || {};
+    const fields = (error.fields || []).map((f) => `${f.path}: ${f.message}`).join('; ');
+    const message = [error.message || `HTTP ${response.status}`, fields].filter(Boolean).join(' - ');
+    if (response.status === 401) throw new z.errors.RefreshAuthError(message);
+    throw new z.errors.Error(message, error.code || 'http_error', response.status);
+  }
+  return response;
+};
+
+module.exports = {
+  version,
+  platformVersion,
+  authentication,
+  beforeRequest: [addApiKey],
+  afterResponse: [explainErrors],
+  triggers: Object.fromEntries(Object.values(hookTriggers).map((t) => [t.key, t])),
+  creates: { [createLead.key]: createLead, [addNumbers.key]: addNumbers },
+  searches: { [findLead.key]: findLead },
+};

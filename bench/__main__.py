@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import pipeline, reports
+from bench import hooks, pipeline, reports
 from bench.report_data import ReportDataShape
 
 REPORT_SHAPES = {
@@ -21,6 +21,8 @@ REPORT_SHAPES = {
 # p95 needs enough samples to mean something: of the full run's 40 it is the third slowest, so
 # one stall of this shared machine does not decide it (the quick run keeps under 5 minutes)
 REPORT_REPEATS = {"tiny": 3, "quick": 20, "full": 40}
+HOOK_EVENTS = {"tiny": 200, "quick": 5_000, "full": 20_000}  # each to 4 hooks
+HOOK_LATENCY_S = {"tiny": 3.0, "quick": 20.0, "full": 60.0}
 PIPELINE_SCALES = {"tiny": pipeline.TINY, "quick": pipeline.QUICK, "full": pipeline.FULL}
 
 
@@ -57,9 +59,29 @@ def table(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} | {short['p50_ms']} / {short['p95_ms']} | {long['p50_ms']} / {long['p95_ms']} |"
             )
+    if "hooks" in results:
+        lines += hooks_table(results["hooks"])
     if "reports" in results and "leads" in results["reports"]:
         lines += leads_table(results["reports"]["leads"], results["reports"]["data"]["calls"])
     return "\n".join(lines)
+
+
+def hooks_table(figures: dict[str, Any]) -> list[str]:
+    rate, latency = figures["rate"], figures["latency"]
+    return [
+        "",
+        "Webhooks:",
+        "",
+        "| figure | value | baseline (same run) | ratio |",
+        "|---|---|---|---|",
+        f"| deliveries/s, one worker ({rate['deliveries']:,} to {rate['hooks']} hooks, "
+        f"{rate['concurrency']} in flight) | {rate['deliveries_per_s']:,} "
+        f"| bare httpx, same bodies and concurrency {rate['bare_httpx_per_s']:,} "
+        f"| {rate['ratio_to_bare']} |",
+        f"| 202 -> delivery at {latency['calls_per_s']} calls/s ({latency['delivered']:,} of "
+        f"{latency['calls']:,} delivered) | p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms "
+        "| | |",
+    ]
 
 
 def leads_table(leads: dict[str, Any], calls: int) -> list[str]:
@@ -96,7 +118,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sizes = parser.add_mutually_exclusive_group()
     sizes.add_argument("--full", action="store_const", const="full", dest="size")
     sizes.add_argument("--tiny", action="store_const", const="tiny", dest="size")
-    parser.add_argument("--only", choices=["pipeline", "reports", "leads"])
+    parser.add_argument("--only", choices=["pipeline", "reports", "leads", "hooks"])
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
     args = parser.parse_args(argv)
     size: str = args.size or "quick"
@@ -105,6 +127,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.only in (None, "pipeline"):
             results["pipeline"] = pipeline.run(
                 Path(scratch) / "pipeline", PIPELINE_SCALES[size], progress
+            )
+        if args.only in (None, "hooks"):
+            results["hooks"] = hooks.run(
+                Path(scratch) / "hooks", HOOK_EVENTS[size], HOOK_LATENCY_S[size], progress
             )
         if args.only in (None, "reports", "leads"):
             progress("reports: generating data and timing every report")

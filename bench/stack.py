@@ -23,6 +23,7 @@ class BenchStack:
     ingest_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     children: dict[str, ChildProcess] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -52,6 +53,7 @@ class BenchStack:
             # a few simulated phones stand for a whole fleet: lift the per-device upload limit
             "CLOSECALL_DEVICE_RATE_PER_S": "10000",
             "CLOSECALL_DEVICE_RATE_BURST": "10000",
+            **self.extra_env,
         }
 
     def start_broker(self) -> None:

@@ -11,6 +11,7 @@ import json
 import logging
 import random
 from collections.abc import Mapping
+from typing import Any
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -97,32 +98,47 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-DUE_QUERY = (
-    sa.select(
-        hook_deliveries.c.hook_id,
-        hook_deliveries.c.event_id,
-        hook_deliveries.c.company_id,
-        hook_deliveries.c.attempts,
-        hook_deliveries.c.next_attempt_at,
-        hooks.c.target_url,
-        hooks.c.numbers,
-        hooks.c.secret_enc,
-        hooks.c.creator_type,
-        hooks.c.creator_id,
-        hook_events.c.body,
-    )
-    .select_from(
-        hook_deliveries.join(hooks, hooks.c.id == hook_deliveries.c.hook_id).join(
-            hook_events,
-            sa.and_(
-                hook_events.c.company_id == hook_deliveries.c.company_id,
-                hook_events.c.id == hook_deliveries.c.event_id,
-            ),
+def due_query(now: datetime, per_hook: int, limit: int) -> sa.Select[Any]:
+    """Due deliveries, the oldest first, at most `per_hook` of any hook: a hook with a backlog
+    (a slow or dead receiver) never keeps the others' deliveries from being taken."""
+    ranked = (
+        sa.select(
+            hook_deliveries,
+            sa.func.row_number()
+            .over(
+                partition_by=hook_deliveries.c.hook_id, order_by=hook_deliveries.c.next_attempt_at
+            )
+            .label("rank"),
         )
+        .where(hook_deliveries.c.state == "pending", hook_deliveries.c.next_attempt_at <= now)
+        .subquery()
     )
-    .where(hook_deliveries.c.state == "pending", hooks.c.disabled_at.is_(None))
-    .order_by(hook_deliveries.c.next_attempt_at)
-)
+    return (
+        sa.select(
+            ranked.c.hook_id,
+            ranked.c.event_id,
+            ranked.c.company_id,
+            ranked.c.attempts,
+            hooks.c.target_url,
+            hooks.c.numbers,
+            hooks.c.secret_enc,
+            hooks.c.creator_type,
+            hooks.c.creator_id,
+            hook_events.c.body,
+        )
+        .select_from(
+            ranked.join(hooks, hooks.c.id == ranked.c.hook_id).join(
+                hook_events,
+                sa.and_(
+                    hook_events.c.company_id == ranked.c.company_id,
+                    hook_events.c.id == ranked.c.event_id,
+                ),
+            )
+        )
+        .where(ranked.c.rank <= per_hook, hooks.c.disabled_at.is_(None))
+        .order_by(ranked.c.next_attempt_at)
+        .limit(limit)
+    )
 
 
 def take_due(
@@ -134,46 +150,121 @@ def take_due(
     per_hook: int,
 ) -> list[Due]:
     """Up to `limit` due deliveries, at most `per_hook` in flight for any hook (counting
-    `in_flight`), each leased to the caller: its `next_attempt_at` moves `lease_s` ahead, and
-    a row another worker took in between is skipped (the update finds its old time gone)."""
-    rows = conn.execute(
-        DUE_QUERY.where(hook_deliveries.c.next_attempt_at <= now).limit(limit * 4)
-    ).all()
-    lease_end = now + timedelta(seconds=lease_s)
+    `in_flight`), each leased to the caller: its `next_attempt_at` moves `lease_s` ahead in one
+    update that returns what it took (a row another worker took in between is not due)."""
     counts = dict(in_flight)
-    taken: list[Due] = []
-    for row in rows:
-        if len(taken) >= limit:
-            break
-        if counts.get(row.hook_id, 0) >= per_hook:
-            continue
-        claimed = conn.execute(
+    chosen = []
+    for row in conn.execute(due_query(now, per_hook, limit)):
+        if counts.get(row.hook_id, 0) < per_hook:
+            counts[row.hook_id] = counts.get(row.hook_id, 0) + 1
+            chosen.append(row)
+    if not chosen:
+        return []
+    keys = sa.tuple_(hook_deliveries.c.hook_id, hook_deliveries.c.event_id)
+    claimed = {
+        (row.hook_id, row.event_id)
+        for row in conn.execute(
             hook_deliveries.update()
             .where(
-                hook_deliveries.c.hook_id == row.hook_id,
-                hook_deliveries.c.event_id == row.event_id,
+                keys.in_([(row.hook_id, row.event_id) for row in chosen]),
                 hook_deliveries.c.state == "pending",
-                hook_deliveries.c.next_attempt_at == row.next_attempt_at,
+                hook_deliveries.c.next_attempt_at <= now,
             )
-            .values(next_attempt_at=lease_end)
-        ).rowcount
-        if claimed != 1:
-            continue
-        counts[row.hook_id] = counts.get(row.hook_id, 0) + 1
-        taken.append(
-            Due(
-                hook_id=row.hook_id,
-                event_id=row.event_id,
-                company_id=row.company_id,
-                attempts=row.attempts,
-                target_url=row.target_url,
-                numbers=row.numbers,
-                secret_enc=row.secret_enc,
-                creator=Actor(type=row.creator_type, id=row.creator_id),
-                event=IntegrationEvent.model_validate_json(row.body),
-            )
+            .values(next_attempt_at=now + timedelta(seconds=lease_s))
+            .returning(hook_deliveries.c.hook_id, hook_deliveries.c.event_id)
         )
-    return taken
+    }
+    return [
+        Due(
+            hook_id=row.hook_id,
+            event_id=row.event_id,
+            company_id=row.company_id,
+            attempts=row.attempts,
+            target_url=row.target_url,
+            numbers=row.numbers,
+            secret_enc=row.secret_enc,
+            creator=Actor(type=row.creator_type, id=row.creator_id),
+            event=IntegrationEvent.model_validate_json(row.body),
+        )
+        for row in chosen
+        if (row.hook_id, row.event_id) in claimed
+    ]
+
+
+def record_outcomes(
+    conn: Connection,
+    results: list[tuple[Due, Outcome]],
+    now: datetime,
+    rand: random.Random,
+    retry_scale: float = 1.0,
+) -> None:
+    """`record_outcome` for many at once: the delivered ones (most of them) in three statements
+    whatever their number, the others one by one."""
+    delivered = [(due, outcome) for due, outcome in results if outcome.delivered]
+    for due, outcome in results:
+        if not outcome.delivered:
+            record_outcome(conn, due, outcome, now, rand, retry_scale)
+    if not delivered:
+        return
+    conn.execute(
+        hooks.update()
+        .where(
+            hooks.c.id.in_({due.hook_id for due, _ in delivered}),
+            hooks.c.failing_since.is_not(None),
+        )
+        .values(failing_since=None)
+    )
+    conn.execute(
+        hook_deliveries.update()
+        .where(
+            hook_deliveries.c.hook_id == sa.bindparam("b_hook"),
+            hook_deliveries.c.event_id == sa.bindparam("b_event"),
+        )
+        .values(state="delivered", attempts=sa.bindparam("b_attempt"), next_attempt_at=None),
+        [
+            {"b_hook": due.hook_id, "b_event": due.event_id, "b_attempt": due.attempts + 1}
+            for due, _ in delivered
+        ],
+    )
+    # a hook deleted while its attempts were in flight took its deliveries with it
+    still_there = set(
+        conn.execute(
+            sa.select(hooks.c.id).where(hooks.c.id.in_({due.hook_id for due, _ in delivered}))
+        ).scalars()
+    )
+    rows = [
+        {
+            "hook_id": due.hook_id,
+            "event_id": due.event_id,
+            "attempt": due.attempts + 1,
+            "at": now,
+            "status_code": outcome.status_code,
+            "duration_ms": outcome.duration_ms,
+            "error": None,
+            "next_attempt_at": None,
+        }
+        for due, outcome in delivered
+        if due.hook_id in still_there
+    ]
+    if rows:
+        conn.execute(hook_attempts.insert(), rows)
+    for due, _ in delivered:
+        if due.numbers == "e164" and due.event.sealed:
+            reveal_audited(conn, due, now)
+
+
+def reveal_audited(conn: Connection, due: Due, now: datetime) -> None:
+    """A delivery that carried numbers in E.164 counts in the audit log, as the hook's creator."""
+    record(
+        conn,
+        due.company_id,
+        due.creator,
+        "numbers.revealed",
+        f"hook:{due.hook_id}",
+        "webhook",
+        now,
+        {"event_id": due.event_id, "type": due.event.type, "numbers": len(due.event.sealed)},
+    )
 
 
 def record_outcome(
@@ -184,38 +275,20 @@ def record_outcome(
     rand: random.Random,
     retry_scale: float = 1.0,
 ) -> str:
-    """Append the attempt and schedule what follows; returns the delivery's new state:
-    `delivered`, `pending` (retry at its next time), `failed` (schedule exhausted) or `gone`
-    (410: the hook is deleted). Five days of failures disable the hook."""
+    """A failed attempt (delivered ones: `record_outcomes`): append it and schedule what
+    follows; returns the delivery's new state: `pending` (retried at its next time), `failed`
+    (schedule exhausted) or `gone` (410: the hook is deleted). Five days of failures disable
+    the hook."""
+    assert not outcome.delivered
     attempt = due.attempts + 1
     if outcome.status_code == 410:
         conn.execute(hooks.delete().where(hooks.c.id == due.hook_id))
         log.info("hook %s answered 410: deleted", due.hook_id)
         return "gone"
-    next_at: datetime | None = None
-    if outcome.delivered:
-        state = "delivered"
-        conn.execute(hooks.update().where(hooks.c.id == due.hook_id).values(failing_since=None))
-        if due.numbers == "e164" and due.event.sealed:
-            record(
-                conn,
-                due.company_id,
-                due.creator,
-                "numbers.revealed",
-                f"hook:{due.hook_id}",
-                "webhook",
-                now,
-                {
-                    "event_id": due.event_id,
-                    "type": due.event.type,
-                    "numbers": len(due.event.sealed),
-                },
-            )
-    else:
-        delay = retry_delay(attempt, outcome.retry_after_s, rand, retry_scale)
-        state = "failed" if delay is None else "pending"
-        next_at = None if delay is None else now + timedelta(seconds=delay)
-        fail_hook(conn, due.hook_id, now)
+    delay = retry_delay(attempt, outcome.retry_after_s, rand, retry_scale)
+    state = "failed" if delay is None else "pending"
+    next_at = None if delay is None else now + timedelta(seconds=delay)
+    fail_hook(conn, due.hook_id, now)
     updated = conn.execute(
         hook_deliveries.update()
         .where(

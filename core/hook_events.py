@@ -5,14 +5,16 @@ within the transaction of what they are about, relayed by the worker."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from core.audit import Actor
 from core.controlplane import hook_deliveries, hook_events, hooks, integration_outbox
+from core.hook_delivery import Due
 from schemas.events import IntegrationEvent, IntegrationEvents
 
 ROWS_PER_INSERT = 1_000  # 8 columns each: inside SQLite's 32,766 parameters
@@ -37,22 +39,28 @@ def insert_new(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
     return inserted
 
 
-def record_events(conn: Connection, events: Iterable[IntegrationEvent], now: datetime) -> int:
+def record_events(
+    conn: Connection,
+    events: Iterable[IntegrationEvent],
+    now: datetime,
+    lease_s: float | None = None,
+) -> list[Due]:
     """The deliveries these events make: for each event not seen before, one per hook of its
     company subscribed to its type (not disabled). An event seen before -- a replay, a
-    re-upload -- makes none, and a company without hooks keeps nothing. Returns how many."""
+    re-upload -- makes none, and a company without hooks keeps nothing. With `lease_s` the new
+    deliveries are leased to the caller, who sends them at once (not due for anyone else
+    until the lease ends); without, they are due now."""
     by_company: dict[str, list[IntegrationEvent]] = {}
     for event in events:
         by_company.setdefault(event.company_id, []).append(event)
-    made = 0
+    made: list[Due] = []
+    due_at = now if lease_s is None else now + timedelta(seconds=lease_s)
     for company_id, company_events in by_company.items():
-        subscribed: dict[str, list[str]] = {}
+        subscribed: dict[str, list[Any]] = {}
         for row in conn.execute(
-            sa.select(hooks.c.id, hooks.c.event).where(
-                hooks.c.company_id == company_id, hooks.c.disabled_at.is_(None)
-            )
+            sa.select(hooks).where(hooks.c.company_id == company_id, hooks.c.disabled_at.is_(None))
         ):
-            subscribed.setdefault(row.event, []).append(row.id)
+            subscribed.setdefault(row.event, []).append(row)
         wanted = list({e.id: e for e in company_events if e.type in subscribed}.values())
         new = {
             key[1]
@@ -71,21 +79,42 @@ def record_events(conn: Connection, events: Iterable[IntegrationEvent], now: dat
                 ],
             )
         }
-        deliveries = [
-            {
-                "hook_id": hook_id,
-                "event_id": event.id,
-                "company_id": company_id,
-                "state": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for event in wanted
-            if event.id in new
-            for hook_id in subscribed[event.type]
+        fresh = [
+            (event, hook) for event in wanted if event.id in new for hook in subscribed[event.type]
         ]
-        made += len(insert_new(conn, hook_deliveries, deliveries))
+        inserted = set(
+            insert_new(
+                conn,
+                hook_deliveries,
+                [
+                    {
+                        "hook_id": hook.id,
+                        "event_id": event.id,
+                        "company_id": company_id,
+                        "state": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": due_at,
+                        "created_at": now,
+                    }
+                    for event, hook in fresh
+                ],
+            )
+        )
+        made.extend(
+            Due(
+                hook_id=hook.id,
+                event_id=event.id,
+                company_id=company_id,
+                attempts=0,
+                target_url=hook.target_url,
+                numbers=hook.numbers,
+                secret_enc=hook.secret_enc,
+                creator=Actor(type=hook.creator_type, id=hook.creator_id),
+                event=event,
+            )
+            for event, hook in fresh
+            if (hook.id, event.id) in inserted
+        )
     return made
 
 

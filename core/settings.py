@@ -92,8 +92,8 @@ class Settings(BaseSettings):
     # unless this is true (default: true only when CLOSECALL_ENVIRONMENT=local)
     hooks_allow_private: bool | None = None
     hook_timeout_s: float = 15.0
-    hook_concurrency: int = 64  # deliveries in flight at once, over every target
-    hook_per_target: int = 8  # in flight to one hook: a slow receiver holds only these
+    hook_concurrency: int = 256  # deliveries in flight at once, over every target
+    hook_per_target: int = 32  # in flight to one hook: a slow receiver holds only these
     # a delivery taken by a worker is due again after this long if its worker died
     hook_lease_s: float = 60.0
     # multiplies the retry schedule (5 s ... 24 h): 1 in production; fault drills shorten it

@@ -17,10 +17,18 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("migrate", help="apply database and ClickHouse migrations, create topics")
     commands.add_parser("ingest", help="run the ingest service (phones talk to it)")
     commands.add_parser("api", help="run the report API alone (needs a ClickHouse server)")
-    worker = commands.add_parser("worker", help="run the calls worker")
+    worker = commands.add_parser(
+        "worker", help="run the calls worker (and the hooks worker as its child process)"
+    )
     worker.add_argument(
         "--with-api", action="store_true", help="serve the report API from the worker (chDB mode)"
     )
+    worker.add_argument(
+        "--without-hooks",
+        action="store_true",
+        help="do not start the hooks worker (run `closecall hooks` elsewhere)",
+    )
+    commands.add_parser("hooks", help="run the hooks worker alone (webhook deliveries)")
     up = commands.add_parser("up", help="start the whole local stack on embedded defaults")
     up.add_argument("--fleet", type=int, default=5, help="simulated phones (0: none)")
     schema = commands.add_parser("agent-schema", help="write the agent payloads' JSON Schema")
@@ -71,7 +79,11 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "worker":
         from deploy.services import run_worker
 
-        run_worker(settings, with_api=args.with_api)
+        run_worker(settings, with_api=args.with_api, with_hooks=not args.without_hooks)
+    elif args.command == "hooks":
+        from deploy.services import run_hooks
+
+        run_hooks(settings)
     elif args.command == "up":
         from deploy.local_stack import run_local_stack
 

@@ -6,6 +6,8 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -19,8 +21,10 @@ from core import clickhouse, controlplane
 from core.push import SyncPusher, pusher_from_settings
 from core.settings import Settings
 from core.topics import ensure_topics
+from deploy.local_stack import die_with_parent
 from deploy.runtime import resolve_master_key
 from ingest.app import create_app as create_ingest_app
+from streams.hooks_worker import create_hooks_worker
 from streams.worker import create_worker
 
 log = logging.getLogger(__name__)
@@ -115,7 +119,23 @@ class BoundedWorker(faust.Worker):
         super()._schedule_shutdown(signal)
 
 
-def run_worker(settings: Settings, with_api: bool) -> None:
+def run_hooks(settings: Settings) -> None:
+    """The hooks worker: integration events -> delivery log -> signed deliveries."""
+    engine = controlplane.make_engine(settings.database_url)
+    app = create_hooks_worker(settings, engine, resolve_master_key(settings))
+    BoundedWorker(app, loglevel=settings.log_level).execute_from_commandline()
+
+
+def start_hooks_child() -> subprocess.Popen[bytes]:
+    """`closecall hooks` as a child of this process, which the kernel stops when this process
+    dies, even by SIGKILL (its log goes where this one's goes)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "deploy.cli", "hooks"],
+        preexec_fn=die_with_parent(os.getpid()),
+    )
+
+
+def run_worker(settings: Settings, with_api: bool, with_hooks: bool = True) -> None:
     store = clickhouse.connect(settings.clickhouse_url)
     clickhouse.migrate(store)
     ensure_topics(settings)
@@ -131,4 +151,9 @@ def run_worker(settings: Settings, with_api: bool) -> None:
         async def serve_report_api() -> None:
             await server.serve()
 
-    BoundedWorker(worker_app, loglevel=settings.log_level).execute_from_commandline()
+    hooks = start_hooks_child() if with_hooks else None
+    try:
+        BoundedWorker(worker_app, loglevel=settings.log_level).execute_from_commandline()
+    finally:
+        if hooks is not None:
+            hooks.terminate()

@@ -8,14 +8,15 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
 from core.controlplane import load_company
-from core.hook_delivery import Due, Outcome, record_outcome, render, take_due
+from core.hook_delivery import Due, Outcome, record_outcomes, render, take_due
 from core.hook_sender import Sender
 from core.number_crypto import CompanyKeys, decrypt_secret, unwrap_company_keys
 
@@ -55,6 +56,23 @@ class DeliveryLoop:
         self.tasks: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
         self.keys: dict[str, CompanyKeys] = {}
+        self.outcomes: list[tuple[Due, Outcome]] = []
+        self.recorder: asyncio.Task[None] | None = None
+        # deliveries handed over by the fan-out (leased to this process), per hook, oldest first
+        self.ready: dict[str, deque[Due]] = {}
+        self.queued: set[tuple[str, str]] = set()
+        self.polled_at = -float("inf")
+
+    def submit(self, deliveries: list[Due]) -> None:
+        """New deliveries to send at once, without reading them back from the database (their
+        lease keeps other workers off them; a crash leaves them due when it ends)."""
+        for due in deliveries:
+            key = (due.hook_id, due.event_id)
+            if key not in self.queued:
+                self.queued.add(key)
+                self.ready.setdefault(due.hook_id, deque()).append(due)
+        if deliveries:
+            self.wake.set()
 
     def company_keys(self, company_id: str) -> CompanyKeys:
         found = self.keys.get(company_id)
@@ -70,52 +88,98 @@ class DeliveryLoop:
         with self.engine.begin() as conn:
             return take_due(conn, self.clock(), self.lease_s, limit, self.in_flight, self.per_hook)
 
-    async def run_once(self) -> int:
-        """Start the due deliveries there is room for; returns how many."""
+    def start(self, due: Due) -> None:
+        self.in_flight[due.hook_id] += 1
+        task = asyncio.create_task(self.deliver(due))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def start_ready(self) -> int:
+        """Handed-over deliveries, round robin over hooks, within both limits."""
+        started = 0
+        progress = True
+        while progress and len(self.tasks) < self.concurrency:
+            progress = False
+            for hook_id in list(self.ready):
+                if len(self.tasks) >= self.concurrency:
+                    break
+                if self.in_flight[hook_id] >= self.per_hook:
+                    continue
+                waiting = self.ready[hook_id]
+                due = waiting.popleft()
+                if not waiting:
+                    del self.ready[hook_id]
+                self.queued.discard((due.hook_id, due.event_id))
+                self.start(due)
+                started += 1
+                progress = True
+        return started
+
+    async def run_once(self, poll: bool = True) -> int:
+        """Start what there is room for: handed-over deliveries first, then (at most once per
+        poll interval) due ones from the database -- retries, and leases of a worker that
+        died. Returns how many started."""
+        started = self.start_ready()
         room = self.concurrency - len(self.tasks)
-        if room <= 0:
-            return 0
-        taken = await asyncio.to_thread(self.take, room)
-        for due in taken:
-            self.in_flight[due.hook_id] += 1
-            task = asyncio.create_task(self.deliver(due))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-        return len(taken)
+        if room <= 0 or not poll:
+            return started
+        self.polled_at = time.monotonic()
+        for due in await asyncio.to_thread(self.take, room):
+            if (due.hook_id, due.event_id) not in self.queued:  # not already waiting here
+                self.start(due)
+                started += 1
+        return started
 
     async def deliver(self, due: Due) -> None:
         try:
-            keys = await asyncio.to_thread(self.company_keys, due.company_id)
+            keys = self.keys.get(due.company_id)
+            if keys is None:
+                keys = await asyncio.to_thread(self.company_keys, due.company_id)
             body = render(due.event, due.numbers, keys)
             secret = decrypt_secret(keys, due.secret_enc)
-            outcome = await self.sender.send(due.target_url, due.event_id, secret, body)
+            outcome = await self.sender.send(
+                due.target_url, due.event_id, secret, body, pool=due.hook_id
+            )
         except Exception as exc:  # never lose the attempt: it is recorded as failed
             log.exception("delivery %s of hook %s failed before sending", due.event_id, due.hook_id)
             outcome = Outcome(None, 0, f"not sent: {type(exc).__name__}")
-        try:
-            await asyncio.to_thread(self.finish, due, outcome)
-        except Exception:  # the lease ends and the delivery is due again
-            log.exception("recording delivery %s of hook %s", due.event_id, due.hook_id)
         finally:
             self.in_flight[due.hook_id] -= 1
             if self.in_flight[due.hook_id] <= 0:
                 del self.in_flight[due.hook_id]
-            self.wake.set()  # room for another
+        # Outcomes are written in batches, one transaction each (a commit per delivery bounded
+        # the loop at ~160/s on SQLite). Until then the delivery's lease keeps it from being
+        # taken again; a crash before the write sends it again when the lease ends.
+        self.outcomes.append((due, outcome))
+        if self.recorder is None or self.recorder.done():
+            self.recorder = asyncio.create_task(self.record_outcomes())
 
-    def finish(self, due: Due, outcome: Outcome) -> None:
+    async def record_outcomes(self) -> None:
+        while self.outcomes:
+            batch, self.outcomes = self.outcomes, []
+            try:
+                await asyncio.to_thread(self.record, batch)
+            except Exception as exc:  # the control plane is down: keep them and try again
+                log.warning("recording %d delivery outcomes: %r", len(batch), exc)
+                self.outcomes = batch + self.outcomes
+                await asyncio.sleep(1.0)
+        self.wake.set()  # room for more
+
+    def record(self, batch: list[tuple[Due, Outcome]]) -> None:
         with self.engine.begin() as conn:
-            state = record_outcome(conn, due, outcome, self.clock(), self.rand, self.retry_scale)
-        log.debug("delivery %s of hook %s: %s (%s)", due.event_id, due.hook_id, state, outcome)
+            record_outcomes(conn, batch, self.clock(), self.rand, self.retry_scale)
 
     async def drain(self) -> None:
-        """Wait for every delivery in flight (tests, shutdown)."""
-        while self.tasks:
+        """Wait for every delivery in flight and its outcome recorded (tests, shutdown)."""
+        while self.tasks or (self.recorder is not None and not self.recorder.done()):
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
+            if self.recorder is not None:
+                await self.recorder
 
     async def run(self) -> None:
         while True:
             try:
-                await self.run_once()
+                await self.run_once(time.monotonic() - self.polled_at >= self.poll_interval_s)
             except Exception as exc:  # the control plane is down: try again at the next tick
                 log.warning("delivery loop: %r", exc)
             with contextlib.suppress(TimeoutError):

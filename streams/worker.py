@@ -2,6 +2,9 @@
 
 At-least-once with idempotent writes: a batch is acknowledged only after ClickHouse has its rows
 and its dead letters are in Kafka; the ReplacingMergeTree table absorbs the replays a crash causes.
+Integration events (`call.created`/`call.missed`, `device.stale`) go onto their topic after
+ClickHouse has the calls and before the offsets are committed; the hooks worker
+(streams/hooks_worker.py) delivers them.
 """
 
 from __future__ import annotations
@@ -22,8 +25,6 @@ from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
 from core.device_health import push_stale_devices
 from core.device_views import stale_device_events
-from core.hook_events import outbox_batch, record_events, relayed
-from core.hook_sender import Sender
 from core.lead_lookup import leads_of_clients
 from core.push import SyncPusher
 from core.settings import Settings
@@ -33,25 +34,14 @@ from streams.call_rows import CALL_COLUMNS, call_rows, decode_calls_event
 from streams.companies import CompanyCrypto, CompanyDirectory
 from streams.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, note_row
 from streams.decoding import UnprocessableRecord, decode_event
-from streams.deliveries import DeliveryLoop
 from streams.device_facts import update_device_facts
+from streams.faust_app import Publisher, dead_letter, faust_app
 from streams.isolation import insert_isolating
 from streams.retry import until_success
 from streams.status_rows import STATUS_COLUMNS, decode_status_event, status_row
 
 log = logging.getLogger(__name__)
 Stored = tuple[bytes, list[tuple[Any, ...]]]  # a record ClickHouse has, and its rows
-
-
-def dead_letter(event: EventT[bytes], reason: str) -> DeadLetter:
-    message = event.message
-    return DeadLetter(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        reason=reason,
-        record=bytes(event.value).decode("utf-8", "replace"),
-    )
 
 
 def create_worker(
@@ -61,26 +51,7 @@ def create_worker(
     master_key: bytes,
     pusher: SyncPusher,
 ) -> faust.App:
-    app = faust.App(
-        settings.worker_group,
-        broker=f"kafka://{settings.kafka_bootstrap}",
-        processing_guarantee="at_least_once",
-        web_enabled=False,
-        store="memory://",
-        datadir=str(settings.data_dir / "faust"),  # not the working directory
-        topic_partitions=settings.topic_partitions,
-        topic_allow_declare=False,
-        broker_session_timeout=settings.kafka_session_timeout_s,
-        broker_heartbeat_interval=1.0,
-        broker_commit_interval=0.2,
-        broker_commit_every=100,
-        consumer_group_instance_id=settings.worker_instance_id,
-        consumer_auto_offset_reset="earliest",
-        # Do not wait for a batch in progress on stop or rebalance: one retrying an outage would
-        # hold the worker forever (SIGTERM ignored). Its offsets are not committed, so the
-        # next owner reads it again and the replacing tables absorb the repeat.
-        stream_wait_empty=False,
-    )
+    app = faust_app(settings, settings.worker_group, settings.worker_instance_id, "faust")
     raw_calls = app.topic(settings.topic_calls_raw, value_type=bytes, value_serializer="raw")
     statuses = app.topic(settings.topic_device_status, value_type=bytes, value_serializer="raw")
     contacts = app.topic(settings.topic_contacts_raw, value_type=bytes, value_serializer="raw")
@@ -90,16 +61,6 @@ def create_worker(
         settings.topic_integration_events, value_type=bytes, value_serializer="raw"
     )
     directory = CompanyDirectory(engine, master_key)
-    deliveries = DeliveryLoop(
-        engine,
-        master_key,
-        Sender(settings.hook_timeout_s, settings.private_hooks_allowed),
-        concurrency=settings.hook_concurrency,
-        per_hook=settings.hook_per_target,
-        lease_s=settings.hook_lease_s,
-        poll_interval_s=settings.hook_poll_interval_s,
-        retry_scale=settings.hook_retry_scale,
-    )
 
     async def company_of(company_id: str) -> CompanyCrypto:
         """Retried while the control plane is down; an unknown company is unprocessable."""
@@ -126,17 +87,8 @@ def create_worker(
         reports = [decode_status_event(value) for value, _rows in stored]
         await asyncio.get_running_loop().run_in_executor(None, update_device_facts, engine, reports)
 
-    async def publish(records: list[IntegrationEvents]) -> None:
-        """Onto the integration topic, keyed by company; returns once Kafka has them all."""
-        sent = [
-            await integration.send(
-                key=record.company_id.encode(), value=record.model_dump_json().encode()
-            )
-            for record in records
-            if record.events
-        ]
-        for future in sent:
-            await future
+    publish = Publisher(integration)
+    publish_dead_letters = Publisher(dead_letters)
 
     async def publish_call_events(stored: list[Stored]) -> None:
         """`call.created`/`call.missed` of the calls ClickHouse now has (so each is in the
@@ -158,7 +110,7 @@ def create_worker(
             records.append(
                 call_events(company_id, rows, ZoneInfo(company.timezone), sims[company_id], holders)
             )
-        await publish(records)
+        await publish.records(records)
 
     def lead_holders(company_id: str, clients: list[str]) -> dict[str, str]:
         return leads_of_clients(CompanyClickHouse(clickhouse, company_id), clients)
@@ -166,18 +118,6 @@ def create_worker(
     def device_sims_of(company_id: str) -> dict[tuple[str, int], dict[str, Any]]:
         with engine.connect() as conn:
             return device_sims(conn, company_id)
-
-    async def publish_dead_letters(dead: list[DeadLetter]) -> None:
-        for letter in dead:
-            log.warning(
-                "dead letter %s[%d]@%d: %s",
-                letter.topic,
-                letter.partition,
-                letter.offset,
-                letter.reason,
-            )
-            sent = await dead_letters.send(value=letter.model_dump_json().encode())
-            await sent
 
     async def sink(
         stream: faust.StreamT[bytes],
@@ -218,7 +158,7 @@ def create_worker(
             ]
             if after_insert is not None and stored:
                 await until_success(f"after storing {table}", after_insert, stored)
-            await until_success("dead-letter publish", publish_dead_letters, dead)
+            await until_success("dead-letter publish", publish_dead_letters.dead_letters, dead)
             for event in events:
                 await stream.ack(event)
             await app.consumer.commit()
@@ -241,70 +181,15 @@ def create_worker(
     async def announce_stale_devices() -> None:
         """`device.stale` for the companies with a hook for it (repeats are dropped by id)."""
         try:
-            await publish(await asyncio.get_running_loop().run_in_executor(None, stale_devices))
+            await publish.records(
+                await asyncio.get_running_loop().run_in_executor(None, stale_devices)
+            )
         except Exception as exc:  # tried again at the next tick
             log.warning("stale-device events failed: %r", exc)
 
     @app.agent(raw_calls, concurrency=1)
     async def store_calls(stream: faust.StreamT[bytes]) -> None:
         await sink(stream, call_rows_of, "calls", CALL_COLUMNS, publish_call_events)
-
-    def record(batch: list[IntegrationEvents]) -> int:
-        with engine.begin() as conn:
-            return record_events(
-                conn, (e for record in batch for e in record.events), datetime.now(UTC)
-            )
-
-    @app.agent(integration, concurrency=1)
-    async def record_deliveries(stream: faust.StreamT[bytes]) -> None:
-        """Integration events -> one delivery per subscribed hook in the control plane (an
-        event seen before makes none) -> ack, commit -> the delivery loop woken."""
-        batches = cast(faust.Stream[Any], stream).noack_take(
-            settings.flush_max_records, within=settings.flush_interval_ms / 1000
-        )
-        loop = asyncio.get_running_loop()
-        async for batch in batches:
-            events = cast(list[EventT[bytes]], batch)
-            records, dead = [], []
-            for event in events:
-                try:
-                    records.append(decode_event(IntegrationEvents, event.value))
-                except UnprocessableRecord as exc:
-                    dead.append(dead_letter(event, str(exc)))
-            made = await until_success(
-                "recording deliveries", loop.run_in_executor, None, record, records
-            )
-            await until_success("dead-letter publish", publish_dead_letters, dead)
-            for event in events:
-                await stream.ack(event)
-            await app.consumer.commit()
-            if made:
-                deliveries.wake.set()
-
-    def outbox() -> list[IntegrationEvents]:
-        with engine.connect() as conn:
-            return outbox_batch(conn)
-
-    def forget(records: list[IntegrationEvents]) -> None:
-        with engine.begin() as conn:
-            relayed(conn, records)
-
-    @app.timer(settings.hook_poll_interval_s)
-    async def relay_outbox() -> None:
-        """The report API's events (leads), from its outbox onto the integration topic; each
-        leaves the outbox once Kafka has it (a crash in between sends it again: same id)."""
-        loop = asyncio.get_running_loop()
-        try:
-            records = await loop.run_in_executor(None, outbox)
-            if records:
-                await publish(records)
-                await loop.run_in_executor(None, forget, records)
-        except Exception as exc:  # tried again at the next tick
-            log.warning("outbox relay failed: %r", exc)
-
-    @app.task
-    async def deliver_hooks() -> None:
-        await deliveries.run()
 
     @app.agent(statuses, concurrency=1)
     async def store_device_status(stream: faust.StreamT[bytes]) -> None:

@@ -170,7 +170,7 @@ def delivery(context: ApiContext, hook_id: str, event_id: str) -> Any:
 
 def record(context: ApiContext, events: list[IntegrationEvent], now: datetime) -> int:
     with context.engine.begin() as conn:
-        return record_events(conn, events, now)
+        return len(record_events(conn, events, now))
 
 
 def failing(status: int, headers: dict[str, str] | None = None) -> Any:
@@ -429,7 +429,7 @@ def test_stale_devices_are_announced_once_per_quiet_period(
     def announce(at: datetime) -> int:
         with context.engine.begin() as conn:
             records = stale_device_events(conn, chdb_store, at)
-            return record_events(conn, [e for r in records for e in r.events], at)
+            return len(record_events(conn, [e for r in records for e in r.events], at))
 
     assert announce(now) == 0  # enrolled just now: not stale
     later = now + timedelta(hours=7)  # six hours of silence is the default threshold

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from deploy.local_stack import free_port
 
@@ -114,7 +115,10 @@ class Stack:
             self.wait_ready(self.api, "api")
 
     def kill_worker(self) -> None:
+        """SIGKILL the worker and its hooks worker (its child) at once: nothing runs down."""
         process = self.processes.pop("worker")
+        for child in psutil.Process(process.pid).children(recursive=True):
+            child.send_signal(signal.SIGKILL)
         process.send_signal(signal.SIGKILL)
         process.wait()
 

@@ -40,7 +40,7 @@ CREATE TABLE hook_deliveries (
     created_at TIMESTAMP NOT NULL,
     PRIMARY KEY (hook_id, event_id)
 );
-CREATE INDEX hook_deliveries_due ON hook_deliveries (state, next_attempt_at);
+CREATE INDEX hook_deliveries_due ON hook_deliveries (state, next_attempt_at, hook_id);
 CREATE TABLE hook_attempts (
     hook_id VARCHAR(36) NOT NULL REFERENCES hooks (id) ON DELETE CASCADE,
     event_id VARCHAR(64) NOT NULL,

@@ -11,10 +11,10 @@ import json
 import logging
 import random
 from collections.abc import Mapping
-from typing import Any
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection

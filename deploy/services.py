@@ -111,8 +111,11 @@ class BoundedWorker(faust.Worker):
     not committed is read again, and the replacing tables absorb it."""
 
     shutdown_grace_s = 8.0
+    children: tuple[subprocess.Popen[bytes], ...] = ()  # stopped with it (the hooks worker)
 
     def _schedule_shutdown(self, signal: signal.Signals) -> None:
+        for child in self.children:
+            child.terminate()
         timer = threading.Timer(self.shutdown_grace_s, os._exit, args=(1,))
         timer.daemon = True
         timer.start()
@@ -151,9 +154,14 @@ def run_worker(settings: Settings, with_api: bool, with_hooks: bool = True) -> N
         async def serve_report_api() -> None:
             await server.serve()
 
-    hooks = start_hooks_child() if with_hooks else None
+    worker = BoundedWorker(worker_app, loglevel=settings.log_level)
+    worker.children = (start_hooks_child(),) if with_hooks else ()
     try:
-        BoundedWorker(worker_app, loglevel=settings.log_level).execute_from_commandline()
+        worker.execute_from_commandline()
     finally:
-        if hooks is not None:
-            hooks.terminate()
+        for child in worker.children:
+            child.terminate()
+            try:
+                child.wait(BoundedWorker.shutdown_grace_s + 2)
+            except subprocess.TimeoutExpired:
+                child.kill()

@@ -172,18 +172,6 @@ def deliveries(db: Connection, company_id: str, hook_id: str, page: Page) -> Del
             hook_attempts.c.event_id.desc(),
         ).limit(page.limit + 1)
     )
-    items = [
-        DeliveryAttempt(
-            event_id=row.event_id,
-            type=row.type,
-            attempt=row.attempt,
-            at=row.at,
-            status_code=row.status_code,
-            duration_ms=row.duration_ms,
-            error=row.error,
-            next_attempt_at=row.next_attempt_at,
-        )
-        for row in rows
-    ]
+    items = [DeliveryAttempt.model_validate(row, from_attributes=True) for row in rows]
     shown, after = cut(items, page, lambda item: attempt_key(item.at, item.attempt, item.event_id))
     return DeliveryPage(items=shown, next_cursor=next_cursor(after))

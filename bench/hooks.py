@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import subprocess
 import sys
 import time
 import uuid
@@ -253,12 +252,7 @@ def run(workdir: Path, events: int, latency_s: float, progress: Progress) -> dic
     try:
         progress(f"hooks: 202 -> delivery at 500 calls/s for {latency_s:.0f} s")
         stack.start_broker()
-        subprocess.run(
-            [sys.executable, "-m", "deploy.cli", "migrate"],
-            env=stack.env(),
-            check=True,
-            capture_output=True,
-        )
+        stack.migrate()
         stack.start("ingest", "ingest")
         stack.start("worker", "worker", "--with-api")
         latency = asyncio.run(steady_latency(stack, receiver_url, 500, latency_s))

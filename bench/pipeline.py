@@ -292,12 +292,7 @@ def run(workdir: Path, scale: PipelineScale, progress: Progress) -> dict[str, An
     try:
         progress("starting broker and ingest (the worker starts after the backlog is in Kafka)")
         stack.start_broker()
-        subprocess.run(
-            [sys.executable, "-m", "deploy.cli", "migrate"],
-            env=stack.env(),
-            check=True,
-            capture_output=True,
-        )
+        stack.migrate()
         rss.watch("ingest", stack.start("ingest", "ingest").process.pid)
         stack.start("setup", "worker", "--with-api")  # signup and enrollment need the report API
         api_key, company_id, phones = asyncio.run(setup(stack, scale))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -55,6 +56,14 @@ class BenchStack:
             "CLOSECALL_DEVICE_RATE_BURST": "10000",
             **self.extra_env,
         }
+
+    def migrate(self) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "deploy.cli", "migrate"],
+            env=self.env(),
+            check=True,
+            capture_output=True,
+        )
 
     def start_broker(self) -> None:
         argv = noida_argv(self.workdir / "kafka", "127.0.0.1", self.kafka_port)

@@ -172,13 +172,24 @@ def both_stacks(
 ) -> Iterator[Stack]:
     """A module's stack on embedded defaults (chDB, SQLite), then on the production path
     (ClickHouse server, PostgreSQL)."""
+    yield from stack_of_param(request, broker, tmp_path_factory)
+
+
+def stack_of_param(
+    request: pytest.FixtureRequest,
+    broker: Broker,
+    tmp_path_factory: pytest.TempPathFactory,
+    env: dict[str, str] | None = None,
+) -> Iterator[Stack]:
+    """`shared_stack` on chDB + SQLite or ClickHouse server + PostgreSQL, as `request.param`
+    says (`chdb` or `server`)."""
     if request.param == "chdb":
-        yield from shared_stack(broker, tmp_path_factory)
+        yield from shared_stack(broker, tmp_path_factory, env)
         return
     server: ClickHouseServer = request.getfixturevalue("clickhouse_server")
     postgres: str = request.getfixturevalue("postgres_url")
     database = f"cc_{uuid.uuid4().hex[:8]}"
-    yield from shared_stack(broker, tmp_path_factory, None, server.url(database), postgres)
+    yield from shared_stack(broker, tmp_path_factory, env, server.url(database), postgres)
 
 
 @pytest.fixture

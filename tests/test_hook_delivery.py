@@ -45,6 +45,7 @@ from streams.deliveries import DeliveryLoop
 from tests.support.fcm import stub_pusher
 from tests.support.receiver import Answer, Received, Receiver
 from tests.test_lead_push import employee_with_phone
+from tests.test_lead_push import signed_up as lead_company
 from tests.test_stale_push import status_seen
 
 MASTER_KEY = bytes(range(32))
@@ -100,17 +101,8 @@ def receiver() -> Iterator[Receiver]:
 
 
 def signed_up(client: TestClient) -> tuple[dict[str, str], str]:
-    name = f"Hooks{uuid.uuid4().hex[:6]}"
-    body = {
-        "company_name": name,
-        "country": "IN",
-        "email": f"owner@{name.lower()}.example",
-        "password": "correct horse battery staple",
-        "plan": "basic_lead",
-    }
-    answer = client.post("/v1/signup", json=body)
-    assert answer.status_code == 201, answer.text
-    auth = {"Authorization": f"Bearer {answer.json()['api_key']}"}
+    """A company on the lead plan: its API key's header and its id."""
+    auth = lead_company(client)
     return auth, client.get("/v1/me", headers=auth).json()["company"]["id"]
 
 

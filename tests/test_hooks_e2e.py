@@ -15,9 +15,9 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.conftest import shared_stack
+from tests.conftest import stack_of_param
 from tests.support.receiver import Answer, Received, Receiver
-from tests.support.services import Broker, ClickHouseServer
+from tests.support.services import Broker
 from tests.support.stack import Stack, eventually
 from tests.test_faults import calls_of
 from tests.test_pipeline_e2e import upload
@@ -36,13 +36,7 @@ HOOK_ENV = {
 def stack(
     request: pytest.FixtureRequest, broker: Broker, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    if request.param == "chdb":
-        yield from shared_stack(broker, tmp_path_factory, HOOK_ENV)
-        return
-    server: ClickHouseServer = request.getfixturevalue("clickhouse_server")
-    postgres: str = request.getfixturevalue("postgres_url")
-    database = f"cc_{uuid.uuid4().hex[:8]}"
-    yield from shared_stack(broker, tmp_path_factory, HOOK_ENV, server.url(database), postgres)
+    yield from stack_of_param(request, broker, tmp_path_factory, HOOK_ENV)
 
 
 @pytest.fixture

@@ -126,13 +126,19 @@ def call_event(company_id: str, call_id: str, number_enc: str = "") -> Integrati
     )
 
 
-def delivery_loop(context: ApiContext, clock: Clock, sender: Sender | None = None) -> DeliveryLoop:
+def delivery_loop(
+    context: ApiContext,
+    clock: Clock,
+    sender: Sender | None = None,
+    concurrency: int = 8,
+    per_hook: int = 4,
+) -> DeliveryLoop:
     return DeliveryLoop(
         context.engine,
         MASTER_KEY,
         sender or Sender(5.0, allow_private=True),
-        concurrency=8,
-        per_hook=4,
+        concurrency=concurrency,
+        per_hook=per_hook,
         lease_s=60,
         poll_interval_s=0.1,
         clock=clock,
@@ -436,3 +442,37 @@ def test_stale_devices_are_announced_once_per_quiet_period(
     status_seen(chdb_store, company_id, device["id"], later)  # heard from, then quiet again
     assert announce(later + timedelta(hours=1)) == 0
     assert announce(later + timedelta(hours=7)) == 1
+
+
+def test_a_slow_receiver_does_not_delay_the_others(
+    api: tuple[TestClient, ApiContext], receiver: Receiver
+) -> None:
+    client, context = api
+    auth, company_id = signed_up(client)
+    slow = Receiver(delay_s=1.0).start()
+    try:
+        subscribe(client, auth, slow.url("/slow"))
+        subscribe(client, auth, receiver.url("/fast"))
+        events = [call_event(company_id, f"call-{n}") for n in range(6)]
+
+        async def deliver() -> int:
+            loop = delivery_loop(context, Clock(), concurrency=4, per_hook=2)
+            with context.engine.begin() as conn:  # as the hooks worker: handed over at once
+                loop.submit(record_events(conn, events, T0, lease_s=60))
+            while len(receiver.received("/fast")) < len(events):
+                await loop.run_once(poll=False)
+                await asyncio.sleep(0.01)
+            slow_so_far = len(slow.received("/slow"))
+            while loop.ready:
+                await loop.run_once(poll=False)
+                await asyncio.sleep(0.05)
+            await loop.drain()
+            await loop.sender.close()
+            return slow_so_far
+
+        slow_when_fast_done = asyncio.run(deliver())
+        assert slow_when_fast_done <= 2  # its own two slots only: the fast hook had the rest
+        assert len(slow.received("/slow")) == len(events)
+        assert {r.webhook_id for r in receiver.received("/fast")} == {e.id for e in events}
+    finally:
+        slow.stop()

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     hook_lease_s: float = 60.0
     # multiplies the retry schedule (5 s ... 24 h): 1 in production; fault drills shorten it
     hook_retry_scale: float = 1.0
+    # the hooks worker's batch window: its batches are one transaction, not a ClickHouse insert,
+    # so a short one costs little and is most of the time from an upload to its webhook
+    hook_flush_interval_ms: int = 50
     hook_poll_interval_s: float = 1.0  # due deliveries and the lead outbox are read this often
     # `closecall fleet`: the simulated company's API key (or --api-key-file)
     fleet_api_key: str = Field(default="", repr=False)

@@ -69,7 +69,7 @@ def create_hooks_worker(settings: Settings, engine: Engine, master_key: bytes) -
         """Integration events -> one delivery per subscribed hook in the control plane (an
         event seen before makes none), handed to the delivery loop -> ack, commit."""
         batches = cast(faust.Stream[Any], stream).noack_take(
-            settings.flush_max_records, within=settings.flush_interval_ms / 1000
+            settings.flush_max_records, within=settings.hook_flush_interval_ms / 1000
         )
         loop = asyncio.get_running_loop()
         async for batch in batches:

@@ -118,6 +118,21 @@ def record_events(
     return made
 
 
+def subscribed(conn: Connection, company_ids: Iterable[str]) -> dict[str, set[str]]:
+    """company -> the events it has hooks for (not disabled), for these companies: the worker
+    builds only events someone will receive (one indexed query per batch, never stale)."""
+    wanted = sorted(set(company_ids))
+    found: dict[str, set[str]] = {}
+    if wanted:
+        for row in conn.execute(
+            sa.select(hooks.c.company_id, hooks.c.event)
+            .where(hooks.c.company_id.in_(wanted), hooks.c.disabled_at.is_(None))
+            .distinct()
+        ):
+            found.setdefault(row.company_id, set()).add(row.event)
+    return found
+
+
 def write_outbox(conn: Connection, events: Iterable[IntegrationEvent], now: datetime) -> None:
     """Events to relay, in the caller's transaction (so they exist exactly if it commits)."""
     insert_new(

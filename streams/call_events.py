@@ -4,7 +4,7 @@ masked, its ciphertext sealed beside it) and an id from the call, so a replay re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,6 +14,7 @@ from schemas.events import HookEvent, IntegrationEvent, IntegrationEvents, integ
 from streams.call_rows import CALL_COLUMNS
 
 MISSED_TYPES = frozenset({"missed", "rejected"})
+CALL_EVENTS: tuple[HookEvent, ...] = ("call.created", "call.missed")
 
 
 def call_events(
@@ -22,11 +23,21 @@ def call_events(
     zone: ZoneInfo,
     sims: dict[tuple[str, int], dict[str, Any]],
     holders: Mapping[str, str],
+    wanted: Collection[str],
 ) -> IntegrationEvents:
-    """`holders`: client key -> the lead holding that number (the history's `lead_id`)."""
+    """The events of `wanted` types (those the company has hooks for) of these calls.
+    `holders`: client key -> the lead holding that number (the history's `lead_id`)."""
     events: list[IntegrationEvent] = []
     for values in rows:
         row = dict(zip(CALL_COLUMNS, values, strict=True))
+        types: tuple[HookEvent, ...] = tuple(
+            event_type
+            for event_type in CALL_EVENTS
+            if event_type in wanted
+            and (event_type == "call.created" or row["type"] in MISSED_TYPES)
+        )
+        if not types:
+            continue
         item = to_item(
             {
                 **row,
@@ -41,9 +52,6 @@ def call_events(
             mode="json"
         )
         sealed = {"number": row["number_enc"]} if row["number_enc"] else {}
-        types: tuple[HookEvent, ...] = (
-            ("call.created", "call.missed") if row["type"] in MISSED_TYPES else ("call.created",)
-        )
         events.extend(
             IntegrationEvent(
                 id=integration_event_id(event_type, row["call_id"]),

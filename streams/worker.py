@@ -25,6 +25,7 @@ from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
 from core.device_health import push_stale_devices
 from core.device_views import stale_device_events
+from core.hook_events import subscribed
 from core.lead_lookup import leads_of_clients
 from core.push import SyncPusher
 from core.settings import Settings
@@ -94,11 +95,13 @@ def create_worker(
         """`call.created`/`call.missed` of the calls ClickHouse now has (so each is in the
         history before its webhook), before the batch's offsets are committed."""
         loop = asyncio.get_running_loop()
+        companies = {rows[0][0] for _value, rows in stored if rows}
+        hooked = await loop.run_in_executor(None, call_hooks_of, companies)
         records = []
         sims: dict[str, dict[tuple[str, int], dict[str, Any]]] = {}
         for _value, rows in stored:
-            if not rows:
-                continue
+            if not rows or rows[0][0] not in hooked:
+                continue  # no hook would receive these: nothing to build
             company_id = rows[0][0]
             company = await company_of(company_id)
             if company_id not in sims:
@@ -108,9 +111,23 @@ def create_worker(
                 clients = [row[CALL_COLUMNS.index("client_key")] for row in rows]
                 holders = await loop.run_in_executor(None, lead_holders, company_id, clients)
             records.append(
-                call_events(company_id, rows, ZoneInfo(company.timezone), sims[company_id], holders)
+                call_events(
+                    company_id,
+                    rows,
+                    ZoneInfo(company.timezone),
+                    sims[company_id],
+                    holders,
+                    hooked[company_id],
+                )
             )
         await publish.records(records)
+
+    def call_hooks_of(company_ids: set[str]) -> dict[str, set[str]]:
+        with engine.connect() as conn:
+            found = subscribed(conn, company_ids)
+        return {
+            c: events for c, events in found.items() if events & {"call.created", "call.missed"}
+        }
 
     def lead_holders(company_id: str, clients: list[str]) -> dict[str, str]:
         return leads_of_clients(CompanyClickHouse(clickhouse, company_id), clients)

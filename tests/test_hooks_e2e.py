@@ -140,6 +140,7 @@ def test_a_500_is_retried_with_the_same_id_and_a_410_unsubscribes(
     receiver.responder = flaky
     retried = subscribe(stack, key, "call.created", receiver.url("/flaky"))
     gone = subscribe(stack, key, "call.created", receiver.url("/gone"))
+    leads = subscribe(stack, key, "lead.created", receiver.url("/leads"))
     call = {**calls_of(1, "flaky")[0].wire(), "number": "+91 98765 43210"}
     lead = stack.api.post(
         "/v1/leads", json={"primary_number": "9876543210"}, headers=auth(key)
@@ -151,6 +152,12 @@ def test_a_500_is_retried_with_the_same_id_and_a_410_unsubscribes(
     Webhook(retried["secret"]).verify(second.body, second.headers)
     data = second.json()["data"]
     assert data["lead_id"] == lead["id"] and data == history(stack, key)[data["id"]]
+    # the lead's own event: from the lead's transaction (the outbox) through Kafka
+    eventually(lambda: receiver.delivered("/leads"), 60)  # after a 500, like every path here
+    made = receiver.received("/leads")[-1]
+    assert receiver.delivered("/leads") == {made.webhook_id: 1}
+    Webhook(leads["secret"]).verify(made.body, made.headers)
+    assert made.json()["type"] == "lead.created" and made.json()["data"]["id"] == lead["id"]
     log = stack.api.get(f"/v1/hooks/{retried['id']}/deliveries", headers=auth(key)).json()
     assert [(i["attempt"], i["status_code"]) for i in log["items"]] == [(2, 200), (1, 500)]
     assert log["items"][1]["next_attempt_at"] is not None and log["items"][1]["error"]

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import faust
@@ -111,7 +112,7 @@ class BoundedWorker(faust.Worker):
     not committed is read again, and the replacing tables absorb it."""
 
     shutdown_grace_s = 8.0
-    children: tuple[subprocess.Popen[bytes], ...] = ()  # stopped with it (the hooks worker)
+    children: tuple[HooksChild, ...] = ()  # stopped with it (the hooks worker)
 
     def _schedule_shutdown(self, signal: signal.Signals) -> None:
         for child in self.children:
@@ -129,13 +130,51 @@ def run_hooks(settings: Settings) -> None:
     BoundedWorker(app, loglevel=settings.log_level).execute_from_commandline()
 
 
-def start_hooks_child() -> subprocess.Popen[bytes]:
+class HooksChild:
     """`closecall hooks` as a child of this process, which the kernel stops when this process
-    dies, even by SIGKILL (its log goes where this one's goes)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "deploy.cli", "hooks"],
-        preexec_fn=die_with_parent(os.getpid()),
-    )
+    dies, even by SIGKILL (its log goes where this one's goes), and which this process starts
+    again whenever it exits: faust ends a worker whose consumer cannot reach the broker while it
+    starts, and deliveries must not stop for good because Kafka was down for a moment."""
+
+    max_backoff_s = 30.0
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self.process = self.spawn()
+        self.watcher = threading.Thread(target=self.keep_running, daemon=True)
+        self.watcher.start()
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "deploy.cli", "hooks"],
+            preexec_fn=die_with_parent(os.getpid()),
+        )
+
+    def keep_running(self) -> None:
+        backoff = 1.0
+        while True:
+            started = time.monotonic()
+            code = self.process.wait()
+            if self.stopping.is_set():
+                return
+            if time.monotonic() - started > 60:
+                backoff = 1.0  # it ran a while: a new failure, not the same one again
+            log.warning("hooks worker exited (%s); starting it again in %.0f s", code, backoff)
+            if self.stopping.wait(backoff):
+                return
+            backoff = min(backoff * 2, self.max_backoff_s)
+            self.process = self.spawn()
+
+    def terminate(self) -> None:
+        self.stopping.set()
+        self.process.terminate()
+
+    def stop(self, grace_s: float) -> None:
+        self.terminate()
+        try:
+            self.process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 def run_worker(settings: Settings, with_api: bool, with_hooks: bool = True) -> None:
@@ -155,13 +194,9 @@ def run_worker(settings: Settings, with_api: bool, with_hooks: bool = True) -> N
             await server.serve()
 
     worker = BoundedWorker(worker_app, loglevel=settings.log_level)
-    worker.children = (start_hooks_child(),) if with_hooks else ()
+    worker.children = (HooksChild(),) if with_hooks else ()
     try:
         worker.execute_from_commandline()
     finally:
         for child in worker.children:
-            child.terminate()
-            try:
-                child.wait(BoundedWorker.shutdown_grace_s + 2)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            child.stop(BoundedWorker.shutdown_grace_s + 2)

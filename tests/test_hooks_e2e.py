@@ -1,7 +1,8 @@
 """REST hooks through the real stack (phone -> ingest -> Kafka -> worker -> ClickHouse ->
 integration topic -> delivery log -> a local receiver), on chDB + SQLite and on ClickHouse
 server + PostgreSQL. Signatures are verified with the Standard Webhooks reference library.
-Faults: the worker SIGKILLed with deliveries in flight while the receiver goes down and back."""
+Faults: the worker SIGKILLed with deliveries in flight while the receiver goes down and back;
+a lead made while Kafka is down waits in the outbox and is delivered once Kafka is back."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.conftest import stack_of_param
+from tests.conftest import StackFactory, stack_of_param
 from tests.support.receiver import Answer, Received, Receiver
 from tests.support.services import Broker
 from tests.support.stack import Stack, eventually
@@ -202,3 +204,29 @@ def test_worker_killed_in_flight_and_receiver_down_deliver_everything_once(
         log = api.get(f"/v1/hooks/{hook['id']}/deliveries", params={"limit": 1000}).json()
     errors = {i["error"] for i in log["items"] if i["status_code"] is None}
     assert any("ConnectError" in (e or "") for e in errors), errors  # the receiver was down
+
+
+def test_a_lead_made_while_kafka_is_down_is_delivered_once_it_is_back(
+    make_stack: StackFactory, tmp_path: Path, receiver: Receiver
+) -> None:
+    broker = Broker("noida", tmp_path / "broker")
+    broker.workdir.mkdir()
+    broker.start()
+    try:
+        stack = make_stack(broker.bootstrap, env=HOOK_ENV)
+        key = stack.signup(f"Outbox{uuid.uuid4().hex[:6]}", plan="basic_lead")["api_key"]
+        hook = subscribe(stack, key, "lead.created", receiver.url("/leads"))
+        broker.stop()
+        answer = stack.api.post(
+            "/v1/leads", json={"primary_number": "9876543210"}, headers=auth(key)
+        )
+        assert answer.status_code == 201, answer.text  # the event waits in the outbox
+        time.sleep(3)  # the relay tries meanwhile, and fails
+        assert receiver.received("/leads") == []
+        broker.start()  # same port, same data directory
+        eventually(lambda: receiver.delivered("/leads"), 120)
+        [made] = receiver.received("/leads")
+        Webhook(hook["secret"]).verify(made.body, made.headers)
+        assert made.json()["data"]["id"] == answer.json()["id"]
+    finally:
+        broker.stop()

@@ -85,6 +85,21 @@ class Due:
     creator: Actor
     event: IntegrationEvent
 
+    @classmethod
+    def of(cls, hook_id: str, hook: Any, event: IntegrationEvent, attempts: int) -> Due:
+        """`event` to the hook whose columns `hook` holds (target, numbers, secret, creator)."""
+        return cls(
+            hook_id=hook_id,
+            event_id=event.id,
+            company_id=event.company_id,
+            attempts=attempts,
+            target_url=hook.target_url,
+            numbers=hook.numbers,
+            secret_enc=hook.secret_enc,
+            creator=Actor(type=hook.creator_type, id=hook.creator_id),
+            event=event,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -175,17 +190,7 @@ def take_due(
         )
     }
     return [
-        Due(
-            hook_id=row.hook_id,
-            event_id=row.event_id,
-            company_id=row.company_id,
-            attempts=row.attempts,
-            target_url=row.target_url,
-            numbers=row.numbers,
-            secret_enc=row.secret_enc,
-            creator=Actor(type=row.creator_type, id=row.creator_id),
-            event=IntegrationEvent.model_validate_json(row.body),
-        )
+        Due.of(row.hook_id, row, IntegrationEvent.model_validate_json(row.body), row.attempts)
         for row in chosen
         if (row.hook_id, row.event_id) in claimed
     ]

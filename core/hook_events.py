@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from core.audit import Actor
 from core.controlplane import hook_deliveries, hook_events, hooks, integration_outbox
 from core.hook_delivery import Due
 from schemas.events import IntegrationEvent, IntegrationEvents
@@ -101,17 +100,7 @@ def record_events(
             )
         )
         made.extend(
-            Due(
-                hook_id=hook.id,
-                event_id=event.id,
-                company_id=company_id,
-                attempts=0,
-                target_url=hook.target_url,
-                numbers=hook.numbers,
-                secret_enc=hook.secret_enc,
-                creator=Actor(type=hook.creator_type, id=hook.creator_id),
-                event=event,
-            )
+            Due.of(hook.id, hook, event, attempts=0)
             for event, hook in fresh
             if (hook.id, event.id) in inserted
         )

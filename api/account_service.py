@@ -17,7 +17,8 @@ from api.passwords import NewPassword, hasher
 from api.report_range import RangeError, parse_zone
 from core.controlplane import Company, api_keys, companies, users
 from core.errors import ApiError
-from core.number_crypto import new_wrapped_data_key
+from core.number_crypto import MasterKey, new_wrapped_data_key
+from core.subscription import Status, company_status, status_at
 from core.tokens import digest, new_secret
 
 API_KEY_PREFIX = "cc_live"
@@ -77,7 +78,7 @@ class MeCompany(BaseModel):
     id: str
     name: str
     plan: str
-    status: str = Field(description="the subscription: `active` until cancellation exists")
+    status: Status = Field(description='the subscription (API.md "Subscription")')
     timezone: str
 
 
@@ -140,13 +141,41 @@ class ApiKeyList(BaseModel):
 
 
 class CompanySettings(BaseModel):
+    """What PATCH /v1/company changes; a field left out stays as it is."""
+
     stale_after_s: int | None = Field(
         default=None, ge=300, le=30 * 86400, description="a device is stale after this much silence"
     )
+    plan: Literal["basic", "basic_lead"] | None = Field(
+        default=None, description="applies at once (owner); leads answer 402 on `basic`"
+    )
+    retention_days: int | None = Field(
+        default=None,
+        ge=30,
+        le=36500,
+        description="calls, statuses and contacts older than this are deleted daily (owner); "
+        "null keeps everything",
+    )
+
+    def owner_fields(self) -> list[str]:
+        return sorted({"plan", "retention_days"} & self.model_fields_set)
+
+
+class CompanyView(BaseModel):
+    plan: Literal["basic", "basic_lead"]
+    status: Status
+    period_end: datetime | None
+    retention_days: int | None
+    stale_after_s: int
+
+
+class SubscriptionView(BaseModel):
+    status: Status
+    period_end: datetime | None = Field(description="deactivated from then on")
 
 
 def create_company(
-    db: Connection, body: SignupRequest, master_key: bytes, now: datetime
+    db: Connection, body: SignupRequest, master_key: MasterKey, now: datetime
 ) -> SignupResponse:
     """A company with its owner (the signing-up user) and a first API key."""
     email = body.email.lower()
@@ -199,18 +228,33 @@ def revoke_api_key(db: Connection, company_id: str, key_id: str, now: datetime) 
         raise ApiError(404, "not_found", f"no API key {key_id}")
 
 
-def update_company(db: Connection, company_id: str, body: CompanySettings) -> CompanySettings:
-    if body.stale_after_s is not None:
-        db.execute(
-            companies.update()
-            .where(companies.c.id == company_id)
-            .values(stale_after_s=body.stale_after_s)
-        )
-    row = db.execute(sa.select(companies.c.stale_after_s).where(companies.c.id == company_id)).one()
-    return CompanySettings(stale_after_s=row.stale_after_s)
+def update_company(
+    db: Connection, company_id: str, body: CompanySettings, now: datetime
+) -> CompanyView:
+    values = body.model_dump(include=body.model_fields_set)
+    if values.get("stale_after_s") is None:
+        values.pop("stale_after_s", None)  # never null
+    if values.get("plan") is None:
+        values.pop("plan", None)
+    if values:
+        db.execute(companies.update().where(companies.c.id == company_id).values(**values))
+    return company_view(db, company_id, now)
 
 
-def me(db: Connection, company: Company, key_id: str | None, user_id: str | None) -> Me:
+def company_view(db: Connection, company_id: str, now: datetime) -> CompanyView:
+    row = db.execute(sa.select(companies).where(companies.c.id == company_id)).one()
+    return CompanyView(
+        plan=row.plan,
+        status=status_at(row.status, row.period_end, now),
+        period_end=row.period_end,
+        retention_days=row.retention_days,
+        stale_after_s=row.stale_after_s,
+    )
+
+
+def me(
+    db: Connection, company: Company, key_id: str | None, user_id: str | None, now: datetime
+) -> Me:
     key = db.execute(
         sa.select(api_keys.c.id, api_keys.c.name, api_keys.c.role).where(api_keys.c.id == key_id)
     ).first()
@@ -222,7 +266,7 @@ def me(db: Connection, company: Company, key_id: str | None, user_id: str | None
             id=company.id,
             name=company.name,
             plan=company.plan,
-            status="active",
+            status=company_status(company, now),
             timezone=company.timezone,
         ),
         user=MeUser(id=user.id, email=user.email, role=user.role) if user else None,

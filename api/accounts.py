@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Request, Response
 
 from api import account_service as service
@@ -10,11 +12,15 @@ from api.account_service import (
     ApiKeyList,
     ApiKeyRequest,
     CompanySettings,
+    CompanyView,
     Me,
     SignupRequest,
     SignupResponse,
+    SubscriptionView,
 )
 from api.deps import Audit, Context, CurrentTenant, Db, utc_now
+from api.policy import Role
+from core import subscription
 from core.errors import ApiError, error_responses
 from core.rate_limit import RateLimiter, enforce
 
@@ -61,13 +67,47 @@ def revoke_api_key(key_id: str, tenant: CurrentTenant, db: Db, audit: Audit) -> 
     return Response(status_code=204)
 
 
-@router.patch("/company", response_model=CompanySettings, responses=AUTHENTICATED)
-def update_company(body: CompanySettings, tenant: CurrentTenant, db: Db) -> CompanySettings:
-    """Company settings; today: how long a silent device takes to count as stale."""
-    return service.update_company(db, tenant.company.id, body)
+@router.patch("/company", response_model=CompanyView, responses=AUTHENTICATED)
+def update_company(
+    body: CompanySettings, tenant: CurrentTenant, db: Db, audit: Audit
+) -> CompanyView:
+    """Company settings: when a silent device is stale (admin); the plan and how long data is
+    kept (owner)."""
+    if body.owner_fields() and tenant.role < Role.owner:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"changing {', '.join(body.owner_fields())} needs the owner role; "
+            f"the caller is {tenant.role.name}",
+        )
+    changed = service.update_company(db, tenant.company.id, body, utc_now())
+    if body.model_fields_set:
+        audit("company.updated", tenant.company.id, body.model_dump(include=body.model_fields_set))
+    return changed
+
+
+@router.post("/company/cancel", response_model=SubscriptionView, responses=AUTHENTICATED)
+def cancel_subscription(tenant: CurrentTenant, db: Db, audit: Audit) -> SubscriptionView:
+    """Renewal stops; everything works until `period_end`, then the company is deactivated and
+    `export_grace_days` later purged."""
+    found = subscription.cancel(db, tenant.company.id, utc_now())
+    audit("subscription.cancelled", tenant.company.id, {"period_end": iso(found.period_end)})
+    return SubscriptionView(status=found.status, period_end=found.period_end)
+
+
+@router.post("/company/reactivate", response_model=SubscriptionView, responses=AUTHENTICATED)
+def reactivate_subscription(tenant: CurrentTenant, db: Db, audit: Audit) -> SubscriptionView:
+    """Active again: a cancellation undone, or a deactivated company back before its purge."""
+    found = subscription.reactivate(db, tenant.company.id, utc_now())
+    audit("subscription.reactivated", tenant.company.id)
+    return SubscriptionView(status=found.status, period_end=found.period_end)
+
+
+def iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
 
 
 @router.get("/me", response_model=Me, responses=AUTHENTICATED)
 def who_am_i(tenant: CurrentTenant, db: Db) -> Me:
     """The company and the credential of the caller: an integration's auth test."""
-    return service.me(db, tenant.company, tenant.key_id, tenant.user_id)
+    return service.me(db, tenant.company, tenant.key_id, tenant.user_id, utc_now())

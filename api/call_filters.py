@@ -14,7 +14,7 @@ from api.deps import CurrentTenant, Db, utc_now
 from api.report_range import RangeError, ReportRange, parse_range, parse_zone
 from api.tenancy import Tenant
 from core.clickhouse import Param
-from core.company_clickhouse import COMPANY_FILTER
+from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED
 from core.controlplane import employees
 from core.errors import ApiError
 from schemas.payloads import parse_call_type
@@ -37,11 +37,12 @@ class CallFilter:
     def where(
         self, *, employees: bool = True, types: bool = True, extend_end_s: int = 0
     ) -> tuple[str, dict[str, Param]]:
-        """`WHERE ...` text and its parameters; the company filter is always the first term.
+        """`WHERE ...` text and its parameters; the company filter is always the first term,
+        then the rows of pending erasures left out.
         `employees=False` / `types=False` leave those filters to `employee_term()` /
         `selected_term()` inside aggregates;
         `extend_end_s` reads past the range end (for call-back windows)."""
-        terms = [COMPANY_FILTER]
+        terms = [COMPANY_FILTER, NOT_ERASED]
         params: dict[str, Param] = dict(self.extra_params)
         if self.range is not None:
             terms.append("started_at >= toDateTime(%(start_ts)s)")

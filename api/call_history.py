@@ -17,7 +17,7 @@ from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import Company
 from core.errors import ApiError
 from core.lead_lookup import leads_of_clients
-from core.number_crypto import CompanyKeys, blind_index, unwrap_company_keys
+from core.number_crypto import CompanyKeys, MasterKey, blind_index, unwrap_company_keys
 from core.phone_numbers import normalise_number
 
 # The newer of the call's own note and a note sent later (PUT /v1/calls/{id}/note) wins.
@@ -77,7 +77,7 @@ class CallPage(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: last")
 
 
-def company_keys(company: Company, master_key: bytes) -> CompanyKeys:
+def company_keys(company: Company, master_key: MasterKey) -> CompanyKeys:
     return unwrap_company_keys(master_key, company.id, company.wrapped_data_key)
 
 

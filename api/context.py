@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from core.clickhouse import ClickHouse
+from core.number_crypto import MasterKey
 from core.push import SyncPusher
 from core.settings import Settings
 
@@ -16,7 +17,7 @@ class ApiContext:
     settings: Settings
     engine: Engine
     clickhouse: ClickHouse
-    master_key: bytes
+    master_key: MasterKey
     pusher: SyncPusher
     # set when the API is served from the worker process: its readiness includes the broker
     worker_bootstrap: str | None = None

@@ -12,13 +12,15 @@ from sqlalchemy.engine import Connection
 
 from api.audit import AuditWriter, actor_of
 from api.context import ApiContext
-from api.policy import Role, required_role
+from api.policy import WHILE_DEACTIVATED, Role, required_role
 from api.sign_in import ACCESS_TOKEN_PREFIX, signed_in
 from api.tenancy import NOBODY, Tenant
 from core.bearer import Credentials, bearer_scheme, bearer_token
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import api_keys, employees, load_company
+from core.erasures import hidden
 from core.errors import ApiError
+from core.subscription import company_status
 from core.tokens import digest
 
 
@@ -72,15 +74,23 @@ def current_tenant(
         caller = {"key_id": row.id}
         role = Role[row.role]
         scope = None
-    needed = required_role(request.method, request.scope["route"].path)
+    route = (request.method, request.scope["route"].path)
+    needed = required_role(*route)
     if needed is not None and role < needed:
         raise ApiError(
             403, "forbidden", f"this needs the {needed.name} role; the caller is {role.name}"
         )
+    if route not in WHILE_DEACTIVATED and company_status(company, utc_now()) == "deactivated":
+        raise ApiError(
+            402,
+            "subscription_inactive",
+            "the subscription ended: reactivate it (POST /v1/company/reactivate) or download "
+            "the company export",
+        )
     return Tenant(
         company=company,
         role=role,
-        clickhouse=CompanyClickHouse(context.clickhouse, company.id),
+        clickhouse=CompanyClickHouse(context.clickhouse, company.id, hidden(db, company.id)),
         employee_ids=scope,
         **caller,
     )

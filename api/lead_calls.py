@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from core.clickhouse import ClickHouse, quote
-from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
+from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED_CLIENT, CompanyClickHouse
 from core.lead_lookup import as_uuid
 
 
@@ -59,7 +59,8 @@ def client_calls(ch: CompanyClickHouse, client_keys: Collection[str]) -> dict[st
         f"""SELECT replaceAll(toString(client), '-', '') AS client_hex,
             count() AS calls, sum(connected) AS connected,
             toUnixTimestamp(max(started_at)) AS last_ts
-        FROM client_calls FINAL WHERE {COMPANY_FILTER} AND client IN %(clients)s
+        FROM client_calls FINAL
+        WHERE {COMPANY_FILTER} AND {NOT_ERASED_CLIENT} AND client IN %(clients)s
         GROUP BY client""",
         {"clients": tuple(as_uuid(key) for key in sorted(client_keys))},
     )

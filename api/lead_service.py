@@ -19,7 +19,7 @@ from api.call_history import company_keys, newest_calls, number_key
 from api.context import ApiContext
 from api.lead_calls import NO_CALLS, ClientCalls, client_calls
 from api.lead_models import Lead, LeadDetail, LeadPage, LeadStatus
-from api.lead_store import PLAIN_FIELDS, SLOTS, LeadWriter, chunks, visible
+from api.lead_store import PLAIN_FIELDS, SLOTS, LeadWriter, chunks, held_keys, visible
 from api.paging import Page, cut, next_cursor
 from api.policy import Role
 from api.tenancy import Tenant
@@ -94,6 +94,7 @@ def lead_events(writer: LeadWriter) -> list[IntegrationEvent]:
             occurred_at=writer.now,
             data=to_lead(row, NO_CALLS, None).model_dump(mode="json"),
             sealed={f"{slot}_number": row[f"{slot}_enc"] for slot in SLOTS if row[f"{slot}_enc"]},
+            numbers=sorted(held_keys(writer.conn, row["id"]).values()),
         )
     return list(events.values())
 

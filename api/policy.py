@@ -64,7 +64,16 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/v1/api-keys"): Role.admin,
     ("POST", "/v1/api-keys"): Role.admin,
     ("DELETE", "/v1/api-keys/{key_id}"): Role.admin,
-    ("PATCH", "/v1/company"): Role.admin,
+    ("PATCH", "/v1/company"): Role.admin,  # plan and retention_days: owner (api/accounts.py)
+    ("POST", "/v1/company/cancel"): Role.owner,
+    ("POST", "/v1/company/reactivate"): Role.owner,
+    ("POST", "/v1/privacy/erasures"): Role.owner,
+    ("GET", "/v1/privacy/erasures/{erasure_id}"): Role.owner,
+    ("POST", "/v1/employees/{employee_id}/erasure"): Role.owner,
+    ("GET", "/v1/privacy/export"): Role.admin,
+    ("POST", "/v1/privacy/exports"): Role.owner,
+    ("GET", "/v1/privacy/exports/{export_id}"): Role.owner,
+    ("GET", "/v1/privacy/exports/{export_id}/download"): Role.owner,
     ("POST", "/v1/leads"): Role.manager,
     ("POST", "/v1/leads/import"): Role.manager,
     ("POST", "/v1/numbers"): Role.manager,
@@ -83,6 +92,18 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/v1/hooks/{hook_id}/deliveries"): Role.admin,
     ("POST", "/v1/hooks/{hook_id}/deliveries/{event_id}/redeliver"): Role.admin,
 }
+
+
+# what a deactivated company may still do (API.md "Subscription"); everything else answers 402
+WHILE_DEACTIVATED = frozenset(
+    {
+        ("GET", "/v1/me"),
+        ("POST", "/v1/company/reactivate"),
+        ("POST", "/v1/privacy/exports"),
+        ("GET", "/v1/privacy/exports/{export_id}"),
+        ("GET", "/v1/privacy/exports/{export_id}/download"),
+    }
+)
 
 
 class UndeclaredRoute(RuntimeError):

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import hooks, pipeline, reports
+from bench import hooks, pipeline, privacy, reports
 from bench.report_data import ReportDataShape
 
 REPORT_SHAPES = {
@@ -23,6 +23,7 @@ REPORT_SHAPES = {
 REPORT_REPEATS = {"tiny": 3, "quick": 20, "full": 40}
 HOOK_EVENTS = {"tiny": 200, "quick": 5_000, "full": 20_000}  # each to 4 hooks
 HOOK_LATENCY_S = {"tiny": 3.0, "quick": 20.0, "full": 60.0}
+EXPORT_CALLS = {"tiny": 5_000, "quick": 1_000_000, "full": 1_000_000}
 PIPELINE_SCALES = {"tiny": pipeline.TINY, "quick": pipeline.QUICK, "full": pipeline.FULL}
 
 
@@ -63,7 +64,29 @@ def table(results: dict[str, Any]) -> str:
         lines += hooks_table(results["hooks"])
     if "reports" in results and "leads" in results["reports"]:
         lines += leads_table(results["reports"]["leads"], results["reports"]["data"]["calls"])
+    if "privacy" in results:
+        lines += privacy_table(results["privacy"])
     return "\n".join(lines)
+
+
+def privacy_table(figures: dict[str, Any]) -> list[str]:
+    e, a = figures["erasure"], figures["archive"]
+    return [
+        "",
+        f"Privacy (erasure of {e['erased_calls']:,} calls in a company of {e['company_calls']:,}):",
+        "",
+        "| figure | value | baseline (same run) |",
+        "|---|---|---|",
+        f"| erasure: 202 -> no report counts it | {e['invisible_s']} s | the 180-day summary alone {e['summary_without_erasure_s']} s |",
+        f"| erasure: 202 -> done (counts, every mutation) | {e['done_s']} s | a mutation of calls deleting nothing {e['noop_mutation_s']} s |",
+        f"| company archive of {a['calls']:,} calls from chDB: peak RSS while writing | {a['peak_rss_mb']} MB, {a['growth_mb']} MB of it the archive's ({a['seconds']} s, {a['size_mb']} MB zip) | the same process before writing (chDB open) {a['baseline_rss_mb']} MB |",
+    ] + (
+        [
+            f"| the same archive from a ClickHouse server: peak RSS while writing | {a['server']['peak_rss_mb']} MB ({a['server']['seconds']} s) | the same process before writing {a['server']['baseline_rss_mb']} MB |"
+        ]
+        if "server" in a
+        else []
+    )
 
 
 def hooks_table(figures: dict[str, Any]) -> list[str]:
@@ -120,7 +143,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sizes = parser.add_mutually_exclusive_group()
     sizes.add_argument("--full", action="store_const", const="full", dest="size")
     sizes.add_argument("--tiny", action="store_const", const="tiny", dest="size")
-    parser.add_argument("--only", choices=["pipeline", "reports", "leads", "hooks"])
+    parser.add_argument("--only", choices=["pipeline", "reports", "leads", "hooks", "privacy"])
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
     args = parser.parse_args(argv)
     size: str = args.size or "quick"
@@ -142,6 +165,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 REPORT_REPEATS[size],
                 progress,
                 reports=args.only != "leads",
+            )
+        if args.only in (None, "privacy"):
+            results["privacy"] = privacy.run(
+                Path(scratch) / "privacy", REPORT_SHAPES[size], EXPORT_CALLS[size], progress
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))

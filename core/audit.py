@@ -14,12 +14,17 @@ from sqlalchemy.engine import Connection
 
 from core.controlplane import audit_log
 
-ActorType = Literal["user", "api_key"]
+# `operator`: the operator's command line (billing, key rotation); `system`: the worker's jobs
+ActorType = Literal["user", "api_key", "operator", "system"]
 
 
 class Actor(BaseModel):
     type: ActorType
     id: str
+
+
+OPERATOR = Actor(type="operator", id="closecall")
+SYSTEM = Actor(type="system", id="worker")
 
 
 def entry_id(now: datetime) -> str:

@@ -1,19 +1,53 @@
 """ClickHouse bound to one company: every query runs with `company_id` bound and must filter on
-it (report queries, and the worker's reads for one company)."""
+it (report queries, and the worker's reads for one company). Rows of a pending erasure
+(core/erasures.py) are left out by the `NOT_ERASED*` terms: a query of `calls` without one is
+refused like one without the company filter."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.clickhouse import ClickHouse, Param
 
 COMPANY_FILTER = "company_id = %(company_id)s"
+# Rows of pending erasures: clients (blind indexes as UUIDs, `client`, or hex, `client_key`) and
+# devices (an employee's withdrawn consent). Each term is `1` while nothing is pending.
+NOT_ERASED = "(client NOT IN %(erased_clients)s AND device_id NOT IN %(erased_devices)s)"
+NOT_ERASED_CLIENT = "client NOT IN %(erased_clients)s"
+NOT_ERASED_CONTACT = "(client_key NOT IN %(erased_keys)s AND device_id NOT IN %(erased_devices)s)"
+NOT_ERASED_DEVICE = "device_id NOT IN %(erased_devices)s"
+_TERMS = (NOT_ERASED, NOT_ERASED_CLIENT, NOT_ERASED_CONTACT, NOT_ERASED_DEVICE)
+_READS_CALLS = re.compile(r"\bFROM\s+calls\b")
+# matches no row: blind indexes are HMAC digests, device ids UUIDs (never empty)
+_NOBODY_CLIENT = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
 
 class UnscopedQuery(RuntimeError):
-    """A report query without the company filter: a programming error, never sent."""
+    """A report query without the company filter or the erasure terms: a programming error,
+    never sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hidden:
+    """What pending erasures hide: client blind indexes (hex) and device ids."""
+
+    client_keys: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.client_keys or self.devices)
+
+    def params(self) -> dict[str, Param]:
+        clients = tuple(str(uuid.UUID(key)) for key in self.client_keys)
+        return {
+            "erased_clients": clients or (_NOBODY_CLIENT,),
+            "erased_keys": self.client_keys or ("",),
+            "erased_devices": self.devices or ("",),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +56,17 @@ class CompanyClickHouse:
 
     clickhouse: ClickHouse
     company_id: str
+    hidden: Hidden = field(default_factory=Hidden)
 
     def query(self, sql: str, params: Mapping[str, Param] | None = None) -> list[dict[str, Any]]:
         if COMPANY_FILTER not in sql:
             raise UnscopedQuery(f"query lacks `{COMPANY_FILTER}`: {sql[:80]}")
-        return self.clickhouse.query(sql, {**(params or {}), "company_id": self.company_id})
+        if _READS_CALLS.search(sql) and NOT_ERASED not in sql:
+            raise UnscopedQuery(f"a query of calls lacks `NOT_ERASED`: {sql[:80]}")
+        bound: dict[str, Param] = {**(params or {}), "company_id": self.company_id}
+        if self.hidden:
+            bound.update(self.hidden.params())
+        else:
+            for term in _TERMS:
+                sql = sql.replace(term, "1")
+        return self.clickhouse.query(sql, bound)

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect, Engine
 
+from core.tokens import digest
 from schemas.migrations import numbered_migrations
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,12 @@ companies = sa.Table(
     sa.Column("stale_after_s", sa.Integer, nullable=False, server_default="21600"),
     sa.Column("lead_cursor", sa.String(36)),  # the employee of the last round-robin assignment
     sa.Column("lead_seq", sa.BigInteger, nullable=False, server_default="0"),  # lead feed position
+    # the subscription (migration 0010): deactivated from period_end on, whatever the status
+    sa.Column("status", sa.String(12), nullable=False, server_default="active"),
+    sa.Column("period_end", UtcDateTime),
+    sa.Column("deactivated_at", UtcDateTime),
+    sa.Column("retention_days", sa.Integer),  # null: keep everything
+    sa.Column("retained_at", UtcDateTime),  # when the retention job last ran for it
 )
 
 users = sa.Table(
@@ -247,6 +254,55 @@ integration_outbox = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
+hook_event_numbers = sa.Table(
+    "hook_event_numbers",
+    metadata,
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), primary_key=True),
+    sa.Column("number_key", sa.String(32), primary_key=True),
+    sa.Column("event_id", sa.String(64), primary_key=True),
+)
+
+erasures = sa.Table(
+    "erasures",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),  # number | employee
+    sa.Column("number_key", sa.String(32)),  # forgotten once done
+    sa.Column("employee_id", sa.String(36)),
+    sa.Column("devices", sa.Text, nullable=False),  # JSON list of device ids
+    sa.Column("suppress", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),  # pending | done
+    sa.Column("counts", sa.Text, nullable=False),  # JSON
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("issued_at", UtcDateTime),  # ClickHouse mutations sent
+    sa.Column("done_at", UtcDateTime),
+)
+
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), primary_key=True),
+    sa.Column("number_key", sa.String(32), primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+exports = sa.Table(
+    "exports",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),  # pending | running | done | failed
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("leased_until", UtcDateTime),  # a worker writes it until then
+    sa.Column("done_at", UtcDateTime),
+    sa.Column("expires_at", UtcDateTime),
+    sa.Column("path", sa.String(500)),
+    sa.Column("size_bytes", sa.BigInteger),
+    sa.Column("counts", sa.Text, nullable=False),  # JSON: rows per file
+    sa.Column("error", sa.String(200)),
+)
+
 enrollment_codes = sa.Table(
     "enrollment_codes",
     metadata,
@@ -383,6 +439,9 @@ class Company:
     plan: str
     wrapped_data_key: str
     stale_after_s: int
+    status: str = "active"  # as last set: active | cancelled (see core/subscription.py)
+    period_end: datetime | None = None
+    retention_days: int | None = None
 
     @property
     def has_leads(self) -> bool:
@@ -401,4 +460,26 @@ def load_company(conn: Connection, company_id: str) -> Company | None:
         plan=row.plan,
         wrapped_data_key=row.wrapped_data_key,
         stale_after_s=row.stale_after_s,
+        status=row.status,
+        period_end=row.period_end,
+        retention_days=row.retention_days,
     )
+
+
+def delete_company(conn: Connection, company_id: str) -> None:
+    """Every row of the company in every table, its wrapped data key last (the purge)."""
+    users_of = sa.select(users.c.id).where(users.c.company_id == company_id)
+    devices_of = sa.select(devices.c.id).where(devices.c.company_id == company_id)
+    hooks_of = sa.select(hooks.c.id).where(hooks.c.company_id == company_id)
+    emails = conn.execute(sa.select(users.c.email).where(users.c.company_id == company_id))
+    hashes = [digest(email) for email in emails.scalars()]  # as sign-in stores them
+    conn.execute(login_failures.delete().where(login_failures.c.email_hash.in_(hashes)))
+    conn.execute(user_tokens.delete().where(user_tokens.c.user_id.in_(users_of)))
+    conn.execute(access_tokens.delete().where(access_tokens.c.user_id.in_(users_of)))
+    conn.execute(device_tokens.delete().where(device_tokens.c.device_id.in_(devices_of)))
+    conn.execute(hook_attempts.delete().where(hook_attempts.c.hook_id.in_(hooks_of)))
+    conn.execute(hook_deliveries.delete().where(hook_deliveries.c.hook_id.in_(hooks_of)))
+    for table in reversed(metadata.sorted_tables):
+        if table is not companies and "company_id" in table.c:
+            conn.execute(table.delete().where(table.c.company_id == company_id))
+    conn.execute(companies.delete().where(companies.c.id == company_id))

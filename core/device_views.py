@@ -14,6 +14,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
 from core.clickhouse import ClickHouse
+from core.company_clickhouse import (
+    COMPANY_FILTER,
+    NOT_ERASED,
+    NOT_ERASED_DEVICE,
+    CompanyClickHouse,
+)
 from core.controlplane import companies, devices, employees, hooks
 from core.device_health import LAST_UPLOAD_SQL, instant, is_stale, last_seen, quiet_since
 from schemas.events import IntegrationEvent, IntegrationEvents, integration_event_id
@@ -53,7 +59,7 @@ class DeviceView(BaseModel):
     revoked_at: datetime | None
 
 
-LATEST_STATUS_SQL = """SELECT device_id,
+LATEST_STATUS_SQL = f"""SELECT device_id,
     toUnixTimestamp(max(received_at)) AS received_ts,
     argMax(battery_pct, reported_at) AS battery_pct,
     argMax(charging, reported_at) AS charging,
@@ -64,7 +70,7 @@ LATEST_STATUS_SQL = """SELECT device_id,
     toUnixTimestamp(maxIf(located_at, has_location = 1)) AS located_ts,
     argMaxIf(app_version, reported_at, app_version != '') AS app_version,
     argMaxIf(network, reported_at, network != '') AS network
-FROM device_status FINAL WHERE company_id = %(company_id)s GROUP BY device_id"""
+FROM device_status FINAL WHERE {COMPANY_FILTER} AND {NOT_ERASED_DEVICE} GROUP BY device_id"""
 
 
 def device_view(
@@ -108,7 +114,7 @@ def health(query: CompanyQuery) -> tuple[dict[str, dict[str, Any]], dict[str, in
     statuses = {row["device_id"]: row for row in query(LATEST_STATUS_SQL)}
     uploads = {
         row["device_id"]: int(row["ts"])
-        for row in query(LAST_UPLOAD_SQL.format(scope="company_id = %(company_id)s"))
+        for row in query(LAST_UPLOAD_SQL.format(scope=f"{COMPANY_FILTER} AND {NOT_ERASED}"))
     }
     return statuses, uploads
 
@@ -156,9 +162,7 @@ def stale_device_events(
         rows = list(conn.execute(device_rows(company_id).where(devices.c.revoked_at.is_(None))))
         enrolled = {row.id: row.enrolled_at for row in rows}
 
-        def query(sql: str, company_id: str = company_id) -> list[dict[str, Any]]:
-            return clickhouse.query(sql, {"company_id": company_id})
-
+        query = CompanyClickHouse(clickhouse, company_id).query
         events = [
             IntegrationEvent(
                 id=integration_event_id(

@@ -12,7 +12,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from core.controlplane import hook_deliveries, hook_events, hooks, integration_outbox
+from core.controlplane import (
+    hook_attempts,
+    hook_deliveries,
+    hook_event_numbers,
+    hook_events,
+    hooks,
+    integration_outbox,
+)
+from core.erasures import blocked_numbers
 from core.hook_delivery import Due
 from schemas.events import IntegrationEvent, IntegrationEvents
 
@@ -60,7 +68,14 @@ def record_events(
             sa.select(hooks).where(hooks.c.company_id == company_id, hooks.c.disabled_at.is_(None))
         ):
             subscribed.setdefault(row.event, []).append(row)
-        wanted = list({e.id: e for e in company_events if e.type in subscribed}.values())
+        blocked = blocked_numbers(conn, [company_id]).get(company_id, set())
+        wanted = list(
+            {
+                e.id: e
+                for e in company_events
+                if e.type in subscribed and not blocked.intersection(e.numbers)
+            }.values()
+        )
         new = {
             key[1]
             for key in insert_new(
@@ -78,6 +93,16 @@ def record_events(
                 ],
             )
         }
+        insert_new(
+            conn,
+            hook_event_numbers,
+            [
+                {"company_id": company_id, "number_key": key, "event_id": event.id}
+                for event in wanted
+                if event.id in new
+                for key in set(event.numbers)
+            ],
+        )
         fresh = [
             (event, hook) for event in wanted if event.id in new for hook in subscribed[event.type]
         ]
@@ -160,3 +185,32 @@ def relayed(conn: Connection, records: Iterable[IntegrationEvents]) -> None:
     ids = [event.id for record in records for event in record.events]
     if ids:
         conn.execute(integration_outbox.delete().where(integration_outbox.c.event_id.in_(ids)))
+
+
+def prune(conn: Connection, company_id: str, before: datetime) -> None:
+    """The company's integration events recorded before `before`, with their deliveries and
+    attempts (retention: the delivery log keeps no older payloads than the calls)."""
+    old = sa.select(hook_events.c.id).where(
+        hook_events.c.company_id == company_id, hook_events.c.created_at < before
+    )
+    company_hooks = sa.select(hooks.c.id).where(hooks.c.company_id == company_id)
+    conn.execute(
+        hook_attempts.delete().where(
+            hook_attempts.c.hook_id.in_(company_hooks), hook_attempts.c.event_id.in_(old)
+        )
+    )
+    conn.execute(
+        hook_deliveries.delete().where(
+            hook_deliveries.c.company_id == company_id, hook_deliveries.c.event_id.in_(old)
+        )
+    )
+    conn.execute(
+        hook_event_numbers.delete().where(
+            hook_event_numbers.c.company_id == company_id, hook_event_numbers.c.event_id.in_(old)
+        )
+    )
+    conn.execute(
+        hook_events.delete().where(
+            hook_events.c.company_id == company_id, hook_events.c.created_at < before
+        )
+    )

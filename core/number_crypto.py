@@ -17,6 +17,15 @@ _DATA_KEY_BYTES = 32
 _BLIND_INDEX_BYTES = 16
 
 
+# The master key, or during a rotation (`closecall rotate-master-key`) the new one and the
+# previous one: data keys are wrapped under the first, unwrapped under whichever opens them.
+MasterKey = bytes | tuple[bytes, ...]
+
+
+def master_keys(master_key: MasterKey) -> tuple[bytes, ...]:
+    return master_key if isinstance(master_key, tuple) else (master_key,)
+
+
 class DecryptionError(Exception):
     """A wrapped key or ciphertext failed authentication: wrong master key or tampered data."""
 
@@ -49,13 +58,30 @@ def _open(cipher: AESGCM, sealed: str, aad: bytes) -> bytes:
         raise DecryptionError("authentication failed: wrong key or tampered ciphertext") from exc
 
 
-def new_wrapped_data_key(master_key: bytes, company_id: str) -> str:
+def new_wrapped_data_key(master_key: MasterKey, company_id: str) -> str:
     """A fresh company data key, sealed under the master key (store this, never the key itself)."""
-    return _seal(AESGCM(master_key), os.urandom(_DATA_KEY_BYTES), _wrap_aad(company_id))
+    return wrap_data_key(master_key, company_id, os.urandom(_DATA_KEY_BYTES))
 
 
-def unwrap_company_keys(master_key: bytes, company_id: str, wrapped_data_key: str) -> CompanyKeys:
-    data_key = _open(AESGCM(master_key), wrapped_data_key, _wrap_aad(company_id))
+def wrap_data_key(master_key: MasterKey, company_id: str, data_key: bytes) -> str:
+    return _seal(AESGCM(master_keys(master_key)[0]), data_key, _wrap_aad(company_id))
+
+
+def unwrap_data_key(master_key: MasterKey, company_id: str, wrapped_data_key: str) -> bytes:
+    """The data key, under the current master key or else the previous one."""
+    *others, last = master_keys(master_key)
+    for key in others:
+        try:
+            return _open(AESGCM(key), wrapped_data_key, _wrap_aad(company_id))
+        except DecryptionError:
+            continue
+    return _open(AESGCM(last), wrapped_data_key, _wrap_aad(company_id))
+
+
+def unwrap_company_keys(
+    master_key: MasterKey, company_id: str, wrapped_data_key: str
+) -> CompanyKeys:
+    data_key = unwrap_data_key(master_key, company_id, wrapped_data_key)
     return CompanyKeys(
         company_id=company_id,
         encryption_key=_derive(data_key, b"closecall/number-encryption/v1"),

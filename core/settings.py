@@ -102,6 +102,17 @@ class Settings(BaseSettings):
     # so a short one costs little and is most of the time from an upload to its webhook
     hook_flush_interval_ms: int = 50
     hook_poll_interval_s: float = 1.0  # due deliveries and the lead outbox are read this often
+    # privacy and the subscription (API.md "Privacy", "Subscription"): the worker's leader runs
+    # erasures, retention, deactivation and purges this often; a deactivated company is purged
+    # this many days after its period ended; company archives are written here (a volume the
+    # worker writes and the report API reads)
+    privacy_interval_s: float = 1.0
+    export_grace_days: int = Field(default=5, ge=0)
+    export_dir: Path | None = None  # default: <data_dir>/exports
+    mutation_timeout_s: float = 600.0
+    # `closecall rotate-master-key`: the key the data keys were wrapped under until now,
+    # accepted beside CLOSECALL_MASTER_KEY until the rotation finished
+    master_key_previous: str = Field(default="", repr=False)
     # `closecall fleet`: the simulated company's API key (or --api-key-file)
     fleet_api_key: str = Field(default="", repr=False)
 
@@ -124,6 +135,10 @@ class Settings(BaseSettings):
         if not self.clickhouse_url:
             self.clickhouse_url = f"chdb://{self.data_dir / 'chdb'}"
         return self
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.export_dir or self.data_dir / "exports"
 
     @property
     def private_hooks_allowed(self) -> bool:
@@ -149,6 +164,11 @@ class Settings(BaseSettings):
                 '(python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())")'
             )
         return decode_master_key(self.master_key, "CLOSECALL_MASTER_KEY")
+
+    def previous_master_key_bytes(self) -> bytes | None:
+        if not self.master_key_previous:
+            return None
+        return decode_master_key(self.master_key_previous, "CLOSECALL_MASTER_KEY_PREVIOUS")
 
 
 def decode_master_key(value: str, source: str) -> bytes:

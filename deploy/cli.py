@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from core.settings import MissingSetting, Settings, get_settings
+from core.subscription import STATUSES
 from deploy.runtime import configure_logging
 
 
@@ -51,6 +52,24 @@ def main(argv: list[str] | None = None) -> None:
     )
     fleet.add_argument(
         "--api-key-file", type=Path, default=None, help="a file holding the company's API key"
+    )
+    company = commands.add_parser(
+        "company", help="the operator's billing: list companies, set a paid period's end"
+    )
+    company_commands = company.add_subparsers(dest="company_command", required=True)
+    listing = company_commands.add_parser("list", help="companies with their subscription state")
+    listing.add_argument("--state", choices=STATUSES, default=None, help="only this state")
+    period = company_commands.add_parser(
+        "period-end",
+        help="set when the paid period ends (deactivated from then on; purged after "
+        "CLOSECALL_EXPORT_GRACE_DAYS)",
+    )
+    period.add_argument("company_id")
+    period.add_argument("at", help="RFC 3339 time (2027-01-31T00:00:00Z), a date, or none")
+    commands.add_parser(
+        "rotate-master-key",
+        help="re-wrap every data key under CLOSECALL_MASTER_KEY (from ..._PREVIOUS); the "
+        "services keep running",
     )
     args = parser.parse_args(argv)
 
@@ -98,6 +117,17 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> None:
 
         for path in write_openapi(args.out or OPENAPI_DIR):
             print(path)
+    elif args.command == "company":
+        from deploy import operator
+
+        if args.company_command == "list":
+            operator.list_companies(settings, args.state)
+        else:
+            operator.set_period_end(settings, args.company_id, args.at)
+    elif args.command == "rotate-master-key":
+        from deploy.operator import rotate_master_key
+
+        rotate_master_key(settings)
     elif args.command == "fleet":
         from deploy.fleet import FleetConfig, run_fleet
 

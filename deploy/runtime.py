@@ -6,15 +6,19 @@ import base64
 import logging
 import os
 
+from core.number_crypto import MasterKey
 from core.settings import Settings, decode_master_key
 
 log = logging.getLogger(__name__)
 
 
-def resolve_master_key(settings: Settings) -> bytes:
-    """CLOSECALL_MASTER_KEY; in the local stack only, one generated into the data directory."""
+def resolve_master_key(settings: Settings) -> MasterKey:
+    """CLOSECALL_MASTER_KEY (with CLOSECALL_MASTER_KEY_PREVIOUS during a rotation); in the
+    local stack only, one generated into the data directory."""
+    previous = settings.previous_master_key_bytes()
     if settings.master_key or settings.environment != "local":
-        return settings.master_key_bytes()
+        current = settings.master_key_bytes()
+        return (current, previous) if previous else current
     path = settings.data_dir / "master.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

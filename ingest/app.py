@@ -11,12 +11,13 @@ from fastapi_offline import FastAPIOffline
 from core.controlplane import make_engine
 from core.errors import install_error_handlers
 from core.http_policy import DOCS_ASSETS, OFFLINE_SWAGGER_UI, install_http_policy
+from core.number_crypto import MasterKey
 from core.settings import Settings
 from ingest import routes
 from ingest.deps import IngestState
 
 
-def create_app(settings: Settings, master_key: bytes) -> FastAPI:
+def create_app(settings: Settings, master_key: MasterKey) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield

@@ -4,6 +4,7 @@ limits and producing to Kafka with the 503 that tells the phone to come back."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Security
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from core.bearer import Credentials, bearer_scheme, bearer_token
 from core.errors import ApiError, validation_fields
+from core.number_crypto import MasterKey
 from core.rate_limit import RateLimiter, enforce
 from core.request_body import read_json_body
 from core.settings import Settings
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 class IngestState:
-    def __init__(self, settings: Settings, engine: Engine, master_key: bytes) -> None:
+    def __init__(self, settings: Settings, engine: Engine, master_key: MasterKey) -> None:
         self.settings = settings
         self.engine = engine
         self.master_key = master_key  # the phones' lead numbers are decrypted here
@@ -58,6 +60,12 @@ async def current_device(
         )
     if not device.tracking_enabled:
         raise ApiError(403, "tracking_disabled", "tracking is disabled for this employee")
+    if not device.active_at(datetime.now(UTC)):
+        raise ApiError(
+            402,
+            "subscription_inactive",
+            "the company's subscription ended: nothing is accepted until it is reactivated",
+        )
     return device
 
 

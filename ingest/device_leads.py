@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 from core.controlplane import load_company
 from core.errors import ApiError
 from core.lead_feed import feed_page
-from core.number_crypto import decrypt_number, unwrap_company_keys
+from core.number_crypto import MasterKey, decrypt_number, unwrap_company_keys
 from ingest.identity import DeviceIdentity
 from schemas.payloads import DeviceLead, DeviceLeads
 
@@ -29,7 +29,7 @@ def feed_position(cursor: str | None) -> int:
 
 
 def device_leads(
-    engine: Engine, master_key: bytes, device: DeviceIdentity, cursor: str | None, limit: int
+    engine: Engine, master_key: MasterKey, device: DeviceIdentity, cursor: str | None, limit: int
 ) -> DeviceLeads:
     """Each changed lead once: the lead while it is the employee's, else `removed` (left out of
     a first sync without cursor: the phone never had it)."""

@@ -11,7 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from core.controlplane import device_tokens, devices, employees, enrollment_codes
+from core.controlplane import companies, device_tokens, devices, employees, enrollment_codes
 from core.errors import ApiError
 from core.tokens import digest, new_secret, normalise_enrollment_code
 from ingest.identity import DeviceIdentity
@@ -132,9 +132,17 @@ def enroll_device(
 def lookup_device(db: Connection, token_hash: str) -> DeviceIdentity | None:
     row = db.execute(
         sa.select(
-            devices.c.id, devices.c.company_id, devices.c.employee_id, employees.c.tracking_enabled
+            devices.c.id,
+            devices.c.company_id,
+            devices.c.employee_id,
+            employees.c.tracking_enabled,
+            companies.c.period_end,
         )
-        .select_from(device_tokens.join(devices).join(employees))
+        .select_from(
+            device_tokens.join(devices)
+            .join(employees)
+            .join(companies, companies.c.id == devices.c.company_id)
+        )
         .where(device_tokens.c.token_hash == token_hash, device_tokens.c.revoked_at.is_(None))
     ).first()
     if row is None:
@@ -144,6 +152,7 @@ def lookup_device(db: Connection, token_hash: str) -> DeviceIdentity | None:
         company_id=row.company_id,
         employee_id=row.employee_id,
         tracking_enabled=bool(row.tracking_enabled),
+        period_end=row.period_end,
     )
 
 

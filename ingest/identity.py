@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypedDict
 
 
@@ -18,6 +19,11 @@ class DeviceIdentity:
     company_id: str
     employee_id: str
     tracking_enabled: bool
+    # the company's subscription ends here (API.md "Subscription"): uploads answer 402 from then
+    period_end: datetime | None = None
+
+    def active_at(self, now: datetime) -> bool:
+        return self.period_end is None or now < self.period_end
 
     def envelope(self) -> Envelope:
         """Who said it: the identity fields of every device event (schemas.events.DeviceEvent)."""

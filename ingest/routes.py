@@ -43,7 +43,7 @@ from schemas.payloads import (
 
 router = APIRouter()
 # what every upload may meet
-UPLOAD_ERRORS = error_responses(401, 403, 413, 415, 422, 429, 503)
+UPLOAD_ERRORS = error_responses(401, 402, 403, 413, 415, 422, 429, 503)
 
 
 @router.post(

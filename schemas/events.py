@@ -117,6 +117,8 @@ class IntegrationEvent(BaseModel):
     occurred_at: datetime
     data: dict[str, Any]
     sealed: dict[str, str] = Field(default_factory=dict)
+    # the blind indexes of its numbers: an erasure finds (and drops) the event by them
+    numbers: list[str] = Field(default_factory=list)
 
 
 class IntegrationEvents(BaseModel):

@@ -60,6 +60,7 @@ def call_events(
                 occurred_at=row["synced_at"].astimezone(UTC),
                 data=data,
                 sealed=sealed,
+                numbers=[row["client_key"]] if row["client_key"] else [],
             )
             for event_type in types
         )

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from core.controlplane import load_company
 from core.hook_delivery import Due, Outcome, record_outcomes, render, take_due
 from core.hook_sender import Sender
-from core.number_crypto import CompanyKeys, decrypt_secret, unwrap_company_keys
+from core.number_crypto import CompanyKeys, MasterKey, decrypt_secret, unwrap_company_keys
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -32,7 +32,7 @@ class DeliveryLoop:
     def __init__(
         self,
         engine: Engine,
-        master_key: bytes,
+        master_key: MasterKey,
         sender: Sender,
         concurrency: int,
         per_hook: int,

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from core.hook_delivery import Due
 from core.hook_events import outbox_batch, record_events, relayed
 from core.hook_sender import Sender
+from core.number_crypto import MasterKey
 from core.settings import Settings
 from schemas.events import IntegrationEvents
 from streams.decoding import UnprocessableRecord, decode_event
@@ -30,7 +31,7 @@ from streams.retry import until_success
 log = logging.getLogger(__name__)
 
 
-def create_hooks_worker(settings: Settings, engine: Engine, master_key: bytes) -> faust.App:
+def create_hooks_worker(settings: Settings, engine: Engine, master_key: MasterKey) -> faust.App:
     app = faust_app(
         settings,
         f"{settings.worker_group}-hooks",

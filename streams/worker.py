@@ -25,31 +25,45 @@ from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
 from core.device_health import push_stale_devices
 from core.device_views import stale_device_events
+from core.erasures import Dropped
 from core.hook_events import subscribed
 from core.lead_lookup import leads_of_clients
+from core.number_crypto import MasterKey
 from core.push import SyncPusher
 from core.settings import Settings
 from schemas.events import CallNoted, ContactsReported, DeadLetter, IntegrationEvents
 from streams.call_events import call_events
 from streams.call_rows import CALL_COLUMNS, call_rows, decode_calls_event
-from streams.companies import CompanyCrypto, CompanyDirectory
+from streams.companies import CompanyCrypto, CompanyDirectory, DroppedDirectory, kept
+from streams.company_export import run_exports
 from streams.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, note_row
 from streams.decoding import UnprocessableRecord, decode_event
 from streams.device_facts import update_device_facts
 from streams.faust_app import Publisher, dead_letter, faust_app
 from streams.isolation import insert_isolating
+from streams.privacy_jobs import run_due
 from streams.retry import until_success
 from streams.status_rows import STATUS_COLUMNS, decode_status_event, status_row
 
 log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 Stored = tuple[bytes, list[tuple[Any, ...]]]  # a record ClickHouse has, and its rows
+CALL_KEY_AT = CALL_COLUMNS.index("client_key")
+CONTACT_KEY_AT = CONTACT_COLUMNS.index("client_key")
+# suppressions and withdrawn devices are read again this often; erasures wait longer
+DROPPED_TTL_S = 1.0
 
 
 def create_worker(
     settings: Settings,
     engine: Engine,
     clickhouse: ClickHouse,
-    master_key: bytes,
+    master_key: MasterKey,
     pusher: SyncPusher,
 ) -> faust.App:
     app = faust_app(settings, settings.worker_group, settings.worker_instance_id, "faust")
@@ -69,23 +83,32 @@ def create_worker(
             "control-plane lookup", directory.get, company_id, permanent=(UnprocessableRecord,)
         )
 
+    drops = DroppedDirectory(engine, DROPPED_TTL_S)
+
+    async def dropped_of(company_id: str) -> Dropped:
+        return await until_success("control-plane lookup", drops.get, company_id)
+
     async def call_rows_of(value: bytes) -> list[tuple[Any, ...]]:
         calls = decode_calls_event(value)
-        return call_rows(calls, await company_of(calls.company_id))
+        rows = call_rows(calls, await company_of(calls.company_id))
+        return kept(rows, await dropped_of(calls.company_id), CALL_KEY_AT)
 
     async def contact_rows_of(value: bytes) -> list[tuple[Any, ...]]:
         reported = decode_event(ContactsReported, value)
-        return contact_rows(reported, await company_of(reported.company_id))
+        rows = contact_rows(reported, await company_of(reported.company_id))
+        return kept(rows, await dropped_of(reported.company_id), CONTACT_KEY_AT)
 
     async def note_rows_of(value: bytes) -> list[tuple[Any, ...]]:
-        return [note_row(decode_event(CallNoted, value))]
+        noted = decode_event(CallNoted, value)
+        return kept([note_row(noted)], await dropped_of(noted.company_id))
 
     async def status_rows_of(value: bytes) -> list[tuple[Any, ...]]:
-        return [status_row(decode_status_event(value))]
+        reported = decode_status_event(value)
+        return kept([status_row(reported)], await dropped_of(reported.company_id))
 
     async def record_device_facts(stored: list[Stored]) -> None:
         """The facts of the statuses stored (each decoded before, so it decodes again)."""
-        reports = [decode_status_event(value) for value, _rows in stored]
+        reports = [decode_status_event(value) for value, rows in stored if rows]
         await asyncio.get_running_loop().run_in_executor(None, update_device_facts, engine, reports)
 
     publish = Publisher(integration)
@@ -203,6 +226,30 @@ def create_worker(
             )
         except Exception as exc:  # tried again at the next tick
             log.warning("stale-device events failed: %r", exc)
+
+    def privacy_round() -> None:
+        run_due(
+            engine, clickhouse, utc_now, settings.export_grace_days, settings.mutation_timeout_s
+        )
+
+    @app.timer(settings.privacy_interval_s)
+    async def privacy_jobs() -> None:
+        """Erasures, retention, deactivation and purges (streams/privacy_jobs.py)."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, privacy_round)
+        except Exception as exc:  # each job is idempotent: the next round runs it again
+            log.warning("privacy jobs failed (retried): %r", exc)
+
+    def export_round() -> None:
+        run_exports(engine, clickhouse, settings.archive_dir, directory.keys, utc_now)
+
+    @app.timer(settings.privacy_interval_s)
+    async def company_exports() -> None:
+        """Company archives (streams/company_export.py), apart from the erasures they may wait on."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, export_round)
+        except Exception as exc:
+            log.warning("company exports failed (retried): %r", exc)
 
     @app.agent(raw_calls, concurrency=1)
     async def store_calls(stream: faust.StreamT[bytes]) -> None:

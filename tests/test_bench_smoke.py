@@ -34,4 +34,7 @@ def test_benchmarks_run_at_tiny_scale(tmp_path: Path) -> None:
     assert pipeline["freshness"]["probes"] > 0
     assert set(pipeline["peak_rss_mb"]) == {"ingest", "worker"}
     assert set(figures["reports"]["ranges"]) == {"30d", "180d"}
+    privacy = figures["privacy"]
+    assert privacy["erasure"]["counts"]["calls"] == privacy["erasure"]["erased_calls"] > 0
+    assert privacy["archive"]["calls"] == 5_000 and privacy["archive"]["growth_mb"] >= 0
     assert "| ingest, accepted calls/s |" in done.stdout

@@ -12,6 +12,7 @@ from api import report_queries as q
 from api.lead_calls import client_calls
 from api.report_range import parse_range
 from core.clickhouse import ClickHouse, connect, migrate
+from core.company_clickhouse import NOT_ERASED
 from tests.support.metrics_reference import RefCall
 from tests.support.report_data import load, report_filter
 from tests.support.services import ClickHouseServer
@@ -67,9 +68,10 @@ def test_calls_written_before_the_report_columns_keep_counting(
     ]
 
     rows = company.query(
-        """SELECT client_key, toString(client) AS client, call_id, tiebreak, type,
+        f"""SELECT client_key, toString(client) AS client, call_id, tiebreak, type,
             toTypeName(type) AS type_type, _partition_id AS part
-        FROM calls FINAL WHERE company_id = %(company_id)s ORDER BY started_at""",
+        FROM calls FINAL WHERE company_id = %(company_id)s AND {NOT_ERASED}
+        ORDER BY started_at""",
     )
     assert [r["type"] for r in rows] == ["outgoing", "missed", "incoming"]
     assert rows[0]["type_type"].startswith("Enum8(")

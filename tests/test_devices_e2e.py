@@ -78,7 +78,17 @@ def test_status_reaches_the_devices_list(module_stack: Stack) -> None:
         ).scalar()
     assert token_now == "token-2"
     changed = stack.api.patch("/v1/company", json={"stale_after_s": 3600}, headers=auth)
-    assert changed.json() == {"stale_after_s": 3600}
+    assert changed.json() == {
+        "stale_after_s": 3600,
+        "plan": "basic",
+        "status": "active",
+        "period_end": None,
+        "retention_days": None,
+    }
+    # the plan and retention are the owner's: an admin key may not change them
+    for owners in ({"plan": "basic_lead"}, {"retention_days": 90}):
+        refused = stack.api.patch("/v1/company", json=owners, headers=auth)
+        assert refused.status_code == 403 and "owner" in refused.json()["error"]["message"]
     assert stack.api.get("/v1/devices", headers=auth).json()["stale_after_s"] == 3600
     assert (
         stack.api.patch("/v1/company", json={"stale_after_s": 5}, headers=auth).status_code == 422

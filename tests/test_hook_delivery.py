@@ -34,6 +34,7 @@ from core.controlplane import (
     migrate,
 )
 from core.device_views import stale_device_events
+from core.erasures import request_erasure
 from core.errors import ApiError
 from core.hook_delivery import JITTER, MAX_ATTEMPTS, RETRY_SCHEDULE_S
 from core.hook_events import outbox_batch, record_events, relayed
@@ -476,3 +477,29 @@ def test_a_slow_receiver_does_not_delay_the_others(
         assert {r.webhook_id for r in receiver.received("/fast")} == {e.id for e in events}
     finally:
         slow.stop()
+
+
+def test_an_erased_number_leaves_no_webhook(
+    api: tuple[TestClient, ApiContext], receiver: Receiver
+) -> None:
+    client, context = api
+    auth, company_id = signed_up(client)
+    subscribe(client, auth, receiver.url())
+    erased, kept = "a" * 32, "b" * 32
+
+    def carrying(call_id: str, key: str) -> IntegrationEvent:
+        return call_event(company_id, call_id).model_copy(update={"numbers": [key]})
+
+    assert record(context, [carrying("before", erased), carrying("other", kept)], T0) == 2
+    with context.engine.begin() as conn:  # the erasure's own transaction (api/privacy_service)
+        request_erasure(conn, company_id, T0, number_key=erased)
+    # its undelivered webhook is gone, a later event carrying it makes none, others go on
+    assert record(context, [carrying("after", erased), carrying("later", kept)], T0) == 1
+    assert run(delivery_loop(context, Clock())) == 2
+    assert sorted(r.json()["data"]["id"] for r in receiver.received()) == ["later", "other"]
+    with context.engine.connect() as conn:
+        left = conn.execute(
+            sa.text("SELECT count(*) FROM hook_event_numbers WHERE number_key = :k"),
+            {"k": erased},
+        ).scalar_one()
+    assert left == 0

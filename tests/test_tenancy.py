@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from core.company_clickhouse import CompanyClickHouse, UnscopedQuery
+from core.company_clickhouse import NOT_ERASED, CompanyClickHouse, Hidden, UnscopedQuery
 from tests.support.stack import Stack, eventually
 from tests.test_faults import wire_calls
 from tests.test_pipeline_e2e import history, summary, upload
@@ -60,9 +60,18 @@ def test_unscoped_report_query_is_refused() -> None:
     scoped = CompanyClickHouse(Recorder(), "company-1")  # type: ignore[arg-type]
     with pytest.raises(UnscopedQuery):
         scoped.query("SELECT count() FROM calls")
+    with pytest.raises(UnscopedQuery):  # a read of calls must leave out pending erasures
+        scoped.query("SELECT count() FROM calls WHERE company_id = %(company_id)s")
     scoped.query(
-        "SELECT count() FROM calls WHERE company_id = %(company_id)s", {"company_id": "evil"}
+        f"SELECT count() FROM calls WHERE company_id = %(company_id)s AND {NOT_ERASED}",
+        {"company_id": "evil"},
     )
-    assert Recorder.sent == [
-        ("SELECT count() FROM calls WHERE company_id = %(company_id)s", {"company_id": "company-1"})
-    ]
+    hiding = CompanyClickHouse(Recorder(), "company-1", Hidden(devices=("d1",)))  # type: ignore[arg-type]
+    hiding.query(f"SELECT 1 FROM calls WHERE company_id = %(company_id)s AND {NOT_ERASED}")
+    assert Recorder.sent[0] == (
+        "SELECT count() FROM calls WHERE company_id = %(company_id)s AND 1",
+        {"company_id": "company-1"},
+    )
+    assert Recorder.sent[1][0].endswith(NOT_ERASED)  # something hidden: the terms stay
+    assert Recorder.sent[1][1]["erased_devices"] == ("d1",)
+    assert Recorder.sent[1][1]["erased_keys"] == ("",)  # nothing matches the empty key

@@ -10,7 +10,7 @@ from typing import Any
 from api.call_filters import CallFilter
 from api.lead_calls import LeadStatus
 from api.report_queries.sql import CONNECTED
-from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
+from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED, CompanyClickHouse
 
 LEAD_CALLS_SQL = f"""SELECT replaceAll(toString(client), '-', '') AS client_hex,
     count() AS calls_before_end,
@@ -20,7 +20,7 @@ LEAD_CALLS_SQL = f"""SELECT replaceAll(toString(client), '-', '') AS client_hex,
     sum(if(started_at >= toDateTime(%(start_ts)s) AND {{types}} AND {CONNECTED}, duration_s, 0))
         AS talk_time_s
 FROM calls FINAL
-WHERE {COMPANY_FILTER} AND started_at < toDateTime(%(end_ts)s)
+WHERE {COMPANY_FILTER} AND {NOT_ERASED} AND started_at < toDateTime(%(end_ts)s)
     AND client IN (SELECT client FROM lead_clients FINAL WHERE {COMPANY_FILTER} AND deleted = 0)
 GROUP BY client"""
 COUNTED = ("calls", "connected_calls", "talk_time_s")

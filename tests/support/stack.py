@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import psutil
 
+from core.clickhouse import connect
 from deploy.local_stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,6 +70,18 @@ class Stack:
             [sys.executable, "-m", "deploy.cli", *args], env=self.env, check=True, cwd=self.workdir
         )
 
+    def output(self, *args: str) -> str:
+        """What a `closecall` command prints."""
+        done = subprocess.run(
+            [sys.executable, "-m", "deploy.cli", *args],
+            env=self.env,
+            check=True,
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout
+
     def spawn(self, role: str, *args: str) -> None:
         log = (self.workdir / f"{role}.log").open("ab")
         self.processes[role] = subprocess.Popen(
@@ -122,7 +135,41 @@ class Stack:
         process.send_signal(signal.SIGKILL)
         process.wait()
 
-    def stop(self) -> None:
+    def stop_worker(self) -> None:
+        """SIGTERM the worker (and with chDB the report API in it) and wait until it is gone."""
+        process = self.processes.pop("worker")
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+
+    def clickhouse_rows(self, *queries: str) -> list[list[dict[str, Any]]]:
+        """What ClickHouse holds: through the server, or (chDB: one process per directory)
+        with the worker stopped for the reads and started again after."""
+        if self.embedded_api:
+            self.stop_worker()
+        try:
+            store = connect(self.env["CLOSECALL_CLICKHOUSE_URL"])
+            try:
+                return [store.query(sql) for sql in queries]
+            finally:
+                store.close()
+        finally:
+            if self.embedded_api:
+                self.start_worker()
+
+    def restart(self, env: dict[str, str | None]) -> None:
+        """Every process stopped and started again with `env` changed (None: unset)."""
+        self.terminate()
+        for name, value in env.items():
+            if value is None:
+                self.env.pop(name, None)
+            else:
+                self.env[name] = value
+        self.processes = {}
+        self.spawn("ingest", "ingest")
+        self.start_worker()
+        self.wait_ready(self.ingest, "ingest")
+
+    def terminate(self) -> None:
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -131,6 +178,9 @@ class Stack:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+    def stop(self) -> None:
+        self.terminate()
         self.api.close()
         self.ingest.close()
 

@@ -1,0 +1,151 @@
+"""Deleting rows from ClickHouse: `ALTER TABLE ... DELETE` mutations (the same SQL on 18.16 and
+chDB), issued in stages and waited for through `system.mutations`. A stage whose condition
+reads `calls` (a call's note, an employee's client calls) runs before `calls` loses those rows;
+orphaned client lookups go after. Every plan is idempotent: a crash re-runs it from the top."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from core.clickhouse import ClickHouse, quote
+from core.lead_lookup import as_uuid
+
+log = logging.getLogger(__name__)
+
+# every table holding rows of a company (migrations/clickhouse)
+COMPANY_TABLES = (
+    "calls",
+    "call_notes",
+    "contacts",
+    "device_status",
+    "call_employees",
+    "call_clients",
+    "client_calls",
+    "lead_clients",
+)
+Stage = list[tuple[str, str]]  # (table, condition) pairs issued together
+
+
+class MutationTimeout(RuntimeError):
+    """ClickHouse did not finish the mutations in time; the job stays pending and runs again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    stages: list[Stage]
+
+    def tables(self) -> set[str]:
+        return {table for stage in self.stages for table, _ in stage}
+
+
+def _company(company_id: str) -> str:
+    return f"company_id = {quote(company_id)}"
+
+
+def _orphan_clients(company_id: str) -> Stage:
+    c = _company(company_id)
+    return [("call_clients", f"{c} AND client NOT IN (SELECT client FROM calls WHERE {c})")]
+
+
+def _notes_of_calls(company_id: str, condition: str) -> Stage:
+    """The notes sent for the calls where `condition` holds (before those calls go)."""
+    c = _company(company_id)
+    calls = f"SELECT device_id, client_call_id FROM calls WHERE {c} AND {condition}"
+    return [("call_notes", f"{c} AND (device_id, client_call_id) IN ({calls})")]
+
+
+def number_plan(company_id: str, client_key: str) -> Plan:
+    c = _company(company_id)
+    client = f"client = toUUID({quote(as_uuid(client_key))})"
+    return Plan(
+        [
+            _notes_of_calls(company_id, client),
+            [
+                ("calls", f"{c} AND {client}"),
+                ("client_calls", f"{c} AND {client}"),
+                ("call_clients", f"{c} AND {client}"),
+                ("lead_clients", f"{c} AND {client}"),
+                ("contacts", f"{c} AND client_key = {quote(client_key)}"),
+            ],
+        ]
+    )
+
+
+def devices_plan(company_id: str, devices: Sequence[str]) -> Plan:
+    c = _company(company_id)
+    of_devices = f"{c} AND device_id IN {quote(tuple(devices))}"
+    return Plan(
+        [
+            [
+                (
+                    "client_calls",
+                    f"{c} AND call_key IN (SELECT cityHash64(device_id, client_call_id) "
+                    f"FROM calls WHERE {of_devices})",
+                )
+            ],
+            [
+                (table, of_devices)
+                for table in ("calls", "call_notes", "contacts", "device_status", "call_employees")
+            ],
+            _orphan_clients(company_id),
+        ]
+    )
+
+
+def retention_plan(company_id: str, cutoff_ts: int) -> Plan:
+    c = _company(company_id)
+    before = f"< toDateTime({cutoff_ts})"
+    return Plan(
+        [
+            _notes_of_calls(company_id, f"started_at {before}"),
+            [
+                ("calls", f"{c} AND started_at {before}"),
+                ("client_calls", f"{c} AND started_at {before}"),
+                ("device_status", f"{c} AND reported_at {before}"),
+                ("contacts", f"{c} AND synced_at {before}"),
+            ],
+            _orphan_clients(company_id),
+        ]
+    )
+
+
+def purge_plan(company_id: str) -> Plan:
+    return Plan([[(table, _company(company_id)) for table in COMPANY_TABLES]])
+
+
+def unfinished(clickhouse: ClickHouse, tables: set[str], issued_by_ts: int) -> int:
+    """Mutations of these tables created up to `issued_by_ts` (server clock) not yet done."""
+    rows = clickhouse.query(
+        """SELECT count() AS n FROM system.mutations
+        WHERE database = currentDatabase() AND table IN %(tables)s AND is_done = 0
+            AND create_time <= toDateTime(%(ts)s)""",
+        {"tables": tuple(sorted(tables)), "ts": issued_by_ts},
+    )
+    return int(rows[0]["n"])
+
+
+def run(
+    clickhouse: ClickHouse,
+    plan: Plan,
+    timeout_s: float = 600.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Each stage issued, then waited for until ClickHouse finished it."""
+    for stage in plan.stages:
+        for table, condition in stage:
+            clickhouse.execute(f"ALTER TABLE {table} DELETE WHERE {condition}")
+        issued_by = int(clickhouse.query("SELECT toUnixTimestamp(now()) AS ts")[0]["ts"])
+        tables = {table for table, _ in stage}
+        deadline = time.monotonic() + timeout_s
+        pause = 0.05
+        while unfinished(clickhouse, tables, issued_by):
+            if time.monotonic() > deadline:
+                raise MutationTimeout(
+                    f"ClickHouse mutations of {', '.join(sorted(tables))} unfinished after "
+                    f"{timeout_s:.0f} s; see system.mutations (latest_fail_reason)"
+                )
+            sleep(pause)
+            pause = min(pause * 2, 2.0)

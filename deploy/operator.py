@@ -1,0 +1,77 @@
+"""The operator's commands: billing (`closecall company ...`: list companies by state, set the
+end of a paid period) and `closecall rotate-master-key`. Every change is audited."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+from core import controlplane, key_rotation, subscription
+from core.audit import OPERATOR, record
+from core.settings import MissingSetting, Settings
+from core.subscription import Status, Subscription
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_time(value: str) -> datetime | None:
+    """RFC 3339 (a date alone is its midnight UTC), or `none` for no end."""
+    if value.lower() == "none":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise SystemExit(
+            f"closecall: {value!r} is no time: use 2027-01-31T00:00:00Z or none"
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def line(found: Subscription) -> str:
+    end = found.period_end.isoformat() if found.period_end else "-"
+    return f"{found.company_id}  {found.status:<11}  {found.plan:<10}  {end:<25}  {found.name}"
+
+
+def list_companies(settings: Settings, state: Status | None) -> None:
+    engine = controlplane.make_engine(settings.database_url)
+    with engine.connect() as conn:
+        for found in subscription.listed(conn, now(), state):
+            print(line(found))
+
+
+def set_period_end(settings: Settings, company_id: str, value: str) -> None:
+    engine = controlplane.make_engine(settings.database_url)
+    at = now()
+    try:
+        with engine.begin() as conn:
+            found = subscription.set_period_end(conn, company_id, parse_time(value), at)
+            details = {"period_end": found.period_end.isoformat() if found.period_end else None}
+            record(
+                conn, company_id, OPERATOR, "subscription.period_end", company_id, "", at, details
+            )
+    except subscription.UnknownCompany:
+        sys.exit(f"closecall: no company {company_id} (`closecall company list` shows them)")
+    print(line(found))
+
+
+def rotate_master_key(settings: Settings) -> None:
+    previous = settings.previous_master_key_bytes()
+    if previous is None:
+        raise MissingSetting(
+            "CLOSECALL_MASTER_KEY_PREVIOUS is unset: set it to the key in use until now and "
+            "CLOSECALL_MASTER_KEY to the new one (the services need both until this finished)"
+        )
+    new = settings.master_key_bytes()
+    engine = controlplane.make_engine(settings.database_url)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rre-wrapping data keys: {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    count = key_rotation.rotate(engine, new, previous, now(), progress)
+    print(file=sys.stderr)
+    print(
+        f"{count} companies re-wrapped under the new master key; unset "
+        "CLOSECALL_MASTER_KEY_PREVIOUS and restart the services with CLOSECALL_MASTER_KEY alone"
+    )

@@ -1,0 +1,181 @@
+"""The worker's time-driven privacy jobs (API.md "Privacy", "Subscription"): pending erasures
+carried out in ClickHouse, each company's retention, deactivation at `period_end` and the purge
+`export_grace_days` later. Plain functions of the time they act at: the worker's leader calls
+`run_due` on a timer, tests call each with their own clock."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from core import erasures, hook_events, mutations, subscription
+from core.audit import SYSTEM, record
+from core.clickhouse import ClickHouse, Param
+from core.controlplane import companies, delete_company, exports
+from core.erasures import Erasure
+from core.lead_lookup import as_uuid
+
+log = logging.getLogger(__name__)
+RETENTION_EVERY = timedelta(days=1)
+SETTLE = timedelta(seconds=2)  # > the worker's DROPPED_TTL_S
+
+
+def _count(clickhouse: ClickHouse, sql: str, params: dict[str, Param]) -> int:
+    return int(clickhouse.query(sql, params)[0]["n"])
+
+
+def number_counts(clickhouse: ClickHouse, company_id: str, client_key: str) -> dict[str, int]:
+    p: dict[str, Param] = {"c": company_id, "u": as_uuid(client_key), "k": client_key}
+    of_client = "company_id = %(c)s AND client = toUUID(%(u)s)"
+    return {
+        "calls": _count(clickhouse, f"SELECT count() AS n FROM calls FINAL WHERE {of_client}", p),
+        "notes": _count(
+            clickhouse,
+            f"""SELECT count() AS n FROM call_notes FINAL WHERE company_id = %(c)s
+            AND (device_id, client_call_id) IN (
+                SELECT device_id, client_call_id FROM calls WHERE {of_client})""",
+            p,
+        )
+        + _count(
+            clickhouse, f"SELECT count() AS n FROM calls FINAL WHERE {of_client} AND note != ''", p
+        ),
+        "contacts": _count(
+            clickhouse,
+            "SELECT count() AS n FROM contacts FINAL WHERE company_id = %(c)s AND client_key = %(k)s",
+            p,
+        ),
+    }
+
+
+def device_counts(
+    clickhouse: ClickHouse, company_id: str, devices: tuple[str, ...]
+) -> dict[str, int]:
+    if not devices:
+        return {}
+    p: dict[str, Param] = {"c": company_id, "d": devices}
+    of_devices = "company_id = %(c)s AND device_id IN %(d)s"
+
+    def count(table: str, extra: str = "") -> int:
+        return _count(
+            clickhouse, f"SELECT count() AS n FROM {table} FINAL WHERE {of_devices}{extra}", p
+        )
+
+    return {
+        "calls": count("calls"),
+        "notes": count("call_notes") + count("calls", " AND note != ''"),
+        "contacts": count("contacts"),
+        "statuses": count("device_status"),
+    }
+
+
+def carry_out(
+    engine: Engine,
+    clickhouse: ClickHouse,
+    erasure: Erasure,
+    now: datetime,
+    timeout_s: float = 600.0,
+) -> None:
+    """Count what the erasure finds (once), delete it from ClickHouse, then mark it done."""
+    if "calls" not in erasure.counts:
+        if erasure.number_key:
+            counts = number_counts(clickhouse, erasure.company_id, erasure.number_key)
+        else:
+            counts = device_counts(clickhouse, erasure.company_id, erasure.devices)
+        with engine.begin() as conn:
+            erasures.counted(conn, erasure, counts)
+    plans = []
+    if erasure.number_key:
+        plans.append(mutations.number_plan(erasure.company_id, erasure.number_key))
+    if erasure.devices:
+        plans.append(mutations.devices_plan(erasure.company_id, erasure.devices))
+    for plan in plans:
+        mutations.run(clickhouse, plan, timeout_s)
+    with engine.begin() as conn:
+        erasures.finished(conn, erasure.id, now)
+        done = erasures.find(conn, erasure.company_id, erasure.id)
+        record(
+            conn,
+            erasure.company_id,
+            SYSTEM,
+            "erasure.done",
+            erasure.id,
+            "",
+            now,
+            {"kind": erasure.kind, "counts": done.counts if done else {}},
+        )
+    log.info("erasure %s of company %s done", erasure.id, erasure.company_id)
+
+
+def retain(
+    engine: Engine, clickhouse: ClickHouse, now: datetime, timeout_s: float = 600.0
+) -> list[str]:
+    """Each company with `retention_days` not retained for a day: its calls, statuses and
+    contacts older than that deleted. The companies retained."""
+    with engine.connect() as conn:
+        due = conn.execute(
+            sa.select(companies.c.id, companies.c.retention_days).where(
+                companies.c.retention_days.is_not(None),
+                sa.or_(
+                    companies.c.retained_at.is_(None),
+                    companies.c.retained_at <= now - RETENTION_EVERY,
+                ),
+            )
+        ).all()
+    for company_id, days in due:
+        cutoff = now - timedelta(days=days)
+        plan = mutations.retention_plan(company_id, int(cutoff.timestamp()))
+        mutations.run(clickhouse, plan, timeout_s)
+        with engine.begin() as conn:
+            hook_events.prune(conn, company_id, cutoff)
+            conn.execute(
+                companies.update().where(companies.c.id == company_id).values(retained_at=now)
+            )
+            record(
+                conn, company_id, SYSTEM, "retention.applied", company_id, "", now,
+                {"retention_days": days, "cutoff": cutoff.isoformat()},
+            )  # fmt: skip
+    return [company_id for company_id, _days in due]
+
+
+def lifecycle(engine: Engine, clickhouse: ClickHouse, now: datetime, grace_days: int) -> list[str]:
+    """Companies whose period ended are announced deactivated; those past the export grace
+    purged: every ClickHouse row, then every control-plane row with the wrapped data key, so
+    nothing the system keeps can read their ciphertext again. The companies purged."""
+    with engine.begin() as conn:
+        for company_id in subscription.newly_deactivated(conn, now):
+            record(conn, company_id, SYSTEM, "subscription.deactivated", company_id, "", now)
+        due = subscription.due_for_purge(conn, now, grace_days)
+    for company_id in due:
+        mutations.run(clickhouse, mutations.purge_plan(company_id))
+        with engine.begin() as conn:
+            for path in conn.execute(
+                sa.select(exports.c.path).where(exports.c.company_id == company_id)
+            ).scalars():
+                if path:
+                    Path(path).unlink(missing_ok=True)  # the archives hold plaintext numbers
+            delete_company(conn, company_id)
+        log.warning("company %s purged (%d days after its period ended)", company_id, grace_days)
+    return due
+
+
+def run_due(
+    engine: Engine,
+    clickhouse: ClickHouse,
+    now: Callable[[], datetime],
+    grace_days: int,
+    timeout_s: float = 600.0,
+) -> None:
+    """One round of every time-driven job, each at the time it starts. An erasure waits
+    `SETTLE` after its request: by then every worker reads the new suppression list."""
+    lifecycle(engine, clickhouse, now(), grace_days)
+    with engine.connect() as conn:
+        waiting = erasures.pending(conn)
+    for erasure in waiting:
+        if erasure.requested_at <= now() - SETTLE:
+            carry_out(engine, clickhouse, erasure, now(), timeout_s)
+    retain(engine, clickhouse, now(), timeout_s)

@@ -279,17 +279,23 @@ def test_an_employee_withdraws_consent(both_stacks: Stack) -> None:
     assert all(d["battery_pct"] is None for d in devices["items"])
     employee = stack.api.get(f"/v1/employees/{employee_id}", headers=auth(key)).json()
     assert employee["tracking_enabled"] is False
-    eventually(
-        lambda: upload(stack, token, [call("z-1", "1", "missed", 0, 55)]).status_code == 401,
-        timeout_s=30,
-    )
+    accepted = []  # within ingest's token cache and the worker's 1 s read of what to drop,
+    # a call may still be stored: the erasure deletes it with the rest
+
+    def refused_upload() -> bool:
+        answer = upload(stack, token, [call("z-1", "9811100000", "missed", 0, 55)])
+        accepted.append(answer.status_code == 202)
+        return bool(answer.status_code == 401)
+
+    eventually(refused_upload, timeout_s=30)
 
     def done() -> dict[str, Any] | None:
         found = stack.api.get(f"/v1/privacy/erasures/{erasure['id']}", headers=auth(owner)).json()
         return found if found["status"] == "done" else None
 
     finished = eventually(done, timeout_s=90)
-    assert finished["counts"]["calls"] == 5 and finished["counts"]["statuses"] == 1
+    assert finished["counts"]["calls"] in (5, 5 + any(accepted))
+    assert finished["counts"]["statuses"] == 1
     assert finished["counts"]["contacts"] == 1
     device = company["device_id"]
     held = stack.clickhouse_rows(

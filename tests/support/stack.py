@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,12 @@ from core.clickhouse import connect
 from deploy.local_stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+READ_CHDB = """import json, sys
+from core.clickhouse import connect
+store = connect(sys.argv[1])
+print(json.dumps([store.query(sql) for sql in json.load(sys.stdin)], default=str))
+store.close()
+"""
 
 
 class Stack:
@@ -142,19 +149,30 @@ class Stack:
         process.wait(30)
 
     def clickhouse_rows(self, *queries: str) -> list[list[dict[str, Any]]]:
-        """What ClickHouse holds: through the server, or (chDB: one process per directory)
-        with the worker stopped for the reads and started again after."""
-        if self.embedded_api:
-            self.stop_worker()
-        try:
-            store = connect(self.env["CLOSECALL_CLICKHOUSE_URL"])
+        """What ClickHouse holds: through the server, or (chDB: one process per directory, and
+        one directory per process) from a process of its own while the worker is stopped."""
+        url = self.env["CLOSECALL_CLICKHOUSE_URL"]
+        if not self.embedded_api:
+            store = connect(url)
             try:
                 return [store.query(sql) for sql in queries]
             finally:
                 store.close()
+        self.stop_worker()
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", READ_CHDB, url],
+                input=json.dumps(queries),
+                env=self.env,
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            )
         finally:
-            if self.embedded_api:
-                self.start_worker()
+            self.start_worker()
+        rows: list[list[dict[str, Any]]] = json.loads(done.stdout)
+        return rows
 
     def restart(self, env: dict[str, str | None]) -> None:
         """Every process stopped and started again with `env` changed (None: unset)."""

@@ -81,12 +81,17 @@ def company_keys(company: Company, master_key: MasterKey) -> CompanyKeys:
     return unwrap_company_keys(master_key, company.id, company.wrapped_data_key)
 
 
-def number_key(number: str, company: Company, keys: CompanyKeys) -> str:
-    """The blind index of a `number` query parameter written in any format (422 if none)."""
+def normalised_number(number: str, company: Company) -> str:
+    """A `number` parameter written in any format, as stored (E.164; 422 if no number)."""
     normalised = normalise_number(number, company.country)
     if normalised is None:
         raise ApiError(422, "invalid_request", "not a phone number", [("number", "invalid")])
-    return blind_index(keys, normalised)
+    return normalised
+
+
+def number_key(number: str, company: Company, keys: CompanyKeys) -> str:
+    """The blind index of a `number` query parameter written in any format (422 if none)."""
+    return blind_index(keys, normalised_number(number, company))
 
 
 def number_filter(number: str, company: Company, keys: CompanyKeys) -> tuple[str, str]:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
-from api.call_history import company_keys, number_key
+from api.call_history import company_keys, normalised_number, number_key
 from api.context import ApiContext
 from api.employee_service import find_employee, revoke_devices
 from api.lead_service import lead_transaction
@@ -28,6 +28,7 @@ from core.erasures import COUNT_NAMES, Erasure
 from core.errors import ApiError
 from core.export_rows import calls_of_number, contacts_of_number, lead_rows
 from core.lead_lookup import as_uuid
+from core.number_crypto import blind_index
 
 
 class ErasureRequest(BaseModel):
@@ -131,22 +132,19 @@ def get_erasure(db: Connection, company_id: str, erasure_id: str) -> Erasure:
 
 def export_number(context: ApiContext, db: Connection, tenant: Tenant, number: str) -> NumberExport:
     keys = company_keys(tenant.company, context.master_key)
-    key = number_key(number, tenant.company, keys)
-    held = list(
-        db.execute(
-            sa.select(lead_numbers.c.lead_id).where(
-                lead_numbers.c.company_id == tenant.company.id, lead_numbers.c.number_key == key
-            )
-        ).scalars()
+    e164 = normalised_number(number, tenant.company)
+    key = blind_index(keys, e164)
+    held = db.execute(
+        sa.select(lead_numbers.c.lead_id).where(
+            lead_numbers.c.company_id == tenant.company.id, lead_numbers.c.number_key == key
+        )
+    ).scalars()
+    return NumberExport(
+        number=e164,
+        calls=calls_of_number(tenant.clickhouse, keys, as_uuid(key)),
+        contacts=contacts_of_number(tenant.clickhouse, keys, key),
+        leads=list(lead_rows(db, tenant.company.id, keys, list(held))),
     )
-    calls = calls_of_number(tenant.clickhouse, keys, as_uuid(key))
-    contacts = contacts_of_number(tenant.clickhouse, keys, key)
-    found_leads = list(lead_rows(db, tenant.company.id, keys, held)) if held else []
-    e164 = next(
-        (n for n in (*(c["number"] for c in calls), *(c["number"] for c in contacts)) if n),
-        None,
-    ) or next((lead["primary_number"] for lead in found_leads), None)
-    return NumberExport(number=e164 or number, calls=calls, contacts=contacts, leads=found_leads)
 
 
 def request_export(db: Connection, company_id: str, now: datetime) -> ExportView:

@@ -164,13 +164,21 @@ def counted(conn: Connection, erasure: Erasure, counts: dict[str, int]) -> None:
     )
 
 
+def issued(conn: Connection, erasure_id: str, now: datetime) -> None:
+    """The worker sends ClickHouse the erasure's mutations (the first time: kept on re-runs)."""
+    conn.execute(
+        erasures.update()
+        .where(erasures.c.id == erasure_id, erasures.c.issued_at.is_(None))
+        .values(issued_at=now)
+    )
+
+
 def finished(conn: Connection, erasure_id: str, now: datetime) -> None:
     """Done: its blind index is forgotten here (the suppression list keeps it if asked)."""
     conn.execute(
         erasures.update()
         .where(erasures.c.id == erasure_id)
-        .values(status="done", done_at=now, issued_at=sa.func.coalesce(erasures.c.issued_at, now))
-        .values(number_key=None)
+        .values(status="done", done_at=now, number_key=None)
     )
 
 

@@ -186,7 +186,7 @@ def lead_rows(
     conn: Connection, company_id: str, keys: CompanyKeys, lead_ids: list[str] | None = None
 ) -> Iterator[dict[str, Any]]:
     query = sa.select(leads).where(leads.c.company_id == company_id)
-    if lead_ids is not None:
+    if lead_ids is not None:  # a number's leads (none: nothing)
         query = query.where(leads.c.id.in_(lead_ids))
     for row in conn.execute(query.order_by(leads.c.created_at, leads.c.id)):
         yield lead_row(row, keys)

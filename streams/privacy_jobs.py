@@ -88,6 +88,8 @@ def carry_out(
             counts = device_counts(clickhouse, erasure.company_id, erasure.devices)
         with engine.begin() as conn:
             erasures.counted(conn, erasure, counts)
+    with engine.begin() as conn:
+        erasures.issued(conn, erasure.id, now)
     plans = []
     if erasure.number_key:
         plans.append(mutations.number_plan(erasure.company_id, erasure.number_key))
@@ -135,10 +137,8 @@ def retain(
             conn.execute(
                 companies.update().where(companies.c.id == company_id).values(retained_at=now)
             )
-            record(
-                conn, company_id, SYSTEM, "retention.applied", company_id, "", now,
-                {"retention_days": days, "cutoff": cutoff.isoformat()},
-            )  # fmt: skip
+            details = {"retention_days": days, "cutoff": cutoff.isoformat()}
+            record(conn, company_id, SYSTEM, "retention.applied", company_id, "", now, details)
     return [company_id for company_id, _days in due]
 
 

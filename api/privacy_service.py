@@ -108,7 +108,8 @@ def erase_number(
 
 
 def erase_employee(db: Connection, tenant: Tenant, employee_id: str, now: datetime) -> Erasure:
-    """Consent withdrawn: tracking off, every device revoked, all they sent erased."""
+    """Consent withdrawn: tracking off, every device revoked (its FCM token and SIMs
+    forgotten), all they sent erased."""
     find_employee(db, tenant.company.id, employee_id)
     db.execute(
         employees.update().where(employees.c.id == employee_id).values(tracking_enabled=False)
@@ -118,6 +119,10 @@ def erase_employee(db: Connection, tenant: Tenant, employee_id: str, now: dateti
     )
     device_ids = list(db.execute(of_employee).scalars())
     revoke_devices(db, of_employee, now)
+    # what the phones reported about themselves goes too; brand and model stay for the list
+    db.execute(
+        devices.update().where(devices.c.id.in_(device_ids)).values(fcm_token=None, sims="[]")
+    )
     return erasures.request_erasure(
         db, tenant.company.id, now, employee_id=employee_id, devices=device_ids
     )

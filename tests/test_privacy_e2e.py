@@ -249,6 +249,8 @@ def test_an_employee_withdraws_consent(both_stacks: Stack) -> None:
                 "at": "2026-03-02T10:00:00+05:30",
                 "battery_pct": 80,
                 "location": {"lat": 19.07, "lon": 72.87},
+                "fcm_token": "fcm-of-the-phone",
+                "sims": [{"slot": 0, "sim_id": "8991-1", "carrier": "Jio"}],
             },
         ).status_code
         == 202
@@ -262,9 +264,9 @@ def test_an_employee_withdraws_consent(both_stacks: Stack) -> None:
         == 202
     )
     eventually(lambda: len(history(stack, key)) == 6)
-    eventually(
+    eventually(  # its health, and what it reported about itself, are in the devices list
         lambda: any(
-            d["battery_pct"] == 80
+            d["battery_pct"] == 80 and d["sims"] and d["fcm_token_valid"]
             for d in stack.api.get("/v1/devices", headers=auth(key)).json()["items"]
         )
     )
@@ -277,6 +279,8 @@ def test_an_employee_withdraws_consent(both_stacks: Stack) -> None:
     assert len(remaining) == 1 and remaining[0]["employee_id"] != employee_id
     devices = stack.api.get("/v1/devices", params={"revoked": "true"}, headers=auth(key)).json()
     assert all(d["battery_pct"] is None for d in devices["items"])
+    withdrawn = [d for d in devices["items"] if d["employee_id"] == employee_id]
+    assert [(d["sims"], d["fcm_token_valid"]) for d in withdrawn] == [([], False)]
     employee = stack.api.get(f"/v1/employees/{employee_id}", headers=auth(key)).json()
     assert employee["tracking_enabled"] is False
     accepted = []  # within ingest's token cache and the worker's 1 s read of what to drop,

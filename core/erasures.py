@@ -15,13 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from core.company_clickhouse import Hidden
-from core.controlplane import (
-    erasures,
-    hook_deliveries,
-    hook_event_numbers,
-    hook_events,
-    suppressions,
-)
+from core.controlplane import erasures, hook_event_numbers, suppressions
+from core.hook_delivery import drop_events
 
 Kind = Literal["number", "employee"]
 COUNT_NAMES = ("calls", "contacts", "notes", "leads", "statuses")
@@ -109,25 +104,13 @@ def suppress_number(conn: Connection, company_id: str, number_key: str, now: dat
 
 def forget_events(conn: Connection, company_id: str, number_key: str) -> None:
     """The integration events carrying this number, with their deliveries (sent or not)."""
-    event_ids = sa.select(hook_event_numbers.c.event_id).where(
-        hook_event_numbers.c.company_id == company_id,
-        hook_event_numbers.c.number_key == number_key,
-    )
-    conn.execute(
-        hook_deliveries.delete().where(
-            hook_deliveries.c.company_id == company_id, hook_deliveries.c.event_id.in_(event_ids)
-        )
-    )
-    conn.execute(
-        hook_events.delete().where(
-            hook_events.c.company_id == company_id, hook_events.c.id.in_(event_ids)
-        )
-    )
-    conn.execute(
-        hook_event_numbers.delete().where(
+    drop_events(
+        conn,
+        company_id,
+        sa.select(hook_event_numbers.c.event_id).where(
             hook_event_numbers.c.company_id == company_id,
             hook_event_numbers.c.number_key == number_key,
-        )
+        ),
     )
 
 

@@ -20,7 +20,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from core.audit import Actor, record
-from core.controlplane import hook_attempts, hook_deliveries, hook_events, hooks
+from core.controlplane import (
+    hook_attempts,
+    hook_deliveries,
+    hook_event_numbers,
+    hook_events,
+    hooks,
+)
 from core.number_crypto import CompanyKeys, decrypt_number
 from schemas.events import IntegrationEvent
 
@@ -350,3 +356,23 @@ def redeliver(conn: Connection, hook_id: str, event_id: str, now: datetime) -> b
             hooks.update().where(hooks.c.id == hook_id).values(disabled_at=None, failing_since=None)
         )
     return bool(updated)
+
+
+def drop_events(conn: Connection, company_id: str, event_ids: sa.Select[Any]) -> None:
+    """Events of the company (a select of their ids) out of the delivery log, with their
+    deliveries, attempts and numbers: an erasure's, or those older than the retention."""
+    ids = list(conn.execute(event_ids).scalars())
+    company_hooks = sa.select(hooks.c.id).where(hooks.c.company_id == company_id)
+    for start in range(0, len(ids), 1_000):  # inside SQLite's parameter limit
+        part = ids[start : start + 1_000]
+        conn.execute(
+            hook_attempts.delete().where(
+                hook_attempts.c.hook_id.in_(company_hooks), hook_attempts.c.event_id.in_(part)
+            )
+        )
+        for table, column in (
+            (hook_deliveries, hook_deliveries.c.event_id),
+            (hook_event_numbers, hook_event_numbers.c.event_id),
+            (hook_events, hook_events.c.id),
+        ):
+            conn.execute(table.delete().where(table.c.company_id == company_id, column.in_(part)))

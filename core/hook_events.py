@@ -13,7 +13,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from core.controlplane import (
-    hook_attempts,
     hook_deliveries,
     hook_event_numbers,
     hook_events,
@@ -21,7 +20,7 @@ from core.controlplane import (
     integration_outbox,
 )
 from core.erasures import blocked_numbers
-from core.hook_delivery import Due
+from core.hook_delivery import Due, drop_events
 from schemas.events import IntegrationEvent, IntegrationEvents
 
 ROWS_PER_INSERT = 1_000  # 8 columns each: inside SQLite's 32,766 parameters
@@ -193,24 +192,4 @@ def prune(conn: Connection, company_id: str, before: datetime) -> None:
     old = sa.select(hook_events.c.id).where(
         hook_events.c.company_id == company_id, hook_events.c.created_at < before
     )
-    company_hooks = sa.select(hooks.c.id).where(hooks.c.company_id == company_id)
-    conn.execute(
-        hook_attempts.delete().where(
-            hook_attempts.c.hook_id.in_(company_hooks), hook_attempts.c.event_id.in_(old)
-        )
-    )
-    conn.execute(
-        hook_deliveries.delete().where(
-            hook_deliveries.c.company_id == company_id, hook_deliveries.c.event_id.in_(old)
-        )
-    )
-    conn.execute(
-        hook_event_numbers.delete().where(
-            hook_event_numbers.c.company_id == company_id, hook_event_numbers.c.event_id.in_(old)
-        )
-    )
-    conn.execute(
-        hook_events.delete().where(
-            hook_events.c.company_id == company_id, hook_events.c.created_at < before
-        )
-    )
+    drop_events(conn, company_id, old)

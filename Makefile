@@ -23,7 +23,7 @@ up: $(STAMP)
 	@$(VENV)/bin/closecall up --fleet $(FLEET)
 
 test: $(STAMP) $(ZAPIER_STAMP) lint typecheck
-	@./scripts/ensure-clickhouse-server
+	@./scripts/ensure-debian-packages
 	@$(VENV)/bin/pytest
 
 bench: $(STAMP)

@@ -64,11 +64,11 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
-                request = Received(
-                    self.path,
-                    {k.lower(): v for k, v in self.headers.items()},
-                    self.rfile.read(length),
-                )
+                body = self.rfile.read(length)
+                if len(body) < length:  # the sender died mid-request: no endpoint acts on it
+                    self.close_connection = True
+                    return
+                request = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 with receiver.lock:
                     receiver.requests.append(request)
                     seen = sum(1 for r in receiver.requests if r.same_delivery(request))

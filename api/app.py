@@ -24,6 +24,7 @@ from api.context import ApiContext
 from api.policy import check_policy
 from core.errors import install_error_handlers
 from core.http_policy import DOCS_ASSETS, OFFLINE_SWAGGER_UI, install_http_policy
+from core.metrics import RequestMetrics
 from core.rate_limit import RateLimiter
 
 
@@ -41,6 +42,7 @@ def create_app(context: ApiContext) -> FastAPI:
     )
     install_error_handlers(app)
     install_http_policy(app, context.settings.cors_origins)
+    app.add_middleware(RequestMetrics, service="api")
     for module in (
         accounts,
         auth,

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.context import ApiContext
 from api.deps import Context
 from core.errors import error_responses
 from core.health import Health, broker_problem, database_problem, readiness
+from core.metrics import METRICS_PATH, METRICS_RESPONSE, metrics_page
 
 router = APIRouter(tags=["health"])
+
+
+@router.get(METRICS_PATH, response_class=Response, responses=METRICS_RESPONSE)
+def metrics() -> Response:
+    """Prometheus metrics of this process (in local mode the worker's too; docs/OPERATIONS.md)."""
+    return metrics_page()
 
 
 @router.get("/healthz", response_model=Health)

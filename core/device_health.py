@@ -107,6 +107,23 @@ def arrivals(clickhouse: ClickHouse) -> dict[str, int]:
     return latest
 
 
+def fleet_states(engine: Engine, clickhouse: ClickHouse, now: datetime) -> dict[str, int]:
+    """Devices not revoked over every company, current or stale (each by its company's
+    threshold): the operator's figure of quiet phones, never per company."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(devices.c.id, devices.c.enrolled_at, companies.c.stale_after_s)
+            .select_from(devices.join(companies))
+            .where(devices.c.revoked_at.is_(None))
+        ).all()
+    seen_at = arrivals(clickhouse)
+    stale = sum(
+        is_stale(instant(seen_at.get(row.id)), row.enrolled_at, now, row.stale_after_s)
+        for row in rows
+    )
+    return {"current": len(rows) - stale, "stale": stale}
+
+
 def push_stale_devices(
     engine: Engine, clickhouse: ClickHouse, pusher: SyncPusher, now: datetime
 ) -> dict[str, PushOutcome]:

@@ -118,6 +118,13 @@ class Outcome:
     def delivered(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
 
+    @property
+    def kind(self) -> str:
+        """delivered (2xx), refused (any other answer) or unreachable (no answer)."""
+        if self.status_code is None:
+            return "unreachable"
+        return "delivered" if self.delivered else "refused"
+
 
 def due_query(now: datetime, per_hook: int, limit: int) -> sa.Select[Any]:
     """Due deliveries, the oldest first, at most `per_hook` of any hook: a hook with a backlog

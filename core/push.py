@@ -13,6 +13,7 @@ from typing import Any
 import firebase_admin
 from firebase_admin import credentials, exceptions, messaging
 
+from core.metrics import FCM_PUSHES
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,11 @@ class SyncPusher:
         return self.push(token, SYNC_DATA)
 
     def push(self, token: str, data: dict[str, str]) -> PushOutcome:
+        outcome = self._send(token, data)
+        FCM_PUSHES.labels(data.get("action", ""), outcome.value).inc()
+        return outcome
+
+    def _send(self, token: str, data: dict[str, str]) -> PushOutcome:
         if self.app is None:
             return PushOutcome.DISABLED
         message = messaging.Message(

@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     export_grace_days: int = Field(default=5, ge=0)
     export_dir: Path | None = None  # default: <data_dir>/exports
     mutation_timeout_s: float = 600.0
+    # Prometheus metrics (docs/OPERATIONS.md): ingest and the report API serve /metrics on
+    # their own port; the worker and the hooks worker each on one of these (0: not served; in
+    # local mode the report API's /metrics has the worker's too); lag is measured this often
+    metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = 9102
+    hooks_metrics_port: int = 9103
+    lag_interval_s: float = 5.0
     # `closecall rotate-master-key`: the key the data keys were wrapped under until now,
     # accepted beside CLOSECALL_MASTER_KEY until the rotation finished
     master_key_previous: str = Field(default="", repr=False)

@@ -280,6 +280,8 @@ def run_local_stack(settings: Settings, fleet_size: int) -> None:
 
         print(
             f"\nReady.\n  ingest (phones):  {ingest_url}/docs\n  report API:       {api_url}/docs\n"
+            f"  metrics:          {ingest_url}/metrics, {api_url}/metrics (with the worker's),"
+            f" http://{settings.metrics_host}:{settings.hooks_metrics_port}/metrics (webhooks)\n"
             f"  demo API key:     {api_key}\n  try:  curl -H 'Authorization: Bearer {api_key}' "
             f"{api_url}/v1/reports/summary\n  logs: {log_dir}\n"
             "Ctrl-C (or SIGTERM) stops everything.",

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from api.app import create_app as create_api_app
 from api.context import ApiContext
 from core import clickhouse, controlplane
+from core.metrics import serve_port
 from core.push import SyncPusher, pusher_from_settings
 from core.settings import Settings
 from core.topics import ensure_topics
@@ -127,6 +128,7 @@ def run_hooks(settings: Settings) -> None:
     """The hooks worker: integration events -> delivery log -> signed deliveries."""
     engine = controlplane.make_engine(settings.database_url)
     app = create_hooks_worker(settings, engine, resolve_master_key(settings))
+    serve_port(settings.metrics_host, settings.hooks_metrics_port, "CLOSECALL_HOOKS_METRICS_PORT")
     BoundedWorker(app, loglevel=settings.log_level).execute_from_commandline()
 
 
@@ -192,6 +194,11 @@ def run_worker(settings: Settings, with_api: bool, with_hooks: bool = True) -> N
         @worker_app.task
         async def serve_report_api() -> None:
             await server.serve()
+
+    else:  # with the report API its /metrics is this process's
+        serve_port(
+            settings.metrics_host, settings.worker_metrics_port, "CLOSECALL_WORKER_METRICS_PORT"
+        )
 
     worker = BoundedWorker(worker_app, loglevel=settings.log_level)
     worker.children = (HooksChild(),) if with_hooks else ()

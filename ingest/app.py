@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from core.controlplane import make_engine
 from core.errors import install_error_handlers
 from core.http_policy import DOCS_ASSETS, OFFLINE_SWAGGER_UI, install_http_policy
+from core.metrics import RequestMetrics
 from core.number_crypto import MasterKey
 from core.settings import Settings
 from ingest import routes
@@ -35,5 +36,6 @@ def create_app(settings: Settings, master_key: MasterKey) -> FastAPI:
     app.state.ingest = IngestState(settings, make_engine(settings.database_url), master_key)
     install_error_handlers(app)
     install_http_policy(app, settings.cors_origins)
+    app.add_middleware(RequestMetrics, service="ingest")
     app.include_router(routes.router)
     return app

@@ -4,6 +4,7 @@ limits and producing to Kafka with the 503 that tells the phone to come back."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from core.bearer import Credentials, bearer_scheme, bearer_token
 from core.errors import ApiError, validation_fields
+from core.metrics import KAFKA_PRODUCE_FAILURES, KAFKA_PRODUCE_LATENCY
 from core.number_crypto import MasterKey
 from core.rate_limit import RateLimiter, enforce
 from core.request_body import read_json_body
@@ -99,9 +101,11 @@ async def body_as(model: type[Model], request: Request, state: IngestState) -> M
 
 
 async def produce(state: IngestState, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    started = time.perf_counter()
     try:
         await state.producer.send_all(topic, records)
     except BrokerUnavailable as exc:
+        KAFKA_PRODUCE_FAILURES.labels(topic).inc()
         log.warning("upload refused with 503: %s", exc)
         raise ApiError(
             503,
@@ -109,3 +113,4 @@ async def produce(state: IngestState, topic: str, records: list[tuple[bytes, byt
             "uploads are paused; nothing of this upload was accepted, retry later",
             headers={"Retry-After": str(state.settings.retry_after_s)},
         ) from exc
+    KAFKA_PRODUCE_LATENCY.labels(topic).observe(time.perf_counter() - started)

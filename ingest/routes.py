@@ -7,10 +7,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from core.errors import ApiError, error_responses
 from core.health import Health, broker_problem, database_problem, readiness
+from core.metrics import (
+    CALLS_ACCEPTED,
+    CALLS_REJECTED,
+    METRICS_PATH,
+    METRICS_RESPONSE,
+    metrics_page,
+)
 from core.request_body import read_json_body
 from ingest.call_batches import calls_of, kafka_record, validate_calls
 from ingest.deps import (
@@ -164,6 +171,8 @@ async def upload_calls(request: Request, device: CurrentDevice, state: State) ->
     )
     records = [kafka_record(event) for event in batch.events]
     await produce(state, state.settings.topic_calls_raw, records)
+    CALLS_ACCEPTED.inc(batch.accepted)
+    CALLS_REJECTED.inc(len(batch.rejected))
     return CallsAccepted(accepted=batch.accepted, rejected=batch.rejected)
 
 
@@ -188,6 +197,12 @@ async def leads_to_call(
     return await run_in_threadpool(
         device_leads, state.engine, state.master_key, device, cursor, limit
     )
+
+
+@router.get(METRICS_PATH, tags=["health"], response_class=Response, responses=METRICS_RESPONSE)
+def metrics() -> Response:
+    """Prometheus metrics of this process (text format; docs/OPERATIONS.md)."""
+    return metrics_page()
 
 
 @router.get("/healthz", tags=["health"], response_model=Health)

@@ -45,6 +45,7 @@ from core.export_rows import (
     lead_rows,
     status_row,
 )
+from core.metrics import privacy_job
 from core.number_crypto import CompanyKeys
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,8 @@ def run_exports(
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{export_id}.zip"
         try:
-            counts = write_archive(path, engine, clickhouse, company_id, keys_of(company_id))
+            with privacy_job("export"):
+                counts = write_archive(path, engine, clickhouse, company_id, keys_of(company_id))
         except Exception as exc:
             log.exception("export %s of company %s failed", export_id, company_id)
             path.unlink(missing_ok=True)

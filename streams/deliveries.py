@@ -18,10 +18,16 @@ from sqlalchemy.engine import Engine
 from core.controlplane import load_company
 from core.hook_delivery import Due, Outcome, record_outcomes, render, take_due
 from core.hook_sender import Sender
+from core.metrics import WEBHOOK_DELIVERIES, WEBHOOK_LATENCY
 from core.number_crypto import CompanyKeys, MasterKey, decrypt_secret, unwrap_company_keys
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+
+
+def observe_delivery(outcome: Outcome) -> None:
+    WEBHOOK_DELIVERIES.labels(outcome.kind).inc()
+    WEBHOOK_LATENCY.labels(outcome.kind).observe(outcome.duration_ms / 1000)
 
 
 def utc_now() -> datetime:
@@ -147,6 +153,7 @@ class DeliveryLoop:
             self.in_flight[due.hook_id] -= 1
             if self.in_flight[due.hook_id] <= 0:
                 del self.in_flight[due.hook_id]
+        observe_delivery(outcome)
         # Outcomes are written in batches, one transaction each (a commit per delivery bounded
         # the loop at ~160/s on SQLite). Until then the delivery's lease keeps it from being
         # taken again; a crash before the write sends it again when the lease ends.

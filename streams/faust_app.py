@@ -9,6 +9,7 @@ from collections.abc import Iterable
 import faust
 from faust.types import EventT, TopicT
 
+from core.metrics import DEAD_LETTERS
 from core.settings import Settings
 from schemas.events import DeadLetter, IntegrationEvents
 
@@ -70,6 +71,7 @@ class Publisher:
 
     async def dead_letters(self, dead: Iterable[DeadLetter]) -> None:
         for letter in dead:
+            DEAD_LETTERS.labels(letter.topic).inc()
             log.warning(
                 "dead letter %s[%d]@%d: %s",
                 letter.topic,

@@ -23,6 +23,7 @@ from core.hook_sender import Sender
 from core.number_crypto import MasterKey
 from core.settings import Settings
 from schemas.events import IntegrationEvents
+from streams.consumer_lag import report_lag
 from streams.decoding import UnprocessableRecord, decode_event
 from streams.deliveries import DeliveryLoop
 from streams.faust_app import Publisher, dead_letter, faust_app
@@ -32,15 +33,17 @@ log = logging.getLogger(__name__)
 
 
 def create_hooks_worker(settings: Settings, engine: Engine, master_key: MasterKey) -> faust.App:
+    group = f"{settings.worker_group}-hooks"
     app = faust_app(
         settings,
-        f"{settings.worker_group}-hooks",
+        group,
         f"{settings.worker_instance_id}-hooks",
         "faust-hooks",
     )
     integration = app.topic(
         settings.topic_integration_events, value_type=bytes, value_serializer="raw"
     )
+    report_lag(app, settings.kafka_bootstrap, group, settings.lag_interval_s)
     publish = Publisher(integration)
     publish_dead_letters = Publisher(
         app.topic(settings.topic_dead_letter, value_type=bytes, value_serializer="raw")

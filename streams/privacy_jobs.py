@@ -19,6 +19,7 @@ from core.clickhouse import ClickHouse, Param
 from core.controlplane import companies, delete_company, exports
 from core.erasures import Erasure
 from core.lead_lookup import as_uuid
+from core.metrics import PRIVACY_JOBS, privacy_job
 
 log = logging.getLogger(__name__)
 RETENTION_EVERY = timedelta(days=1)
@@ -129,17 +130,27 @@ def retain(
             )
         ).all()
     for company_id, days in due:
-        cutoff = now - timedelta(days=days)
-        plan = mutations.retention_plan(company_id, int(cutoff.timestamp()))
-        mutations.run(clickhouse, plan, timeout_s)
-        with engine.begin() as conn:
-            hook_events.prune(conn, company_id, cutoff)
-            conn.execute(
-                companies.update().where(companies.c.id == company_id).values(retained_at=now)
-            )
-            details = {"retention_days": days, "cutoff": cutoff.isoformat()}
-            record(conn, company_id, SYSTEM, "retention.applied", company_id, "", now, details)
+        with privacy_job("retention"):
+            retain_company(engine, clickhouse, company_id, days, now, timeout_s)
     return [company_id for company_id, _days in due]
+
+
+def retain_company(
+    engine: Engine,
+    clickhouse: ClickHouse,
+    company_id: str,
+    days: int,
+    now: datetime,
+    timeout_s: float,
+) -> None:
+    cutoff = now - timedelta(days=days)
+    plan = mutations.retention_plan(company_id, int(cutoff.timestamp()))
+    mutations.run(clickhouse, plan, timeout_s)
+    with engine.begin() as conn:
+        hook_events.prune(conn, company_id, cutoff)
+        conn.execute(companies.update().where(companies.c.id == company_id).values(retained_at=now))
+        details = {"retention_days": days, "cutoff": cutoff.isoformat()}
+        record(conn, company_id, SYSTEM, "retention.applied", company_id, "", now, details)
 
 
 def lifecycle(engine: Engine, clickhouse: ClickHouse, now: datetime, grace_days: int) -> list[str]:
@@ -148,17 +159,12 @@ def lifecycle(engine: Engine, clickhouse: ClickHouse, now: datetime, grace_days:
     nothing the system keeps can read their ciphertext again. The companies purged."""
     with engine.begin() as conn:
         for company_id in subscription.newly_deactivated(conn, now):
+            PRIVACY_JOBS.labels("deactivation", "done").inc()
             record(conn, company_id, SYSTEM, "subscription.deactivated", company_id, "", now)
         due = subscription.due_for_purge(conn, now, grace_days)
     for company_id in due:
-        mutations.run(clickhouse, mutations.purge_plan(company_id))
-        with engine.begin() as conn:
-            for path in conn.execute(
-                sa.select(exports.c.path).where(exports.c.company_id == company_id)
-            ).scalars():
-                if path:
-                    Path(path).unlink(missing_ok=True)  # the archives hold plaintext numbers
-            delete_company(conn, company_id)
+        with privacy_job("purge"):
+            purge(engine, clickhouse, company_id)
         log.warning("company %s purged (%d days after its period ended)", company_id, grace_days)
     return due
 
@@ -177,5 +183,17 @@ def run_due(
         waiting = erasures.pending(conn)
     for erasure in waiting:
         if erasure.requested_at <= now() - SETTLE:
-            carry_out(engine, clickhouse, erasure, now(), timeout_s)
+            with privacy_job("erasure"):
+                carry_out(engine, clickhouse, erasure, now(), timeout_s)
     retain(engine, clickhouse, now(), timeout_s)
+
+
+def purge(engine: Engine, clickhouse: ClickHouse, company_id: str) -> None:
+    mutations.run(clickhouse, mutations.purge_plan(company_id))
+    with engine.begin() as conn:
+        for path in conn.execute(
+            sa.select(exports.c.path).where(exports.c.company_id == company_id)
+        ).scalars():
+            if path:
+                Path(path).unlink(missing_ok=True)  # the archives hold plaintext numbers
+        delete_company(conn, company_id)

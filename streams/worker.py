@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -23,11 +24,12 @@ from sqlalchemy.engine import Engine
 from core.call_items import device_sims
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
-from core.device_health import push_stale_devices
+from core.device_health import fleet_states, push_stale_devices
 from core.device_views import stale_device_events
 from core.erasures import Dropped
 from core.hook_events import subscribed
 from core.lead_lookup import leads_of_clients
+from core.metrics import BATCH_RECORDS, CLICKHOUSE_INSERT_LATENCY, DEVICES
 from core.number_crypto import MasterKey
 from core.push import SyncPusher
 from core.settings import Settings
@@ -36,6 +38,7 @@ from streams.call_events import call_events
 from streams.call_rows import CALL_COLUMNS, call_rows, decode_calls_event
 from streams.companies import CompanyCrypto, CompanyDirectory, DroppedDirectory, kept
 from streams.company_export import run_exports
+from streams.consumer_lag import report_lag
 from streams.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, note_row
 from streams.decoding import UnprocessableRecord, decode_event
 from streams.device_facts import update_device_facts
@@ -76,6 +79,7 @@ def create_worker(
         settings.topic_integration_events, value_type=bytes, value_serializer="raw"
     )
     directory = CompanyDirectory(engine, master_key)
+    report_lag(app, settings.kafka_bootstrap, settings.worker_group, settings.lag_interval_s)
 
     async def company_of(company_id: str) -> CompanyCrypto:
         """Retried while the control plane is down; an unknown company is unprocessable."""
@@ -175,10 +179,13 @@ def create_worker(
         loop = asyncio.get_running_loop()
 
         async def insert(rows: list[tuple[Any, ...]]) -> None:
+            started = time.perf_counter()
             await loop.run_in_executor(None, clickhouse.insert, table, columns, rows)
+            CLICKHOUSE_INSERT_LATENCY.labels(table).observe(time.perf_counter() - started)
 
         async for batch in batches:
             events = cast(list[EventT[bytes]], batch)
+            BATCH_RECORDS.labels(table).observe(len(events))
             transformed: list[tuple[EventT[bytes], list[tuple[Any, ...]]]] = []
             dead: list[DeadLetter] = []
             for event in events:
@@ -187,7 +194,11 @@ def create_worker(
                 except UnprocessableRecord as exc:
                     dead.append(dead_letter(event, str(exc)))
             refused = await until_success(
-                f"ClickHouse insert into {clickhouse.url}", insert_isolating, insert, transformed
+                f"ClickHouse insert into {clickhouse.url}",
+                insert_isolating,
+                insert,
+                transformed,
+                step="clickhouse insert",
             )
             dead.extend(dead_letter(event, reason) for event, reason in refused)
             refused_events = {id(event) for event, _reason in refused}
@@ -212,6 +223,19 @@ def create_worker(
             await loop.run_in_executor(None, push_stale_devices, engine, clickhouse, pusher, now)
         except Exception as exc:  # a failed round is retried at the next tick
             log.warning("stale-device check failed: %r", exc)
+
+    @app.timer(settings.stale_check_interval_s)
+    async def count_stale_devices() -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            states = await loop.run_in_executor(
+                None, fleet_states, engine, clickhouse, datetime.now(UTC)
+            )
+        except Exception as exc:  # counted again at the next tick
+            log.warning("counting stale devices failed: %r", exc)
+            return
+        for state, count in states.items():
+            DEVICES.labels(state).set(count)
 
     def stale_devices() -> list[IntegrationEvents]:
         with engine.connect() as conn:

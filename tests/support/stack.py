@@ -44,6 +44,7 @@ class Stack:
         self.workdir = workdir
         self.embedded_api = clickhouse_url.startswith("chdb://")
         self.ingest_port, self.api_port = free_port(), free_port()
+        self.worker_metrics_port, self.hooks_metrics_port = free_port(), free_port()
         self.env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
@@ -55,6 +56,8 @@ class Stack:
             "CLOSECALL_KAFKA_BOOTSTRAP": bootstrap,
             "CLOSECALL_INGEST_PORT": str(self.ingest_port),
             "CLOSECALL_API_PORT": str(self.api_port),
+            "CLOSECALL_WORKER_METRICS_PORT": str(self.worker_metrics_port),
+            "CLOSECALL_HOOKS_METRICS_PORT": str(self.hooks_metrics_port),
             "CLOSECALL_TOPIC_CALLS_RAW": f"calls.raw.{name}",
             "CLOSECALL_TOPIC_DEAD_LETTER": f"dead-letter.{name}",
             "CLOSECALL_TOPIC_DEVICE_STATUS": f"device.status.{name}",

@@ -84,6 +84,9 @@ CLICKHOUSE_INSERT_LATENCY = Histogram(
     ["table"],
     buckets=FAST,
 )
+CLICKHOUSE_ROWS = Counter(
+    "closecall_clickhouse_rows_total", "Rows the worker inserted into ClickHouse.", ["table"]
+)
 RETRIES = Counter(
     "closecall_worker_retries_total",
     "Failed attempts of a worker step that is retried until it succeeds (an outage).",

@@ -1,6 +1,6 @@
 """Consumer lag as the broker sees it: for each partition a worker holds, the records after its
 group's committed offset (what a restart would read again or has still to read). Read with
-kafka-python's admin client and a group-less consumer, like a lag exporter would, so the figure
+kafka-python's admin client, like a lag exporter would, so the figure
 does not depend on faust's internals."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import logging
 from collections.abc import Iterable
 
 import faust
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, TopicPartition
+from kafka.admin import OffsetSpec
 
 from core.metrics import CONSUMER_LAG
 
@@ -23,17 +24,13 @@ class LagProbe:
         self.bootstrap = bootstrap
         self.group = group
         self._admin: KafkaAdminClient | None = None
-        self._consumer: KafkaConsumer | None = None
 
-    def _clients(self) -> tuple[KafkaAdminClient, KafkaConsumer]:
-        if self._admin is None or self._consumer is None:
+    def _client(self) -> KafkaAdminClient:
+        if self._admin is None:
             self._admin = KafkaAdminClient(
                 bootstrap_servers=self.bootstrap, client_id=f"{self.group}-lag"
             )
-            self._consumer = KafkaConsumer(
-                bootstrap_servers=self.bootstrap, client_id=f"{self.group}-lag", group_id=None
-            )
-        return self._admin, self._consumer
+        return self._admin
 
     def measure(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
         """Records after the committed offset of each partition (after the first, when the
@@ -41,26 +38,25 @@ class LagProbe:
         wanted = [TopicPartition(topic, partition) for topic, partition in partitions]
         if not wanted:
             return {}
-        admin, consumer = self._clients()
+        admin = self._client()
         try:
-            committed = admin.list_consumer_group_offsets(self.group, partitions=wanted)
-            ends = consumer.end_offsets(wanted)
-            starts = consumer.beginning_offsets(wanted)
+            committed = admin.list_group_offsets({self.group: wanted}).get(self.group, {})
+            ends = admin.list_partition_offsets(dict.fromkeys(wanted, OffsetSpec.LATEST))
+            starts = admin.list_partition_offsets(dict.fromkeys(wanted, OffsetSpec.EARLIEST))
         except Exception:
             self.close()  # connect again next time
             raise
         lag = {}
         for tp in wanted:
             done = committed.get(tp)
-            offset = done.offset if done is not None and done.offset >= 0 else starts[tp]
-            lag[(tp.topic, tp.partition)] = max(0, ends[tp] - offset)
+            offset = done.offset if done is not None and done.offset >= 0 else starts[tp].offset
+            lag[(tp.topic, tp.partition)] = max(0, ends[tp].offset - offset)
         return lag
 
     def close(self) -> None:
-        for client in (self._admin, self._consumer):
-            if client is not None:
-                client.close()
-        self._admin = self._consumer = None
+        if self._admin is not None:
+            self._admin.close()
+        self._admin = None
 
 
 def report_lag(app: faust.App, bootstrap: str, group: str, interval_s: float) -> None:

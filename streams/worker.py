@@ -29,7 +29,7 @@ from core.device_views import stale_device_events
 from core.erasures import Dropped
 from core.hook_events import subscribed
 from core.lead_lookup import leads_of_clients
-from core.metrics import BATCH_RECORDS, CLICKHOUSE_INSERT_LATENCY, DEVICES
+from core.metrics import BATCH_RECORDS, CLICKHOUSE_INSERT_LATENCY, CLICKHOUSE_ROWS, DEVICES
 from core.number_crypto import MasterKey
 from core.push import SyncPusher
 from core.settings import Settings
@@ -182,6 +182,7 @@ def create_worker(
             started = time.perf_counter()
             await loop.run_in_executor(None, clickhouse.insert, table, columns, rows)
             CLICKHOUSE_INSERT_LATENCY.labels(table).observe(time.perf_counter() - started)
+            CLICKHOUSE_ROWS.labels(table).inc(len(rows))
 
         async for batch in batches:
             events = cast(list[EventT[bytes]], batch)

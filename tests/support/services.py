@@ -9,7 +9,9 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
+import httpx
 import sqlalchemy as sa
 
 from deploy.broker import noida_argv
@@ -172,3 +174,66 @@ class PostgresDatabase:
         with self._admin.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
         self._admin.dispose()
+
+
+class PrometheusServer:
+    """Debian's prometheus (2.42) scraping the given targets every second, with deploy/'s alert
+    rules loaded, queried through its HTTP API."""
+
+    def __init__(self, workdir: Path, targets: dict[str, str], rule_files: list[Path]) -> None:
+        if shutil.which("prometheus") is None:
+            raise RuntimeError("prometheus is not installed: run `make test` (it installs it)")
+        self.workdir = workdir
+        self.targets = targets
+        self.rule_files = rule_files
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def config(self) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        jobs = "".join(
+            f"  - job_name: {job}\n    static_configs: [{{targets: ['{target}']}}]\n"
+            for job, target in self.targets.items()
+        )
+        rules = "".join(f"  - {path}\n" for path in self.rule_files)
+        path = self.workdir / "prometheus.yml"
+        path.write_text(
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            f"rule_files:\n{rules}scrape_configs:\n{jobs}"
+        )
+        return path
+
+    def start(self) -> None:
+        argv = [
+            "prometheus",
+            f"--config.file={self.config()}",
+            f"--storage.tsdb.path={self.workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+        ]
+        log = (self.workdir / "prometheus.log").open("ab")
+        self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, self.process, "prometheus")
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """An instant query's vector: [{"metric": {...}, "value": [time, "value"]}, ...]."""
+        answer = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=10)
+        answer.raise_for_status()
+        result: list[dict[str, Any]] = answer.json()["data"]["result"]
+        return result
+
+    def value(self, promql: str) -> float | None:
+        """The single value of a query (None while it has no sample)."""
+        found = self.query(promql)
+        return float(found[0]["value"][1]) if found else None
+
+    def rules(self) -> list[dict[str, Any]]:
+        answer = httpx.get(f"{self.url}/api/v1/rules", timeout=10)
+        answer.raise_for_status()
+        return [rule for group in answer.json()["data"]["groups"] for rule in group["rules"]]
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.process = None

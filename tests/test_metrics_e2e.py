@@ -1,0 +1,75 @@
+"""Debian's Prometheus scraping a running stack on the production path (ingest, worker, hooks
+worker and report API each in a process of its own): PromQL through its HTTP API sees an upload's
+accepted calls, the worker's lag growing while ClickHouse is down and falling to zero once it is
+back, and the retries in between."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import StackFactory
+from tests.support.services import Broker, ClickHouseServer, PrometheusServer
+from tests.support.stack import Stack, eventually
+from tests.test_deploy_config import PROMETHEUS
+from tests.test_faults import wire_calls
+from tests.test_hooks_e2e import accepted, company
+
+
+def scraped(stack: Stack, tmp_path: Path) -> PrometheusServer:
+    prometheus = PrometheusServer(
+        tmp_path / "prometheus",
+        {
+            "closecall-ingest": f"127.0.0.1:{stack.ingest_port}",
+            "closecall-api": f"127.0.0.1:{stack.api_port}",
+            "closecall-worker": f"127.0.0.1:{stack.worker_metrics_port}",
+            "closecall-hooks": f"127.0.0.1:{stack.hooks_metrics_port}",
+        },
+        [PROMETHEUS / "alerts.yml"],
+    )
+    prometheus.start()
+    return prometheus
+
+
+def test_prometheus_sees_accepted_calls_and_the_lag_falling_to_zero(
+    make_stack: StackFactory, broker: Broker, tmp_path: Path
+) -> None:
+    (tmp_path / "clickhouse").mkdir()
+    clickhouse = ClickHouseServer(tmp_path / "clickhouse")  # of its own: this test stops it
+    clickhouse.start()
+    stack = make_stack(
+        broker.bootstrap, clickhouse.url("metrics"), env={"CLOSECALL_LAG_INTERVAL_S": "0.5"}
+    )
+    prometheus = scraped(stack, tmp_path)
+    raw = stack.env["CLOSECALL_TOPIC_CALLS_RAW"]
+    lag = f'sum(closecall_consumer_lag_records{{topic="{raw}"}})'
+    try:
+        eventually(lambda: prometheus.value('sum(up{job=~"closecall-.*"})') == 4, 60)
+        _key, token = company(stack, "Metrics")
+        accepted(stack, token, wire_calls(40, "scraped"))
+        eventually(lambda: prometheus.value("sum(closecall_calls_accepted_total)") == 40, 30)
+        rows = 'sum(closecall_clickhouse_rows_total{table="calls"})'
+        eventually(lambda: prometheus.value(rows) == 40, 30)
+        eventually(lambda: prometheus.value(lag) == 0, 30)
+        assert prometheus.value('sum(closecall_http_requests_total{route="/v1/calls"})') == 1
+
+        clickhouse.stop()  # the worker keeps the calls in Kafka and retries
+        for upload in range(5):  # five records of five calls
+            accepted(stack, token, wire_calls(5, f"while-down-{upload}"))
+        eventually(lambda: prometheus.value(lag) == 5, 30)
+        retries = 'sum(closecall_worker_retries_total{step="clickhouse insert"})'
+        eventually(lambda: (prometheus.value(retries) or 0) >= 1, 30)
+
+        clickhouse.start()
+        eventually(lambda: prometheus.value(rows) == 65, 90)
+        eventually(lambda: prometheus.value(lag) == 0, 30)
+        assert prometheus.value("sum(closecall_calls_accepted_total)") == 65
+        assert prometheus.value(f"max_over_time({lag}[5m:1s])") == 5
+        inserted = 'sum(closecall_clickhouse_insert_duration_seconds_count{table="calls"})'
+        assert (prometheus.value(inserted) or 0) >= 2
+        # the shipped alert rules load on this server and evaluate without errors
+        rules = prometheus.rules()
+        assert {rule["name"] for rule in rules} >= {"ConsumerLagGrowing", "Ingest5xx"}
+        assert all(rule["health"] == "ok" for rule in rules), rules
+    finally:
+        prometheus.stop()
+        clickhouse.stop()

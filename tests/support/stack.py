@@ -92,11 +92,11 @@ class Stack:
         )
         return done.stdout
 
-    def spawn(self, role: str, *args: str) -> None:
+    def spawn(self, role: str, *args: str, env: dict[str, str] | None = None) -> None:
         log = (self.workdir / f"{role}.log").open("ab")
         self.processes[role] = subprocess.Popen(
             [sys.executable, "-m", "deploy.cli", *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.workdir,
@@ -137,9 +137,9 @@ class Stack:
                 self.spawn("api", "api")
             self.wait_ready(self.api, "api")
 
-    def kill_worker(self) -> None:
+    def kill_worker(self, role: str = "worker") -> None:
         """SIGKILL the worker and its hooks worker (its child) at once: nothing runs down."""
-        process = self.processes.pop("worker")
+        process = self.processes.pop(role)
         for child in psutil.Process(process.pid).children(recursive=True):
             child.send_signal(signal.SIGKILL)
         process.send_signal(signal.SIGKILL)

@@ -27,9 +27,11 @@ test: $(STAMP) $(ZAPIER_STAMP) lint typecheck
 	@$(VENV)/bin/pytest
 
 bench: $(STAMP)
+	@./scripts/ensure-debian-packages
 	@$(VENV)/bin/python -m bench
 
 bench-full: $(STAMP)
+	@./scripts/ensure-debian-packages
 	@$(VENV)/bin/python -m bench --full
 
 lint: $(STAMP)

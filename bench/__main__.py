@@ -39,12 +39,14 @@ def table(results: dict[str, Any]) -> str:
         lines += [
             "| figure | value | baseline (same run) | ratio |",
             "|---|---|---|---|",
-            f"| ingest, accepted calls/s | {i['calls_per_s']:,} | kafka-python raw produce {i['raw_produce_calls_per_s']:,}/s | {i['ratio_to_raw']} |",
-            f"| ingest request latency (100 calls) | p50 {i['p50_ms']} ms, p99 {i['p99_ms']} ms | | |",
+            f"| ingest, accepted calls/s (wrk, 32 connections) | {i['calls_per_s']:,} | floor endpoint {i['floor']['calls_per_s']:,}/s | {i['ratio_to_floor']} |",
+            f"| ingest request latency (100 calls) | p50 {i['p50_ms']} ms, p99 {i['p99_ms']} ms | floor p50 {i['floor']['p50_ms']} ms, p99 {i['floor']['p99_ms']} ms | |",
+            f"| for reference: kafka-python alone, acks=all | {i['raw_produce_calls_per_s']:,} calls/s | | ingest / raw {i['ratio_to_raw']} |",
+            f"| where ingest's CPU goes (py-spy, % of samples) | {', '.join(f'{k} {v}' for k, v in i['profile_pct'].items()) or 'not profiled (py-spy missing)'} | | |",
             f"| worker, stored calls/s | {w['calls_per_s']} | raw chDB insert {w['insert_rows_per_s']:,}/s | {w.get('ratio_to_raw_insert')} |",
             f"| transform alone (normalise+encrypt+index), rows/s | {w['transform_rows_per_s']:,} | | |",
             f"| freshness at {f['steady_calls_per_s']:,} calls/s (202 -> visible) | p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms | {f['probes']} probes | |",
-            f"| peak RSS | ingest {p['peak_rss_mb'].get('ingest')} MB, worker+API+chDB {p['peak_rss_mb'].get('worker')} MB | chDB's own footprint (raw insert process) {w['chdb_rss_mb']} MB | worker without chDB ~{round(p['peak_rss_mb'].get('worker', 0) - w['chdb_rss_mb'])} MB |",
+            f"| peak RSS | ingest {p['peak_rss_mb'].get('ingest')} MB (floor {p['peak_rss_mb'].get('floor')} MB), worker+API+chDB {p['peak_rss_mb'].get('worker')} MB | chDB's own footprint (raw insert process) {w['chdb_rss_mb']} MB | worker without chDB ~{round(p['peak_rss_mb'].get('worker', 0) - w['chdb_rss_mb'])} MB |",
         ]
     if "reports" in results:
         r = results["reports"]

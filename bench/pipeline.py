@@ -1,6 +1,8 @@
 """Ingest, worker, freshness and memory, each next to a baseline measured in the same run:
-1. phones come back online and upload their backlog (batches of 100) -> accepted calls/s and
-   request latency; baseline: kafka-python producing the same events to the same broker;
+1. phones come back online and upload their backlog (batches of 100), sent by `wrk`
+   (bench/wrk_load.py) -> accepted calls/s, request latency and a profile; baselines: the same
+   wrk run against a floor endpoint (bench/floor.py: same uvicorn/FastAPI, no work) and
+   kafka-python producing the same events to the same broker;
 2. the worker drains the topic ingest filled -> calls/s; baseline: the transform alone and the
    raw insert of the same rows into ClickHouse (bench/raw_insert.py);
 3. at a steady load, the time from ingest's 202 to the call in GET /v1/calls;
@@ -23,20 +25,21 @@ from typing import Any
 
 import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
+from bench import wrk_load
 from bench.stack import BenchStack, PeakRss
 from core.settings import Settings
 from deploy.fleet import (
     FleetConfig,
     Phone,
-    UploadStats,
     client_numbers,
     drive_phone,
     enrol_phones,
     make_call,
     queue_offline_burst,
-    upload_pending,
 )
+from deploy.local_stack import ChildProcess, free_port, http_ok, wait_until
 from ingest.call_batches import validate_calls
 from ingest.identity import DeviceIdentity
 from schemas.events import stable_call_id
@@ -105,28 +108,73 @@ async def setup(stack: BenchStack, scale: PipelineScale) -> tuple[str, str, list
     return company["api_key"], company["company_id"], phones
 
 
-async def measure_ingest(
-    stack: BenchStack, scale: PipelineScale, phones: list[Phone]
+def backlog_uploads(scale: PipelineScale, phones: list[Phone]) -> list[tuple[str, list[Any]]]:
+    """The phones' backlog as uploads of 100 calls: (device token, calls)."""
+    config = backlog_config(scale)
+    clients = client_numbers(random.Random(config.seed), config.clients)
+    now = datetime.now(UTC)
+    uploads = []
+    for phone in phones:
+        queue_offline_burst(phone, clients, config, now)
+        for start in range(0, len(phone.pending), config.batch_max):
+            uploads.append((phone.token, phone.pending[start : start + config.batch_max]))
+        phone.pending.clear()
+    return uploads
+
+
+def start_floor(stack: BenchStack) -> tuple[ChildProcess, str]:
+    url = f"http://127.0.0.1:{free_port()}"
+    argv = [sys.executable, "-m", "bench.floor", url.rpartition(":")[2]]
+    child = stack.children["floor"] = ChildProcess("floor", argv, stack.workdir, stack.env())
+    wait_until(lambda: http_ok(f"{url}/metrics"), child, 60)
+    return child, url
+
+
+def measure_ingest(
+    stack: BenchStack, scale: PipelineScale, phones: list[Phone], rss: PeakRss, ingest_pid: int
 ) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=scale.phones + 4)
-    async with httpx.AsyncClient(base_url=stack.ingest_url, timeout=60, limits=limits) as ingest:
-        config = backlog_config(scale)
-        clients = client_numbers(random.Random(config.seed), config.clients)
-        now = datetime.now(UTC)
-        for phone in phones:
-            queue_offline_burst(phone, clients, config, now)
-        queued = sum(len(p.pending) for p in phones)
-        stats = UploadStats()
-        started = time.perf_counter()
-        await asyncio.gather(*(upload_pending(p, ingest, config, stats) for p in phones))
-        elapsed = time.perf_counter() - started
+    """wrk sends the backlog once to the floor (same uvicorn/FastAPI, no work), then to ingest."""
+    uploads = backlog_uploads(scale, phones)
+    requests = stack.workdir / "uploads.txt"
+    count = wrk_load.write_requests(requests, uploads)
+    calls = sum(len(batch) for _token, batch in uploads)
+    floor, floor_url = start_floor(stack)
+    rss.watch("floor", floor.process.pid)
+    floor_run = wrk_load.drive(floor_url, requests, count)
+    floor.stop()
+    stack.children.pop("floor")
+    ingest = wrk_load.drive(stack.ingest_url, requests, count, profile_pid=ingest_pid)
+    accepted = accepted_calls(stack.ingest_url)
+    elapsed = ingest["elapsed_s"]
     return {
-        "calls": queued,
-        "accepted": stats.accepted,
-        "requests": len(stats.latencies_s),
-        "calls_per_s": round(stats.accepted / elapsed),
-        **percentiles(stats.latencies_s),
+        "calls": calls,
+        "accepted": accepted,
+        "requests": count,
+        "calls_per_s": round(accepted / elapsed),
+        "p50_ms": ingest["p50_ms"],
+        "p99_ms": ingest["p99_ms"],
+        "statuses": ingest["statuses"],
+        "profile_pct": ingest.get("profile_pct", {}),
+        "floor": {
+            "calls_per_s": round(calls / floor_run["elapsed_s"]),
+            "p50_ms": floor_run["p50_ms"],
+            "p99_ms": floor_run["p99_ms"],
+            "statuses": floor_run["statuses"],
+        },
     }
+
+
+def accepted_calls(url: str) -> int:
+    page = httpx.get(f"{url}/metrics", timeout=10).text
+    return int(
+        next(
+            sample.value
+            for family in text_string_to_metric_families(page)
+            if family.name == "closecall_calls_accepted"
+            for sample in family.samples
+            if sample.name.endswith("_total")
+        )
+    )
 
 
 def raw_produce_rate(bootstrap: str, count: int) -> float:
@@ -293,15 +341,18 @@ def run(workdir: Path, scale: PipelineScale, progress: Progress) -> dict[str, An
         progress("starting broker and ingest (the worker starts after the backlog is in Kafka)")
         stack.start_broker()
         stack.migrate()
-        rss.watch("ingest", stack.start("ingest", "ingest").process.pid)
+        ingest_pid = stack.start("ingest", "ingest").process.pid
+        rss.watch("ingest", ingest_pid)
         stack.start("setup", "worker", "--with-api")  # signup and enrollment need the report API
         api_key, company_id, phones = asyncio.run(setup(stack, scale))
         stack.children.pop("setup").stop()
 
         progress(
-            f"ingest: {scale.phones} phones upload {scale.backlog_calls:,} calls in batches of 100"
+            f"ingest: wrk sends {scale.phones} phones' {scale.backlog_calls:,} calls in batches of"
+            " 100, to the floor endpoint and then to ingest"
         )
-        ingest = asyncio.run(measure_ingest(stack, scale, phones))
+        ingest = measure_ingest(stack, scale, phones, rss, ingest_pid)
+        ingest["ratio_to_floor"] = round(ingest["calls_per_s"] / ingest["floor"]["calls_per_s"], 2)
         raw_rate = raw_produce_rate(stack.bootstrap, min(scale.backlog_calls, 200_000))
         ingest["raw_produce_calls_per_s"] = round(raw_rate)
         ingest["ratio_to_raw"] = round(ingest["calls_per_s"] / raw_rate, 2)

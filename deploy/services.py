@@ -56,15 +56,21 @@ def api_context(
     )
 
 
-def run_ingest(settings: Settings) -> None:
+def serve_http(app: FastAPI, host: str, port: int, settings: Settings) -> None:
+    """One uvicorn process (httptools and uvloop: installed, so uvicorn picks them)."""
     uvicorn.run(
-        create_ingest_app(settings, resolve_master_key(settings)),
-        host=settings.ingest_host,
-        port=settings.ingest_port,
+        app,
+        host=host,
+        port=port,
         log_level=settings.log_level.replace("warn", "warning"),
         access_log=False,
         server_header=False,
     )
+
+
+def run_ingest(settings: Settings) -> None:
+    app = create_ingest_app(settings, resolve_master_key(settings))
+    serve_http(app, settings.ingest_host, settings.ingest_port, settings)
 
 
 def run_api(settings: Settings) -> None:
@@ -75,14 +81,8 @@ def run_api(settings: Settings) -> None:
             "or set CLOSECALL_CLICKHOUSE_URL=clickhouse://host:9000/db"
         )
     store = clickhouse.connect(settings.clickhouse_url)
-    uvicorn.run(
-        create_api_app(api_context(settings, store, pusher_from_settings(settings))),
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level=settings.log_level.replace("warn", "warning"),
-        access_log=False,
-        server_header=False,
-    )
+    app = create_api_app(api_context(settings, store, pusher_from_settings(settings)))
+    serve_http(app, settings.api_host, settings.api_port, settings)
 
 
 class EmbeddedServer(uvicorn.Server):

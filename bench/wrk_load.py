@@ -10,6 +10,8 @@ import json
 import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -69,9 +71,10 @@ def answered(url: str) -> Counter[str]:
 
 def profile(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | None:
     """py-spy sampling the server for `seconds` (None when py-spy is not installed)."""
-    if shutil.which("py-spy") is None:
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if spy is None:
         return None
-    argv = ["py-spy", "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200"]
+    argv = [spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200"]
     argv += ["--format", "raw", "--output", str(out), "--nonblocking", "--threads"]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -135,5 +138,9 @@ def drive(
     if profiler is not None:
         profiler.wait(30)
         raw = requests.with_suffix(".profile")
-        result["profile_pct"] = phases(raw) if raw.exists() else {}
+        if raw.exists():
+            result["profile_pct"] = phases(raw)
+            kept = Path(tempfile.gettempdir()) / "closecall-ingest.profile"
+            shutil.copy(raw, kept)  # py-spy's raw stacks, for a closer look (flamegraph.pl)
+            result["profile_file"] = str(kept)
     return result

@@ -66,6 +66,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     period.add_argument("company_id")
     period.add_argument("at", help="RFC 3339 time (2027-01-31T00:00:00Z), a date, or none")
+    shards = commands.add_parser(
+        "distribute",
+        help="on a sharded ClickHouse: Distributed tables over every shard's (migrated) tables "
+        "in CLOSECALL_CLICKHOUSE_URL's database, sharded by company (deploy/README.md)",
+    )
+    shards.add_argument("--cluster", required=True, help="the cluster in remote_servers")
+    shards.add_argument("--shard-database", required=True, help="each shard's database")
     commands.add_parser(
         "rotate-master-key",
         help="re-wrap every data key under CLOSECALL_MASTER_KEY (from ..._PREVIOUS); the "
@@ -124,6 +131,14 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> None:
             operator.list_companies(settings, args.state)
         else:
             operator.set_period_end(settings, args.company_id, args.at)
+    elif args.command == "distribute":
+        from core.clickhouse import connect
+        from core.clickhouse_shards import distribute
+
+        store = connect(settings.clickhouse_url)
+        for table in distribute(store, args.cluster, args.shard_database):
+            print(table)
+        store.close()
     elif args.command == "rotate-master-key":
         from deploy.operator import rotate_master_key
 

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from core.clickhouse import ClickHouse, connect, migrate
+from core.clickhouse_shards import distribute
 from tests.support.services import Broker, ClickHouseServer, PostgresDatabase
 from tests.support.smtp import Inbox, smtp_server
 from tests.support.stack import Stack
@@ -22,6 +23,9 @@ settings.load_profile("ci")
 
 STACK_FIXTURES = {
     "server_store",
+    "sharded_store",
+    "clickhouse_shards",
+    "clickhouse_store",
     "report_store",
     "broker",
     "tansu_broker",
@@ -85,9 +89,53 @@ def server_store(clickhouse_server: ClickHouseServer) -> Iterator[ClickHouse]:
     store.close()
 
 
+@pytest.fixture(scope="session")
+def clickhouse_shards(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ClickHouseServer, ClickHouseServer]]:
+    """Two ClickHouse 18.16 servers, one shard each, migrated (database `shard`); the first
+    knows both as cluster `closecall` and answers the services' queries."""
+    other = ClickHouseServer(tmp_path_factory.mktemp("shard-2"))
+    other.start()
+    first = ClickHouseServer(
+        tmp_path_factory.mktemp("shard-1"),
+        shards=[0, other.tcp_port],  # 0: replaced by its own port below
+        profile={"distributed_product_mode": "local", "insert_distributed_sync": "1"},
+    )
+    first.shards[0] = first.tcp_port
+    first.start()
+    for server in (first, other):
+        shard = connect(server.url("shard"))
+        migrate(shard)
+        shard.close()
+    yield first, other
+    first.stop()
+    other.stop()
+
+
+@pytest.fixture(scope="session")
+def sharded_store(
+    clickhouse_shards: tuple[ClickHouseServer, ClickHouseServer],
+) -> Iterator[ClickHouse]:
+    """The query node's database of Distributed tables sharded by company
+    (core/clickhouse_shards.py), under the names the services use."""
+    store = connect(clickhouse_shards[0].url("reports"))
+    distribute(store, "closecall", "shard")
+    yield store
+    store.close()
+
+
 @pytest.fixture(params=["chdb", "server"])
+def clickhouse_store(request: pytest.FixtureRequest) -> ClickHouse:
+    """Both ClickHouse backends (embedded, server): the same SQL must do the same."""
+    store: ClickHouse = request.getfixturevalue(f"{request.param}_store")
+    return store
+
+
+@pytest.fixture(params=["chdb", "server", "sharded"])
 def report_store(request: pytest.FixtureRequest) -> ClickHouse:
-    """Report tests run on both ClickHouse backends: the same SQL must give the same answers."""
+    """Report tests run on both ClickHouse backends and on a two-shard cluster: the same SQL
+    must give the same answers."""
     store: ClickHouse = request.getfixturevalue(f"{request.param}_store")
     return store
 

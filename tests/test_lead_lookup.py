@@ -22,21 +22,23 @@ def rows_of(ch: CompanyClickHouse, lead_id: str) -> list[str]:
     return [row["client_key"] for row in found]
 
 
-def test_released_numbers_leave_no_row_and_moved_ones_link_anew(report_store: ClickHouse) -> None:
-    ch = CompanyClickHouse(report_store, str(uuid.uuid4()))
+def test_released_numbers_leave_no_row_and_moved_ones_link_anew(
+    clickhouse_store: ClickHouse,
+) -> None:
+    ch = CompanyClickHouse(clickhouse_store, str(uuid.uuid4()))
     first, second = uuid.uuid4().hex, uuid.uuid4().hex
     a, b = "lead-a", "lead-b"
 
     writes = LeadClientWrites.for_company(ch.company_id)
     writes.hold(a, [first, second])
-    writes.write(report_store)
+    writes.write(clickhouse_store)
     assert leads_of_clients(ch, [first, second]) == {first: a, second: a}
 
     writes = LeadClientWrites.for_company(ch.company_id)
     writes.release(a, [first])  # deleted or renumbered: hidden at once
     writes.release(a, [second])
     writes.hold(b, [second])  # the number is now another lead's
-    writes.write(report_store)
+    writes.write(clickhouse_store)
     assert leads_of_clients(ch, [first, second]) == {second: b}
     eventually(lambda: rows_of(ch, a) == [], timeout_s=30)  # the mutation removed every row
     assert rows_of(ch, b) == [second]

@@ -144,21 +144,21 @@ def held(store: ClickHouse, company_id: str) -> dict[str, list[Any]]:
 
 
 def test_retention_deletes_exactly_the_older_rows_of_that_company(
-    report_store: ClickHouse, engine: Engine
+    clickhouse_store: ClickHouse, engine: Engine
 ) -> None:
     kept_company, other = company(engine, retention_days=30), company(engine)
-    rows_at(report_store, engine, kept_company, [1, 29, 31, 200])
-    rows_at(report_store, engine, other, [1, 31, 200])
-    before_other = held(report_store, other)
+    rows_at(clickhouse_store, engine, kept_company, [1, 29, 31, 200])
+    rows_at(clickhouse_store, engine, other, [1, 31, 200])
+    before_other = held(clickhouse_store, other)
     hook_log(engine, kept_company, [1, 31])
 
-    assert retain(engine, report_store, NOW) == [kept_company]
-    after = held(report_store, kept_company)
+    assert retain(engine, clickhouse_store, NOW) == [kept_company]
+    after = held(clickhouse_store, kept_company)
     assert after["calls"] == after["notes"] == ["call-1", "call-29"]
     assert after["contacts"] == ["contact-1", "contact-29"]
     assert len(after["statuses"]) == 2 and len(after["clients"]) == 2
     assert len(after["lookups"]) == 2  # the client lookups of deleted calls went too
-    assert held(report_store, other) == before_other  # no retention set: everything stays
+    assert held(clickhouse_store, other) == before_other  # no retention set: everything stays
     with engine.connect() as conn:  # the delivery log keeps no older payloads than the calls
         left = conn.execute(
             sa.select(hook_events.c.id, hook_deliveries.c.event_id).join(
@@ -167,8 +167,8 @@ def test_retention_deletes_exactly_the_older_rows_of_that_company(
         ).all()
     assert [event_id for event_id, _ in left] == ["evt-1"]
     # once a day: the same day does nothing more, the next day runs again
-    assert retain(engine, report_store, NOW + timedelta(hours=23)) == []
-    assert retain(engine, report_store, NOW + timedelta(days=1)) == [kept_company]
+    assert retain(engine, clickhouse_store, NOW + timedelta(hours=23)) == []
+    assert retain(engine, clickhouse_store, NOW + timedelta(days=1)) == [kept_company]
     with engine.connect() as conn:
         actions = conn.execute(
             sa.select(audit_log.c.action).where(audit_log.c.company_id == kept_company)
@@ -177,17 +177,17 @@ def test_retention_deletes_exactly_the_older_rows_of_that_company(
 
 
 def test_cancel_deactivates_at_period_end_and_purges_after_the_grace(
-    report_store: ClickHouse, engine: Engine
+    clickhouse_store: ClickHouse, engine: Engine
 ) -> None:
     gone, stays = company(engine), company(engine)
-    rows_at(report_store, engine, gone, [1, 2])
-    rows_at(report_store, engine, stays, [1])
+    rows_at(clickhouse_store, engine, gone, [1, 2])
+    rows_at(clickhouse_store, engine, stays, [1])
     end = NOW + timedelta(days=10)
     with engine.begin() as conn:
         set_period_end(conn, gone, end, NOW)
         cancelled = cancel(conn, gone, NOW)
     assert (cancelled.status, cancelled.period_end) == ("cancelled", end)
-    ciphertext = report_store.query(
+    ciphertext = clickhouse_store.query(
         "SELECT number_enc FROM calls WHERE company_id = %(c)s LIMIT 1", {"c": gone}
     )[0]["number_enc"]
 
@@ -197,19 +197,21 @@ def test_cancel_deactivates_at_period_end_and_purges_after_the_grace(
             assert found is not None
             return company_status(found, at)
 
-    assert lifecycle(engine, report_store, end - timedelta(seconds=1), grace_days=5) == []
+    assert lifecycle(engine, clickhouse_store, end - timedelta(seconds=1), grace_days=5) == []
     assert status_at(end - timedelta(seconds=1)) == "cancelled"
-    assert lifecycle(engine, report_store, end, grace_days=5) == []
+    assert lifecycle(engine, clickhouse_store, end, grace_days=5) == []
     assert status_at(end) == "deactivated"
-    assert lifecycle(engine, report_store, end + timedelta(days=5) - timedelta(seconds=1), 5) == []
-    assert lifecycle(engine, report_store, end + timedelta(days=5), grace_days=5) == [gone]
+    assert (
+        lifecycle(engine, clickhouse_store, end + timedelta(days=5) - timedelta(seconds=1), 5) == []
+    )
+    assert lifecycle(engine, clickhouse_store, end + timedelta(days=5), grace_days=5) == [gone]
 
     for table in COMPANY_TABLES:
-        left = report_store.query(
+        left = clickhouse_store.query(
             f"SELECT count() AS n FROM {table} WHERE company_id = %(c)s", {"c": gone}
         )
         assert int(left[0]["n"]) == 0, table
-    assert held(report_store, stays)["calls"] == ["call-1"]
+    assert held(clickhouse_store, stays)["calls"] == ["call-1"]
     assert control_plane_rows(engine, gone) == {}
     with engine.connect() as conn:
         # nothing the system keeps opens the saved ciphertext's key again

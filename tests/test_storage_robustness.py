@@ -87,14 +87,14 @@ REPLACING_KEYS = {
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(payload=payloads_at_bounds((DeviceStatus, CallRecord, Contact, CallNote)))
-def test_whatever_ingest_accepts_inserts(report_store: ClickHouse, payload: Any) -> None:
+def test_whatever_ingest_accepts_inserts(clickhouse_store: ClickHouse, payload: Any) -> None:
     company_id = f"bounds-{uuid.uuid4().hex}"
     table, columns, rows = rows_of(company_id, payload)
-    report_store.insert(table, columns, rows)
+    clickhouse_store.insert(table, columns, rows)
     # rows sharing a replacing table's key (a contact listing one number twice) may be merged
     key = [columns.index(name) for name in REPLACING_KEYS[table]]
     distinct_keys = len({tuple(row[i] for i in key) for row in rows})
-    assert distinct_keys <= stored(report_store, table, company_id) <= len(rows)
+    assert distinct_keys <= stored(clickhouse_store, table, company_id) <= len(rows)
 
 
 def status(battery: int, **fields: Any) -> DeviceStatus:
@@ -105,7 +105,7 @@ def status(battery: int, **fields: Any) -> DeviceStatus:
     )  # fmt: skip
 
 
-def test_refused_records_are_isolated(report_store: ClickHouse) -> None:
+def test_refused_records_are_isolated(clickhouse_store: ClickHouse) -> None:
     """A row no model would let through (planted with model_construct) is refused alone."""
     company_id = f"isolate-{uuid.uuid4().hex}"
     good = [status(n) for n in range(7)]
@@ -114,12 +114,12 @@ def test_refused_records_are_isolated(report_store: ClickHouse) -> None:
     batch += [(f"r{n + 4}", rows_of(company_id, s)[2]) for n, s in enumerate(good[3:])]
 
     async def insert(rows: list[tuple[Any, ...]]) -> None:
-        report_store.insert("device_status", STATUS_COLUMNS, rows)
+        clickhouse_store.insert("device_status", STATUS_COLUMNS, rows)
 
     refused = asyncio.run(insert_isolating(insert, batch))
     assert [record for record, _reason in refused] == ["r3"]
     assert "refused" in refused[0][1] and str(10**30) not in refused[0][1]
-    assert stored(report_store, "device_status", company_id) == 7
+    assert stored(clickhouse_store, "device_status", company_id) == 7
 
 
 def test_an_outage_is_no_refusal() -> None:

@@ -87,7 +87,13 @@ class ClickHouseServer:
 
     USER, PASSWORD = "closecall", "ch-secret-7f3a"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(
+        self, workdir: Path, shards: list[int] | None = None, profile: dict[str, str] | None = None
+    ) -> None:
+        """`shards`: the TCP ports of the servers of a cluster `closecall` (one shard each) it
+        can query; `profile`: settings of its default profile."""
+        self.shards = shards or []
+        self.profile = profile or {}
         binary = next((b for b in CLICKHOUSE_SERVER_BINARIES if shutil.which(b)), None)
         if binary is None:
             raise RuntimeError(
@@ -113,6 +119,15 @@ class ClickHouseServer:
                 "</users>",
                 1,
             )
+            .replace(
+                "<default>",
+                "<default>" + "".join(f"<{k}>{v}</{k}>" for k, v in self.profile.items()),
+                1,  # the first <default> is the default settings profile
+            )
+        )
+        cluster = "".join(
+            f"<shard><replica><host>127.0.0.1</host><port>{port}</port></replica></shard>"
+            for port in self.shards
         )
         path = self.workdir / "config.xml"
         path.write_text(f"""<?xml version="1.0"?>
@@ -130,6 +145,7 @@ class ClickHouseServer:
   <default_database>default</default_database>
   <timezone>UTC</timezone>
   <mark_cache_size>536870912</mark_cache_size>
+  {f"<remote_servers><closecall>{cluster}</closecall></remote_servers>" if cluster else ""}
 </yandex>
 """)
         return path

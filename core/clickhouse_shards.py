@@ -1,0 +1,46 @@
+"""ClickHouse sharded by company, on the engine's own `Distributed` tables: every shard holds
+the product's tables (migrated as usual, in the shard database), and the node the services talk
+to holds, under the same names, one `Distributed` table over each, sharded by
+`cityHash64(company_id)`. So every row of one company is on one shard, the services' SQL runs
+unchanged, and each shard answers for its companies (deploy/README.md "Sharding").
+
+The query node's settings profile must set `distributed_product_mode = 'local'` (a subquery
+reads the shard's own table: right, since a company never spans shards) and
+`insert_distributed_sync = 1` (an insert returns once the shards have the rows, so the worker
+commits its offsets only then)."""
+
+from __future__ import annotations
+
+import logging
+
+from core.clickhouse import ClickHouse
+
+log = logging.getLogger(__name__)
+SHARDING_KEY = "cityHash64(company_id)"
+BOOKKEEPING = "schema_migrations"
+
+
+def distribute(query_node: ClickHouse, cluster: str, shard_database: str) -> list[str]:
+    """On the query node (itself a shard holding `shard_database`): a Distributed table per
+    table of the shards, and the shards' migration record, so `migrate` finds nothing to do
+    here. Run again after migrating the shards. The tables distributed."""
+    tables = [
+        row["name"]
+        for row in query_node.query(
+            "SELECT name FROM system.tables WHERE database = %(db)s AND engine LIKE '%%MergeTree'"
+            " ORDER BY name",
+            {"db": shard_database},
+        )
+        if row["name"] != BOOKKEEPING
+    ]
+    for table in tables:
+        query_node.execute(f"DROP TABLE IF EXISTS {table}")
+        query_node.execute(
+            f"CREATE TABLE {table} AS {shard_database}.{table} ENGINE = Distributed("
+            f"{cluster}, {shard_database}, {table}, {SHARDING_KEY})"
+        )
+    query_node.execute(f"DROP TABLE IF EXISTS {BOOKKEEPING}")
+    query_node.execute(f"CREATE TABLE {BOOKKEEPING} AS {shard_database}.{BOOKKEEPING}")
+    query_node.execute(f"INSERT INTO {BOOKKEEPING} SELECT * FROM {shard_database}.{BOOKKEEPING}")
+    log.info("clickhouse: %d tables distributed over cluster %s", len(tables), cluster)
+    return tables

@@ -17,7 +17,7 @@ router = APIRouter(tags=["health"])
 
 @router.get(METRICS_PATH, response_class=Response, responses=METRICS_RESPONSE)
 def metrics() -> Response:
-    """Prometheus metrics of this process (in local mode the worker's too; docs/OPERATIONS.md)."""
+    """Prometheus metrics of this process (in local mode the worker's too; deploy/README.md "Metrics")."""
     return metrics_page()
 
 

@@ -180,6 +180,11 @@ class ServerClickHouse:
             bootstrap.disconnect()
         self._settings = {FINAL_WITHIN_PARTITIONS: 1} if known else {}
 
+    def at(self, host: str, port: int, database: str) -> ServerClickHouse:
+        """The same user on another server (a shard of this one's cluster)."""
+        credentials = f"{self._user}:{self._password}@"  # as this one's URL gave them
+        return ServerClickHouse(f"clickhouse://{credentials}{host}:{port}/{database}")
+
     def _client(self, database: str | None = None) -> Any:
         from clickhouse_driver import Client
 

@@ -7,17 +7,26 @@ unchanged, and each shard answers for its companies (deploy/README.md "Sharding"
 The query node's settings profile must set `distributed_product_mode = 'local'` (a subquery
 reads the shard's own table: right, since a company never spans shards) and
 `insert_distributed_sync = 1` (an insert returns once the shards have the rows, so the worker
-commits its offsets only then)."""
+commits its offsets only then).
+
+ClickHouse runs no mutation through a Distributed table: `ALTER TABLE ... DELETE` (erasures,
+retention, purges, a lead's released numbers) goes to each shard's tables instead
+(`mutation_targets`), where a company's rows are."""
 
 from __future__ import annotations
 
 import logging
+import re
+import threading
 
-from core.clickhouse import ClickHouse
+from core.clickhouse import ClickHouse, ServerClickHouse
 
 log = logging.getLogger(__name__)
 SHARDING_KEY = "cityHash64(company_id)"
 BOOKKEEPING = "schema_migrations"
+_DISTRIBUTED = re.compile(r"Distributed\(\s*'?(\w+)'?\s*,\s*'?(\w+)'?")
+_targets: dict[str, list[ClickHouse]] = {}
+_targets_lock = threading.Lock()
 
 
 def distribute(query_node: ClickHouse, cluster: str, shard_database: str) -> list[str]:
@@ -44,3 +53,31 @@ def distribute(query_node: ClickHouse, cluster: str, shard_database: str) -> lis
     query_node.execute(f"INSERT INTO {BOOKKEEPING} SELECT * FROM {shard_database}.{BOOKKEEPING}")
     log.info("clickhouse: %d tables distributed over cluster %s", len(tables), cluster)
     return tables
+
+
+def mutation_targets(clickhouse: ClickHouse) -> list[ClickHouse]:
+    """Where an `ALTER TABLE ... DELETE` runs: the store itself, or, when its tables are
+    Distributed, each shard's database (found in the cluster's configuration, kept)."""
+    if not isinstance(clickhouse, ServerClickHouse):
+        return [clickhouse]
+    with _targets_lock:
+        if clickhouse.url not in _targets:
+            _targets[clickhouse.url] = _shards_of(clickhouse)
+        return _targets[clickhouse.url]
+
+
+def _shards_of(clickhouse: ServerClickHouse) -> list[ClickHouse]:
+    found = clickhouse.query(
+        "SELECT engine_full FROM system.tables WHERE database = currentDatabase()"
+        " AND name = 'calls'"
+    )
+    match = _DISTRIBUTED.match(found[0]["engine_full"]) if found else None
+    if match is None:
+        return [clickhouse]
+    cluster, database = match.groups()
+    hosts = clickhouse.query(
+        "SELECT host_address, port FROM system.clusters WHERE cluster = %(c)s"
+        " ORDER BY shard_num, replica_num",
+        {"c": cluster},
+    )
+    return [clickhouse.at(h["host_address"], int(h["port"]), database) for h in hosts]

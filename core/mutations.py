@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.clickhouse import ClickHouse, quote
+from core.clickhouse_shards import mutation_targets
 from core.lead_lookup import as_uuid
 
 log = logging.getLogger(__name__)
@@ -133,15 +134,20 @@ def run(
     timeout_s: float = 600.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Each stage issued, then waited for until ClickHouse finished it."""
+    """Each stage issued, then waited for until ClickHouse finished it (on every shard, when
+    the tables are sharded: core/clickhouse_shards.py)."""
+    targets = mutation_targets(clickhouse)
     for stage in plan.stages:
-        for table, condition in stage:
-            clickhouse.execute(f"ALTER TABLE {table} DELETE WHERE {condition}")
-        issued_by = int(clickhouse.query("SELECT toUnixTimestamp(now()) AS ts")[0]["ts"])
+        for target in targets:
+            for table, condition in stage:
+                target.execute(f"ALTER TABLE {table} DELETE WHERE {condition}")
+        issued_by = {
+            id(t): int(t.query("SELECT toUnixTimestamp(now()) AS ts")[0]["ts"]) for t in targets
+        }
         tables = {table for table, _ in stage}
         deadline = time.monotonic() + timeout_s
         pause = 0.05
-        while unfinished(clickhouse, tables, issued_by):
+        while any(unfinished(t, tables, issued_by[id(t)]) for t in targets):
             if time.monotonic() > deadline:
                 raise MutationTimeout(
                     f"ClickHouse mutations of {', '.join(sorted(tables))} unfinished after "

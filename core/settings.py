@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     export_grace_days: int = Field(default=5, ge=0)
     export_dir: Path | None = None  # default: <data_dir>/exports
     mutation_timeout_s: float = 600.0
-    # Prometheus metrics (docs/OPERATIONS.md): ingest and the report API serve /metrics on
+    # Prometheus metrics (deploy/README.md "Metrics"): ingest and the report API serve /metrics on
     # their own port; the worker and the hooks worker each on one of these (0: not served; in
     # local mode the report API's /metrics has the worker's too); lag is measured this often
     metrics_host: str = "127.0.0.1"

@@ -201,7 +201,7 @@ async def leads_to_call(
 
 @router.get(METRICS_PATH, tags=["health"], response_class=Response, responses=METRICS_RESPONSE)
 def metrics() -> Response:
-    """Prometheus metrics of this process (text format; docs/OPERATIONS.md)."""
+    """Prometheus metrics of this process (text format; deploy/README.md "Metrics")."""
     return metrics_page()
 
 

@@ -125,9 +125,10 @@ def sharded_store(
     store.close()
 
 
-@pytest.fixture(params=["chdb", "server"])
+@pytest.fixture(params=["chdb", "server", "sharded"])
 def clickhouse_store(request: pytest.FixtureRequest) -> ClickHouse:
-    """Both ClickHouse backends (embedded, server): the same SQL must do the same."""
+    """Both ClickHouse backends (embedded, server) and a two-shard cluster: the same SQL must
+    do the same."""
     store: ClickHouse = request.getfixturevalue(f"{request.param}_store")
     return store
 

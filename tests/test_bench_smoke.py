@@ -39,4 +39,4 @@ def test_benchmarks_run_at_tiny_scale(tmp_path: Path) -> None:
     privacy = figures["privacy"]
     assert privacy["erasure"]["counts"]["calls"] == privacy["erasure"]["erased_calls"] > 0
     assert privacy["archive"]["calls"] == 5_000 and privacy["archive"]["growth_mb"] >= 0
-    assert "| ingest, accepted calls/s |" in done.stdout
+    assert "| ingest, accepted calls/s (wrk, 32 connections) |" in done.stdout

@@ -5,7 +5,10 @@ back, and the retries in between."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import StackFactory
 from tests.support.services import Broker, ClickHouseServer, PrometheusServer
@@ -73,3 +76,29 @@ def test_prometheus_sees_accepted_calls_and_the_lag_falling_to_zero(
     finally:
         prometheus.stop()
         clickhouse.stop()
+
+
+def test_in_local_mode_the_report_api_serves_the_workers_metrics_and_no_label_names_a_tenant(
+    chdb_stack: Stack,
+) -> None:
+    stack = chdb_stack
+    key = stack.signup(f"Local{uuid.uuid4().hex[:6]}")["api_key"]
+    device = stack.enrolled_device(key, "Asha", "hw-metrics")
+    accepted(stack, device["device_token"], wire_calls(12, "local"))
+
+    def rows_stored() -> float:
+        text = stack.api.get("/metrics").text
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "closecall_clickhouse_rows"
+            for sample in family.samples
+            if sample.name.endswith("_total")
+        )
+
+    eventually(lambda: rows_stored() == 12, 30)
+    api_page, ingest_page = stack.api.get("/metrics").text, stack.ingest.get("/metrics").text
+    assert 'closecall_consumer_lag_records{group="' in api_page  # the worker's, same process
+    assert "closecall_calls_accepted_total 12.0" in ingest_page
+    for tenant in (device["company_id"], device["device_id"], device["employee_id"], "hw-metrics"):
+        assert tenant not in api_page and tenant not in ingest_page

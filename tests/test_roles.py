@@ -136,7 +136,12 @@ def test_a_protected_route_must_authenticate() -> None:
 
 def test_ingest_routes_are_for_devices_only() -> None:
     """The other document: a device token or nothing (enrolment, health); no role applies."""
-    public = {("post", "/v1/devices/enroll"), ("get", "/healthz"), ("get", "/readyz")}
+    public = {
+        ("post", "/v1/devices/enroll"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),  # the operator's Prometheus: aggregates only
+    }
     for path, operations in openapi_documents()["ingest"]["paths"].items():
         for method, operation in operations.items():
             expected: list[dict[str, list[str]]] = (

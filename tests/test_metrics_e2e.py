@@ -97,8 +97,9 @@ def test_in_local_mode_the_report_api_serves_the_workers_metrics_and_no_label_na
         )
 
     eventually(lambda: rows_stored() == 12, 30)
+    lagging = 'closecall_consumer_lag_records{group="'  # the worker's, measured every 5 s
+    eventually(lambda: lagging in stack.api.get("/metrics").text, 30)
     api_page, ingest_page = stack.api.get("/metrics").text, stack.ingest.get("/metrics").text
-    assert 'closecall_consumer_lag_records{group="' in api_page  # the worker's, same process
     assert "closecall_calls_accepted_total 12.0" in ingest_page
     for tenant in (device["company_id"], device["device_id"], device["employee_id"], "hw-metrics"):
         assert tenant not in api_page and tenant not in ingest_page

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from core import mutations
 from core.clickhouse import ClickHouse, quote
-from core.clickhouse_shards import mutation_targets
 from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED_CLIENT, CompanyClickHouse
 from core.lead_lookup import as_uuid
 
@@ -121,9 +121,9 @@ class LeadClientWrites:
         clickhouse.insert("lead_clients", LEAD_CLIENT_COLUMNS, self.rows)
         for lead_id, keys in self.retired.items():
             # the tombstones hide the rows at once; the mutation removes every row of them
-            for target in mutation_targets(clickhouse):
-                target.execute(
-                    "ALTER TABLE lead_clients DELETE WHERE company_id = "
-                    f"{quote(self.company_id)} AND lead_id = {quote(lead_id)} "
-                    f"AND client_key IN {quote(tuple(keys))}"
-                )
+            mutations.issue(
+                clickhouse,
+                "lead_clients",
+                f"company_id = {quote(self.company_id)} AND lead_id = {quote(lead_id)} "
+                f"AND client_key IN {quote(tuple(keys))}",
+            )

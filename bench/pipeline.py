@@ -25,7 +25,6 @@ from typing import Any
 
 import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench import wrk_load
 from bench.stack import BenchStack, PeakRss
@@ -170,16 +169,7 @@ def measure_ingest(
 
 
 def accepted_calls(url: str) -> int:
-    page = httpx.get(f"{url}/metrics", timeout=10).text
-    return int(
-        next(
-            sample.value
-            for family in text_string_to_metric_families(page)
-            if family.name == "closecall_calls_accepted"
-            for sample in family.samples
-            if sample.name.endswith("_total")
-        )
-    )
+    return int(sum(value for _labels, value in wrk_load.counted(url, "closecall_calls_accepted")))
 
 
 def raw_produce_rate(bootstrap: str, count: int) -> float:

@@ -53,18 +53,25 @@ def write_requests(path: Path, uploads: Iterable[tuple[str, list[dict[str, Any]]
     return count
 
 
+def counted(url: str, family: str) -> list[tuple[dict[str, str], float]]:
+    """A counter family of a server's /metrics: (labels, value) of each of its `_total`s."""
+    page = httpx.get(f"{url}/metrics", timeout=10).text
+    return [
+        (sample.labels, sample.value)
+        for found in text_string_to_metric_families(page)
+        if found.name == family
+        for sample in found.samples
+        if sample.name.endswith("_total")
+    ]
+
+
 def answered(url: str) -> Counter[str]:
     """Uploads the server answered so far, by status (its closecall_http_requests_total)."""
-    page = httpx.get(f"{url}/metrics", timeout=10).text
     return Counter(
         {
-            sample.labels["status"]: int(sample.value)
-            for family in text_string_to_metric_families(page)
-            if family.name == "closecall_http_requests"
-            for sample in family.samples
-            if sample.name.endswith("_total")
-            and sample.labels.get("route") == ROUTE
-            and sample.labels.get("method") == "POST"
+            labels["status"]: int(value)
+            for labels, value in counted(url, "closecall_http_requests")
+            if labels.get("route") == ROUTE and labels.get("method") == "POST"
         }
     )
 

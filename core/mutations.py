@@ -128,6 +128,13 @@ def unfinished(clickhouse: ClickHouse, tables: set[str], issued_by_ts: int) -> i
     return int(rows[0]["n"])
 
 
+def issue(clickhouse: ClickHouse, table: str, condition: str) -> None:
+    """`ALTER TABLE table DELETE WHERE condition`, on every shard when the tables are sharded
+    (core/clickhouse_shards.py); ClickHouse carries it out in the background."""
+    for target in mutation_targets(clickhouse):
+        target.execute(f"ALTER TABLE {table} DELETE WHERE {condition}")
+
+
 def run(
     clickhouse: ClickHouse,
     plan: Plan,
@@ -138,9 +145,8 @@ def run(
     the tables are sharded: core/clickhouse_shards.py)."""
     targets = mutation_targets(clickhouse)
     for stage in plan.stages:
-        for target in targets:
-            for table, condition in stage:
-                target.execute(f"ALTER TABLE {table} DELETE WHERE {condition}")
+        for table, condition in stage:
+            issue(clickhouse, table, condition)
         issued_by = {
             id(t): int(t.query("SELECT toUnixTimestamp(now()) AS ts")[0]["ts"]) for t in targets
         }

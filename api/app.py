@@ -10,6 +10,7 @@ from api import (
     accounts,
     auth,
     calls,
+    console,
     devices,
     employees,
     health,
@@ -56,6 +57,7 @@ def create_app(context: ApiContext) -> FastAPI:
         hooks,
         privacy,
         health,
+        console,
     ):
         app.include_router(module.router)
     check_policy(app)  # a route without a declared role cannot be served

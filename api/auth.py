@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from api import sign_in as service
+from api.console_session import clear_session, set_session
 from api.deps import Context, CurrentTenant, Db, client_ip, utc_now
-from api.sign_in import AccessToken, LoginRequest, OtpBody, TotpSetup
+from api.sign_in import AccessToken, ConsoleSession, LoginRequest, OtpBody, TotpSetup
 from api.tenancy import Tenant
 from core.errors import ApiError, error_responses
 
@@ -27,6 +28,28 @@ def login(body: LoginRequest, request: Request, context: Context, db: Db) -> Acc
     same 401 for an unknown email and a wrong password; after 5 failures within 15 minutes the
     account answers 429 for 15 minutes."""
     return service.login(context.engine, db, body, utc_now(), client_ip(request))
+
+
+@router.post("/session", response_model=ConsoleSession, responses=error_responses(401, 422, 429))
+def start_session(
+    body: LoginRequest, request: Request, response: Response, context: Context, db: Db
+) -> ConsoleSession:
+    """The console's sign-in: like `login`, but the access token goes into an HttpOnly,
+    SameSite=Strict cookie (Secure outside local mode) instead of the answer; writes through
+    the cookie need the `X-CSRF-Token` header (the value of the `cc_csrf` cookie)."""
+    token = service.login(context.engine, db, body, utc_now(), client_ip(request))
+    set_session(response, token.access_token, token.expires_at, context.settings.secure_cookies)
+    return ConsoleSession(expires_at=token.expires_at)
+
+
+@router.delete("/session", status_code=204, response_class=Response, responses=SESSION_ERRORS)
+def end_session(tenant: CurrentTenant, db: Db, context: Context) -> Response:
+    """The console's sign-out: revokes the session's access token and clears its cookies."""
+    _user_id, session = session_of(tenant)
+    service.revoke_session(db, session, utc_now())
+    response = Response(status_code=204)
+    clear_session(response, context.settings.secure_cookies)
+    return response
 
 
 @router.post("/logout", status_code=204, response_class=Response, responses=SESSION_ERRORS)

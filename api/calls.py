@@ -11,8 +11,8 @@ from api.call_filters import CallFilter, known_employees, parse_types, report_ra
 from api.call_history import CallPage, after_cursor, call_page, company_keys, number_filter
 from api.deps import Audit, Context, CurrentTenant, Db, utc_now
 from api.paging import page_request
-from api.policy import Role
-from core.errors import ApiError, error_responses
+from api.reveal import RevealQuery, reveal_keys
+from core.errors import error_responses
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=error_responses(401, 422))
 
@@ -35,19 +35,16 @@ async def list_calls(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="items per page")] = 100,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
-    reveal: Annotated[
-        bool, Query(description="numbers in E.164 instead of masked (admin, owner; audited)")
-    ] = False,
+    reveal: RevealQuery = False,
 ) -> CallPage:
     """The call history, newest first. Without `from`/`to`, all of it."""
-    if reveal and tenant.role < Role.admin:
-        raise ApiError(403, "forbidden", "revealing numbers needs the admin role")
+    revealed = reveal_keys(tenant, context, reveal)
     zone = report_zone(tenant, tz)  # of the times answered, with or without a range
     page = page_request(limit, cursor)
     extra, params = after_cursor(page)
     # the company key only when a number is matched or shown (not on every history page)
-    wanted = number is not None or reveal
-    keys = company_keys(tenant.company, context.master_key) if wanted else None
+    wanted = number is not None and revealed is None
+    keys = company_keys(tenant.company, context.master_key) if wanted else revealed
     if number is not None and keys is not None:
         term, client_key = number_filter(number, tenant.company, keys)
         extra, params = (*extra, term), (*params, ("client_key", client_key))
@@ -67,7 +64,7 @@ async def list_calls(
         page,
         zone,
         int(utc_now().timestamp()),
-        keys if reveal else None,  # with a number filter only, keys serve the match
+        revealed,  # with a number filter only, keys serve the match
         tenant.company.has_leads,  # lead_id: null on a plan without leads
     )
     if reveal:  # which filter and how many, never a number

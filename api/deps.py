@@ -11,6 +11,7 @@ from fastapi import Depends, Request, Security
 from sqlalchemy.engine import Connection
 
 from api.audit import AuditWriter, actor_of
+from api.console_session import check_csrf, session_token
 from api.context import ApiContext
 from api.policy import WHILE_DEACTIVATED, Role, required_role
 from api.sign_in import ACCESS_TOKEN_PREFIX, signed_in
@@ -53,7 +54,10 @@ def current_tenant(
 ) -> Tenant:
     """The caller's company and role from an API key or an access token, refused (403) when the
     route needs a higher role."""
-    token = bearer_token(credentials, "an API key or an access token")
+    cookie = session_token(request) if credentials is None else None
+    if cookie is not None:  # the console: an access token only, and writes need the CSRF token
+        check_csrf(request, cookie)
+    token = cookie or bearer_token(credentials, "an API key or an access token")
     if token.startswith(ACCESS_TOKEN_PREFIX):
         user = signed_in(db, token, utc_now())
         company = load_company(db, user.company_id) if user else None
@@ -63,6 +67,8 @@ def current_tenant(
         role = Role[user.role]
         scope = team_employees(db, company.id, user.teams)
     else:
+        if cookie is not None:
+            raise ApiError(401, "invalid_token", "the console's cookie holds no access token")
         row = db.execute(
             sa.select(api_keys.c.id, api_keys.c.company_id, api_keys.c.role).where(
                 api_keys.c.secret_hash == digest(token), api_keys.c.revoked_at.is_(None)

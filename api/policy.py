@@ -31,8 +31,13 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
+    ("GET", "/console"): PUBLIC,  # the console's page and scripts: no data (api/console.py)
+    ("GET", "/console/"): PUBLIC,
+    ("GET", "/console/assets/{name:path}"): PUBLIC,
     ("POST", "/v1/auth/login"): PUBLIC,
     ("POST", "/v1/auth/logout"): Role.viewer,
+    ("POST", "/v1/auth/session"): PUBLIC,
+    ("DELETE", "/v1/auth/session"): Role.viewer,
     ("POST", "/v1/auth/totp"): Role.viewer,
     ("POST", "/v1/auth/totp/confirm"): Role.viewer,
     ("DELETE", "/v1/auth/totp"): Role.viewer,

@@ -11,9 +11,12 @@ from fastapi.concurrency import run_in_threadpool
 from api import report_models as m
 from api import report_queries as q
 from api.call_filters import Range, ReportFilter
-from api.deps import CurrentTenant, Db
+from api.audit import AuditWriter
+from api.deps import Audit, Context, CurrentTenant, Db
 from api.employee_service import report_staff
 from api.paging import SortKey, next_cursor, page_request
+from api.reveal import RevealQuery, reveal_keys
+from core.number_crypto import CompanyKeys
 from core.errors import error_responses
 from schemas.column_types import EARLIEST_TIME, LATEST_TIME
 
@@ -39,6 +42,19 @@ DAY_ORDINALS = (EARLIEST_TIME.date().toordinal(), LATEST_TIME.date().toordinal()
 def listing(rng: Range, result: tuple[list[dict[str, Any]], SortKey | None]) -> dict[str, Any]:
     items, after = result
     return {"range": rng.as_json(), "items": items, "next_cursor": next_cursor(after)}
+
+
+def revealed_listing(
+    audit: AuditWriter,
+    target: str,
+    rng: Range,
+    result: tuple[list[dict[str, Any]], SortKey | None],
+    keys: CompanyKeys | None,
+) -> dict[str, Any]:
+    """The page, and when its numbers were revealed the audit entry: how many, which range."""
+    if keys is not None:
+        audit("numbers.revealed", target, {"count": len(result[0]), "range": rng.as_json()})
+    return listing(rng, result)
 
 
 @router.get("/summary", response_model=m.Summary)
@@ -76,27 +92,40 @@ async def analytics(
 @router.get("/never-attended", response_model=m.NeverAttended, response_model_exclude_unset=True)
 async def never_attended(
     tenant: CurrentTenant,
+    context: Context,
+    audit: Audit,
     rng: Range,
     f: ReportFilter,
     callback_within_h: CallbackWithin = None,
     limit: Limit = 100,
     cursor: Cursor = None,
+    reveal: RevealQuery = False,
 ) -> dict[str, Any]:
     """Clients with a missed/rejected call that nobody answered or called back (METRICS.md)."""
     page = page_request(limit, cursor)
+    keys = reveal_keys(tenant, context, reveal)
     result = await run_in_threadpool(
-        q.never_attended, tenant.clickhouse, f, rng, page, callback_within_h
+        q.never_attended, tenant.clickhouse, f, rng, page, callback_within_h, keys
     )
-    return listing(rng, result)
+    return revealed_listing(audit, "/v1/reports/never-attended", rng, result, keys)
 
 
 @router.get("/not-picked-up", response_model=m.NotPickedUp)
 async def not_picked_up(
-    tenant: CurrentTenant, rng: Range, f: ReportFilter, limit: Limit = 100, cursor: Cursor = None
+    tenant: CurrentTenant,
+    context: Context,
+    audit: Audit,
+    rng: Range,
+    f: ReportFilter,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    reveal: RevealQuery = False,
 ) -> dict[str, Any]:
     """Clients who did not pick up an outgoing call and were never connected afterwards."""
     page = page_request(limit, cursor)
-    return listing(rng, await run_in_threadpool(q.not_picked_up, tenant.clickhouse, f, rng, page))
+    keys = reveal_keys(tenant, context, reveal)
+    result = await run_in_threadpool(q.not_picked_up, tenant.clickhouse, f, rng, page, keys)
+    return revealed_listing(audit, "/v1/reports/not-picked-up", rng, result, keys)
 
 
 @router.get("/customers", response_model=m.Customers)

@@ -41,6 +41,10 @@ class AccessToken(BaseModel):
     expires_at: datetime
 
 
+class ConsoleSession(BaseModel):
+    expires_at: datetime = Field(description="when the session cookie ends (12 h)")
+
+
 class TotpSetup(BaseModel):
     secret: str = Field(description="base32, for authenticator apps without a QR code")
     otpauth_uri: str = Field(description="`otpauth://totp/...`, for a QR code")

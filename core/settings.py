@@ -153,6 +153,11 @@ class Settings(BaseSettings):
             return self.environment == "local"
         return self.hooks_allow_private
 
+    @property
+    def secure_cookies(self) -> bool:
+        """The console's cookies are `Secure` (https only) outside local mode."""
+        return self.environment != "local"
+
     @model_validator(mode="after")
     def _safe_for_production(self) -> Settings:
         if self.environment == "production":

@@ -187,27 +187,29 @@ def http_ok(url: str) -> bool:
         return False
 
 
-def demo_api_key(settings: Settings, api_url: str) -> tuple[str, bool]:
-    """The demo company's API key (and whether it is new): created on first start, then read
-    from the data directory."""
+def demo_company(settings: Settings, api_url: str) -> tuple[dict[str, str], bool]:
+    """The demo company's API key and its owner's console sign-in (and whether it is new):
+    created on first start, then read from the data directory (mode 600)."""
     path = settings.data_dir / "demo.json"
     if path.exists():
-        return str(json.loads(path.read_text())["api_key"]), False
+        return json.loads(path.read_text()), False
+    password = os.urandom(12).hex()
     response = httpx.post(
         f"{api_url}/v1/signup",
         json={
             "company_name": "Demo Sales Co",
             "country": "IN",
             "email": DEMO_EMAIL,
-            "password": os.urandom(12).hex(),
+            "password": password,
             "plan": "basic_lead",
         },
         timeout=30,
     )
     response.raise_for_status()
-    path.write_text(json.dumps(response.json()))
+    demo = {**response.json(), "email": DEMO_EMAIL, "password": password}
+    path.write_text(json.dumps(demo))
     path.chmod(0o600)
-    return str(response.json()["api_key"]), True
+    return demo, True
 
 
 def run_local_stack(settings: Settings, fleet_size: int) -> None:
@@ -264,7 +266,8 @@ def run_local_stack(settings: Settings, fleet_size: int) -> None:
         wait_until(api_up, worker, 120)
         done(started)
 
-        api_key, new_company = demo_api_key(settings, api_url)
+        demo, new_company = demo_company(settings, api_url)
+        api_key = demo["api_key"]
         if fleet_size:
             # a new demo company gets three past days of calls so the reports have content
             backfill = "3" if new_company else "0"
@@ -279,7 +282,10 @@ def run_local_stack(settings: Settings, fleet_size: int) -> None:
             done(started)
 
         print(
-            f"\nReady.\n  ingest (phones):  {ingest_url}/docs\n  report API:       {api_url}/docs\n"
+            f"\nReady.\n  console:          {api_url}/console/\n"
+            f"  sign in as:       {demo.get('email', DEMO_EMAIL)} / "
+            f"{demo.get('password', '(set before passwords were kept: make clean)')}\n"
+            f"  ingest (phones):  {ingest_url}/docs\n  report API:       {api_url}/docs\n"
             f"  metrics:          {ingest_url}/metrics, {api_url}/metrics (with the worker's),"
             f" http://{settings.metrics_host}:{settings.hooks_metrics_port}/metrics (webhooks)\n"
             f"  demo API key:     {api_key}\n  try:  curl -H 'Authorization: Bearer {api_key}' "

@@ -22,6 +22,7 @@ from api.report_queries.sql import (
 )
 from api.report_range import ReportRange
 from core.company_clickhouse import CompanyClickHouse
+from core.number_crypto import CompanyKeys
 
 
 def _after_clause(page: Page | None, sort_column: str, params: dict[str, Any]) -> str:
@@ -119,13 +120,14 @@ def never_attended(
     rng: ReportRange,
     page: Page,
     callback_within_h: int | None,
+    reveal: CompanyKeys | None = None,
 ) -> tuple[list[dict[str, Any]], SortKey | None]:
     if callback_within_h is None:
         sql, params = unattended_sql(f, MISSED_OR_REJECTED, page)
     else:
         sql, params = callback_sql(f, callback_within_h, page)
     rows, after = cut(ch.query(sql, params), page, client_sort_key)
-    labels = ClientLabels.of(ch, rows, (key for row in rows for key in row["employees"]))
+    labels = ClientLabels.of(ch, rows, (key for row in rows for key in row["employees"]), reveal)
     items = []
     for row in rows:
         item = unattended_item(
@@ -138,11 +140,15 @@ def never_attended(
 
 
 def not_picked_up(
-    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, page: Page
+    ch: CompanyClickHouse,
+    f: CallFilter,
+    rng: ReportRange,
+    page: Page,
+    reveal: CompanyKeys | None = None,
 ) -> tuple[list[dict[str, Any]], SortKey | None]:
     sql, params = unattended_sql(f, UNANSWERED_OUTGOING, page)
     rows, after = cut(ch.query(sql, params), page, client_sort_key)
-    labels = ClientLabels.of(ch, rows, (key for row in rows for key in row["employees"]))
+    labels = ClientLabels.of(ch, rows, (key for row in rows for key in row["employees"]), reveal)
     names = ("attempts", "first_attempt_at", "last_attempt_at")
     return [unattended_item(row, rng, labels, names) for row in rows], after
 

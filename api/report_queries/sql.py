@@ -11,6 +11,7 @@ from typing import Any
 
 from api.report_range import ReportRange
 from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
+from core.number_crypto import CompanyKeys, decrypt_number
 from schemas.payloads import CallType
 
 CONNECTED = "(type IN ('incoming', 'outgoing') AND duration_s > 0)"
@@ -77,30 +78,42 @@ def employee_ids(ch: CompanyClickHouse, keys: Iterable[Any]) -> dict[int, str]:
 @dataclass(frozen=True, slots=True)
 class ClientLabels:
     """What a client list shows besides the counts, looked up for the clients of one page only
-    (migration 0006): the masked number, the latest name the call log gave the number, and the
-    ids behind `employee` numbers."""
+    (migration 0006): the masked number (E.164 when revealed), the latest name the call log gave
+    the number, and the ids behind `employee` numbers."""
 
     clients: dict[str, tuple[str, str]]
     employees: dict[int, str]
 
     @classmethod
     def of(
-        cls, ch: CompanyClickHouse, rows: list[dict[str, Any]], employees: Iterable[Any]
+        cls,
+        ch: CompanyClickHouse,
+        rows: list[dict[str, Any]],
+        employees: Iterable[Any],
+        reveal: CompanyKeys | None = None,
     ) -> ClientLabels:
         wanted = tuple(str(uuid.UUID(row["client_hex"])) for row in rows)
+        params = {"clients": wanted}
         found = (
             ch.query(
                 f"""SELECT {CLIENT_HEX}, masked, known_name FROM call_clients FINAL
                 WHERE {COMPANY_FILTER} AND client IN %(clients)s""",
-                {"clients": wanted},
+                params,
             )
             if wanted
             else []
         )
-        return cls(
-            clients={row["client_hex"]: (row["masked"], row["known_name"]) for row in found},
-            employees=employee_ids(ch, employees),
-        )
+        clients = {row["client_hex"]: (row["masked"], row["known_name"]) for row in found}
+        if reveal is not None and wanted:  # any call's ciphertext: each holds the same number
+            sealed = ch.query(
+                f"""SELECT {CLIENT_HEX}, any(number_enc) AS number_enc FROM calls
+                WHERE {COMPANY_FILTER} AND client IN %(clients)s GROUP BY client""",
+                params,
+            )
+            for row in sealed:
+                name = clients[row["client_hex"]][1]
+                clients[row["client_hex"]] = (decrypt_number(reveal, row["number_enc"]), name)
+        return cls(clients=clients, employees=employee_ids(ch, employees))
 
     def client(self, row: dict[str, Any]) -> dict[str, Any]:
         number, name = self.clients[row["client_hex"]]

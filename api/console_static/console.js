@@ -1,0 +1,132 @@
+// The console's shell: sign-in (password and TOTP code), navigation limited by role, and the
+// page router over the URL's hash. Every number comes from the JSON API (the same report
+// functions, roles and team limits as for an integration).
+import { api, errorText, field, forgetEmployees, h, say } from "./lib.js";
+import * as reports from "./reports.js";
+import * as fleet from "./fleet.js";
+import * as leads from "./leads.js";
+import * as admin from "./admin.js";
+
+const RANK = { viewer: 1, manager: 2, admin: 3, owner: 4 };
+
+const PAGES = [
+  { path: "dashboard", title: "Dashboard", role: "viewer", render: reports.dashboard },
+  { path: "never-attended", title: "Never attended", role: "viewer", render: reports.neverAttended },
+  { path: "not-picked-up", title: "Not picked up", role: "viewer", render: reports.notPickedUp },
+  { path: "calls", title: "Call history", role: "viewer", render: reports.callHistory },
+  { path: "working-hours", title: "Working hours", role: "viewer", render: reports.workingHours },
+  { path: "devices", title: "Devices", role: "viewer", render: fleet.devices },
+  { path: "leads", title: "Leads", role: "viewer", plan: "basic_lead", render: leads.leads },
+  { path: "hooks", title: "Webhooks", role: "admin", render: admin.hooks },
+  { path: "access", title: "Users and API keys", role: "admin", render: admin.access },
+  { path: "privacy", title: "Privacy", role: "owner", render: admin.privacy },
+];
+
+let me = null;
+
+export const may = (role) => Boolean(me && me.user && RANK[me.user.role] >= RANK[role]);
+
+function shown(page) {
+  return may(page.role) && (!page.plan || me.company.plan === page.plan);
+}
+
+function signInForm(message) {
+  document.getElementById("top").hidden = true;
+  const main = document.getElementById("main");
+  const email = h("input", { type: "email", name: "email", autocomplete: "username", required: true });
+  const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
+  const otp = h("input", {
+    type: "text", name: "otp", inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}",
+    "aria-describedby": "otp-help",
+  });
+  const problem = h("p", { class: "error", role: "alert" }, message || "");
+  const form = h(
+    "form", { class: "sign-in", "aria-labelledby": "sign-in-title" },
+    h("h1", { id: "sign-in-title" }, "Sign in to closecall"),
+    field("Email", email), field("Password", password), field("Authenticator code", otp),
+    h("p", { id: "otp-help", class: "help" }, "Only when two-factor sign-in is on: the 6 digits your app shows."),
+    problem,
+    h("button", { type: "submit" }, "Sign in"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const values = Object.fromEntries(new FormData(form));
+    if (!values.otp) delete values.otp;
+    try {
+      await api("/v1/auth/session", { method: "POST", json: values });
+      await start();
+    } catch (error) {
+      problem.textContent = errorText(error);
+    }
+  });
+  main.replaceChildren(form);
+  email.focus();
+}
+
+function navigation() {
+  const nav = document.getElementById("nav");
+  nav.replaceChildren(
+    ...PAGES.filter(shown).map((page) => h("li", null, h("a", { href: `#/${page.path}`, "data-page": page.path }, page.title))),
+  );
+  document.getElementById("who").textContent = `${me.user.email} · ${me.user.role} · ${me.company.name}`;
+  document.getElementById("top").hidden = false;
+}
+
+async function route() {
+  const path = (location.hash.replace(/^#\/?/, "").split("?")[0]) || "dashboard";
+  const page = PAGES.find((p) => p.path === path) || PAGES[0];
+  const main = document.getElementById("main");
+  for (const link of document.querySelectorAll("#nav a")) {
+    if (link.dataset.page === page.path) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  document.title = `${page.title} · closecall`;
+  main.dataset.page = page.path;
+  main.dataset.ready = "false";
+  if (!shown(page)) {
+    main.replaceChildren(h("h1", null, page.title), h("p", { class: "error" },
+      page.plan && me.company.plan !== page.plan ? `This needs the ${page.plan} plan.` : `This page needs the ${page.role} role.`));
+    main.dataset.ready = "true";
+    return;
+  }
+  main.replaceChildren(h("h1", null, page.title), h("p", null, "Loading…"));
+  try {
+    const content = await page.render({ me, may });
+    main.replaceChildren(h("h1", null, page.title), content);
+  } catch (error) {
+    if (error.status === 401) return;
+    main.replaceChildren(h("h1", null, page.title), h("p", { class: "error", role: "alert" }, errorText(error)));
+  }
+  main.dataset.ready = "true";
+  performance.mark(`${page.path}-ready`);
+}
+
+async function start() {
+  try {
+    me = await api("/v1/me");
+  } catch (error) {
+    me = null;
+    signInForm(error.status === 401 ? "" : errorText(error));
+    return;
+  }
+  if (!me.user) {
+    signInForm("Sign in with your email: API keys are for integrations.");
+    return;
+  }
+  forgetEmployees();
+  navigation();
+  await route();
+}
+
+document.getElementById("sign-out").addEventListener("click", async () => {
+  try {
+    await api("/v1/auth/session", { method: "DELETE" });
+  } catch (error) {
+    say(errorText(error), "error");
+  }
+  me = null;
+  signInForm("Signed out.");
+});
+window.addEventListener("signed-out", () => signInForm("Your session ended: sign in again."));
+window.addEventListener("hashchange", () => me && route());
+start();

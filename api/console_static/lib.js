@@ -1,0 +1,254 @@
+// What every page of the console uses: the JSON API (cookie session, CSRF header on writes),
+// building DOM nodes (text only: no markup from data), formatting and the page's filters.
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || `the API answered ${status}`);
+    this.status = status;
+    this.code = error.code || "";
+    this.fields = error.fields || [];
+    this.field = this.fields.map((f) => `${f.path}: ${f.message}`).join("; ");
+  }
+}
+
+function cookie(name) {
+  const found = document.cookie.split("; ").find((c) => c.startsWith(`${name}=`));
+  return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
+}
+
+export function query(params) {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params || {})) {
+    for (const one of Array.isArray(value) ? value : [value]) {
+      if (one !== undefined && one !== null && one !== "") search.append(name, one);
+    }
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+// The API with the session cookie; a write carries the CSRF token only this origin can read.
+export async function api(path, { method = "GET", params, json, body, type } = {}) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") headers["X-CSRF-Token"] = cookie("cc_csrf");
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (type) {
+    headers["Content-Type"] = type;
+  }
+  const response = await fetch(path + query(params), {
+    method, headers, body, credentials: "same-origin",
+  });
+  if (response.status === 204) return null;
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = new ApiError(response.status, answer);
+    if (response.status === 401 && path !== "/v1/auth/session") {
+      window.dispatchEvent(new CustomEvent("signed-out"));
+    }
+    throw error;
+  }
+  return answer;
+}
+
+// h("p", {class: "x"}, "text", child): attributes, then children (strings become text nodes)
+export function h(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (value === true) node.setAttribute(name, "");
+    else node.setAttribute(name, value);
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export const integer = (n) => Number(n || 0).toLocaleString("en");
+
+export function duration(seconds) {
+  const s = Math.round(Number(seconds || 0));
+  const hours = Math.floor(s / 3600), minutes = Math.floor((s % 3600) / 60);
+  if (hours) return `${hours} h ${String(minutes).padStart(2, "0")} min`;
+  if (minutes) return `${minutes} min ${String(s % 60).padStart(2, "0")} s`;
+  return `${s} s`;
+}
+
+export function when(iso) {
+  if (!iso) return "—";
+  return iso.replace("T", " ").replace(/(\d\d:\d\d):\d\d.*$/, "$1");
+}
+
+// A masked number is text; a revealed one (E.164) is a link that dials it.
+export function phone(number) {
+  if (!number) return "—";
+  return /^\+\d+$/.test(number) ? h("a", { href: `tel:${number}` }, number) : number;
+}
+
+export function isoDate(date) {
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+}
+
+export function daysAgo(n) {
+  const date = new Date();
+  date.setDate(date.getDate() - n);
+  return isoDate(date);
+}
+
+// Runs a write and says how it went (in the live region); answers null when it failed.
+export async function attempt(what, write) {
+  try {
+    const answer = await write();
+    say(what, "ok");
+    return answer === null ? true : answer;
+  } catch (error) {
+    say(errorText(error), "error");
+    return null;
+  }
+}
+
+export function say(message, kind = "info") {
+  const status = document.getElementById("status");
+  status.className = kind;
+  status.textContent = message;
+}
+
+export function errorText(error) {
+  const field = error.field ? ` (${error.field})` : "";
+  return `${error.status || ""} ${error.code || "error"}${field}: ${error.message}`.trim();
+}
+
+// A labelled control: every input of the console has a visible label.
+export function field(label, control) {
+  const id = control.id || `f-${label.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`;
+  control.id = id;
+  return h("div", { class: "field" }, h("label", { for: id }, label), control);
+}
+
+export function select(name, options, chosen) {
+  return h(
+    "select", { name },
+    options.map(([value, label]) => h("option", { value, selected: value === chosen }, label)),
+  );
+}
+
+// A table from rows and column definitions {label, value(row) -> node|text, sort?(row)}.
+// Columns with `sort` get buttons that order the rows (aria-sort tells screen readers).
+export function table(columns, rows, { caption, empty = "Nothing in this range.", rowClass } = {}) {
+  const body = h("tbody");
+  let order = { column: -1, ascending: true };
+  const headers = columns.map((column, index) => {
+    if (!column.sort) return h("th", { scope: "col" }, column.label);
+    const button = h("button", { type: "button", class: "sort" }, column.label);
+    const th = h("th", { scope: "col", "aria-sort": "none" }, button);
+    button.addEventListener("click", () => {
+      order = { column: index, ascending: order.column === index ? !order.ascending : false };
+      headers.forEach((other) => other.getAttribute("aria-sort") && other.setAttribute("aria-sort", "none"));
+      th.setAttribute("aria-sort", order.ascending ? "ascending" : "descending");
+      fill();
+    });
+    return th;
+  });
+  function fill() {
+    const shown = [...rows];
+    if (order.column >= 0) {
+      const key = columns[order.column].sort;
+      shown.sort((a, b) => {
+        const x = key(a), y = key(b);
+        const compared = typeof x === "string" ? x.localeCompare(y) : x - y;
+        return order.ascending ? compared : -compared;
+      });
+    }
+    body.replaceChildren(
+      ...(shown.length
+        ? shown.map((row) => h("tr", { class: rowClass && rowClass(row) }, columns.map((c) => h("td", { "data-label": c.label }, c.value(row)))))
+        : [h("tr", null, h("td", { colspan: columns.length, class: "empty" }, empty))]),
+    );
+  }
+  fill();
+  return h(
+    "div", { class: "table-wrap" },
+    h("table", null, caption ? h("caption", null, caption) : null, h("thead", null, h("tr", null, headers)), body),
+  );
+}
+
+// The page's filters live in the URL (#/page?from=...), so a reload or a link keeps them.
+export function hashParams() {
+  const [, search = ""] = location.hash.split("?");
+  return new URLSearchParams(search);
+}
+
+export function setHashParams(params) {
+  const [page] = location.hash.split("?");
+  location.hash = `${page}${query(params)}`;
+}
+
+let employeesCache = null;
+export async function employees() {
+  if (!employeesCache) employeesCache = (await api("/v1/employees")).items;
+  return employeesCache;
+}
+export function forgetEmployees() {
+  employeesCache = null;
+}
+
+export function nameOf(list, id) {
+  const found = list.find((e) => e.id === id);
+  return found ? found.name : id;
+}
+
+// Range and team/employee filters: the API's `from`, `to` (local dates, inclusive) and
+// `employee_id` (a team is the ids of its employees).
+export async function rangeFilters(extra = []) {
+  const params = hashParams();
+  const staff = await employees();
+  const teams = [...new Set(staff.map((e) => e.team).filter(Boolean))].sort();
+  const from = h("input", { type: "date", name: "from", value: params.get("from") || daysAgo(6), required: true });
+  const to = h("input", { type: "date", name: "to", value: params.get("to") || daysAgo(0), required: true });
+  const team = select("team", [["", "All teams"], ...teams.map((t) => [t, t])], params.get("team") || "");
+  const employee = select(
+    "employee_id", [["", "All employees"], ...staff.map((e) => [e.id, e.name])], params.get("employee_id") || "",
+  );
+  const form = h(
+    "form", { class: "filters", "aria-label": "Filters" },
+    field("From", from), field("To", to), field("Team", team), field("Employee", employee),
+    extra.map(([label, control]) => field(label, control)),
+    h("button", { type: "submit" }, "Show"),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const values = Object.fromEntries(new FormData(form));
+    setHashParams(values);
+  });
+  const chosen = Object.fromEntries(new FormData(form));
+  let ids = chosen.employee_id ? [chosen.employee_id] : [];
+  if (!ids.length && chosen.team) ids = staff.filter((e) => e.team === chosen.team).map((e) => e.id);
+  const filter = { from: chosen.from, to: chosen.to, employee_id: ids };
+  for (const [, control] of extra) filter[control.name] = chosen[control.name];
+  return { form, filter, staff };
+}
+
+// "Next page" over a cursor-paged list: `load(cursor)` answers {items, next_cursor}.
+export function pager(load, render) {
+  const area = h("div");
+  const more = h("button", { type: "button", class: "more" }, "Next page");
+  const trail = [null];
+  const back = h("button", { type: "button", class: "more" }, "Previous page");
+  async function show(index) {
+    const page = await load(trail[index]);
+    area.replaceChildren(render(page));
+    if (page.next_cursor) trail[index + 1] = page.next_cursor;
+    more.hidden = !page.next_cursor;
+    more.onclick = () => show(index + 1);
+    back.hidden = index === 0;
+    back.onclick = () => show(index - 1);
+    return page;
+  }
+  return { node: h("div", null, area, h("p", { class: "paging" }, back, more)), first: () => show(0) };
+}

@@ -1,0 +1,28 @@
+"""Numbers in E.164 instead of masked: `reveal=true`, for `admin` and `owner` only, each read
+one `numbers.revealed` audit entry (how many and which filter, never the numbers)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Query
+
+from api.call_history import company_keys
+from api.context import ApiContext
+from api.policy import Role
+from api.tenancy import Tenant
+from core.errors import ApiError
+from core.number_crypto import CompanyKeys
+
+RevealQuery = Annotated[
+    bool, Query(description="numbers in E.164 instead of masked (admin, owner; audited)")
+]
+
+
+def reveal_keys(tenant: Tenant, context: ApiContext, reveal: bool) -> CompanyKeys | None:
+    """The company's keys when the caller asked to reveal and may; 403 when it may not."""
+    if not reveal:
+        return None
+    if tenant.role < Role.admin:
+        raise ApiError(403, "forbidden", "revealing numbers needs the admin role")
+    return company_keys(tenant.company, context.master_key)

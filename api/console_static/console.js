@@ -23,6 +23,7 @@ const PAGES = [
 ];
 
 let me = null;
+let renders = 0;  // tests and the benchmark wait for the next render by it
 
 export const may = (role) => Boolean(me && me.user && RANK[me.user.role] >= RANK[role]);
 
@@ -72,7 +73,10 @@ function navigation() {
   document.getElementById("top").hidden = false;
 }
 
+let current = 0;  // the latest navigation: an earlier page still loading must not overwrite it
+
 async function route() {
+  const turn = ++current;
   const path = (location.hash.replace(/^#\/?/, "").split("?")[0]) || "dashboard";
   const page = PAGES.find((p) => p.path === path) || PAGES[0];
   const main = document.getElementById("main");
@@ -86,17 +90,21 @@ async function route() {
   if (!shown(page)) {
     main.replaceChildren(h("h1", null, page.title), h("p", { class: "error" },
       page.plan && me.company.plan !== page.plan ? `This needs the ${page.plan} plan.` : `This page needs the ${page.role} role.`));
+    main.dataset.render = String(++renders);
     main.dataset.ready = "true";
     return;
   }
   main.replaceChildren(h("h1", null, page.title), h("p", null, "Loading…"));
+  let content;
   try {
-    const content = await page.render({ me, may });
-    main.replaceChildren(h("h1", null, page.title), content);
+    content = await page.render({ me, may });
   } catch (error) {
     if (error.status === 401) return;
-    main.replaceChildren(h("h1", null, page.title), h("p", { class: "error", role: "alert" }, errorText(error)));
+    content = h("p", { class: "error", role: "alert" }, errorText(error));
   }
+  if (turn !== current) return;
+  main.replaceChildren(h("h1", null, page.title), content);
+  main.dataset.render = String(++renders);
   main.dataset.ready = "true";
   performance.mark(`${page.path}-ready`);
 }

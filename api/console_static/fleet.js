@@ -21,7 +21,7 @@ export async function devices({ may }) {
     columns.push({
       label: "Sync",
       value: (d) => h("button", {
-        type: "button", class: "sync", disabled: !d.fcm_token_valid || Boolean(d.revoked_at),
+        type: "button", class: "sync", disabled: Boolean(d.revoked_at),
         "aria-label": `Sync ${d.employee_name}'s ${d.model}`,
         onclick: () => attempt(`Sync sent to ${d.employee_name}'s phone.`, () => api(`/v1/devices/${d.id}/sync`, { method: "POST" })),
       }, "Sync now"),

@@ -1,6 +1,6 @@
 // The report pages: dashboard, the two callback lists, call history, working hours. Each shows
 // what the report API answers for the filters in the URL, nothing computed here.
-import { api, duration, h, hashParams, integer, nameOf, pager, phone, rangeFilters, select, table, when } from "./lib.js";
+import { api, duration, errorText, h, hashParams, integer, nameOf, pager, phone, rangeFilters, say, select, table, when } from "./lib.js";
 
 const TYPES = ["incoming", "outgoing", "missed", "rejected", "voicemail", "blocked", "answered_externally"];
 const COLOURS = {
@@ -48,7 +48,7 @@ function loadCharts() {  // Chart.js only where a chart is drawn
   return chartLibrary;
 }
 
-// A chart with its numbers as a table beside it, for screen readers and for copying.
+// A chart (once loadCharts resolved) with its numbers as a table, for screen readers and copying.
 function chart(title, labels, datasets, stacked) {
   const canvas = h("canvas", { role: "img", "aria-label": title });
   const figure = h(
@@ -58,7 +58,7 @@ function chart(title, labels, datasets, stacked) {
       labels.map((text, i) => Object.fromEntries([["label", text], ...datasets.map((d) => [d.label, d.data[i]])])),
     )),
   );
-  loadCharts().then((Chart) => new Chart(canvas, {
+  new window.Chart(canvas, {
     type: "bar",
     data: { labels, datasets },
     options: {
@@ -66,7 +66,7 @@ function chart(title, labels, datasets, stacked) {
       scales: { x: { stacked }, y: { stacked, beginAtZero: true, ticks: { precision: 0 } } },
       plugins: { legend: { display: datasets.length > 1, position: "bottom" } },
     },
-  }));
+  });
   return figure;
 }
 
@@ -107,11 +107,12 @@ function employeeTable(rows) {
 
 export async function dashboard() {
   const { form, filter } = await rangeFilters();
-  const [summary, days, hours, staff] = await Promise.all([
+  const [summary, days, hours, staff] = await Promise.all([  // with the chart library meanwhile
     api("/v1/reports/summary", { params: filter }),
     api("/v1/reports/analytics", { params: { ...filter, group_by: "day" } }),
     api("/v1/reports/analytics", { params: { ...filter, group_by: "hour_of_day" } }),
     api("/v1/reports/employees", { params: filter }),
+    loadCharts(),
   ]);
   return h(
     "div", null, form, tiles(TILES, summary, "Totals"),
@@ -126,7 +127,12 @@ function revealControl(may, reveal) {
   const button = h("button", { type: "button", class: "reveal" }, "Reveal numbers");
   button.addEventListener("click", async () => {
     button.disabled = true;
-    await reveal();
+    try {
+      await reveal();
+    } catch (error) {
+      say(errorText(error), "error");
+      button.disabled = false;
+    }
   });
   return h("p", { class: "actions" }, button, h("span", { class: "help" }, " Each reveal is recorded in the audit log."));
 }

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from api.report_range import ReportRange
-from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
+from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED, CompanyClickHouse
 from core.number_crypto import CompanyKeys, decrypt_number
 from schemas.payloads import CallType
 
@@ -107,7 +107,8 @@ class ClientLabels:
         if reveal is not None and wanted:  # any call's ciphertext: each holds the same number
             sealed = ch.query(
                 f"""SELECT {CLIENT_HEX}, any(number_enc) AS number_enc FROM calls
-                WHERE {COMPANY_FILTER} AND client IN %(clients)s GROUP BY client""",
+                WHERE {COMPANY_FILTER} AND {NOT_ERASED} AND client IN %(clients)s
+                GROUP BY client""",
                 params,
             )
             for row in sealed:

@@ -1,0 +1,501 @@
+"""The manager console in a real browser (Debian's Chromium through chromedriver) against a real
+stack: sign-in with password and TOTP, the dashboard's numbers against the report API, an
+audited reveal, a CSV import's dry run, what a viewer sees and may not do, cross-site posts,
+page weight, phone width, labels; and a screenshot of every page (CONSOLE_SCREENSHOTS=docs/console
+writes the README's)."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select
+
+from core.controlplane import devices, make_engine
+from deploy.local_stack import free_port
+from tests.conftest import shared_stack
+from tests.support.browser import (
+    PHONE,
+    chromium,
+    open_page,
+    rerendered,
+    settle,
+    sign_in,
+    text_of,
+    wait_for,
+)
+from tests.support.calls import client_pool, realistic_calls
+from tests.support.services import Broker
+from tests.support.smtp import Inbox, smtp_server
+from tests.support.stack import Stack, eventually
+from tests.test_pipeline_e2e import history, upload
+from tests.test_users_and_mail import token_in
+
+PASSWORD = "correct horse battery staple"
+VIEWER_PASSWORD = "a viewer's long passphrase"
+RANGE = {"from": "2026-03-02", "to": "2026-03-04"}
+DASHBOARD = f"dashboard?from={RANGE['from']}&to={RANGE['to']}"
+IST = timezone(timedelta(hours=5, minutes=30))
+# never attended: missed, and nobody connected with them afterwards; not picked up: outgoing
+# calls of 0 s, never connected
+UNATTENDED = ["9000000011", "9000000012", "9000000013"]
+UNPICKED = ["9000000021", "9000000022"]
+PAGES = [
+    DASHBOARD,
+    f"never-attended?from={RANGE['from']}&to={RANGE['to']}",
+    f"not-picked-up?from={RANGE['from']}&to={RANGE['to']}",
+    f"calls?from={RANGE['from']}&to={RANGE['to']}",
+    f"working-hours?from={RANGE['from']}&to={RANGE['to']}",
+    "devices",
+    "leads",
+    "hooks",
+    "access",
+    "privacy",
+]
+PAGE_WEIGHT_LIMIT = 300 * 1024  # bytes of HTML, CSS and scripts, without the API's answers
+
+
+class Company:
+    def __init__(self, stack: Stack, made: dict[str, str], inbox: Inbox) -> None:
+        self.stack, self.key, self.inbox = stack, made["api_key"], inbox
+        self.owner = "owner@consoleco.example"
+        self.viewer = "viewer@consoleco.example"
+        self.totp = ""
+        self.last_step = -1
+
+    def code(self) -> str:
+        """A TOTP code not used before: each is accepted once, so a second sign-in within the
+        same 30 s waits for the next one."""
+        totp = pyotp.TOTP(self.totp)
+        while totp.timecode(datetime.now(UTC)) <= self.last_step:
+            time.sleep(0.5)
+        self.last_step = totp.timecode(datetime.now(UTC))
+        return totp.now()
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def get(self, path: str, **params: Any) -> Any:
+        answer = self.stack.api.get(path, params=params, headers=self.auth)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+
+def calls_of(prefix: str, rng: random.Random, pool: list[str]) -> list[dict[str, Any]]:
+    days = [datetime(2026, 3, day, 9, 0, tzinfo=IST) for day in (2, 3, 4)]
+    made = [
+        call.wire()
+        for index, day in enumerate(days)
+        for call in realistic_calls(rng, 120, day, pool, prefix=f"{prefix}{index}-")
+    ]
+    return made
+
+
+def one_call(call_id: str, number: str, kind: str, hour: int) -> dict[str, Any]:
+    return {
+        "id": call_id,
+        "number": number,
+        "type": kind,
+        "duration_s": 0,
+        "started_at": datetime(2026, 3, 3, hour, 0, tzinfo=IST).isoformat(),
+    }
+
+
+def seed(stack: Stack, inbox: Inbox) -> Company:
+    company = Company(stack, stack.signup("Consoleco", plan="basic_lead"), inbox)
+    rng = random.Random(17)
+    pool = client_pool(rng, 60)
+    uploaded = 0
+    for name, team in (("Asha Rao", "North"), ("Ravi Kumar", "South")):
+        device = stack.enrolled_device(company.key, name, f"hw-{name}")
+        employee_id = device["employee_id"]
+        patched = stack.api.patch(
+            f"/v1/employees/{employee_id}", json={"team": team}, headers=company.auth
+        )
+        assert patched.status_code == 200, patched.text
+        calls = calls_of(name[:1], rng, pool)
+        for start in range(0, len(calls), 100):
+            assert upload(stack, device["device_token"], calls[start : start + 100]).is_success
+        uploaded += len(calls)
+    extra = [one_call(f"u{i}", n, "missed", 10 + i) for i, n in enumerate(UNATTENDED)]
+    extra += [one_call(f"p{i}", n, "outgoing", 15 + i) for i, n in enumerate(UNPICKED)]
+    assert upload(stack, device["device_token"], extra).is_success
+    uploaded += len(extra)
+    eventually(lambda: len(history(stack, company.key)) == uploaded, 120)
+    # a phone that never sent anything since it was enrolled two days ago: stale
+    quiet = stack.enrolled_device(company.key, "Old Phone", "hw-old")
+    engine = make_engine(stack.env["CLOSECALL_DATABASE_URL"])
+    with engine.begin() as conn:
+        conn.execute(
+            devices.update()
+            .where(devices.c.id == quiet["device_id"])
+            .values(enrolled_at=datetime.now(UTC) - timedelta(days=2))
+        )
+    engine.dispose()
+    # a viewer, invited by email
+    invited = stack.api.post(
+        "/v1/users", json={"email": company.viewer, "role": "viewer"}, headers=owner_auth(stack)
+    )
+    assert invited.status_code == 201, invited.text
+    token = token_in(eventually(lambda: inbox.to(company.viewer), 10)[0])
+    accept = {"token": token, "password": VIEWER_PASSWORD}
+    assert stack.api.post("/v1/auth/accept-invite", json=accept).status_code == 204
+    # TOTP on for the owner, confirmed with the previous step's code so the current one is
+    # still unused for the browser's sign-in
+    session = owner_auth(stack)
+    secret = stack.api.post("/v1/auth/totp", headers=session).json()["secret"]
+    previous = pyotp.TOTP(secret).at(datetime.now(UTC), counter_offset=-1)
+    confirmed = stack.api.post("/v1/auth/totp/confirm", json={"otp": previous}, headers=session)
+    assert confirmed.status_code == 204, confirmed.text
+    company.totp = secret
+    company.last_step = pyotp.TOTP(secret).timecode(datetime.now(UTC)) - 1
+    return company
+
+
+def owner_auth(stack: Stack, otp: str | None = None) -> dict[str, str]:
+    body = {"email": "owner@consoleco.example", "password": PASSWORD, "otp": otp}
+    answer = stack.api.post("/v1/auth/login", json=body)
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+@pytest.fixture(scope="module")
+def company(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Company]:
+    with smtp_server() as (url, inbox):
+        for stack in shared_stack(broker, tmp_path_factory, {"CLOSECALL_SMTP_URL": url}):
+            yield seed(stack, inbox)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    with chromium() as driver:
+        yield driver
+
+
+def base(company: Company) -> str:
+    return str(company.stack.api.base_url).rstrip("/")
+
+
+def as_owner(browser: WebDriver, company: Company) -> None:
+    """Signed in as the owner: kept from an earlier test, else signed in again."""
+    browser.get(f"{base(company)}/console/")
+    shown = wait_for(browser, "form.sign-in, #nav a")
+    if shown.tag_name == "a" and company.owner in browser.find_element(By.ID, "who").text:
+        return
+    sign_in(browser, base(company), company.owner, PASSWORD, company.code())
+    wait_for(browser, "#nav a")
+
+
+def as_viewer(browser: WebDriver, company: Company) -> None:
+    sign_in(browser, base(company), company.viewer, VIEWER_PASSWORD)
+    wait_for(browser, "#nav a")
+
+
+def fetch(browser: WebDriver, path: str, method: str = "GET", body: str | None = None) -> Any:
+    """A request from the console's own page, as its script sends it (cookie + CSRF header)."""
+    return browser.execute_async_script(
+        """const [path, method, body, done] = arguments;
+        const csrf = document.cookie.split('; ').find((c) => c.startsWith('cc_csrf='));
+        fetch(path, {method, body, headers: {'Content-Type': 'application/json',
+                     'X-CSRF-Token': csrf ? csrf.slice(8) : ''}})
+          .then(async (r) => done({status: r.status, body: await r.json().catch(() => null)}));""",
+        path,
+        method,
+        body,
+    )
+
+
+def test_sign_in_needs_the_totp_code_and_keeps_the_session_in_a_strict_cookie(
+    company: Company, browser: WebDriver
+) -> None:
+    sign_in(browser, base(company), company.owner, PASSWORD)
+    refused = wait_for(browser, "form.sign-in .error")
+    eventually(lambda: "otp_required" in refused.text, 10)
+    assert browser.get_cookie("cc_session") is None
+
+    as_owner(browser, company)
+    assert "owner" in browser.find_element(By.ID, "who").text
+    session, csrf = browser.get_cookie("cc_session"), browser.get_cookie("cc_csrf")
+    assert session is not None and csrf is not None
+    assert session["httpOnly"] is True and session["sameSite"] == "Strict"
+    assert session["secure"] is True  # outside local mode
+    assert csrf["httpOnly"] is False and csrf["sameSite"] == "Strict"
+    # the script cannot read the session itself
+    assert "cc_session" not in browser.execute_script("return document.cookie")
+    # the cookie works on the JSON API for reads; a write without the CSRF header is refused
+    me = fetch(browser, "/v1/me")
+    assert me["status"] == 200 and me["body"]["user"]["email"] == company.owner
+    bare = browser.execute_async_script(
+        """const done = arguments[0];
+        fetch('/v1/api-keys', {method: 'POST', headers: {'Content-Type': 'application/json'},
+              body: JSON.stringify({name: 'no csrf'})})
+          .then(async (r) => done({status: r.status, body: await r.json()}));"""
+    )
+    assert bare["status"] == 403 and bare["body"]["error"]["code"] == "csrf_failed"
+
+
+def test_dashboard_tiles_equal_the_summary(company: Company, browser: WebDriver) -> None:
+    as_owner(browser, company)
+    main = open_page(browser, base(company), DASHBOARD)
+    summary = company.get("/v1/reports/summary", **RANGE)
+    tiles = {
+        tile.get_attribute("data-metric"): tile.get_attribute("data-value")
+        for tile in main.find_elements(By.CSS_SELECTOR, ".tile")
+    }
+    wanted = [
+        "total_calls",
+        "connected",
+        "talk_time_s",
+        "unique_clients",
+        "never_attended",
+        "not_picked_up",
+        "working_s",
+    ]
+    assert list(tiles) == wanted
+    assert {name: int(value) for name, value in tiles.items()} == {n: summary[n] for n in wanted}
+    assert summary["total_calls"] > 700 and summary["never_attended"] >= len(UNATTENDED)
+    # two charts drawn by the library, with their numbers as tables
+    charts = browser.execute_script(
+        "return [...document.querySelectorAll('canvas')].map((c) => Chart.getChart(c) ? "
+        "Chart.getChart(c).data.datasets.reduce((n, d) => n + d.data.reduce((a, b) => a + b, 0), 0)"
+        " : null)"
+    )
+    assert charts == [summary["total_calls"], summary["total_calls"]]
+    # the employees table equals the report and sorts by a column
+    report = company.get("/v1/reports/employees", **RANGE)["items"]
+    rows = main.find_elements(By.CSS_SELECTOR, "table caption + thead + tbody tr")
+    assert len(rows) == len(report)
+    header = main.find_element(By.XPATH, "//th[button[text()='Calls']]")
+    header.find_element(By.TAG_NAME, "button").click()
+    assert header.get_attribute("aria-sort") == "descending"
+    first = main.find_element(By.CSS_SELECTOR, "table caption + thead + tbody tr td").text
+    busiest = max(report, key=lambda row: row["total_calls"])
+    assert first == busiest["name"]
+    # a team filter gives that team's numbers
+    Select(main.find_element(By.NAME, "team")).select_by_visible_text("North")
+    rendered = main.get_attribute("data-render")
+    main.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+    main = rerendered(browser, rendered)
+    assert "team=North" in browser.current_url
+    north = [e["id"] for e in company.get("/v1/employees")["items"] if e["team"] == "North"]
+    team = company.get("/v1/reports/summary", **RANGE, employee_id=north)
+    shown = main.find_element(By.CSS_SELECTOR, ".tile[data-metric=total_calls]")
+    assert int(shown.get_attribute("data-value")) == team["total_calls"] < summary["total_calls"]
+
+
+def test_a_reveal_is_audited(company: Company, browser: WebDriver) -> None:
+    as_owner(browser, company)
+    main = open_page(browser, base(company), PAGES[1])
+    assert main.find_elements(By.CSS_SELECTOR, "a[href^='tel:']") == []
+    masked = [cell.text for cell in main.find_elements(By.CSS_SELECTOR, "td[data-label=Number]")]
+    assert masked and all("*" in number for number in masked)
+    before = company.get("/v1/audit")["items"]
+    main.find_element(By.CSS_SELECTOR, "button.reveal").click()
+    links = eventually(lambda: main.find_elements(By.CSS_SELECTOR, "a[href^='tel:+91']"), 10)
+    assert len(links) == len(masked)
+    assert {f"+91{n}" for n in UNATTENDED} <= {link.text for link in links}
+    entries = [e for e in company.get("/v1/audit")["items"] if e not in before]
+    assert [(e["action"], e["target"]) for e in entries] == [
+        ("numbers.revealed", "/v1/reports/never-attended")
+    ]
+    assert entries[0]["details"]["count"] == len(links)
+    assert entries[0]["actor"]["type"] == "user"
+
+
+def test_a_csv_import_is_checked_before_anything_is_written(
+    company: Company, browser: WebDriver
+) -> None:
+    as_owner(browser, company)
+    main = open_page(browser, base(company), "leads")
+    csv = (
+        "name,phone,email\n"
+        "Meera Shah,98450 12345,meera@example.com\n"
+        "No Number,,nobody@example.com\n"
+        "Karan Mehta,+91 98450 22222,karan@example.com\n"
+        "Bad Mail,9845033333,not-an-email\n"
+        "Lata Iyer,098450 44444,lata@example.com\n"
+    )
+    main.find_element(By.NAME, "csv").send_keys(csv)
+    confirm = main.find_element(By.CSS_SELECTOR, "button.confirm-import")
+    assert not confirm.is_enabled()
+    main.find_element(By.CSS_SELECTOR, "form.import button[type=submit]").click()
+    counts = wait_for(browser, ".import-result .counts")
+    assert counts.text.startswith("Would create 3")
+    rows = main.find_elements(By.CSS_SELECTOR, ".import-result td[data-label=Row]")
+    assert [row.text for row in rows] == ["2", "4"]
+    problems = main.find_elements(By.CSS_SELECTOR, ".import-result td[data-label=Problems]")
+    assert "number" in problems[0].text and "email" in problems[1].text
+    assert company.get("/v1/leads")["items"] == []  # the dry run wrote nothing
+
+    confirm.click()
+    done = eventually(lambda: text_of(browser, ".import-result .counts").startswith("Created"), 10)
+    assert done and text_of(browser, ".import-result .counts").startswith("Created 3")
+    leads = eventually(lambda: company.get("/v1/leads")["items"], 10)
+    assert sorted(lead["primary_number"] for lead in leads) == [
+        "+919845012345",
+        "+919845022222",
+        "+919845044444",
+    ]
+    # assignment from the list
+    main = open_page(browser, base(company), "leads")
+    staff = {e["name"]: e["id"] for e in company.get("/v1/employees")["items"]}
+    first = main.find_element(By.CSS_SELECTOR, "td[data-label=Employee] select")
+    Select(first).select_by_visible_text("Ravi Kumar")
+    wanted = staff["Ravi Kumar"]
+    eventually(lambda: wanted in [lead["employee_id"] for lead in company.get("/v1/leads")["items"]])
+
+
+def test_devices_show_stale_phones_and_the_sync_answer(
+    company: Company, browser: WebDriver
+) -> None:
+    as_owner(browser, company)
+    main = open_page(browser, base(company), "devices")
+    stale = main.find_elements(By.CSS_SELECTOR, "tr.stale td[data-label=Employee]")
+    assert [cell.text for cell in stale] == ["Old Phone"]
+    assert "1 stale" in main.text
+    # without FCM (this stack has no credentials) the API's 503 is what the page says
+    main.find_element(By.CSS_SELECTOR, "tr:not(.stale) button.sync").click()
+    status = wait_for(browser, "#status.error")
+    assert status.text.startswith("503 "), status.text
+
+
+def test_a_viewer_sees_no_control_it_may_not_use_and_is_refused_anyway(
+    company: Company, browser: WebDriver
+) -> None:
+    as_viewer(browser, company)
+    nav = [a.get_attribute("data-page") for a in browser.find_elements(By.CSS_SELECTOR, "#nav a")]
+    assert "privacy" not in nav and "hooks" not in nav and "access" not in nav
+    main = open_page(browser, base(company), PAGES[1])
+    assert main.find_elements(By.CSS_SELECTOR, "td[data-label=Number]")
+    assert main.find_elements(By.CSS_SELECTOR, "button.reveal") == []
+    main = open_page(browser, base(company), "leads")
+    assert main.find_elements(By.CSS_SELECTOR, "form.import") == []
+    assert main.find_elements(By.CSS_SELECTOR, "td[data-label=Employee] select") == []
+    main = open_page(browser, base(company), "privacy")
+    assert main.find_elements(By.CSS_SELECTOR, "form.erase") == []
+    assert "needs the owner role" in main.text
+    # posting what those forms post, from the viewer's own session, with the CSRF token
+    reveal = fetch(browser, "/v1/reports/never-attended?from=2026-03-02&to=2026-03-04&reveal=true")
+    imported = fetch(browser, "/v1/leads/import?dry_run=false", "POST", '[{"first_name": "X"}]')
+    erased = fetch(browser, "/v1/privacy/erasures", "POST", '{"number": "+919000000011"}')
+    for answer in (reveal, imported, erased):
+        assert answer["status"] == 403, answer
+        assert answer["body"]["error"]["code"] == "forbidden"
+    assert len(company.get("/v1/leads")["items"]) == 3
+
+
+class AttackerPage(http.server.BaseHTTPRequestHandler):
+    """Another site's page that posts a form to the console's API as soon as it loads."""
+
+    target = ""
+
+    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        page = f"""<!doctype html><html><body>
+        <form id="f" method="POST" action="{self.target}/v1/api-keys" enctype="text/plain">
+          <input name='{{"name": "stolen", "x": "' value='"}}'>
+        </form><script>document.getElementById('f').submit()</script></body></html>"""
+        body = page.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_form_posted_from_another_site_is_refused(
+    company: Company, browser: WebDriver, host: str
+) -> None:
+    """127.0.0.1 on another port is the same site (the cookie goes along; the CSRF token
+    refuses it); localhost is another site (SameSite=Strict keeps the cookie home)."""
+    as_owner(browser, company)
+    keys_before = company.get("/v1/api-keys")["items"]
+    port = free_port()
+    handler = type("Page", (AttackerPage,), {"target": base(company)})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        browser.get(f"http://{host}:{port}/")
+        expected = {"127.0.0.1": '"csrf_failed"', "localhost": '"unauthenticated"'}[host]
+        eventually(lambda: expected in browser.page_source, 10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert company.get("/v1/api-keys")["items"] == keys_before
+
+
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    wanted = os.environ.get("CONSOLE_SCREENSHOTS")
+    path = Path(wanted) if wanted else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_every_page_is_light_labelled_fits_a_phone_and_is_photographed(
+    company: Company, browser: WebDriver, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    shots = screenshot_dir(tmp_path_factory)
+    as_owner(browser, company)
+    for page in PAGES:
+        name = page.split("?")[0]
+        browser.execute_script("performance.clearResourceTimings()")
+        browser.get("about:blank")
+        main = open_page(browser, base(company), page)
+        settle()
+        weight = browser.execute_script(
+            """const entries = [performance.getEntriesByType('navigation')[0],
+                               ...performance.getEntriesByType('resource')];
+            return entries.filter((e) => !new URL(e.name).pathname.startsWith('/v1/'))
+                          .reduce((n, e) => n + e.decodedBodySize, 0);"""
+        )
+        assert 0 < weight < PAGE_WEIGHT_LIMIT, (name, weight)
+        unlabelled = browser.execute_script(
+            """return [...document.querySelectorAll('main input, main select, main textarea')]
+                .filter((c) => c.type !== 'hidden' && !c.labels.length && !c.getAttribute('aria-label'))
+                .map((c) => c.name);"""
+        )
+        assert unlabelled == [], (name, unlabelled)
+        assert main.find_elements(By.TAG_NAME, "h1"), name
+        browser.save_screenshot(str(shots / f"{name}.png"))
+    browser.set_window_size(*PHONE)
+    try:
+        for page in (DASHBOARD, "devices", "leads"):
+            open_page(browser, base(company), page)
+            settle()
+            overflow = browser.execute_script(
+                "return document.documentElement.scrollWidth - window.innerWidth"
+            )
+            assert overflow <= 0, (page, overflow)
+        browser.save_screenshot(str(shots / "devices-phone.png"))
+        open_page(browser, base(company), DASHBOARD)
+        settle()
+        browser.save_screenshot(str(shots / "dashboard-phone.png"))
+    finally:
+        browser.set_window_size(1280, 900)
+
+
+def test_sign_out_ends_the_session(company: Company, browser: WebDriver) -> None:
+    as_owner(browser, company)
+    token = browser.get_cookie("cc_session")
+    assert token is not None
+    browser.find_element(By.ID, "sign-out").click()
+    wait_for(browser, "form.sign-in")
+    assert browser.get_cookie("cc_session") is None
+    revoked = company.stack.api.get("/v1/me", cookies={"cc_session": token["value"]})
+    assert revoked.status_code == 401

@@ -10,14 +10,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from api import report_models as m
 from api import report_queries as q
-from api.call_filters import Range, ReportFilter
 from api.audit import AuditWriter
+from api.call_filters import Range, ReportFilter
 from api.deps import Audit, Context, CurrentTenant, Db
 from api.employee_service import report_staff
 from api.paging import SortKey, next_cursor, page_request
 from api.reveal import RevealQuery, reveal_keys
-from core.number_crypto import CompanyKeys
 from core.errors import error_responses
+from core.number_crypto import CompanyKeys
 from schemas.column_types import EARLIEST_TIME, LATEST_TIME
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=error_responses(401, 422))

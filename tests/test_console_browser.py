@@ -18,7 +18,6 @@ from typing import Any
 
 import pyotp
 import pytest
-import sqlalchemy as sa
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
@@ -355,7 +354,9 @@ def test_a_csv_import_is_checked_before_anything_is_written(
     first = main.find_element(By.CSS_SELECTOR, "td[data-label=Employee] select")
     Select(first).select_by_visible_text("Ravi Kumar")
     wanted = staff["Ravi Kumar"]
-    eventually(lambda: wanted in [lead["employee_id"] for lead in company.get("/v1/leads")["items"]])
+    eventually(
+        lambda: wanted in [lead["employee_id"] for lead in company.get("/v1/leads")["items"]]
+    )
 
 
 def test_devices_show_stale_phones_and_the_sync_answer(
@@ -402,7 +403,7 @@ class AttackerPage(http.server.BaseHTTPRequestHandler):
 
     target = ""
 
-    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+    def do_GET(self) -> None:
         page = f"""<!doctype html><html><body>
         <form id="f" method="POST" action="{self.target}/v1/api-keys" enctype="text/plain">
           <input name='{{"name": "stolen", "x": "' value='"}}'>

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 
@@ -36,11 +37,10 @@ def check_csrf(request: Request, access_token: str) -> None:
     if request.method in SAFE_METHODS:
         return
     origin = request.headers.get("origin")
-    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    # host and port only: behind a TLS proxy this process sees http for an https page
+    foreign = origin is not None and urlsplit(origin).netloc != request.headers.get("host", "")
     sent = request.headers.get(CSRF_HEADER, "")
-    if (origin is not None and origin != own) or not hmac.compare_digest(
-        sent, csrf_token(access_token)
-    ):
+    if foreign or not hmac.compare_digest(sent, csrf_token(access_token)):
         raise ApiError(
             403,
             "csrf_failed",

@@ -65,10 +65,14 @@ class EmployeesReport(BaseModel):
     items: list[EmployeeRow]
 
 
-class Bucket(BasicCounts):
+class Bucket(CallCounts):
     bucket: str | int = Field(
         description="day: YYYY-MM-DD; hour: the hour's start; hour_of_day: 0-23; weekday: 1-7 "
         "(Monday 1); employee: employee id; type: call type"
+    )
+    unique_clients: int | None = Field(
+        default=None,
+        description="distinct numbers of the bucket; null with `unique_clients=false`",
     )
 
 

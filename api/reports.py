@@ -82,10 +82,22 @@ async def employee_report(
 
 @router.get("/analytics", response_model=m.Analytics)
 async def analytics(
-    tenant: CurrentTenant, rng: Range, f: ReportFilter, group_by: GroupBy = "day"
+    tenant: CurrentTenant,
+    rng: Range,
+    f: ReportFilter,
+    group_by: GroupBy = "day",
+    unique_clients: Annotated[
+        bool,
+        Query(
+            description="false: leave each bucket's distinct numbers out (null), for charts "
+            "of calls; the distinct count is most of the report's cost"
+        ),
+    ] = True,
 ) -> dict[str, Any]:
     """The basic counts per bucket; day and hour series include empty buckets."""
-    series = await run_in_threadpool(q.analytics, tenant.clickhouse, f, rng, group_by)
+    series = await run_in_threadpool(
+        q.analytics, tenant.clickhouse, f, rng, group_by, unique_clients
+    )
     return {"range": rng.as_json(), "group_by": group_by, "series": series}
 
 

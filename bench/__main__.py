@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import hooks, pipeline, privacy, reports
+from bench import console, hooks, pipeline, privacy, reports
 from bench.report_data import ReportDataShape
 
 REPORT_SHAPES = {
@@ -24,6 +24,8 @@ REPORT_REPEATS = {"tiny": 3, "quick": 20, "full": 40}
 HOOK_EVENTS = {"tiny": 200, "quick": 5_000, "full": 20_000}  # each to 4 hooks
 HOOK_LATENCY_S = {"tiny": 3.0, "quick": 20.0, "full": 60.0}
 EXPORT_CALLS = {"tiny": 5_000, "quick": 1_000_000, "full": 1_000_000}
+DASHBOARD_CALLS = {"tiny": 20_000, "quick": 1_000_000, "full": 5_000_000}
+DASHBOARD_LOADS = {"tiny": 2, "quick": 5, "full": 10}
 PIPELINE_SCALES = {"tiny": pipeline.TINY, "quick": pipeline.QUICK, "full": pipeline.FULL}
 
 
@@ -68,7 +70,24 @@ def table(results: dict[str, Any]) -> str:
         lines += leads_table(results["reports"]["leads"], results["reports"]["data"]["calls"])
     if "privacy" in results:
         lines += privacy_table(results["privacy"])
+    if "console" in results:
+        lines += console_table(results["console"])
     return "\n".join(lines)
+
+
+def console_table(figures: dict[str, Any]) -> list[str]:
+    d, a, s = figures["dashboard"], figures["api_alone"], figures["shell"]
+    return [
+        "",
+        f"Console (Chromium, {figures['repeats']} loads each):",
+        "",
+        "| figure | value | baseline (same run) |",
+        "|---|---|---|",
+        f"| dashboard over {figures['calls']:,} calls of 30 days: navigation -> rendered "
+        f"| p50 {d['p50_ms']} ms, max {d['max_ms']} ms, first {d['first_ms']} ms "
+        f"| its four report requests at once from Python: p50 {a['p50_ms']} ms, max {a['max_ms']} ms |",
+        f"| a console page without reports (privacy) | p50 {s['p50_ms']} ms, max {s['max_ms']} ms | |",
+    ]
 
 
 def privacy_table(figures: dict[str, Any]) -> list[str]:
@@ -147,7 +166,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sizes = parser.add_mutually_exclusive_group()
     sizes.add_argument("--full", action="store_const", const="full", dest="size")
     sizes.add_argument("--tiny", action="store_const", const="tiny", dest="size")
-    parser.add_argument("--only", choices=["pipeline", "reports", "leads", "hooks", "privacy"])
+    parser.add_argument(
+        "--only", choices=["pipeline", "reports", "leads", "hooks", "privacy", "console"]
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
     args = parser.parse_args(argv)
     size: str = args.size or "quick"
@@ -173,6 +194,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.only in (None, "privacy"):
             results["privacy"] = privacy.run(
                 Path(scratch) / "privacy", REPORT_SHAPES[size], EXPORT_CALLS[size], progress
+            )
+        if args.only in (None, "console"):
+            results["console"] = console.run(
+                Path(scratch) / "console", DASHBOARD_CALLS[size], DASHBOARD_LOADS[size], progress
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))

@@ -109,8 +109,8 @@ export async function dashboard() {
   const { form, filter } = await rangeFilters();
   const [summary, days, hours, staff] = await Promise.all([  // with the chart library meanwhile
     api("/v1/reports/summary", { params: filter }),
-    api("/v1/reports/analytics", { params: { ...filter, group_by: "day" } }),
-    api("/v1/reports/analytics", { params: { ...filter, group_by: "hour_of_day" } }),
+    api("/v1/reports/analytics", { params: { ...filter, group_by: "day", unique_clients: false } }),
+    api("/v1/reports/analytics", { params: { ...filter, group_by: "hour_of_day", unique_clients: false } }),
     api("/v1/reports/employees", { params: filter }),
     loadCharts(),
   ]);

@@ -65,11 +65,20 @@ def day_sort_key(item: dict[str, Any]) -> SortKey:
     return date.fromisoformat(item["day"]).toordinal(), item["employee_id"]
 
 
+def employee_working(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> dict[int, int]:
+    """Each employee's (by `employee` number) sum of their employee-days' working_s: the
+    employees report's working time and, summed, the summary's."""
+    sql, params = working_days_sql(f, rng)
+    rows = ch.query(
+        f"SELECT employee, sum(last_ts - first_ts) AS working_s FROM ({sql}) GROUP BY employee",
+        params,
+    )
+    return {int(row["employee"]): int(row["working_s"]) for row in rows}
+
+
 def working_total(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> int:
     """The sum of every employee-day's working_s over the range."""
-    sql, params = working_days_sql(f, rng)
-    row = ch.query(f"SELECT sum(last_ts - first_ts) AS working_s FROM ({sql})", params)[0]
-    return int(row["working_s"])
+    return sum(employee_working(ch, f, rng).values())
 
 
 def team_totals(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> dict[str, Any]:

@@ -40,3 +40,6 @@ def test_benchmarks_run_at_tiny_scale(tmp_path: Path) -> None:
     assert privacy["erasure"]["counts"]["calls"] == privacy["erasure"]["erased_calls"] > 0
     assert privacy["archive"]["calls"] == 5_000 and privacy["archive"]["growth_mb"] >= 0
     assert "| ingest, accepted calls/s (wrk, 32 connections) |" in done.stdout
+    console = figures["console"]
+    assert 0 < console["shown_calls"] <= 20_000 and console["dashboard"]["p50_ms"] > 0
+    assert "| dashboard over 20,000 calls of 30 days: navigation -> rendered |" in done.stdout

@@ -36,9 +36,11 @@ from tests.support.browser import (
     wait_for,
 )
 from tests.support.calls import client_pool, realistic_calls
+from tests.support.receiver import Receiver
 from tests.support.services import Broker
 from tests.support.smtp import Inbox, smtp_server
 from tests.support.stack import Stack, eventually
+from tests.test_devices_e2e import status
 from tests.test_pipeline_e2e import history, upload
 from tests.test_users_and_mail import token_in
 
@@ -73,6 +75,7 @@ class Company:
         self.viewer = "viewer@consoleco.example"
         self.totp = ""
         self.last_step = -1
+        self.token = ""  # a device's, for uploads during the tests
 
     def code(self) -> str:
         """A TOTP code not used before: each is accepted once, so a second sign-in within the
@@ -125,6 +128,14 @@ def seed(stack: Stack, inbox: Inbox) -> Company:
             f"/v1/employees/{employee_id}", json={"team": team}, headers=company.auth
         )
         assert patched.status_code == 200, patched.text
+        health = {
+            "at": datetime.now(UTC).isoformat(),
+            "battery_pct": 40 + len(name),
+            "charging": team == "North",
+            "app_version": "1.8.2",
+            "network": "wifi" if team == "North" else "4g",
+        }
+        assert status(stack, device["device_token"], health).is_success
         calls = calls_of(name[:1], rng, pool)
         for start in range(0, len(calls), 100):
             assert upload(stack, device["device_token"], calls[start : start + 100]).is_success
@@ -133,6 +144,7 @@ def seed(stack: Stack, inbox: Inbox) -> Company:
     extra += [one_call(f"p{i}", n, "outgoing", 15 + i) for i, n in enumerate(UNPICKED)]
     assert upload(stack, device["device_token"], extra).is_success
     uploaded += len(extra)
+    company.token = device["device_token"]
     eventually(lambda: len(history(stack, company.key)) == uploaded, 120)
     # a phone that never sent anything since it was enrolled two days ago: stale
     quiet = stack.enrolled_device(company.key, "Old Phone", "hw-old")
@@ -174,8 +186,17 @@ def owner_auth(stack: Stack, otp: str | None = None) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def company(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Company]:
     with smtp_server() as (url, inbox):
-        for stack in shared_stack(broker, tmp_path_factory, {"CLOSECALL_SMTP_URL": url}):
+        # webhooks go to a receiver on 127.0.0.1
+        env = {"CLOSECALL_SMTP_URL": url, "CLOSECALL_HOOKS_ALLOW_PRIVATE": "true"}
+        for stack in shared_stack(broker, tmp_path_factory, env):
             yield seed(stack, inbox)
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    started = Receiver().start()
+    yield started
+    started.stop()
 
 
 @pytest.fixture(scope="module")
@@ -373,6 +394,34 @@ def test_devices_show_stale_phones_and_the_sync_answer(
     assert status.text.startswith("503 "), status.text
 
 
+def test_a_webhook_is_created_its_deliveries_logged_and_one_sent_again(
+    company: Company, browser: WebDriver, receiver: Receiver
+) -> None:
+    as_owner(browser, company)
+    main = open_page(browser, base(company), "hooks")
+    Select(main.find_element(By.NAME, "event")).select_by_value("call.missed")
+    main.find_element(By.NAME, "target_url").send_keys(receiver.url("/missed"))
+    main.find_element(By.CSS_SELECTOR, "form.create button[type=submit]").click()
+    secret = wait_for(browser, ".secret code")
+    assert secret.text.startswith("whsec_")
+    hook = company.get("/v1/hooks")["items"][0]
+    assert (hook["event"], hook["target_url"]) == ("call.missed", receiver.url("/missed"))
+
+    missed = one_call("w1", "9000000031", "missed", 11) | {
+        "started_at": "2026-03-10T11:00:00+05:30"
+    }
+    assert upload(company.stack, company.token, [missed]).is_success
+    first = eventually(lambda: receiver.received("/missed"), 60)[0]
+    main = open_page(browser, base(company), "hooks")
+    main.find_element(By.XPATH, "//button[text()='Delivery log']").click()
+    answer = eventually(lambda: text_of(browser, "td[data-label=Answer]"), 10)
+    assert answer == "200"
+    browser.find_element(By.CSS_SELECTOR, "td[data-label=Redeliver] button").click()
+    eventually(lambda: "Scheduled again" in text_of(browser, "#status"), 10)
+    again = eventually(lambda: receiver.received("/missed")[1:], 60)[0]
+    assert again.webhook_id == first.webhook_id
+
+
 def test_a_viewer_sees_no_control_it_may_not_use_and_is_refused_anyway(
     company: Company, browser: WebDriver
 ) -> None:
@@ -483,10 +532,7 @@ def test_every_page_is_light_labelled_fits_a_phone_and_is_photographed(
                 "return document.documentElement.scrollWidth - window.innerWidth"
             )
             assert overflow <= 0, (page, overflow)
-        browser.save_screenshot(str(shots / "devices-phone.png"))
-        open_page(browser, base(company), DASHBOARD)
-        settle()
-        browser.save_screenshot(str(shots / "dashboard-phone.png"))
+            browser.save_screenshot(str(shots / f"{page.split('?')[0]}-phone.png"))
     finally:
         browser.set_window_size(1280, 900)
 

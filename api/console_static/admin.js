@@ -8,6 +8,21 @@ function secretNote(title, secret) {
   return h("div", { class: "secret", role: "alert" }, h("p", null, `${title} (shown once: copy it now)`), h("code", null, secret));
 }
 
+// A form creating something whose secret the API shows once: its fields posted as JSON, the
+// secret shown under the form, the list refreshed.
+function createsSecret(form, path, done, title, refresh) {
+  const shown = h("div");
+  form.append(shown);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const made = await attempt(done, () => api(path, { method: "POST", json: Object.fromEntries(new FormData(form)) }));
+    if (made) {
+      shown.replaceChildren(secretNote(title, made.secret));
+      await refresh();
+    }
+  });
+}
+
 function deliveries(hook) {
   const list = pager(
     (cursor) => api(`/v1/hooks/${hook.id}/deliveries`, { params: { cursor, limit: 50 } }),
@@ -58,20 +73,12 @@ export async function hooks() {
   const event = select("event", EVENTS.map((e) => [e, e]), "call.created");
   const target = h("input", { type: "url", name: "target_url", required: true, placeholder: "https://example.com/hooks/closecall" });
   const numbers = select("numbers", [["masked", "Masked"], ["e164", "E.164 (audited)"]], "masked");
-  const created = h("div");
   const form = h(
     "form", { class: "create", "aria-labelledby": "hook-title" }, h("h2", { id: "hook-title" }, "New webhook"),
     h("div", { class: "row" }, field("Event", event), field("Target URL", target), field("Numbers", numbers)),
-    h("button", { type: "submit" }, "Create"), created,
+    h("button", { type: "submit" }, "Create"),
   );
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const hook = await attempt("Webhook created.", () => api("/v1/hooks", { method: "POST", json: Object.fromEntries(new FormData(form)) }));
-    if (hook) {
-      created.replaceChildren(secretNote("Signing secret", hook.secret));
-      await refresh();
-    }
-  });
+  createsSecret(form, "/v1/hooks", "Webhook created.", "Signing secret", refresh);
   await refresh();
   return h("div", null, form, h("h2", null, "Webhooks"), area, log);
 }
@@ -99,17 +106,9 @@ async function apiKeys() {
   }
   const name = h("input", { type: "text", name: "name", required: true, maxlength: 200 });
   const role = select("role", [["admin", "admin"], ["manager", "manager"], ["viewer", "viewer"]], "viewer");
-  const shown = h("div");
   const form = h("form", { class: "create", "aria-labelledby": "key-title" }, h("h2", { id: "key-title" }, "API keys"),
-    h("div", { class: "row" }, field("Key name", name), field("Key role", role)), h("button", { type: "submit" }, "Create key"), shown);
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const key = await attempt("Key created.", () => api("/v1/api-keys", { method: "POST", json: Object.fromEntries(new FormData(form)) }));
-    if (key) {
-      shown.replaceChildren(secretNote("API key", key.secret));
-      await refresh();
-    }
-  });
+    h("div", { class: "row" }, field("Key name", name), field("Key role", role)), h("button", { type: "submit" }, "Create key"));
+  createsSecret(form, "/v1/api-keys", "Key created.", "API key", refresh);
   await refresh();
   return h("section", null, form, area);
 }

@@ -92,6 +92,7 @@ class MeUser(BaseModel):
     id: str
     email: str
     role: str
+    totp: bool = Field(description="two-factor sign-in (TOTP) is on")
 
 
 class Me(BaseModel):
@@ -259,7 +260,9 @@ def me(
         sa.select(api_keys.c.id, api_keys.c.name, api_keys.c.role).where(api_keys.c.id == key_id)
     ).first()
     user = db.execute(
-        sa.select(users.c.id, users.c.email, users.c.role).where(users.c.id == user_id)
+        sa.select(users.c.id, users.c.email, users.c.role, users.c.totp_enabled_at).where(
+            users.c.id == user_id
+        )
     ).first()
     return Me(
         company=MeCompany(
@@ -269,6 +272,10 @@ def me(
             status=company_status(company, now),
             timezone=company.timezone,
         ),
-        user=MeUser(id=user.id, email=user.email, role=user.role) if user else None,
+        user=MeUser(
+            id=user.id, email=user.email, role=user.role, totp=user.totp_enabled_at is not None
+        )
+        if user
+        else None,
         api_key=MeKey(id=key.id, name=key.name, role=key.role) if key else None,
     )

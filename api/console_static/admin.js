@@ -172,13 +172,13 @@ function erasureForm() {
     let erasure = await attempt("Erasure requested.", () => api("/v1/privacy/erasures", { method: "POST", json: { number: number.value, suppress: suppress.checked } }));
     if (!erasure) return;
     outcome.replaceChildren(erasureView(erasure));
-    const check = h("button", { type: "button" }, "Check status");
-    check.addEventListener("click", async () => {
-      erasure = await api(`/v1/privacy/erasures/${erasure.id}`);
-      outcome.replaceChildren(erasureView(erasure), check);
-    });
-    outcome.append(check);
     form.reset();
+    // until done (the worker's mutations), while the page is shown
+    while (erasure.status !== "done" && outcome.isConnected) {
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      erasure = await api(`/v1/privacy/erasures/${erasure.id}`);
+      outcome.replaceChildren(erasureView(erasure));
+    }
   });
   return form;
 }

@@ -6,6 +6,7 @@ import * as reports from "./reports.js";
 import * as fleet from "./fleet.js";
 import * as leads from "./leads.js";
 import * as admin from "./admin.js";
+import * as account from "./account.js";
 
 const RANK = { viewer: 1, manager: 2, admin: 3, owner: 4 };
 
@@ -20,6 +21,7 @@ const PAGES = [
   { path: "hooks", title: "Webhooks", role: "admin", render: admin.hooks },
   { path: "access", title: "Users and API keys", role: "admin", render: admin.access },
   { path: "privacy", title: "Privacy", role: "owner", render: admin.privacy },
+  { path: "account", title: "Your sign-in", role: "viewer", render: account.account },
 ];
 
 let me = null;

@@ -23,7 +23,7 @@ PHONE = (390, 844)
 
 
 @contextmanager
-def chromium() -> Iterator[WebDriver]:
+def chromium() -> Iterator[webdriver.Chrome]:
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         raise RuntimeError(
             "Chromium is missing: ./scripts/ensure-debian-packages installs Debian's chromium "

@@ -44,10 +44,8 @@ def start_session(
 
 @router.delete("/session", status_code=204, response_class=Response, responses=SESSION_ERRORS)
 def end_session(tenant: CurrentTenant, db: Db, context: Context) -> Response:
-    """The console's sign-out: revokes the session's access token and clears its cookies."""
-    _user_id, session = session_of(tenant)
-    service.revoke_session(db, session, utc_now())
-    response = Response(status_code=204)
+    """The console's sign-out: `logout`, and its cookies cleared."""
+    response = logout(tenant, db)
     clear_session(response, context.settings.secure_cookies)
     return response
 

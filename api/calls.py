@@ -43,8 +43,8 @@ async def list_calls(
     page = page_request(limit, cursor)
     extra, params = after_cursor(page)
     # the company key only when a number is matched or shown (not on every history page)
-    wanted = number is not None and revealed is None
-    keys = company_keys(tenant.company, context.master_key) if wanted else revealed
+    matched = number is not None and revealed is None
+    keys = company_keys(tenant.company, context.master_key) if matched else revealed
     if number is not None and keys is not None:
         term, client_key = number_filter(number, tenant.company, keys)
         extra, params = (*extra, term), (*params, ("client_key", client_key))

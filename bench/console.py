@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -63,7 +64,7 @@ def prepare(scratch: Path, shape: ReportDataShape, progress: Callable[[str], Non
     new_company(engine, BIG_COMPANY)
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        known = set(conn.execute(employees.select().with_only_columns(employees.c.id)).scalars())
+        known = set(conn.execute(sa.select(employees.c.id)).scalars())
         conn.execute(
             employees.insert(),
             [

@@ -100,12 +100,11 @@ class Company:
 
 def calls_of(prefix: str, rng: random.Random, pool: list[str]) -> list[dict[str, Any]]:
     days = [datetime(2026, 3, day, 9, 0, tzinfo=IST) for day in (2, 3, 4)]
-    made = [
+    return [
         call.wire()
         for index, day in enumerate(days)
         for call in realistic_calls(rng, 120, day, pool, prefix=f"{prefix}{index}-")
     ]
-    return made
 
 
 def one_call(call_id: str, number: str, kind: str, hour: int) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, EmailStr, Field, field_validator
 from sqlalchemy.engine import Connection
 
-from api.passwords import NewPassword, hasher
+from api.passwords import NewPassword
 from api.report_range import RangeError, parse_zone
 from core.controlplane import Company, api_keys, companies, users
 from core.errors import ApiError
@@ -176,9 +176,10 @@ class SubscriptionView(BaseModel):
 
 
 def create_company(
-    db: Connection, body: SignupRequest, master_key: MasterKey, now: datetime
+    db: Connection, body: SignupRequest, password_hash: str, master_key: MasterKey, now: datetime
 ) -> SignupResponse:
-    """A company with its owner (the signing-up user) and a first API key."""
+    """A company with its owner (the signing-up user, `password_hash` of their password) and a
+    first API key."""
     email = body.email.lower()
     if db.execute(sa.select(users.c.id).where(users.c.email == email)).first():
         raise ApiError(
@@ -201,7 +202,7 @@ def create_company(
             id=user_id,
             company_id=company_id,
             email=email,
-            password_hash=hasher.hash(body.password),
+            password_hash=password_hash,
             role="owner",
             created_at=now,
         )

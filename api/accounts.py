@@ -19,6 +19,7 @@ from api.account_service import (
     SubscriptionView,
 )
 from api.deps import Audit, Context, CurrentTenant, Db, utc_now
+from api.passwords import hash_password
 from api.policy import Role
 from core import subscription
 from core.errors import ApiError, error_responses
@@ -34,13 +35,15 @@ AUTHENTICATED = error_responses(400, 401, 404, 422)
     response_model=SignupResponse,
     responses=error_responses(400, 403, 409, 422, 429),
 )
-def signup(body: SignupRequest, request: Request, context: Context, db: Db) -> SignupResponse:
+def signup(body: SignupRequest, request: Request, context: Context) -> SignupResponse:
     """A new company, its owner and a first API key (shown once)."""
     if not context.settings.signup_enabled:
         raise ApiError(403, "signup_disabled", "signup is switched off on this server")
     limiter: RateLimiter = request.app.state.signup_limiter
     enforce(limiter, request.client.host if request.client else "", "signups from this address")
-    return service.create_company(db, body, context.master_key, utc_now())
+    password_hash = hash_password(body.password)  # before the transaction: no connection held
+    with context.engine.begin() as db:
+        return service.create_company(db, body, password_hash, context.master_key, utc_now())
 
 
 @router.post("/api-keys", status_code=201, response_model=ApiKeyCreated, responses=AUTHENTICATED)

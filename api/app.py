@@ -38,11 +38,14 @@ def create_app(context: ApiContext) -> FastAPI:
         description="Reports, call history and administration for managers and integrations.",
     )
     app.state.context = context
-    app.state.signup_limiter = RateLimiter(
-        1 / context.settings.signup_interval_s, context.settings.signup_burst
+    settings = context.settings
+    app.state.signup_limiter = RateLimiter(1 / settings.signup_interval_s, settings.signup_burst)
+    app.state.reset_limiters = (
+        RateLimiter(1 / settings.reset_address_interval_s, settings.reset_address_burst),
+        RateLimiter(1 / settings.reset_client_interval_s, settings.reset_client_burst),
     )
     install_error_handlers(app)
-    install_http_policy(app, context.settings.cors_origins)
+    install_http_policy(app, settings.cors_origins)
     app.add_middleware(RequestMetrics, service="api")
     for module in (
         accounts,

@@ -22,22 +22,25 @@ def session_of(tenant: Tenant) -> tuple[str, str]:
     return tenant.user_id, tenant.session
 
 
-@router.post("/login", response_model=AccessToken, responses=error_responses(401, 422, 429))
-def login(body: LoginRequest, request: Request, context: Context, db: Db) -> AccessToken:
+@router.post("/login", response_model=AccessToken, responses=error_responses(401, 422, 429, 503))
+def login(body: LoginRequest, request: Request, context: Context) -> AccessToken:
     """An access token (12 h) for email and password, and the TOTP code when TOTP is on. The
     same 401 for an unknown email and a wrong password; after 5 failures within 15 minutes the
-    account answers 429 for 15 minutes."""
-    return service.login(context.engine, db, body, utc_now(), client_ip(request))
+    account answers 429 for 15 minutes. While every core is checking a password, 503 with
+    `Retry-After` at once."""
+    return service.login(context.engine, body, utc_now(), client_ip(request))
 
 
-@router.post("/session", response_model=ConsoleSession, responses=error_responses(401, 422, 429))
+@router.post(
+    "/session", response_model=ConsoleSession, responses=error_responses(401, 422, 429, 503)
+)
 def start_session(
-    body: LoginRequest, request: Request, response: Response, context: Context, db: Db
+    body: LoginRequest, request: Request, response: Response, context: Context
 ) -> ConsoleSession:
     """The console's sign-in: like `login`, but the access token goes into an HttpOnly,
     SameSite=Strict cookie (Secure outside local mode) instead of the answer; writes through
     the cookie need the `X-CSRF-Token` header (the value of the `cc_csrf` cookie)."""
-    token = service.login(context.engine, db, body, utc_now(), client_ip(request))
+    token = service.login(context.engine, body, utc_now(), client_ip(request))
     set_session(response, token.access_token, token.expires_at, context.settings.secure_cookies)
     return ConsoleSession(expires_at=token.expires_at)
 

@@ -7,14 +7,13 @@ requests too; the token also stops same-site pages on other ports, which SameSit
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 
 from core.errors import ApiError
-from core.tokens import digest
+from core.tokens import digest, same_text
 
 SESSION_COOKIE = "cc_session"
 CSRF_COOKIE = "cc_csrf"
@@ -37,16 +36,28 @@ def check_csrf(request: Request, access_token: str) -> None:
     if request.method in SAFE_METHODS:
         return
     origin = request.headers.get("origin")
-    # host and port only: behind a TLS proxy this process sees http for an https page
-    foreign = origin is not None and urlsplit(origin).netloc != request.headers.get("host", "")
     sent = request.headers.get(CSRF_HEADER, "")
-    if foreign or not hmac.compare_digest(sent, csrf_token(access_token)):
+    if foreign_origin(origin, request.headers.get("host", "")) or not same_text(
+        sent, csrf_token(access_token)
+    ):
         raise ApiError(
             403,
             "csrf_failed",
             "a write authenticated by the console's cookie needs its X-CSRF-Token header from "
             "a page of this origin: reload the console",
         )
+
+
+def foreign_origin(origin: str | None, host: str) -> bool:
+    """Whether `Origin` names another host or port than the request's (host and port only:
+    behind a TLS proxy this process sees http for an https page); one that is not a URL is
+    foreign."""
+    if origin is None:
+        return False
+    try:
+        return urlsplit(origin).netloc != host
+    except ValueError:  # `http://[`: not a URL
+        return True
 
 
 def set_session(response: Response, access_token: str, expires_at: datetime, secure: bool) -> None:

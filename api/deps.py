@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from api.audit import AuditWriter, actor_of
 from api.console_session import check_csrf, session_token
 from api.context import ApiContext
-from api.policy import WHILE_DEACTIVATED, Role, required_role
+from api.policy import COMPANY_WIDE, WHILE_DEACTIVATED, Role, required_role
 from api.sign_in import ACCESS_TOKEN_PREFIX, signed_in
 from api.tenancy import NOBODY, Tenant
 from core.bearer import Credentials, bearer_scheme, bearer_token
@@ -85,6 +85,12 @@ def current_tenant(
     if needed is not None and role < needed:
         raise ApiError(
             403, "forbidden", f"this needs the {needed.name} role; the caller is {role.name}"
+        )
+    if scope is not None and route in COMPANY_WIDE:
+        raise ApiError(
+            403,
+            "team_limited",
+            "this reaches every team: only the owner or a user without a team limit can do it",
         )
     if route not in WHILE_DEACTIVATED and company_status(company, utc_now()) == "deactivated":
         raise ApiError(

@@ -48,6 +48,7 @@ def leads_tenant(tenant: CurrentTenant) -> Tenant:
 
 LeadsTenant = Annotated[Tenant, Depends(leads_tenant)]
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
+NUMBERS_BODY_LIMIT = 1024 * 1024  # 10,000 numbers of up to 64 characters, as JSON
 IMPORT_BODY = {
     "requestBody": {
         "required": True,
@@ -123,6 +124,7 @@ def create_lead(
 
 @router.post(
     "/v1/leads/import",
+    max_body_size=MAX_IMPORT_BYTES,
     response_model=ImportResult,
     responses=error_responses(413, 415),
     openapi_extra=IMPORT_BODY,
@@ -157,7 +159,7 @@ async def import_leads(
     return written.result
 
 
-@router.post("/v1/numbers", response_model=ImportResult)
+@router.post("/v1/numbers", response_model=ImportResult, max_body_size=NUMBERS_BODY_LIMIT)
 async def add_numbers(
     body: NumbersRequest, tenant: LeadsTenant, context: Context, background: BackgroundTasks
 ) -> ImportResult:

@@ -3,12 +3,18 @@ not among the leaked passwords of the list zxcvbn ships, compared case-insensiti
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import AfterValidator, Field
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+from core.errors import ApiError
 
 hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 LEAKED = frozenset(FREQUENCY_LISTS["passwords"])
@@ -29,11 +35,39 @@ NewPassword = Annotated[
 ]
 
 
+# argon2 takes ~64 MiB and tens of milliseconds of a core per hash: at most one per core runs at
+# once, and a hash past that is refused at once (503) instead of queueing threads and memory.
+# Callers hold no database connection while hashing.
+_hashing = threading.BoundedSemaphore(os.cpu_count() or 2)
+
+
+@contextmanager
+def hashing_slot() -> Iterator[None]:
+    """A slot to run argon2 in; 503 with `Retry-After` when every core is hashing already."""
+    if not _hashing.acquire(blocking=False):
+        raise ApiError(
+            503,
+            "busy",
+            "too many sign-ins at once: retry in 1 s",
+            headers={"Retry-After": "1"},
+        )
+    try:
+        yield
+    finally:
+        _hashing.release()
+
+
+def hash_password(password: str) -> str:
+    with hashing_slot():
+        return hasher.hash(password)
+
+
 def verify(password_hash: str | None, password: str) -> bool:
     """Whether `password` matches; False without a hash (an unknown email, an invitation not
     accepted yet), after the same argon2 work."""
     try:
-        matches = hasher.verify(password_hash or _NOBODY, password)
+        with hashing_slot():
+            matches = hasher.verify(password_hash or _NOBODY, password)
     except (VerificationError, InvalidHashError):
         return False
     return matches and bool(password_hash)

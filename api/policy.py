@@ -100,6 +100,21 @@ POLICY: dict[tuple[str, str], Role | None] = {
 }
 
 
+# what only a caller without a team limit may do (API.md "Teams"): an API key or a webhook
+# reaches every team's calls, and the company's settings are every team's; a team-limited user
+# answers 403 `team_limited` here
+COMPANY_WIDE = frozenset(
+    {
+        ("POST", "/v1/api-keys"),
+        ("GET", "/v1/api-keys"),
+        ("DELETE", "/v1/api-keys/{key_id}"),
+        ("PATCH", "/v1/company"),
+        ("GET", "/v1/audit"),
+        *((method, path) for method, path in POLICY if path.startswith("/v1/hooks")),
+    }
+)
+
+
 # what a deactivated company may still do (API.md "Subscription"); everything else answers 402
 WHILE_DEACTIVATED = frozenset(
     {

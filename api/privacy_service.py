@@ -144,11 +144,12 @@ def export_number(context: ApiContext, db: Connection, tenant: Tenant, number: s
             lead_numbers.c.company_id == tenant.company.id, lead_numbers.c.number_key == key
         )
     ).scalars()
+    scope = tenant.employee_ids  # a team-limited caller sees its teams' rows only
     return NumberExport(
         number=e164,
-        calls=calls_of_number(tenant.clickhouse, keys, as_uuid(key)),
-        contacts=contacts_of_number(tenant.clickhouse, keys, key),
-        leads=list(lead_rows(db, tenant.company.id, keys, list(held))),
+        calls=calls_of_number(tenant.clickhouse, keys, as_uuid(key), scope),
+        contacts=contacts_of_number(tenant.clickhouse, keys, key, scope),
+        leads=list(lead_rows(db, tenant.company.id, keys, list(held), scope)),
     )
 
 

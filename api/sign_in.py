@@ -4,10 +4,9 @@ behind api/auth.py."""
 
 from __future__ import annotations
 
-import hmac
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,7 @@ from api.passwords import verify
 from core.audit import Actor, record
 from core.controlplane import access_tokens, login_failures, users
 from core.errors import ApiError
-from core.tokens import digest, new_secret
+from core.tokens import digest, new_secret, same_text
 
 ACCESS_TOKEN_PREFIX = "cc_at"
 ACCESS_TOKEN_TTL = timedelta(hours=12)
@@ -62,13 +61,25 @@ class SignedIn:
     teams: list[str]
 
 
-def _locked_until(db: Connection, email_hash: str, now: datetime) -> datetime | None:
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    claim_id: str
+    email_hash: str
+    ip: str
+    now: datetime
+    user: Any  # the account row the email names, if any
+
+
+def _locked_until(db: Connection, attempt: Attempt) -> datetime | None:
+    """When the lockout of this email ends, if it is locked: LOCKOUT_FAILURES failures of other
+    attempts within the window (claims of attempts still running count too)."""
     recent = list(
         db.execute(
             sa.select(login_failures.c.failed_at)
             .where(
-                login_failures.c.email_hash == email_hash,
-                login_failures.c.failed_at > now - LOCKOUT_WINDOW,
+                login_failures.c.email_hash == attempt.email_hash,
+                login_failures.c.failed_at > attempt.now - LOCKOUT_WINDOW,
+                login_failures.c.id != attempt.claim_id,
             )
             .order_by(login_failures.c.failed_at.desc())
         ).scalars()
@@ -78,24 +89,46 @@ def _locked_until(db: Connection, email_hash: str, now: datetime) -> datetime | 
     return recent[LOCKOUT_FAILURES - 1] + LOCKOUT_WINDOW
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    email_hash: str
-    ip: str
-    now: datetime
-    user: Any  # the account row the email names, if any
-
-
-def _refuse(engine: Engine, attempt: Attempt, code: str, message: str) -> ApiError:
-    """A 401 whose failure is recorded in its own transaction (the request's rolls back), in
-    the audit log too when the email names an account."""
+def _claim(engine: Engine, email: str, ip: str, now: datetime) -> Attempt:
+    """An attempt is a failure until it succeeds: its row in `login_failures` is committed
+    before anything is checked, then the other attempts' rows are counted. Of attempts running
+    in parallel the k-th to commit sees at least k - 1 others, so at most LOCKOUT_FAILURES of
+    them go on, whatever the database's isolation (no read-then-write window). A refused claim is
+    withdrawn, so a lockout ends 15 minutes after the fifth real failure."""
+    attempt = Attempt(str(uuid.uuid4()), digest(email), ip, now, None)
     with engine.begin() as db:
         db.execute(
             login_failures.insert().values(
-                id=str(uuid.uuid4()), email_hash=attempt.email_hash, failed_at=attempt.now
+                id=attempt.claim_id, email_hash=attempt.email_hash, failed_at=now
             )
         )
-        if attempt.user is not None:
+    with engine.begin() as db:
+        locked_until = _locked_until(db, attempt)
+        if locked_until is not None:
+            db.execute(login_failures.delete().where(login_failures.c.id == attempt.claim_id))
+            wait_s = max(1, int((locked_until - now).total_seconds()))
+            raise ApiError(
+                429,
+                "locked",
+                f"too many failed sign-ins; retry in {wait_s} s",
+                headers={"Retry-After": str(wait_s)},
+            )
+        user = db.execute(
+            sa.select(users).where(users.c.email == email, users.c.disabled_at.is_(None))
+        ).first()
+    return replace(attempt, user=user)
+
+
+def _withdraw(engine: Engine, attempt: Attempt) -> None:
+    with engine.begin() as db:
+        db.execute(login_failures.delete().where(login_failures.c.id == attempt.claim_id))
+
+
+def _refuse(engine: Engine, attempt: Attempt, code: str, message: str) -> ApiError:
+    """A 401; the attempt's claim stays as its failure, in the audit log too when the email
+    names an account."""
+    if attempt.user is not None:
+        with engine.begin() as db:
             actor = Actor(type="user", id=attempt.user.id)
             record(
                 db, attempt.user.company_id, actor, "login.failed", code, attempt.ip, attempt.now
@@ -108,62 +141,62 @@ def matching_step(secret: str, otp: str, now: datetime) -> int | None:
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now)
     for offset in (0, -1, 1):
-        if hmac.compare_digest(totp.at(now, counter_offset=offset), otp.strip()):
+        if same_text(otp.strip(), totp.at(now, counter_offset=offset)):
             return current + offset
     return None
 
 
-def use_otp(
-    db: Connection, user_id: str, secret: str, last_step: int | None, otp: str | None, now: datetime
-) -> bool:
-    """True when `otp` is a current code not used before; it is then used up."""
+def use_otp(db: Connection, user_id: str, secret: str, otp: str | None, now: datetime) -> bool:
+    """True when `otp` is a current code not used before; it is then used up. The use is one
+    conditional UPDATE, so of parallel requests with one code exactly one gets it."""
     step = matching_step(secret, otp, now) if otp else None
-    if step is None or (last_step is not None and step <= last_step):
+    if step is None:
         return False
-    db.execute(users.update().where(users.c.id == user_id).values(totp_last_step=step))
-    return True
-
-
-def login(
-    engine: Engine, db: Connection, body: LoginRequest, now: datetime, ip: str
-) -> AccessToken:
-    """The same 401 for an unknown email and a wrong password; 429 while locked out."""
-    email = body.email.lower()
-    email_hash = digest(email)
-    locked_until = _locked_until(db, email_hash, now)
-    if locked_until is not None:
-        wait_s = max(1, int((locked_until - now).total_seconds()))
-        raise ApiError(
-            429,
-            "locked",
-            f"too many failed sign-ins; retry in {wait_s} s",
-            headers={"Retry-After": str(wait_s)},
+    claimed = db.execute(
+        users.update()
+        .where(
+            users.c.id == user_id,
+            sa.or_(users.c.totp_last_step.is_(None), users.c.totp_last_step < step),
         )
-    user = db.execute(
-        sa.select(users).where(users.c.email == email, users.c.disabled_at.is_(None))
-    ).first()
-    attempt = Attempt(email_hash, ip, now, user)
-    valid = verify(user.password_hash if user else None, body.password)  # same work either way
+        .values(totp_last_step=step)
+    )
+    return claimed.rowcount == 1
+
+
+def login(engine: Engine, body: LoginRequest, now: datetime, ip: str) -> AccessToken:
+    """The same 401 for an unknown email and a wrong password; 429 while locked out. No
+    connection is held while the password is hashed (api/passwords.py bounds that work)."""
+    attempt = _claim(engine, body.email.lower(), ip, now)
+    user = attempt.user
+    try:
+        valid = verify(user.password_hash if user else None, body.password)  # same work either way
+    except ApiError:  # busy: not a failure of this email
+        _withdraw(engine, attempt)
+        raise
     if user is None or not valid:
         raise _refuse(engine, attempt, "invalid_credentials", "wrong email or password")
-    if user.totp_enabled_at is not None and not use_otp(
-        db, user.id, user.totp_secret, user.totp_last_step, body.otp, now
-    ):
+    with engine.begin() as db:
+        otp_ok = user.totp_enabled_at is None or use_otp(
+            db, user.id, user.totp_secret, body.otp, now
+        )
+        if otp_ok:
+            db.execute(login_failures.delete().where(login_failures.c.id == attempt.claim_id))
+            token = new_secret(ACCESS_TOKEN_PREFIX)
+            db.execute(
+                access_tokens.insert().values(
+                    token_hash=digest(token),
+                    user_id=user.id,
+                    created_at=now,
+                    expires_at=now + ACCESS_TOKEN_TTL,
+                )
+            )
+    if not otp_ok:
         raise _refuse(
             engine,
             attempt,
             "otp_required",
             "send the current code of your authenticator as `otp`",
         )
-    token = new_secret(ACCESS_TOKEN_PREFIX)
-    db.execute(
-        access_tokens.insert().values(
-            token_hash=digest(token),
-            user_id=user.id,
-            created_at=now,
-            expires_at=now + ACCESS_TOKEN_TTL,
-        )
-    )
     return AccessToken(access_token=token, expires_at=now + ACCESS_TOKEN_TTL)
 
 
@@ -214,7 +247,7 @@ def set_totp(db: Connection, user_id: str, otp: str, now: datetime, on: bool) ->
     if user.totp_secret is None or (user.totp_enabled_at is None) == (not on):
         state = "not set up: POST /v1/auth/totp first" if on else "not on"
         raise ApiError(409, "totp_state", f"TOTP is {state}")
-    if not use_otp(db, user_id, user.totp_secret, user.totp_last_step, otp, now):
+    if not use_otp(db, user_id, user.totp_secret, otp, now):
         raise ApiError(
             422, "invalid_request", "the code is wrong or used", [("otp", "wrong or used")]
         )

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from pydantic import BaseModel, EmailStr, Field
 from sqlalchemy.engine import Connection
 
-from api.passwords import NewPassword, hasher
+from api.passwords import NewPassword
 from core.controlplane import access_tokens, user_tokens, users
 from core.errors import ApiError
-from core.mail import send_mail
+from core.mail import queue_mail, require_mail
 from core.settings import Settings
 from core.tokens import digest, new_secret
 
@@ -92,6 +92,13 @@ def find_user(db: Connection, company_id: str, user_id: str) -> UserView:
     return view(row)
 
 
+# the page an emailed link opens, and the route that takes its token
+ROUTES = {
+    "invite": ("accept-invite", "/v1/auth/accept-invite"),
+    "reset": ("reset-password", "/v1/auth/password-reset/confirm"),
+}
+
+
 def mail_token(
     db: Connection, settings: Settings, user_id: str, email: str, purpose: str, now: datetime
 ) -> None:
@@ -106,21 +113,23 @@ def mail_token(
             expires_at=now + ttl,
         )
     )
-    action = "accept-invite" if purpose == "invite" else "reset-password"
+    page, route = ROUTES[purpose]
     subject = "Your closecall invitation" if purpose == "invite" else "Reset your password"
     hours = int(ttl.total_seconds() // 3600)
-    send_mail(
-        settings,
+    queue_mail(
+        db,
         email,
         subject,
-        f"Open {settings.public_url}/{action}?token={token} within {hours} h\n"
-        f"(or send this token to POST /v1/auth/{action}: {token}).\n",
+        f"Open {settings.public_url}/{page}?token={token} within {hours} h\n"
+        f"(or send this token with your new password to POST {route}: {token}).\n",
+        now,
     )
 
 
 def invite(
     db: Connection, settings: Settings, company_id: str, body: UserCreate, now: datetime
 ) -> UserView:
+    require_mail(settings)
     email = body.email.lower()
     if db.execute(sa.select(users.c.id).where(users.c.email == email)).first():
         raise ApiError(
@@ -201,8 +210,9 @@ def delete_user(db: Connection, company_id: str, user_id: str) -> None:
     db.execute(users.delete().where(users.c.id == user_id))
 
 
-def use_token(db: Connection, token: str, purpose: str, password: str, now: datetime) -> str:
-    """Set the password of the token's user and use the token up; the user's id."""
+def use_token(db: Connection, token: str, purpose: str, password_hash: str, now: datetime) -> str:
+    """Set the password (its hash) of the token's user and use the token up, and the user's
+    other tokens of that purpose with it; the user's id."""
     claimed = db.execute(
         user_tokens.update()
         .where(
@@ -220,8 +230,15 @@ def use_token(db: Connection, token: str, purpose: str, password: str, now: date
     user_id: str = db.execute(
         sa.select(user_tokens.c.user_id).where(user_tokens.c.token_hash == digest(token))
     ).scalar_one()
+    db.execute(users.update().where(users.c.id == user_id).values(password_hash=password_hash))
     db.execute(
-        users.update().where(users.c.id == user_id).values(password_hash=hasher.hash(password))
+        user_tokens.update()
+        .where(
+            user_tokens.c.user_id == user_id,
+            user_tokens.c.purpose == purpose,
+            user_tokens.c.used_at.is_(None),
+        )
+        .values(used_at=now)
     )
     return user_id
 
@@ -239,6 +256,6 @@ def request_reset(db: Connection, settings: Settings, email: str, now: datetime)
         mail_token(db, settings, user.id, user.email, "reset", now)
 
 
-def confirm_reset(db: Connection, body: ResetConfirm, now: datetime) -> None:
+def confirm_reset(db: Connection, token: str, password_hash: str, now: datetime) -> None:
     """The new password, and every access token of the user revoked."""
-    revoke_sessions(db, use_token(db, body.token, "reset", body.password, now), now)
+    revoke_sessions(db, use_token(db, token, "reset", password_hash, now), now)

@@ -3,10 +3,11 @@ api/user_service.py, HTTP out."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from api import user_service as service
-from api.deps import Audit, Context, CurrentTenant, Db, utc_now
+from api.deps import Audit, Context, CurrentTenant, Db, client_ip, utc_now
+from api.passwords import hash_password
 from api.user_service import (
     AcceptInvite,
     ResetConfirm,
@@ -17,6 +18,8 @@ from api.user_service import (
     UserView,
 )
 from core.errors import error_responses
+from core.rate_limit import enforce
+from core.tokens import digest
 
 router = APIRouter(tags=["users"])
 OWNER_ERRORS = error_responses(401, 403, 404, 409, 422, 503)
@@ -62,9 +65,11 @@ def delete_user(user_id: str, tenant: CurrentTenant, db: Db, audit: Audit) -> Re
     response_class=Response,
     responses=error_responses(422),
 )
-def accept_invite(body: AcceptInvite, db: Db) -> Response:
+def accept_invite(body: AcceptInvite, context: Context) -> Response:
     """The invited user's password, with the token the invitation carried."""
-    service.use_token(db, body.token, "invite", body.password, utc_now())
+    password_hash = hash_password(body.password)  # before the transaction: no connection held
+    with context.engine.begin() as db:
+        service.use_token(db, body.token, "invite", password_hash, utc_now())
     return Response(status_code=204)
 
 
@@ -72,10 +77,15 @@ def accept_invite(body: AcceptInvite, db: Db) -> Response:
     "/v1/auth/password-reset",
     status_code=202,
     response_class=Response,
-    responses=error_responses(422, 503),
+    responses=error_responses(422, 429),
 )
-def request_reset(body: ResetRequest, context: Context, db: Db) -> Response:
-    """202 whether or not the email is known; a known one gets a token valid 1 h."""
+def request_reset(body: ResetRequest, request: Request, context: Context, db: Db) -> Response:
+    """202 whether or not the email is known and whether or not mail can go out now (it is
+    queued; a known email gets a link valid 1 h). Limited per email address (3, then one per
+    10 minutes) and per client address (10, then one a minute): 429 with `Retry-After`."""
+    per_address, per_client = request.app.state.reset_limiters
+    enforce(per_address, digest(body.email.lower()), "password resets for this email")
+    enforce(per_client, client_ip(request), "password resets from this address")
     service.request_reset(db, context.settings, body.email, utc_now())
     return Response(status_code=202)
 
@@ -86,7 +96,10 @@ def request_reset(body: ResetRequest, context: Context, db: Db) -> Response:
     response_class=Response,
     responses=error_responses(422),
 )
-def confirm_reset(body: ResetConfirm, db: Db) -> Response:
-    """The new password; every access token of the user is revoked."""
-    service.confirm_reset(db, body, utc_now())
+def confirm_reset(body: ResetConfirm, context: Context) -> Response:
+    """The new password; every access token of the user is revoked, and every other reset
+    token of the user is used up."""
+    password_hash = hash_password(body.password)
+    with context.engine.begin() as db:
+        service.confirm_reset(db, body.token, password_hash, utc_now())
     return Response(status_code=204)

@@ -117,6 +117,20 @@ login_failures = sa.Table(
     sa.Column("failed_at", UtcDateTime, nullable=False),
 )
 
+mail_outbox = sa.Table(
+    "mail_outbox",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("recipient", sa.String(320), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.String(200)),
+    sa.Column("failed_at", UtcDateTime),
+)
+
 api_keys = sa.Table(
     "api_keys",
     metadata,
@@ -377,6 +391,8 @@ def make_engine(url: str) -> Engine:
             # an fsync per commit made the webhook delivery log the bound (BENCHMARKS.md)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # a deleted row's bytes are overwritten, not left in free pages (erasures, mail)
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
     return engine

@@ -170,24 +170,47 @@ def lead_row(row: Any, keys: CompanyKeys) -> dict[str, Any]:
     return {name: _plain(value) for name, value in out.items()}
 
 
-def calls_of_number(ch: CompanyClickHouse, keys: CompanyKeys, client: str) -> list[dict[str, Any]]:
-    rows = ch.query(CALLS_SQL.format(where="client = toUUID(%(client)s)"), {"client": client})
-    return [call_row(row, keys) for row in rows]
+def _of_employees(
+    where: str, params: dict[str, Any], employee_ids: tuple[str, ...] | None
+) -> tuple[str, dict[str, Any]]:
+    """`where` limited to the rows of `employee_ids` (None: every employee's)."""
+    if employee_ids is None:
+        return where, params
+    return f"{where} AND employee_id IN %(employees)s", {**params, "employees": employee_ids}
+
+
+def calls_of_number(
+    ch: CompanyClickHouse,
+    keys: CompanyKeys,
+    client: str,
+    employee_ids: tuple[str, ...] | None = None,
+) -> list[dict[str, Any]]:
+    where, params = _of_employees("client = toUUID(%(client)s)", {"client": client}, employee_ids)
+    return [call_row(row, keys) for row in ch.query(CALLS_SQL.format(where=where), params)]
 
 
 def contacts_of_number(
-    ch: CompanyClickHouse, keys: CompanyKeys, client_key: str
+    ch: CompanyClickHouse,
+    keys: CompanyKeys,
+    client_key: str,
+    employee_ids: tuple[str, ...] | None = None,
 ) -> list[dict[str, Any]]:
-    rows = ch.query(CONTACTS_SQL.format(where="client_key = %(key)s"), {"key": client_key})
-    return [contact_row(row, keys) for row in rows]
+    where, params = _of_employees("client_key = %(key)s", {"key": client_key}, employee_ids)
+    return [contact_row(row, keys) for row in ch.query(CONTACTS_SQL.format(where=where), params)]
 
 
 def lead_rows(
-    conn: Connection, company_id: str, keys: CompanyKeys, lead_ids: list[str] | None = None
+    conn: Connection,
+    company_id: str,
+    keys: CompanyKeys,
+    lead_ids: list[str] | None = None,
+    employee_ids: tuple[str, ...] | None = None,
 ) -> Iterator[dict[str, Any]]:
     query = sa.select(leads).where(leads.c.company_id == company_id)
     if lead_ids is not None:  # a number's leads (none: nothing)
         query = query.where(leads.c.id.in_(lead_ids))
+    if employee_ids is not None:  # a team-limited caller: its employees' leads
+        query = query.where(leads.c.employee_id.in_(employee_ids))
     for row in conn.execute(query.order_by(leads.c.created_at, leads.c.id)):
         yield lead_row(row, keys)
 

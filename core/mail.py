@@ -1,30 +1,118 @@
-"""Email through SMTP (the standard library's smtplib): invitations and password resets. In
-local mode without CLOSECALL_SMTP_URL a message goes to the log instead (its link included,
-so a developer can follow it); elsewhere that is an error the caller answers with 503."""
+"""Email through SMTP (the standard library's smtplib): invitations and password resets.
+
+A request only queues a message (`queue_mail`, in the request's own transaction, table
+`mail_outbox`); the worker's mail sender (`send_due_mail`, on a timer) hands it to the SMTP
+server and deletes it, or tries again later with back-off when the server is down or answers
+with an error, up to MAX_ATTEMPTS (then `failed_at` says so). So what a request answers never
+depends on whether mail can go out now, and two workers never send one message twice: a sender
+claims a row by moving its `due_at` past now in one conditional UPDATE before sending. In local
+mode without CLOSECALL_SMTP_URL a message goes to the log instead (its link included, so a
+developer can follow it)."""
 
 from __future__ import annotations
 
 import logging
 import smtplib
+import uuid
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from core.controlplane import mail_outbox
 from core.errors import ApiError
 from core.redaction import redact_url
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
+MAX_ATTEMPTS = 10  # 30 s doubling: the last try about 4 h after the first
+FIRST_RETRY = timedelta(seconds=30)
+LEASE = timedelta(minutes=2)  # a claimed message is due again if its sender died mid-send
 
-def send_mail(settings: Settings, to: str, subject: str, body: str) -> None:
+
+def mail_configured(settings: Settings) -> bool:
+    return bool(settings.smtp_url) or settings.environment == "local"
+
+
+def require_mail(settings: Settings) -> None:
+    """503 when this server cannot send email at all (a setting, not the SMTP server's state)."""
+    if not mail_configured(settings):
+        raise ApiError(503, "mail_unavailable", "email is not configured (CLOSECALL_SMTP_URL)")
+
+
+def queue_mail(db: Connection, to: str, subject: str, body: str, now: datetime) -> None:
+    db.execute(
+        mail_outbox.insert().values(
+            id=str(uuid.uuid4()),
+            recipient=to,
+            subject=subject,
+            body=body,
+            created_at=now,
+            due_at=now,
+            attempts=0,
+        )
+    )
+
+
+def send_due_mail(engine: Engine, settings: Settings, now: datetime, limit: int = 20) -> int:
+    """Send what is due; the number sent. Failures are rescheduled, never raised."""
+    with engine.begin() as db:
+        due = db.execute(
+            sa.select(mail_outbox.c.id)
+            .where(mail_outbox.c.failed_at.is_(None), mail_outbox.c.due_at <= now)
+            .order_by(mail_outbox.c.due_at)
+            .limit(limit)
+        ).all()
+    sent = 0
+    for row in due:
+        with engine.begin() as db:
+            claimed = db.execute(
+                mail_outbox.update()
+                .where(mail_outbox.c.id == row.id, mail_outbox.c.due_at <= now)
+                .values(due_at=now + LEASE)
+                .returning(
+                    mail_outbox.c.recipient,
+                    mail_outbox.c.subject,
+                    mail_outbox.c.body,
+                    mail_outbox.c.attempts,
+                )
+            ).first()
+        if claimed is None:  # another sender has it
+            continue
+        error = deliver(settings, claimed.recipient, claimed.subject, claimed.body)
+        with engine.begin() as db:
+            if error is None:
+                db.execute(mail_outbox.delete().where(mail_outbox.c.id == row.id))
+                sent += 1
+                continue
+            attempts = claimed.attempts + 1
+            gave_up = attempts >= MAX_ATTEMPTS
+            db.execute(
+                mail_outbox.update()
+                .where(mail_outbox.c.id == row.id)
+                .values(
+                    attempts=attempts,
+                    last_error=error[:200],
+                    due_at=now + FIRST_RETRY * 2 ** (attempts - 1),
+                    failed_at=now if gave_up else None,
+                )
+            )
+    return sent
+
+
+def deliver(settings: Settings, to: str, subject: str, body: str) -> str | None:
+    """Hand one message to the SMTP server: None when it took it, else why not."""
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = settings.mail_from, to, subject
     message.set_content(body)
     if not settings.smtp_url:
         if settings.environment == "local":
             log.warning("no CLOSECALL_SMTP_URL: the email to %s would say:\n%s", to, body)
-            return
-        raise ApiError(503, "mail_unavailable", "email is not configured (CLOSECALL_SMTP_URL)")
+            return None
+        return "email is not configured (CLOSECALL_SMTP_URL)"
     parts = urlsplit(settings.smtp_url)
     secure = parts.scheme == "smtps"
     client = smtplib.SMTP_SSL if secure else smtplib.SMTP
@@ -37,4 +125,5 @@ def send_mail(settings: Settings, to: str, subject: str, body: str) -> None:
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
         log.warning("email to the SMTP server %s failed: %r", redact_url(settings.smtp_url), exc)
-        raise ApiError(503, "mail_unavailable", "the email could not be sent; retry later") from exc
+        return f"{type(exc).__name__}: {exc}"
+    return None

@@ -4,6 +4,7 @@ process's memory."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,8 +35,15 @@ class RateLimiter:
         self._burst = burst
         self._clock = clock
         self._buckets: dict[str, _Bucket] = {}
+        # sync routes run in a thread pool: a bucket is read and written under the lock, so
+        # parallel requests cannot take the same token
+        self._lock = threading.Lock()
 
     def take(self, key: str) -> int:
+        with self._lock:
+            return self._take(key)
+
+    def _take(self, key: str) -> int:
         now = self._clock()
         bucket = self._buckets.get(key)
         if bucket is None:

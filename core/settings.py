@@ -47,11 +47,17 @@ class Settings(BaseSettings):
     # signups per client address: a burst, then one per this many seconds
     signup_burst: int = 5
     signup_interval_s: float = 60.0
+    # password-reset requests: per email address a burst, then one per this many seconds; per
+    # client address likewise (answers are the same for every email; these stop mail floods)
+    reset_address_burst: int = 3
+    reset_address_interval_s: float = 600.0
+    reset_client_burst: int = 10
+    reset_client_interval_s: float = 60.0
     # browser origins allowed to call the APIs (CORS), comma-separated; none by default
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     max_batch: int = 500
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: int = Field(default=1_048_576, le=16 * 1024 * 1024)  # UPLOAD_BODY_CEILING
     device_cache_ttl_s: float = 10.0
     # per device: uploads per second sustained and in a burst (phones back online upload a backlog)
     device_rate_per_s: float = 5.0
@@ -86,6 +92,7 @@ class Settings(BaseSettings):
     # messages go to the log in local mode
     smtp_url: str = Field(default="", repr=False)
     mail_from: str = "closecall <no-reply@localhost>"
+    mail_interval_s: float = 1.0  # the worker looks for queued email this often
     # where people open links from emails (the report API or the console in front of it)
     public_url: str = "http://127.0.0.1:8001"
     # REST hooks: targets on loopback/private/link-local addresses and plain http are refused

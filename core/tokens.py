@@ -4,6 +4,7 @@ high-entropy random strings, kept only as SHA-256 digests (no KDF needed at 256 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: typed by hand on a phone
@@ -24,3 +25,9 @@ def normalise_enrollment_code(code: str) -> str:
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def same_text(sent: str, expected: str) -> bool:
+    """A constant-time comparison of a secret on bytes, so any text a client sends compares
+    (`hmac.compare_digest` refuses non-ASCII str)."""
+    return hmac.compare_digest(sent.encode(), expected.encode())

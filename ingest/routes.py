@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from core.errors import ApiError, error_responses
 from core.health import Health, broker_problem, database_problem, readiness
+from core.http_policy import UPLOAD_BODY_CEILING
 from core.metrics import (
     CALLS_ACCEPTED,
     CALLS_REJECTED,
@@ -77,6 +78,7 @@ def enroll(body: EnrollRequest, state: State) -> EnrollResponse:
 
 @router.post(
     "/v1/device/status",
+    max_body_size=UPLOAD_BODY_CEILING,
     status_code=202,
     responses=UPLOAD_ERRORS,
     response_model=UploadAccepted,
@@ -98,6 +100,7 @@ async def report_status(request: Request, device: CurrentDevice, state: State) -
 
 @router.post(
     "/v1/contacts",
+    max_body_size=UPLOAD_BODY_CEILING,
     status_code=202,
     responses=UPLOAD_ERRORS,
     response_model=ContactsAccepted,
@@ -128,6 +131,7 @@ async def upload_contacts(
 
 @router.put(
     "/v1/calls/{call_id}/note",
+    max_body_size=UPLOAD_BODY_CEILING,
     status_code=202,
     responses=UPLOAD_ERRORS,
     response_model=UploadAccepted,
@@ -154,6 +158,7 @@ async def note_call(
 
 @router.post(
     "/v1/calls",
+    max_body_size=UPLOAD_BODY_CEILING,
     status_code=202,
     responses=UPLOAD_ERRORS,
     response_model=CallsAccepted,

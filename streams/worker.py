@@ -29,6 +29,7 @@ from core.device_views import stale_device_events
 from core.erasures import Dropped
 from core.hook_events import subscribed
 from core.lead_lookup import leads_of_clients
+from core.mail import send_due_mail
 from core.metrics import BATCH_RECORDS, CLICKHOUSE_INSERT_LATENCY, CLICKHOUSE_ROWS, DEVICES
 from core.number_crypto import MasterKey
 from core.push import SyncPusher
@@ -60,6 +61,15 @@ CALL_KEY_AT = CALL_COLUMNS.index("client_key")
 CONTACT_KEY_AT = CONTACT_COLUMNS.index("client_key")
 # suppressions and withdrawn devices are read again this often; erasures wait longer
 DROPPED_TTL_S = 1.0
+
+
+async def in_thread(job: Callable[[], object], what: str) -> None:
+    """A timer's round in a thread of the loop's pool; a failed round is logged, and the next
+    tick runs it again (every job a timer runs is idempotent)."""
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, job)
+    except Exception as exc:
+        log.warning("%s failed (retried): %r", what, exc)
 
 
 def create_worker(
@@ -260,10 +270,7 @@ def create_worker(
     @app.timer(settings.privacy_interval_s)
     async def privacy_jobs() -> None:
         """Erasures, retention, deactivation and purges (streams/privacy_jobs.py)."""
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, privacy_round)
-        except Exception as exc:  # each job is idempotent: the next round runs it again
-            log.warning("privacy jobs failed (retried): %r", exc)
+        await in_thread(privacy_round, "privacy jobs")
 
     def export_round() -> None:
         run_exports(engine, clickhouse, settings.archive_dir, directory.keys, utc_now)
@@ -271,10 +278,12 @@ def create_worker(
     @app.timer(settings.privacy_interval_s)
     async def company_exports() -> None:
         """Company archives (streams/company_export.py), apart from the erasures they may wait on."""
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, export_round)
-        except Exception as exc:
-            log.warning("company exports failed (retried): %r", exc)
+        await in_thread(export_round, "company exports")
+
+    @app.timer(settings.mail_interval_s)
+    async def mail_sender() -> None:
+        """Queued email to the SMTP server (core/mail.py): retried with back-off, sent once."""
+        await in_thread(lambda: send_due_mail(engine, settings, utc_now()), "the mail sender")
 
     @app.agent(raw_calls, concurrency=1)
     async def store_calls(stream: faust.StreamT[bytes]) -> None:

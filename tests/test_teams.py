@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from api.policy import COMPANY_WIDE, POLICY, Role
 from tests.support.smtp import Inbox
 from tests.support.stack import Stack, eventually
 from tests.test_faults import wire_calls
@@ -109,3 +110,55 @@ def prepared(stack: Stack, inbox: Inbox) -> dict[str, str]:
     eventually(lambda: answer(stack, bearer(key), "/v1/reports/summary")["total_calls"] == 120, 60)
     PREPARED[id(stack)] = owner
     return owner
+
+
+def employee_ids_in(document: Any, known: set[str]) -> set[str]:
+    """Every employee id of `known` anywhere in a JSON document."""
+    if isinstance(document, dict):
+        return set().union(*(employee_ids_in(v, known) for v in document.values()))
+    if isinstance(document, list):
+        return set().union(*(employee_ids_in(v, known) for v in document))
+    return {document} & known if isinstance(document, str) else set()
+
+
+def test_a_team_limited_admin_reaches_no_other_team(mailed: tuple[Stack, Inbox]) -> None:
+    """Every route that reads calls, with `reveal=true` where it takes it, answers a team-limited
+    admin its teams' employees only; what reaches every team (keys, hooks) is refused."""
+    stack, inbox = mailed
+    owner = prepared(stack, inbox)
+    staff = answer(stack, owner, "/v1/employees")["items"]
+    known = {e["id"] for e in staff}
+    mine = next(e["id"] for e in staff if e["name"] == "Asha")
+    for employee in staff:
+        team = "north" if employee["id"] == mine else "south"
+        assert stack.api.patch(
+            f"/v1/employees/{employee['id']}", json={"team": team}, headers=owner
+        ).is_success
+    users = answer(stack, owner, "/v1/users")["items"]
+    user_id = next(u["id"] for u in users if u["email"] == "lead@teams.example")
+    limited = {"role": "admin", "teams": ["north"]}
+    assert stack.api.patch(f"/v1/users/{user_id}", json=limited, headers=owner).is_success
+    admin = bearer(login(stack, "lead@teams.example", PASSWORD).json()["access_token"])
+    other_call = next(
+        c
+        for c in answer(stack, owner, "/v1/calls", reveal="true", limit=1000)["items"]
+        if c["employee_id"] != mine
+    )
+    params = {**DAY, "reveal": "true", "number": other_call["number"]}
+    read = 0
+    for (method, path), role in POLICY.items():
+        if method != "GET" or "{" in path or role is None or role > Role.admin:
+            continue
+        got = stack.api.get(path, params=params, headers=admin)
+        if (method, path) in COMPANY_WIDE:
+            assert got.status_code == 403 and got.json()["error"]["code"] == "team_limited"
+            continue
+        assert got.status_code == 200, (path, got.text)
+        assert employee_ids_in(got.json(), known) <= {mine}, path
+        read += 1
+    assert read >= 15  # reports, history, triggers, leads, devices, employees, the export
+    export = stack.api.get("/v1/privacy/export", params=params, headers=admin).json()
+    assert export["calls"] == [] and export["leads"] == []
+    for path, body in (("/v1/api-keys", {"role": "viewer"}), ("/v1/hooks", {})):
+        refused = stack.api.post(path, json=body, headers=admin)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "team_limited"

@@ -116,7 +116,7 @@ def route_limit(scope: Scope) -> int:
     larger = getattr(app.state, "larger_bodies", None)
     if larger is None:  # once per application: the routes that declare a limit
         larger = app.state.larger_bodies = [
-            (context.methods or frozenset(), compile_path(context.path)[0], limit)
+            (context.methods or frozenset(), compile_path(context.path or "")[0], limit)
             for context in iter_route_contexts(app.routes)
             if (limit := getattr(context.original_route, "max_body_size", None))
         ]

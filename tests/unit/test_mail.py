@@ -47,7 +47,7 @@ def test_sent_once_by_two_senders_then_gone(engine: sa.Engine) -> None:
             sent = list(pool.map(lambda _: send_due_mail(engine, settings, NOW), range(2)))
         assert sum(sent) == 10
         assert sorted(m["To"] for m in inbox.messages) == [f"p{i}@x.example" for i in range(10)]
-        assert "token=abc" in inbox.messages[0].get_content()
+        assert "token=abc" in str(inbox.messages[0])
     assert outbox(engine) == []  # nothing of a sent message stays
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -156,14 +156,38 @@ def lookup_device(db: Connection, token_hash: str) -> DeviceIdentity | None:
     )
 
 
+# tokens revoked this long before the previous sweep are looked for again: a revocation's
+# timestamp is taken before its transaction commits, and by another process's clock
+SWEEP_OVERLAP = timedelta(seconds=10)
+
+
 class DeviceAuthenticator:
-    """Token digest -> identity, cached for `ttl_s` (revocations elsewhere apply within the TTL;
-    in this process at once, because enrollment evicts the tokens it revokes)."""
+    """Token digest -> identity, cached for `ttl_s`. A revocation evicts the token within a
+    second wherever it was made: `sweep` (each second, ingest's lifespan task) drops the tokens
+    revoked since the last sweep; enrollment evicts the tokens it revokes at once."""
 
     def __init__(self, engine: Engine, ttl_s: float) -> None:
         self._engine = engine
         self._ttl_s = ttl_s
         self._cache: dict[str, tuple[DeviceIdentity, float]] = {}
+        self._swept_at: datetime | None = None
+
+    def sweep(self, now: datetime) -> int:
+        """Evict the tokens revoked since the previous sweep; how many were cached."""
+        since = self._swept_at
+        if since is None or not self._cache:  # what is cached later is looked up after now
+            self._swept_at = now
+            return 0
+        with self._engine.connect() as db:
+            revoked = db.execute(
+                sa.select(device_tokens.c.token_hash).where(
+                    device_tokens.c.revoked_at >= since - SWEEP_OVERLAP
+                )
+            ).scalars()
+            evicted = [token_hash for token_hash in revoked if token_hash in self._cache]
+        self.evict(evicted)
+        self._swept_at = now  # only once it worked: a failed sweep's span is covered next time
+        return len(evicted)
 
     def authenticate(self, token: str) -> DeviceIdentity | None:
         token_hash = digest(token)

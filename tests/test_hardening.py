@@ -20,6 +20,8 @@ from deploy.local_stack import free_port
 from tests.conftest import shared_stack
 from tests.support.services import Broker
 from tests.support.stack import Stack
+from tests.test_faults import wire_calls
+from tests.test_pipeline_e2e import upload
 
 PASSWORD = "correct horse battery staple"
 MIB = 1024 * 1024
@@ -225,3 +227,19 @@ def test_password_reset_tells_nothing_and_is_limited(stack: Stack) -> None:
         for _ in range(3)
     ]
     assert statuses[-1].status_code == 429 and int(statuses[-1].headers["retry-after"]) > 0
+
+
+def test_a_revoked_device_is_refused_within_a_second(stack: Stack) -> None:
+    key = stack.signup("Revoker")["api_key"]
+    device = stack.enrolled_device(key, "Asha", "hw-revoked")
+    token = device["device_token"]
+    assert upload(stack, token, wire_calls(1, "before-")).status_code == 202  # now cached
+    revoked = stack.api.delete(
+        f"/v1/devices/{device['device_id']}", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert revoked.status_code == 204
+    started = time.monotonic()
+    while upload(stack, token, wire_calls(1, "after-")).status_code == 202:
+        assert time.monotonic() - started < 2.0, "still accepted 2 s after its revocation"
+        time.sleep(0.1)
+    assert upload(stack, token, wire_calls(1, "later-")).status_code == 401

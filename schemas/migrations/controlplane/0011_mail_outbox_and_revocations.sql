@@ -15,3 +15,5 @@ CREATE TABLE mail_outbox (
     failed_at TIMESTAMP
 );
 CREATE INDEX mail_outbox_due ON mail_outbox (failed_at, due_at);
+-- Ingest sweeps the device tokens revoked in the last seconds out of its cache each second.
+CREATE INDEX device_tokens_revoked ON device_tokens (revoked_at);

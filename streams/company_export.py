@@ -5,7 +5,6 @@ left out like everywhere else. Kept 7 days, then deleted with its file."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import logging
@@ -47,6 +46,7 @@ from core.export_rows import (
 )
 from core.metrics import privacy_job
 from core.number_crypto import CompanyKeys
+from core.spreadsheet import SafeCsvWriter
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(hours=1)  # a worker that died while writing: another takes it after this
@@ -107,7 +107,7 @@ def write_csv(
     count = 0
     with archive.open(name, "w", force_zip64=True) as member:
         text = io.TextIOWrapper(member, encoding="utf-8", newline="")
-        writer = csv.DictWriter(text, fieldnames=list(columns))
+        writer = SafeCsvWriter(text, columns)
         writer.writeheader()
         for row in rows:
             writer.writerow(row)

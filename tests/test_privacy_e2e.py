@@ -316,6 +316,12 @@ def test_the_company_archive_reads_back(both_stacks: Stack) -> None:
     stack = both_stacks
     company = company_with_calls(stack, f"Archive{stack.name}")
     key, owner = company["key"], owner_token(stack, company["name"])
+    (employee,) = stack.api.get("/v1/employees", headers=auth(key)).json()["items"]
+    formula = "=cmd|' /C calc'!A0"  # a spreadsheet would run it: the archive neutralises it
+    renamed = stack.api.patch(
+        f"/v1/employees/{employee['id']}", json={"name": formula}, headers=auth(key)
+    )
+    assert renamed.status_code == 200, renamed.text
     assert stack.api.post("/v1/privacy/exports", headers=auth(key)).status_code == 403
     answer = stack.api.post("/v1/privacy/exports", headers=auth(owner))
     assert answer.status_code == 202, answer.text
@@ -348,7 +354,7 @@ def test_the_company_archive_reads_back(both_stacks: Stack) -> None:
     assert {row["number"] for row in files["calls.csv"]} == {ERASED, KEPT}
     assert [row["number"] for row in files["contacts.csv"]] == [ERASED]
     assert [row["primary_number"] for row in files["leads.csv"]] == [ERASED]
-    assert [row["name"] for row in files["employees.csv"]] == ["Asha"]
+    assert [row["name"] for row in files["employees.csv"]] == ["'" + formula]
     assert len(files["devices.csv"]) == 1
     notes = {row["id"]: row["note"] for row in files["calls.csv"]}
     assert sorted(notes.values())[0] == "note of e-1"

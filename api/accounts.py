@@ -26,14 +26,14 @@ from core.errors import ApiError, error_responses
 from core.rate_limit import RateLimiter, enforce
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
-AUTHENTICATED = error_responses(400, 401, 404, 422)
+AUTHENTICATED = error_responses(401, 404, 422)
 
 
 @router.post(
     "/signup",
     status_code=201,
     response_model=SignupResponse,
-    responses=error_responses(400, 403, 409, 422, 429),
+    responses=error_responses(403, 409, 422, 429),
 )
 def signup(body: SignupRequest, request: Request, context: Context) -> SignupResponse:
     """A new company, its owner and a first API key (shown once)."""

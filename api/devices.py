@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from api import device_service as service
 from api.deps import Context, CurrentTenant, Db, utc_now
 from api.device_service import DeviceList, SyncSent
+from api.flags import Flag
 from core.errors import error_responses
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=error_responses(401, 404, 422))
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=error_respo
 async def list_devices(
     tenant: CurrentTenant,
     db: Db,
-    revoked: Annotated[bool, Query(description="include revoked devices")] = False,
+    revoked: Annotated[Flag, Query(description="include revoked devices")] = False,
 ) -> DeviceList:
     company = tenant.company
     items = await run_in_threadpool(

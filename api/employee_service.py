@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field, StrictBool
 from sqlalchemy.engine import Connection
 
 from core.controlplane import device_tokens, devices, employees, enrollment_codes
@@ -31,8 +31,8 @@ class EmployeeUpdate(BaseModel):
     phone: str | None = Field(default=None, max_length=64)
     email: EmailStr | None = None
     team: str | None = Field(default=None, max_length=200)
-    tracking_enabled: bool | None = None
-    takes_leads: bool | None = Field(
+    tracking_enabled: StrictBool | None = None
+    takes_leads: StrictBool | None = Field(
         default=None, description="false: auto-assignment gives this employee no leads"
     )
 

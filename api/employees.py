@@ -15,10 +15,11 @@ from api.employee_service import (
     EmployeeUpdate,
     EnrollmentCode,
 )
+from api.flags import Flag
 from core.errors import error_responses
 
 router = APIRouter(
-    prefix="/v1/employees", tags=["employees"], responses=error_responses(400, 401, 403, 404, 422)
+    prefix="/v1/employees", tags=["employees"], responses=error_responses(401, 403, 404, 422)
 )
 
 
@@ -31,7 +32,7 @@ def create_employee(body: EmployeeCreate, tenant: CurrentTenant, db: Db) -> Empl
 def list_employees(
     tenant: CurrentTenant,
     db: Db,
-    archived: Annotated[bool, Query(description="include archived employees")] = False,
+    archived: Annotated[Flag, Query(description="include archived employees")] = False,
 ) -> EmployeeList:
     return EmployeeList(
         items=service.list_employees(db, tenant.company.id, archived, tenant.employee_ids)

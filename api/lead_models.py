@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
 )
@@ -142,7 +143,7 @@ class ImportResult(BaseModel):
     updated: int
     skipped: int = Field(description="rows whose number belongs to a lead already (skip)")
     errors: list[RowError]
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
 
 class NumbersRequest(BaseModel):

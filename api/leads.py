@@ -16,6 +16,7 @@ from api.call_history import company_keys
 from api.context import ApiContext
 from api.deps import Context, CurrentTenant, Db, utc_now
 from api.employee_service import report_staff
+from api.flags import Flag
 from api.lead_models import (
     MAX_IMPORT_ROWS,
     Assign,
@@ -134,7 +135,7 @@ async def import_leads(
     tenant: LeadsTenant,
     context: Context,
     background: BackgroundTasks,
-    dry_run: Annotated[bool, Query(description="validate and count, write nothing")] = False,
+    dry_run: Annotated[Flag, Query(description="validate and count, write nothing")] = False,
     on_duplicate: Annotated[
         OnDuplicate, Query(description="a row whose number is a lead's already")
     ] = OnDuplicate.skip,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy.engine import Connection
 
 from api.call_history import company_keys, normalised_number, number_key
@@ -33,7 +33,7 @@ from core.number_crypto import blind_index
 
 class ErasureRequest(BaseModel):
     number: str = Field(min_length=1, max_length=64, description="the client's number, any format")
-    suppress: bool = Field(
+    suppress: StrictBool = Field(
         default=False, description="also drop this number's future calls and contacts"
     )
 

@@ -14,6 +14,7 @@ from api.audit import AuditWriter
 from api.call_filters import Range, ReportFilter
 from api.deps import Audit, Context, CurrentTenant, Db
 from api.employee_service import report_staff
+from api.flags import Flag
 from api.paging import SortKey, next_cursor, page_request
 from api.reveal import RevealQuery, reveal_keys
 from core.errors import error_responses
@@ -87,7 +88,7 @@ async def analytics(
     f: ReportFilter,
     group_by: GroupBy = "day",
     unique_clients: Annotated[
-        bool,
+        Flag,
         Query(
             description="false: leave each bucket's distinct numbers out (null), for charts "
             "of calls; the distinct count is most of the report's cost"

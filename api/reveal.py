@@ -9,13 +9,14 @@ from fastapi import Query
 
 from api.call_history import company_keys
 from api.context import ApiContext
+from api.flags import Flag
 from api.policy import Role
 from api.tenancy import Tenant
 from core.errors import ApiError
 from core.number_crypto import CompanyKeys
 
 RevealQuery = Annotated[
-    bool, Query(description="numbers in E.164 instead of masked (admin, owner; audited)")
+    Flag, Query(description="numbers in E.164 instead of masked (admin, owner; audited)")
 ]
 
 

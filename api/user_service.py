@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field, StrictBool
 from sqlalchemy.engine import Connection
 
 from api.passwords import NewPassword
@@ -37,7 +37,7 @@ class UserCreate(BaseModel):
 class UserUpdate(BaseModel):
     role: UserRole | None = None
     teams: Teams | None = None
-    disabled: bool | None = None
+    disabled: StrictBool | None = None
 
 
 class UserView(BaseModel):

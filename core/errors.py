@@ -34,7 +34,6 @@ class ErrorBody(BaseModel):
 
 
 ERROR_MEANINGS = {
-    400: "the body could not be parsed",
     401: "the credential is missing, unknown or revoked",
     402: "the plan or the subscription does not include this",
     403: "the credential may not do this",
@@ -107,6 +106,12 @@ def clean_message(message: str) -> str:
     return message.removeprefix("Value error, ")
 
 
+def invalid_json(message: str) -> JSONResponse:
+    """Malformed JSON: the same 422 `invalid_json` on both services, whoever parsed the body
+    (core/request_body.py for ingest's uploads, FastAPI for every other route)."""
+    return JSONResponse(error_body("invalid_json", message), 422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -116,11 +121,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = validation_fields(exc.errors())
+        errors = exc.errors()
+        if any(err.get("type") == "json_invalid" for err in errors):
+            return invalid_json(f"the body is not valid JSON: {errors[0]['ctx']['error']}")
+        fields = validation_fields(errors)
         return JSONResponse(error_body("invalid_request", "the request is invalid", fields), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not read the body (not UTF-8, say)
+            return invalid_json("the body is not valid JSON (UTF-8)")
         code = HTTP_CODES.get(exc.status_code, "http_error")
 
         # Starlette's 405 carries `Allow`

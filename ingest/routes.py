@@ -59,7 +59,7 @@ UPLOAD_ERRORS = error_responses(401, 402, 403, 413, 415, 422, 429, 503)
     status_code=201,
     response_model=EnrollResponse,
     tags=["devices"],
-    responses=error_responses(400, 401, 403, 409, 422),
+    responses=error_responses(401, 403, 409, 422),
 )
 def enroll(body: EnrollRequest, state: State) -> EnrollResponse:
     with state.engine.begin() as db:

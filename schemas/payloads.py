@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -13,6 +14,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     StringConstraints,
 )
 from pydantic.json_schema import WithJsonSchema
@@ -55,7 +59,7 @@ def parse_call_type(value: Any) -> CallType:
         return _CALL_TYPES_BY_NAME[value]
     if isinstance(value, bool):
         raise ValueError("call type must be a name or an Android code, not a boolean")
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, int):
         if value in ANDROID_CALL_TYPE_CODES:
@@ -100,6 +104,19 @@ def _id_string(value: Any) -> Any:
     return value
 
 
+# what a phone writes in a number: ASCII digits and dialling punctuation (`,` and `;` are
+# Android's pause and wait); a letter, a control or bidi character, a non-ASCII digit is an
+# error of its record, never a "private" (empty) number
+_DIALABLE = re.compile(r"[0-9+\-(). *#/,;]*")
+
+
+def _dialable(value: str) -> str:
+    if not _DIALABLE.fullmatch(value):
+        raise ValueError("a phone number holds ASCII digits, spaces and + - ( ) . * # / , ; only")
+    return value
+
+
+PhoneText = Annotated[str, StringConstraints(max_length=64), AfterValidator(_dialable)]
 OffsetDateTime = Annotated[
     AwareDatetime,
     BeforeValidator(_time_value),
@@ -147,12 +164,12 @@ class CallRecord(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     id: ClientId
-    number: str = Field(default="", max_length=64)
+    number: PhoneText = ""
     name: str | None = Field(default=None, max_length=256)
     type: CallTypeField
     started_at: OffsetDateTime
-    duration_s: Annotated[int, stored_as("UInt32", le=MAX_CALL_DURATION_S)]
-    sim_slot: Annotated[int, stored_as("Int8", ge=0, le=7)] | None = None
+    duration_s: Annotated[StrictInt, stored_as("UInt32", le=MAX_CALL_DURATION_S)]
+    sim_slot: Annotated[StrictInt, stored_as("Int8", ge=0, le=7)] | None = None
     note: str | None = Field(default=None, max_length=4_000)
 
 
@@ -183,9 +200,9 @@ class CallsAccepted(BaseModel):
 class Sim(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    slot: Annotated[int, stored_as("Int8", ge=0, le=7)]
+    slot: Annotated[StrictInt, stored_as("Int8", ge=0, le=7)]
     sim_id: str = Field(min_length=1, max_length=128)
-    number: str | None = Field(default=None, max_length=64)
+    number: PhoneText | None = None
     carrier: str | None = Field(default=None, max_length=128)
 
 
@@ -196,9 +213,9 @@ class DeviceInfo(BaseModel):
     brand: str = Field(default="", max_length=64)
     model: str = Field(default="", max_length=128)
     android_version: str = Field(default="", max_length=32)
-    sdk_int: Annotated[int, stored_as("UInt16", le=1000)] = 0
+    sdk_int: Annotated[StrictInt, stored_as("UInt16", le=1000)] = 0
     app_version: str = Field(default="", max_length=64)
-    app_version_code: Annotated[int, stored_as("UInt32", le=ANDROID_MAX_VERSION_CODE)] = 0
+    app_version_code: Annotated[StrictInt, stored_as("UInt32", le=ANDROID_MAX_VERSION_CODE)] = 0
     fcm_token: str | None = Field(default=None, max_length=4096)
     sims: list[Sim] = Field(default_factory=list, max_length=8)
 
@@ -237,9 +254,9 @@ class CallsUpload(BaseModel):
 class Location(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    accuracy_m: float | None = Field(default=None, ge=0, le=1_000_000)
+    lat: StrictFloat = Field(ge=-90, le=90)
+    lon: StrictFloat = Field(ge=-180, le=180)
+    accuracy_m: StrictFloat | None = Field(default=None, ge=0, le=1_000_000)
     at: OffsetDateTime | None = None
 
 
@@ -249,13 +266,15 @@ class DeviceStatus(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     at: OffsetDateTime
-    battery_pct: Annotated[int, stored_as("Int16", ge=0, le=100)]
-    charging: bool | None = None
+    battery_pct: Annotated[StrictInt, stored_as("Int16", ge=0, le=100)]
+    charging: StrictBool | None = None
     location: Location | None = None
     app_version: str | None = Field(default=None, max_length=64)
-    app_version_code: Annotated[int, stored_as("UInt32", le=ANDROID_MAX_VERSION_CODE)] | None = None
+    app_version_code: (
+        Annotated[StrictInt, stored_as("UInt32", le=ANDROID_MAX_VERSION_CODE)] | None
+    ) = None
     android_version: str | None = Field(default=None, max_length=32)
-    sdk_int: Annotated[int, stored_as("UInt16", le=1000)] | None = None
+    sdk_int: Annotated[StrictInt, stored_as("UInt16", le=1000)] | None = None
     network: str | None = Field(default=None, max_length=32)
     fcm_token: str | None = Field(default=None, max_length=4096)
     sims: list[Sim] | None = Field(default=None, max_length=8)
@@ -266,7 +285,7 @@ class Contact(BaseModel):
 
     id: ClientId
     name: str = Field(default="", max_length=256)
-    numbers: list[Annotated[str, StringConstraints(max_length=64)]] = Field(max_length=20)
+    numbers: list[PhoneText] = Field(max_length=20)
     photo_url: str | None = Field(default=None, max_length=2048)
 
 
@@ -303,7 +322,7 @@ class DeviceLead(BaseModel):
     primary_number: str | None = None
     secondary_number: str | None = None
     notes: str | None = None
-    removed: bool = Field(
+    removed: StrictBool = Field(
         default=False, description="re-assigned away or deleted: drop it from the call list"
     )
 

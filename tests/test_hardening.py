@@ -243,3 +243,61 @@ def test_a_revoked_device_is_refused_within_a_second(stack: Stack) -> None:
         assert time.monotonic() - started < 2.0, "still accepted 2 s after its revocation"
         time.sleep(0.1)
     assert upload(stack, token, wire_calls(1, "later-")).status_code == 401
+
+
+def test_ingest_types_are_strict_per_record(stack: Stack) -> None:
+    key = stack.signup("Strict")["api_key"]
+    token = stack.enrolled_device(key, "Asha", "hw-strict")["device_token"]
+    good = {"id": "ok", "number": "+91 98765-43210", "type": "3", "duration_s": 0}
+    good["started_at"] = "2026-03-02T10:00:00+05:30"
+    bad = {
+        "duration_s": [{"duration_s": "10"}, {"duration_s": True}, {"duration_s": 10.0}],
+        "type": [{"type": "\u0663"}, {"type": True}],
+        "number": [
+            {"number": "98765\x0043210"},
+            {"number": "\u202e9876543210"},
+            {"number": "1-800-FLOWERS"},
+            {"number": "\u0669\u0668\u0667"},
+        ],
+    }
+    calls = [good] + [
+        {**good, "id": f"{field}-{n}", **change}
+        for field, changes in bad.items()
+        for n, change in enumerate(changes)
+    ]
+    answer = upload(stack, token, calls)
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert body["accepted"] == 1
+    rejected = {r["id"]: [e["path"] for e in r["errors"]] for r in body["rejected"]}
+    assert rejected == {c["id"]: [c["id"].split("-")[0]] for c in calls[1:]}
+
+
+@pytest.mark.parametrize("value", ["1", "0", "yes", "on", "TRUE"])
+def test_boolean_query_values_are_true_or_false(stack: Stack, value: str) -> None:
+    key = {"Authorization": f"Bearer {stack.signup(f'Flags{value}')['api_key']}"}
+    for path, name in (("/v1/calls", "reveal"), ("/v1/devices", "revoked")):
+        answer = stack.api.get(path, params={name: value}, headers=key)
+        assert answer.status_code == 422, answer.text
+        assert [f["path"] for f in answer.json()["error"]["fields"]] == [name]
+    assert stack.api.get("/v1/calls", params={"reveal": "true"}, headers=key).status_code == 200
+    employee = stack.api.post("/v1/employees", json={"name": "A"}, headers=key).json()
+    answer = stack.api.patch(
+        f"/v1/employees/{employee['id']}", json={"tracking_enabled": 1}, headers=key
+    )
+    assert answer.status_code == 422
+    assert [f["path"] for f in answer.json()["error"]["fields"]] == ["tracking_enabled"]
+
+
+@pytest.mark.parametrize(
+    ("service", "path"),
+    [("api", "/v1/auth/login"), ("api", "/v1/signup"), ("ingest", "/v1/devices/enroll")],
+)
+@pytest.mark.parametrize("raw", [b'{"email": ', b"\xff\xfe{}", b"[1, 2"])
+def test_malformed_json_is_one_shape_on_both_services(
+    stack: Stack, service: str, path: str, raw: bytes
+) -> None:
+    client = stack.api if service == "api" else stack.ingest
+    answer = client.post(path, content=raw, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] == "invalid_json"

@@ -26,15 +26,39 @@ def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address a gateway or host translates to: NAT64's
+# well-known prefix (RFC 6052), IPv4-compatible (RFC 4291, deprecated) and IPv4-translated
+# (SIIT, RFC 2765) addresses
+EMBEDDING_LAST_32 = tuple(
+    ipaddress.IPv6Network(prefix) for prefix in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96")
+)
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215; RFC 6052 /48 layout
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (mapped, 6to4, Teredo's server, NAT64, SIIT or
+    IPv4-compatible), if any."""
+    inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[0] if ip.teredo else None)
+    if inner is not None:
+        return inner
+    if any(ip in network for network in EMBEDDING_LAST_32):
+        return ipaddress.IPv4Address(ip.packed[-4:])
+    if ip in LOCAL_NAT64:  # a /48 prefix: two octets, then `u` (bits 64-71), then two
+        return ipaddress.IPv4Address(ip.packed[6:8] + ip.packed[9:11])
+    return None
+
+
 def is_public(address: str) -> bool:
     """Globally routable: not loopback, private, link-local (the metadata address
-    169.254.169.254 among them), shared, multicast, reserved or unspecified; an IPv4-mapped or
-    6to4 IPv6 address is judged by the IPv4 address inside it."""
+    169.254.169.254 among them), shared, multicast, reserved or unspecified; an IPv6 address
+    that embeds an IPv4 address (`embedded_ipv4`) is judged by that address, and a Teredo one by
+    its client's too."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
-        inner = ip.ipv4_mapped or ip.sixtofour
+        inner = embedded_ipv4(ip)
         if inner is not None:
-            return is_public(str(inner))
+            client = ip.teredo[1] if ip.teredo else inner
+            return is_public(str(inner)) and is_public(str(client))
     return ip.is_global and not ip.is_multicast
 
 

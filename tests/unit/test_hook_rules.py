@@ -39,6 +39,15 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
         "fd00:ec2::254",  # AWS metadata over IPv6
         "::ffff:127.0.0.1",  # IPv4-mapped loopback
         "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "64:ff9b::7f00:1",  # NAT64 (RFC 6052) of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of the metadata address
+        "64:ff9b:1:7f00:0:1::",  # local-use NAT64 /48 of 127.0.0.1
+        "64:ff9b:1:a9fe:a9:fe00::",  # local-use NAT64 /48 of 169.254.169.254
+        "::127.0.0.1",  # IPv4-compatible loopback
+        "::169.254.169.254",
+        "::ffff:0:7f00:1",  # IPv4-translated (SIIT) loopback
+        "::ffff:0:a00:1",  # SIIT of 10.0.0.1
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo whose client is 192.0.2.45
         "ff02::1",
     ],
 )
@@ -46,7 +55,10 @@ def test_internal_addresses_are_not_public(address: str) -> None:
     assert not is_public(address)
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"])
+@pytest.mark.parametrize(
+    "address",
+    ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "64:ff9b::808:808", "::ffff:0:808:808"],
+)
 def test_public_addresses_are(address: str) -> None:
     assert is_public(address)
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import sqlalchemy as sa
 from fastapi.responses import JSONResponse
+from kafka.errors import KafkaError
+from kafka.protocol.old.api_versions import ApiVersionsRequest_v0
+from kafka.protocol.parser import KafkaProtocol
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
@@ -21,16 +25,38 @@ def database_problem(engine: Engine) -> str | None:
     return None
 
 
+BROKER_DEADLINE_S = 2.0
+
+
+def broker_answers(host: str, port: int, deadline_s: float) -> None:
+    """Ask the broker for its API versions (kafka-python's protocol encoder and decoder) and
+    wait at most `deadline_s` for the answer: a broker that accepts connections but does not
+    answer (stopped, overloaded) is down. OSError when it does not answer in time."""
+    protocol = KafkaProtocol(client_id="closecall-readyz")
+    protocol.send_request(ApiVersionsRequest_v0())
+    ends = time.monotonic() + deadline_s
+    with socket.create_connection((host, port), timeout=deadline_s) as sock:
+        sock.sendall(protocol.send_bytes())
+        while True:
+            sock.settimeout(max(0.01, ends - time.monotonic()))
+            data = sock.recv(65536)
+            if not data:
+                raise OSError("the broker closed the connection")
+            if protocol.receive_bytes(data):
+                return
+
+
 def broker_problem(bootstrap: str) -> str | None:
-    """None when some bootstrap server accepts a TCP connection, else what is wrong."""
+    """None when some bootstrap server answers a request within BROKER_DEADLINE_S, else what
+    is wrong."""
     errors = []
     for server in bootstrap.split(","):
         host, _, port = server.strip().rpartition(":")
         try:
-            socket.create_connection((host, int(port)), timeout=1).close()
+            broker_answers(host, int(port), BROKER_DEADLINE_S)
             return None
-        except OSError as exc:
-            errors.append(f"{server}: {exc}")
+        except (OSError, KafkaError) as exc:
+            errors.append(f"{server}: {exc or type(exc).__name__}")
     return f"Kafka unreachable ({'; '.join(errors)}); start the broker or fix CLOSECALL_KAFKA_BOOTSTRAP"
 
 

@@ -4,11 +4,14 @@ races cannot pass a limit, small hostile inputs are 4xx, password resets tell no
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +19,7 @@ import psutil
 import pyotp
 import pytest
 
+from core.health import BROKER_DEADLINE_S, broker_problem
 from deploy.local_stack import free_port
 from tests.conftest import shared_stack
 from tests.support.services import Broker
@@ -301,3 +305,24 @@ def test_malformed_json_is_one_shape_on_both_services(
     answer = client.post(path, content=raw, headers={"Content-Type": "application/json"})
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["code"] == "invalid_json"
+
+
+def test_readiness_asks_the_broker_with_a_deadline(tmp_path: Path) -> None:
+    """A broker that accepts connections but answers nothing (SIGSTOP) is not ready, and the
+    check says so within its 2 s deadline."""
+    frozen = Broker("noida", tmp_path)
+    frozen.start()
+    assert frozen.process is not None
+    pid = frozen.process.pid
+    try:
+        assert broker_problem(frozen.bootstrap) is None
+        os.kill(pid, signal.SIGSTOP)
+        started = time.monotonic()
+        problem = broker_problem(frozen.bootstrap)
+        assert problem is not None and "timed out" in problem
+        assert time.monotonic() - started < BROKER_DEADLINE_S + 1
+        os.kill(pid, signal.SIGCONT)
+        assert broker_problem(frozen.bootstrap) is None
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        frozen.stop()

@@ -252,9 +252,9 @@ def test_a_revoked_device_is_refused_within_a_second(stack: Stack) -> None:
 def test_ingest_types_are_strict_per_record(stack: Stack) -> None:
     key = stack.signup("Strict")["api_key"]
     token = stack.enrolled_device(key, "Asha", "hw-strict")["device_token"]
-    good = {"id": "ok", "number": "+91 98765-43210", "type": "3", "duration_s": 0}
-    good["started_at"] = "2026-03-02T10:00:00+05:30"
-    bad = {
+    good: dict[str, Any] = {"id": "ok", "number": "+91 98765-43210", "type": "3"}
+    good |= {"duration_s": 0, "started_at": "2026-03-02T10:00:00+05:30"}
+    bad: dict[str, list[dict[str, Any]]] = {
         "duration_s": [{"duration_s": "10"}, {"duration_s": True}, {"duration_s": 10.0}],
         "type": [{"type": "\u0663"}, {"type": True}],
         "number": [
@@ -274,7 +274,7 @@ def test_ingest_types_are_strict_per_record(stack: Stack) -> None:
     body = answer.json()
     assert body["accepted"] == 1
     rejected = {r["id"]: [e["path"] for e in r["errors"]] for r in body["rejected"]}
-    assert rejected == {c["id"]: [c["id"].split("-")[0]] for c in calls[1:]}
+    assert rejected == {str(c["id"]): [str(c["id"]).split("-")[0]] for c in calls[1:]}
 
 
 @pytest.mark.parametrize("value", ["1", "0", "yes", "on", "TRUE"])

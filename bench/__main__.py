@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import console, hooks, pipeline, privacy, reports
+from bench import console, hooks, idle, pipeline, privacy, reports
 from bench.report_data import ReportDataShape
 
 REPORT_SHAPES = {
@@ -26,6 +26,7 @@ HOOK_LATENCY_S = {"tiny": 3.0, "quick": 20.0, "full": 60.0}
 EXPORT_CALLS = {"tiny": 5_000, "quick": 1_000_000, "full": 1_000_000}
 DASHBOARD_CALLS = {"tiny": 20_000, "quick": 1_000_000, "full": 5_000_000}
 DASHBOARD_LOADS = {"tiny": 2, "quick": 5, "full": 10}
+IDLE_SECONDS = {"tiny": 10.0, "quick": 60.0, "full": 60.0}
 PIPELINE_SCALES = {"tiny": pipeline.TINY, "quick": pipeline.QUICK, "full": pipeline.FULL}
 
 
@@ -72,7 +73,23 @@ def table(results: dict[str, Any]) -> str:
         lines += privacy_table(results["privacy"])
     if "console" in results:
         lines += console_table(results["console"])
+    if "idle" in results:
+        lines += idle_table(results["idle"])
     return "\n".join(lines)
+
+
+def idle_table(figures: dict[str, Any]) -> list[str]:
+    idle, busy = figures["idle_pct_of_core"], figures["busy_pct_of_core"]
+    rows = [f"| {name} | {idle[name]} | {busy.get(name)} |" for name in idle if name != "total"]
+    return [
+        "",
+        f"CPU of the whole stack, % of one core over {figures['seconds']:.0f} s:",
+        "",
+        f"| process | idle (nothing uploading, no hook) | busy ({figures['busy_calls_per_s']} calls/s, same run) |",
+        "|---|---|---|",
+        *rows,
+        f"| **total** | **{idle['total']}** | **{busy['total']}** |",
+    ]
 
 
 def console_table(figures: dict[str, Any]) -> list[str]:
@@ -167,7 +184,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sizes.add_argument("--full", action="store_const", const="full", dest="size")
     sizes.add_argument("--tiny", action="store_const", const="tiny", dest="size")
     parser.add_argument(
-        "--only", choices=["pipeline", "reports", "leads", "hooks", "privacy", "console"]
+        "--only",
+        choices=["pipeline", "reports", "leads", "hooks", "privacy", "console", "idle"],
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
     args = parser.parse_args(argv)
@@ -199,6 +217,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             results["console"] = console.run(
                 Path(scratch) / "console", DASHBOARD_CALLS[size], DASHBOARD_LOADS[size], progress
             )
+        if args.only in (None, "idle"):
+            results["idle"] = idle.run(Path(scratch), IDLE_SECONDS[size], progress)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(table(results))

@@ -398,6 +398,16 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def forget_deleted(engine: Engine) -> None:
+    """After deletions that must not linger (an erasure): on SQLite, copy the write-ahead log
+    into the database and truncate it, so no old page image holds the deleted rows (the
+    database's own pages are overwritten on delete: `secure_delete`). PostgreSQL's dead tuples
+    are vacuumed by autovacuum; its WAL archive is kept as long as the operator keeps it."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """Many rows with the same keys: PostgreSQL's COPY (through psycopg; 2.4x faster than an
     executemany for a 10,000-lead import, BENCHMARKS.md), an executemany elsewhere."""

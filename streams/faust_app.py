@@ -12,11 +12,13 @@ from faust.types import EventT, TopicT
 from core.metrics import DEAD_LETTERS
 from core.settings import Settings
 from schemas.events import DeadLetter, IntegrationEvents
+from streams import fetch_backoff
 
 log = logging.getLogger(__name__)
 
 
 def faust_app(settings: Settings, group: str, instance_id: str, datadir: str) -> faust.App:
+    fetch_backoff.install()  # idle consumers sleep on brokers that answer empty fetches at once
     return faust.App(
         group,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -28,7 +30,7 @@ def faust_app(settings: Settings, group: str, instance_id: str, datadir: str) ->
         topic_allow_declare=False,
         broker_session_timeout=settings.kafka_session_timeout_s,
         broker_heartbeat_interval=1.0,
-        broker_commit_interval=0.2,
+        broker_commit_interval=2.0,
         broker_commit_every=100,
         # Static group membership: a restarted worker takes its partitions back at once.
         consumer_group_instance_id=instance_id,

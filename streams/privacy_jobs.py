@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from core import erasures, hook_events, mutations, subscription
 from core.audit import SYSTEM, record
 from core.clickhouse import ClickHouse, Param
-from core.controlplane import companies, delete_company, exports
+from core.controlplane import companies, delete_company, exports, forget_deleted
 from core.erasures import Erasure
 from core.lead_lookup import as_uuid
 from core.metrics import PRIVACY_JOBS, privacy_job
@@ -111,6 +111,7 @@ def carry_out(
             now,
             {"kind": erasure.kind, "counts": done.counts if done else {}},
         )
+    forget_deleted(engine)
     log.info("erasure %s of company %s done", erasure.id, erasure.company_id)
 
 

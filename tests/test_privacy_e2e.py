@@ -11,6 +11,7 @@ import io
 import uuid
 import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -107,11 +108,14 @@ def company_with_calls(stack: Stack, name: str) -> dict[str, Any]:
     noted = stack.ingest.put("/v1/calls/e-3/note", json={"note": "x"}, headers=auth(token))
     assert noted.status_code == 202
     lead = stack.api.post(
-        "/v1/leads", json={"first_name": "Gone", "primary_number": ERASED}, headers=auth(key)
+        "/v1/leads", json={"first_name": ERASED_NAME, "primary_number": ERASED}, headers=auth(key)
     )
     assert lead.status_code == 201, lead.text
     eventually(lambda: len(history(stack, key)) == 5)
     return {**made, "key": key, "token": token, "device_id": device["device_id"], "name": name}
+
+
+ERASED_NAME = "Gone-Erased-Lead"  # the erased client's lead: no byte of it may stay
 
 
 def masked_of(stack: Stack, key: str, number: str) -> str:
@@ -181,6 +185,16 @@ def test_an_erasure_hides_at_once_then_leaves_no_row(both_stacks: Stack) -> None
         )
     )
     assert [int(rows[0]["n"]) for rows in holding] == [0] * len(COMPANY_TABLES)
+    if not stack.embedded_api:  # the parts the mutations replaced leave the server's disk too
+
+        def replaced_parts() -> int:
+            (rows,) = stack.clickhouse_rows(
+                "SELECT count() AS n FROM system.parts WHERE database = currentDatabase()"
+                " AND NOT active AND table IN ('calls', 'call_notes', 'contacts')"
+            )
+            return int(rows[0]["n"])
+
+        eventually(lambda: replaced_parts() == 0, timeout_s=75, interval_s=2)
     engine = make_engine(stack.env["CLOSECALL_DATABASE_URL"])
     with engine.connect() as conn:
         for table, column in (
@@ -194,6 +208,11 @@ def test_an_erasure_hides_at_once_then_leaves_no_row(both_stacks: Stack) -> None
             ).scalar_one()
             assert found == 0, table
     engine.dispose()
+    database = stack.env["CLOSECALL_DATABASE_URL"]
+    if database.startswith("sqlite"):  # no page of the file or its log holds the erased lead
+        path = Path(database.removeprefix("sqlite:///"))
+        for held in (path, path.with_name(path.name + "-wal")):
+            assert not held.exists() or ERASED_NAME.encode() not in held.read_bytes(), held
     # the other client is untouched
     assert len(history(stack, key)) == 2
     actions = [

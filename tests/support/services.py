@@ -82,6 +82,14 @@ class Broker:
         self.process = None
 
 
+# what an erasure needs of the server (deploy/clickhouse/erasure.xml is the same): the parts a
+# mutation replaced, which still hold the erased rows, leave the disk within a minute
+MERGE_TREE_SETTINGS = (
+    "<merge_tree><old_parts_lifetime>30</old_parts_lifetime>"
+    "<cleanup_delay_period>10</cleanup_delay_period></merge_tree>"
+)
+
+
 class ClickHouseServer:
     """Debian's clickhouse-server (18.16) with a minimal config of our own on free ports."""
 
@@ -145,6 +153,7 @@ class ClickHouseServer:
   <default_database>default</default_database>
   <timezone>UTC</timezone>
   <mark_cache_size>536870912</mark_cache_size>
+  {MERGE_TREE_SETTINGS}
   {f"<remote_servers><closecall>{cluster}</closecall></remote_servers>" if cluster else ""}
 </yandex>
 """)

@@ -1,0 +1,45 @@
+"""Idle consumers that sleep: a long poll for brokers that do not hold an empty fetch.
+
+A Kafka broker holds a fetch that finds nothing for up to `fetch.max.wait.ms` (faust asks for
+1.5 s), so an idle consumer sends about one request a second. noida-db, the broker of the local
+stack and the tests, answers at once: an idle aiokafka consumer then sends ~5,000 fetches a
+second and the worker, the hooks worker and the broker burn a core between them while nothing
+happens (BENCHMARKS.md "Idle"). aiokafka has no setting for it, so its fetcher's request step
+is wrapped (aiokafka is pinned, 0.14.0): a fetch that brought nothing back sooner than
+EARLY_EMPTY_S is followed by a pause that doubles from 5 ms up to MAX_PAUSE_S while fetches stay
+empty, and starts over with the first records. On a broker that does hold empty fetches (Apache
+Kafka, Tansu) an empty answer takes the full wait, so the pause never happens; under load every
+fetch brings records, so it never happens either. What it costs: the first records after an
+idle spell wait up to MAX_PAUSE_S more."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from aiokafka.consumer import fetcher
+
+EARLY_EMPTY_S = 0.1
+FIRST_PAUSE_S = 0.005
+MAX_PAUSE_S = 0.25
+
+_original = fetcher.Fetcher._proc_fetch_request
+
+
+async def _fetch_with_backoff(self: Any, assignment: Any, node_id: int, request: Any) -> bool:
+    started = time.monotonic()
+    found: bool = await _original(self, assignment, node_id, request)
+    pauses: dict[int, float] = self.__dict__.setdefault("_closecall_pauses", {})
+    if found or time.monotonic() - started >= EARLY_EMPTY_S:
+        pauses.pop(node_id, None)
+        return found
+    pause = pauses[node_id] = min(MAX_PAUSE_S, pauses.get(node_id, FIRST_PAUSE_S / 2) * 2)
+    await asyncio.sleep(pause)  # the node stays "in flight": no other fetch to it meanwhile
+    return found
+
+
+def install() -> None:
+    """Wrap aiokafka's fetch step (once per process; the workers call it on start)."""
+    if fetcher.Fetcher._proc_fetch_request is _original:
+        fetcher.Fetcher._proc_fetch_request = _fetch_with_backoff

@@ -7,21 +7,8 @@ from functools import lru_cache
 
 import phonenumbers
 
-# What Android's call log and OEM dialers put in place of a number they did not get.
-_NO_NUMBER_MARKERS = frozenset(
-    {
-        "-1",
-        "-2",
-        "-3",
-        "-4",
-        "private",
-        "unknown",
-        "anonymous",
-        "withheld",
-        "restricted",
-        "payphone",
-    }
-)
+from schemas.payloads import NO_NUMBER_MARKERS
+
 _DIALABLE = re.compile(r"[^0-9+]")
 
 
@@ -36,7 +23,7 @@ def normalise_number(raw: str, default_region: str) -> str | None:
     subscriber number (`121`, `*123#`) keep their digits, so they still group as one client.
     """
     text = raw.strip()
-    if text.lower() in _NO_NUMBER_MARKERS:
+    if text.lower() in NO_NUMBER_MARKERS:
         return None
     dialable = _DIALABLE.sub("", text)
     digits = dialable.lstrip("+")

@@ -104,14 +104,30 @@ def _id_string(value: Any) -> Any:
     return value
 
 
-# what a phone writes in a number: ASCII digits and dialling punctuation (`,` and `;` are
-# Android's pause and wait); a letter, a control or bidi character, a non-ASCII digit is an
-# error of its record, never a "private" (empty) number
+# What Android's call log and OEM dialers put in place of a number they did not get: the call
+# is kept, without a number (a private call).
+NO_NUMBER_MARKERS = frozenset(
+    {
+        "-1",
+        "-2",
+        "-3",
+        "-4",
+        "private",
+        "unknown",
+        "anonymous",
+        "withheld",
+        "restricted",
+        "payphone",
+    }
+)
+# What a phone writes in a number otherwise: ASCII digits and dialling punctuation (`,` and `;`
+# are Android's pause and wait); a letter (`1-800-FLOWERS`), a control or bidi character, a
+# non-ASCII digit is an error of its record, never a private call.
 _DIALABLE = re.compile(r"[0-9+\-(). *#/,;]*")
 
 
 def _dialable(value: str) -> str:
-    if not _DIALABLE.fullmatch(value):
+    if value.lower() not in NO_NUMBER_MARKERS and not _DIALABLE.fullmatch(value):
         raise ValueError("a phone number holds ASCII digits, spaces and + - ( ) . * # / , ; only")
     return value
 

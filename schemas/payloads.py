@@ -123,16 +123,16 @@ NO_NUMBER_MARKERS = frozenset(
 # What a phone writes in a number otherwise: ASCII digits and dialling punctuation (`,` and `;`
 # are Android's pause and wait); a letter (`1-800-FLOWERS`), a control or bidi character, a
 # non-ASCII digit is an error of its record, never a private call.
-_DIALABLE = re.compile(r"[0-9+\-(). *#/,;]*")
+DIALABLE = re.compile(r"[0-9+\-(). *#/,;]*")
 
 
-def _dialable(value: str) -> str:
-    if value.lower() not in NO_NUMBER_MARKERS and not _DIALABLE.fullmatch(value):
+def dialable_number(value: str) -> str:
+    if value.lower() not in NO_NUMBER_MARKERS and not DIALABLE.fullmatch(value):
         raise ValueError("a phone number holds ASCII digits, spaces and + - ( ) . * # / , ; only")
     return value
 
 
-PhoneText = Annotated[str, StringConstraints(max_length=64), AfterValidator(_dialable)]
+PhoneText = Annotated[str, StringConstraints(max_length=64), AfterValidator(dialable_number)]
 OffsetDateTime = Annotated[
     AwareDatetime,
     BeforeValidator(_time_value),

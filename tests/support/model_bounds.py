@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel
 from pydantic.fields import FieldInfo
 
 from schemas.column_types import EARLIEST_TIME, LATEST_TIME
+from schemas.payloads import NO_NUMBER_MARKERS, dialable_number
 
 TEXT = st.characters(exclude_categories=["Cs"])
 
@@ -63,6 +64,9 @@ def for_annotation(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[An
         return st.one_of(st.just(low), st.just(high), st.integers(low, high))
     if annotation is float:
         return st.floats(low, high, allow_nan=False, allow_infinity=False, width=32)
+    if annotation is str and any(getattr(m, "func", None) is dialable_number for m in metadata):
+        digits = st.text(st.sampled_from("0123456789+-(). *#/,;"), max_size=max_len or 64)
+        return st.one_of(digits.map(str.strip), st.sampled_from(sorted(NO_NUMBER_MARKERS)))
     if annotation is str:
         text = st.text(TEXT, min_size=min_len, max_size=max_len or 64).map(str.strip)
         return text.filter(lambda value: len(value) >= min_len)

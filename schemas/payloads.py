@@ -14,9 +14,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StrictBool,
     StrictFloat,
-    StrictInt,
     StringConstraints,
 )
 from pydantic.json_schema import WithJsonSchema
@@ -77,8 +77,17 @@ _EARLIEST_MS = int(EARLIEST_TIME.timestamp() * 1000)
 _LATEST_MS = int(LATEST_TIME.timestamp() * 1000)
 
 
+def _whole(value: Any) -> Any:
+    """A JSON number without a fraction (`10.0`) is an integer, as JSON Schema says; a string
+    or a boolean never is (Strict refuses them)."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
 def _time_value(value: Any) -> Any:
     """RFC 3339 with an offset, or epoch milliseconds (Android's CallLog.Calls.DATE)."""
+    value = _whole(value)
     if isinstance(value, int) and not isinstance(value, bool):
         if not _EARLIEST_MS <= value < _LATEST_MS:
             raise ValueError("epoch milliseconds must be between 2000 and 2100")
@@ -132,7 +141,32 @@ def dialable_number(value: str) -> str:
     return value
 
 
-PhoneText = Annotated[str, StringConstraints(max_length=64), AfterValidator(dialable_number)]
+def _either_case(marker: str) -> str:
+    """`private` as `[Pp][Rr]...` (the markers hold letters, digits and `-` only)."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in marker)
+
+
+# the same rule for the OpenAPI document (ECMA regular expressions have no (?i))
+PHONE_PATTERN = (
+    "^[0-9+\\-(). *#/,;]*$|^(" + "|".join(_either_case(m) for m in sorted(NO_NUMBER_MARKERS)) + ")$"
+)
+PhoneText = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    AfterValidator(dialable_number),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": 64,
+            "pattern": PHONE_PATTERN,
+            "description": "digits and dialling punctuation, empty or a private-number marker",
+        }
+    ),
+]
+
+
+# last in an integer's Annotated, so the bounds before it stay in the JSON schema
+WHOLE = BeforeValidator(_whole)
 OffsetDateTime = Annotated[
     AwareDatetime,
     BeforeValidator(_time_value),
@@ -184,8 +218,8 @@ class CallRecord(BaseModel):
     name: str | None = Field(default=None, max_length=256)
     type: CallTypeField
     started_at: OffsetDateTime
-    duration_s: Annotated[StrictInt, stored_as("UInt32", le=MAX_CALL_DURATION_S)]
-    sim_slot: Annotated[StrictInt, stored_as("Int8", ge=0, le=7)] | None = None
+    duration_s: Annotated[int, Strict(), stored_as("UInt32", le=MAX_CALL_DURATION_S), WHOLE]
+    sim_slot: Annotated[int, Strict(), stored_as("Int8", ge=0, le=7), WHOLE] | None = None
     note: str | None = Field(default=None, max_length=4_000)
 
 
@@ -216,7 +250,7 @@ class CallsAccepted(BaseModel):
 class Sim(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    slot: Annotated[StrictInt, stored_as("Int8", ge=0, le=7)]
+    slot: Annotated[int, Strict(), stored_as("Int8", ge=0, le=7), WHOLE]
     sim_id: str = Field(min_length=1, max_length=128)
     number: PhoneText | None = None
     carrier: str | None = Field(default=None, max_length=128)
@@ -229,9 +263,11 @@ class DeviceInfo(BaseModel):
     brand: str = Field(default="", max_length=64)
     model: str = Field(default="", max_length=128)
     android_version: str = Field(default="", max_length=32)
-    sdk_int: Annotated[StrictInt, stored_as("UInt16", le=1000)] = 0
+    sdk_int: Annotated[int, Strict(), stored_as("UInt16", le=1000), WHOLE] = 0
     app_version: str = Field(default="", max_length=64)
-    app_version_code: Annotated[StrictInt, stored_as("UInt32", le=ANDROID_MAX_VERSION_CODE)] = 0
+    app_version_code: Annotated[
+        int, Strict(), stored_as("UInt32", le=ANDROID_MAX_VERSION_CODE), WHOLE
+    ] = 0
     fcm_token: str | None = Field(default=None, max_length=4096)
     sims: list[Sim] = Field(default_factory=list, max_length=8)
 
@@ -282,15 +318,15 @@ class DeviceStatus(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     at: OffsetDateTime
-    battery_pct: Annotated[StrictInt, stored_as("Int16", ge=0, le=100)]
+    battery_pct: Annotated[int, Strict(), stored_as("Int16", ge=0, le=100), WHOLE]
     charging: StrictBool | None = None
     location: Location | None = None
     app_version: str | None = Field(default=None, max_length=64)
     app_version_code: (
-        Annotated[StrictInt, stored_as("UInt32", le=ANDROID_MAX_VERSION_CODE)] | None
+        Annotated[int, Strict(), stored_as("UInt32", le=ANDROID_MAX_VERSION_CODE), WHOLE] | None
     ) = None
     android_version: str | None = Field(default=None, max_length=32)
-    sdk_int: Annotated[StrictInt, stored_as("UInt16", le=1000)] | None = None
+    sdk_int: Annotated[int, Strict(), stored_as("UInt16", le=1000), WHOLE] | None = None
     network: str | None = Field(default=None, max_length=32)
     fcm_token: str | None = Field(default=None, max_length=4096)
     sims: list[Sim] | None = Field(default=None, max_length=8)

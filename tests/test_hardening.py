@@ -255,7 +255,7 @@ def test_ingest_types_are_strict_per_record(stack: Stack) -> None:
     good: dict[str, Any] = {"id": "ok", "number": "+91 98765-43210", "type": "3"}
     good |= {"duration_s": 0, "started_at": "2026-03-02T10:00:00+05:30"}
     bad: dict[str, list[dict[str, Any]]] = {
-        "duration_s": [{"duration_s": "10"}, {"duration_s": True}, {"duration_s": 10.0}],
+        "duration_s": [{"duration_s": "10"}, {"duration_s": True}, {"duration_s": 10.5}],
         "type": [{"type": "\u0663"}, {"type": True}],
         "number": [
             {"number": "98765\x0043210"},

@@ -109,6 +109,15 @@ def still_running(process: psutil.Process) -> bool:
         return False
 
 
+def command_of(process: psutil.Process) -> str:
+    """How to name a child in a failure message; one that already ended is named by its pid
+    (a short-lived child may end between listing the children and asking)."""
+    try:
+        return " ".join(process.cmdline()[-2:])
+    except psutil.Error:
+        return f"pid {process.pid} (ended)"
+
+
 def port_free(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
@@ -128,10 +137,9 @@ def test_the_supervisor_takes_every_child_with_it(tmp_path: Path, signum: signal
         kept = [p for p in data.rglob("*") if p.is_file()]
         assert any("kafka" in str(p) for p in kept) and (data / "control.db") in kept
         assert all(p.stat().st_mode & 0o077 == 0 for p in kept), "files readable by others"
+        names = {c.pid: command_of(c) for c in children}  # before the signal: they exit after
         up.send_signal(signum)
         stopped = time.monotonic()
-
-        names = {c.pid: " ".join(c.cmdline()[-2:]) for c in children}
 
         def running() -> list[str]:
             alive = [c for c in children if still_running(c)]

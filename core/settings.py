@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = 9102
     hooks_metrics_port: int = 9103
-    lag_interval_s: float = 5.0
+    lag_interval_s: float = 15.0  # as often as Prometheus scrapes by default
     # `closecall rotate-master-key`: the key the data keys were wrapped under until now,
     # accepted beside CLOSECALL_MASTER_KEY until the rotation finished
     master_key_previous: str = Field(default="", repr=False)

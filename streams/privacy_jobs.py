@@ -176,17 +176,19 @@ def run_due(
     now: Callable[[], datetime],
     grace_days: int,
     timeout_s: float = 600.0,
-) -> None:
-    """One round of every time-driven job, each at the time it starts. An erasure waits
-    `SETTLE` after its request: by then every worker reads the new suppression list."""
-    lifecycle(engine, clickhouse, now(), grace_days)
+) -> bool:
+    """One round of every time-driven job, each at the time it starts; whether there was
+    anything to do (an erasure still settling counts). An erasure waits `SETTLE` after its
+    request: by then every worker reads the new suppression list."""
+    purged = lifecycle(engine, clickhouse, now(), grace_days)
     with engine.connect() as conn:
         waiting = erasures.pending(conn)
     for erasure in waiting:
         if erasure.requested_at <= now() - SETTLE:
             with privacy_job("erasure"):
                 carry_out(engine, clickhouse, erasure, now(), timeout_s)
-    retain(engine, clickhouse, now(), timeout_s)
+    retained = retain(engine, clickhouse, now(), timeout_s)
+    return bool(purged or waiting or retained)
 
 
 def purge(engine: Engine, clickhouse: ClickHouse, company_id: str) -> None:

@@ -45,6 +45,7 @@ from streams.decoding import UnprocessableRecord, decode_event
 from streams.device_facts import update_device_facts
 from streams.faust_app import Publisher, dead_letter, faust_app
 from streams.isolation import insert_isolating
+from streams.pacing import paced
 from streams.privacy_jobs import run_due
 from streams.retry import until_success
 from streams.status_rows import STATUS_COLUMNS, decode_status_event, status_row
@@ -61,15 +62,8 @@ CALL_KEY_AT = CALL_COLUMNS.index("client_key")
 CONTACT_KEY_AT = CONTACT_COLUMNS.index("client_key")
 # suppressions and withdrawn devices are read again this often; erasures wait longer
 DROPPED_TTL_S = 1.0
-
-
-async def in_thread(job: Callable[[], object], what: str) -> None:
-    """A timer's round in a thread of the loop's pool; a failed round is logged, and the next
-    tick runs it again (every job a timer runs is idempotent)."""
-    try:
-        await asyncio.get_running_loop().run_in_executor(None, job)
-    except Exception as exc:
-        log.warning("%s failed (retried): %r", what, exc)
+# the longest a time-driven round waits while it finds nothing to do (streams/pacing.py)
+IDLE_PACE_S = 5.0
 
 
 def create_worker(
@@ -262,28 +256,22 @@ def create_worker(
         except Exception as exc:  # tried again at the next tick
             log.warning("stale-device events failed: %r", exc)
 
-    def privacy_round() -> None:
-        run_due(
+    @paced(app, settings.privacy_interval_s, IDLE_PACE_S, "privacy jobs")
+    def privacy_jobs() -> bool:
+        """Erasures, retention, deactivation and purges (streams/privacy_jobs.py)."""
+        return run_due(
             engine, clickhouse, utc_now, settings.export_grace_days, settings.mutation_timeout_s
         )
 
-    @app.timer(settings.privacy_interval_s)
-    async def privacy_jobs() -> None:
-        """Erasures, retention, deactivation and purges (streams/privacy_jobs.py)."""
-        await in_thread(privacy_round, "privacy jobs")
-
-    def export_round() -> None:
-        run_exports(engine, clickhouse, settings.archive_dir, directory.keys, utc_now)
-
-    @app.timer(settings.privacy_interval_s)
-    async def company_exports() -> None:
+    @paced(app, settings.privacy_interval_s, IDLE_PACE_S, "company exports")
+    def company_exports() -> bool:
         """Company archives (streams/company_export.py), apart from the erasures they may wait on."""
-        await in_thread(export_round, "company exports")
+        return bool(run_exports(engine, clickhouse, settings.archive_dir, directory.keys, utc_now))
 
-    @app.timer(settings.mail_interval_s)
-    async def mail_sender() -> None:
+    @paced(app, settings.mail_interval_s, IDLE_PACE_S, "the mail sender")
+    def mail_sender() -> bool:
         """Queued email to the SMTP server (core/mail.py): retried with back-off, sent once."""
-        await in_thread(lambda: send_due_mail(engine, settings, utc_now()), "the mail sender")
+        return send_due_mail(engine, settings, utc_now()) > 0
 
     @app.agent(raw_calls, concurrency=1)
     async def store_calls(stream: faust.StreamT[bytes]) -> None:

@@ -106,8 +106,10 @@ class Settings(BaseSettings):
     # multiplies the retry schedule (5 s ... 24 h): 1 in production; fault drills shorten it
     hook_retry_scale: float = 1.0
     # the hooks worker's batch window: its batches are one transaction, not a ClickHouse insert,
-    # so a short one costs little and is most of the time from an upload to its webhook
-    hook_flush_interval_ms: int = 50
+    # so a short one costs little under load; but an idle worker wakes this often (faust's take
+    # window): 50 ms cost an idle stack 0.5% of a core, 200 ms a tenth of that, for at most
+    # 150 ms more from an upload to its webhook (BENCHMARKS.md "Idle")
+    hook_flush_interval_ms: int = 200
     hook_poll_interval_s: float = 1.0  # due deliveries and the lead outbox are read this often
     # privacy and the subscription (API.md "Privacy", "Subscription"): the worker's leader runs
     # erasures, retention, deactivation and purges this often; a deactivated company is purged

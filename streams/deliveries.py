@@ -20,6 +20,7 @@ from core.hook_delivery import Due, Outcome, record_outcomes, render, take_due
 from core.hook_sender import Sender
 from core.metrics import WEBHOOK_DELIVERIES, WEBHOOK_LATENCY
 from core.number_crypto import CompanyKeys, MasterKey, decrypt_secret, unwrap_company_keys
+from streams.pacing import Pace
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -32,6 +33,10 @@ def observe_delivery(outcome: Outcome) -> None:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# an idle loop polls the database for due retries at most this many poll intervals apart
+IDLE_POLLS = 5
 
 
 class DeliveryLoop:
@@ -184,11 +189,19 @@ class DeliveryLoop:
                 await self.recorder
 
     async def run(self) -> None:
+        """Forever: start what there is, then sleep until new deliveries arrive or the next
+        poll; polls that find nothing stretch their interval up to IDLE_POLLS times."""
+        pace = Pace(self.poll_interval_s, self.poll_interval_s * IDLE_POLLS)
         while True:
+            polled = time.monotonic() - self.polled_at >= pace.wait_s
             try:
-                await self.run_once(time.monotonic() - self.polled_at >= self.poll_interval_s)
+                started = await self.run_once(polled)
+                if started or self.tasks:
+                    pace.after(True)
+                elif polled:
+                    pace.after(False)
             except Exception as exc:  # the control plane is down: try again at the next tick
                 log.warning("delivery loop: %r", exc)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.poll_interval_s)
+                await asyncio.wait_for(self.wake.wait(), pace.wait_s)
             self.wake.clear()

@@ -25,8 +25,9 @@ from core.settings import Settings
 from schemas.events import IntegrationEvents
 from streams.consumer_lag import report_lag
 from streams.decoding import UnprocessableRecord, decode_event
-from streams.deliveries import DeliveryLoop
+from streams.deliveries import IDLE_POLLS, DeliveryLoop
 from streams.faust_app import Publisher, dead_letter, faust_app
+from streams.pacing import Pace
 from streams.retry import until_success
 
 log = logging.getLogger(__name__)
@@ -101,18 +102,24 @@ def create_hooks_worker(settings: Settings, engine: Engine, master_key: MasterKe
         with engine.begin() as conn:
             relayed(conn, records)
 
-    @app.timer(settings.hook_poll_interval_s)
+    @app.task
     async def relay_outbox() -> None:
         """The report API's events (leads), from its outbox onto the integration topic; each
-        leaves the outbox once Kafka has it (a crash in between sends it again: same id)."""
+        leaves the outbox once Kafka has it (a crash in between sends it again: same id). An
+        empty outbox is read again less often, up to IDLE_POLLS poll intervals apart."""
+        pace = Pace(settings.hook_poll_interval_s, settings.hook_poll_interval_s * IDLE_POLLS)
         loop = asyncio.get_running_loop()
-        try:
-            records = await loop.run_in_executor(None, outbox)
-            if records:
-                await publish.records(records)
-                await loop.run_in_executor(None, forget, records)
-        except Exception as exc:  # tried again at the next tick
-            log.warning("outbox relay failed: %r", exc)
+        while True:
+            await asyncio.sleep(pace.wait_s)
+            try:
+                records = await loop.run_in_executor(None, outbox)
+                if records:
+                    await publish.records(records)
+                    await loop.run_in_executor(None, forget, records)
+                pace.after(bool(records))
+            except Exception as exc:  # tried again at the next tick
+                log.warning("outbox relay failed: %r", exc)
+                pace.after(True)
 
     @app.task
     async def deliver_hooks() -> None:

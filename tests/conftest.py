@@ -206,8 +206,10 @@ def shared_stack(
         database_url or f"sqlite:///{workdir / 'control.db'}",
         env,
     )
-    yield stack.start()
-    stack.stop()
+    try:  # a stack that fails to start is stopped too: its processes outlive pytest otherwise
+        yield stack.start()
+    finally:
+        stack.stop()
 
 
 @pytest.fixture(scope="module")

@@ -33,8 +33,9 @@ UPLOAD_BODY_CEILING = 16 * 1024 * 1024
 OFFLINE_SWAGGER_UI = {"validatorUrl": None}
 
 
-class SecurityHeaders:
-    """A plain ASGI middleware (no per-request task, unlike BaseHTTPMiddleware: ingest's hot path)."""
+class HttpMiddleware:
+    """A plain ASGI middleware of HTTP requests, anything else passed through (no per-request
+    task, unlike BaseHTTPMiddleware: ingest's hot path)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -43,6 +44,16 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class SecurityHeaders(HttpMiddleware):
+    """The security headers, and no-store on everything but documentation assets."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         cacheable = scope["path"].startswith(CACHEABLE_PREFIXES)
 
         async def send_with_headers(message: Message) -> None:
@@ -70,7 +81,7 @@ def too_large_message(limit: int) -> str:
     return f"the body is larger than {limit} bytes: send less"
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     """Every request body within its route's limit, counted while it is read (chunked bodies
     included), so nothing past it is ever buffered: a declared `Content-Length` over it is
     refused before a byte is read, otherwise the reader gets BodyTooLarge at the chunk that
@@ -80,13 +91,7 @@ class BodyLimit:
     413 from outside every middleware: no error shape, no security headers. Routes declare
     their limit there all the same, and it stays in force behind this.)"""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit: int | None = None
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > JSON_BODY_LIMIT:

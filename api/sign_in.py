@@ -105,7 +105,7 @@ def _claim(engine: Engine, email: str, ip: str, now: datetime) -> Attempt:
     with engine.begin() as db:
         locked_until = _locked_until(db, attempt)
         if locked_until is not None:
-            db.execute(login_failures.delete().where(login_failures.c.id == attempt.claim_id))
+            _withdraw(db, attempt)
             wait_s = max(1, int((locked_until - now).total_seconds()))
             raise ApiError(
                 429,
@@ -119,9 +119,9 @@ def _claim(engine: Engine, email: str, ip: str, now: datetime) -> Attempt:
     return replace(attempt, user=user)
 
 
-def _withdraw(engine: Engine, attempt: Attempt) -> None:
-    with engine.begin() as db:
-        db.execute(login_failures.delete().where(login_failures.c.id == attempt.claim_id))
+def _withdraw(db: Connection, attempt: Attempt) -> None:
+    """The attempt's claim taken back: it was no failure (refused, busy, or it succeeded)."""
+    db.execute(login_failures.delete().where(login_failures.c.id == attempt.claim_id))
 
 
 def _refuse(engine: Engine, attempt: Attempt, code: str, message: str) -> ApiError:
@@ -171,7 +171,8 @@ def login(engine: Engine, body: LoginRequest, now: datetime, ip: str) -> AccessT
     try:
         valid = verify(user.password_hash if user else None, body.password)  # same work either way
     except ApiError:  # busy: not a failure of this email
-        _withdraw(engine, attempt)
+        with engine.begin() as db:
+            _withdraw(db, attempt)
         raise
     if user is None or not valid:
         raise _refuse(engine, attempt, "invalid_credentials", "wrong email or password")
@@ -180,7 +181,7 @@ def login(engine: Engine, body: LoginRequest, now: datetime, ip: str) -> AccessT
             db, user.id, user.totp_secret, body.otp, now
         )
         if otp_ok:
-            db.execute(login_failures.delete().where(login_failures.c.id == attempt.claim_id))
+            _withdraw(db, attempt)
             token = new_secret(ACCESS_TOKEN_PREFIX)
             db.execute(
                 access_tokens.insert().values(

@@ -8,7 +8,7 @@ import logging
 import re
 import struct
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -97,6 +97,11 @@ class ClickHouse(Protocol):
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
 
+    def drop_replaced_parts(self, tables: Collection[str]) -> int:
+        """Asks for the parts that mutations replaced (they still hold the deleted rows) to leave
+        the disk; answers how many are left (0 when ClickHouse removes them on its own)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -145,6 +150,19 @@ class ChdbClickHouse:
             self._session.query(
                 f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM Python(arrow_rows)"
             )
+
+    def drop_replaced_parts(self, tables: Collection[str]) -> int:
+        # chDB never schedules the cleanup of replaced parts by itself (chdb-io/chdb#107; its
+        # old_parts_lifetime is already 0): SYSTEM START CLEANUP runs it at once. A part that a
+        # running query still reads stays, and goes on a later call.
+        for table in tables:
+            self._session.query(f"SYSTEM START CLEANUP {table}")
+        left = self.query(
+            "SELECT count() AS n FROM system.parts WHERE database = currentDatabase()"
+            " AND NOT active AND table IN %(tables)s",
+            {"tables": sorted(tables)},
+        )
+        return int(left[0]["n"])
 
     def close(self) -> None:
         self._session.close()
@@ -219,6 +237,11 @@ class ServerClickHouse:
             self._thread_client().execute(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES", [tuple(r) for r in rows]
             )
+
+    def drop_replaced_parts(self, tables: Collection[str]) -> int:
+        # 18.16 has no SYSTEM START CLEANUP: its config removes replaced parts within 40 s
+        # (deploy/clickhouse/erasure.xml: old_parts_lifetime 30 s, cleanup_delay_period 10 s).
+        return 0
 
     def close(self) -> None:
         client = getattr(self._local, "client", None)

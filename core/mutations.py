@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from core.clickhouse import ClickHouse, quote
 from core.clickhouse_shards import mutation_targets
@@ -151,13 +152,36 @@ def run(
             id(t): int(t.query("SELECT toUnixTimestamp(now()) AS ts")[0]["ts"]) for t in targets
         }
         tables = {table for table, _ in stage}
-        deadline = time.monotonic() + timeout_s
-        pause = 0.05
-        while any(unfinished(t, tables, issued_by[id(t)]) for t in targets):
-            if time.monotonic() > deadline:
-                raise MutationTimeout(
-                    f"ClickHouse mutations of {', '.join(sorted(tables))} unfinished after "
-                    f"{timeout_s:.0f} s; see system.mutations (latest_fail_reason)"
-                )
-            sleep(pause)
-            pause = min(pause * 2, 2.0)
+        _wait(
+            partial(_any_unfinished, targets, tables, issued_by),
+            timeout_s,
+            sleep,
+            f"ClickHouse mutations of {', '.join(sorted(tables))} unfinished after "
+            f"{timeout_s:.0f} s; see system.mutations (latest_fail_reason)",
+        )
+    # the replaced parts still hold the deleted rows: gone before the job may say done
+    _wait(
+        lambda: sum(t.drop_replaced_parts(plan.tables()) for t in targets) > 0,
+        timeout_s,
+        sleep,
+        f"the parts replaced by the mutations of {', '.join(sorted(plan.tables()))} are still "
+        f"on disk after {timeout_s:.0f} s; see system.parts (NOT active): a query holding them?",
+    )
+
+
+def _any_unfinished(targets: list[ClickHouse], tables: set[str], issued_by: dict[int, int]) -> bool:
+    return any(unfinished(t, tables, issued_by[id(t)]) for t in targets)
+
+
+def _wait(
+    busy: Callable[[], bool], timeout_s: float, sleep: Callable[[float], None], late: str
+) -> None:
+    """Until `busy()` answers no, backing off from 50 ms to 2 s; MutationTimeout(late) past the
+    deadline."""
+    deadline = time.monotonic() + timeout_s
+    pause = 0.05
+    while busy():
+        if time.monotonic() > deadline:
+            raise MutationTimeout(late)
+        sleep(pause)
+        pause = min(pause * 2, 2.0)

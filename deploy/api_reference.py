@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,9 @@ class RoutesOnly:
         raise RuntimeError("writing the API reference runs no query")
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        raise RuntimeError("writing the API reference runs no query")
+
+    def drop_replaced_parts(self, tables: Collection[str]) -> int:
         raise RuntimeError("writing the API reference runs no query")
 
     def close(self) -> None:

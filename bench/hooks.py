@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from bench.pipeline import percentiles, signup
 from bench.stack import BenchStack
+from core.company_directory import CompanyDirectory
 from core.controlplane import companies, hooks, make_engine, migrate
 from core.hook_delivery import render
 from core.hook_events import record_events
@@ -104,7 +105,7 @@ async def deliver_all(engine: Engine, made: list[IntegrationEvent]) -> float:
     """As the worker does: the fan-out records the deliveries and hands them to the loop."""
     loop = DeliveryLoop(
         engine,
-        MASTER_KEY,
+        CompanyDirectory(engine, MASTER_KEY),
         Sender(DEFAULTS.hook_timeout_s, allow_private=True),
         concurrency=DEFAULTS.hook_concurrency,
         per_hook=DEFAULTS.hook_per_target,

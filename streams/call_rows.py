@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from core.company_directory import CompanyFacts
 from core.number_crypto import blind_index, encrypt_number
 from core.phone_numbers import mask_number, normalise_number
 from schemas.events import CallsRecorded, stable_call_id
 from schemas.payloads import CallRecord
-from streams.companies import CompanyCrypto
 from streams.decoding import decode_event
 
 CALL_COLUMNS = (
@@ -37,13 +37,13 @@ def decode_calls_event(raw: bytes) -> CallsRecorded:
     return decode_event(CallsRecorded, raw)
 
 
-def call_rows(event: CallsRecorded, company: CompanyCrypto) -> list[tuple[Any, ...]]:
+def call_rows(event: CallsRecorded, company: CompanyFacts) -> list[tuple[Any, ...]]:
     synced_at = event.payload.synced_at.astimezone(UTC)
     return [call_row(event, call, synced_at, company) for call in event.payload.calls]
 
 
 def call_row(
-    event: CallsRecorded, call: CallRecord, synced_at: datetime, company: CompanyCrypto
+    event: CallsRecorded, call: CallRecord, synced_at: datetime, company: CompanyFacts
 ) -> tuple[Any, ...]:
     number = normalise_number(call.number, company.country)
     return (

@@ -1,66 +1,15 @@
-"""Company facts the worker needs (country, unwrapped number keys), read once from the control plane."""
+"""What each company's new rows must not hold, as the calls worker reads it (the companies
+themselves: core/company_directory.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from core.controlplane import Company, load_company
 from core.erasures import Dropped, dropped
-from core.number_crypto import CompanyKeys, MasterKey, unwrap_company_keys
-from streams.decoding import UnprocessableRecord
-
-
-@dataclass(frozen=True, slots=True)
-class CompanyCrypto:
-    """What the transforms need to know about a company."""
-
-    country: str
-    keys: CompanyKeys
-    timezone: str = "UTC"  # what times in webhooks' call items are written in
-    has_leads: bool = False  # webhooks' call items carry `lead_id`
-
-
-class CompanyDirectory:
-    """Cached per company for the life of the process: countries and data keys do not change."""
-
-    def __init__(self, engine: Engine, master_key: MasterKey) -> None:
-        self._engine = engine
-        self._master_key = master_key
-        self._known: dict[str, CompanyCrypto] = {}
-
-    def _company(self, company_id: str) -> Company:
-        with self._engine.connect() as conn:
-            company = load_company(conn, company_id)
-        if company is None:
-            raise UnprocessableRecord(f"unknown company {company_id}")
-        return company
-
-    def keys(self, company_id: str) -> CompanyKeys:
-        """The company's number keys, unwrapped now (not cached)."""
-        company = self._company(company_id)
-        return unwrap_company_keys(self._master_key, company.id, company.wrapped_data_key)
-
-    def _load(self, company_id: str) -> CompanyCrypto:
-        company = self._company(company_id)
-        keys = unwrap_company_keys(self._master_key, company.id, company.wrapped_data_key)
-        return CompanyCrypto(
-            country=company.country,
-            keys=keys,
-            timezone=company.timezone,
-            has_leads=company.has_leads,
-        )
-
-    async def get(self, company_id: str) -> CompanyCrypto:
-        found = self._known.get(company_id)
-        if found is None:
-            found = await asyncio.get_running_loop().run_in_executor(None, self._load, company_id)
-            self._known[company_id] = found
-        return found
 
 
 class DroppedDirectory:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from core.company_directory import CompanyFacts
 from core.number_crypto import blind_index, encrypt_number
 from core.phone_numbers import mask_number, normalise_number
 from schemas.events import CallNoted, ContactsReported
-from streams.companies import CompanyCrypto
 
 CONTACT_COLUMNS = (
     "company_id",
@@ -31,7 +31,7 @@ def version_of(synced_at: datetime) -> int:
     return int(synced_at.timestamp() * 1_000_000)
 
 
-def contact_rows(event: ContactsReported, company: CompanyCrypto) -> list[tuple[Any, ...]]:
+def contact_rows(event: ContactsReported, company: CompanyFacts) -> list[tuple[Any, ...]]:
     synced_at = event.payload.synced_at.astimezone(UTC)
     rows = []
     for contact in event.payload.contacts:

@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
-from core.controlplane import load_company
+from core.company_directory import CompanyDirectory
 from core.hook_delivery import Due, Outcome, record_outcomes, render, take_due
 from core.hook_sender import Sender
 from core.metrics import WEBHOOK_DELIVERIES, WEBHOOK_LATENCY
-from core.number_crypto import CompanyKeys, MasterKey, decrypt_secret, unwrap_company_keys
+from core.number_crypto import decrypt_secret
 from streams.pacing import Pace
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class DeliveryLoop:
     def __init__(
         self,
         engine: Engine,
-        master_key: MasterKey,
+        companies: CompanyDirectory,
         sender: Sender,
         concurrency: int,
         per_hook: int,
@@ -54,7 +54,7 @@ class DeliveryLoop:
         rand: random.Random | None = None,
     ) -> None:
         self.engine = engine
-        self.master_key = master_key
+        self.companies = companies
         self.sender = sender
         self.concurrency = concurrency
         self.per_hook = per_hook
@@ -66,7 +66,6 @@ class DeliveryLoop:
         self.in_flight: Counter[str] = Counter()
         self.tasks: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
-        self.keys: dict[str, CompanyKeys] = {}
         self.outcomes: list[tuple[Due, Outcome]] = []
         self.recorder: asyncio.Task[None] | None = None
         # deliveries handed over by the fan-out (leased to this process), per hook, oldest first
@@ -84,16 +83,6 @@ class DeliveryLoop:
                 self.ready.setdefault(due.hook_id, deque()).append(due)
         if deliveries:
             self.wake.set()
-
-    def company_keys(self, company_id: str) -> CompanyKeys:
-        found = self.keys.get(company_id)
-        if found is None:
-            with self.engine.connect() as conn:
-                company = load_company(conn, company_id)
-            assert company is not None  # hooks and events belong to existing companies
-            found = unwrap_company_keys(self.master_key, company.id, company.wrapped_data_key)
-            self.keys[company_id] = found
-        return found
 
     def take(self, limit: int) -> list[Due]:
         with self.engine.begin() as conn:
@@ -143,9 +132,9 @@ class DeliveryLoop:
 
     async def deliver(self, due: Due) -> None:
         try:
-            keys = self.keys.get(due.company_id)
+            keys = self.companies.cached_keys(due.company_id)
             if keys is None:
-                keys = await asyncio.to_thread(self.company_keys, due.company_id)
+                keys = await asyncio.to_thread(self.companies.keys, due.company_id)
             body = render(due.event, due.numbers, keys)
             secret = decrypt_secret(keys, due.secret_enc)
             outcome = await self.sender.send(

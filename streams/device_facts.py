@@ -3,6 +3,8 @@ Monotonic by report time, so a replayed older report never overwrites a newer on
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 from typing import Any
 
@@ -11,7 +13,8 @@ from sqlalchemy.engine import Engine
 
 from core.controlplane import devices
 from schemas.events import DeviceStatusReported
-from streams.status_rows import sims_json
+from streams.status_rows import decode_status_event, sims_json
+from streams.tables import Stored
 
 
 def update_device_facts(engine: Engine, reports: list[DeviceStatusReported]) -> None:
@@ -37,3 +40,14 @@ def update_device_facts(engine: Engine, reports: list[DeviceStatusReported]) -> 
                 )
                 .values(**changes)
             )
+
+
+def device_facts_recorder(engine: Engine) -> Callable[[Stored], Awaitable[None]]:
+    """The device-status table's after-store step: the facts of the statuses stored (each was
+    decoded before, so it decodes again)."""
+
+    async def record(stored: Stored) -> None:
+        reports = [decode_status_event(event.value) for event, rows in stored if rows]
+        await asyncio.get_running_loop().run_in_executor(None, update_device_facts, engine, reports)
+
+    return record

@@ -45,6 +45,11 @@ def faust_app(settings: Settings, group: str, instance_id: str, datadir: str) ->
     )
 
 
+def raw_topic(app: faust.App, name: str) -> TopicT:
+    """A topic whose records the workers decode themselves (bytes as Kafka has them)."""
+    return app.topic(name, value_type=bytes, value_serializer="raw")
+
+
 def dead_letter(event: EventT[bytes], reason: str) -> DeadLetter:
     message = event.message
     return DeadLetter(

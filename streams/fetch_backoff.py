@@ -22,7 +22,7 @@ from aiokafka.consumer import fetcher
 
 EARLY_EMPTY_S = 0.1
 FIRST_PAUSE_S = 0.005
-MAX_PAUSE_S = 0.25
+MAX_PAUSE_S = 1.0
 
 _original = fetcher.Fetcher._proc_fetch_request
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
 
 import faust
-from faust.types import EventT
 from sqlalchemy.engine import Engine
 
+from core.company_directory import CompanyDirectory
 from core.hook_delivery import Due
 from core.hook_events import outbox_batch, record_events, relayed
 from core.hook_sender import Sender
@@ -24,13 +25,45 @@ from core.number_crypto import MasterKey
 from core.settings import Settings
 from schemas.events import IntegrationEvents
 from streams.consumer_lag import report_lag
-from streams.decoding import UnprocessableRecord, decode_event
+from streams.decoding import decode_event
 from streams.deliveries import IDLE_POLLS, DeliveryLoop
-from streams.faust_app import Publisher, dead_letter, faust_app
+from streams.faust_app import Publisher, faust_app, raw_topic
 from streams.pacing import Pace
-from streams.retry import until_success
+from streams.sink import Event, Sink
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecorder:
+    """Integration events -> one delivery per subscribed hook in the control plane (an event
+    seen before makes none), each handed to the delivery loop at once (the control plane has
+    it: no need to read it back)."""
+
+    engine: Engine
+    lease_s: float
+    deliveries: DeliveryLoop
+    name: str = "deliveries"
+    store_step: str = "recording deliveries"
+
+    async def decode(self, value: bytes) -> IntegrationEvents:
+        return decode_event(IntegrationEvents, value)
+
+    async def store(
+        self, batch: Sequence[tuple[Event, IntegrationEvents]]
+    ) -> list[tuple[Event, str]]:
+        records = [record for _event, record in batch]
+        made = await asyncio.get_running_loop().run_in_executor(None, self._record, records)
+        self.deliveries.submit(made)
+        return []
+
+    async def after_store(self, stored: Sequence[tuple[Event, IntegrationEvents]]) -> None:
+        return None
+
+    def _record(self, records: list[IntegrationEvents]) -> list[Due]:
+        with self.engine.begin() as conn:
+            events = (event for record in records for event in record.events)
+            return record_events(conn, events, datetime.now(UTC), self.lease_s)
 
 
 def create_hooks_worker(settings: Settings, engine: Engine, master_key: MasterKey) -> faust.App:
@@ -41,17 +74,13 @@ def create_hooks_worker(settings: Settings, engine: Engine, master_key: MasterKe
         f"{settings.worker_instance_id}-hooks",
         "faust-hooks",
     )
-    integration = app.topic(
-        settings.topic_integration_events, value_type=bytes, value_serializer="raw"
-    )
+    integration = raw_topic(app, settings.topic_integration_events)
     report_lag(app, settings.kafka_bootstrap, group, settings.lag_interval_s)
     publish = Publisher(integration)
-    publish_dead_letters = Publisher(
-        app.topic(settings.topic_dead_letter, value_type=bytes, value_serializer="raw")
-    )
+    publish_dead_letters = Publisher(raw_topic(app, settings.topic_dead_letter))
     deliveries = DeliveryLoop(
         engine,
-        master_key,
+        CompanyDirectory(engine, master_key),
         Sender(
             settings.hook_timeout_s,
             settings.private_hooks_allowed,
@@ -64,35 +93,15 @@ def create_hooks_worker(settings: Settings, engine: Engine, master_key: MasterKe
         retry_scale=settings.hook_retry_scale,
     )
 
-    def record(batch: list[IntegrationEvents]) -> list[Due]:
-        with engine.begin() as conn:
-            events = (event for record in batch for event in record.events)
-            return record_events(conn, events, datetime.now(UTC), settings.hook_lease_s)
+    sink: Sink[IntegrationEvents] = Sink(
+        DeliveryRecorder(engine, settings.hook_lease_s, deliveries),
+        publish_dead_letters.dead_letters,
+        lambda: app.consumer.commit(),
+    )
 
     @app.agent(integration, concurrency=1)
     async def record_deliveries(stream: faust.StreamT[bytes]) -> None:
-        """Integration events -> one delivery per subscribed hook in the control plane (an
-        event seen before makes none), handed to the delivery loop -> ack, commit."""
-        batches = cast(faust.Stream[Any], stream).noack_take(
-            settings.flush_max_records, within=settings.hook_flush_interval_ms / 1000
-        )
-        loop = asyncio.get_running_loop()
-        async for batch in batches:
-            events = cast(list[EventT[bytes]], batch)
-            records, dead = [], []
-            for event in events:
-                try:
-                    records.append(decode_event(IntegrationEvents, event.value))
-                except UnprocessableRecord as exc:
-                    dead.append(dead_letter(event, str(exc)))
-            made = await until_success(
-                "recording deliveries", loop.run_in_executor, None, record, records
-            )
-            await until_success("dead-letter publish", publish_dead_letters.dead_letters, dead)
-            for event in events:
-                await stream.ack(event)
-            await app.consumer.commit()
-            deliveries.submit(made)  # committed: sent now, without reading them back
+        await sink.run(stream, settings.flush_max_records, settings.hook_flush_interval_ms / 1000)
 
     def outbox() -> list[IntegrationEvents]:
         with engine.connect() as conn:

@@ -25,6 +25,7 @@ from api.app import create_app
 from api.context import ApiContext
 from api.hook_service import checked_target
 from core.clickhouse import ClickHouse
+from core.company_directory import CompanyDirectory
 from core.controlplane import (
     audit_log,
     companies,
@@ -136,7 +137,7 @@ def delivery_loop(
 ) -> DeliveryLoop:
     return DeliveryLoop(
         context.engine,
-        MASTER_KEY,
+        CompanyDirectory(context.engine, MASTER_KEY),
         sender or Sender(5.0, allow_private=True),
         concurrency=concurrency,
         per_hook=per_hook,

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from core.company_directory import FACTS_TTL_S
 from tests.conftest import StackFactory, stack_of_param
 from tests.support.receiver import Answer, Received, Receiver
 from tests.support.services import Broker
@@ -169,6 +170,32 @@ def test_a_500_is_retried_with_the_same_id_and_a_410_unsubscribes(
     accepted(stack, token, [{**call, "id": "after-410"}])
     eventually(lambda: len(receiver.delivered("/flaky")) == 2, 60)
     assert len(receiver.received("/gone")) == 1  # never sent to again
+
+
+def test_an_upgrade_reaches_the_next_call_webhook_without_a_restart(
+    stack: Stack, receiver: Receiver
+) -> None:
+    """The worker reads a company's plan again within FACTS_TTL_S: after an upgrade to leads
+    the next call's webhook carries its lead (it once kept the plan until a restart)."""
+    name = f"Upgrade{uuid.uuid4().hex[:6]}"
+    key = stack.signup(name)["api_key"]
+    token = stack.enrolled_device(key, "Asha", "hw-1")["device_token"]
+    subscribe(stack, key, "call.created", receiver.url("/upgrade"))
+    call = {**calls_of(1, "upgrade")[0].wire(), "number": "+91 98765 40001"}
+    accepted(stack, token, [call])
+    eventually(lambda: len(receiver.delivered("/upgrade")) == 1, 60)
+    assert receiver.received("/upgrade")[0].json()["data"]["lead_id"] is None
+    login = {"email": f"owner@{name.lower()}.example", "password": "correct horse battery staple"}
+    owner = stack.api.post("/v1/auth/login", json=login).json()["access_token"]
+    upgraded = stack.api.patch("/v1/company", json={"plan": "basic_lead"}, headers=auth(owner))
+    assert upgraded.status_code == 200 and upgraded.json()["plan"] == "basic_lead"
+    lead = stack.api.post("/v1/leads", json={"primary_number": "9876540001"}, headers=auth(key))
+    assert lead.status_code == 201, lead.text
+    time.sleep(FACTS_TTL_S)
+    accepted(stack, token, [{**call, "id": "after-upgrade"}])
+    eventually(lambda: len(receiver.delivered("/upgrade")) == 2, 60)
+    data = receiver.received("/upgrade")[-1].json()["data"]
+    assert data["lead_id"] == lead.json()["id"] and data == history(stack, key)[data["id"]]
 
 
 def test_worker_killed_in_flight_and_receiver_down_deliver_everything_once(

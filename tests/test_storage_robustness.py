@@ -14,6 +14,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 
 from core.clickhouse import ClickHouse
+from core.company_directory import CompanyFacts
 from core.number_crypto import new_wrapped_data_key, unwrap_company_keys
 from schemas.events import CallNoted, CallsRecorded, ContactsReported, DeviceStatusReported
 from schemas.payloads import (
@@ -27,7 +28,6 @@ from schemas.payloads import (
     NotePayload,
 )
 from streams.call_rows import CALL_COLUMNS, call_rows
-from streams.companies import CompanyCrypto
 from streams.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, note_row
 from streams.isolation import insert_isolating
 from streams.status_rows import STATUS_COLUMNS, status_row
@@ -37,9 +37,9 @@ MASTER_KEY = os.urandom(32)
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
-def crypto(company_id: str) -> CompanyCrypto:
+def crypto(company_id: str) -> CompanyFacts:
     wrapped = new_wrapped_data_key(MASTER_KEY, company_id)
-    return CompanyCrypto(country="IN", keys=unwrap_company_keys(MASTER_KEY, company_id, wrapped))
+    return CompanyFacts(country="IN", keys=unwrap_company_keys(MASTER_KEY, company_id, wrapped))
 
 
 def envelope(company_id: str) -> dict[str, Any]:

@@ -11,11 +11,11 @@ from api.call_filters import CallFilter
 from api.report_range import ReportRange
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
+from core.company_directory import CompanyFacts
 from core.number_crypto import new_wrapped_data_key, unwrap_company_keys
 from ingest.call_batches import validate_calls
 from ingest.identity import DeviceIdentity
 from streams.call_rows import CALL_COLUMNS, call_rows, decode_calls_event
-from streams.companies import CompanyCrypto
 from tests.support.metrics_reference import RefCall
 
 MASTER_KEY = os.urandom(32)
@@ -25,7 +25,7 @@ SYNC_START = datetime(2030, 1, 1, tzinfo=UTC)
 def load(store: ClickHouse, uploads: list[RefCall], country: str = "IN") -> CompanyClickHouse:
     """Insert each upload in order (later uploads of a call win) for a new company."""
     company_id = str(uuid.uuid4())
-    crypto = CompanyCrypto(
+    crypto = CompanyFacts(
         country=country,
         keys=unwrap_company_keys(
             MASTER_KEY, company_id, new_wrapped_data_key(MASTER_KEY, company_id)

@@ -18,7 +18,7 @@ from schemas.events import CALL_ID_NAMESPACE, stable_call_id
 from streams import retry
 from streams.call_rows import (
     CALL_COLUMNS,
-    CompanyCrypto,
+    CompanyFacts,
     call_rows,
     decode_calls_event,
 )
@@ -26,7 +26,7 @@ from streams.decoding import UnprocessableRecord
 
 MASTER = os.urandom(32)
 KEYS = unwrap_company_keys(MASTER, "c1", new_wrapped_data_key(MASTER, "c1"))
-COMPANY = CompanyCrypto(country="IN", keys=KEYS)
+COMPANY = CompanyFacts(country="IN", keys=KEYS)
 DEVICE = DeviceIdentity(device_id="d1", company_id="c1", employee_id="e1", tracking_enabled=True)
 SYNCED = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ keys, company settings; the logic behind api/accounts.py."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 import phonenumbers
@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from api.passwords import NewPassword
 from api.report_range import RangeError, parse_zone
+from core.clock import utc_now
 from core.controlplane import Company, api_keys, companies, users
 from core.errors import ApiError
 from core.number_crypto import MasterKey, new_wrapped_data_key
@@ -119,7 +120,7 @@ def issue_api_key(db: Connection, company_id: str, name: str, role: KeyRole) -> 
         name=name,
         prefix=secret[: len(API_KEY_PREFIX) + 5],
         role=role,
-        created_at=datetime.now(UTC),
+        created_at=utc_now(),
         revoked_at=None,
         secret=secret,
     )

@@ -18,10 +18,11 @@ from api.account_service import (
     SignupResponse,
     SubscriptionView,
 )
-from api.deps import Audit, Context, CurrentTenant, Db, utc_now
+from api.deps import Audit, Context, CurrentTenant, Db
 from api.passwords import hash_password
 from api.policy import Role
 from core import subscription
+from core.clock import utc_now
 from core.errors import ApiError, error_responses
 from core.rate_limit import RateLimiter, enforce
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from api.paging import Page, SortKey, cut
 from api.tenancy import Tenant
 from core.audit import Actor, record
+from core.clock import utc_now
 from core.controlplane import audit_log
 
 
@@ -71,7 +72,7 @@ class AuditWriter:
             action,
             target,
             self.ip,
-            datetime.now(UTC),
+            utc_now(),
             details,
         )
 

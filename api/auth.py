@@ -6,9 +6,10 @@ from fastapi import APIRouter, Request, Response
 
 from api import sign_in as service
 from api.console_session import clear_session, set_session
-from api.deps import Context, CurrentTenant, Db, client_ip, utc_now
+from api.deps import Context, CurrentTenant, Db, client_ip
 from api.sign_in import AccessToken, ConsoleSession, LoginRequest, OtpBody, TotpSetup
 from api.tenancy import Tenant
+from core.clock import utc_now
 from core.errors import ApiError, error_responses
 
 router = APIRouter(prefix="/v1/auth", tags=["sign-in"])

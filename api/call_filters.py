@@ -10,10 +10,11 @@ import sqlalchemy as sa
 from fastapi import Depends, Query
 from sqlalchemy.engine import Connection
 
-from api.deps import CurrentTenant, Db, utc_now
+from api.deps import CurrentTenant, Db
 from api.report_range import RangeError, ReportRange, parse_range, parse_zone
 from api.tenancy import Tenant
 from core.clickhouse import Param
+from core.clock import utc_now
 from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED
 from core.controlplane import employees
 from core.errors import ApiError

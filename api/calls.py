@@ -9,9 +9,10 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.call_filters import CallFilter, known_employees, parse_types, report_range, report_zone
 from api.call_history import CallPage, after_cursor, call_page, company_keys, number_filter
-from api.deps import Audit, Context, CurrentTenant, Db, utc_now
+from api.deps import Audit, Context, CurrentTenant, Db
 from api.paging import page_request
 from api.reveal import RevealQuery, reveal_keys
+from core.clock import utc_now
 from core.errors import error_responses
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=error_responses(401, 422))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -17,6 +16,7 @@ from api.policy import COMPANY_WIDE, WHILE_DEACTIVATED, Role, required_role
 from api.sign_in import ACCESS_TOKEN_PREFIX, signed_in
 from api.tenancy import NOBODY, Tenant
 from core.bearer import Credentials, bearer_scheme, bearer_token
+from core.clock import utc_now
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import api_keys, employees, load_company
 from core.erasures import hidden
@@ -121,10 +121,6 @@ def team_employees(db: Connection, company_id: str, teams: list[str]) -> tuple[s
 
 
 CurrentTenant = Annotated[Tenant, Depends(current_tenant)]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def audit_writer(request: Request, tenant: CurrentTenant, db: Db) -> AuditWriter:

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api import device_service as service
-from api.deps import Context, CurrentTenant, Db, utc_now
+from api.deps import Context, CurrentTenant, Db
 from api.device_service import DeviceList, SyncSent
 from api.flags import Flag
+from core.clock import utc_now
 from core.errors import error_responses
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=error_responses(401, 404, 422))

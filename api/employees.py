@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api import employee_service as service
-from api.deps import CurrentTenant, Db, utc_now
+from api.deps import CurrentTenant, Db
 from api.employee_service import (
     Employee,
     EmployeeCreate,
@@ -16,6 +16,7 @@ from api.employee_service import (
     EnrollmentCode,
 )
 from api.flags import Flag
+from core.clock import utc_now
 from core.errors import error_responses
 
 router = APIRouter(

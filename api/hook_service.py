@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from api.paging import Page, SortKey, cut, next_cursor
 from core.audit import Actor
+from core.clock import utc_now
 from core.controlplane import hook_attempts, hook_events, hooks
 from core.errors import ApiError
 from core.hook_targets import RefusedTarget, Resolver, check_target, resolve
@@ -102,7 +103,7 @@ def create_hook(
         "target_url": body.target_url,
         "numbers": body.numbers,
         "secret_enc": encrypt_secret(keys, secret),
-        "created_at": datetime.now(UTC),
+        "created_at": utc_now(),
         "creator_type": creator.type,
         "creator_id": creator.id,
         "failing_since": None,

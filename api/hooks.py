@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query, Response
 from api import hook_service as service
 from api.audit import actor_of
 from api.call_history import company_keys
-from api.deps import Audit, Context, CurrentTenant, Db, utc_now
+from api.deps import Audit, Context, CurrentTenant, Db
 from api.hook_service import DeliveryPage, Hook, HookCreated, HookList, HookRequest, Redelivery
 from api.paging import page_request
+from core.clock import utc_now
 from core.errors import ApiError, error_responses
 from core.hook_delivery import redeliver as schedule_redelivery
 

@@ -17,7 +17,7 @@ from pydantic import (
     field_validator,
 )
 
-from api.lead_calls import LeadStatus
+from api.lead_calls import LeadStatus as LeadStatus  # re-exported: the lead's models
 from core.call_items import CallItem
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -153,3 +153,11 @@ class NumbersRequest(BaseModel):
     assign: Assign = Assign.round_robin
     country: CountryCode | None = None
     employee_id: str | None = Field(default=None, max_length=320)
+
+
+class LeadAssignment(BaseModel):
+    id: str = Field(description="one per assignment: the lead and when it was assigned")
+    lead_id: str
+    employee_id: str
+    assigned_at: datetime
+    lead: Lead

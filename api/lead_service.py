@@ -18,8 +18,16 @@ from api.call_filters import CallFilter
 from api.call_history import company_keys, newest_calls, number_key
 from api.context import ApiContext
 from api.lead_calls import NO_CALLS, ClientCalls, client_calls
-from api.lead_models import Lead, LeadDetail, LeadPage, LeadStatus
-from api.lead_store import PLAIN_FIELDS, SLOTS, LeadWriter, chunks, held_keys, visible
+from api.lead_models import Lead, LeadAssignment, LeadDetail, LeadPage, LeadStatus
+from api.lead_store import (
+    PLAIN_FIELDS,
+    SLOTS,
+    LeadWriter,
+    chunks,
+    held_keys,
+    newest_assigned,
+    visible,
+)
 from api.paging import Page, cut, next_cursor
 from api.policy import Role
 from api.tenancy import Tenant
@@ -286,3 +294,23 @@ def read_lead(context: ApiContext, tenant: Tenant, lead_id: str, now: datetime) 
     with context.engine.connect() as db:
         keys = company_keys(tenant.company, context.master_key)
         return get_lead(db, tenant, keys, lead_id, now)
+
+
+def newest_assignments(
+    db: Connection, tenant: Tenant, keys: CompanyKeys, limit: int
+) -> list[LeadAssignment]:
+    """Each visible lead at its current employee, the latest assigned first; its id is the
+    lead and the time of the assignment (a re-assignment is a new item)."""
+    rows = newest_assigned(db, tenant.company.id, tenant.employee_ids, limit)
+    calls = calls_of(db, tenant.clickhouse, rows)
+    reveal = shown_numbers(tenant, keys)
+    return [
+        LeadAssignment(
+            id=f"{row['id']}:{microseconds(row['assigned_at'])}",
+            lead_id=row["id"],
+            employee_id=row["employee_id"],
+            assigned_at=row["assigned_at"],
+            lead=to_lead(row, calls.get(row["id"], NO_CALLS), reveal),
+        )
+        for row in rows
+    ]

@@ -74,6 +74,15 @@ def visible(company_id: str, scope: Scope) -> sa.Select[Any]:
     return select if scope is None else select.where(leads.c.employee_id.in_(scope))
 
 
+def newest_assigned(
+    db: Connection, company_id: str, scope: Scope, limit: int
+) -> list[dict[str, Any]]:
+    """The visible leads with an employee, the latest assigned first."""
+    select = visible(company_id, scope).where(leads.c.assigned_at.is_not(None))
+    order = (leads.c.assigned_at.desc(), leads.c.id.desc())
+    return [row._asdict() for row in db.execute(select.order_by(*order).limit(limit))]
+
+
 def chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]

@@ -14,7 +14,7 @@ from api import report_models as m
 from api.call_filters import Range, ReportFilter, known_employees
 from api.call_history import company_keys
 from api.context import ApiContext
-from api.deps import Context, CurrentTenant, Db, utc_now
+from api.deps import Context, CurrentTenant, Db
 from api.employee_service import report_staff
 from api.flags import Flag
 from api.lead_models import (
@@ -34,6 +34,7 @@ from api.lead_store import WriteOptions, Written, delete_lead, update_lead, writ
 from api.paging import page_request
 from api.report_queries.leads import lead_client_calls, leads_rows
 from api.tenancy import Tenant
+from core.clock import utc_now
 from core.device_health import push_to_employees
 from core.errors import ApiError, error_responses
 from core.push import LEADS_DATA

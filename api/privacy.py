@@ -11,10 +11,11 @@ from fastapi.responses import FileResponse
 
 from api import privacy_service as service
 from api.audit import AuditPage, entries
-from api.deps import Audit, Context, CurrentTenant, Db, utc_now
+from api.deps import Audit, Context, CurrentTenant, Db
 from api.leads import push_leads
 from api.paging import next_cursor, page_request
 from api.privacy_service import ErasureRequest, ErasureView, ExportView, NumberExport
+from core.clock import utc_now
 from core.errors import error_responses
 
 router = APIRouter(tags=["privacy"], responses=error_responses(401, 402, 403, 422))

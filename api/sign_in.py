@@ -86,7 +86,8 @@ def _locked_until(db: Connection, attempt: Attempt) -> datetime | None:
     )
     if len(recent) < LOCKOUT_FAILURES:
         return None
-    return recent[LOCKOUT_FAILURES - 1] + LOCKOUT_WINDOW
+    unlocked: datetime = recent[LOCKOUT_FAILURES - 1] + LOCKOUT_WINDOW
+    return unlocked
 
 
 def _claim(engine: Engine, email: str, ip: str, now: datetime) -> Attempt:

@@ -3,28 +3,22 @@ newest first, each with an `id` unique to it (Zapier deduplicates by `id`), at m
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
-from sqlalchemy.engine import Connection
+from pydantic import BaseModel
 
 from api import lead_service
 from api.call_filters import CallFilter, parse_types, report_zone
 from api.call_history import call_page, company_keys
-from api.deps import Context, CurrentTenant, Db, utc_now
-from api.lead_calls import NO_CALLS
-from api.lead_models import Lead
-from api.lead_store import visible
+from api.deps import Context, CurrentTenant, Db
+from api.lead_models import Lead, LeadAssignment
 from api.leads import LeadsTenant
 from api.paging import Page
-from api.tenancy import Tenant
 from core.call_items import CallItem
-from core.controlplane import leads
+from core.clock import utc_now
 from core.errors import error_responses
-from core.number_crypto import CompanyKeys
 
 router = APIRouter(
     prefix="/v1/triggers", tags=["triggers"], responses=error_responses(401, 403, 422)
@@ -38,14 +32,6 @@ class CallTrigger(BaseModel):
 
 class LeadTrigger(BaseModel):
     items: list[Lead]
-
-
-class LeadAssignment(BaseModel):
-    id: str = Field(description="one per assignment: the lead and when it was assigned")
-    lead_id: str
-    employee_id: str
-    assigned_at: datetime
-    lead: Lead
 
 
 class AssignmentTrigger(BaseModel):
@@ -97,28 +83,5 @@ async def lead_assignments(
     """The newest assignments: each lead at its current employee (a re-assignment is a new
     item)."""
     keys = company_keys(tenant.company, context.master_key)
-    return await run_in_threadpool(assignments, db, tenant, keys, limit)
-
-
-def assignments(db: Connection, tenant: Tenant, keys: CompanyKeys, limit: int) -> AssignmentTrigger:
-    select = visible(tenant.company.id, tenant.employee_ids).where(leads.c.assigned_at.is_not(None))
-    rows = [
-        row._asdict()
-        for row in db.execute(
-            select.order_by(leads.c.assigned_at.desc(), leads.c.id.desc()).limit(limit)
-        )
-    ]
-    calls = lead_service.calls_of(db, tenant.clickhouse, rows)
-    reveal = lead_service.shown_numbers(tenant, keys)
-    return AssignmentTrigger(
-        items=[
-            LeadAssignment(
-                id=f"{row['id']}:{lead_service.microseconds(row['assigned_at'])}",
-                lead_id=row["id"],
-                employee_id=row["employee_id"],
-                assigned_at=row["assigned_at"],
-                lead=lead_service.to_lead(row, calls.get(row["id"], NO_CALLS), reveal),
-            )
-            for row in rows
-        ]
-    )
+    found = await run_in_threadpool(lead_service.newest_assignments, db, tenant, keys, limit)
+    return AssignmentTrigger(items=found)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from api import user_service as service
-from api.deps import Audit, Context, CurrentTenant, Db, client_ip, utc_now
+from api.deps import Audit, Context, CurrentTenant, Db, client_ip
 from api.passwords import hash_password
 from api.user_service import (
     AcceptInvite,
@@ -17,6 +17,7 @@ from api.user_service import (
     UserUpdate,
     UserView,
 )
+from core.clock import utc_now
 from core.errors import error_responses
 from core.rate_limit import enforce
 from core.tokens import digest

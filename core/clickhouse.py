@@ -9,11 +9,11 @@ import re
 import struct
 import threading
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from core.clock import utc_now
 from core.redaction import redact_url
 from schemas.migrations import numbered_migrations
 
@@ -117,7 +117,9 @@ class ChdbClickHouse:
         # once once read each other's rows. One insert at a time (they are batches anyway).
         self._insert_lock = threading.Lock()
         try:
-            self._session = session.Session(str(path))
+            # chDB's memory worker reads the process's RSS every 100 ms by default, a tenth of
+            # an idle stack's CPU (BENCHMARKS.md "Idle"); once a second is enough for its limit
+            self._session = session.Session(f"{path}?memory_worker_period_ms=1000")
             self._session.query(f"SET {FINAL_WITHIN_PARTITIONS} = 1")
         except Exception as exc:
             raise RuntimeError(
@@ -279,7 +281,7 @@ def migrate(clickhouse: ClickHouse, up_to: int | None = None) -> list[str]:
         clickhouse.insert(
             "schema_migrations",
             ("version", "name", "applied_at"),
-            [(migration.version, migration.name, datetime.now(UTC))],
+            [(migration.version, migration.name, utc_now())],
         )
         log.info("clickhouse: applied migration %s", migration.name)
         done.append(migration.name)

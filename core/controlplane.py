@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect, Engine
 
+from core.clock import utc_now
 from core.tokens import digest
 from schemas.migrations import numbered_migrations
 
@@ -445,7 +446,7 @@ def migrate(engine: Engine, up_to: int | None = None) -> list[str]:
                 conn.exec_driver_sql(statement)
             conn.execute(
                 schema_migrations.insert().values(
-                    version=migration.version, name=migration.name, applied_at=datetime.now(UTC)
+                    version=migration.version, name=migration.name, applied_at=utc_now()
                 )
             )
         log.info("control plane: applied migration %s", migration.name)

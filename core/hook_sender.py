@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from datetime import UTC, datetime
 
 import httpx
 
+from core.clock import utc_now
 from core.hook_delivery import Outcome, parse_retry_after
 from core.hook_targets import RefusedTarget, Resolver, Target, check_target, resolve
 from core.webhook_signing import signed_headers
@@ -93,7 +93,7 @@ class Sender:
             return Outcome(None, elapsed_ms(), f"{type(exc).__name__}: {exc}"[:200])
         retry_after = None
         if response.status_code in (429, 503):
-            retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
+            retry_after = parse_retry_after(response.headers.get("retry-after"), utc_now())
         error = None if response.is_success else f"HTTP {response.status_code}"
         return Outcome(response.status_code, elapsed_ms(), error, retry_after)
 

@@ -10,11 +10,12 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 
+from core.clock import utc_now
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -274,7 +275,7 @@ async def drive_phone(
 ) -> None:
     """Accumulate calls at the configured rate and upload them every interval, like the agent;
     with `until_drained`, only upload the backlog (backfill, offline burst) and return."""
-    last = datetime.now(UTC)
+    last = utc_now()
     backfill_calls(phone, clients, config, last)
     queue_offline_burst(phone, clients, config, last)
     while True:
@@ -289,7 +290,7 @@ async def drive_phone(
         if config.status_interval_s and time.monotonic() >= phone.status_due:
             phone.status_due = time.monotonic() + config.status_interval_s
             await report_status(phone, ingest, config)
-        now = datetime.now(UTC)
+        now = utc_now()
         expected = config.calls_per_hour * (now - last).total_seconds() / 3600
         count = int(expected) + (phone.rng.random() < expected - int(expected))
         for _ in range(count):

@@ -114,7 +114,7 @@ def listener_pid(port: int) -> int | None:
         return None
     for conn in connections:
         if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-            return conn.pid
+            return int(conn.pid)
     return None
 
 

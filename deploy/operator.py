@@ -8,12 +8,9 @@ from datetime import UTC, datetime
 
 from core import controlplane, key_rotation, subscription
 from core.audit import OPERATOR, record
+from core.clock import utc_now
 from core.settings import MissingSetting, Settings
 from core.subscription import Status, Subscription
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def parse_time(value: str) -> datetime | None:
@@ -37,13 +34,13 @@ def line(found: Subscription) -> str:
 def list_companies(settings: Settings, state: Status | None) -> None:
     engine = controlplane.make_engine(settings.database_url)
     with engine.connect() as conn:
-        for found in subscription.listed(conn, now(), state):
+        for found in subscription.listed(conn, utc_now(), state):
             print(line(found))
 
 
 def set_period_end(settings: Settings, company_id: str, value: str) -> None:
     engine = controlplane.make_engine(settings.database_url)
-    at = now()
+    at = utc_now()
     try:
         with engine.begin() as conn:
             found = subscription.set_period_end(conn, company_id, parse_time(value), at)
@@ -69,7 +66,7 @@ def rotate_master_key(settings: Settings) -> None:
     def progress(done: int, total: int) -> None:
         print(f"\rre-wrapping data keys: {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    count = key_rotation.rotate(engine, new, previous, now(), progress)
+    count = key_rotation.rotate(engine, new, previous, utc_now(), progress)
     print(file=sys.stderr)
     print(
         f"{count} companies re-wrapped under the new master key; unset "

@@ -6,12 +6,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi_offline import FastAPIOffline
 
+from core.clock import utc_now
 from core.controlplane import make_engine
 from core.errors import install_error_handlers
 from core.http_policy import DOCS_ASSETS, OFFLINE_SWAGGER_UI, install_http_policy
@@ -32,7 +32,7 @@ async def sweep_revocations(devices: DeviceAuthenticator) -> None:
     while True:
         await asyncio.sleep(REVOCATION_SWEEP_S)
         try:
-            await run_in_threadpool(devices.sweep, datetime.now(UTC))
+            await run_in_threadpool(devices.sweep, utc_now())
         except Exception as exc:  # the database is down: the next sweep covers this one's span
             log.warning("revocation sweep failed: %r", exc)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Security
@@ -14,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 
 from core.bearer import Credentials, bearer_scheme, bearer_token
+from core.clock import utc_now
 from core.errors import ApiError, validation_fields
 from core.metrics import KAFKA_PRODUCE_FAILURES, KAFKA_PRODUCE_LATENCY
 from core.number_crypto import MasterKey
@@ -62,7 +62,7 @@ async def current_device(
         )
     if not device.tracking_enabled:
         raise ApiError(403, "tracking_disabled", "tracking is disabled for this employee")
-    if not device.active_at(datetime.now(UTC)):
+    if not device.active_at(utc_now()):
         raise ApiError(
             402,
             "subscription_inactive",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from core.clock import utc_now
 from core.errors import ApiError, error_responses
 from core.health import Health, broker_problem, database_problem, readiness
 from core.http_policy import UPLOAD_BODY_CEILING
@@ -63,7 +64,7 @@ UPLOAD_ERRORS = error_responses(401, 402, 403, 413, 415, 422, 429, 503)
 )
 def enroll(body: EnrollRequest, state: State) -> EnrollResponse:
     with state.engine.begin() as db:
-        token, identity, revoked = enroll_device(db, body.code, body.device, datetime.now(UTC))
+        token, identity, revoked = enroll_device(db, body.code, body.device, utc_now())
     state.devices.evict(revoked)
     return EnrollResponse(
         device_token=token,
@@ -88,7 +89,7 @@ def enroll(body: EnrollRequest, state: State) -> EnrollResponse:
 async def report_status(request: Request, device: CurrentDevice, state: State) -> UploadAccepted:
     limit_rate(state, device)
     status = await body_as(DeviceStatus, request, state)
-    now = datetime.now(UTC)
+    now = utc_now()
     if status.at > now + timedelta(seconds=state.settings.max_future_skew_s):
         raise ApiError(422, "invalid_request", "`at` is in the future", [("at", "in the future")])
     event = DeviceStatusReported(
@@ -112,7 +113,7 @@ async def upload_contacts(
 ) -> ContactsAccepted:
     limit_rate(state, device)
     upload = await body_as(ContactsUpload, request, state)
-    now = datetime.now(UTC)
+    now = utc_now()
     records = [
         kafka_record(
             ContactsReported(
@@ -146,7 +147,7 @@ async def note_call(
     if not 0 < len(call_id) <= 128:
         raise ApiError(422, "invalid_request", "bad call id", [("call_id", "1 to 128 characters")])
     note = await body_as(CallNote, request, state)
-    now = datetime.now(UTC)
+    now = utc_now()
     event = CallNoted(
         occurred_at=now,
         **device.envelope(),
@@ -171,7 +172,7 @@ async def upload_calls(request: Request, device: CurrentDevice, state: State) ->
     batch = validate_calls(
         calls_of(body, state.settings.max_batch),
         device,
-        datetime.now(UTC),
+        utc_now(),
         timedelta(seconds=state.settings.max_future_skew_s),
     )
     records = [kafka_record(event) for event in batch.events]

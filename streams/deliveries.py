@@ -11,10 +11,11 @@ import random
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
+from core.clock import utc_now
 from core.company_directory import CompanyDirectory
 from core.hook_delivery import Due, Outcome, record_outcomes, render, take_due
 from core.hook_sender import Sender
@@ -29,10 +30,6 @@ Clock = Callable[[], datetime]
 def observe_delivery(outcome: Outcome) -> None:
     WEBHOOK_DELIVERIES.labels(outcome.kind).inc()
     WEBHOOK_LATENCY.labels(outcome.kind).observe(outcome.duration_ms / 1000)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # an idle loop polls the database for due retries at most this many poll intervals apart

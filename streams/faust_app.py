@@ -7,7 +7,9 @@ import logging
 from collections.abc import Iterable
 
 import faust
+from faust.sensors import Monitor
 from faust.types import EventT, TopicT
+from mode import Service
 
 from core.metrics import DEAD_LETTERS
 from core.settings import Settings
@@ -17,6 +19,16 @@ from streams import fetch_backoff
 log = logging.getLogger(__name__)
 
 
+class QuietMonitor(Monitor):
+    """faust's monitor without its once-a-second sampler, whose rates only faust's web views
+    show: the workers serve none (`web_enabled=False`; their metrics are core/metrics.py), and
+    an idle worker's loop need not wake for it."""
+
+    @Service.task
+    async def _sampler(self) -> None:
+        return None
+
+
 def faust_app(settings: Settings, group: str, instance_id: str, datadir: str) -> faust.App:
     fetch_backoff.install()  # idle consumers sleep on brokers that answer empty fetches at once
     return faust.App(
@@ -24,6 +36,7 @@ def faust_app(settings: Settings, group: str, instance_id: str, datadir: str) ->
         broker=f"kafka://{settings.kafka_bootstrap}",
         processing_guarantee="at_least_once",
         web_enabled=False,
+        Monitor=QuietMonitor,
         store="memory://",
         datadir=str(settings.data_dir / datadir),  # not the working directory
         topic_partitions=settings.topic_partitions,

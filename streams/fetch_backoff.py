@@ -10,7 +10,12 @@ EARLY_EMPTY_S is followed by a pause that doubles from 5 ms up to MAX_PAUSE_S wh
 empty, and starts over with the first records. On a broker that does hold empty fetches (Apache
 Kafka, Tansu) an empty answer takes the full wait, so the pause never happens; under load every
 fetch brings records, so it never happens either. What it costs: the first records after an
-idle spell wait up to MAX_PAUSE_S more."""
+idle spell wait up to MAX_PAUSE_S more.
+
+aiokafka's fetch routine also wakes every `consumer_timeout_ms` (200 ms) while its fetches
+are out, though every event it waits for (a fetch's answer, records consumed, a rebalance, a
+resumed partition) is a future it is woken by; faust cannot pass that setting, so the Fetcher
+is built with FETCHER_TIMEOUT_S instead."""
 
 from __future__ import annotations
 
@@ -23,8 +28,14 @@ from aiokafka.consumer import fetcher
 EARLY_EMPTY_S = 0.1
 FIRST_PAUSE_S = 0.005
 MAX_PAUSE_S = 1.0
+FETCHER_TIMEOUT_S = 1.0
 
 _original = fetcher.Fetcher._proc_fetch_request
+_original_init = fetcher.Fetcher.__init__
+
+
+def _init_with_timeout(self: Any, *args: Any, **kwargs: Any) -> None:
+    _original_init(self, *args, **{**kwargs, "fetcher_timeout": FETCHER_TIMEOUT_S})
 
 
 async def _fetch_with_backoff(self: Any, assignment: Any, node_id: int, request: Any) -> bool:
@@ -40,6 +51,8 @@ async def _fetch_with_backoff(self: Any, assignment: Any, node_id: int, request:
 
 
 def install() -> None:
-    """Wrap aiokafka's fetch step (once per process; the workers call it on start)."""
+    """Wrap aiokafka's fetch step and build its fetchers with FETCHER_TIMEOUT_S (once per
+    process; the workers call it on start)."""
     if fetcher.Fetcher._proc_fetch_request is _original:
         fetcher.Fetcher._proc_fetch_request = _fetch_with_backoff
+        fetcher.Fetcher.__init__ = _init_with_timeout

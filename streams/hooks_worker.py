@@ -12,11 +12,11 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import faust
 from sqlalchemy.engine import Engine
 
+from core.clock import utc_now
 from core.company_directory import CompanyDirectory
 from core.hook_delivery import Due
 from core.hook_events import outbox_batch, record_events, relayed
@@ -63,7 +63,7 @@ class DeliveryRecorder:
     def _record(self, records: list[IntegrationEvents]) -> list[Due]:
         with self.engine.begin() as conn:
             events = (event for record in records for event in record.events)
-            return record_events(conn, events, datetime.now(UTC), self.lease_s)
+            return record_events(conn, events, utc_now(), self.lease_s)
 
 
 def create_hooks_worker(settings: Settings, engine: Engine, master_key: MasterKey) -> faust.App:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import faust
 from sqlalchemy.engine import Engine
 
 from core.clickhouse import ClickHouse
+from core.clock import utc_now
 from core.device_health import fleet_states, push_stale_devices
 from core.device_views import stale_device_events
 from core.metrics import DEVICES
@@ -52,7 +53,7 @@ def watch_stale_devices(
         )
         for step in steps:  # each on its own: one failing skips no other
             try:
-                records = await loop.run_in_executor(None, step, datetime.now(UTC))
+                records = await loop.run_in_executor(None, step, utc_now())
                 if records:
                     await publish.records(records)
             except Exception as exc:

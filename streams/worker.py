@@ -10,12 +10,11 @@ ClickHouse has the calls and before the offsets are committed; the hooks worker
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import faust
 from sqlalchemy.engine import Engine
 
 from core.clickhouse import ClickHouse
+from core.clock import utc_now
 from core.company_directory import CompanyDirectory
 from core.mail import send_due_mail
 from core.number_crypto import MasterKey
@@ -40,11 +39,6 @@ from streams.tables import (
     notes_table,
     statuses_table,
 )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 # suppressions and withdrawn devices are read again this often; erasures wait longer
 DROPPED_TTL_S = 1.0

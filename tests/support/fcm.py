@@ -27,7 +27,7 @@ UNREGISTERED_BODY = {
 }
 
 
-class StaticToken(credentials.Base):
+class StaticToken(credentials.Base):  # type: ignore[misc]  # google-auth has no annotations
     """A credential that yields a fixed bearer token (no Google sign-in from tests)."""
 
     def get_credential(self) -> google.oauth2.credentials.Credentials:

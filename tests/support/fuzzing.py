@@ -68,7 +68,7 @@ def run(
         suppress_health_check=list(HealthCheck),
         database=None,
     )
-    def conforms(case: schemathesis.Case) -> None:
+    def conforms(case: schemathesis.Case[Any]) -> None:
         case.call_and_validate(headers=headers, checks=checks)
 
     conforms()

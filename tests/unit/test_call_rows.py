@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.company_directory import CompanyFacts
 from core.number_crypto import decrypt_number, new_wrapped_data_key, unwrap_company_keys
 from ingest.call_batches import validate_calls
 from ingest.identity import DeviceIdentity
@@ -18,7 +19,6 @@ from schemas.events import CALL_ID_NAMESPACE, stable_call_id
 from streams import retry
 from streams.call_rows import (
     CALL_COLUMNS,
-    CompanyFacts,
     call_rows,
     decode_calls_event,
 )
@@ -91,7 +91,7 @@ def test_retry_retries_outages_and_propagates_permanent_errors(
     async def no_sleep(_s: float) -> None:
         return None
 
-    monkeypatch.setattr(retry.asyncio, "sleep", no_sleep)
+    monkeypatch.setattr("streams.retry.asyncio.sleep", no_sleep)
     outcomes: list[object] = [ConnectionError("down"), ConnectionError("down"), "stored"]
 
     async def flaky() -> object:

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import DeadLetter
-from streams import retry
 from streams.decoding import UnprocessableRecord
 from streams.sink import Sink
 
@@ -81,7 +80,7 @@ def sink_of(processor: Recorder, dead: list[DeadLetter]) -> Sink[bytes]:
 @pytest.fixture(autouse=True)
 def no_retry_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     real_sleep = asyncio.sleep
-    monkeypatch.setattr(retry.asyncio, "sleep", lambda _s: real_sleep(0))
+    monkeypatch.setattr("streams.retry.asyncio.sleep", lambda _s: real_sleep(0))
 
 
 def handle(processor: Recorder, batch: list[Any], dead: list[DeadLetter]) -> list[Any]:

@@ -4,7 +4,7 @@ PYTHON ?= python3
 FLEET ?= 5
 STAMP := $(VENV)/.installed
 ZAPIER_STAMP := zapier/node_modules/.installed
-CONSOLE_STAMP := api/console_npm/node_modules/.installed
+CONSOLE_STAMP := api/console/npm/node_modules/.installed
 
 .PHONY: up test bench bench-full lint typecheck clean
 
@@ -21,8 +21,8 @@ $(ZAPIER_STAMP): zapier/package.json zapier/package-lock.json
 	@touch $(ZAPIER_STAMP)
 
 # The console's chart library as npm publishes it, to check the copy it serves (vendor/) is that pin.
-$(CONSOLE_STAMP): api/console_npm/package.json api/console_npm/package-lock.json
-	@cd api/console_npm && npm ci --no-audit --no-fund --loglevel=error
+$(CONSOLE_STAMP): api/console/npm/package.json api/console/npm/package-lock.json
+	@cd api/console/npm && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(CONSOLE_STAMP)
 
 up: $(STAMP)

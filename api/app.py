@@ -1,4 +1,4 @@
-"""The report API application: its routers (one module per domain), the error shape and the
+"""The report API application: its routers (`api/<domain>/routes.py`), the error shape and the
 HTTP policy."""
 
 from __future__ import annotations
@@ -6,23 +6,21 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from api import (
-    accounts,
-    auth,
-    calls,
-    console,
-    devices,
-    employees,
-    health,
-    hooks,
-    leads,
-    privacy,
-    reports,
-    triggers,
-    users,
-)
+from api import health
+from api.accounts import routes as accounts
+from api.auth import routes as auth
+from api.calls import routes as calls
+from api.console import routes as console
 from api.context import ApiContext
+from api.devices import routes as devices
+from api.employees import routes as employees
+from api.hooks import routes as hooks
+from api.leads import routes as leads
 from api.policy import check_policy
+from api.privacy import routes as privacy
+from api.reports import routes as reports
+from api.triggers import routes as triggers
+from api.users import routes as users
 from core.errors import install_error_handlers
 from core.http_policy import DOCS_ASSETS, OFFLINE_SWAGGER_UI, install_http_policy
 from core.metrics import RequestMetrics

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from fastapi import Depends, Request, Security
 from sqlalchemy.engine import Connection
 
-from api.audit import AuditWriter, actor_of
-from api.console_session import check_csrf, session_token
+from api.audit.routes import AuditWriter, actor_of
+from api.auth.console_session import check_csrf, session_token
+from api.auth.service import ACCESS_TOKEN_PREFIX, signed_in
 from api.context import ApiContext
 from api.policy import COMPANY_WIDE, WHILE_DEACTIVATED, Role, required_role
-from api.sign_in import ACCESS_TOKEN_PREFIX, signed_in
 from api.tenancy import NOBODY, Tenant
 from core.bearer import Credentials, bearer_scheme, bearer_token
 from core.clock import utc_now

@@ -31,7 +31,7 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
-    ("GET", "/console"): PUBLIC,  # the console's page and scripts: no data (api/console.py)
+    ("GET", "/console"): PUBLIC,  # the console's page and scripts: no data (api/console/routes.py)
     ("GET", "/console/"): PUBLIC,
     ("GET", "/console/assets/{name:path}"): PUBLIC,
     ("POST", "/v1/auth/login"): PUBLIC,
@@ -70,7 +70,7 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/v1/api-keys"): Role.admin,
     ("POST", "/v1/api-keys"): Role.admin,
     ("DELETE", "/v1/api-keys/{key_id}"): Role.admin,
-    ("PATCH", "/v1/company"): Role.admin,  # plan and retention_days: owner (api/accounts.py)
+    ("PATCH", "/v1/company"): Role.admin,  # plan and retention_days: owner (api/accounts/routes.py)
     ("POST", "/v1/company/cancel"): Role.owner,
     ("POST", "/v1/company/reactivate"): Role.owner,
     ("POST", "/v1/privacy/erasures"): Role.owner,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Query
 
-from api.call_history import company_keys
+from api.calls.history import company_keys
 from api.context import ApiContext
 from api.flags import Flag
 from api.policy import Role

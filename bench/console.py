@@ -26,7 +26,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from api.passwords import hasher
+from api.auth.passwords import hasher
 from bench.leads import MASTER_KEY, new_company
 from bench.report_data import BIG_COMPANY, ReportDataShape, generate, now_utc
 from core.clickhouse import connect, migrate

@@ -19,10 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from api.lead_models import LeadStatus
-from api.lead_rows import csv_rows
-from api.lead_service import LeadQuery, list_leads
-from api.lead_store import LeadWriter, WriteOptions, write_leads
+from api.leads.models import LeadStatus
+from api.leads.rows import csv_rows
+from api.leads.service import LeadQuery, list_leads
+from api.leads.store import LeadWriter, WriteOptions, write_leads
 from api.paging import Page
 from api.policy import Role
 from api.tenancy import Tenant

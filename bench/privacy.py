@@ -26,9 +26,9 @@ import psutil
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from api.call_filters import CallFilter
-from api.report_queries import summary
-from api.report_range import parse_range
+from api.calls.filters import CallFilter
+from api.reports.queries import summary
+from api.reports.range import parse_range
 from bench.leads import MASTER_KEY, new_company
 from bench.report_data import BIG_COMPANY, ReportDataShape, generate, now_utc
 from core import erasures, mutations

@@ -11,10 +11,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from api import report_queries as q
-from api.call_filters import CallFilter
-from api.call_history import newest_calls
-from api.report_range import parse_range
+from api.calls.filters import CallFilter
+from api.calls.history import newest_calls
+from api.reports import queries as q
+from api.reports.range import parse_range
 from bench import leads
 from bench.report_data import BIG_COMPANY, ReportDataShape, generate, now_utc
 from core.clickhouse import ClickHouse, connect, migrate

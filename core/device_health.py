@@ -1,5 +1,5 @@
 """When a device was last seen, whether it is stale, and pushing to devices (stale ones to sync,
-an employee's phones to fetch their leads): one rule for the devices list (api/devices.py), the
+an employee's phones to fetch their leads): one rule for the devices list (api/devices/routes.py), the
 worker's stale-device pushes and the report API's lead pushes."""
 
 from __future__ import annotations

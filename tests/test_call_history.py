@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.call_filters import CallFilter
-from api.call_history import AFTER_CURSOR, history_rows, newest_calls
-from api.report_range import ReportRange, parse_range
+from api.calls.filters import CallFilter
+from api.calls.history import AFTER_CURSOR, history_rows, newest_calls
+from api.reports.range import ReportRange, parse_range
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
 from tests.support.metrics_reference import RefCall

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from api import report_queries as q
-from api.lead_calls import client_calls
-from api.report_range import parse_range
+from api.leads.calls import client_calls
+from api.reports import queries as q
+from api.reports.range import parse_range
 from core.clickhouse import ClickHouse, connect, migrate
 from core.company_clickhouse import NOT_ERASED
 from tests.support.metrics_reference import RefCall

@@ -6,9 +6,9 @@ import json
 import re
 from pathlib import Path
 
-from api.console import ASSETS, STATIC
+from api.console.routes import ASSETS, STATIC
 
-NPM = Path(__file__).resolve().parents[1] / "api" / "console_npm"
+NPM = Path(__file__).resolve().parents[1] / "api" / "console" / "npm"
 
 
 def test_the_served_chart_library_is_the_pinned_npm_release() -> None:

@@ -23,7 +23,7 @@ from standardwebhooks.webhooks import Webhook
 
 from api.app import create_app
 from api.context import ApiContext
-from api.hook_service import checked_target
+from api.hooks.service import checked_target
 from core.clickhouse import ClickHouse
 from core.company_directory import CompanyDirectory
 from core.controlplane import (
@@ -492,7 +492,7 @@ def test_an_erased_number_leaves_no_webhook(
         return call_event(company_id, call_id).model_copy(update={"numbers": [key]})
 
     assert record(context, [carrying("before", erased), carrying("other", kept)], T0) == 2
-    with context.engine.begin() as conn:  # the erasure's own transaction (api/privacy_service)
+    with context.engine.begin() as conn:  # the erasure's own transaction (api/privacy/service.py)
         request_erasure(conn, company_id, T0, number_key=erased)
     # its undelivered webhook is gone, a later event carrying it makes none, others go on
     assert record(context, [carrying("after", erased), carrying("later", kept)], T0) == 1

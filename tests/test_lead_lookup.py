@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from api.lead_calls import LeadClientWrites
+from api.leads.calls import LeadClientWrites
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
 from core.lead_lookup import leads_of_clients

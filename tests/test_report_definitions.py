@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from api import report_queries as q
-from api.report_range import ReportRange, parse_range
+from api.reports import queries as q
+from api.reports.range import ReportRange, parse_range
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
 from core.phone_numbers import mask_number

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api import report_queries as q
-from api.report_range import parse_range
+from api.reports import queries as q
+from api.reports.range import parse_range
 from core.clickhouse import ClickHouse
 from core.phone_numbers import mask_number
 from tests.support import metrics_reference as ref

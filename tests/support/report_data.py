@@ -7,8 +7,8 @@ import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from api.call_filters import CallFilter
-from api.report_range import ReportRange
+from api.calls.filters import CallFilter
+from api.reports.range import ReportRange
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
 from core.company_directory import CompanyFacts

@@ -9,7 +9,7 @@ import pytest
 from fastapi import Response
 from starlette.requests import Request
 
-from api.console_session import check_csrf, csrf_token, set_session
+from api.auth.console_session import check_csrf, csrf_token, set_session
 from core.errors import ApiError
 
 TOKEN = "cc_at_example-session"

@@ -8,7 +8,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.lead_assignment import LeastLoaded, RoundRobin
+from api.leads.assignment import LeastLoaded, RoundRobin
 
 STAFF = [f"e{index}" for index in range(6)]
 # a step: a batch of leads, or an employee opting out of / back into auto-assignment

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.lead_models import MAX_IMPORT_ROWS
-from api.lead_rows import ALIASES, csv_rows, lead_input
+from api.leads.models import MAX_IMPORT_ROWS
+from api.leads.rows import ALIASES, csv_rows, lead_input
 from core.errors import ApiError
 
 FIELDS = [field for field in ALIASES if field != "name"]

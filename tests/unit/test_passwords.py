@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.passwords import hasher, verify
+from api.auth.passwords import hasher, verify
 
 
 def test_only_the_password_of_a_hash_matches() -> None:

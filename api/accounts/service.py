@@ -1,0 +1,283 @@
+"""Accounts: creating a company with its owner and first key, issuing, listing and revoking API
+keys, company settings; the logic behind api/accounts/routes.py."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+import phonenumbers
+import pytz
+import sqlalchemy as sa
+from pydantic import BaseModel, EmailStr, Field, field_validator
+from sqlalchemy.engine import Connection
+
+from api.auth.passwords import NewPassword
+from api.reports.range import RangeError, parse_zone
+from core.clock import utc_now
+from core.controlplane import Company, api_keys, companies, users
+from core.errors import ApiError
+from core.number_crypto import MasterKey, new_wrapped_data_key
+from core.subscription import Status, company_status, status_at
+from core.tokens import digest, new_secret
+
+API_KEY_PREFIX = "cc_live"
+
+
+class SignupRequest(BaseModel):
+    company_name: str = Field(min_length=1, max_length=200)
+    country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
+    timezone: str | None = Field(default=None, description="IANA zone; default: the country's")
+    email: EmailStr
+    password: NewPassword
+    plan: Literal["basic", "basic_lead"] = "basic"
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        value = value.upper()
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown country code {value!r}: use ISO 3166-1 alpha-2, e.g. IN")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_zone(value, "timezone")
+            except RangeError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+
+class SignupResponse(BaseModel):
+    company_id: str
+    user_id: str
+    api_key: str
+
+
+KeyRole = Literal["admin", "manager", "viewer"]  # never owner
+
+
+class ApiKeyRequest(BaseModel):
+    name: str = Field(default="API key", min_length=1, max_length=200)
+    role: KeyRole = Field(default="admin", description="what the key may do; never `owner`")
+
+
+class ApiKeyView(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    role: KeyRole
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class MeCompany(BaseModel):
+    id: str
+    name: str
+    plan: str
+    status: Status = Field(description='the subscription (API.md "Subscription")')
+    timezone: str
+
+
+class MeKey(BaseModel):
+    id: str
+    name: str
+    role: KeyRole
+
+
+class MeUser(BaseModel):
+    id: str
+    email: str
+    role: str
+    totp: bool = Field(description="two-factor sign-in (TOTP) is on")
+
+
+class Me(BaseModel):
+    """Who is calling: an integration's auth test and connection label."""
+
+    company: MeCompany
+    user: MeUser | None = Field(description="the signed-in user; null for an API key")
+    api_key: MeKey | None = Field(description="the API key; null for a signed-in user")
+
+
+class ApiKeyCreated(ApiKeyView):
+    secret: str = Field(description="shown once; store it now")
+
+
+def default_zone(country: str) -> str:
+    zones = pytz.country_timezones.get(country)
+    return zones[0] if zones else "UTC"
+
+
+def issue_api_key(db: Connection, company_id: str, name: str, role: KeyRole) -> ApiKeyCreated:
+    secret = new_secret(API_KEY_PREFIX)
+    view = ApiKeyCreated(
+        id=str(uuid.uuid4()),
+        name=name,
+        prefix=secret[: len(API_KEY_PREFIX) + 5],
+        role=role,
+        created_at=utc_now(),
+        revoked_at=None,
+        secret=secret,
+    )
+    db.execute(
+        api_keys.insert().values(
+            id=view.id,
+            company_id=company_id,
+            name=name,
+            prefix=view.prefix,
+            secret_hash=digest(secret),
+            created_at=view.created_at,
+            role=role,
+        )
+    )
+    return view
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyView]
+
+
+class CompanySettings(BaseModel):
+    """What PATCH /v1/company changes; a field left out stays as it is."""
+
+    stale_after_s: int | None = Field(
+        default=None, ge=300, le=30 * 86400, description="a device is stale after this much silence"
+    )
+    plan: Literal["basic", "basic_lead"] | None = Field(
+        default=None, description="applies at once (owner); leads answer 402 on `basic`"
+    )
+    retention_days: int | None = Field(
+        default=None,
+        ge=30,
+        le=36500,
+        description="calls, statuses and contacts older than this are deleted daily (owner); "
+        "null keeps everything",
+    )
+
+    def owner_fields(self) -> list[str]:
+        return sorted({"plan", "retention_days"} & self.model_fields_set)
+
+
+class CompanyView(BaseModel):
+    plan: Literal["basic", "basic_lead"]
+    status: Status
+    period_end: datetime | None
+    retention_days: int | None
+    stale_after_s: int
+
+
+class SubscriptionView(BaseModel):
+    status: Status
+    period_end: datetime | None = Field(description="deactivated from then on")
+
+
+def create_company(
+    db: Connection, body: SignupRequest, password_hash: str, master_key: MasterKey, now: datetime
+) -> SignupResponse:
+    """A company with its owner (the signing-up user, `password_hash` of their password) and a
+    first API key."""
+    email = body.email.lower()
+    if db.execute(sa.select(users.c.id).where(users.c.email == email)).first():
+        raise ApiError(
+            409, "email_taken", "an account with this email exists", [("email", "taken")]
+        )
+    company_id, user_id = str(uuid.uuid4()), str(uuid.uuid4())
+    db.execute(
+        companies.insert().values(
+            id=company_id,
+            name=body.company_name,
+            country=body.country,
+            timezone=body.timezone or default_zone(body.country),
+            plan=body.plan,
+            wrapped_data_key=new_wrapped_data_key(master_key, company_id),
+            created_at=now,
+        )
+    )
+    db.execute(
+        users.insert().values(
+            id=user_id,
+            company_id=company_id,
+            email=email,
+            password_hash=password_hash,
+            role="owner",
+            created_at=now,
+        )
+    )
+    key = issue_api_key(db, company_id, "signup", "admin")
+    return SignupResponse(company_id=company_id, user_id=user_id, api_key=key.secret)
+
+
+def list_api_keys(db: Connection, company_id: str) -> list[ApiKeyView]:
+    rows = db.execute(
+        sa.select(api_keys)
+        .where(api_keys.c.company_id == company_id)
+        .order_by(api_keys.c.created_at)
+    )
+    return [ApiKeyView.model_validate(row._asdict()) for row in rows]
+
+
+def revoke_api_key(db: Connection, company_id: str, key_id: str, now: datetime) -> None:
+    result = db.execute(
+        api_keys.update()
+        .where(api_keys.c.id == key_id, api_keys.c.company_id == company_id)
+        .values(revoked_at=sa.func.coalesce(api_keys.c.revoked_at, now))
+    )
+    if result.rowcount == 0:
+        raise ApiError(404, "not_found", f"no API key {key_id}")
+
+
+def update_company(
+    db: Connection, company_id: str, body: CompanySettings, now: datetime
+) -> CompanyView:
+    values = body.model_dump(include=body.model_fields_set)
+    if values.get("stale_after_s") is None:
+        values.pop("stale_after_s", None)  # never null
+    if values.get("plan") is None:
+        values.pop("plan", None)
+    if values:
+        db.execute(companies.update().where(companies.c.id == company_id).values(**values))
+    return company_view(db, company_id, now)
+
+
+def company_view(db: Connection, company_id: str, now: datetime) -> CompanyView:
+    row = db.execute(sa.select(companies).where(companies.c.id == company_id)).one()
+    return CompanyView(
+        plan=row.plan,
+        status=status_at(row.status, row.period_end, now),
+        period_end=row.period_end,
+        retention_days=row.retention_days,
+        stale_after_s=row.stale_after_s,
+    )
+
+
+def me(
+    db: Connection, company: Company, key_id: str | None, user_id: str | None, now: datetime
+) -> Me:
+    key = db.execute(
+        sa.select(api_keys.c.id, api_keys.c.name, api_keys.c.role).where(api_keys.c.id == key_id)
+    ).first()
+    user = db.execute(
+        sa.select(users.c.id, users.c.email, users.c.role, users.c.totp_enabled_at).where(
+            users.c.id == user_id
+        )
+    ).first()
+    return Me(
+        company=MeCompany(
+            id=company.id,
+            name=company.name,
+            plan=company.plan,
+            status=company_status(company, now),
+            timezone=company.timezone,
+        ),
+        user=MeUser(
+            id=user.id, email=user.email, role=user.role, totp=user.totp_enabled_at is not None
+        )
+        if user
+        else None,
+        api_key=MeKey(id=key.id, name=key.name, role=key.role) if key else None,
+    )

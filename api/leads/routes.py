@@ -1,0 +1,249 @@
+"""Lead routes (plan basic_lead): HTTP in, api/leads/service.py and api/leads/store.py, HTTP out;
+phones whose call list changed get `{"action": "leads"}` after the response."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api.calls.filters import Range, ReportFilter, known_employees
+from api.calls.history import company_keys
+from api.context import ApiContext
+from api.deps import Context, CurrentTenant, Db
+from api.employees.service import report_staff
+from api.flags import Flag
+from api.leads import service
+from api.leads.models import (
+    MAX_IMPORT_ROWS,
+    Assign,
+    ImportResult,
+    LeadCreate,
+    LeadDetail,
+    LeadPage,
+    LeadStatus,
+    LeadUpdate,
+    NumbersRequest,
+    OnDuplicate,
+)
+from api.leads.rows import csv_rows, json_rows
+from api.leads.store import WriteOptions, Written, delete_lead, update_lead, write_leads
+from api.paging import page_request
+from api.reports import models as m
+from api.reports.queries.leads import lead_client_calls, leads_rows
+from api.tenancy import Tenant
+from core.clock import utc_now
+from core.device_health import push_to_employees
+from core.errors import ApiError, error_responses
+from core.push import LEADS_DATA
+from core.request_body import parse_json, read_body
+
+router = APIRouter(tags=["leads"], responses=error_responses(401, 402, 403, 422))
+
+
+def leads_tenant(tenant: CurrentTenant) -> Tenant:
+    """The caller, on a plan with leads (else 402)."""
+    return service.leads_enabled(tenant)
+
+
+LeadsTenant = Annotated[Tenant, Depends(leads_tenant)]
+MAX_IMPORT_BYTES = 16 * 1024 * 1024
+NUMBERS_BODY_LIMIT = 1024 * 1024  # 10,000 numbers of up to 64 characters, as JSON
+IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "maxItems": MAX_IMPORT_ROWS,
+                    "items": {"$ref": "#/components/schemas/LeadFields"},
+                }
+            },
+            "text/csv": {"schema": {"type": "string", "description": "a header row, then leads"}},
+        },
+    }
+}
+AssignQuery = Annotated[Assign, Query(description="who gets leads without an employee_id")]
+
+
+def push_leads(context: ApiContext, tenant: Tenant, employees: Iterable[str]) -> None:
+    push_to_employees(
+        context.engine, context.pusher, tenant.company.id, employees, LEADS_DATA, utc_now()
+    )
+
+
+def write(
+    context: ApiContext,
+    tenant: Tenant,
+    rows: Iterable[tuple[int, Any]],
+    options: WriteOptions,
+    background: BackgroundTasks,
+    dry_run: bool = False,
+) -> Written:
+    with service.lead_transaction(context, tenant, utc_now(), keep=not dry_run) as writer:
+        written = write_leads(writer, tenant.clickhouse, rows, options)
+    written.result.dry_run = dry_run
+    if not dry_run:
+        background.add_task(push_leads, context, tenant, written.employees)
+    return written
+
+
+@router.post(
+    "/v1/leads", status_code=201, response_model=LeadDetail, responses=error_responses(409)
+)
+def create_lead(
+    body: LeadCreate,
+    tenant: LeadsTenant,
+    context: Context,
+    background: BackgroundTasks,
+    assign: AssignQuery = Assign.round_robin,
+) -> LeadDetail:
+    """One lead; a number that is another lead's already is a 409 naming that lead."""
+    written = write(
+        context,
+        tenant,
+        [(1, body.model_dump(exclude_unset=True))],
+        WriteOptions(assign),
+        background,
+    )
+    if written.result.errors:
+        (row,) = written.result.errors
+        fields = [(error.path, error.message) for error in row.errors]
+        raise ApiError(422, "invalid_request", "the lead is invalid", fields)
+    if not written.created:
+        lead_id = written.duplicate_of[1]
+        raise ApiError(
+            409,
+            "duplicate_lead",
+            f"lead {lead_id} has this number already",
+            [("primary_number", f"the number of lead {lead_id}")],
+        )
+    return service.read_lead(context, tenant, written.created[0], utc_now())
+
+
+@router.post(
+    "/v1/leads/import",
+    max_body_size=MAX_IMPORT_BYTES,
+    response_model=ImportResult,
+    responses=error_responses(413, 415),
+    openapi_extra=IMPORT_BODY,
+)
+async def import_leads(
+    request: Request,
+    tenant: LeadsTenant,
+    context: Context,
+    background: BackgroundTasks,
+    dry_run: Annotated[Flag, Query(description="validate and count, write nothing")] = False,
+    on_duplicate: Annotated[
+        OnDuplicate, Query(description="a row whose number is a lead's already")
+    ] = OnDuplicate.skip,
+    assign: AssignQuery = Assign.round_robin,
+    employee_id: Annotated[
+        str | None, Query(max_length=320, description="every row's employee (id or email)")
+    ] = None,
+) -> ImportResult:
+    """Leads from a JSON array or a CSV file (`text/csv`; UTF-8 with or without BOM; comma,
+    semicolon or tab; column names case-insensitive with the usual aliases). Every row is
+    created, updated, skipped or reported with its errors."""
+    media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    raw = await read_body(request, MAX_IMPORT_BYTES)
+    if media in ("text/csv", "application/csv", "text/plain"):
+        rows: Iterable[tuple[int, Any]] = list(csv_rows(raw))
+    elif media == "application/json":
+        rows = list(json_rows(parse_json(raw)))
+    else:
+        raise ApiError(415, "unsupported_media_type", f"{media}: send application/json or text/csv")
+    options = WriteOptions(assign, on_duplicate, employee_id)
+    written = await run_in_threadpool(write, context, tenant, rows, options, background, dry_run)
+    return written.result
+
+
+@router.post("/v1/numbers", response_model=ImportResult, max_body_size=NUMBERS_BODY_LIMIT)
+async def add_numbers(
+    body: NumbersRequest, tenant: LeadsTenant, context: Context, background: BackgroundTasks
+) -> ImportResult:
+    """Bare numbers to call: each becomes a lead with only its number (row = position)."""
+    rows = [(index, {"primary_number": n}) for index, n in enumerate(body.numbers, start=1)]
+    options = WriteOptions(body.assign, OnDuplicate.skip, body.employee_id, body.country)
+    written = await run_in_threadpool(write, context, tenant, rows, options, background)
+    return written.result
+
+
+@router.get("/v1/leads", response_model=LeadPage)
+async def list_leads(
+    tenant: LeadsTenant,
+    context: Context,
+    db: Db,
+    employee_id: Annotated[list[str] | None, Query(description="repeatable")] = None,
+    status: Annotated[LeadStatus | None, Query(description="from the lead's calls")] = None,
+    number: Annotated[str | None, Query(max_length=64, description="any format")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="in first/last name, company, email")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+) -> LeadPage:
+    """Leads, newest first."""
+    query = service.LeadQuery(
+        employee_ids=known_employees(db, tenant, employee_id) if employee_id else (),
+        status=status,
+        number=number,
+        q=q,
+    )
+    page = page_request(limit, cursor, service.CURSOR_VALUES)
+    keys = company_keys(tenant.company, context.master_key)
+    return await run_in_threadpool(service.list_leads, db, tenant, keys, query, page)
+
+
+@router.get("/v1/leads/{lead_id}", response_model=LeadDetail, responses=error_responses(404))
+async def get_lead(lead_id: str, tenant: LeadsTenant, context: Context, db: Db) -> LeadDetail:
+    """One lead with its latest calls, newest first."""
+    keys = company_keys(tenant.company, context.master_key)
+    return await run_in_threadpool(service.get_lead, db, tenant, keys, lead_id, utc_now())
+
+
+@router.patch("/v1/leads/{lead_id}", response_model=LeadDetail, responses=error_responses(404, 409))
+def patch_lead(
+    lead_id: str,
+    body: LeadUpdate,
+    tenant: LeadsTenant,
+    context: Context,
+    background: BackgroundTasks,
+) -> LeadDetail:
+    """The given fields change (null clears); `employee_id` re-assigns."""
+    with service.lead_transaction(context, tenant, utc_now()) as writer:
+        update_lead(writer, lead_id, body)
+        employees = writer.feed.employees
+    background.add_task(push_leads, context, tenant, employees)
+    return service.read_lead(context, tenant, lead_id, utc_now())
+
+
+@router.delete(
+    "/v1/leads/{lead_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(404),
+)
+def remove_lead(
+    lead_id: str, tenant: LeadsTenant, context: Context, background: BackgroundTasks
+) -> Response:
+    """The lead and its numbers go; its calls stay (without lead_id)."""
+    with service.lead_transaction(context, tenant, utc_now()) as writer:
+        delete_lead(writer, lead_id)
+        employees = writer.feed.employees
+    background.add_task(push_leads, context, tenant, employees)
+    return Response(status_code=204)
+
+
+@router.get("/v1/reports/leads", response_model=m.LeadsReport, tags=["reports"])
+async def leads_report(tenant: LeadsTenant, db: Db, rng: Range, f: ReportFilter) -> dict[str, Any]:
+    """Per employee: the leads assigned to them, by status as of the range end, and the calls
+    in range with those leads' numbers."""
+    staff = report_staff(db, tenant.company.id, f.employee_ids)
+    assigned = service.assigned_numbers(db, tenant.company.id, [e["id"] for e in staff])
+    calls = await run_in_threadpool(lead_client_calls, tenant.clickhouse, f)
+    shown = [e for e in staff if e["archived_at"] is None or assigned.get(e["id"])]
+    return {"range": rng.as_json(), "items": leads_rows(shown, assigned, calls)}

@@ -1,0 +1,415 @@
+"""Lead writes in the control plane, one company at a time: each write takes the company's lead
+lock first (core/lead_feed.py), so duplicate checks, the round-robin cursor and the phones'
+feed positions see every earlier write; `lead_numbers`' primary key refuses a shared number
+even if a check were wrong. The ClickHouse lookup is written just before the commit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from api.employees.service import Scope, in_scope
+from api.leads.assignment import Assigner, LeastLoaded, Nobody, RoundRobin, new_lead_loads
+from api.leads.calls import LeadClientWrites, called_leads
+from api.leads.models import (
+    Assign,
+    FieldError,
+    ImportResult,
+    LeadFields,
+    LeadUpdate,
+    OnDuplicate,
+    RowError,
+)
+from api.leads.rows import LeadInput, lead_input
+from api.leads.rows import lead_numbers as lead_numbers_of
+from core.clickhouse import ClickHouse
+from core.company_clickhouse import CompanyClickHouse
+from core.controlplane import Company, bulk_insert, employees, lead_numbers, leads
+from core.errors import ApiError
+from core.lead_feed import FeedWriter, lock_company_leads
+from core.number_crypto import CompanyKeys, blind_index, decrypt_number, encrypt_number
+from core.phone_numbers import mask_number
+from schemas.events import HookEvent
+
+SLOTS = ("primary", "secondary")
+PLAIN_FIELDS = (
+    "first_name",
+    "last_name",
+    "company",
+    "email",
+    "address",
+    "country",
+    "state",
+    "zip",
+    "notes",
+)
+CHUNK = 2_000  # ids per IN (...): well inside SQLite's and PostgreSQL's parameter limits
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    assign: Assign = Assign.round_robin
+    on_duplicate: OnDuplicate = OnDuplicate.skip
+    employee: str | None = None  # every row's employee (id or email) unless the row names one
+    region: str | None = None  # read numbers in this country instead of the company's
+
+
+@dataclass
+class Written:
+    result: ImportResult
+    created: list[str] = field(default_factory=list)  # ids of new leads, in row order
+    duplicate_of: dict[int, str] = field(default_factory=dict)  # row -> the lead it matched
+    employees: set[str] = field(default_factory=set)  # whose phones' lists changed
+
+
+def visible(company_id: str, scope: Scope) -> sa.Select[Any]:
+    """The company's leads a caller sees: a team-limited one, those of their employees."""
+    select = sa.select(leads).where(leads.c.company_id == company_id)
+    return select if scope is None else select.where(leads.c.employee_id.in_(scope))
+
+
+def newest_assigned(
+    db: Connection, company_id: str, scope: Scope, limit: int
+) -> list[dict[str, Any]]:
+    """The visible leads with an employee, the latest assigned first."""
+    select = visible(company_id, scope).where(leads.c.assigned_at.is_not(None))
+    order = (leads.c.assigned_at.desc(), leads.c.id.desc())
+    return [row._asdict() for row in db.execute(select.order_by(*order).limit(limit))]
+
+
+def chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+@dataclass
+class LeadWriter:
+    """The state of one locked lead transaction of a company."""
+
+    conn: Connection
+    company: Company
+    keys: CompanyKeys
+    scope: Scope
+    now: datetime
+    feed: FeedWriter = field(init=False)
+    clients: LeadClientWrites = field(init=False)
+    cursor: str | None = field(init=False)
+    # what REST hooks hear of this transaction: (event, the lead's row as it will be stored)
+    announced: list[tuple[HookEvent, dict[str, Any]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.cursor, seq = lock_company_leads(self.conn, self.company.id)
+        self.feed = FeedWriter(self.company.id, seq)
+        self.clients = LeadClientWrites.for_company(self.company.id)
+
+    # --- who --------------------------------------------------------------------------------
+
+    def staff(self) -> list[Any]:
+        query = sa.select(
+            employees.c.id, employees.c.email, employees.c.tracking_enabled, employees.c.takes_leads
+        ).where(employees.c.company_id == self.company.id, employees.c.archived_at.is_(None))
+        return list(self.conn.execute(in_scope(query, self.scope)))
+
+    def assigner(self, assign: Assign, staff: list[Any], ch: CompanyClickHouse) -> Assigner:
+        candidates = [e.id for e in staff if e.tracking_enabled and e.takes_leads]
+        if assign is Assign.round_robin:
+            return RoundRobin(candidates, self.cursor)
+        if assign is Assign.least_loaded:
+            return LeastLoaded(new_lead_loads(candidates, self.new_leads_of(candidates, ch)))
+        return Nobody()
+
+    def new_leads_of(self, candidates: list[str], ch: CompanyClickHouse) -> dict[str, int]:
+        if not candidates:
+            return {}
+        called = called_leads(ch)
+        loads: dict[str, int] = {}
+        for row in self.conn.execute(
+            sa.select(leads.c.id, leads.c.employee_id).where(
+                leads.c.company_id == self.company.id, leads.c.employee_id.in_(candidates)
+            )
+        ):
+            if row.id not in called:
+                loads[row.employee_id] = loads.get(row.employee_id, 0) + 1
+        return loads
+
+    # --- numbers ----------------------------------------------------------------------------
+
+    def number_columns(self, slot: str, number: str | None) -> dict[str, Any]:
+        if number is None:
+            return {f"{slot}_enc": None, f"{slot}_masked": None}
+        return {
+            f"{slot}_enc": encrypt_number(self.keys, number),
+            f"{slot}_masked": mask_number(number),
+        }
+
+    def holders(self, number_keys: Sequence[str]) -> dict[str, str]:
+        """number key -> the lead holding it, for these keys."""
+        found: dict[str, str] = {}
+        for part in chunks(sorted(set(number_keys))):
+            rows = self.conn.execute(
+                sa.select(lead_numbers.c.number_key, lead_numbers.c.lead_id).where(
+                    lead_numbers.c.company_id == self.company.id,
+                    lead_numbers.c.number_key.in_(part),
+                )
+            )
+            found.update({row.number_key: row.lead_id for row in rows})
+        return found
+
+    def visible_leads(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for part in chunks(sorted(set(ids))):
+            query = visible(self.company.id, self.scope).where(leads.c.id.in_(part))
+            found.update({row.id: row._asdict() for row in self.conn.execute(query)})
+        return found
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def commit_to(self, clickhouse: ClickHouse, **company_values: Any) -> None:
+        """Store the feed and the company's position, then the ClickHouse lookup (which may
+        fail: the caller's transaction then rolls back)."""
+        self.feed.finish(self.conn, **company_values)
+        self.clients.write(clickhouse)
+
+
+def changed_on_phones(writer: LeadWriter, lead: dict[str, Any], before: str | None) -> None:
+    """The lead changed: its employee's phone gets it again, and the phone of `before` drops it
+    when it went to someone else (a new assignment, or none)."""
+    if before != lead["employee_id"]:
+        writer.feed.taken(lead["id"], before)
+        lead["assigned_at"] = writer.now if lead["employee_id"] else None
+        if lead["employee_id"]:
+            writer.announced.append(("lead.assigned", lead))
+    lead["feed_seq"] = writer.feed.position(lead["employee_id"])
+
+
+def employee_refs(staff: list[Any]) -> dict[str, str]:
+    """How a row may name an employee (id, or email in any case) -> the employee id."""
+    refs = {employee.email.lower(): employee.id for employee in staff if employee.email}
+    refs.update({employee.id: employee.id for employee in staff})
+    return refs
+
+
+def resolve_employee(ref: str, refs: dict[str, str]) -> str | None:
+    return refs.get(ref) or refs.get(ref.lower())
+
+
+def fill(lead: dict[str, Any], fields: LeadFields) -> bool:
+    """`on_duplicate=update`: the given fields replace the lead's; True when something changed."""
+    changed = False
+    for name in PLAIN_FIELDS:
+        value = getattr(fields, name)
+        if value is not None and lead.get(name) != value:
+            lead[name] = value
+            changed = True
+    return changed
+
+
+def write_leads(
+    writer: LeadWriter,
+    ch: CompanyClickHouse,
+    rows: Iterable[tuple[int, Any]],
+    options: WriteOptions,
+) -> Written:
+    """Import `rows` ((row number, raw row)): create, update or skip each, or report its errors.
+    Writes into the writer's transaction; the caller commits (or rolls back for a dry run)."""
+    region = options.region or writer.company.country
+    staff = writer.staff()
+    refs = employee_refs(staff)
+    errors: list[RowError] = []
+    valid: list[tuple[int, LeadInput, list[str], str | None]] = []
+    for row_number, raw in rows:
+        parsed = lead_input(raw, region)
+        if isinstance(parsed, list):
+            errors.append(RowError(row=row_number, errors=parsed))
+            continue
+        ref = parsed.fields.employee_id or options.employee
+        employee = resolve_employee(ref, refs) if ref else None
+        if ref and employee is None:
+            problem = FieldError(path="employee_id", message=f"no employee {ref} of yours")
+            errors.append(RowError(row=row_number, errors=[problem]))
+            continue
+        number_keys = [blind_index(writer.keys, number) for number in parsed.numbers]
+        valid.append((row_number, parsed, number_keys, employee))
+
+    holder = writer.holders([key for _, _, keys, _ in valid for key in keys])
+    existing = (
+        writer.visible_leads(holder.values()) if options.on_duplicate is OnDuplicate.update else {}
+    )
+    assigner = writer.assigner(options.assign, staff, ch)
+    written = Written(ImportResult(created=0, updated=0, skipped=0, errors=errors))
+    new_leads: dict[str, dict[str, Any]] = {}
+    new_numbers: list[dict[str, Any]] = []
+    created_numbers: list[tuple[str, str]] = []  # (lead, number key) of new leads
+    changed: dict[str, dict[str, Any]] = {}
+    for row_number, parsed, number_keys, employee in valid:
+        matched = list(dict.fromkeys(holder[key] for key in number_keys if key in holder))
+        if len(matched) > 1:
+            problem = FieldError(path="secondary_number", message="the number of another lead")
+            errors.append(RowError(row=row_number, errors=[problem]))
+            continue
+        if matched:
+            lead_id = matched[0]
+            written.duplicate_of[row_number] = lead_id
+            lead = new_leads.get(lead_id) or existing.get(lead_id)
+            if options.on_duplicate is OnDuplicate.skip:
+                written.result.skipped += 1
+                continue
+            if lead is None:  # a lead of a team the caller does not see
+                problem = FieldError(path="primary_number", message="the number of another lead")
+                errors.append(RowError(row=row_number, errors=[problem]))
+                continue
+            before = lead.get("employee_id")
+            touched = fill(lead, parsed.fields)
+            for number, key in zip(parsed.numbers, number_keys, strict=True):
+                free = next((s for s in SLOTS if lead[f"{s}_enc"] is None), None)
+                if key not in holder and free is not None:
+                    lead.update(writer.number_columns(free, number))
+                    new_numbers.append(number_row(writer, lead_id, key, free))
+                    holder[key] = lead_id
+                    writer.clients.hold(lead_id, [key])
+                    touched = True
+            if employee is not None and employee != before:
+                lead["employee_id"] = employee
+                touched = True
+            if touched:
+                lead["updated_at"] = writer.now
+                if lead_id not in new_leads:
+                    changed[lead_id] = lead
+                changed_on_phones(writer, lead, before)
+            written.result.updated += 1
+            continue
+        lead_id = str(uuid.uuid4())
+        owner = employee or assigner.next()
+        lead = {
+            "id": lead_id,
+            "company_id": writer.company.id,
+            **{name: getattr(parsed.fields, name) for name in PLAIN_FIELDS},
+            **writer.number_columns("primary", parsed.numbers[0]),
+            **writer.number_columns("secondary", next(iter(parsed.numbers[1:]), None)),
+            "employee_id": owner,
+            "created_at": writer.now,
+            "updated_at": writer.now,
+            "feed_seq": writer.feed.position(owner),
+            "assigned_at": writer.now if owner else None,
+        }
+        new_leads[lead_id] = lead
+        writer.announced.append(("lead.created", lead))
+        if owner:
+            writer.announced.append(("lead.assigned", lead))
+        for slot, key in zip(SLOTS, number_keys, strict=False):
+            new_numbers.append(number_row(writer, lead_id, key, slot))
+            holder[key] = lead_id
+        created_numbers.extend((lead_id, key) for key in number_keys)
+        written.created.append(lead_id)
+        written.result.created += 1
+
+    writer.clients.hold_all(created_numbers)
+    bulk_insert(writer.conn, leads, list(new_leads.values()))
+    bulk_insert(writer.conn, lead_numbers, new_numbers)
+    for lead_id, lead in changed.items():
+        values = {k: v for k, v in lead.items() if k not in ("id", "company_id", "created_at")}
+        writer.conn.execute(leads.update().where(leads.c.id == lead_id).values(**values))
+    written.employees = writer.feed.employees
+    if isinstance(assigner, RoundRobin):
+        writer.cursor = assigner.last
+    errors.sort(key=lambda error: error.row)
+    return written
+
+
+def number_row(writer: LeadWriter, lead_id: str, key: str, slot: str) -> dict[str, Any]:
+    return {"company_id": writer.company.id, "number_key": key, "lead_id": lead_id, "slot": slot}
+
+
+def find_lead(writer: LeadWriter, lead_id: str) -> dict[str, Any]:
+    lead = writer.visible_leads([lead_id]).get(lead_id)
+    if lead is None:
+        raise ApiError(404, "not_found", f"no lead {lead_id}")
+    return lead
+
+
+def held_keys(conn: Connection, lead_id: str) -> dict[str, str]:
+    """slot -> number key of the lead."""
+    rows = conn.execute(
+        sa.select(lead_numbers.c.slot, lead_numbers.c.number_key).where(
+            lead_numbers.c.lead_id == lead_id
+        )
+    )
+    return {row.slot: row.number_key for row in rows}
+
+
+def update_lead(writer: LeadWriter, lead_id: str, body: LeadUpdate) -> None:
+    """PATCH: the given fields replace the lead's (null clears one); new numbers must be no
+    other lead's (409); `employee_id` re-assigns (null: nobody)."""
+    lead = find_lead(writer, lead_id)
+    changes = body.model_dump(exclude_unset=True)
+    for name in PLAIN_FIELDS:
+        if name in changes:
+            lead[name] = changes[name]
+    if {"primary_number", "secondary_number", "country"} & changes.keys():
+        renumber(writer, lead, changes)
+    before = lead["employee_id"]
+    if "employee_id" in changes:
+        ref = changes["employee_id"]
+        refs = employee_refs(writer.staff())
+        lead["employee_id"] = resolve_employee(ref, refs) if ref else None
+        if ref and lead["employee_id"] is None:
+            raise ApiError(
+                422, "invalid_request", f"no employee {ref}", [("employee_id", "unknown")]
+            )
+    lead["updated_at"] = writer.now
+    changed_on_phones(writer, lead, before)
+    values = {k: v for k, v in lead.items() if k not in ("id", "company_id", "created_at")}
+    writer.conn.execute(leads.update().where(leads.c.id == lead_id).values(**values))
+
+
+def renumber(writer: LeadWriter, lead: dict[str, Any], changes: dict[str, Any]) -> None:
+    current = {
+        slot: decrypt_number(writer.keys, lead[f"{slot}_enc"]) if lead[f"{slot}_enc"] else None
+        for slot in SLOTS
+    }
+    wanted = LeadFields(
+        primary_number=changes.get("primary_number", current["primary"]),
+        secondary_number=changes.get("secondary_number", current["secondary"]),
+        country=lead["country"],
+    )
+    numbers = lead_numbers_of(wanted, writer.company.country)
+    if isinstance(numbers, list):
+        raise ApiError(
+            422, "invalid_request", "the request is invalid", [(e.path, e.message) for e in numbers]
+        )
+    keys = [blind_index(writer.keys, number) for number in numbers]
+    holders = writer.holders(keys)
+    for slot, key in zip(SLOTS, keys, strict=False):
+        if holders.get(key, lead["id"]) != lead["id"]:
+            raise ApiError(
+                409,
+                "duplicate_number",
+                f"the {slot} number is lead {holders[key]}'s",
+                [(f"{slot}_number", "the number of another lead")],
+            )
+    old = held_keys(writer.conn, lead["id"])
+    writer.conn.execute(lead_numbers.delete().where(lead_numbers.c.lead_id == lead["id"]))
+    for index, slot in enumerate(SLOTS):
+        number = numbers[index] if index < len(numbers) else None
+        lead.update(writer.number_columns(slot, number))
+        if number is not None:
+            writer.conn.execute(
+                lead_numbers.insert().values(number_row(writer, lead["id"], keys[index], slot))
+            )
+    writer.clients.release(lead["id"], [key for key in old.values() if key not in keys])
+    writer.clients.hold(lead["id"], [key for key in keys if key not in old.values()])
+
+
+def delete_lead(writer: LeadWriter, lead_id: str) -> None:
+    lead = find_lead(writer, lead_id)
+    old = held_keys(writer.conn, lead_id)
+    writer.conn.execute(lead_numbers.delete().where(lead_numbers.c.lead_id == lead_id))
+    writer.conn.execute(leads.delete().where(leads.c.id == lead_id))
+    writer.clients.release(lead_id, old.values())
+    writer.feed.taken(lead_id, lead["employee_id"])

@@ -1,0 +1,21 @@
+"""The SQL of every manager report, as plain functions over a company-scoped ClickHouse, one
+module per family; each implements one definition of METRICS.md and api/reports/routes.py only
+translates HTTP. This package's names are what the routes, tests and benchmarks call."""
+
+from api.paging import Page
+from api.reports.queries.client_lists import customers, never_attended, not_picked_up
+from api.reports.queries.counts import GroupBy, analytics, employee_rows, summary
+from api.reports.queries.working_time import team_totals, working_days
+
+__all__ = [
+    "GroupBy",
+    "Page",
+    "analytics",
+    "customers",
+    "employee_rows",
+    "never_attended",
+    "not_picked_up",
+    "summary",
+    "team_totals",
+    "working_days",
+]

@@ -1,0 +1,110 @@
+"""Working time (METRICS.md): employee-days from activity calls, paged by (day, employee id),
+the range's total and the team's totals per day."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from api.calls.filters import CallFilter
+from api.paging import Page, SortKey, cut, limit_clause
+from api.reports.queries.sql import ACTIVITY, CONNECTED, iso
+from api.reports.range import ReportRange
+from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
+
+
+def working_days_sql(f: CallFilter, rng: ReportRange) -> tuple[str, dict[str, Any]]:
+    """One row per employee and local day with at least one activity call."""
+    where, params = f.where(types=False)
+    params["tz"] = rng.zone.key
+    sql = f"""SELECT employee, toString(toDate(started_at, %(tz)s)) AS day,
+            toUnixTimestamp(min(started_at)) AS first_ts,
+            max(toUnixTimestamp(started_at) + duration_s) AS last_ts,
+            sum(if({CONNECTED}, duration_s, 0)) AS talk_time_s,
+            count() AS activity_calls
+        FROM calls FINAL {where} AND {ACTIVITY}
+        GROUP BY employee, day"""
+    return sql, params
+
+
+def working_days(
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, page: Page
+) -> tuple[list[dict[str, Any]], SortKey | None]:
+    """One page of employee-days, by day then employee id. The cursor is (day ordinal, id)."""
+    sql, params = working_days_sql(f, rng)
+    after = ""
+    if page.after is not None:
+        after_day, params["after_id"] = page.after
+        params["after_day"] = date.fromordinal(after_day).isoformat()
+        after = """WHERE day > %(after_day)s
+            OR (day = %(after_day)s AND employee_id > %(after_id)s)"""
+    rows = ch.query(
+        f"""SELECT * FROM ({sql}) AS days ANY LEFT JOIN (
+            SELECT DISTINCT employee, employee_id FROM call_employees WHERE {COMPANY_FILTER}
+        ) AS staff USING employee
+        {after}
+        ORDER BY day, employee_id{limit_clause(page, params)}""",
+        params,
+    )
+    items = [
+        {
+            "employee_id": row["employee_id"],
+            "day": row["day"],
+            "first_activity_at": iso(row["first_ts"], rng),
+            "last_activity_at": iso(row["last_ts"], rng),
+            "working_s": int(row["last_ts"]) - int(row["first_ts"]),
+            "talk_time_s": int(row["talk_time_s"]),
+            "activity_calls": int(row["activity_calls"]),
+        }
+        for row in rows
+    ]
+    return cut(items, page, day_sort_key)
+
+
+def day_sort_key(item: dict[str, Any]) -> SortKey:
+    return date.fromisoformat(item["day"]).toordinal(), item["employee_id"]
+
+
+def employee_working(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> dict[int, int]:
+    """Each employee's (by `employee` number) sum of their employee-days' working_s: the
+    employees report's working time and, summed, the summary's."""
+    sql, params = working_days_sql(f, rng)
+    rows = ch.query(
+        f"SELECT employee, sum(last_ts - first_ts) AS working_s FROM ({sql}) GROUP BY employee",
+        params,
+    )
+    return {int(row["employee"]): int(row["working_s"]) for row in rows}
+
+
+def working_total(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> int:
+    """The sum of every employee-day's working_s over the range."""
+    return sum(employee_working(ch, f, rng).values())
+
+
+def team_totals(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> dict[str, Any]:
+    """Per day: active employees, their summed and mean working time; then over the range."""
+    sql, params = working_days_sql(f, rng)
+    per_day = ch.query(
+        f"""SELECT day, count() AS active_employees, sum(last_ts - first_ts) AS working_s,
+            sum(talk_time_s) AS talk_time_s
+        FROM ({sql}) GROUP BY day ORDER BY day""",
+        params,
+    )
+    days = [
+        {
+            "day": row["day"],
+            "active_employees": int(row["active_employees"]),
+            "working_s": int(row["working_s"]),
+            "mean_working_s": round(int(row["working_s"]) / int(row["active_employees"]), 2),
+        }
+        for row in per_day
+    ]
+    employee_days = sum(day["active_employees"] for day in days)
+    total = sum(day["working_s"] for day in days)
+    return {
+        "days": days,
+        "employee_days": employee_days,
+        "working_s": total,
+        "mean_working_s": round(total / employee_days, 2) if employee_days else 0,
+        "talk_time_s": sum(int(row["talk_time_s"]) for row in per_day),
+    }

@@ -1,0 +1,87 @@
+"""Zapier's polling triggers (API.md "Zapier, webhooks and polling triggers"): the newest items,
+newest first, each with an `id` unique to it (Zapier deduplicates by `id`), at most `limit`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from api.calls.filters import CallFilter, parse_types, report_zone
+from api.calls.history import call_page, company_keys
+from api.deps import Context, CurrentTenant, Db
+from api.leads import service as lead_service
+from api.leads.models import Lead, LeadAssignment
+from api.leads.routes import LeadsTenant
+from api.paging import Page
+from core.call_items import CallItem
+from core.clock import utc_now
+from core.errors import error_responses
+
+router = APIRouter(
+    prefix="/v1/triggers", tags=["triggers"], responses=error_responses(401, 403, 422)
+)
+Limit = Annotated[int, Query(ge=1, le=100, description="at most this many, newest first")]
+
+
+class CallTrigger(BaseModel):
+    items: list[CallItem]
+
+
+class LeadTrigger(BaseModel):
+    items: list[Lead]
+
+
+class AssignmentTrigger(BaseModel):
+    items: list[LeadAssignment]
+
+
+@router.get("/calls", response_model=CallTrigger)
+async def new_calls(
+    tenant: CurrentTenant,
+    db: Db,
+    type: Annotated[list[str] | None, Query(description="call types, repeatable")] = None,
+    limit: Limit = 100,
+) -> CallTrigger:
+    """The newest calls (history items, numbers masked)."""
+    call_filter = CallFilter(
+        range=None, employee_ids=tenant.visible(()), types=parse_types(type or [])
+    )
+    page = await run_in_threadpool(
+        call_page,
+        tenant.clickhouse,
+        db,
+        tenant.company.id,
+        call_filter,
+        Page(limit),
+        report_zone(tenant, None),
+        int(utc_now().timestamp()),
+        None,
+        tenant.company.has_leads,
+    )
+    return CallTrigger(items=page.items)
+
+
+@router.get("/leads", response_model=LeadTrigger, responses=error_responses(402))
+async def new_leads(
+    tenant: LeadsTenant, context: Context, db: Db, limit: Limit = 100
+) -> LeadTrigger:
+    """The newest leads."""
+    keys = company_keys(tenant.company, context.master_key)
+    page = await run_in_threadpool(
+        lead_service.list_leads, db, tenant, keys, lead_service.LeadQuery(), Page(limit)
+    )
+    return LeadTrigger(items=page.items)
+
+
+@router.get("/lead-assignments", response_model=AssignmentTrigger, responses=error_responses(402))
+async def lead_assignments(
+    tenant: LeadsTenant, context: Context, db: Db, limit: Limit = 100
+) -> AssignmentTrigger:
+    """The newest assignments: each lead at its current employee (a re-assignment is a new
+    item)."""
+    keys = company_keys(tenant.company, context.master_key)
+    found = await run_in_threadpool(lead_service.newest_assignments, db, tenant, keys, limit)
+    return AssignmentTrigger(items=found)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Request, Security
 from sqlalchemy.engine import Connection
 
-from api.audit.routes import AuditWriter, actor_of
+from api.audit.log import AuditWriter, actor_of
 from api.auth.console_session import check_csrf, session_token
 from api.auth.service import ACCESS_TOKEN_PREFIX, signed_in
 from api.context import ApiContext

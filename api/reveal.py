@@ -7,11 +7,10 @@ from typing import Annotated
 
 from fastapi import Query
 
-from api.calls.history import company_keys
 from api.context import ApiContext
 from api.flags import Flag
 from api.policy import Role
-from api.tenancy import Tenant
+from api.tenancy import Tenant, company_keys
 from core.errors import ApiError
 from core.number_crypto import CompanyKeys
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from api.policy import Role
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import Company
+from core.number_crypto import CompanyKeys, MasterKey, unwrap_company_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,11 @@ class Tenant:
         """The employee filter the caller gets: what they asked for (already checked to be of
         their scope), else their scope; () means the whole company."""
         return requested or (self.employee_ids or ())
+
+
+def company_keys(company: Company, master_key: MasterKey) -> CompanyKeys:
+    """The company's number keys, unwrapped with the master key."""
+    return unwrap_company_keys(master_key, company.id, company.wrapped_data_key)
 
 
 # Employee ids are UUIDs, never empty: a filter on this matches nobody.

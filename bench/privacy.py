@@ -26,7 +26,7 @@ import psutil
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from api.calls.filters import CallFilter
+from api.reports.filters import CallFilter
 from api.reports.queries import summary
 from api.reports.range import parse_range
 from bench.leads import MASTER_KEY, new_company

@@ -11,9 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from api.calls.filters import CallFilter
 from api.calls.history import newest_calls
 from api.reports import queries as q
+from api.reports.filters import CallFilter
 from api.reports.range import parse_range
 from bench import leads
 from bench.report_data import BIG_COMPANY, ReportDataShape, generate, now_utc

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.calls.filters import CallFilter
 from api.calls.history import AFTER_CURSOR, history_rows, newest_calls
+from api.reports.filters import CallFilter
 from api.reports.range import ReportRange, parse_range
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse

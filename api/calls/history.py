@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
-from api.calls.filters import CallFilter
 from api.paging import Page, cut, next_cursor
+from api.reports.filters import CallFilter
 from core.call_items import CallItem, device_sims, to_item
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import Company
 from core.errors import ApiError
 from core.lead_lookup import leads_of_clients
-from core.number_crypto import CompanyKeys, MasterKey, blind_index, unwrap_company_keys
+from core.number_crypto import CompanyKeys, blind_index
 from core.phone_numbers import normalise_number
 
 # The newer of the call's own note and a note sent later (PUT /v1/calls/{id}/note) wins.
@@ -75,10 +75,6 @@ def newest_calls(
 class CallPage(BaseModel):
     items: list[CallItem]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: last")
-
-
-def company_keys(company: Company, master_key: MasterKey) -> CompanyKeys:
-    return unwrap_company_keys(master_key, company.id, company.wrapped_data_key)
 
 
 def normalised_number(number: str, company: Company) -> str:

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from api.calls.filters import CallFilter, known_employees, parse_types, report_range, report_zone
-from api.calls.history import CallPage, after_cursor, call_page, company_keys, number_filter
+from api.calls.history import CallPage, after_cursor, call_page, number_filter
 from api.deps import Audit, Context, CurrentTenant, Db
 from api.paging import page_request
+from api.reports.filters import CallFilter, known_employees, parse_types, report_range, report_zone
 from api.reveal import RevealQuery, reveal_keys
+from api.tenancy import company_keys
 from core.clock import utc_now
 from core.errors import error_responses
 

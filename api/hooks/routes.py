@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api.audit.routes import actor_of
-from api.calls.history import company_keys
+from api.audit.log import actor_of
 from api.deps import Audit, Context, CurrentTenant, Db
 from api.hooks import service
 from api.hooks.service import DeliveryPage, Hook, HookCreated, HookList, HookRequest, Redelivery
 from api.paging import page_request
+from api.tenancy import company_keys
 from core.clock import utc_now
 from core.errors import ApiError, error_responses
 from core.hook_delivery import redeliver as schedule_redelivery

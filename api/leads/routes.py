@@ -9,8 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.calls.filters import Range, ReportFilter, known_employees
-from api.calls.history import company_keys
 from api.context import ApiContext
 from api.deps import Context, CurrentTenant, Db
 from api.employees.service import report_staff
@@ -28,12 +26,13 @@ from api.leads.models import (
     NumbersRequest,
     OnDuplicate,
 )
+from api.leads.report import lead_client_calls, leads_rows
 from api.leads.rows import csv_rows, json_rows
 from api.leads.store import WriteOptions, Written, delete_lead, update_lead, write_leads
 from api.paging import page_request
 from api.reports import models as m
-from api.reports.queries.leads import lead_client_calls, leads_rows
-from api.tenancy import Tenant
+from api.reports.filters import Range, ReportFilter, known_employees
+from api.tenancy import Tenant, company_keys
 from core.clock import utc_now
 from core.device_health import push_to_employees
 from core.errors import ApiError, error_responses

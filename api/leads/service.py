@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from api.calls.filters import CallFilter
-from api.calls.history import company_keys, newest_calls, number_key
+from api.calls.history import newest_calls, number_key
 from api.context import ApiContext
 from api.leads.calls import NO_CALLS, ClientCalls, client_calls
 from api.leads.models import Lead, LeadAssignment, LeadDetail, LeadPage, LeadStatus
@@ -30,7 +29,8 @@ from api.leads.store import (
 )
 from api.paging import Page, cut, next_cursor
 from api.policy import Role
-from api.tenancy import Tenant
+from api.reports.filters import CallFilter
+from api.tenancy import Tenant, company_keys
 from core.call_items import device_sims, to_item
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import lead_numbers, leads

@@ -9,7 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from api.audit.routes import AuditPage, entries
+from api.audit.log import AuditPage, entries
 from api.deps import Audit, Context, CurrentTenant, Db
 from api.leads.routes import push_leads
 from api.paging import next_cursor, page_request

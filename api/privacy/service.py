@@ -16,12 +16,12 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy.engine import Connection
 
-from api.calls.history import company_keys, normalised_number, number_key
+from api.calls.history import normalised_number, number_key
 from api.context import ApiContext
 from api.employees.service import find_employee, revoke_devices
 from api.leads.service import lead_transaction
 from api.leads.store import delete_lead
-from api.tenancy import Tenant
+from api.tenancy import Tenant, company_keys
 from core import erasures
 from core.controlplane import devices, employees, exports, lead_numbers
 from core.erasures import COUNT_NAMES, Erasure

@@ -8,14 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from api.audit.routes import AuditWriter
-from api.calls.filters import Range, ReportFilter
+from api.audit.log import AuditWriter
 from api.deps import Audit, Context, CurrentTenant, Db
 from api.employees.service import report_staff
 from api.flags import Flag
 from api.paging import SortKey, next_cursor, page_request
 from api.reports import models as m
 from api.reports import queries as q
+from api.reports.filters import Range, ReportFilter
 from api.reveal import RevealQuery, reveal_keys
 from core.errors import error_responses
 from core.number_crypto import CompanyKeys

@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from api.calls.filters import CallFilter, parse_types, report_zone
-from api.calls.history import call_page, company_keys
+from api.calls.history import call_page
 from api.deps import Context, CurrentTenant, Db
 from api.leads import service as lead_service
 from api.leads.models import Lead, LeadAssignment
 from api.leads.routes import LeadsTenant
 from api.paging import Page
+from api.reports.filters import CallFilter, parse_types, report_zone
+from api.tenancy import company_keys
 from core.call_items import CallItem
 from core.clock import utc_now
 from core.errors import error_responses

@@ -7,7 +7,7 @@ import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from api.calls.filters import CallFilter
+from api.reports.filters import CallFilter
 from api.reports.range import ReportRange
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.calls.filters import CallFilter
 from api.paging import Page, SortKey, cut, limit_clause
+from api.reports.filters import CallFilter
 from api.reports.queries.sql import (
     CLIENT_HEX,
     CONNECTED,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Literal
 
-from api.calls.filters import CallFilter
+from api.reports.filters import CallFilter
 from api.reports.queries.sql import (
     BASIC_COUNTS_SQL,
     CONNECTED,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from api.calls.filters import CallFilter
 from api.paging import Page, SortKey, cut, limit_clause
+from api.reports.filters import CallFilter
 from api.reports.queries.sql import ACTIVITY, CONNECTED, iso
 from api.reports.range import ReportRange
 from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse

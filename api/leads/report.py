@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from api.calls.filters import CallFilter
 from api.leads.calls import LeadStatus
+from api.reports.filters import CallFilter
 from api.reports.queries.sql import CONNECTED
 from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED, CompanyClickHouse
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from core.errors import ApiError
+from core.errors import Invalid
 
 MAX_CURSOR_CHARS = 512
 MAX_KEY_CHARS = 64
@@ -45,8 +45,7 @@ def decode_cursor(cursor: str, sort_values: tuple[int, int] = SORT_VALUES) -> tu
             raise ValueError("out of range")
         return sort_value, key
     except (binascii.Error, ValueError, RecursionError, UnicodeError) as exc:
-        raise ApiError(
-            422,
+        raise Invalid(
             "invalid_request",
             "the cursor is not one this API returned",
             [("cursor", "invalid")],

@@ -11,7 +11,7 @@ from api.context import ApiContext
 from api.flags import Flag
 from api.policy import Role
 from api.tenancy import Tenant, company_keys
-from core.errors import ApiError
+from core.errors import Forbidden
 from core.number_crypto import CompanyKeys
 
 RevealQuery = Annotated[
@@ -24,5 +24,5 @@ def reveal_keys(tenant: Tenant, context: ApiContext, reveal: bool) -> CompanyKey
     if not reveal:
         return None
     if tenant.role < Role.admin:
-        raise ApiError(403, "forbidden", "revealing numbers needs the admin role")
+        raise Forbidden("forbidden", "revealing numbers needs the admin role")
     return company_keys(tenant.company, context.master_key)

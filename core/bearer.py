@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from core.errors import ApiError
+from core.errors import Unauthorized
 
 Credentials = HTTPAuthorizationCredentials | None
 
@@ -18,8 +18,7 @@ def bearer_token(credentials: Credentials, what: str) -> str:
     """The token, or a 401 saying how to send `what`."""
     token = credentials.credentials.strip() if credentials else ""
     if not token:
-        raise ApiError(
-            401,
+        raise Unauthorized(
             "unauthenticated",
             f"send {what} as `Authorization: Bearer <token>`",
             headers={"WWW-Authenticate": "Bearer"},

@@ -60,7 +60,74 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
-class ApiError(Exception):
+class DomainError(Exception):
+    """What code below the routes raises when a request cannot be done: the class carries the
+    status, the instance a stable code, a message for people and the fields at fault; one
+    handler (install_error_handlers) writes the one error shape for every class."""
+
+    status = 422
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        fields: Sequence[tuple[str, str]] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fields = list(fields)
+        self.headers = headers
+
+
+class Unauthorized(DomainError):
+    status = 401
+
+
+class PaymentRequired(DomainError):
+    status = 402
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+class TooLarge(DomainError):
+    status = 413
+
+
+class UnsupportedEncoding(DomainError):
+    status = 415
+
+
+class Invalid(DomainError):
+    status = 422
+
+
+class TooManyRequests(DomainError):
+    status = 429
+
+
+class UpstreamRefused(DomainError):
+    status = 502
+
+
+class Unavailable(DomainError):
+    status = 503
+
+
+class ApiError(DomainError):
+    """At the edge (dependencies, routes, middleware): any status, said where it is raised."""
+
     def __init__(
         self,
         status: int,
@@ -69,12 +136,8 @@ class ApiError(Exception):
         fields: Sequence[tuple[str, str]] = (),
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(code, message, fields, headers)
         self.status = status
-        self.code = code
-        self.message = message
-        self.fields = list(fields)
-        self.headers = headers
 
 
 def error_body(code: str, message: str, fields: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
@@ -113,8 +176,8 @@ def invalid_json(message: str) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(DomainError)
+    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(
             error_body(exc.code, exc.message, exc.fields), exc.status, headers=exc.headers
         )

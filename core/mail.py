@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from core.controlplane import mail_outbox
-from core.errors import ApiError
+from core.errors import Unavailable
 from core.redaction import redact_url
 from core.settings import Settings
 
@@ -40,7 +40,7 @@ def mail_configured(settings: Settings) -> bool:
 def require_mail(settings: Settings) -> None:
     """503 when this server cannot send email at all (a setting, not the SMTP server's state)."""
     if not mail_configured(settings):
-        raise ApiError(503, "mail_unavailable", "email is not configured (CLOSECALL_SMTP_URL)")
+        raise Unavailable("mail_unavailable", "email is not configured (CLOSECALL_SMTP_URL)")
 
 
 def queue_mail(db: Connection, to: str, subject: str, body: str, now: datetime) -> None:

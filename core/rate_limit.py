@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.errors import ApiError
+from core.errors import TooManyRequests
 
 
 @dataclass(slots=True)
@@ -70,8 +70,7 @@ def enforce(limiter: RateLimiter, key: str, what: str) -> None:
     """429 with `Retry-After` when `key` has no token left; `what` says what was too frequent."""
     wait_s = limiter.take(key)
     if wait_s:
-        raise ApiError(
-            429,
+        raise TooManyRequests(
             "rate_limited",
             f"too many {what}; retry in {wait_s} s",
             headers={"Retry-After": str(wait_s)},

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import Request
 
-from core.errors import ApiError
+from core.errors import Invalid, TooLarge, UnsupportedEncoding
 
 DECOMPRESSION_RATIO_LIMIT = 10  # a gzip body may expand to at most 10x max_body_bytes
 # Far beyond every integer column (UInt64 has 20 digits), so a too-large value still reaches its
@@ -17,8 +17,8 @@ DECOMPRESSION_RATIO_LIMIT = 10  # a gzip body may expand to at most 10x max_body
 MAX_INTEGER_DIGITS = 100
 
 
-def too_large(message: str) -> ApiError:
-    return ApiError(413, "payload_too_large", message)
+def too_large(message: str) -> TooLarge:
+    return TooLarge("payload_too_large", message)
 
 
 async def read_json_body(request: Request, max_body_bytes: int) -> Any:
@@ -41,7 +41,9 @@ async def read_body(request: Request, max_body_bytes: int) -> bytes:
     if encoding == "gzip":
         raw = gunzip_bounded(raw, max_body_bytes * DECOMPRESSION_RATIO_LIMIT)
     elif encoding not in ("identity", ""):
-        raise ApiError(415, "unsupported_encoding", f"Content-Encoding {encoding!r}: use gzip")
+        raise UnsupportedEncoding(
+            "unsupported_encoding", f"Content-Encoding {encoding!r}: use gzip"
+        )
     return raw
 
 
@@ -61,9 +63,9 @@ def parse_json(raw: bytes) -> Any:
     try:
         return json.loads(raw, parse_int=_bounded_int, parse_constant=_no_constant)
     except RecursionError:
-        raise ApiError(422, "invalid_json", "the body is nested too deeply") from None
+        raise Invalid("invalid_json", "the body is nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise ApiError(422, "invalid_json", f"the body is not valid JSON: {exc}") from exc
+        raise Invalid("invalid_json", f"the body is not valid JSON: {exc}") from exc
 
 
 def gunzip_bounded(data: bytes, max_output_bytes: int) -> bytes:
@@ -75,11 +77,11 @@ def gunzip_bounded(data: bytes, max_output_bytes: int) -> bytes:
         try:
             out += inflater.decompress(data, max_output_bytes + 1 - len(out))
         except zlib.error as exc:
-            raise ApiError(422, "invalid_gzip", f"the body is not valid gzip: {exc}") from exc
+            raise Invalid("invalid_gzip", f"the body is not valid gzip: {exc}") from exc
         if len(out) > max_output_bytes or inflater.unconsumed_tail:
             raise too_large(f"the body decompresses to more than {max_output_bytes} bytes")
         if not inflater.eof:
-            raise ApiError(422, "invalid_gzip", "the gzip body is truncated")
+            raise Invalid("invalid_gzip", "the gzip body is truncated")
         data = inflater.unused_data
         if not data:
             return out

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.errors import ApiError, clean_message, error_path
+from core.errors import Invalid, TooLarge, clean_message, error_path
 from ingest.identity import DeviceIdentity
 from schemas.events import CALLS_PER_RECORD, CallsRecorded, DeviceEvent
 from schemas.payloads import CallRecord, CallsPayload, FieldError, RejectedRecord
@@ -30,17 +30,14 @@ class ValidatedBatch:
 def calls_of(body: Any, max_batch: int) -> list[Any]:
     """The `calls` array of the envelope; a malformed envelope is a 422, too many calls a 413."""
     if not isinstance(body, dict):
-        raise ApiError(
-            422, "invalid_request", "the body must be a JSON object", [("", "object expected")]
+        raise Invalid(
+            "invalid_request", "the body must be a JSON object", [("", "object expected")]
         )
     calls = body.get("calls")
     if not isinstance(calls, list):
-        raise ApiError(
-            422, "invalid_request", "`calls` must be an array", [("calls", "array required")]
-        )
+        raise Invalid("invalid_request", "`calls` must be an array", [("calls", "array required")])
     if len(calls) > max_batch:
-        raise ApiError(
-            413,
+        raise TooLarge(
             "batch_too_large",
             f"{len(calls)} calls in one batch; send at most {max_batch}",
             [("calls", f"at most {max_batch} items")],

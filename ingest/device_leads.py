@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from core.controlplane import load_company
-from core.errors import ApiError
+from core.errors import Invalid, PaymentRequired
 from core.lead_feed import feed_page
 from core.number_crypto import MasterKey, decrypt_number, unwrap_company_keys
 from ingest.identity import DeviceIdentity
@@ -19,8 +19,7 @@ def feed_position(cursor: str | None) -> int:
     if cursor is None:
         return 0
     if not cursor.isdigit() or len(cursor) > MAX_CURSOR_DIGITS:
-        raise ApiError(
-            422,
+        raise Invalid(
             "invalid_request",
             "the cursor is not one this API returned",
             [("cursor", "invalid")],
@@ -37,7 +36,7 @@ def device_leads(
     with engine.connect() as conn:
         company = load_company(conn, device.company_id)
         if company is None or not company.has_leads:
-            raise ApiError(402, "plan_required", "the company's plan has no leads")
+            raise PaymentRequired("plan_required", "the company's plan has no leads")
         found = feed_page(conn, company.id, device.employee_id, after, limit)
     keys = unwrap_company_keys(master_key, company.id, company.wrapped_data_key)
 

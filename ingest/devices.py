@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from core.controlplane import companies, device_tokens, devices, employees, enrollment_codes
-from core.errors import ApiError
+from core.errors import Conflict, Forbidden, Unauthorized
 from core.tokens import digest, new_secret, normalise_enrollment_code
 from ingest.identity import DeviceIdentity
 from schemas.payloads import DeviceInfo
@@ -38,8 +38,7 @@ def enroll_device(
         .values(used_at=now)
     )
     if claimed.rowcount != 1:
-        raise ApiError(
-            401,
+        raise Unauthorized(
             "invalid_enrollment_code",
             "the enrollment code is unknown, already used or expired; ask for a new one",
             [("code", "unknown, used or expired")],
@@ -55,8 +54,7 @@ def enroll_device(
         )
     ).one()
     if employee.archived_at is not None or not employee.tracking_enabled:
-        raise ApiError(
-            403,
+        raise Forbidden(
             "tracking_disabled",
             "tracking is disabled for this employee (or they were archived); ask a manager",
         )
@@ -86,8 +84,7 @@ def enroll_device(
     ):
         # A code of one's own plus a colleague's hardware id must not take the colleague's
         # phone record over: a phone changes hands only after a manager revoked it.
-        raise ApiError(
-            409,
+        raise Conflict(
             "device_enrolled_elsewhere",
             "this phone is enrolled for another employee; a manager must revoke it first "
             "(DELETE /v1/devices/{id}) or archive that employee",

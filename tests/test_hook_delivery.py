@@ -36,7 +36,7 @@ from core.controlplane import (
 )
 from core.device_views import stale_device_events
 from core.erasures import request_erasure
-from core.errors import ApiError
+from core.errors import DomainError
 from core.hook_delivery import JITTER, MAX_ATTEMPTS, RETRY_SCHEDULE_S
 from core.hook_events import outbox_batch, record_events, relayed
 from core.hook_sender import Sender
@@ -361,7 +361,7 @@ def test_a_name_resolving_to_loopback_at_delivery_is_refused(
     auth, company_id = signed_up(client)
     url = f"https://hooks.example.com:{receiver.port}/hook"
     assert checked_target(url, False, lambda _host, _port: ["93.184.216.34"]) == url
-    with pytest.raises(ApiError):
+    with pytest.raises(DomainError):
         checked_target(url, False, lambda _host, _port: ["127.0.0.1"])
     hook = subscribe(client, auth, url)  # this context allows any target: stored as given
     event = call_event(company_id, "call-rebound")

@@ -17,7 +17,7 @@ from api.auth.passwords import NewPassword
 from api.reports.range import RangeError, parse_zone
 from core.clock import utc_now
 from core.controlplane import Company, api_keys, companies, users
-from core.errors import ApiError
+from core.errors import Conflict, NotFound
 from core.number_crypto import MasterKey, new_wrapped_data_key
 from core.subscription import Status, company_status, status_at
 from core.tokens import digest, new_secret
@@ -183,9 +183,7 @@ def create_company(
     first API key."""
     email = body.email.lower()
     if db.execute(sa.select(users.c.id).where(users.c.email == email)).first():
-        raise ApiError(
-            409, "email_taken", "an account with this email exists", [("email", "taken")]
-        )
+        raise Conflict("email_taken", "an account with this email exists", [("email", "taken")])
     company_id, user_id = str(uuid.uuid4()), str(uuid.uuid4())
     db.execute(
         companies.insert().values(
@@ -228,7 +226,7 @@ def revoke_api_key(db: Connection, company_id: str, key_id: str, now: datetime) 
         .values(revoked_at=sa.func.coalesce(api_keys.c.revoked_at, now))
     )
     if result.rowcount == 0:
-        raise ApiError(404, "not_found", f"no API key {key_id}")
+        raise NotFound("not_found", f"no API key {key_id}")
 
 
 def update_company(

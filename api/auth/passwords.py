@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import AfterValidator, Field
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-from core.errors import ApiError
+from core.errors import Unavailable
 
 hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 LEAKED = frozenset(FREQUENCY_LISTS["passwords"])
@@ -45,8 +45,7 @@ _hashing = threading.BoundedSemaphore(os.cpu_count() or 2)
 def hashing_slot() -> Iterator[None]:
     """A slot to run argon2 in; 503 with `Retry-After` when every core is hashing already."""
     if not _hashing.acquire(blocking=False):
-        raise ApiError(
-            503,
+        raise Unavailable(
             "busy",
             "too many sign-ins at once: retry in 1 s",
             headers={"Retry-After": "1"},

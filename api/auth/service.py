@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from api.auth.passwords import verify
 from core.audit import Actor, record
 from core.controlplane import access_tokens, login_failures, users
-from core.errors import ApiError
+from core.errors import Conflict, Invalid, TooManyRequests, Unauthorized, Unavailable
 from core.tokens import digest, new_secret, same_text
 
 ACCESS_TOKEN_PREFIX = "cc_at"
@@ -108,8 +108,7 @@ def _claim(engine: Engine, email: str, ip: str, now: datetime) -> Attempt:
         if locked_until is not None:
             _withdraw(db, attempt)
             wait_s = max(1, int((locked_until - now).total_seconds()))
-            raise ApiError(
-                429,
+            raise TooManyRequests(
                 "locked",
                 f"too many failed sign-ins; retry in {wait_s} s",
                 headers={"Retry-After": str(wait_s)},
@@ -125,7 +124,7 @@ def _withdraw(db: Connection, attempt: Attempt) -> None:
     db.execute(login_failures.delete().where(login_failures.c.id == attempt.claim_id))
 
 
-def _refuse(engine: Engine, attempt: Attempt, code: str, message: str) -> ApiError:
+def _refuse(engine: Engine, attempt: Attempt, code: str, message: str) -> Unauthorized:
     """A 401; the attempt's claim stays as its failure, in the audit log too when the email
     names an account."""
     if attempt.user is not None:
@@ -134,7 +133,7 @@ def _refuse(engine: Engine, attempt: Attempt, code: str, message: str) -> ApiErr
             record(
                 db, attempt.user.company_id, actor, "login.failed", code, attempt.ip, attempt.now
             )
-    return ApiError(401, code, message)
+    return Unauthorized(code, message)
 
 
 def matching_step(secret: str, otp: str, now: datetime) -> int | None:
@@ -171,7 +170,7 @@ def login(engine: Engine, body: LoginRequest, now: datetime, ip: str) -> AccessT
     user = attempt.user
     try:
         valid = verify(user.password_hash if user else None, body.password)  # same work either way
-    except ApiError:  # busy: not a failure of this email
+    except Unavailable:  # busy: not a failure of this email
         with engine.begin() as db:
             _withdraw(db, attempt)
         raise
@@ -232,9 +231,7 @@ def start_totp(db: Connection, user_id: str) -> TotpSetup:
         sa.select(users.c.email, users.c.totp_enabled_at).where(users.c.id == user_id)
     ).one()
     if user.totp_enabled_at is not None:
-        raise ApiError(
-            409, "totp_on", "TOTP is on already: turn it off first (DELETE /v1/auth/totp)"
-        )
+        raise Conflict("totp_on", "TOTP is on already: turn it off first (DELETE /v1/auth/totp)")
     secret = pyotp.random_base32()
     db.execute(
         users.update().where(users.c.id == user_id).values(totp_secret=secret, totp_last_step=None)
@@ -248,10 +245,8 @@ def set_totp(db: Connection, user_id: str, otp: str, now: datetime, on: bool) ->
     user = db.execute(sa.select(users).where(users.c.id == user_id)).one()
     if user.totp_secret is None or (user.totp_enabled_at is None) == (not on):
         state = "not set up: POST /v1/auth/totp first" if on else "not on"
-        raise ApiError(409, "totp_state", f"TOTP is {state}")
+        raise Conflict("totp_state", f"TOTP is {state}")
     if not use_otp(db, user_id, user.totp_secret, otp, now):
-        raise ApiError(
-            422, "invalid_request", "the code is wrong or used", [("otp", "wrong or used")]
-        )
+        raise Invalid("invalid_request", "the code is wrong or used", [("otp", "wrong or used")])
     changes = {"totp_enabled_at": now} if on else {"totp_enabled_at": None, "totp_secret": None}
     db.execute(users.update().where(users.c.id == user_id).values(**changes))

@@ -15,7 +15,7 @@ from api.reports.filters import CallFilter
 from core.call_items import CallItem, device_sims, to_item
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import Company
-from core.errors import ApiError
+from core.errors import Invalid
 from core.lead_lookup import leads_of_clients
 from core.number_crypto import CompanyKeys, blind_index
 from core.phone_numbers import normalise_number
@@ -81,7 +81,7 @@ def normalised_number(number: str, company: Company) -> str:
     """A `number` parameter written in any format, as stored (E.164; 422 if no number)."""
     normalised = normalise_number(number, company.country)
     if normalised is None:
-        raise ApiError(422, "invalid_request", "not a phone number", [("number", "invalid")])
+        raise Invalid("invalid_request", "not a phone number", [("number", "invalid")])
     return normalised
 
 

@@ -15,7 +15,7 @@ from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import devices, employees
 from core.device_health import push_sync
 from core.device_views import DeviceView, device_rows, device_views
-from core.errors import ApiError
+from core.errors import Conflict, NotFound, Unavailable, UpstreamRefused
 from core.push import PushOutcome, SyncPusher
 
 
@@ -56,7 +56,7 @@ def revoke_device(
         *(() if only is None else (devices.c.employee_id.in_(only),)),
     )
     if db.execute(ids).first() is None:
-        raise ApiError(404, "not_found", f"no device {device_id}")
+        raise NotFound("not_found", f"no device {device_id}")
     revoke_devices(db, ids, now)
 
 
@@ -71,16 +71,15 @@ def live_push_token(
         )
     ).first()
     if device is None:
-        raise ApiError(404, "not_found", f"no device {device_id}")
+        raise NotFound("not_found", f"no device {device_id}")
     if not pusher.enabled:
-        raise ApiError(
-            503,
+        raise Unavailable(
             "push_disabled",
             "FCM is not configured on this server (CLOSECALL_FCM_CREDENTIALS_FILE)",
         )
     if not device.fcm_token or device.fcm_token_invalid_at is not None:
-        raise ApiError(
-            409, "no_push_token", "the device has no live FCM token; open the app on the phone"
+        raise Conflict(
+            "no_push_token", "the device has no live FCM token; open the app on the phone"
         )
     token: str = device.fcm_token
     return token
@@ -91,6 +90,6 @@ def sync_device(
 ) -> None:
     outcome = push_sync(engine, pusher, device_id, token, now)
     if outcome is PushOutcome.UNREGISTERED:
-        raise ApiError(409, "no_push_token", "FCM says the device's token is no longer registered")
+        raise Conflict("no_push_token", "FCM says the device's token is no longer registered")
     if outcome is not PushOutcome.SENT:
-        raise ApiError(502, "push_failed", "FCM did not take the message; try again later")
+        raise UpstreamRefused("push_failed", "FCM did not take the message; try again later")

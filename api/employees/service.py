@@ -13,7 +13,7 @@ from pydantic import BaseModel, EmailStr, Field, StrictBool
 from sqlalchemy.engine import Connection
 
 from core.controlplane import device_tokens, devices, employees, enrollment_codes
-from core.errors import ApiError
+from core.errors import Forbidden, NotFound
 from core.tokens import digest, new_enrollment_code, normalise_enrollment_code
 
 ENROLLMENT_CODE_TTL = timedelta(hours=24)
@@ -76,7 +76,7 @@ def find_employee(
     )
     row = db.execute(in_scope(query, only)).first()
     if row is None:
-        raise ApiError(404, "not_found", f"no employee {employee_id}")
+        raise NotFound("not_found", f"no employee {employee_id}")
     return Employee.model_validate(row._asdict())
 
 
@@ -171,10 +171,9 @@ def issue_enrollment_code(
 ) -> EnrollmentCode:
     employee = find_employee(db, company_id, employee_id, only)
     if employee.archived_at is not None:
-        raise ApiError(403, "employee_archived", "the employee is archived: no phone can enrol")
+        raise Forbidden("employee_archived", "the employee is archived: no phone can enrol")
     if not employee.tracking_enabled:
-        raise ApiError(
-            403,
+        raise Forbidden(
             "tracking_disabled",
             "tracking is disabled for this employee: enable it (PATCH tracking_enabled) first",
         )

@@ -16,7 +16,7 @@ from api.paging import Page, SortKey, cut, next_cursor
 from core.audit import Actor
 from core.clock import utc_now
 from core.controlplane import hook_attempts, hook_events, hooks
-from core.errors import ApiError
+from core.errors import Invalid, NotFound
 from core.hook_targets import RefusedTarget, Resolver, check_target, resolve
 from core.number_crypto import CompanyKeys, encrypt_secret
 from core.webhook_signing import new_secret
@@ -77,7 +77,7 @@ def checked_target(url: str, allow_private: bool, resolver: Resolver = resolve) 
     try:
         check_target(url, allow_private, resolver)
     except RefusedTarget as exc:
-        raise ApiError(422, "invalid_request", str(exc), [("target_url", str(exc))]) from exc
+        raise Invalid("invalid_request", str(exc), [("target_url", str(exc))]) from exc
     return url
 
 
@@ -125,7 +125,7 @@ def hook_row(db: Connection, company_id: str, hook_id: str) -> Any:
         sa.select(hooks).where(hooks.c.company_id == company_id, hooks.c.id == hook_id)
     ).first()
     if row is None:
-        raise ApiError(404, "not_found", f"no hook {hook_id}")
+        raise NotFound("not_found", f"no hook {hook_id}")
     return row
 
 
@@ -155,8 +155,7 @@ def deliveries(db: Connection, company_id: str, hook_id: str, page: Page) -> Del
     if page.after is not None:
         seconds, key = page.after
         if ATTEMPT_KEY.fullmatch(key) is None:
-            raise ApiError(
-                422,
+            raise Invalid(
                 "invalid_request",
                 "the cursor is not one this API returned",
                 [("cursor", "invalid")],

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from api.leads.models import MAX_IMPORT_ROWS, FieldError, LeadFields
-from core.errors import ApiError, validation_fields
+from core.errors import Invalid, TooLarge, validation_fields
 from core.phone_numbers import normalise_number
 
 # Column names as people write them, after lower-casing and turning runs of spaces, dashes,
@@ -72,9 +72,8 @@ def column_field(header: str) -> str | None:
     return COLUMN_OF.get(_SEPARATORS.sub("_", header.strip().lower()).strip("_"))
 
 
-def too_many_rows() -> ApiError:
-    return ApiError(
-        413,
+def too_many_rows() -> TooLarge:
+    return TooLarge(
         "too_many_rows",
         f"an import holds at most {MAX_IMPORT_ROWS:,} rows; split the file",
     )
@@ -96,18 +95,17 @@ def csv_rows(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
     try:
         text = data.decode("utf-8-sig")  # with or without a byte-order mark
     except UnicodeDecodeError as exc:
-        raise ApiError(
-            422, "invalid_csv", f"the file is not UTF-8 (byte {exc.start}); save it as UTF-8"
+        raise Invalid(
+            "invalid_csv", f"the file is not UTF-8 (byte {exc.start}); save it as UTF-8"
         ) from exc
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_of(text))
     try:
         header = next(reader, None)
         if not header:
-            raise ApiError(422, "invalid_csv", "the file has no header row")
+            raise Invalid("invalid_csv", "the file has no header row")
         fields = [column_field(name) for name in header]
         if "primary_number" not in fields and "secondary_number" not in fields:
-            raise ApiError(
-                422,
+            raise Invalid(
                 "invalid_csv",
                 "no phone column: name one `phone`, `mobile` or `primary_number`",
             )
@@ -118,7 +116,7 @@ def csv_rows(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
                 continue
             yield row_number, row_fields(fields, cells)
     except csv.Error as exc:
-        raise ApiError(422, "invalid_csv", f"the file is not valid CSV: {exc}") from exc
+        raise Invalid("invalid_csv", f"the file is not valid CSV: {exc}") from exc
 
 
 def row_fields(fields: list[str | None], cells: list[str]) -> dict[str, str]:
@@ -139,8 +137,8 @@ def row_fields(fields: list[str | None], cells: list[str]) -> dict[str, str]:
 
 def json_rows(body: Any) -> Iterator[tuple[int, Any]]:
     if not isinstance(body, list):
-        raise ApiError(
-            422, "invalid_request", "the body is a JSON array of leads", [("body", "not an array")]
+        raise Invalid(
+            "invalid_request", "the body is a JSON array of leads", [("body", "not an array")]
         )
     if len(body) > MAX_IMPORT_ROWS:
         raise too_many_rows()

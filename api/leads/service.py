@@ -34,7 +34,7 @@ from api.tenancy import Tenant, company_keys
 from core.call_items import device_sims, to_item
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import lead_numbers, leads
-from core.errors import ApiError
+from core.errors import NotFound, PaymentRequired
 from core.hook_events import write_outbox
 from core.number_crypto import CompanyKeys, decrypt_number
 from schemas.events import IntegrationEvent, integration_event_id
@@ -49,8 +49,7 @@ STATUS_SCAN = 500  # leads read per round while filtering by status
 
 def leads_enabled(tenant: Tenant) -> Tenant:
     if not tenant.company.has_leads:
-        raise ApiError(
-            402,
+        raise PaymentRequired(
             "plan_required",
             "leads are part of the basic_lead plan; an admin can change it (PATCH /v1/company)",
         )
@@ -245,7 +244,7 @@ def find_row(db: Connection, tenant: Tenant, lead_id: str) -> dict[str, Any]:
     select = visible(tenant.company.id, tenant.employee_ids).where(leads.c.id == lead_id)
     row = db.execute(select).first()
     if row is None:
-        raise ApiError(404, "not_found", f"no lead {lead_id}")
+        raise NotFound("not_found", f"no lead {lead_id}")
     return row._asdict()
 
 

@@ -31,7 +31,7 @@ from api.leads.rows import lead_numbers as lead_numbers_of
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import Company, bulk_insert, employees, lead_numbers, leads
-from core.errors import ApiError
+from core.errors import Conflict, Invalid, NotFound
 from core.lead_feed import FeedWriter, lock_company_leads
 from core.number_crypto import CompanyKeys, blind_index, decrypt_number, encrypt_number
 from core.phone_numbers import mask_number
@@ -329,7 +329,7 @@ def number_row(writer: LeadWriter, lead_id: str, key: str, slot: str) -> dict[st
 def find_lead(writer: LeadWriter, lead_id: str) -> dict[str, Any]:
     lead = writer.visible_leads([lead_id]).get(lead_id)
     if lead is None:
-        raise ApiError(404, "not_found", f"no lead {lead_id}")
+        raise NotFound("not_found", f"no lead {lead_id}")
     return lead
 
 
@@ -359,9 +359,7 @@ def update_lead(writer: LeadWriter, lead_id: str, body: LeadUpdate) -> None:
         refs = employee_refs(writer.staff())
         lead["employee_id"] = resolve_employee(ref, refs) if ref else None
         if ref and lead["employee_id"] is None:
-            raise ApiError(
-                422, "invalid_request", f"no employee {ref}", [("employee_id", "unknown")]
-            )
+            raise Invalid("invalid_request", f"no employee {ref}", [("employee_id", "unknown")])
     lead["updated_at"] = writer.now
     changed_on_phones(writer, lead, before)
     values = {k: v for k, v in lead.items() if k not in ("id", "company_id", "created_at")}
@@ -380,15 +378,14 @@ def renumber(writer: LeadWriter, lead: dict[str, Any], changes: dict[str, Any]) 
     )
     numbers = lead_numbers_of(wanted, writer.company.country)
     if isinstance(numbers, list):
-        raise ApiError(
-            422, "invalid_request", "the request is invalid", [(e.path, e.message) for e in numbers]
+        raise Invalid(
+            "invalid_request", "the request is invalid", [(e.path, e.message) for e in numbers]
         )
     keys = [blind_index(writer.keys, number) for number in numbers]
     holders = writer.holders(keys)
     for slot, key in zip(SLOTS, keys, strict=False):
         if holders.get(key, lead["id"]) != lead["id"]:
-            raise ApiError(
-                409,
+            raise Conflict(
                 "duplicate_number",
                 f"the {slot} number is lead {holders[key]}'s",
                 [(f"{slot}_number", "the number of another lead")],

@@ -25,7 +25,7 @@ from api.tenancy import Tenant, company_keys
 from core import erasures
 from core.controlplane import devices, employees, exports, lead_numbers
 from core.erasures import COUNT_NAMES, Erasure
-from core.errors import ApiError
+from core.errors import Conflict, NotFound
 from core.export_rows import calls_of_number, contacts_of_number, lead_rows
 from core.lead_lookup import as_uuid
 from core.number_crypto import blind_index
@@ -131,7 +131,7 @@ def erase_employee(db: Connection, tenant: Tenant, employee_id: str, now: dateti
 def get_erasure(db: Connection, company_id: str, erasure_id: str) -> Erasure:
     found = erasures.find(db, company_id, erasure_id)
     if found is None:
-        raise ApiError(404, "not_found", f"no erasure {erasure_id}")
+        raise NotFound("not_found", f"no erasure {erasure_id}")
     return found
 
 
@@ -168,7 +168,7 @@ def get_export(db: Connection, company_id: str, export_id: str, now: datetime) -
         sa.select(exports).where(exports.c.id == export_id, exports.c.company_id == company_id)
     ).first()
     if row is None or (row.expires_at is not None and row.expires_at <= now):
-        raise ApiError(404, "not_found", f"no export {export_id} (archives are kept 7 days)")
+        raise NotFound("not_found", f"no export {export_id} (archives are kept 7 days)")
     return ExportView(
         id=row.id,
         status=row.status,
@@ -183,6 +183,6 @@ def get_export(db: Connection, company_id: str, export_id: str, now: datetime) -
 def export_file(db: Connection, company_id: str, export_id: str, now: datetime) -> Path:
     found = get_export(db, company_id, export_id, now)
     if found.status != "done":
-        raise ApiError(409, "export_not_ready", f"the export is {found.status}; try again later")
+        raise Conflict("export_not_ready", f"the export is {found.status}; try again later")
     path = db.execute(sa.select(exports.c.path).where(exports.c.id == export_id)).scalar_one()
     return Path(path)

@@ -17,7 +17,7 @@ from core.clickhouse import Param
 from core.clock import utc_now
 from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED
 from core.controlplane import employees
-from core.errors import ApiError
+from core.errors import Invalid
 from schemas.payloads import parse_call_type
 
 # The devices the selected employees' calls came from (migration 0006): `calls` is sorted by
@@ -80,7 +80,7 @@ def parse_types(values: list[str]) -> tuple[str, ...]:
     try:
         return tuple(sorted({parse_call_type(value).value for value in values}))
     except ValueError as exc:
-        raise ApiError(422, "invalid_request", str(exc), [("type", str(exc))]) from exc
+        raise Invalid("invalid_request", str(exc), [("type", str(exc))]) from exc
 
 
 def report_zone(tenant: CurrentTenant, tz: str | None) -> ZoneInfo:
@@ -88,7 +88,7 @@ def report_zone(tenant: CurrentTenant, tz: str | None) -> ZoneInfo:
     try:
         return parse_zone(tz) if tz else parse_zone(tenant.company.timezone, "timezone")
     except RangeError as exc:
-        raise ApiError(422, "invalid_request", str(exc), [(exc.field, str(exc))]) from exc
+        raise Invalid("invalid_request", str(exc), [(exc.field, str(exc))]) from exc
 
 
 def report_range(
@@ -109,7 +109,7 @@ def report_range(
     try:
         return parse_range(from_, to, tz, tenant.company.timezone, utc_now())
     except RangeError as exc:
-        raise ApiError(422, "invalid_request", str(exc), [(exc.field, str(exc))]) from exc
+        raise Invalid("invalid_request", str(exc), [(exc.field, str(exc))]) from exc
 
 
 Range = Annotated[ReportRange, Depends(report_range)]
@@ -131,7 +131,7 @@ def known_employees(
         unknown = [e for e in wanted if e not in found]
         if unknown:
             message = f"unknown employee {unknown[0]}"
-            raise ApiError(422, "invalid_request", message, [("employee_id", message)])
+            raise Invalid("invalid_request", message, [("employee_id", message)])
     return tenant.visible(wanted)
 
 

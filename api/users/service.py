@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from api.auth.passwords import NewPassword
 from core.controlplane import access_tokens, user_tokens, users
-from core.errors import ApiError
+from core.errors import Conflict, Invalid, NotFound
 from core.mail import queue_mail, require_mail
 from core.settings import Settings
 from core.tokens import digest, new_secret
@@ -88,7 +88,7 @@ def find_user(db: Connection, company_id: str, user_id: str) -> UserView:
         sa.select(users).where(users.c.id == user_id, users.c.company_id == company_id)
     ).first()
     if row is None:
-        raise ApiError(404, "not_found", f"no user {user_id}")
+        raise NotFound("not_found", f"no user {user_id}")
     return view(row)
 
 
@@ -132,9 +132,7 @@ def invite(
     require_mail(settings)
     email = body.email.lower()
     if db.execute(sa.select(users.c.id).where(users.c.email == email)).first():
-        raise ApiError(
-            409, "email_taken", "an account with this email exists", [("email", "taken")]
-        )
+        raise Conflict("email_taken", "an account with this email exists", [("email", "taken")])
     user_id = str(uuid.uuid4())
     db.execute(
         users.insert().values(
@@ -170,7 +168,7 @@ def _keep_an_owner(db: Connection, company_id: str, user_id: str) -> None:
         ).scalars()
     )
     if owners == {user_id}:
-        raise ApiError(409, "last_owner", "the company's last owner cannot be removed or demoted")
+        raise Conflict("last_owner", "the company's last owner cannot be removed or demoted")
 
 
 def revoke_sessions(db: Connection, user_id: str, now: datetime) -> None:
@@ -224,8 +222,8 @@ def use_token(db: Connection, token: str, purpose: str, password_hash: str, now:
         .values(used_at=now)
     )
     if claimed.rowcount != 1:
-        raise ApiError(
-            422, "invalid_request", "the token is unknown, used or expired", [("token", "invalid")]
+        raise Invalid(
+            "invalid_request", "the token is unknown, used or expired", [("token", "invalid")]
         )
     user_id: str = db.execute(
         sa.select(user_tokens.c.user_id).where(user_tokens.c.token_hash == digest(token))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.errors import ApiError
+from core.errors import DomainError
 from ingest.call_batches import calls_of, validate_calls
 from ingest.identity import DeviceIdentity
 from schemas.payloads import CallType
@@ -101,7 +101,7 @@ def test_event_envelope_carries_identity_and_sync_time() -> None:
     ],
 )
 def test_malformed_envelope(body: Any, status: int, path: str) -> None:
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(DomainError) as raised:
         calls_of(body, max_batch=500)
     assert raised.value.status == status
     assert raised.value.fields[0][0] == path

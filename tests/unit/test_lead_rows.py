@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from api.leads.models import MAX_IMPORT_ROWS
 from api.leads.rows import ALIASES, csv_rows, lead_input
-from core.errors import ApiError
+from core.errors import DomainError
 
 FIELDS = [field for field in ALIASES if field != "name"]
 CELL = st.text(
@@ -94,14 +94,14 @@ def test_a_single_column_keeps_every_character() -> None:
     ],
 )
 def test_unreadable_files_name_the_fix(data: bytes, message: str) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         list(csv_rows(data))
     assert (caught.value.status, message in caught.value.message) == (422, True)
 
 
 def test_more_than_the_limit_is_413() -> None:
     data = ("phone\n" + "9876543210\n" * (MAX_IMPORT_ROWS + 1)).encode()
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         list(csv_rows(data))
     assert caught.value.status == 413
 

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.controlplane import mail_outbox, make_engine, migrate
-from core.errors import ApiError
+from core.errors import DomainError
 from core.mail import FIRST_RETRY, MAX_ATTEMPTS, queue_mail, require_mail, send_due_mail
 from core.settings import Settings
 from deploy.local_stack import free_port
@@ -75,6 +75,6 @@ def test_local_mode_logs_the_message(engine: sa.Engine, caplog: pytest.LogCaptur
 
 def test_elsewhere_no_smtp_is_a_503() -> None:
     require_mail(Settings(environment="local", smtp_url=""))
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         require_mail(Settings(environment="test", smtp_url=""))
     assert refused.value.status == 503 and "CLOSECALL_SMTP_URL" in refused.value.message

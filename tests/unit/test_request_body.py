@@ -6,7 +6,7 @@ import gzip
 
 import pytest
 
-from core.errors import ApiError
+from core.errors import DomainError
 from core.request_body import gunzip_bounded, parse_json
 
 
@@ -16,14 +16,14 @@ def test_gzip_within_limit() -> None:
 
 def test_gzip_bomb_is_413_without_inflating_it() -> None:
     bomb = gzip.compress(b"\0" * 50_000_000)  # ~50 KB that inflates to 50 MB
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(DomainError) as raised:
         gunzip_bounded(bomb, 1_000_000)
     assert raised.value.status == 413
 
 
 @pytest.mark.parametrize("data", [b"not gzip", gzip.compress(b"{}")[:-6]])
 def test_invalid_or_truncated_gzip_is_422(data: bytes) -> None:
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(DomainError) as raised:
         gunzip_bounded(data, 1000)
     assert raised.value.status == 422
 
@@ -34,13 +34,13 @@ def test_every_gzip_member_is_read() -> None:
 
 
 def test_members_count_together_against_the_limit() -> None:
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(DomainError) as raised:
         gunzip_bounded(gzip.compress(b"x" * 600) + gzip.compress(b"x" * 600), 1000)
     assert raised.value.status == 413
 
 
 def test_garbage_after_a_member_is_refused() -> None:
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(DomainError) as raised:
         gunzip_bounded(gzip.compress(b"{}") + b"trailing", 1000)
     assert raised.value.status == 422
 
@@ -50,7 +50,7 @@ def test_garbage_after_a_member_is_refused() -> None:
     [b"[" * 500_000, b'{"a": ' + b"9" * 5000 + b"}", b'{"a": NaN}', b"[Infinity]", b"\xff"],
 )
 def test_hostile_json_is_422(raw: bytes) -> None:
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(DomainError) as raised:
         parse_json(raw)
     assert raised.value.status == 422 and raised.value.code == "invalid_json"
 

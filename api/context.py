@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from core.clickhouse import ClickHouse
+from core.devices.push import SyncPusher
 from core.number_crypto import MasterKey
-from core.push import SyncPusher
 from core.settings import Settings
 
 

@@ -15,13 +15,13 @@ from api.auth.service import ACCESS_TOKEN_PREFIX, signed_in
 from api.context import ApiContext
 from api.policy import COMPANY_WIDE, WHILE_DEACTIVATED, Role, required_role
 from api.tenancy import NOBODY, Tenant
+from core.accounts.subscription import company_status
 from core.bearer import Credentials, bearer_scheme, bearer_token
 from core.clock import utc_now
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import api_keys, employees, load_company
-from core.erasures import hidden
 from core.errors import ApiError
-from core.subscription import company_status
+from core.privacy.erasures import hidden
 from core.tokens import digest
 
 

@@ -96,7 +96,7 @@ def prepare(scratch: Path, shape: ReportDataShape, progress: Callable[[str], Non
 def serve(chdb_dir: str, port: str) -> None:
     """The report API over that chDB, alone in this process (in a stack the worker holds it)."""
     from api.app import create_app
-    from core.push import pusher_from_settings
+    from core.devices.push import pusher_from_settings
     from core.settings import Settings
     from deploy.services import api_context, serve_http
 

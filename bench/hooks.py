@@ -22,18 +22,18 @@ from sqlalchemy.engine import Engine
 
 from bench.pipeline import percentiles, signup
 from bench.stack import BenchStack
-from core.company_directory import CompanyDirectory
+from core.accounts.directory import CompanyDirectory
 from core.controlplane import companies, hooks, make_engine, migrate
-from core.hook_delivery import render
-from core.hook_events import record_events
-from core.hook_sender import Sender
+from core.hooks.delivery import render
+from core.hooks.events import record_events
+from core.hooks.sender import Sender
+from core.hooks.signing import new_secret, signed_headers
 from core.number_crypto import encrypt_secret, new_wrapped_data_key, unwrap_company_keys
 from core.settings import Settings
-from core.webhook_signing import new_secret, signed_headers
 from deploy.fleet import FleetConfig, client_numbers, enrol_phones, make_call
 from deploy.local_stack import ChildProcess, free_port, http_ok, wait_until
 from schemas.events import IntegrationEvent, integration_event_id, stable_call_id
-from streams.deliveries import DeliveryLoop
+from streams.hooks.deliveries import DeliveryLoop
 
 Progress = Callable[[str], None]
 MASTER_KEY = bytes(range(32))

@@ -27,6 +27,7 @@ from api.paging import Page
 from api.policy import Role
 from api.tenancy import Tenant
 from bench.report_data import BIG_COMPANY
+from core.calls.phone_numbers import mask_number
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import (
@@ -40,7 +41,6 @@ from core.controlplane import (
     migrate,
 )
 from core.number_crypto import encrypt_number, new_wrapped_data_key, unwrap_company_keys
-from core.phone_numbers import mask_number
 from deploy.fleet import indian_mobile_forms
 
 MASTER_KEY = bytes(range(32))

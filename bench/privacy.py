@@ -31,20 +31,21 @@ from api.reports.queries import summary
 from api.reports.range import parse_range
 from bench.leads import MASTER_KEY, new_company
 from bench.report_data import BIG_COMPANY, ReportDataShape, generate, now_utc
-from core import erasures, mutations
+from core.calls.phone_numbers import mask_number
 from core.clickhouse import ClickHouse, connect, migrate
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import companies, make_engine
 from core.controlplane import migrate as migrate_controlplane
+from core.hooks.events import forget_number
 from core.number_crypto import (
     blind_index,
     encrypt_number,
     unwrap_company_keys,
 )
-from core.phone_numbers import mask_number
-from streams.call_rows import CALL_COLUMNS
-from streams.company_export import write_archive
-from streams.privacy_jobs import carry_out
+from core.privacy import erasures, mutations
+from streams.calls.rows import CALL_COLUMNS
+from streams.privacy.export import write_archive
+from streams.privacy.jobs import carry_out
 
 EXPORT_COMPANY = "bench-export"
 REPEATS = 5  # summaries with and without the erasure terms, for their medians
@@ -84,7 +85,11 @@ def erasure(
     def request() -> None:
         with engine.begin() as conn:
             erasures.request_erasure(
-                conn, BIG_COMPANY, datetime.now(UTC), number_key=busiest["client_key"]
+                conn,
+                BIG_COMPANY,
+                datetime.now(UTC),
+                number_key=busiest["client_key"],
+                forget_number=forget_number,
             )
 
     def hidden_summary() -> dict[str, Any]:

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import psutil
 
+from core.accounts.directory import CompanyFacts
 from core.clickhouse import connect, migrate
-from core.company_directory import CompanyFacts
 from core.number_crypto import new_wrapped_data_key, unwrap_company_keys
 from deploy.fleet import FleetConfig, Phone, client_numbers, make_call
 from ingest.call_batches import validate_calls
 from ingest.identity import DeviceIdentity
-from streams.call_rows import CALL_COLUMNS, call_rows, decode_calls_event
+from streams.calls.rows import CALL_COLUMNS, call_rows, decode_calls_event
 
 
 def main(data_dir: Path, count: int, batch_rows: int) -> dict[str, float]:

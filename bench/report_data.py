@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from core.clickhouse import ClickHouse
-from streams.call_rows import CALL_COLUMNS
+from streams.calls.rows import CALL_COLUMNS
 
 BIG_COMPANY = "bench-big"
 

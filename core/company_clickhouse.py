@@ -1,6 +1,6 @@
 """ClickHouse bound to one company: every query runs with `company_id` bound and must filter on
 it (report queries, and the worker's reads for one company). Rows of a pending erasure
-(core/erasures.py) are left out by the `NOT_ERASED*` terms: a query of `calls` without one is
+(core/privacy/erasures.py) are left out by the `NOT_ERASED*` terms: a query of `calls` without one is
 refused like one without the company filter."""
 
 from __future__ import annotations

@@ -466,7 +466,7 @@ class Company:
     plan: str
     wrapped_data_key: str
     stale_after_s: int
-    status: str = "active"  # as last set: active | cancelled (see core/subscription.py)
+    status: str = "active"  # as last set: active | cancelled (see core/accounts/subscription.py)
     period_end: datetime | None = None
     retention_days: int | None = None
 

@@ -11,7 +11,7 @@ from api.app import create_app as create_api_app
 from api.context import ApiContext
 from core.clickhouse import Param
 from core.controlplane import make_engine
-from core.push import SyncPusher
+from core.devices.push import SyncPusher
 from core.settings import Settings
 from ingest.app import create_app as create_ingest_app
 from schemas.json_documents import write_documents

@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from core.accounts.subscription import STATUSES
 from core.settings import MissingSetting, Settings, get_settings
-from core.subscription import STATUSES
 from deploy.runtime import configure_logging
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 
-from core import controlplane, key_rotation, subscription
+from core import controlplane, key_rotation
+from core.accounts import subscription
+from core.accounts.subscription import Status, Subscription
 from core.audit import OPERATOR, record
 from core.clock import utc_now
 from core.settings import MissingSetting, Settings
-from core.subscription import Status, Subscription
 
 
 def parse_time(value: str) -> datetime | None:

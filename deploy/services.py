@@ -20,14 +20,14 @@ from fastapi import FastAPI
 from api.app import create_app as create_api_app
 from api.context import ApiContext
 from core import clickhouse, controlplane
+from core.devices.push import SyncPusher, pusher_from_settings
 from core.metrics import serve_port
-from core.push import SyncPusher, pusher_from_settings
 from core.settings import Settings
 from core.topics import ensure_topics
 from deploy.local_stack import die_with_parent
 from deploy.runtime import resolve_master_key
 from ingest.app import create_app as create_ingest_app
-from streams.hooks_worker import create_hooks_worker
+from streams.hooks.worker import create_hooks_worker
 from streams.worker import create_worker
 
 log = logging.getLogger(__name__)

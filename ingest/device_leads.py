@@ -1,5 +1,5 @@
 """The phone's call list: the changes to its employee's leads since its cursor (the feed of
-core/lead_feed.py), numbers decrypted to E.164 so the phone can dial them."""
+core/leads/feed.py), numbers decrypted to E.164 so the phone can dial them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 
 from core.controlplane import load_company
 from core.errors import Invalid, PaymentRequired
-from core.lead_feed import feed_page
+from core.leads.feed import feed_page
 from core.number_crypto import MasterKey, decrypt_number, unwrap_company_keys
 from ingest.identity import DeviceIdentity
 from schemas.payloads import DeviceLead, DeviceLeads

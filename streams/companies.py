@@ -1,5 +1,5 @@
 """What each company's new rows must not hold, as the calls worker reads it (the companies
-themselves: core/company_directory.py)."""
+themselves: core/accounts/directory.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from core.erasures import Dropped, dropped
+from core.privacy.erasures import Dropped, dropped
 
 
 class DroppedDirectory:
-    """What each company's new rows must not hold (core/erasures.py `Dropped`), read again after
+    """What each company's new rows must not hold (core/privacy/erasures.py `Dropped`), read again after
     `ttl_s`: an erasure job waits longer than that before it deletes, so no row the worker
     stores after the deletion slips past a suppression."""
 

@@ -1,6 +1,8 @@
-"""The calls worker's processors (streams/sink.py): each raw topic's records -> rows of one
-ClickHouse table, without the rows of erased numbers and withdrawn devices; ClickHouse's
-refusals isolated to the records that caused them (streams/isolation.py)."""
+"""What the calls worker's processors (streams/sink.py) share: a raw topic's records -> rows of
+one ClickHouse table (`TableProcessor`), ClickHouse's refusals isolated to the records that
+caused them (streams/isolation.py), and the control-plane lookups each needs (`Lookups`: the
+company, what its new rows must not hold). Each domain builds its own tables with them
+(streams/calls/tables.py, streams/devices/tables.py)."""
 
 from __future__ import annotations
 
@@ -9,24 +11,18 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from core.accounts.directory import CompanyDirectory, CompanyFacts, UnknownCompany
 from core.clickhouse import ClickHouse
-from core.company_directory import CompanyDirectory, CompanyFacts, UnknownCompany
-from core.erasures import Dropped
 from core.metrics import CLICKHOUSE_INSERT_LATENCY, CLICKHOUSE_ROWS
-from schemas.events import CallNoted, ContactsReported
-from streams.call_rows import CALL_COLUMNS, call_rows, decode_calls_event
-from streams.companies import DroppedDirectory, kept
-from streams.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, note_row
-from streams.decoding import UnprocessableRecord, decode_event
+from core.privacy.erasures import Dropped
+from streams.companies import DroppedDirectory
+from streams.decoding import UnprocessableRecord
 from streams.isolation import Rows, insert_isolating
 from streams.retry import until_success
 from streams.sink import Event
-from streams.status_rows import STATUS_COLUMNS, decode_status_event, status_row
 
 Stored = Sequence[tuple[Event, Rows]]  # records ClickHouse has, each with its rows
 AfterStore = Callable[[Stored], Awaitable[None]]
-CALL_KEY_AT = CALL_COLUMNS.index("client_key")
-CONTACT_KEY_AT = CONTACT_COLUMNS.index("client_key")
 
 
 async def _nothing(_stored: Stored) -> None:
@@ -85,37 +81,3 @@ class Lookups:
 
     async def dropped(self, company_id: str) -> Dropped:
         return await until_success("control-plane lookup", self.drops.get, company_id)
-
-
-def calls_table(lookups: Lookups, clickhouse: ClickHouse, after: AfterStore) -> TableProcessor:
-    async def rows_of(value: bytes) -> Rows:
-        calls = decode_calls_event(value)
-        rows = call_rows(calls, await lookups.company(calls.company_id))
-        return kept(rows, await lookups.dropped(calls.company_id), CALL_KEY_AT)
-
-    return TableProcessor("calls", CALL_COLUMNS, clickhouse, rows_of, after)
-
-
-def contacts_table(lookups: Lookups, clickhouse: ClickHouse) -> TableProcessor:
-    async def rows_of(value: bytes) -> Rows:
-        reported = decode_event(ContactsReported, value)
-        rows = contact_rows(reported, await lookups.company(reported.company_id))
-        return kept(rows, await lookups.dropped(reported.company_id), CONTACT_KEY_AT)
-
-    return TableProcessor("contacts", CONTACT_COLUMNS, clickhouse, rows_of)
-
-
-def notes_table(lookups: Lookups, clickhouse: ClickHouse) -> TableProcessor:
-    async def rows_of(value: bytes) -> Rows:
-        noted = decode_event(CallNoted, value)
-        return kept([note_row(noted)], await lookups.dropped(noted.company_id))
-
-    return TableProcessor("call_notes", NOTE_COLUMNS, clickhouse, rows_of)
-
-
-def statuses_table(lookups: Lookups, clickhouse: ClickHouse, after: AfterStore) -> TableProcessor:
-    async def rows_of(value: bytes) -> Rows:
-        reported = decode_status_event(value)
-        return kept([status_row(reported)], await lookups.dropped(reported.company_id))
-
-    return TableProcessor("device_status", STATUS_COLUMNS, clickhouse, rows_of, after)

@@ -5,7 +5,7 @@ At-least-once with idempotent writes: a batch is acknowledged only after ClickHo
 and its dead letters are in Kafka; the ReplacingMergeTree table absorbs the replays a crash causes.
 Integration events (`call.created`/`call.missed`, `device.stale`) go onto their topic after
 ClickHouse has the calls and before the offsets are committed; the hooks worker
-(streams/hooks_worker.py) delivers them.
+(streams/hooks/worker.py) delivers them.
 """
 
 from __future__ import annotations
@@ -13,32 +13,27 @@ from __future__ import annotations
 import faust
 from sqlalchemy.engine import Engine
 
+from core.accounts.directory import CompanyDirectory
 from core.clickhouse import ClickHouse
 from core.clock import utc_now
-from core.company_directory import CompanyDirectory
+from core.devices.push import SyncPusher
 from core.mail import send_due_mail
 from core.number_crypto import MasterKey
-from core.push import SyncPusher
 from core.settings import Settings
-from streams.call_announcements import CallAnnouncer
+from streams.calls.announcements import CallAnnouncer
+from streams.calls.tables import calls_table, contacts_table, notes_table
 from streams.companies import DroppedDirectory
-from streams.company_export import run_exports
 from streams.consumer_lag import report_lag
-from streams.device_facts import device_facts_recorder
+from streams.devices.facts import device_facts_recorder
+from streams.devices.stale import watch_stale_devices
+from streams.devices.tables import statuses_table
 from streams.faust_app import Publisher, faust_app, raw_topic
 from streams.isolation import Rows
 from streams.pacing import paced
-from streams.privacy_jobs import run_due
+from streams.privacy.export import run_exports
+from streams.privacy.jobs import run_due
 from streams.sink import Sink
-from streams.stale_devices import watch_stale_devices
-from streams.tables import (
-    Lookups,
-    TableProcessor,
-    calls_table,
-    contacts_table,
-    notes_table,
-    statuses_table,
-)
+from streams.tables import Lookups, TableProcessor
 
 # suppressions and withdrawn devices are read again this often; erasures wait longer
 DROPPED_TTL_S = 1.0
@@ -80,14 +75,14 @@ def create_worker(
 
     @paced(app, settings.privacy_interval_s, IDLE_PACE_S, "privacy jobs")
     def privacy_jobs() -> bool:
-        """Erasures, retention, deactivation and purges (streams/privacy_jobs.py)."""
+        """Erasures, retention, deactivation and purges (streams/privacy/jobs.py)."""
         return run_due(
             engine, clickhouse, utc_now, settings.export_grace_days, settings.mutation_timeout_s
         )
 
     @paced(app, settings.privacy_interval_s, IDLE_PACE_S, "company exports")
     def company_exports() -> bool:
-        """Company archives (streams/company_export.py), apart from the erasures they may wait on."""
+        """Company archives (streams/privacy/export.py), apart from the erasures they may wait on."""
         return bool(run_exports(engine, clickhouse, settings.archive_dir, directory.keys, utc_now))
 
     @paced(app, settings.mail_interval_s, IDLE_PACE_S, "the mail sender")

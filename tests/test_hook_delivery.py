@@ -24,8 +24,8 @@ from standardwebhooks.webhooks import Webhook
 from api.app import create_app
 from api.context import ApiContext
 from api.hooks.service import checked_target
+from core.accounts.directory import CompanyDirectory
 from core.clickhouse import ClickHouse
-from core.company_directory import CompanyDirectory
 from core.controlplane import (
     audit_log,
     companies,
@@ -34,16 +34,16 @@ from core.controlplane import (
     make_engine,
     migrate,
 )
-from core.device_views import stale_device_events
-from core.erasures import request_erasure
+from core.devices.views import stale_device_events
 from core.errors import DomainError
-from core.hook_delivery import JITTER, MAX_ATTEMPTS, RETRY_SCHEDULE_S
-from core.hook_events import outbox_batch, record_events, relayed
-from core.hook_sender import Sender
+from core.hooks.delivery import JITTER, MAX_ATTEMPTS, RETRY_SCHEDULE_S
+from core.hooks.events import forget_number, outbox_batch, record_events, relayed
+from core.hooks.sender import Sender
 from core.number_crypto import encrypt_number, unwrap_company_keys
+from core.privacy.erasures import request_erasure
 from core.settings import Settings
 from schemas.events import IntegrationEvent, integration_event_id
-from streams.deliveries import DeliveryLoop
+from streams.hooks.deliveries import DeliveryLoop
 from tests.support.fcm import stub_pusher
 from tests.support.receiver import Answer, Received, Receiver
 from tests.test_lead_push import employee_with_phone
@@ -493,7 +493,7 @@ def test_an_erased_number_leaves_no_webhook(
 
     assert record(context, [carrying("before", erased), carrying("other", kept)], T0) == 2
     with context.engine.begin() as conn:  # the erasure's own transaction (api/privacy/service.py)
-        request_erasure(conn, company_id, T0, number_key=erased)
+        request_erasure(conn, company_id, T0, number_key=erased, forget_number=forget_number)
     # its undelivered webhook is gone, a later event carrying it makes none, others go on
     assert record(context, [carrying("after", erased), carrying("later", kept)], T0) == 1
     assert run(delivery_loop(context, Clock())) == 2

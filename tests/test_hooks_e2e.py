@@ -17,7 +17,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from core.company_directory import FACTS_TTL_S
+from core.accounts.directory import FACTS_TTL_S
 from tests.conftest import StackFactory, stack_of_param
 from tests.support.receiver import Answer, Received, Receiver
 from tests.support.services import Broker

@@ -9,7 +9,7 @@ import uuid
 from api.leads.calls import LeadClientWrites
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
-from core.lead_lookup import leads_of_clients
+from core.leads.lookup import leads_of_clients
 from tests.support.stack import eventually
 
 

@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.controlplane import companies, make_engine
-from core.mutations import COMPANY_TABLES
 from core.number_crypto import CompanyKeys, blind_index, unwrap_company_keys
+from core.privacy.mutations import COMPANY_TABLES
 from tests.support.leftovers import control_plane_rows
 from tests.support.stack import Stack, eventually
 from tests.test_devices_e2e import status

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from core.accounts.subscription import cancel, company_status, set_period_end
 from core.clickhouse import ClickHouse
 from core.controlplane import (
     audit_log,
@@ -26,8 +27,7 @@ from core.controlplane import (
     make_engine,
     migrate,
 )
-from core.hook_events import record_events
-from core.mutations import COMPANY_TABLES
+from core.hooks.events import record_events
 from core.number_crypto import (
     DecryptionError,
     blind_index,
@@ -35,12 +35,12 @@ from core.number_crypto import (
     new_wrapped_data_key,
     unwrap_company_keys,
 )
-from core.subscription import cancel, company_status, set_period_end
+from core.privacy.mutations import COMPANY_TABLES
 from schemas.events import IntegrationEvent
-from streams.call_rows import CALL_COLUMNS
-from streams.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS
-from streams.privacy_jobs import lifecycle, retain
-from streams.status_rows import STATUS_COLUMNS
+from streams.calls.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS
+from streams.calls.rows import CALL_COLUMNS
+from streams.devices.status_rows import STATUS_COLUMNS
+from streams.privacy.jobs import lifecycle, retain
 from tests.support.leftovers import control_plane_rows
 
 MASTER = os.urandom(32)

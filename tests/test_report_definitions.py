@@ -10,9 +10,9 @@ import pytest
 
 from api.reports import queries as q
 from api.reports.range import ReportRange, parse_range
+from core.calls.phone_numbers import mask_number
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
-from core.phone_numbers import mask_number
 from tests.support.metrics_reference import RefCall
 from tests.support.report_data import load, report_filter
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from api.reports import queries as q
 from api.reports.range import parse_range
+from core.calls.phone_numbers import mask_number
 from core.clickhouse import ClickHouse
-from core.phone_numbers import mask_number
 from tests.support import metrics_reference as ref
 from tests.support.report_data import load, report_filter
 

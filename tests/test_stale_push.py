@@ -14,9 +14,9 @@ import sqlalchemy as sa
 
 from core.clickhouse import ClickHouse
 from core.controlplane import companies, devices, employees, make_engine, migrate
-from core.device_health import push_stale_devices
-from core.push import PushOutcome
-from streams.status_rows import EPOCH, STATUS_COLUMNS
+from core.devices.health import push_stale_devices
+from core.devices.push import PushOutcome
+from streams.devices.status_rows import EPOCH, STATUS_COLUMNS
 from tests.support.fcm import FCM_URL, UNREGISTERED_BODY, stub_pusher
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

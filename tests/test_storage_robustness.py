@@ -13,8 +13,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
+from core.accounts.directory import CompanyFacts
 from core.clickhouse import ClickHouse
-from core.company_directory import CompanyFacts
 from core.number_crypto import new_wrapped_data_key, unwrap_company_keys
 from schemas.events import CallNoted, CallsRecorded, ContactsReported, DeviceStatusReported
 from schemas.payloads import (
@@ -27,10 +27,10 @@ from schemas.payloads import (
     DeviceStatus,
     NotePayload,
 )
-from streams.call_rows import CALL_COLUMNS, call_rows
-from streams.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, note_row
+from streams.calls.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, note_row
+from streams.calls.rows import CALL_COLUMNS, call_rows
+from streams.devices.status_rows import STATUS_COLUMNS, status_row
 from streams.isolation import insert_isolating
-from streams.status_rows import STATUS_COLUMNS, status_row
 from tests.support.model_bounds import payloads_at_bounds
 
 MASTER_KEY = os.urandom(32)

@@ -21,7 +21,7 @@ from api.accounts.service import (
 from api.auth.passwords import hash_password
 from api.deps import Audit, Context, CurrentTenant, Db
 from api.policy import Role
-from core import subscription
+from core.accounts import subscription
 from core.clock import utc_now
 from core.errors import ApiError, error_responses
 from core.rate_limit import RateLimiter, enforce

@@ -15,11 +15,11 @@ from sqlalchemy.engine import Connection
 
 from api.auth.passwords import NewPassword
 from api.reports.range import RangeError, parse_zone
+from core.accounts.subscription import Status, company_status, status_at
 from core.clock import utc_now
 from core.controlplane import Company, api_keys, companies, users
 from core.errors import Conflict, NotFound
 from core.number_crypto import MasterKey, new_wrapped_data_key
-from core.subscription import Status, company_status, status_at
 from core.tokens import digest, new_secret
 
 API_KEY_PREFIX = "cc_live"

@@ -13,10 +13,10 @@ from sqlalchemy.engine import Connection, Engine
 from api.employees.service import Scope, in_scope, revoke_devices
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import devices, employees
-from core.device_health import push_sync
-from core.device_views import DeviceView, device_rows, device_views
+from core.devices.health import push_sync
+from core.devices.push import PushOutcome, SyncPusher
+from core.devices.views import DeviceView, device_rows, device_views
 from core.errors import Conflict, NotFound, Unavailable, UpstreamRefused
-from core.push import PushOutcome, SyncPusher
 
 
 class DeviceList(BaseModel):

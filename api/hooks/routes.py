@@ -15,7 +15,7 @@ from api.paging import page_request
 from api.tenancy import company_keys
 from core.clock import utc_now
 from core.errors import ApiError, error_responses
-from core.hook_delivery import redeliver as schedule_redelivery
+from core.hooks.delivery import redeliver as schedule_redelivery
 
 router = APIRouter(prefix="/v1/hooks", tags=["hooks"], responses=error_responses(401, 403, 422))
 

@@ -17,9 +17,9 @@ from core.audit import Actor
 from core.clock import utc_now
 from core.controlplane import hook_attempts, hook_events, hooks
 from core.errors import Invalid, NotFound
-from core.hook_targets import RefusedTarget, Resolver, check_target, resolve
+from core.hooks.signing import new_secret
+from core.hooks.targets import RefusedTarget, Resolver, check_target, resolve
 from core.number_crypto import CompanyKeys, encrypt_secret
-from core.webhook_signing import new_secret
 from schemas.events import HookEvent
 
 NumbersShown = Literal["masked", "e164"]

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from core import mutations
 from core.clickhouse import ClickHouse, quote
 from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED_CLIENT, CompanyClickHouse
-from core.lead_lookup import as_uuid
+from core.leads.lookup import as_uuid
+from core.privacy import mutations
 
 
 class LeadStatus(StrEnum):

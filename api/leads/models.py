@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from api.leads.calls import LeadStatus as LeadStatus  # re-exported: the lead's models
-from core.call_items import CallItem
+from core.calls.items import CallItem
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]

@@ -34,9 +34,9 @@ from api.reports import models as m
 from api.reports.filters import Range, ReportFilter, known_employees
 from api.tenancy import Tenant, company_keys
 from core.clock import utc_now
-from core.device_health import push_to_employees
+from core.devices.health import push_to_employees
+from core.devices.push import LEADS_DATA
 from core.errors import ApiError, error_responses
-from core.push import LEADS_DATA
 from core.request_body import parse_json, read_body
 
 router = APIRouter(tags=["leads"], responses=error_responses(401, 402, 403, 422))

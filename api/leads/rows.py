@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from api.leads.models import MAX_IMPORT_ROWS, FieldError, LeadFields
+from core.calls.phone_numbers import normalise_number
 from core.errors import Invalid, TooLarge, validation_fields
-from core.phone_numbers import normalise_number
 
 # Column names as people write them, after lower-casing and turning runs of spaces, dashes,
 # dots and underscores into one underscore. `name` is split into first and last name.

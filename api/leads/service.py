@@ -31,11 +31,11 @@ from api.paging import Page, cut, next_cursor
 from api.policy import Role
 from api.reports.filters import CallFilter
 from api.tenancy import Tenant, company_keys
-from core.call_items import device_sims, to_item
+from core.calls.items import device_sims, to_item
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import lead_numbers, leads
 from core.errors import NotFound, PaymentRequired
-from core.hook_events import write_outbox
+from core.hooks.events import write_outbox
 from core.number_crypto import CompanyKeys, decrypt_number
 from schemas.events import IntegrationEvent, integration_event_id
 

@@ -1,5 +1,5 @@
 """Lead writes in the control plane, one company at a time: each write takes the company's lead
-lock first (core/lead_feed.py), so duplicate checks, the round-robin cursor and the phones'
+lock first (core/leads/feed.py), so duplicate checks, the round-robin cursor and the phones'
 feed positions see every earlier write; `lead_numbers`' primary key refuses a shared number
 even if a check were wrong. The ClickHouse lookup is written just before the commit."""
 
@@ -28,13 +28,13 @@ from api.leads.models import (
 )
 from api.leads.rows import LeadInput, lead_input
 from api.leads.rows import lead_numbers as lead_numbers_of
+from core.calls.phone_numbers import mask_number
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import Company, bulk_insert, employees, lead_numbers, leads
 from core.errors import Conflict, Invalid, NotFound
-from core.lead_feed import FeedWriter, lock_company_leads
+from core.leads.feed import FeedWriter, lock_company_leads
 from core.number_crypto import CompanyKeys, blind_index, decrypt_number, encrypt_number
-from core.phone_numbers import mask_number
 from schemas.events import HookEvent
 
 SLOTS = ("primary", "secondary")

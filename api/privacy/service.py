@@ -1,7 +1,7 @@
 """Privacy rights (API.md "Privacy"): erasing a client's number or an employee's data, the
 export of one number and the company's archive; the logic behind api/privacy/routes.py. The
-ClickHouse deletions and the archive are the worker's (streams/privacy_jobs.py,
-streams/company_export.py)."""
+ClickHouse deletions and the archive are the worker's (streams/privacy/jobs.py,
+streams/privacy/export.py)."""
 
 from __future__ import annotations
 
@@ -22,13 +22,14 @@ from api.employees.service import find_employee, revoke_devices
 from api.leads.service import lead_transaction
 from api.leads.store import delete_lead
 from api.tenancy import Tenant, company_keys
-from core import erasures
 from core.controlplane import devices, employees, exports, lead_numbers
-from core.erasures import COUNT_NAMES, Erasure
 from core.errors import Conflict, NotFound
-from core.export_rows import calls_of_number, contacts_of_number, lead_rows
-from core.lead_lookup import as_uuid
+from core.hooks.events import forget_number
+from core.leads.lookup import as_uuid
 from core.number_crypto import blind_index
+from core.privacy import erasures
+from core.privacy.erasures import COUNT_NAMES, Erasure
+from core.privacy.export_rows import calls_of_number, contacts_of_number, lead_rows
 
 
 class ErasureRequest(BaseModel):
@@ -102,6 +103,7 @@ def erase_number(
             number_key=key,
             suppress=body.suppress,
             counts={"leads": int(lead_id is not None)},
+            forget_number=forget_number,
         )
         told = set(writer.feed.employees)
     return erasure, told
@@ -124,7 +126,12 @@ def erase_employee(db: Connection, tenant: Tenant, employee_id: str, now: dateti
         devices.update().where(devices.c.id.in_(device_ids)).values(fcm_token=None, sims="[]")
     )
     return erasures.request_erasure(
-        db, tenant.company.id, now, employee_id=employee_id, devices=device_ids
+        db,
+        tenant.company.id,
+        now,
+        employee_id=employee_id,
+        devices=device_ids,
+        forget_number=forget_number,
     )
 
 

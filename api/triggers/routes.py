@@ -17,7 +17,7 @@ from api.leads.routes import LeadsTenant
 from api.paging import Page
 from api.reports.filters import CallFilter, parse_types, report_zone
 from api.tenancy import company_keys
-from core.call_items import CallItem
+from core.calls.items import CallItem
 from core.clock import utc_now
 from core.errors import error_responses
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import google.oauth2.credentials
 from firebase_admin import credentials
 
-from core.push import SyncPusher, firebase_app
+from core.devices.push import SyncPusher, firebase_app
 
 PROJECT = "closecall-test"
 FCM_URL = f"https://fcm.googleapis.com/v1/projects/{PROJECT}/messages:send"

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 from api.reports.filters import CallFilter
 from api.reports.range import ReportRange
+from core.accounts.directory import CompanyFacts
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
-from core.company_directory import CompanyFacts
 from core.number_crypto import new_wrapped_data_key, unwrap_company_keys
 from ingest.call_batches import validate_calls
 from ingest.identity import DeviceIdentity
-from streams.call_rows import CALL_COLUMNS, call_rows, decode_calls_event
+from streams.calls.rows import CALL_COLUMNS, call_rows, decode_calls_event
 from tests.support.metrics_reference import RefCall
 
 MASTER_KEY = os.urandom(32)

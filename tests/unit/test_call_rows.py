@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.company_directory import CompanyFacts
+from core.accounts.directory import CompanyFacts
 from core.number_crypto import decrypt_number, new_wrapped_data_key, unwrap_company_keys
 from ingest.call_batches import validate_calls
 from ingest.identity import DeviceIdentity
 from schemas.events import CALL_ID_NAMESPACE, stable_call_id
 from streams import retry
-from streams.call_rows import (
+from streams.calls.rows import (
     CALL_COLUMNS,
     call_rows,
     decode_calls_event,

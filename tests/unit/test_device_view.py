@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.device_views import device_view
+from core.devices.views import device_view
 
 ENROLLED = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 DEVICE = {

@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.hook_delivery import (
+from core.hooks.delivery import (
     JITTER,
     MAX_ATTEMPTS,
     RETRY_SCHEDULE_S,
     parse_retry_after,
     retry_delay,
 )
-from core.hook_targets import RefusedTarget, check_target, is_public
+from core.hooks.targets import RefusedTarget, check_target, is_public
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

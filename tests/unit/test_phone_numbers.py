@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.phone_numbers import country_code, mask_number, normalise_number
+from core.calls.phone_numbers import country_code, mask_number, normalise_number
 
 
 @pytest.mark.parametrize(

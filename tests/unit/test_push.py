@@ -9,7 +9,7 @@ from typing import cast
 import pytest
 import responses
 
-from core.push import PushOutcome, SyncPusher
+from core.devices.push import PushOutcome, SyncPusher
 from tests.support.fcm import FCM_URL, PROJECT, UNREGISTERED_BODY, stub_pusher
 
 

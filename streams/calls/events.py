@@ -9,9 +9,9 @@ from datetime import UTC
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.call_items import to_item
+from core.calls.items import to_item
 from schemas.events import HookEvent, IntegrationEvent, IntegrationEvents, integration_event_id
-from streams.call_rows import CALL_COLUMNS
+from streams.calls.rows import CALL_COLUMNS
 
 MISSED_TYPES = frozenset({"missed", "rejected"})
 CALL_EVENTS: tuple[HookEvent, ...] = ("call.created", "call.missed")

@@ -16,18 +16,18 @@ from dataclasses import dataclass
 import faust
 from sqlalchemy.engine import Engine
 
+from core.accounts.directory import CompanyDirectory
 from core.clock import utc_now
-from core.company_directory import CompanyDirectory
-from core.hook_delivery import Due
-from core.hook_events import outbox_batch, record_events, relayed
-from core.hook_sender import Sender
+from core.hooks.delivery import Due
+from core.hooks.events import outbox_batch, record_events, relayed
+from core.hooks.sender import Sender
 from core.number_crypto import MasterKey
 from core.settings import Settings
 from schemas.events import IntegrationEvents
 from streams.consumer_lag import report_lag
 from streams.decoding import decode_event
-from streams.deliveries import IDLE_POLLS, DeliveryLoop
 from streams.faust_app import Publisher, faust_app, raw_topic
+from streams.hooks.deliveries import IDLE_POLLS, DeliveryLoop
 from streams.pacing import Pace
 from streams.sink import Event, Sink
 

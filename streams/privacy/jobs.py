@@ -13,13 +13,15 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core import erasures, hook_events, mutations, subscription
+from core.accounts import subscription
 from core.audit import SYSTEM, record
 from core.clickhouse import ClickHouse, Param
 from core.controlplane import companies, delete_company, exports, forget_deleted
-from core.erasures import Erasure
-from core.lead_lookup import as_uuid
+from core.hooks import events as hook_events
+from core.leads.lookup import as_uuid
 from core.metrics import PRIVACY_JOBS, privacy_job
+from core.privacy import erasures, mutations
+from core.privacy.erasures import Erasure
 
 log = logging.getLogger(__name__)
 RETENTION_EVERY = timedelta(days=1)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from core.company_directory import CompanyFacts
+from core.accounts.directory import CompanyFacts
+from core.calls.phone_numbers import mask_number, normalise_number
 from core.number_crypto import blind_index, encrypt_number
-from core.phone_numbers import mask_number, normalise_number
 from schemas.events import CallNoted, ContactsReported
 
 CONTACT_COLUMNS = (

@@ -15,10 +15,10 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
+from core.accounts.directory import CompanyDirectory
 from core.clock import utc_now
-from core.company_directory import CompanyDirectory
-from core.hook_delivery import Due, Outcome, record_outcomes, render, take_due
-from core.hook_sender import Sender
+from core.hooks.delivery import Due, Outcome, record_outcomes, render, take_due
+from core.hooks.sender import Sender
 from core.metrics import WEBHOOK_DELIVERIES, WEBHOOK_LATENCY
 from core.number_crypto import decrypt_secret
 from streams.pacing import Pace

@@ -1,12 +1,12 @@
 """Erasures in the control plane (API.md "Privacy"): what pending ones hide from every read
 path, the suppression list the worker applies to new uploads, and the integration events that
-carry an erased number. The ClickHouse side is core/mutations.py."""
+carry an erased number. The ClickHouse side is core/privacy/mutations.py."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -15,11 +15,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from core.company_clickhouse import Hidden
-from core.controlplane import erasures, hook_event_numbers, suppressions
-from core.hook_delivery import drop_events
+from core.controlplane import erasures, suppressions
 
 Kind = Literal["number", "employee"]
 COUNT_NAMES = ("calls", "contacts", "notes", "leads", "statuses")
+
+
+# (conn, company_id, number_key): drops what the hooks hold of the number
+NumberForgetter = Callable[[Connection, str, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +64,12 @@ def request_erasure(
     devices: Iterable[str] = (),
     suppress: bool = False,
     counts: dict[str, int] | None = None,
+    forget_number: NumberForgetter,
 ) -> Erasure:
     """A pending erasure: hidden from every read from this transaction's commit on; its
-    number's integration events and undelivered webhooks go at once."""
+    number's integration events and undelivered webhooks go at once, in this transaction,
+    through `forget_number` (core/hooks/events.forget_number: privacy calls hooks through
+    this, and hooks reads privacy's `blocked_numbers`, so neither imports the other both ways)."""
     erasure_id = str(uuid.uuid4())
     conn.execute(
         erasures.insert().values(
@@ -82,7 +88,7 @@ def request_erasure(
     if number_key is not None:
         if suppress:
             suppress_number(conn, company_id, number_key, now)
-        forget_events(conn, company_id, number_key)
+        forget_number(conn, company_id, number_key)
     found = find(conn, company_id, erasure_id)
     assert found is not None
     return found
@@ -100,18 +106,6 @@ def suppress_number(conn: Connection, company_id: str, number_key: str, now: dat
                 company_id=company_id, number_key=number_key, created_at=now
             )
         )
-
-
-def forget_events(conn: Connection, company_id: str, number_key: str) -> None:
-    """The integration events carrying this number, with their deliveries (sent or not)."""
-    drop_events(
-        conn,
-        company_id,
-        sa.select(hook_event_numbers.c.event_id).where(
-            hook_event_numbers.c.company_id == company_id,
-            hook_event_numbers.c.number_key == number_key,
-        ),
-    )
 
 
 def find(conn: Connection, company_id: str, erasure_id: str) -> Erasure | None:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from core.controlplane import devices
 from schemas.events import DeviceStatusReported
-from streams.status_rows import decode_status_event, sims_json
+from streams.devices.status_rows import decode_status_event, sims_json
 from streams.tables import Stored
 
 

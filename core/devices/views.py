@@ -21,7 +21,7 @@ from core.company_clickhouse import (
     CompanyClickHouse,
 )
 from core.controlplane import companies, devices, employees, hooks
-from core.device_health import LAST_UPLOAD_SQL, instant, is_stale, last_seen, quiet_since
+from core.devices.health import LAST_UPLOAD_SQL, instant, is_stale, last_seen, quiet_since
 from schemas.events import IntegrationEvent, IntegrationEvents, integration_event_id
 
 # company-scoped ClickHouse reads: the SQL holds `company_id = %(company_id)s`
@@ -80,7 +80,7 @@ def device_view(
     now: datetime,
     stale_after_s: int,
 ) -> dict[str, Any]:
-    """One device as managers see it (staleness: core/device_health.py)."""
+    """One device as managers see it (staleness: core/devices/health.py)."""
     seen = last_seen(status["received_ts"] if status else None, last_upload_ts)
     location = None
     if status and status["locations"]:

@@ -19,8 +19,8 @@ from core.controlplane import (
     hooks,
     integration_outbox,
 )
-from core.erasures import blocked_numbers
-from core.hook_delivery import Due, drop_events
+from core.hooks.delivery import Due, drop_events
+from core.privacy.erasures import blocked_numbers
 from schemas.events import IntegrationEvent, IntegrationEvents
 
 ROWS_PER_INSERT = 1_000  # 8 columns each: inside SQLite's 32,766 parameters
@@ -193,3 +193,16 @@ def prune(conn: Connection, company_id: str, before: datetime) -> None:
         hook_events.c.company_id == company_id, hook_events.c.created_at < before
     )
     drop_events(conn, company_id, old)
+
+
+def forget_number(conn: Connection, company_id: str, number_key: str) -> None:
+    """The integration events carrying this number, with their deliveries (sent or not): what
+    an erasure asks of the hooks (core/privacy/erasures.request_erasure)."""
+    drop_events(
+        conn,
+        company_id,
+        sa.select(hook_event_numbers.c.event_id).where(
+            hook_event_numbers.c.company_id == company_id,
+            hook_event_numbers.c.number_key == number_key,
+        ),
+    )

@@ -25,8 +25,10 @@ from core.company_clickhouse import (
     CompanyClickHouse,
 )
 from core.controlplane import exports
-from core.erasures import hidden
-from core.export_rows import (
+from core.metrics import privacy_job
+from core.number_crypto import CompanyKeys
+from core.privacy.erasures import hidden
+from core.privacy.export_rows import (
     CALL_COLUMNS,
     CALLS_SQL,
     CONTACT_COLUMNS,
@@ -44,8 +46,6 @@ from core.export_rows import (
     lead_rows,
     status_row,
 )
-from core.metrics import privacy_job
-from core.number_crypto import CompanyKeys
 from core.spreadsheet import SafeCsvWriter
 
 log = logging.getLogger(__name__)

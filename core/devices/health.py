@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from core.clickhouse import ClickHouse
 from core.controlplane import companies, devices
-from core.push import PushOutcome, SyncPusher
+from core.devices.push import PushOutcome, SyncPusher
 
 log = logging.getLogger(__name__)
 

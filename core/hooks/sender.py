@@ -10,9 +10,9 @@ from collections import OrderedDict
 import httpx
 
 from core.clock import utc_now
-from core.hook_delivery import Outcome, parse_retry_after
-from core.hook_targets import RefusedTarget, Resolver, Target, check_target, resolve
-from core.webhook_signing import signed_headers
+from core.hooks.delivery import Outcome, parse_retry_after
+from core.hooks.signing import signed_headers
+from core.hooks.targets import RefusedTarget, Resolver, Target, check_target, resolve
 
 USER_AGENT = "closecall-webhooks/1"
 

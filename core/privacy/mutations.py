@@ -13,7 +13,7 @@ from functools import partial
 
 from core.clickhouse import ClickHouse, quote
 from core.clickhouse_shards import mutation_targets
-from core.lead_lookup import as_uuid
+from core.leads.lookup import as_uuid
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from sqlalchemy.engine import Engine
 
 from core.clickhouse import ClickHouse
 from core.clock import utc_now
-from core.device_health import fleet_states, push_stale_devices
-from core.device_views import stale_device_events
+from core.devices.health import fleet_states, push_stale_devices
+from core.devices.push import SyncPusher
+from core.devices.views import stale_device_events
 from core.metrics import DEVICES
-from core.push import SyncPusher
 from schemas.events import IntegrationEvents
 from streams.faust_app import Publisher
 

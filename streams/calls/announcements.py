@@ -12,14 +12,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from core.call_items import device_sims
+from core.calls.items import device_sims
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
-from core.hook_events import subscribed
-from core.lead_lookup import leads_of_clients
-from streams.call_events import CALL_EVENTS, call_events
+from core.hooks.events import subscribed
+from core.leads.lookup import leads_of_clients
+from streams.calls.events import CALL_EVENTS, call_events
+from streams.calls.tables import CALL_KEY_AT
 from streams.faust_app import Publisher
-from streams.tables import CALL_KEY_AT, Lookups, Stored
+from streams.tables import Lookups, Stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -27,6 +29,33 @@ def enroll_device(
     An employee without tracking gets a 403; a device of another employee that is not revoked
     a 409 (nothing is consumed then: the transaction rolls back).
     Returns the new token, the identity and the digests of the tokens it revoked."""
+    grant = _claim_code(db, code, now)
+    _check_tracking(db, grant.employee_id)
+    device_id, revoked = _bind_device(db, grant, device, now)
+    token = new_secret(DEVICE_TOKEN_PREFIX)
+    db.execute(
+        device_tokens.insert().values(token_hash=digest(token), device_id=device_id, created_at=now)
+    )
+    identity = DeviceIdentity(
+        device_id=device_id,
+        company_id=grant.company_id,
+        employee_id=grant.employee_id,
+        tracking_enabled=True,
+    )
+    return token, identity, revoked
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What an enrollment code grants: a phone for this employee of this company."""
+
+    company_id: str
+    employee_id: str
+
+
+def _claim_code(db: Connection, code: str, now: datetime) -> Grant:
+    """The code used up (one conditional update: two phones cannot both use it); its company
+    and employee."""
     code_hash = digest(normalise_enrollment_code(code))
     claimed = db.execute(
         enrollment_codes.update()
@@ -43,14 +72,18 @@ def enroll_device(
             "the enrollment code is unknown, already used or expired; ask for a new one",
             [("code", "unknown, used or expired")],
         )
-    grant = db.execute(
+    row = db.execute(
         sa.select(enrollment_codes.c.company_id, enrollment_codes.c.employee_id).where(
             enrollment_codes.c.code_hash == code_hash
         )
     ).one()
+    return Grant(company_id=row.company_id, employee_id=row.employee_id)
+
+
+def _check_tracking(db: Connection, employee_id: str) -> None:
     employee = db.execute(
         sa.select(employees.c.tracking_enabled, employees.c.archived_at).where(
-            employees.c.id == grant.employee_id
+            employees.c.id == employee_id
         )
     ).one()
     if employee.archived_at is not None or not employee.tracking_enabled:
@@ -58,8 +91,11 @@ def enroll_device(
             "tracking_disabled",
             "tracking is disabled for this employee (or they were archived); ask a manager",
         )
-    details = {
-        "employee_id": grant.employee_id,
+
+
+def _details(device: DeviceInfo, employee_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "employee_id": employee_id,
         "brand": device.brand,
         "model": device.model,
         "android_version": device.android_version,
@@ -72,16 +108,28 @@ def enroll_device(
         "enrolled_at": now,
         "revoked_at": None,
     }
+
+
+def _bind_device(
+    db: Connection, grant: Grant, device: DeviceInfo, now: datetime
+) -> tuple[str, list[str]]:
+    """The device record created, or re-bound with its live tokens revoked: its id and the
+    digests of those tokens."""
+    details = _details(device, grant.employee_id, now)
     existing = db.execute(
         sa.select(devices.c.id, devices.c.employee_id, devices.c.revoked_at).where(
             devices.c.company_id == grant.company_id, devices.c.hardware_id == device.device_id
         )
     ).first()
-    if (
-        existing is not None
-        and existing.employee_id != grant.employee_id
-        and existing.revoked_at is None
-    ):
+    if existing is None:
+        device_id = str(uuid.uuid4())
+        db.execute(
+            devices.insert().values(
+                id=device_id, company_id=grant.company_id, hardware_id=device.device_id, **details
+            )
+        )
+        return device_id, []
+    if existing.employee_id != grant.employee_id and existing.revoked_at is None:
         # A code of one's own plus a colleague's hardware id must not take the colleague's
         # phone record over: a phone changes hands only after a manager revoked it.
         raise Conflict(
@@ -90,40 +138,11 @@ def enroll_device(
             "(DELETE /v1/devices/{id}) or archive that employee",
             [("device.device_id", "enrolled for another employee")],
         )
-    if existing is None:
-        device_id = str(uuid.uuid4())
-        db.execute(
-            devices.insert().values(
-                id=device_id, company_id=grant.company_id, hardware_id=device.device_id, **details
-            )
-        )
-        revoked: list[str] = []
-    else:
-        device_id = existing.id
-        db.execute(devices.update().where(devices.c.id == device_id).values(**details))
-        revoked = list(
-            db.execute(
-                sa.select(device_tokens.c.token_hash).where(
-                    device_tokens.c.device_id == device_id, device_tokens.c.revoked_at.is_(None)
-                )
-            ).scalars()
-        )
-        db.execute(
-            device_tokens.update()
-            .where(device_tokens.c.device_id == device_id, device_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-    token = new_secret(DEVICE_TOKEN_PREFIX)
-    db.execute(
-        device_tokens.insert().values(token_hash=digest(token), device_id=device_id, created_at=now)
-    )
-    identity = DeviceIdentity(
-        device_id=device_id,
-        company_id=grant.company_id,
-        employee_id=grant.employee_id,
-        tracking_enabled=True,
-    )
-    return token, identity, revoked
+    db.execute(devices.update().where(devices.c.id == existing.id).values(**details))
+    live = (device_tokens.c.device_id == existing.id, device_tokens.c.revoked_at.is_(None))
+    revoked = list(db.execute(sa.select(device_tokens.c.token_hash).where(*live)).scalars())
+    db.execute(device_tokens.update().where(*live).values(revoked_at=now))
+    return existing.id, revoked
 
 
 def lookup_device(db: Connection, token_hash: str) -> DeviceIdentity | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import faust
@@ -49,12 +49,22 @@ def paced(
 
     def register(job: Callable[[], object]) -> None:
         async def rounds() -> None:
-            pace = Pace(base_s, max_s)
-            while True:
-                await asyncio.sleep(pace.wait_s)
-                pace.after(await in_thread(job, what))
+            await run_rounds(lambda: in_thread(job, what), Pace(base_s, max_s), what)
 
         rounds.__name__ = rounds.__qualname__ = job.__name__
         app.task(rounds)
 
     return register
+
+
+async def run_rounds(round_: Callable[[], Awaitable[bool]], pace: Pace, what: str) -> None:
+    """`round_` (truthy when it found work) forever at `pace`; a failed round is logged and
+    counts as work (the next one comes at the base pace)."""
+    while True:
+        await asyncio.sleep(pace.wait_s)
+        try:
+            found = await round_()
+        except Exception as exc:
+            log.warning("%s failed (retried): %r", what, exc)
+            found = True
+        pace.after(found)

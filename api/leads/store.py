@@ -210,6 +210,9 @@ def fill(lead: dict[str, Any], fields: LeadFields) -> bool:
     return changed
 
 
+Valid = tuple[int, LeadInput, list[str], str | None]  # row, input, number keys, employee
+
+
 def write_leads(
     writer: LeadWriter,
     ch: CompanyClickHouse,
@@ -218,11 +221,58 @@ def write_leads(
 ) -> Written:
     """Import `rows` ((row number, raw row)): create, update or skip each, or report its errors.
     Writes into the writer's transaction; the caller commits (or rolls back for a dry run)."""
-    region = options.region or writer.company.country
     staff = writer.staff()
+    errors, valid = _parsed_rows(writer, rows, options, staff)
+    holder = writer.holders([key for _, _, keys, _ in valid for key in keys])
+    existing = (
+        writer.visible_leads(holder.values()) if options.on_duplicate is OnDuplicate.update else {}
+    )
+    assigner = writer.assigner(options.assign, staff, ch)
+    written = Written(ImportResult(created=0, updated=0, skipped=0, errors=errors))
+    batch = _Batch()
+    for row_number, parsed, number_keys, employee in valid:
+        matched = list(dict.fromkeys(holder[key] for key in number_keys if key in holder))
+        if len(matched) > 1:
+            problem = FieldError(path="secondary_number", message="the number of another lead")
+            errors.append(RowError(row=row_number, errors=[problem]))
+            continue
+        if not matched:
+            lead = _new_lead(writer, parsed, employee or assigner.next())
+            batch.created(writer, lead, number_keys, holder)
+            written.created.append(lead["id"])
+            written.result.created += 1
+            continue
+        lead_id = matched[0]
+        written.duplicate_of[row_number] = lead_id
+        found = batch.new_leads.get(lead_id) or existing.get(lead_id)
+        if options.on_duplicate is OnDuplicate.skip:
+            written.result.skipped += 1
+        elif found is None:  # a lead of a team the caller does not see
+            problem = FieldError(path="primary_number", message="the number of another lead")
+            errors.append(RowError(row=row_number, errors=[problem]))
+        else:
+            batch.merge(writer, found, parsed, number_keys, employee, holder)
+            written.result.updated += 1
+    batch.write(writer)
+    written.employees = writer.feed.employees
+    if isinstance(assigner, RoundRobin):
+        writer.cursor = assigner.last
+    errors.sort(key=lambda error: error.row)
+    return written
+
+
+def _parsed_rows(
+    writer: LeadWriter,
+    rows: Iterable[tuple[int, Any]],
+    options: WriteOptions,
+    staff: list[Any],
+) -> tuple[list[RowError], list[Valid]]:
+    """Each row parsed, its employee resolved and its numbers' blind indexes: the rows' errors
+    and the valid rows."""
+    region = options.region or writer.company.country
     refs = employee_refs(staff)
     errors: list[RowError] = []
-    valid: list[tuple[int, LeadInput, list[str], str | None]] = []
+    valid: list[Valid] = []
     for row_number, raw in rows:
         parsed = lead_input(raw, region)
         if isinstance(parsed, list):
@@ -236,90 +286,90 @@ def write_leads(
             continue
         number_keys = [blind_index(writer.keys, number) for number in parsed.numbers]
         valid.append((row_number, parsed, number_keys, employee))
+    return errors, valid
 
-    holder = writer.holders([key for _, _, keys, _ in valid for key in keys])
-    existing = (
-        writer.visible_leads(holder.values()) if options.on_duplicate is OnDuplicate.update else {}
-    )
-    assigner = writer.assigner(options.assign, staff, ch)
-    written = Written(ImportResult(created=0, updated=0, skipped=0, errors=errors))
-    new_leads: dict[str, dict[str, Any]] = {}
-    new_numbers: list[dict[str, Any]] = []
-    created_numbers: list[tuple[str, str]] = []  # (lead, number key) of new leads
-    changed: dict[str, dict[str, Any]] = {}
-    for row_number, parsed, number_keys, employee in valid:
-        matched = list(dict.fromkeys(holder[key] for key in number_keys if key in holder))
-        if len(matched) > 1:
-            problem = FieldError(path="secondary_number", message="the number of another lead")
-            errors.append(RowError(row=row_number, errors=[problem]))
-            continue
-        if matched:
-            lead_id = matched[0]
-            written.duplicate_of[row_number] = lead_id
-            lead = new_leads.get(lead_id) or existing.get(lead_id)
-            if options.on_duplicate is OnDuplicate.skip:
-                written.result.skipped += 1
-                continue
-            if lead is None:  # a lead of a team the caller does not see
-                problem = FieldError(path="primary_number", message="the number of another lead")
-                errors.append(RowError(row=row_number, errors=[problem]))
-                continue
-            before = lead.get("employee_id")
-            touched = fill(lead, parsed.fields)
-            for number, key in zip(parsed.numbers, number_keys, strict=True):
-                free = next((s for s in SLOTS if lead[f"{s}_enc"] is None), None)
-                if key not in holder and free is not None:
-                    lead.update(writer.number_columns(free, number))
-                    new_numbers.append(number_row(writer, lead_id, key, free))
-                    holder[key] = lead_id
-                    writer.clients.hold(lead_id, [key])
-                    touched = True
-            if employee is not None and employee != before:
-                lead["employee_id"] = employee
-                touched = True
-            if touched:
-                lead["updated_at"] = writer.now
-                if lead_id not in new_leads:
-                    changed[lead_id] = lead
-                changed_on_phones(writer, lead, before)
-            written.result.updated += 1
-            continue
-        lead_id = str(uuid.uuid4())
-        owner = employee or assigner.next()
-        lead = {
-            "id": lead_id,
-            "company_id": writer.company.id,
-            **{name: getattr(parsed.fields, name) for name in PLAIN_FIELDS},
-            **writer.number_columns("primary", parsed.numbers[0]),
-            **writer.number_columns("secondary", next(iter(parsed.numbers[1:]), None)),
-            "employee_id": owner,
-            "created_at": writer.now,
-            "updated_at": writer.now,
-            "feed_seq": writer.feed.position(owner),
-            "assigned_at": writer.now if owner else None,
-        }
-        new_leads[lead_id] = lead
-        writer.announced.append(("lead.created", lead))
-        if owner:
-            writer.announced.append(("lead.assigned", lead))
+
+def _new_lead(writer: LeadWriter, parsed: LeadInput, owner: str | None) -> dict[str, Any]:
+    """A new lead's row, announced (created, and assigned when it has an owner)."""
+    lead = {
+        "id": str(uuid.uuid4()),
+        "company_id": writer.company.id,
+        **{name: getattr(parsed.fields, name) for name in PLAIN_FIELDS},
+        **writer.number_columns("primary", parsed.numbers[0]),
+        **writer.number_columns("secondary", next(iter(parsed.numbers[1:]), None)),
+        "employee_id": owner,
+        "created_at": writer.now,
+        "updated_at": writer.now,
+        "feed_seq": writer.feed.position(owner),
+        "assigned_at": writer.now if owner else None,
+    }
+    writer.announced.append(("lead.created", lead))
+    if owner:
+        writer.announced.append(("lead.assigned", lead))
+    return lead
+
+
+@dataclass
+class _Batch:
+    """What an import writes at its end: new leads, their numbers, the leads it changed."""
+
+    new_leads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new_numbers: list[dict[str, Any]] = field(default_factory=list)
+    created_numbers: list[tuple[str, str]] = field(default_factory=list)  # (lead, number key)
+    changed: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def created(
+        self,
+        writer: LeadWriter,
+        lead: dict[str, Any],
+        number_keys: list[str],
+        holder: dict[str, str],
+    ) -> None:
+        lead_id = lead["id"]
+        self.new_leads[lead_id] = lead
         for slot, key in zip(SLOTS, number_keys, strict=False):
-            new_numbers.append(number_row(writer, lead_id, key, slot))
+            self.new_numbers.append(number_row(writer, lead_id, key, slot))
             holder[key] = lead_id
-        created_numbers.extend((lead_id, key) for key in number_keys)
-        written.created.append(lead_id)
-        written.result.created += 1
+        self.created_numbers.extend((lead_id, key) for key in number_keys)
 
-    writer.clients.hold_all(created_numbers)
-    bulk_insert(writer.conn, leads, list(new_leads.values()))
-    bulk_insert(writer.conn, lead_numbers, new_numbers)
-    for lead_id, lead in changed.items():
-        values = {k: v for k, v in lead.items() if k not in ("id", "company_id", "created_at")}
-        writer.conn.execute(leads.update().where(leads.c.id == lead_id).values(**values))
-    written.employees = writer.feed.employees
-    if isinstance(assigner, RoundRobin):
-        writer.cursor = assigner.last
-    errors.sort(key=lambda error: error.row)
-    return written
+    def merge(
+        self,
+        writer: LeadWriter,
+        lead: dict[str, Any],
+        parsed: LeadInput,
+        number_keys: list[str],
+        employee: str | None,
+        holder: dict[str, str],
+    ) -> None:
+        """A duplicate row into its lead: empty fields filled, new numbers into free slots, a
+        new employee; the phones told when it changed hands."""
+        lead_id = lead["id"]
+        before = lead.get("employee_id")
+        touched = fill(lead, parsed.fields)
+        for number, key in zip(parsed.numbers, number_keys, strict=True):
+            free = next((s for s in SLOTS if lead[f"{s}_enc"] is None), None)
+            if key not in holder and free is not None:
+                lead.update(writer.number_columns(free, number))
+                self.new_numbers.append(number_row(writer, lead_id, key, free))
+                holder[key] = lead_id
+                writer.clients.hold(lead_id, [key])
+                touched = True
+        if employee is not None and employee != before:
+            lead["employee_id"] = employee
+            touched = True
+        if touched:
+            lead["updated_at"] = writer.now
+            if lead_id not in self.new_leads:
+                self.changed[lead_id] = lead
+            changed_on_phones(writer, lead, before)
+
+    def write(self, writer: LeadWriter) -> None:
+        writer.clients.hold_all(self.created_numbers)
+        bulk_insert(writer.conn, leads, list(self.new_leads.values()))
+        bulk_insert(writer.conn, lead_numbers, self.new_numbers)
+        for lead_id, lead in self.changed.items():
+            values = {k: v for k, v in lead.items() if k not in ("id", "company_id", "created_at")}
+            writer.conn.execute(leads.update().where(leads.c.id == lead_id).values(**values))
 
 
 def number_row(writer: LeadWriter, lead_id: str, key: str, slot: str) -> dict[str, Any]:

@@ -59,76 +59,91 @@ def record_events(
     by_company: dict[str, list[IntegrationEvent]] = {}
     for event in events:
         by_company.setdefault(event.company_id, []).append(event)
-    made: list[Due] = []
     due_at = now if lease_s is None else now + timedelta(seconds=lease_s)
-    for company_id, company_events in by_company.items():
-        subscribed: dict[str, list[Any]] = {}
-        for row in conn.execute(
-            sa.select(hooks).where(hooks.c.company_id == company_id, hooks.c.disabled_at.is_(None))
-        ):
-            subscribed.setdefault(row.event, []).append(row)
-        blocked = blocked_numbers(conn, [company_id]).get(company_id, set())
-        wanted = list(
-            {
-                e.id: e
-                for e in company_events
-                if e.type in subscribed and not blocked.intersection(e.numbers)
-            }.values()
-        )
-        new = {
-            key[1]
-            for key in insert_new(
-                conn,
-                hook_events,
-                [
-                    {
-                        "company_id": company_id,
-                        "id": event.id,
-                        "type": event.type,
-                        "body": event.model_dump_json(),
-                        "created_at": now,
-                    }
-                    for event in wanted
-                ],
-            )
-        }
+    return [
+        due
+        for company_id, company_events in by_company.items()
+        for due in _record_company_events(conn, company_id, company_events, now, due_at)
+    ]
+
+
+def _record_company_events(
+    conn: Connection,
+    company_id: str,
+    events: list[IntegrationEvent],
+    now: datetime,
+    due_at: datetime,
+) -> list[Due]:
+    subscribed: dict[str, list[Any]] = {}
+    for row in conn.execute(
+        sa.select(hooks).where(hooks.c.company_id == company_id, hooks.c.disabled_at.is_(None))
+    ):
+        subscribed.setdefault(row.event, []).append(row)
+    blocked = blocked_numbers(conn, [company_id]).get(company_id, set())
+    wanted = list(
+        {
+            e.id: e for e in events if e.type in subscribed and not blocked.intersection(e.numbers)
+        }.values()
+    )
+    new = _new_events(conn, company_id, wanted, now)
+    fresh = [(event, hook) for event in new for hook in subscribed[event.type]]
+    inserted = set(
         insert_new(
             conn,
-            hook_event_numbers,
+            hook_deliveries,
             [
-                {"company_id": company_id, "number_key": key, "event_id": event.id}
-                for event in wanted
-                if event.id in new
-                for key in set(event.numbers)
+                {
+                    "hook_id": hook.id,
+                    "event_id": event.id,
+                    "company_id": company_id,
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": due_at,
+                    "created_at": now,
+                }
+                for event, hook in fresh
             ],
         )
-        fresh = [
-            (event, hook) for event in wanted if event.id in new for hook in subscribed[event.type]
-        ]
-        inserted = set(
-            insert_new(
-                conn,
-                hook_deliveries,
-                [
-                    {
-                        "hook_id": hook.id,
-                        "event_id": event.id,
-                        "company_id": company_id,
-                        "state": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": due_at,
-                        "created_at": now,
-                    }
-                    for event, hook in fresh
-                ],
-            )
+    )
+    return [
+        Due.of(hook.id, hook, event, attempts=0)
+        for event, hook in fresh
+        if (hook.id, event.id) in inserted
+    ]
+
+
+def _new_events(
+    conn: Connection, company_id: str, wanted: list[IntegrationEvent], now: datetime
+) -> list[IntegrationEvent]:
+    """The events not seen before, now kept (with the numbers each carries)."""
+    new_ids = {
+        key[1]
+        for key in insert_new(
+            conn,
+            hook_events,
+            [
+                {
+                    "company_id": company_id,
+                    "id": event.id,
+                    "type": event.type,
+                    "body": event.model_dump_json(),
+                    "created_at": now,
+                }
+                for event in wanted
+            ],
         )
-        made.extend(
-            Due.of(hook.id, hook, event, attempts=0)
-            for event, hook in fresh
-            if (hook.id, event.id) in inserted
-        )
-    return made
+    }
+    new = [event for event in wanted if event.id in new_ids]
+    insert_new(
+        conn,
+        hook_event_numbers,
+        [
+            {"company_id": company_id, "number_key": key, "event_id": event.id}
+            for event in new
+            for key in set(event.numbers)
+        ],
+    )
+    return new
 
 
 def subscribed(conn: Connection, company_ids: Iterable[str]) -> dict[str, set[str]]:

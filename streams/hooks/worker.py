@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from core.accounts.directory import CompanyDirectory
 from core.clock import utc_now
 from core.hooks.delivery import Due
-from core.hooks.events import outbox_batch, record_events, relayed
+from core.hooks.events import record_events
 from core.hooks.sender import Sender
 from core.number_crypto import MasterKey
 from core.settings import Settings
@@ -27,8 +27,8 @@ from schemas.events import IntegrationEvents
 from streams.consumer_lag import report_lag
 from streams.decoding import decode_event
 from streams.faust_app import Publisher, faust_app, raw_topic
-from streams.hooks.deliveries import IDLE_POLLS, DeliveryLoop
-from streams.pacing import Pace
+from streams.hooks.deliveries import DeliveryLoop
+from streams.hooks.outbox import relay_outbox
 from streams.sink import Event, Sink
 
 log = logging.getLogger(__name__)
@@ -103,32 +103,7 @@ def create_hooks_worker(settings: Settings, engine: Engine, master_key: MasterKe
     async def record_deliveries(stream: faust.StreamT[bytes]) -> None:
         await sink.run(stream, settings.flush_max_records, settings.hook_flush_interval_ms / 1000)
 
-    def outbox() -> list[IntegrationEvents]:
-        with engine.connect() as conn:
-            return outbox_batch(conn)
-
-    def forget(records: list[IntegrationEvents]) -> None:
-        with engine.begin() as conn:
-            relayed(conn, records)
-
-    @app.task
-    async def relay_outbox() -> None:
-        """The report API's events (leads), from its outbox onto the integration topic; each
-        leaves the outbox once Kafka has it (a crash in between sends it again: same id). An
-        empty outbox is read again less often, up to IDLE_POLLS poll intervals apart."""
-        pace = Pace(settings.hook_poll_interval_s, settings.hook_poll_interval_s * IDLE_POLLS)
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(pace.wait_s)
-            try:
-                records = await loop.run_in_executor(None, outbox)
-                if records:
-                    await publish.records(records)
-                    await loop.run_in_executor(None, forget, records)
-                pace.after(bool(records))
-            except Exception as exc:  # tried again at the next tick
-                log.warning("outbox relay failed: %r", exc)
-                pace.after(True)
+    relay_outbox(app, engine, publish, settings.hook_poll_interval_s)
 
     @app.task
     async def deliver_hooks() -> None:

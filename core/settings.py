@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     flush_max_records: int = 200
     flush_interval_ms: int = 500
     kafka_session_timeout_s: float = 6.0
+    # an idle consumer on a broker that answers empty fetches at once (noida-db) pauses up to
+    # this long between them (streams/fetch_backoff.py): the first records after an idle spell
+    # wait at most this much more; 1 s keeps an idle stack under 2% of a core
+    fetch_idle_pause_max_ms: int = Field(default=1000, ge=5, le=10_000)
     log_level: Literal["debug", "info", "warn", "error"] = "info"
 
     # FCM (firebase-admin): a service-account JSON file; without it pushes are off

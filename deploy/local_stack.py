@@ -107,15 +107,29 @@ def wait_until(check: Callable[[], bool], child: ChildProcess, timeout_s: float)
 
 
 def listener_pid(port: int) -> int | None:
-    """The process listening on a TCP port of this machine, if any (and if we may see it)."""
+    """The process listening on a TCP port of this machine, if any and if we may see it: psutil
+    names no pid for another user's socket, or for one opened while it was reading /proc."""
     try:
         connections = psutil.net_connections(kind="inet")
     except psutil.AccessDenied:
         return None
     for conn in connections:
         if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-            return int(conn.pid)
+            return None if conn.pid is None else int(conn.pid)
     return None
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """Whether this process itself holds a listening socket on the port (read from its own file
+    descriptors, so a socket it opened a moment ago is never missed)."""
+    try:
+        connections = psutil.Process(pid).net_connections(kind="inet")
+    except psutil.Error:
+        return False
+    return any(
+        conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port
+        for conn in connections
+    )
 
 
 def port_holder(port: int) -> str:
@@ -149,7 +163,7 @@ PORT_SETTINGS = {
 def served_by(child: ChildProcess, port: int, check: Callable[[], bool]) -> Callable[[], bool]:
     """Ready only when the answer comes from this child: an orphan of an earlier run on the same
     port is not our service."""
-    return lambda: listener_pid(port) == child.process.pid and check()
+    return lambda: listens_on(child.process.pid, port) and check()
 
 
 def secure_data_dir(data_dir: Path) -> None:

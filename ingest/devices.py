@@ -4,13 +4,14 @@ so the upload hot path does no database work for a known device."""
 from __future__ import annotations
 
 import json
-import time
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from cachetools import TTLCache
 from sqlalchemy.engine import Connection, Engine
 
 from core.controlplane import companies, device_tokens, devices, employees, enrollment_codes
@@ -175,6 +176,7 @@ def lookup_device(db: Connection, token_hash: str) -> DeviceIdentity | None:
 # tokens revoked this long before the previous sweep are looked for again: a revocation's
 # timestamp is taken before its transaction commits, and by another process's clock
 SWEEP_OVERLAP = timedelta(seconds=10)
+MAX_CACHED_TOKENS = 1_000_000  # phones' identities cached at once (a few hundred bytes each)
 
 
 class DeviceAuthenticator:
@@ -184,8 +186,8 @@ class DeviceAuthenticator:
 
     def __init__(self, engine: Engine, ttl_s: float) -> None:
         self._engine = engine
-        self._ttl_s = ttl_s
-        self._cache: dict[str, tuple[DeviceIdentity, float]] = {}
+        self._cache: TTLCache[str, DeviceIdentity] = TTLCache(MAX_CACHED_TOKENS, ttl_s)
+        self._lock = threading.Lock()  # read on the loop, filled from the thread pool
         self._swept_at: datetime | None = None
 
     def sweep(self, now: datetime) -> int:
@@ -195,33 +197,39 @@ class DeviceAuthenticator:
             self._swept_at = now
             return 0
         with self._engine.connect() as db:
-            revoked = db.execute(
-                sa.select(device_tokens.c.token_hash).where(
-                    device_tokens.c.revoked_at >= since - SWEEP_OVERLAP
-                )
-            ).scalars()
-            evicted = [token_hash for token_hash in revoked if token_hash in self._cache]
-        self.evict(evicted)
+            revoked = list(
+                db.execute(
+                    sa.select(device_tokens.c.token_hash).where(
+                        device_tokens.c.revoked_at >= since - SWEEP_OVERLAP
+                    )
+                ).scalars()
+            )
+        evicted = self.evict(revoked)
         self._swept_at = now  # only once it worked: a failed sweep's span is covered next time
-        return len(evicted)
+        return evicted
 
     def authenticate(self, token: str) -> DeviceIdentity | None:
         token_hash = digest(token)
-        hit = self._cache.get(token_hash)
-        if hit is not None and hit[1] > time.monotonic():
-            return hit[0]
+        hit = self.cached_digest(token_hash)
+        if hit is not None:
+            return hit
         with self._engine.connect() as db:
             identity = lookup_device(db, token_hash)
-        if identity is None:
-            self._cache.pop(token_hash, None)
-            return None
-        self._cache[token_hash] = (identity, time.monotonic() + self._ttl_s)
+        with self._lock:
+            if identity is None:
+                self._cache.pop(token_hash, None)
+            else:
+                self._cache[token_hash] = identity
         return identity
 
     def cached(self, token: str) -> DeviceIdentity | None:
-        hit = self._cache.get(digest(token))
-        return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+        return self.cached_digest(digest(token))
 
-    def evict(self, token_hashes: list[str]) -> None:
-        for token_hash in token_hashes:
-            self._cache.pop(token_hash, None)
+    def cached_digest(self, token_hash: str) -> DeviceIdentity | None:
+        with self._lock:
+            return self._cache.get(token_hash)
+
+    def evict(self, token_hashes: list[str]) -> int:
+        """Drop these tokens; how many were cached."""
+        with self._lock:
+            return sum(self._cache.pop(token_hash, None) is not None for token_hash in token_hashes)

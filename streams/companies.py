@@ -4,11 +4,12 @@ themselves: core/accounts/directory.py)."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
+from cachetools import TTLCache
 from sqlalchemy.engine import Engine
 
+from core.accounts.directory import MAX_COMPANIES
 from core.privacy.erasures import Dropped, dropped
 
 
@@ -19,8 +20,7 @@ class DroppedDirectory:
 
     def __init__(self, engine: Engine, ttl_s: float) -> None:
         self._engine = engine
-        self._ttl_s = ttl_s
-        self._known: dict[str, tuple[Dropped, float]] = {}
+        self._known: TTLCache[str, Dropped] = TTLCache(MAX_COMPANIES, ttl_s)
 
     def _load(self, company_id: str) -> Dropped:
         with self._engine.connect() as conn:
@@ -28,10 +28,10 @@ class DroppedDirectory:
 
     async def get(self, company_id: str) -> Dropped:
         hit = self._known.get(company_id)
-        if hit is not None and hit[1] > time.monotonic():
-            return hit[0]
+        if hit is not None:
+            return hit
         found = await asyncio.get_running_loop().run_in_executor(None, self._load, company_id)
-        self._known[company_id] = (found, time.monotonic() + self._ttl_s)
+        self._known[company_id] = found
         return found
 
 

@@ -30,7 +30,8 @@ class QuietMonitor(Monitor):
 
 
 def faust_app(settings: Settings, group: str, instance_id: str, datadir: str) -> faust.App:
-    fetch_backoff.install()  # idle consumers sleep on brokers that answer empty fetches at once
+    # idle consumers sleep on brokers that answer empty fetches at once
+    fetch_backoff.install(settings.fetch_idle_pause_max_ms / 1000)
     return faust.App(
         group,
         broker=f"kafka://{settings.kafka_bootstrap}",

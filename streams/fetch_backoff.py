@@ -6,11 +6,12 @@ stack and the tests, answers at once: an idle aiokafka consumer then sends ~5,00
 second and the worker, the hooks worker and the broker burn a core between them while nothing
 happens (BENCHMARKS.md "Idle"). aiokafka has no setting for it, so its fetcher's request step
 is wrapped (aiokafka is pinned, 0.14.0): a fetch that brought nothing back sooner than
-EARLY_EMPTY_S is followed by a pause that doubles from 5 ms up to MAX_PAUSE_S while fetches stay
+EARLY_EMPTY_S is followed by a pause that doubles from 5 ms up to the longest pause (the setting
+CLOSECALL_FETCH_IDLE_PAUSE_MAX_MS, 1 s by default; install() takes it) while fetches stay
 empty, and starts over with the first records. On a broker that does hold empty fetches (Apache
 Kafka, Tansu) an empty answer takes the full wait, so the pause never happens; under load every
 fetch brings records, so it never happens either. What it costs: the first records after an
-idle spell wait up to MAX_PAUSE_S more.
+idle spell wait up to that pause more.
 
 aiokafka's fetch routine also wakes every `consumer_timeout_ms` (200 ms) while its fetches
 are out, though every event it waits for (a fetch's answer, records consumed, a rebalance, a
@@ -27,8 +28,8 @@ from aiokafka.consumer import fetcher
 
 EARLY_EMPTY_S = 0.1
 FIRST_PAUSE_S = 0.005
-MAX_PAUSE_S = 1.0
 FETCHER_TIMEOUT_S = 1.0
+_longest_pause_s = 1.0  # install() sets it from the settings
 
 _original = fetcher.Fetcher._proc_fetch_request
 _original_init = fetcher.Fetcher.__init__
@@ -45,14 +46,16 @@ async def _fetch_with_backoff(self: Any, assignment: Any, node_id: int, request:
     if found or time.monotonic() - started >= EARLY_EMPTY_S:
         pauses.pop(node_id, None)
         return found
-    pause = pauses[node_id] = min(MAX_PAUSE_S, pauses.get(node_id, FIRST_PAUSE_S / 2) * 2)
+    pause = pauses[node_id] = min(_longest_pause_s, pauses.get(node_id, FIRST_PAUSE_S / 2) * 2)
     await asyncio.sleep(pause)  # the node stays "in flight": no other fetch to it meanwhile
     return found
 
 
-def install() -> None:
+def install(longest_pause_s: float) -> None:
     """Wrap aiokafka's fetch step and build its fetchers with FETCHER_TIMEOUT_S (once per
-    process; the workers call it on start)."""
+    process; the workers call it on start); an idle spell's pauses grow up to longest_pause_s."""
+    global _longest_pause_s
+    _longest_pause_s = longest_pause_s
     if fetcher.Fetcher._proc_fetch_request is _original:
         fetcher.Fetcher._proc_fetch_request = _fetch_with_backoff
         fetcher.Fetcher.__init__ = _init_with_timeout

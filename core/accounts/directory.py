@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cachetools import TTLCache
 from sqlalchemy.engine import Engine
 
 from core.controlplane import Company, load_company
 from core.number_crypto import CompanyKeys, MasterKey, unwrap_company_keys
 
 FACTS_TTL_S = 1.0
+MAX_COMPANIES = 100_000  # facts cached at once; beyond it the least recently read go first
 
 
 class UnknownCompany(LookupError):
@@ -44,10 +46,8 @@ class CompanyDirectory:
     ) -> None:
         self._engine = engine
         self._master_key = master_key
-        self._ttl_s = ttl_s
-        self._clock = clock
         self._keys: dict[str, CompanyKeys] = {}
-        self._facts: dict[str, tuple[CompanyFacts, float]] = {}
+        self._facts: TTLCache[str, CompanyFacts] = TTLCache(MAX_COMPANIES, ttl_s, timer=clock)
         self._lock = threading.Lock()  # called from the loops' thread pools
 
     def _company(self, company_id: str) -> Company:
@@ -81,8 +81,8 @@ class CompanyDirectory:
         """Its facts, at most `ttl_s` old (UnknownCompany when it does not exist)."""
         with self._lock:
             hit = self._facts.get(company_id)
-        if hit is not None and hit[1] > self._clock():
-            return hit[0]
+        if hit is not None:
+            return hit
         company = self._company(company_id)
         found = CompanyFacts(
             country=company.country,
@@ -91,5 +91,5 @@ class CompanyDirectory:
             has_leads=company.has_leads,
         )
         with self._lock:
-            self._facts[company_id] = (found, self._clock() + self._ttl_s)
+            self._facts[company_id] = found
         return found

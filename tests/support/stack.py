@@ -66,6 +66,8 @@ class Stack:
             "CLOSECALL_TOPIC_INTEGRATION_EVENTS": f"integration.events.{name}",
             "CLOSECALL_WORKER_GROUP": f"closecall-worker-{name}",
             "CLOSECALL_FLUSH_INTERVAL_MS": "200",
+            # a test waits on each idle spell's first records: a quarter of the default pause
+            "CLOSECALL_FETCH_IDLE_PAUSE_MAX_MS": "250",
             "CLOSECALL_KAFKA_ACK_TIMEOUT_MS": "3000",
             "CLOSECALL_LOG_LEVEL": "info",
             "CLOSECALL_SIGNUP_BURST": "100000",  # every test signs up from 127.0.0.1

@@ -226,23 +226,35 @@ def demo_company(settings: Settings, api_url: str) -> tuple[dict[str, str], bool
     return demo, True
 
 
-def run_local_stack(settings: Settings, fleet_size: int) -> None:
-    data_dir = settings.data_dir.resolve()
-    log_dir = data_dir / "logs"
-    secure_data_dir(data_dir)
-    log_dir.mkdir(exist_ok=True)
-    env = {**os.environ, "CLOSECALL_ENVIRONMENT": "local", "CLOSECALL_DATA_DIR": str(data_dir)}
-    host, _, port = settings.kafka_bootstrap.rpartition(":")
-    api_url = f"http://{settings.api_host}:{settings.api_port}"
-    ingest_url = f"http://{settings.ingest_host}:{settings.ingest_port}"
-    closecall = [sys.executable, "-m", "deploy.cli"]
-    children: list[ChildProcess] = []
-    failed = False
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        # also SIGINT: a shell starting us in the background ignores it, and we inherit that
-        signal.signal(signum, _stop_on_signal)
-    print(f"closecall local stack (data in {data_dir})", flush=True)
-    try:
+def closecall(*args: str) -> list[str]:
+    """The argv of a `closecall` command in this interpreter."""
+    return [sys.executable, "-m", "deploy.cli", *args]
+
+
+class LocalStack:
+    """The children of one `closecall up`, started in order, each waited for until it serves."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir.resolve()
+        self.log_dir = self.data_dir / "logs"
+        self.env = {
+            **os.environ,
+            "CLOSECALL_ENVIRONMENT": "local",
+            "CLOSECALL_DATA_DIR": str(self.data_dir),
+        }
+        self.api_url = f"http://{settings.api_host}:{settings.api_port}"
+        self.ingest_url = f"http://{settings.ingest_host}:{settings.ingest_port}"
+        self.children: list[ChildProcess] = []
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ChildProcess:
+        child = ChildProcess(name, argv, self.log_dir, env or self.env)
+        self.children.append(child)
+        return child
+
+    def start_services(self) -> None:
+        settings = self.settings
+        host, _, port = settings.kafka_bootstrap.rpartition(":")
         check_ports_free(
             {
                 "broker": (host, int(port)),
@@ -251,10 +263,7 @@ def run_local_stack(settings: Settings, fleet_size: int) -> None:
             }
         )
         started = step(f"Kafka-protocol broker (noida-db) on {settings.kafka_bootstrap}")
-        broker = ChildProcess(
-            "broker", noida_argv(data_dir / "kafka", host, int(port)), log_dir, env
-        )
-        children.append(broker)
+        broker = self.start("broker", noida_argv(self.data_dir / "kafka", host, int(port)))
         wait_until(served_by(broker, int(port), lambda: port_open(host, int(port))), broker, 30)
         done(started)
 
@@ -264,64 +273,81 @@ def run_local_stack(settings: Settings, fleet_size: int) -> None:
         ensure_topics(settings)
         done(started)
 
-        started = step(f"ingest on {ingest_url}")
-        ingest = ChildProcess("ingest", [*closecall, "ingest"], log_dir, env)
-        children.append(ingest)
-        ingest_up = served_by(
-            ingest, settings.ingest_port, lambda: http_ok(f"{ingest_url}/healthz")
-        )
-        wait_until(ingest_up, ingest, 60)
+        started = step(f"ingest on {self.ingest_url}")
+        ingest = self.start("ingest", closecall("ingest"))
+        healthz = f"{self.ingest_url}/healthz"
+        wait_until(served_by(ingest, settings.ingest_port, lambda: http_ok(healthz)), ingest, 60)
         done(started)
 
-        started = step(f"worker with chDB and the report API on {api_url}")
-        worker = ChildProcess("worker", [*closecall, "worker", "--with-api"], log_dir, env)
-        children.append(worker)
-        api_up = served_by(worker, settings.api_port, lambda: http_ok(f"{api_url}/readyz"))
-        wait_until(api_up, worker, 120)
+        started = step(f"worker with chDB and the report API on {self.api_url}")
+        worker = self.start("worker", closecall("worker", "--with-api"))
+        readyz = f"{self.api_url}/readyz"
+        wait_until(served_by(worker, settings.api_port, lambda: http_ok(readyz)), worker, 120)
         done(started)
 
-        demo, new_company = demo_company(settings, api_url)
-        api_key = demo["api_key"]
-        if fleet_size:
-            # a new demo company gets three past days of calls so the reports have content
-            backfill = "3" if new_company else "0"
-            started = step(f"simulated fleet of {fleet_size} phones")
-            fleet_argv = [*closecall, "fleet", "--phones", str(fleet_size)]
-            fleet_env = {**env, "CLOSECALL_FLEET_API_KEY": api_key}  # not in argv: `ps` shows it
-            children.append(
-                ChildProcess(
-                    "fleet", [*fleet_argv, "--backfill-days", backfill], log_dir, fleet_env
-                )
-            )
-            done(started)
+    def start_fleet(self, fleet_size: int, api_key: str, new_company: bool) -> None:
+        # a new demo company gets three past days of calls so the reports have content
+        backfill = "3" if new_company else "0"
+        started = step(f"simulated fleet of {fleet_size} phones")
+        argv = closecall("fleet", "--phones", str(fleet_size), "--backfill-days", backfill)
+        # the key in the environment, not in argv: `ps` shows argv
+        self.start("fleet", argv, {**self.env, "CLOSECALL_FLEET_API_KEY": api_key})
+        done(started)
 
+    def print_ready(self, demo: dict[str, str]) -> None:
+        settings, api_url, api_key = self.settings, self.api_url, demo["api_key"]
         print(
             f"\nReady.\n  console:          {api_url}/console/\n"
             f"  sign in as:       {demo.get('email', DEMO_EMAIL)} / "
             f"{demo.get('password', '(set before passwords were kept: make clean)')}\n"
-            f"  ingest (phones):  {ingest_url}/docs\n  report API:       {api_url}/docs\n"
-            f"  metrics:          {ingest_url}/metrics, {api_url}/metrics (with the worker's),"
+            f"  ingest (phones):  {self.ingest_url}/docs\n  report API:       {api_url}/docs\n"
+            f"  metrics:          {self.ingest_url}/metrics, {api_url}/metrics (with the worker's),"
             f" http://{settings.metrics_host}:{settings.hooks_metrics_port}/metrics (webhooks)\n"
             f"  demo API key:     {api_key}\n  try:  curl -H 'Authorization: Bearer {api_key}' "
-            f"{api_url}/v1/reports/summary\n  logs: {log_dir}\n"
+            f"{api_url}/v1/reports/summary\n  logs: {self.log_dir}\n"
             "Ctrl-C (or SIGTERM) stops everything.",
             flush=True,
         )
-        while all(child.alive() for child in children):
+
+    def wait_for_a_death(self) -> ChildProcess:
+        while all(child.alive() for child in self.children):
             time.sleep(1)
-        dead = next(child for child in children if not child.alive())
-        print(f"\n{dead.name} exited; its log ends:\n{dead.log_tail()}", file=sys.stderr)
-        failed = True
-    except Shutdown as received:
-        print(f"\nstopping ({received}) ...", flush=True)
-    except (RuntimeError, httpx.HTTPError) as exc:
-        print(f"\nfailed: {exc}", file=sys.stderr)
-        failed = True
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        return next(child for child in self.children if not child.alive())
+
+    def stop(self) -> None:
+        for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the stop short
-        for child in reversed(children):
+        for child in reversed(self.children):
             child.stop()
         print("stopped.", flush=True)
+
+
+# also SIGINT: a shell starting us in the background ignores it, and we inherit that
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def run_local_stack(settings: Settings, fleet_size: int) -> None:
+    stack = LocalStack(settings)
+    secure_data_dir(stack.data_dir)
+    stack.log_dir.mkdir(exist_ok=True)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stop_on_signal)
+    print(f"closecall local stack (data in {stack.data_dir})", flush=True)
+    failed = True
+    try:
+        stack.start_services()
+        demo, new_company = demo_company(settings, stack.api_url)
+        if fleet_size:
+            stack.start_fleet(fleet_size, demo["api_key"], new_company)
+        stack.print_ready(demo)
+        dead = stack.wait_for_a_death()
+        print(f"\n{dead.name} exited; its log ends:\n{dead.log_tail()}", file=sys.stderr)
+    except Shutdown as received:
+        print(f"\nstopping ({received}) ...", flush=True)
+        failed = False
+    except (RuntimeError, httpx.HTTPError) as exc:
+        print(f"\nfailed: {exc}", file=sys.stderr)
+    finally:
+        stack.stop()
     if failed:
         sys.exit(1)

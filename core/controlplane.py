@@ -57,6 +57,8 @@ companies = sa.Table(
     sa.Column("deactivated_at", UtcDateTime),
     sa.Column("retention_days", sa.Integer),  # null: keep everything
     sa.Column("retained_at", UtcDateTime),  # when the retention job last ran for it
+    sa.Column("privacy_contact_name", sa.String(200)),  # migration 0012: shown to its users
+    sa.Column("privacy_contact_email", sa.String(320)),
 )
 
 users = sa.Table(
@@ -327,6 +329,8 @@ enrollment_codes = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("used_at", UtcDateTime),
+    sa.Column("id", sa.String(36), unique=True),  # migration 0012: the QR code's URL names this
+    sa.Column("sealed_code", sa.Text),  # the code, sealed with the company's key (for its QR)
 )
 
 devices = sa.Table(

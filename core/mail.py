@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
+from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy.engine import Connection, Engine
 
 from core.controlplane import mail_outbox
@@ -31,6 +32,23 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10  # 30 s doubling: the last try about 4 h after the first
 FIRST_RETRY = timedelta(seconds=30)
 LEASE = timedelta(minutes=2)  # a claimed message is due again if its sender died mid-send
+
+
+# text templates: nothing is escaped (a name shows as written); an unset variable is an error
+TEMPLATES = Environment(
+    loader=PackageLoader("core", "mail_templates"),
+    undefined=StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=True,
+)
+
+
+def render_mail(template: str, **context: object) -> tuple[str, str]:
+    """A message's subject and text from core/mail_templates/<template>.txt: its first line is
+    the subject, what follows the blank line after it the body."""
+    text = TEMPLATES.get_template(f"{template}.txt").render(**context)
+    subject, _, body = text.partition("\n\n")
+    return subject.strip(), body
 
 
 def mail_configured(settings: Settings) -> bool:

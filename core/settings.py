@@ -8,6 +8,7 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -41,6 +42,8 @@ class Settings(BaseSettings):
 
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8000
+    # where phones reach ingest (put in enrolment QR codes); default http://ingest_host:ingest_port
+    ingest_public_url: str = ""
     api_host: str = "127.0.0.1"
     api_port: int = 8001
     signup_enabled: bool = True
@@ -98,7 +101,7 @@ class Settings(BaseSettings):
     mail_from: str = "closecall <no-reply@localhost>"
     mail_interval_s: float = 1.0  # the worker looks for queued email this often
     # where people open links from emails (the report API or the console in front of it)
-    public_url: str = "http://127.0.0.1:8001"
+    public_url: str = ""  # default: http://api_host:api_port
     # REST hooks: targets on loopback/private/link-local addresses and plain http are refused
     # unless this is true (default: true only when CLOSECALL_ENVIRONMENT=local)
     hooks_allow_private: bool | None = None
@@ -154,6 +157,10 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.data_dir / 'control.db'}"
         if not self.clickhouse_url:
             self.clickhouse_url = f"chdb://{self.data_dir / 'chdb'}"
+        if not self.public_url:
+            self.public_url = f"http://{self.api_host}:{self.api_port}"
+        if not self.ingest_public_url:
+            self.ingest_public_url = f"http://{self.ingest_host}:{self.ingest_port}"
         return self
 
     @property
@@ -231,9 +238,24 @@ def production_problems(settings: Settings) -> tuple[list[str], list[str]]:
         warnings.append(
             "no email is sent (CLOSECALL_SMTP_URL is unset): invitations and resets fail"
         )
+    if is_loopback(settings.public_url):
+        warnings.append(
+            "CLOSECALL_PUBLIC_URL is a loopback address: links in mails open nowhere; set the "
+            "URL people reach the console at"
+        )
+    if is_loopback(settings.ingest_public_url):
+        warnings.append(
+            "CLOSECALL_INGEST_PUBLIC_URL is a loopback address: phones cannot enrol from the "
+            "console's QR codes; set the URL phones reach ingest at"
+        )
     if settings.log_level == "debug":
         warnings.append("CLOSECALL_LOG_LEVEL=debug logs more than production needs")
     return refused, warnings
+
+
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
 @lru_cache

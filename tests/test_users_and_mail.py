@@ -87,3 +87,55 @@ def test_invitation_reset_and_the_last_owner(mailed: tuple[Stack, Inbox]) -> Non
     assert stack.api.delete(f"/v1/users/{owner_id}", headers=ravi_owner).status_code == 204
     final = stack.api.get("/v1/audit", headers=ravi_owner).json()["items"]
     assert final[0]["action"] == "user.removed" and final[0]["target"] == owner_id
+
+
+def test_emailed_links_open_console_pages_and_say_when_they_are_dead(
+    mailed: tuple[Stack, Inbox],
+) -> None:
+    stack, inbox = mailed
+    stack.signup("Linkers")
+    owner = bearer(login(stack, "owner@linkers.example").json()["access_token"])
+    made = stack.api.post(
+        "/v1/users",
+        json={"email": "asha@linkers.example", "role": "viewer", "teams": ["North"]},
+        headers=owner,
+    ).json()
+    first = eventually(lambda: inbox.to("asha@linkers.example"), 10)[0]
+    body = first.get_content()
+    assert first["Subject"] == "You are invited to Linkers on closecall"
+    assert "as viewer" in body and "the team North" in body
+    link = re.search(r"(http\S+/console/accept-invite)#token=(\S+)", body)
+    assert link, body
+    page = stack.api.get(link.group(1).removeprefix(str(stack.api.base_url).rstrip("/")))
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    state = stack.api.post("/v1/auth/link", json={"token": link.group(2)}).json()
+    assert (state["purpose"], state["state"], state["email"]) == (
+        "invite",
+        "valid",
+        "asha@linkers.example",
+    )
+
+    # a new invitation kills the first link; the new one works once
+    again = stack.api.post(f"/v1/users/{made['id']}/invitation", headers=owner)
+    assert again.status_code == 202 and again.json()["status"] == "invited"
+    assert stack.api.post("/v1/auth/link", json={"token": link.group(2)}).json()["state"] == "used"
+    refused = stack.api.post(
+        "/v1/auth/accept-invite", json={"token": link.group(2), "password": NEW_PASSWORD}
+    ).json()["error"]
+    assert refused["code"] == "link_used" and refused["fields"][0]["path"] == "token"
+    second = eventually(lambda: inbox.to("asha@linkers.example")[1:], 10)[0]
+    accept = {"token": token_in(second), "password": NEW_PASSWORD}
+    assert stack.api.post("/v1/auth/accept-invite", json=accept).status_code == 204
+    late = stack.api.post(f"/v1/users/{made['id']}/invitation", headers=owner)
+    assert late.status_code == 409 and late.json()["error"]["code"] == "not_invited"
+
+    unknown = stack.api.post("/v1/auth/link", json={"token": "cc_inv_nothing"})
+    assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "link_unknown"
+    stack.api.post("/v1/auth/password-reset", json={"email": "asha@linkers.example"})
+    reset = eventually(lambda: inbox.to("asha@linkers.example")[2:], 10)[0]
+    assert reset["Subject"] == "Reset your closecall password"
+    assert "/console/reset-password#token=" in reset.get_content()
+    reinvited = [
+        e["action"] for e in stack.api.get("/v1/audit?action=user.", headers=owner).json()["items"]
+    ]
+    assert reinvited == ["user.reinvited", "user.invited"]

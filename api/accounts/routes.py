@@ -11,6 +11,7 @@ from api.accounts.service import (
     ApiKeyCreated,
     ApiKeyList,
     ApiKeyRequest,
+    CancelRequest,
     CompanySettings,
     CompanyView,
     Me,
@@ -71,12 +72,18 @@ def revoke_api_key(key_id: str, tenant: CurrentTenant, db: Db, audit: Audit) -> 
     return Response(status_code=204)
 
 
+@router.get("/company", response_model=CompanyView, responses=AUTHENTICATED)
+def company_settings(tenant: CurrentTenant, db: Db) -> CompanyView:
+    """The company's settings and subscription as the settings page shows them (admin)."""
+    return service.company_view(db, tenant.company.id, utc_now())
+
+
 @router.patch("/company", response_model=CompanyView, responses=AUTHENTICATED)
 def update_company(
     body: CompanySettings, tenant: CurrentTenant, db: Db, audit: Audit
 ) -> CompanyView:
-    """Company settings: when a silent device is stale (admin); the plan and how long data is
-    kept (owner)."""
+    """Company settings: when a silent device is stale (admin); name, country, time zone,
+    privacy contact, the plan and how long data is kept (owner)."""
     if body.owner_fields() and tenant.role < Role.owner:
         raise ApiError(
             403,
@@ -91,11 +98,18 @@ def update_company(
 
 
 @router.post("/company/cancel", response_model=SubscriptionView, responses=AUTHENTICATED)
-def cancel_subscription(tenant: CurrentTenant, db: Db, audit: Audit) -> SubscriptionView:
+def cancel_subscription(
+    tenant: CurrentTenant, db: Db, audit: Audit, body: CancelRequest | None = None
+) -> SubscriptionView:
     """Renewal stops; everything works until `period_end`, then the company is deactivated and
-    `export_grace_days` later purged."""
+    `export_grace_days` later purged. The reason, if given, is kept in the audit log."""
     found = subscription.cancel(db, tenant.company.id, utc_now())
-    audit("subscription.cancelled", tenant.company.id, {"period_end": iso(found.period_end)})
+    reason = body.reason if body else None
+    audit(
+        "subscription.cancelled",
+        tenant.company.id,
+        {"period_end": iso(found.period_end), "reason": reason},
+    )
     return SubscriptionView(status=found.status, period_end=found.period_end)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import phonenumbers
 import pytz
 import sqlalchemy as sa
-from pydantic import BaseModel, EmailStr, Field, field_validator
+from pydantic import AfterValidator, BaseModel, EmailStr, Field
 from sqlalchemy.engine import Connection
 
 from api.auth.passwords import NewPassword
@@ -25,31 +25,36 @@ from core.tokens import digest, new_secret
 API_KEY_PREFIX = "cc_live"
 
 
+def known_country(value: str) -> str:
+    value = value.upper()
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown country code {value!r}: use ISO 3166-1 alpha-2, e.g. IN")
+    return value
+
+
+def known_zone(value: str) -> str:
+    try:
+        parse_zone(value, "timezone")
+    except RangeError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+Country = Annotated[
+    str,
+    Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2"),
+    AfterValidator(known_country),
+]
+Zone = Annotated[str, AfterValidator(known_zone)]
+
+
 class SignupRequest(BaseModel):
     company_name: str = Field(min_length=1, max_length=200)
-    country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
-    timezone: str | None = Field(default=None, description="IANA zone; default: the country's")
+    country: Country
+    timezone: Zone | None = Field(default=None, description="IANA zone; default: the country's")
     email: EmailStr
     password: NewPassword
     plan: Literal["basic", "basic_lead"] = "basic"
-
-    @field_validator("country")
-    @classmethod
-    def _known_country(cls, value: str) -> str:
-        value = value.upper()
-        if value not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"unknown country code {value!r}: use ISO 3166-1 alpha-2, e.g. IN")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                parse_zone(value, "timezone")
-            except RangeError as exc:
-                raise ValueError(str(exc)) from None
-        return value
 
 
 class SignupResponse(BaseModel):
@@ -81,6 +86,9 @@ class MeCompany(BaseModel):
     plan: str
     status: Status = Field(description='the subscription (API.md "Subscription")')
     timezone: str
+    privacy_contact: str | None = Field(
+        description="who answers privacy questions for the company: `Name <email>`"
+    )
 
 
 class MeKey(BaseModel):
@@ -145,6 +153,18 @@ class ApiKeyList(BaseModel):
 class CompanySettings(BaseModel):
     """What PATCH /v1/company changes; a field left out stays as it is."""
 
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    country: Country | None = Field(
+        default=None, description="how numbers without a country code are read from now on"
+    )
+    timezone: Zone | None = Field(
+        default=None, description="IANA zone: the days of every report and the times shown"
+    )
+    privacy_contact_name: str | None = Field(default=None, max_length=200)
+    privacy_contact_email: EmailStr | None = Field(
+        default=None, description="who answers privacy requests (a grievance officer)"
+    )
+
     stale_after_s: int | None = Field(
         default=None, ge=300, le=30 * 86400, description="a device is stale after this much silence"
     )
@@ -160,15 +180,40 @@ class CompanySettings(BaseModel):
     )
 
     def owner_fields(self) -> list[str]:
-        return sorted({"plan", "retention_days"} & self.model_fields_set)
+        return sorted(OWNER_FIELDS & self.model_fields_set)
+
+
+# what only the owner changes; the rest (stale_after_s) an admin may
+OWNER_FIELDS = {
+    "plan",
+    "retention_days",
+    "name",
+    "country",
+    "timezone",
+    "privacy_contact_name",
+    "privacy_contact_email",
+}
+NEVER_NULL = ("stale_after_s", "plan", "name", "country", "timezone")
 
 
 class CompanyView(BaseModel):
+    id: str
+    name: str
+    country: str
+    timezone: str
+    privacy_contact_name: str | None
+    privacy_contact_email: str | None
     plan: Literal["basic", "basic_lead"]
     status: Status
     period_end: datetime | None
     retention_days: int | None
     stale_after_s: int
+
+
+class CancelRequest(BaseModel):
+    reason: str | None = Field(
+        default=None, max_length=1000, description="why (kept in the audit log)"
+    )
 
 
 class SubscriptionView(BaseModel):
@@ -233,10 +278,9 @@ def update_company(
     db: Connection, company_id: str, body: CompanySettings, now: datetime
 ) -> CompanyView:
     values = body.model_dump(include=body.model_fields_set)
-    if values.get("stale_after_s") is None:
-        values.pop("stale_after_s", None)  # never null
-    if values.get("plan") is None:
-        values.pop("plan", None)
+    for name in NEVER_NULL:
+        if values.get(name) is None:
+            values.pop(name, None)
     if values:
         db.execute(companies.update().where(companies.c.id == company_id).values(**values))
     return company_view(db, company_id, now)
@@ -245,6 +289,12 @@ def update_company(
 def company_view(db: Connection, company_id: str, now: datetime) -> CompanyView:
     row = db.execute(sa.select(companies).where(companies.c.id == company_id)).one()
     return CompanyView(
+        id=row.id,
+        name=row.name,
+        country=row.country,
+        timezone=row.timezone,
+        privacy_contact_name=row.privacy_contact_name,
+        privacy_contact_email=row.privacy_contact_email,
         plan=row.plan,
         status=status_at(row.status, row.period_end, now),
         period_end=row.period_end,
@@ -271,6 +321,7 @@ def me(
             plan=company.plan,
             status=company_status(company, now),
             timezone=company.timezone,
+            privacy_contact=privacy_contact(db, company.id),
         ),
         user=MeUser(
             id=user.id, email=user.email, role=user.role, totp=user.totp_enabled_at is not None
@@ -279,3 +330,15 @@ def me(
         else None,
         api_key=MeKey(id=key.id, name=key.name, role=key.role) if key else None,
     )
+
+
+def privacy_contact(db: Connection, company_id: str) -> str | None:
+    row = db.execute(
+        sa.select(companies.c.privacy_contact_name, companies.c.privacy_contact_email).where(
+            companies.c.id == company_id
+        )
+    ).one()
+    name, email = row
+    if not (name or email):
+        return None
+    return f"{name} <{email}>" if name and email else (name or email)

@@ -34,9 +34,36 @@ class AuditPage(BaseModel):
     next_cursor: str | None
 
 
-def entries(db: Connection, company_id: str, page: Page) -> tuple[list[AuditEntry], SortKey | None]:
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Entries of one action (or of every action under a prefix ending in "."), one actor
+    (a user's or an API key's id), in [since, until)."""
+
+    action: str | None = None
+    actor_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self) -> list[sa.ColumnElement[bool]]:
+        found = []
+        if self.action and self.action.endswith("."):
+            found.append(audit_log.c.action.startswith(self.action, autoescape=True))
+        elif self.action:
+            found.append(audit_log.c.action == self.action)
+        if self.actor_id:
+            found.append(audit_log.c.actor_id == self.actor_id)
+        if self.since:
+            found.append(audit_log.c.at >= self.since)
+        if self.until:
+            found.append(audit_log.c.at < self.until)
+        return found
+
+
+def entries(
+    db: Connection, company_id: str, page: Page, only: AuditFilter = AuditFilter()
+) -> tuple[list[AuditEntry], SortKey | None]:
     """Newest first; the cursor's key is the last entry's id."""
-    query = sa.select(audit_log).where(audit_log.c.company_id == company_id)
+    query = sa.select(audit_log).where(audit_log.c.company_id == company_id, *only.where())
     if page.after is not None:
         query = query.where(audit_log.c.id < page.after[1])
     rows = db.execute(query.order_by(audit_log.c.id.desc()).limit(page.limit + 1)).all()

@@ -19,6 +19,7 @@ from api.auth.passwords import verify
 from core.audit import Actor, record
 from core.controlplane import access_tokens, login_failures, users
 from core.errors import Conflict, Invalid, TooManyRequests, Unauthorized, Unavailable
+from core.qr import qr_data_uri
 from core.tokens import digest, new_secret, same_text
 
 ACCESS_TOKEN_PREFIX = "cc_at"
@@ -47,6 +48,7 @@ class ConsoleSession(BaseModel):
 class TotpSetup(BaseModel):
     secret: str = Field(description="base32, for authenticator apps without a QR code")
     otpauth_uri: str = Field(description="`otpauth://totp/...`, for a QR code")
+    qr_png: str = Field(description="that QR code: a `data:image/png;base64,...` URI")
 
 
 class OtpBody(BaseModel):
@@ -237,7 +239,7 @@ def start_totp(db: Connection, user_id: str) -> TotpSetup:
         users.update().where(users.c.id == user_id).values(totp_secret=secret, totp_last_step=None)
     )
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
-    return TotpSetup(secret=secret, otpauth_uri=uri)
+    return TotpSetup(secret=secret, otpauth_uri=uri, qr_png=qr_data_uri(uri))
 
 
 def set_totp(db: Connection, user_id: str, otp: str, now: datetime, on: bool) -> None:

@@ -35,7 +35,11 @@ def console_root() -> RedirectResponse:
 
 
 @router.get("/console/", response_class=HTMLResponse)
+@router.get("/console/accept-invite", response_class=HTMLResponse)
+@router.get("/console/reset-password", response_class=HTMLResponse)
 def console_page() -> HTMLResponse:
+    """The one page; an emailed link's path (accept-invite, reset-password) picks its form,
+    its fragment (#token=...) holds the token."""
     return HTMLResponse(
         (STATIC / "index.html").read_text(),
         headers={"Content-Security-Policy": CONTENT_POLICY, **REVALIDATE},

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import CurrentTenant, Db
+from api.deps import Audit, Context, CurrentTenant, Db
 from api.employees import service
 from api.employees.service import (
     Employee,
@@ -14,22 +14,23 @@ from api.employees.service import (
     EmployeeList,
     EmployeeUpdate,
     EnrollmentCode,
+    TeamRename,
+    TeamRenamed,
 )
 from api.flags import Flag
+from api.tenancy import company_keys
 from core.clock import utc_now
 from core.errors import error_responses
 
-router = APIRouter(
-    prefix="/v1/employees", tags=["employees"], responses=error_responses(401, 403, 404, 422)
-)
+router = APIRouter(tags=["employees"], responses=error_responses(401, 403, 404, 422))
 
 
-@router.post("", status_code=201, response_model=Employee)
+@router.post("/v1/employees", status_code=201, response_model=Employee)
 def create_employee(body: EmployeeCreate, tenant: CurrentTenant, db: Db) -> Employee:
     return service.create_employee(db, tenant.company.id, body, utc_now())
 
 
-@router.get("", response_model=EmployeeList)
+@router.get("/v1/employees", response_model=EmployeeList)
 def list_employees(
     tenant: CurrentTenant,
     db: Db,
@@ -40,28 +41,70 @@ def list_employees(
     )
 
 
-@router.get("/{employee_id}", response_model=Employee)
+@router.get("/v1/employees/{employee_id}", response_model=Employee)
 def get_employee(employee_id: str, tenant: CurrentTenant, db: Db) -> Employee:
     return service.find_employee(db, tenant.company.id, employee_id, tenant.employee_ids)
 
 
-@router.patch("/{employee_id}", response_model=Employee)
+@router.patch("/v1/employees/{employee_id}", response_model=Employee)
 def update_employee(
     employee_id: str, body: EmployeeUpdate, tenant: CurrentTenant, db: Db
 ) -> Employee:
     return service.update_employee(db, tenant.company.id, employee_id, body, tenant.employee_ids)
 
 
-@router.delete("/{employee_id}", status_code=204, response_class=Response)
+@router.delete("/v1/employees/{employee_id}", status_code=204, response_class=Response)
 def archive_employee(employee_id: str, tenant: CurrentTenant, db: Db) -> Response:
     """An employee who left: archived, their devices and unused codes revoked, history kept."""
     service.archive_employee(db, tenant.company.id, employee_id, utc_now(), tenant.employee_ids)
     return Response(status_code=204)
 
 
-@router.post("/{employee_id}/enrollment-codes", status_code=201, response_model=EnrollmentCode)
-def create_enrollment_code(employee_id: str, tenant: CurrentTenant, db: Db) -> EnrollmentCode:
-    """A single-use code (24 h) that enrols one phone for the employee."""
+@router.post(
+    "/v1/employees/{employee_id}/enrollment-codes", status_code=201, response_model=EnrollmentCode
+)
+def create_enrollment_code(
+    employee_id: str, tenant: CurrentTenant, context: Context, db: Db
+) -> EnrollmentCode:
+    """A single-use code (24 h) that enrols one phone for the employee, with the URI its QR code
+    holds and where to get that QR code."""
     return service.issue_enrollment_code(
-        db, tenant.company.id, employee_id, utc_now(), tenant.employee_ids
+        db,
+        tenant.company.id,
+        employee_id,
+        company_keys(tenant.company, context.master_key),
+        context.settings.ingest_public_url,
+        utc_now(),
+        tenant.employee_ids,
     )
+
+
+@router.get(
+    "/v1/employees/{employee_id}/enrollment-codes/{code_id}/qr.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "the QR code of enroll_uri"}},
+)
+def enrollment_code_qr(
+    employee_id: str, code_id: str, tenant: CurrentTenant, context: Context, db: Db
+) -> Response:
+    """The QR code of an unused enrolment code, as a PNG (404 once used or expired)."""
+    png = service.enrollment_qr(
+        db,
+        tenant.company.id,
+        employee_id,
+        code_id,
+        company_keys(tenant.company, context.master_key),
+        context.settings.ingest_public_url,
+        utc_now(),
+        tenant.employee_ids,
+    )
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@router.post("/v1/teams/rename", response_model=TeamRenamed)
+def rename_team(body: TeamRename, tenant: CurrentTenant, db: Db, audit: Audit) -> TeamRenamed:
+    """A team's new name, on its employees and in every user's team limits at once (admin: it
+    changes what team-limited users see by name, never whom)."""
+    renamed = service.rename_team(db, tenant.company.id, body)
+    audit("team.renamed", body.name, {"new_name": body.new_name})
+    return renamed

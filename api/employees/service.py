@@ -3,17 +3,21 @@ functions of a connection and the caller's company."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from pydantic import BaseModel, EmailStr, Field, StrictBool
 from sqlalchemy.engine import Connection
 
-from core.controlplane import device_tokens, devices, employees, enrollment_codes
+from core.controlplane import device_tokens, devices, employees, enrollment_codes, users
 from core.errors import Forbidden, NotFound
+from core.number_crypto import CompanyKeys, decrypt_secret, encrypt_secret
+from core.qr import qr_png
 from core.tokens import digest, new_enrollment_code, normalise_enrollment_code
 
 ENROLLMENT_CODE_TTL = timedelta(hours=24)
@@ -52,9 +56,22 @@ class Employee(BaseModel):
 
 
 class EnrollmentCode(BaseModel):
-    code: str
+    id: str
+    code: str = Field(description="typed on the phone when it cannot scan; single use")
     employee_id: str
     expires_at: datetime
+    enroll_uri: str = Field(description="closecall://enroll?server=<ingest URL>&code=<code>")
+    qr_png_url: str = Field(description="a PNG QR code of enroll_uri (same roles; no code in it)")
+
+
+class TeamRename(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    new_name: str = Field(min_length=1, max_length=200)
+
+
+class TeamRenamed(BaseModel):
+    employees: int = Field(description="employees moved to the new name")
+    users: int = Field(description="users whose team limits now name it")
 
 
 class EmployeeList(BaseModel):
@@ -167,7 +184,13 @@ def revoke_devices(db: Connection, device_ids: sa.Select[tuple[str]], now: datet
 
 
 def issue_enrollment_code(
-    db: Connection, company_id: str, employee_id: str, now: datetime, only: Scope = None
+    db: Connection,
+    company_id: str,
+    employee_id: str,
+    keys: CompanyKeys,
+    ingest_url: str,
+    now: datetime,
+    only: Scope = None,
 ) -> EnrollmentCode:
     employee = find_employee(db, company_id, employee_id, only)
     if employee.archived_at is not None:
@@ -177,14 +200,77 @@ def issue_enrollment_code(
             "tracking_disabled",
             "tracking is disabled for this employee: enable it (PATCH tracking_enabled) first",
         )
-    code = new_enrollment_code()
+    code, code_id = new_enrollment_code(), str(uuid.uuid4())
     db.execute(
         enrollment_codes.insert().values(
             code_hash=digest(normalise_enrollment_code(code)),
+            id=code_id,
+            sealed_code=encrypt_secret(keys, code),
             company_id=company_id,
             employee_id=employee_id,
             created_at=now,
             expires_at=now + ENROLLMENT_CODE_TTL,
         )
     )
-    return EnrollmentCode(code=code, employee_id=employee_id, expires_at=now + ENROLLMENT_CODE_TTL)
+    return EnrollmentCode(
+        id=code_id,
+        code=code,
+        employee_id=employee_id,
+        expires_at=now + ENROLLMENT_CODE_TTL,
+        enroll_uri=enroll_uri(ingest_url, code),
+        qr_png_url=f"/v1/employees/{employee_id}/enrollment-codes/{code_id}/qr.png",
+    )
+
+
+def enroll_uri(ingest_url: str, code: str) -> str:
+    """What the QR code says: the agent scans it and enrols at `server` with `code`."""
+    return "closecall://enroll?" + urlencode({"server": ingest_url, "code": code})
+
+
+def enrollment_qr(
+    db: Connection,
+    company_id: str,
+    employee_id: str,
+    code_id: str,
+    keys: CompanyKeys,
+    ingest_url: str,
+    now: datetime,
+    only: Scope = None,
+) -> bytes:
+    """The PNG QR code of an unused, unexpired enrolment code (404 otherwise)."""
+    find_employee(db, company_id, employee_id, only)
+    sealed = db.execute(
+        sa.select(enrollment_codes.c.sealed_code).where(
+            enrollment_codes.c.id == code_id,
+            enrollment_codes.c.company_id == company_id,
+            enrollment_codes.c.employee_id == employee_id,
+            enrollment_codes.c.used_at.is_(None),
+            enrollment_codes.c.expires_at > now,
+            enrollment_codes.c.sealed_code.is_not(None),
+        )
+    ).scalar()
+    if sealed is None:
+        raise NotFound("not_found", "no such enrolment code, or it was used or has expired")
+    return qr_png(enroll_uri(ingest_url, decrypt_secret(keys, sealed)))
+
+
+def rename_team(db: Connection, company_id: str, body: TeamRename) -> TeamRenamed:
+    """A team's new name, on its employees and in the team limits of the company's users."""
+    moved = db.execute(
+        employees.update()
+        .where(employees.c.company_id == company_id, employees.c.team == body.name)
+        .values(team=body.new_name)
+    ).rowcount
+    if not moved:
+        raise NotFound("not_found", f"no employee is in the team {body.name!r}")
+    limited = db.execute(
+        sa.select(users.c.id, users.c.teams).where(users.c.company_id == company_id)
+    ).all()
+    renamed = 0
+    for user_id, teams_json in limited:
+        teams = json.loads(teams_json)
+        if body.name in teams:
+            teams = sorted({body.new_name if team == body.name else team for team in teams})
+            db.execute(users.update().where(users.c.id == user_id).values(teams=json.dumps(teams)))
+            renamed += 1
+    return TeamRenamed(employees=moved, users=renamed)

@@ -3,18 +3,20 @@ api/privacy/service.py, HTTP out."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from api.audit.log import AuditPage, entries
+from api.audit.log import AuditFilter, AuditPage, entries
 from api.deps import Audit, Context, CurrentTenant, Db
 from api.leads.routes import push_leads
 from api.paging import next_cursor, page_request
 from api.privacy import service
 from api.privacy.service import ErasureRequest, ErasureView, ExportView, NumberExport
+from api.reports.filters import report_range
 from core.clock import utc_now
 from core.errors import error_responses
 
@@ -27,10 +29,22 @@ def audit_log(
     db: Db,
     limit: Annotated[int, Query(ge=1, le=1000, description="items per page")] = 100,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    action: Annotated[
+        str | None, Query(max_length=40, description="one action, or a prefix ending in `.`")
+    ] = None,
+    actor_id: Annotated[str | None, Query(max_length=36, description="a user or key id")] = None,
+    from_: Annotated[
+        str | None, Query(alias="from", description="a local date (company zone) or RFC 3339")
+    ] = None,
+    to: Annotated[str | None, Query(description="a local date (inclusive) or RFC 3339")] = None,
 ) -> AuditPage:
     """Who did what, newest first: numbers revealed, exports, erasures, keys, users and roles,
     subscription changes, failed logins. Append-only: no route changes or deletes an entry."""
-    items, after = entries(db, tenant.company.id, page_request(limit, cursor))
+    only = AuditFilter(action=action, actor_id=actor_id)
+    if from_ or to:
+        span = report_range(tenant, from_, to, None)
+        only = replace(only, since=span.start, until=span.end)
+    items, after = entries(db, tenant.company.id, page_request(limit, cursor), only)
     return AuditPage(items=items, next_cursor=next_cursor(after))
 
 

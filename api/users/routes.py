@@ -10,6 +10,8 @@ from api.deps import Audit, Context, CurrentTenant, Db, client_ip
 from api.users import service
 from api.users.service import (
     AcceptInvite,
+    LinkQuery,
+    LinkState,
     ResetConfirm,
     ResetRequest,
     UserCreate,
@@ -58,6 +60,30 @@ def delete_user(user_id: str, tenant: CurrentTenant, db: Db, audit: Audit) -> Re
     service.delete_user(db, tenant.company.id, user_id)
     audit("user.removed", user_id)
     return Response(status_code=204)
+
+
+@router.post(
+    "/v1/users/{user_id}/invitation",
+    status_code=202,
+    response_model=UserView,
+    responses=OWNER_ERRORS,
+)
+def resend_invitation(
+    user_id: str, tenant: CurrentTenant, context: Context, db: Db, audit: Audit
+) -> UserView:
+    """A new invitation mail for a user who has not accepted yet (409 `not_invited` once they
+    have); the links sent before stop working."""
+    user = service.reinvite(db, context.settings, tenant.company.id, user_id, utc_now())
+    audit("user.reinvited", user_id)
+    return user
+
+
+@router.post("/v1/auth/link", response_model=LinkState, responses=error_responses(422))
+def link_status(body: LinkQuery, db: Db) -> LinkState:
+    """Whether an emailed link still works (`valid`, `used`, `expired`) and whose it is: the
+    console's link pages ask before the password is typed. The token is posted, never put in a
+    URL a server would log."""
+    return service.link_state(db, body.token, None, utc_now())
 
 
 @router.post(

@@ -14,9 +14,9 @@ from pydantic import BaseModel, EmailStr, Field, StrictBool
 from sqlalchemy.engine import Connection
 
 from api.auth.passwords import NewPassword
-from core.controlplane import access_tokens, user_tokens, users
+from core.controlplane import access_tokens, companies, user_tokens, users
 from core.errors import Conflict, Invalid, NotFound
-from core.mail import queue_mail, require_mail
+from core.mail import queue_mail, render_mail, require_mail
 from core.settings import Settings
 from core.tokens import digest, new_secret
 
@@ -66,6 +66,22 @@ class ResetConfirm(AcceptInvite):
     pass
 
 
+class LinkQuery(BaseModel):
+    token: str = Field(max_length=128)
+
+
+LinkStatus = Literal["valid", "used", "expired"]
+
+
+class LinkState(BaseModel):
+    """An emailed link as its page shows it before a password is typed."""
+
+    purpose: Literal["invite", "reset"]
+    state: LinkStatus
+    email: str
+    expires_at: datetime
+
+
 def view(row: sa.Row[tuple[object, ...]]) -> UserView:
     mapping = row._mapping
     status: UserStatus = (
@@ -92,16 +108,15 @@ def find_user(db: Connection, company_id: str, user_id: str) -> UserView:
     return view(row)
 
 
-# the page an emailed link opens, and the route that takes its token
-ROUTES = {
-    "invite": ("accept-invite", "/v1/auth/accept-invite"),
-    "reset": ("reset-password", "/v1/auth/password-reset/confirm"),
-}
+# the console page an emailed link opens, by the token's purpose
+LINK_PAGES = {"invite": "accept-invite", "reset": "reset-password"}
 
 
-def mail_token(
-    db: Connection, settings: Settings, user_id: str, email: str, purpose: str, now: datetime
-) -> None:
+def new_link(
+    db: Connection, settings: Settings, user_id: str, purpose: str, now: datetime
+) -> tuple[str, int]:
+    """A single-use token for the user, and the console link carrying it in its fragment (which
+    a browser never sends: no server or proxy log holds it); how many hours it works."""
     token = new_secret(TOKEN_PREFIX[purpose])
     ttl = INVITE_TTL if purpose == "invite" else RESET_TTL
     db.execute(
@@ -113,17 +128,25 @@ def mail_token(
             expires_at=now + ttl,
         )
     )
-    page, route = ROUTES[purpose]
-    subject = "Your closecall invitation" if purpose == "invite" else "Reset your password"
-    hours = int(ttl.total_seconds() // 3600)
-    queue_mail(
-        db,
-        email,
-        subject,
-        f"Open {settings.public_url}/{page}?token={token} within {hours} h\n"
-        f"(or send this token with your new password to POST {route}: {token}).\n",
-        now,
+    link = f"{settings.public_url.rstrip('/')}/console/{LINK_PAGES[purpose]}#token={token}"
+    return link, int(ttl.total_seconds() // 3600)
+
+
+def mail_invitation(
+    db: Connection, settings: Settings, company_id: str, user: UserView, now: datetime
+) -> None:
+    link, hours = new_link(db, settings, user.id, "invite", now)
+    company = db.execute(sa.select(companies.c.name).where(companies.c.id == company_id))
+    scope = f"the team{'s' if len(user.teams) > 1 else ''} {', '.join(user.teams)}"
+    subject, body = render_mail(
+        "invitation",
+        company=company.scalar_one(),
+        role=user.role,
+        scope=scope if user.teams else "every team",
+        link=link,
+        hours=hours,
     )
+    queue_mail(db, user.email, subject, body, now)
 
 
 def invite(
@@ -145,8 +168,22 @@ def invite(
             created_at=now,
         )
     )
-    mail_token(db, settings, user_id, email, "invite", now)
-    return find_user(db, company_id, user_id)
+    user = find_user(db, company_id, user_id)
+    mail_invitation(db, settings, company_id, user, now)
+    return user
+
+
+def reinvite(
+    db: Connection, settings: Settings, company_id: str, user_id: str, now: datetime
+) -> UserView:
+    """A new invitation link for a user who has not accepted yet; the earlier links stop working."""
+    require_mail(settings)
+    user = find_user(db, company_id, user_id)
+    if user.status != "invited":
+        raise Conflict("not_invited", f"{user.email} has accepted the invitation already")
+    use_up(db, user_id, "invite", now)
+    mail_invitation(db, settings, company_id, user, now)
+    return user
 
 
 def list_users(db: Connection, company_id: str) -> list[UserView]:
@@ -208,6 +245,44 @@ def delete_user(db: Connection, company_id: str, user_id: str) -> None:
     db.execute(users.delete().where(users.c.id == user_id))
 
 
+def use_up(db: Connection, user_id: str, purpose: str, now: datetime) -> None:
+    """Every unused token of the user for this purpose stops working."""
+    db.execute(
+        user_tokens.update()
+        .where(
+            user_tokens.c.user_id == user_id,
+            user_tokens.c.purpose == purpose,
+            user_tokens.c.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+
+
+def link_state(db: Connection, token: str, purpose: str | None, now: datetime) -> LinkState:
+    """What an emailed link's token is now (422 on `token` when no link has it)."""
+    row = db.execute(
+        sa.select(user_tokens, users.c.email)
+        .join(users, users.c.id == user_tokens.c.user_id)
+        .where(user_tokens.c.token_hash == digest(token))
+    ).first()
+    if row is None or (purpose is not None and row.purpose != purpose):
+        raise Invalid(
+            "link_unknown",
+            "this link is not one we sent: copy the whole link from the mail",
+            [("token", "unknown")],
+        )
+    state: LinkStatus = (
+        "used" if row.used_at is not None else "expired" if row.expires_at <= now else "valid"
+    )
+    return LinkState(purpose=row.purpose, state=state, email=row.email, expires_at=row.expires_at)
+
+
+REFUSED_LINKS = {
+    "used": ("link_used", "this link was used already (or a newer one was sent)"),
+    "expired": ("link_expired", "this link has expired"),
+}
+
+
 def use_token(db: Connection, token: str, purpose: str, password_hash: str, now: datetime) -> str:
     """Set the password (its hash) of the token's user and use the token up, and the user's
     other tokens of that purpose with it; the user's id."""
@@ -222,22 +297,15 @@ def use_token(db: Connection, token: str, purpose: str, password_hash: str, now:
         .values(used_at=now)
     )
     if claimed.rowcount != 1:
-        raise Invalid(
-            "invalid_request", "the token is unknown, used or expired", [("token", "invalid")]
-        )
+        found = link_state(db, token, purpose, now)
+        code, message = REFUSED_LINKS.get(found.state, REFUSED_LINKS["used"])
+        ask = "ask for a new one" if purpose == "reset" else "ask an owner to resend it"
+        raise Invalid(code, f"{message}: {ask}", [("token", found.state)])
     user_id: str = db.execute(
         sa.select(user_tokens.c.user_id).where(user_tokens.c.token_hash == digest(token))
     ).scalar_one()
     db.execute(users.update().where(users.c.id == user_id).values(password_hash=password_hash))
-    db.execute(
-        user_tokens.update()
-        .where(
-            user_tokens.c.user_id == user_id,
-            user_tokens.c.purpose == purpose,
-            user_tokens.c.used_at.is_(None),
-        )
-        .values(used_at=now)
-    )
+    use_up(db, user_id, purpose, now)
     return user_id
 
 
@@ -251,7 +319,9 @@ def request_reset(db: Connection, settings: Settings, email: str, now: datetime)
         )
     ).first()
     if user is not None:
-        mail_token(db, settings, user.id, user.email, "reset", now)
+        link, hours = new_link(db, settings, user.id, "reset", now)
+        subject, body = render_mail("password_reset", email=user.email, link=link, hours=hours)
+        queue_mail(db, user.email, subject, body, now)
 
 
 def confirm_reset(db: Connection, token: str, password_hash: str, now: datetime) -> None:

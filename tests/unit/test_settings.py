@@ -35,6 +35,8 @@ SAFE = {
     "signup_enabled": False,
     "fcm_credentials_file": "/run/secrets/fcm.json",
     "smtp_url": "smtp://mail.example:587",
+    "public_url": "https://calls.example",
+    "ingest_public_url": "https://ingest.calls.example",
 }
 
 
@@ -54,8 +56,10 @@ def test_production_refuses_unsafe_settings_naming_each() -> None:
 def test_production_only_warns_about_risky_settings(caplog: pytest.LogCaptureFixture) -> None:
     assert Settings(**SAFE).environment == "production"  # type: ignore[arg-type]
     assert not caplog.records
-    Settings(**{**SAFE, "signup_enabled": True, "fcm_credentials_file": None})  # type: ignore[arg-type]
+    risky = {"signup_enabled": True, "fcm_credentials_file": None}
+    Settings(**{**SAFE, **risky, "public_url": "", "ingest_public_url": ""})  # type: ignore[arg-type]
     assert "public signup is on" in caplog.text and "FCM pushes are off" in caplog.text
+    assert "CLOSECALL_PUBLIC_URL" in caplog.text and "CLOSECALL_INGEST_PUBLIC_URL" in caplog.text
 
 
 @pytest.mark.parametrize(

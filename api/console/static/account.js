@@ -14,6 +14,9 @@ function codeForm(label, submit) {
 
 export async function account() {
   const area = h("div");
+  const welcome = new URLSearchParams(location.hash.split("?")[1] || "").get("welcome")
+    ? h("p", { class: "welcome" }, "Welcome: your password is set. Two-factor sign-in is optional; it keeps your account safe if your password leaks.")
+    : null;
   async function show() {
     const { user } = await api("/v1/me");
     const state = h("p", { class: "totp-state", "data-on": String(user.totp) },
@@ -30,7 +33,9 @@ export async function account() {
       if (!setup) return;
       area.replaceChildren(
         state,
-        h("p", null, "Secret (type it into your app, or open the link on your phone):"),
+        h("p", null, "Scan this with your authenticator app:"),
+        h("img", { class: "qr", src: setup.qr_png, width: 200, height: 200, alt: "QR code of your two-factor secret" }),
+        h("p", null, "Or type this secret into the app, or open the link on your phone:"),
         h("p", null, h("code", { class: "totp-secret" }, setup.secret)),
         h("p", null, h("a", { href: setup.otpauth_uri }, "Open in an authenticator app")),
         codeForm("Code from your app", async (otp) => {
@@ -41,5 +46,5 @@ export async function account() {
     area.replaceChildren(state, start);
   }
   await show();
-  return h("section", { "aria-label": "Two-factor sign-in" }, area);
+  return h("div", null, welcome, h("section", { "aria-label": "Two-factor sign-in" }, area));
 }

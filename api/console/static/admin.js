@@ -113,19 +113,46 @@ async function apiKeys() {
   return h("section", null, form, area);
 }
 
+const ROLES = ["viewer", "manager", "admin", "owner"];
+const teamList = (text) => text.split(",").map((t) => t.trim()).filter(Boolean);
+
+// One user's row of controls: role, teams, and what their state allows.
+function userActions(u, refresh) {
+  const change = (what, body) => attempt(what, () => api(`/v1/users/${u.id}`, { method: "PATCH", json: body })).then((ok) => ok && refresh());
+  const role = select("role", ROLES.map((r) => [r, r]), u.role);
+  role.setAttribute("aria-label", `Role of ${u.email}`);
+  role.addEventListener("change", () => change(`${u.email} is now ${role.value}.`, { role: role.value }));
+  const teams = h("input", { type: "text", value: u.teams.join(", "), size: 14, "aria-label": `Teams of ${u.email} (comma-separated; empty: all)` });
+  teams.addEventListener("change", () => change(`Teams of ${u.email} saved.`, { teams: teamList(teams.value) }));
+  const buttons = [];
+  if (u.status === "invited") {
+    buttons.push(h("button", { type: "button", class: "resend", onclick: () => attempt(`A new invitation is on its way to ${u.email}.`, () => api(`/v1/users/${u.id}/invitation`, { method: "POST" })) }, "Resend invitation"));
+  }
+  const disabled = u.status === "disabled";
+  buttons.push(h("button", { type: "button", onclick: () => change(disabled ? `${u.email} may sign in again.` : `${u.email} is signed out and may not sign in.`, { disabled: !disabled }) }, disabled ? "Enable" : "Disable"));
+  buttons.push(h("button", {
+    type: "button", class: "danger", "aria-label": `Remove ${u.email}`,
+    onclick: async () => confirm(`Remove ${u.email}? Their sign-ins end; the audit log keeps what they did.`)
+      && (await attempt(`${u.email} removed.`, () => api(`/v1/users/${u.id}`, { method: "DELETE" }))) && refresh(),
+  }, "Remove"));
+  return { role, teams, buttons: h("span", { class: "actions" }, buttons) };
+}
+
 async function users() {
   const area = h("div");
   async function refresh() {
     const { items } = await api("/v1/users");
+    const rows = items.map((u) => ({ ...u, controls: userActions(u, refresh) }));
     area.replaceChildren(table(
       [
-        { label: "Email", value: (u) => u.email },
-        { label: "Role", value: (u) => u.role },
-        { label: "Teams", value: (u) => (u.teams.length ? u.teams.join(", ") : "all") },
-        { label: "Status", value: (u) => u.status },
-        { label: "Since", value: (u) => when(u.created_at) },
+        { label: "Email", value: (u) => u.email, sort: (u) => u.email },
+        { label: "Role", value: (u) => u.controls.role, sort: (u) => ROLES.indexOf(u.role) },
+        { label: "Teams", value: (u) => u.controls.teams },
+        { label: "Status", value: (u) => h("span", { class: `badge ${u.status}` }, u.status), sort: (u) => u.status },
+        { label: "Since", value: (u) => when(u.created_at), sort: (u) => u.created_at },
+        { label: "Actions", value: (u) => u.controls.buttons },
       ],
-      items,
+      rows,
     ));
   }
   const email = h("input", { type: "email", name: "email", required: true });
@@ -137,7 +164,7 @@ async function users() {
     h("button", { type: "submit" }, "Invite"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const body = { email: email.value, role: role.value, teams: teams.value.split(",").map((t) => t.trim()).filter(Boolean) };
+    const body = { email: email.value, role: role.value, teams: teamList(teams.value) };
     if (await attempt(`Invitation sent to ${email.value}.`, () => api("/v1/users", { method: "POST", json: body }))) await refresh();
   });
   await refresh();

@@ -1,12 +1,14 @@
 // The console's shell: sign-in (password and TOTP code), navigation limited by role, and the
 // page router over the URL's hash. Every number comes from the JSON API (the same report
 // functions, roles and team limits as for an integration).
-import { api, errorText, field, forgetEmployees, h, say } from "./lib.js";
+import { api, errorText, field, forgetEmployees, h, say, setZone, zoneNote } from "./lib.js";
 import * as reports from "./reports.js";
 import * as fleet from "./fleet.js";
 import * as leads from "./leads.js";
 import * as admin from "./admin.js";
 import * as account from "./account.js";
+import { employeesPage } from "./people.js";
+import { forgotPage, linkFromUrl, linkPage } from "./links.js";
 
 const RANK = { viewer: 1, manager: 2, admin: 3, owner: 4 };
 
@@ -16,6 +18,7 @@ const PAGES = [
   { path: "not-picked-up", title: "Not picked up", role: "viewer", render: reports.notPickedUp },
   { path: "calls", title: "Call history", role: "viewer", render: reports.callHistory },
   { path: "working-hours", title: "Working hours", role: "viewer", render: reports.workingHours },
+  { path: "employees", title: "Employees", role: "viewer", render: employeesPage },
   { path: "devices", title: "Devices", role: "viewer", render: fleet.devices },
   { path: "leads", title: "Leads", role: "viewer", plan: "basic_lead", render: leads.leads },
   { path: "hooks", title: "Webhooks", role: "admin", render: admin.hooks },
@@ -33,10 +36,11 @@ function shown(page) {
   return may(page.role) && (!page.plan || me.company.plan === page.plan);
 }
 
-function signInForm(message) {
+function signInForm(message, known = "") {
   document.getElementById("top").hidden = true;
   const main = document.getElementById("main");
-  const email = h("input", { type: "email", name: "email", autocomplete: "username", required: true });
+  main.dataset.page = "sign-in";
+  const email = h("input", { type: "email", name: "email", autocomplete: "username", required: true, value: known });
   const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
   const otp = h("input", {
     type: "text", name: "otp", inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}",
@@ -50,6 +54,10 @@ function signInForm(message) {
     h("p", { id: "otp-help", class: "help" }, "Only when two-factor sign-in is on: the 6 digits your app shows."),
     problem,
     h("button", { type: "submit" }, "Sign in"),
+    h("p", { class: "help" }, h("a", { href: "#forgot", class: "forgot-link", onclick: (event) => {
+      event.preventDefault();
+      forgotPage(email.value);
+    } }, "Forgot password?")),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -63,7 +71,24 @@ function signInForm(message) {
     }
   });
   main.replaceChildren(form);
-  email.focus();
+  (known ? password : email).focus();
+}
+
+// After an emailed link set the password: an invited user is signed in and offered two-factor
+// sign-in; after a reset every session was revoked, so the user signs in again (with a code
+// when two-factor sign-in is on).
+async function afterLink(email, password, purpose) {
+  if (purpose === "reset") {
+    signInForm("Your password is changed: sign in with it.", email);
+    return;
+  }
+  try {
+    await api("/v1/auth/session", { method: "POST", json: { email, password } });
+  } catch (error) {
+    signInForm(errorText(error), email);
+    return;
+  }
+  location.replace("/console/#/account?welcome=1");
 }
 
 function navigation() {
@@ -105,13 +130,18 @@ async function route() {
     content = h("p", { class: "error", role: "alert" }, errorText(error));
   }
   if (turn !== current) return;
-  main.replaceChildren(h("h1", null, page.title), content);
+  main.replaceChildren(h("h1", null, page.title), h("p", { class: "help zone" }, zoneNote()), content);
   main.dataset.render = String(++renders);
   main.dataset.ready = "true";
   performance.mark(`${page.path}-ready`);
 }
 
 async function start() {
+  const link = linkFromUrl();
+  if (link) {
+    await linkPage(link, afterLink);
+    return;
+  }
   try {
     me = await api("/v1/me");
   } catch (error) {
@@ -124,6 +154,7 @@ async function start() {
     return;
   }
   forgetEmployees();
+  setZone(me.company.timezone);
   navigation();
   await route();
 }

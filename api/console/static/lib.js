@@ -79,9 +79,33 @@ export function duration(seconds) {
   return `${s} s`;
 }
 
+// Every time a person reads is in the company's zone (set once signed in), as ISO-like
+// "2026-03-02 14:05"; each page says which zone (zoneNote).
+let zone = "UTC";
+export function setZone(name) {
+  zone = name || "UTC";
+}
+export const companyZone = () => zone;
+
+function parts(date, withTime) {
+  const options = { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" };
+  if (withTime) Object.assign(options, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  const found = {};
+  for (const part of new Intl.DateTimeFormat("en-GB", options).formatToParts(date)) found[part.type] = part.value;
+  return found;
+}
+
 export function when(iso) {
   if (!iso) return "—";
-  return iso.replace("T", " ").replace(/(\d\d:\d\d):\d\d.*$/, "$1");
+  const p = parts(new Date(iso), true);
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+}
+
+// "Times in Asia/Kolkata (UTC+05:30)": the zone every time on the page is shown in
+export function zoneNote() {
+  const offset = new Intl.DateTimeFormat("en-GB", { timeZone: zone, timeZoneName: "longOffset" })
+    .formatToParts(new Date()).find((p) => p.type === "timeZoneName").value.replace("GMT", "UTC");
+  return `Times in ${zone} (${offset === "UTC" ? "UTC+00:00" : offset}), the company's time zone.`;
 }
 
 // A masked number is text; a revealed one (E.164) is a link that dials it.
@@ -90,15 +114,11 @@ export function phone(number) {
   return /^\+\d+$/.test(number) ? h("a", { href: `tel:${number}` }, number) : number;
 }
 
-export function isoDate(date) {
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
-}
-
+// Dates as the company's calendar has them (not the browser's): today there, n days before it
 export function daysAgo(n) {
-  const date = new Date();
-  date.setDate(date.getDate() - n);
-  return isoDate(date);
+  const p = parts(new Date(), false);
+  const date = new Date(Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day) - n));
+  return date.toISOString().slice(0, 10);
 }
 
 // Runs a write and says how it went (in the live region); answers null when it failed.

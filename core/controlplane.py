@@ -4,6 +4,7 @@ the migration runner and the company lookup every service needs."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -403,14 +404,27 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def forget_deleted(engine: Engine) -> None:
+def forget_deleted(engine: Engine, within_s: float = 60.0) -> bool:
     """After deletions that must not linger (an erasure): on SQLite, copy the write-ahead log
     into the database and truncate it, so no old page image holds the deleted rows (the
-    database's own pages are overwritten on delete: `secure_delete`). PostgreSQL's dead tuples
-    are vacuumed by autovacuum; its WAL archive is kept as long as the operator keeps it."""
-    if engine.dialect.name == "sqlite":
+    database's own pages are overwritten on delete: `secure_delete`). A checkpoint cannot copy
+    pages past what a reader of another process still holds (it answers busy): it is tried
+    again until it completes, for up to `within_s`; whether it did. PostgreSQL's dead tuples are
+    vacuumed by autovacuum; its WAL archive is kept as long as the operator keeps it."""
+    if engine.dialect.name != "sqlite":
+        return True
+    give_up = time.monotonic() + within_s
+    while True:
         with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, _pages, _copied = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        if not busy:
+            return True
+        if time.monotonic() > give_up:
+            log.warning(
+                "the SQLite checkpoint stayed busy for %.0f s: tried again next time", within_s
+            )
+            return False
+        time.sleep(0.1)
 
 
 def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:

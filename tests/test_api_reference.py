@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from api.downloads import CSV, XLSX
 from deploy.api_reference import OPENAPI_DIR, openapi_documents
 from schemas.json_documents import render
 from tests.support.stack import ROOT, Stack
@@ -26,6 +27,23 @@ NOT_JSON = {
     "/v1/employees/{employee_id}/enrollment-codes/{code_id}/qr.png": "image/png",
 }
 
+# the tables a manager downloads (`format=csv|xlsx`, api/downloads.py)
+DOWNLOADS = {
+    "/v1/reports/summary",
+    "/v1/reports/employees",
+    "/v1/reports/analytics",
+    "/v1/reports/never-attended",
+    "/v1/reports/not-picked-up",
+    "/v1/reports/customers",
+    "/v1/reports/working-hours",
+    "/v1/reports/leads",
+    "/v1/calls",
+    "/v1/devices",
+    "/v1/employees",
+    "/v1/users",
+    "/v1/audit",
+}
+
 
 def test_every_success_declares_its_real_media_type() -> None:
     """No route that answers text or a zip declares JSON (schemathesis's content-type check
@@ -38,6 +56,10 @@ def test_every_success_declares_its_real_media_type() -> None:
                 media = {m for r in success for m in r.get("content", {})}
                 if path in NOT_JSON:
                     assert media == {NOT_JSON[path]}, (method, path, media)
+                elif path in DOWNLOADS and method == "get":
+                    assert media == {"application/json", CSV, XLSX}, (method, path, media)
+                    names = {p["name"] for p in operation["parameters"]}
+                    assert "format" in names, (method, path)
                 elif media:
                     assert media == {"application/json"}, (method, path, media)
 

@@ -6,24 +6,34 @@ writes the README's)."""
 
 from __future__ import annotations
 
+import csv
 import http.server
+import io
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
+import httpx
+import openpyxl
 import pyotp
 import pytest
+import zxingcpp
+from PIL import Image
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
 from core.controlplane import devices, make_engine
+from core.spreadsheet import neutral
 from deploy.local_stack import free_port
 from tests.conftest import shared_stack
 from tests.support.browser import (
@@ -66,6 +76,11 @@ PAGES = [
     "access",
     "privacy",
     "account",
+    "employees",
+    f"customers?from={RANGE['from']}&to={RANGE['to']}",
+    f"leads-report?from={RANGE['from']}&to={RANGE['to']}",
+    "company",
+    "audit",
 ]
 PAGE_WEIGHT_LIMIT = 300 * 1024  # bytes of HTML, CSS and scripts, without the API's answers
 
@@ -253,7 +268,7 @@ def test_sign_in_needs_the_totp_code_and_keeps_the_session_in_a_strict_cookie(
 ) -> None:
     sign_in(browser, base(company), company.owner, PASSWORD)
     refused = wait_for(browser, "form.sign-in .error")
-    eventually(lambda: "otp_required" in refused.text, 10)
+    eventually(lambda: "6-digit code" in refused.text, 10)  # in words, not the API's code
     assert browser.get_cookie("cc_session") is None
 
     as_owner(browser, company)
@@ -398,10 +413,9 @@ def test_devices_show_stale_phones_and_the_sync_answer(
     stale = main.find_elements(By.CSS_SELECTOR, "tr.stale td[data-label=Employee]")
     assert [cell.text for cell in stale] == ["Old Phone"]
     assert "1 stale" in main.text
-    # without FCM (this stack has no credentials) the API's 503 is what the page says
-    main.find_element(By.CSS_SELECTOR, "tr:not(.stale) button.sync").click()
-    status = wait_for(browser, "#status.error")
-    assert status.text.startswith("503 "), status.text
+    # without FCM (this stack has no credentials) Sync now cannot work: no button, a reason
+    assert not main.find_elements(By.CSS_SELECTOR, "button.sync")
+    assert "needs push messages (FCM)" in main.text
 
 
 def test_a_webhook_is_created_its_deliveries_logged_and_one_sent_again(
@@ -594,7 +608,233 @@ def test_a_user_turns_two_factor_sign_in_on_and_then_needs_it(
     browser.find_element(By.ID, "sign-out").click()
     sign_in(browser, base(company), company.viewer, VIEWER_PASSWORD)
     refused = wait_for(browser, "form.sign-in .error")
-    eventually(lambda: "otp_required" in refused.text, 10)
+    eventually(lambda: "6-digit code" in refused.text, 10)  # in words, not the API's code
     sign_in(browser, base(company), company.viewer, VIEWER_PASSWORD, totp.now())
     wait_for(browser, "#nav a")
     assert company.viewer in browser.find_element(By.ID, "who").text
+
+
+# ---- onboarding: from an invitation to a phone's calls on the dashboard, without curl ----
+
+MANAGER = "meera.manager@consoleco.example"
+MANAGER_PASSWORD = "a manager's long passphrase"
+
+
+def mailed_link(company: Company, to: str, count: int, page: str) -> str:
+    """The link of the `count`-th mail to `to` (as a person would click it)."""
+    message = eventually(lambda: company.inbox.to(to)[count - 1 :], 20)[0]
+    found = re.search(rf"(http\S+/console/{page}#token=\S+)", message.get_content())
+    assert found, message.get_content()
+    return found.group(1)
+
+
+def set_password(browser: WebDriver, link: str, password: str) -> None:
+    browser.get(link)
+    form = wait_for(browser, "form.set-password")
+    assert "token" not in browser.current_url  # taken out of the address bar at once
+    form.find_element(By.NAME, "password").send_keys(password)
+    form.find_element(By.NAME, "password_again").send_keys(password)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
+def qr_text(element: Any) -> str:
+    """What a phone's camera reads from the QR code as the page draws it (zxing-cpp)."""
+    element.parent.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    shot = element.screenshot_as_png
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)))
+    if len(found) != 1:
+        Path("/tmp/qr-unread.png").write_bytes(shot)
+    assert len(found) == 1, found
+    return str(found[0].text)
+
+
+def test_onboarding_invite_accept_enrol_a_phone_by_its_qr_code_and_reset_a_password(
+    company: Company, browser: WebDriver, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    shots = screenshot_dir(tmp_path_factory)
+    as_owner(browser, company)
+    main = open_page(browser, base(company), "access")
+    form = main.find_element(By.CSS_SELECTOR, "form.create[aria-labelledby=user-title]")
+    form.find_element(By.NAME, "email").send_keys(MANAGER)
+    Select(form.find_element(By.NAME, "role")).select_by_value("manager")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    link = mailed_link(company, MANAGER, 1, "accept-invite")
+
+    # the manager opens the mailed link, sets a password and is signed in
+    browser.delete_all_cookies()
+    set_password(browser, link, MANAGER_PASSWORD)
+    welcome = wait_for(browser, "p.welcome")
+    assert "password is set" in welcome.text
+    assert MANAGER in browser.find_element(By.ID, "who").text
+    browser.save_screenshot(str(shots / "welcome.png"))
+    browser.get(link)  # the same link again: used, and the page says so
+    dead = wait_for(browser, "[data-state=dead]")
+    assert "used already" in dead.text
+    browser.save_screenshot(str(shots / "link-used.png"))
+
+    # the owner adds an employee and enrols a phone from the QR code on the page
+    as_owner(browser, company)
+    main = open_page(browser, base(company), "employees")
+    form = main.find_element(By.CSS_SELECTOR, "form.employee-form")
+    form.find_element(By.NAME, "name").send_keys("Nikhil Bose")
+    form.find_element(By.NAME, "team").send_keys("North")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(browser, "button.enrol").click()
+    qr = wait_for(browser, "img.qr")
+    eventually(lambda: browser.execute_script("return arguments[0].naturalWidth", qr) > 0, 10)
+    uri = urlsplit(qr_text(qr))
+    query = parse_qs(uri.query)
+    assert uri.scheme == "closecall" and query["server"] == [
+        str(company.stack.ingest.base_url).rstrip("/")
+    ]
+    assert query["code"] == [browser.find_element(By.CSS_SELECTOR, ".enrol-text").text]
+    browser.save_screenshot(str(shots / "enrol-a-phone.png"))
+    device = {"device_id": "hw-nikhil", "brand": "Xiaomi", "model": "Redmi 13", "sdk_int": 34}
+    enrolled = httpx.post(
+        f"{query['server'][0]}/v1/devices/enroll", json={"code": query["code"][0], "device": device}
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    token = enrolled.json()["device_token"]
+    today = datetime.now(ZoneInfo("Asia/Kolkata")).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
+    calls = [
+        {
+            "id": f"nb{i}",
+            "number": f"98100{i:05d}",
+            "type": "outgoing",
+            "duration_s": 60 + i,
+            "started_at": (today + timedelta(minutes=7 * i)).isoformat(),
+        }
+        for i in range(6)
+    ]
+    assert upload(company.stack, token, calls).is_success
+    employee_id = enrolled.json()["employee_id"]
+
+    def stored() -> bool:
+        rows = company.get("/v1/reports/employees", employee_id=employee_id)["items"]
+        return bool(rows) and rows[0]["total_calls"] == len(calls)
+
+    eventually(stored, 60)
+    browser.get("about:blank")
+    main = open_page(browser, base(company), "dashboard")
+    row = main.find_element(By.XPATH, "//tr[td[@data-label='Employee'][text()='Nikhil Bose']]")
+    assert row.find_element(By.CSS_SELECTOR, "td[data-label=Calls]").text == "6"
+    main = open_page(browser, base(company), f"employees?id={employee_id}")
+    phones = main.find_elements(By.CSS_SELECTOR, "td[data-label=Phone]")
+    assert [cell.text for cell in phones] == ["Xiaomi Redmi 13"]
+    browser.save_screenshot(str(shots / "employee.png"))
+
+    # a password reset through the mailed link, then a sign-in with the new password
+    browser.find_element(By.ID, "sign-out").click()
+    wait_for(browser, "a.forgot-link").click()
+    forgot = wait_for(browser, "form.forgot")
+    forgot.find_element(By.NAME, "email").send_keys(MANAGER)
+    forgot.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    eventually(lambda: "on its way" in text_of(browser, "form.forgot [role=status]"), 10)
+    browser.save_screenshot(str(shots / "forgot-password.png"))
+    link = mailed_link(company, MANAGER, 2, "reset-password")
+    set_password(browser, link, MANAGER_PASSWORD + " renewed")
+    refused = wait_for(browser, "form.sign-in .error")
+    assert "password is changed" in refused.text
+    browser.find_element(By.NAME, "password").send_keys(MANAGER_PASSWORD + " renewed")
+    browser.find_element(By.CSS_SELECTOR, "form.sign-in button[type=submit]").click()
+    wait_for(browser, "#nav a")
+    assert MANAGER in browser.find_element(By.ID, "who").text
+
+
+def local(iso: str | None, zone: str) -> str:
+    if not iso:
+        return "—"
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+@pytest.mark.parametrize("zone", ["Asia/Kolkata", "America/Sao_Paulo"])  # +05:30, -03:00
+def test_every_time_shown_is_the_apis_instant_in_the_companys_zone(
+    company: Company, browser: WebDriver, zone: str
+) -> None:
+    session = owner_auth(company.stack, company.code())
+    changed = company.stack.api.patch("/v1/company", json={"timezone": zone}, headers=session)
+    assert changed.status_code == 200, changed.text
+    try:
+        as_owner(browser, company)
+        api_times = {
+            ("devices", "Last seen"): [
+                d["last_seen_at"] for d in company.get("/v1/devices")["items"]
+            ],
+            ("access", "Since"): [
+                u["created_at"]
+                for u in company.stack.api.get("/v1/users", headers=session).json()["items"]
+            ],
+            ("access", "Created"): [k["created_at"] for k in company.get("/v1/api-keys")["items"]],
+        }
+        for (page, column), instants in api_times.items():
+            main = open_page(browser, base(company), page)
+            assert zone in main.find_element(By.CSS_SELECTOR, "p.zone").text
+            cells = main.find_elements(By.CSS_SELECTOR, f"td[data-label='{column}']")
+            assert sorted(c.text for c in cells) == sorted(local(i, zone) for i in instants), page
+        hook = company.get("/v1/hooks")["items"][0]
+        logged = company.get(f"/v1/hooks/{hook['id']}/deliveries")["items"]
+        main = open_page(browser, base(company), "hooks")
+        main.find_element(By.XPATH, "//button[text()='Delivery log']").click()
+        eventually(lambda: text_of(browser, "td[data-label=At]"), 10)
+        cells = browser.find_elements(By.CSS_SELECTOR, "td[data-label=At]")
+        assert sorted(c.text for c in cells) == sorted(local(d["at"], zone) for d in logged)
+    finally:
+        company.stack.api.patch("/v1/company", json={"timezone": "Asia/Kolkata"}, headers=session)
+
+
+ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+def same_cell(shown: Any, written: Any) -> bool:
+    """A file's cell says what the JSON said: the same text (a formula-looking one behind a
+    CSV's leading '), number or truth value, a time the same instant (in the company's zone)."""
+    if shown == "":
+        return written in ("", None)  # a spreadsheet keeps no empty text
+    if isinstance(shown, str) and ISO_TIME.match(shown):
+        return bool(datetime.fromisoformat(str(written)) == datetime.fromisoformat(shown))
+    return bool(written == shown)
+
+
+def test_downloads_equal_the_json_and_a_formula_arrives_as_text(company: Company) -> None:
+    hostile = '=HYPERLINK("http://evil.example","click")'
+    call = one_call("x1", "9000000041", "missed", 12) | {"name": hostile}
+    assert upload(company.stack, company.token, [call]).is_success
+    params = {"from": "2026-03-02", "to": "2026-03-04"}
+
+    def customer_names() -> list[str]:
+        return [c["name"] for c in company.get("/v1/reports/customers", **params)["items"]]
+
+    eventually(lambda: hostile in customer_names(), 60)
+    for path in ("/v1/reports/customers", "/v1/reports/employees", "/v1/calls", "/v1/devices"):
+        shown = company.get(path, **params)["items"]
+        files = {
+            kind: company.stack.api.get(
+                path, params={**params, "format": kind}, headers=company.auth
+            )
+            for kind in ("csv", "xlsx")
+        }
+        assert files["csv"].headers["content-type"].startswith("text/csv")
+        assert "attachment" in files["xlsx"].headers["content-disposition"]
+        as_csv = list(csv.DictReader(io.StringIO(files["csv"].content.decode("utf-8-sig"))))
+        header, *values = openpyxl.load_workbook(io.BytesIO(files["xlsx"].content)).active.values
+        as_xlsx = [dict(zip(header, row, strict=True)) for row in values]
+        assert len(as_csv) == len(as_xlsx) == len(shown) > 0, path
+        for item, text_row, book_row in zip(shown, as_csv, as_xlsx, strict=True):
+            for name, value in item.items():
+                if value is None or isinstance(value, dict | list):
+                    continue
+                assert same_cell(value, book_row[name]), (path, name, value, book_row[name])
+                assert same_cell(str(neutral(value)), text_row[name]), (path, name, value)
+
+    customers = {
+        kind: company.stack.api.get(
+            "/v1/reports/customers", params={**params, "format": kind}, headers=company.auth
+        ).content
+        for kind in ("csv", "xlsx")
+    }
+    assert "'" + hostile in customers["csv"].decode("utf-8-sig").replace('""', '"')
+    sheet = openpyxl.load_workbook(io.BytesIO(customers["xlsx"])).active
+    found = [cell for row in sheet.iter_rows() for cell in row if cell.value == hostile]
+    assert [cell.data_type for cell in found] == ["s"]  # a text cell, never a formula

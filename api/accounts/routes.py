@@ -15,6 +15,7 @@ from api.accounts.service import (
     CompanySettings,
     CompanyView,
     Me,
+    MeServer,
     SignupRequest,
     SignupResponse,
     SubscriptionView,
@@ -25,6 +26,7 @@ from api.policy import Role
 from core.accounts import subscription
 from core.clock import utc_now
 from core.errors import ApiError, error_responses
+from core.mail import mail_configured
 from core.rate_limit import RateLimiter, enforce
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
@@ -126,6 +128,10 @@ def iso(at: datetime | None) -> str | None:
 
 
 @router.get("/me", response_model=Me, responses=AUTHENTICATED)
-def who_am_i(tenant: CurrentTenant, db: Db) -> Me:
+def who_am_i(tenant: CurrentTenant, context: Context, db: Db) -> Me:
     """The company and the credential of the caller: an integration's auth test."""
-    return service.me(db, tenant.company, tenant.key_id, tenant.user_id, utc_now())
+    settings = context.settings
+    server = MeServer(
+        push=settings.fcm_credentials_file is not None, mail=mail_configured(settings)
+    )
+    return service.me(db, tenant.company, tenant.key_id, tenant.user_id, server, utc_now())

@@ -104,12 +104,20 @@ class MeUser(BaseModel):
     totp: bool = Field(description="two-factor sign-in (TOTP) is on")
 
 
+class MeServer(BaseModel):
+    """What this server can do, so a page hides or explains what cannot work here."""
+
+    push: bool = Field(description="FCM is set up: `POST /v1/devices/{id}/sync` can reach phones")
+    mail: bool = Field(description="email goes out: invitations and password resets")
+
+
 class Me(BaseModel):
     """Who is calling: an integration's auth test and connection label."""
 
     company: MeCompany
     user: MeUser | None = Field(description="the signed-in user; null for an API key")
     api_key: MeKey | None = Field(description="the API key; null for a signed-in user")
+    server: MeServer
 
 
 class ApiKeyCreated(ApiKeyView):
@@ -304,7 +312,12 @@ def company_view(db: Connection, company_id: str, now: datetime) -> CompanyView:
 
 
 def me(
-    db: Connection, company: Company, key_id: str | None, user_id: str | None, now: datetime
+    db: Connection,
+    company: Company,
+    key_id: str | None,
+    user_id: str | None,
+    server: MeServer,
+    now: datetime,
 ) -> Me:
     key = db.execute(
         sa.select(api_keys.c.id, api_keys.c.name, api_keys.c.role).where(api_keys.c.id == key_id)
@@ -329,6 +342,7 @@ def me(
         if user
         else None,
         api_key=MeKey(id=key.id, name=key.name, role=key.role) if key else None,
+        server=server,
     )
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
 from api.calls.history import CallPage, after_cursor, call_page, number_filter
 from api.deps import Audit, Context, CurrentTenant, Db
+from api.downloads import DOWNLOADABLE, Downloads
 from api.paging import page_request
 from api.reports.filters import CallFilter, known_employees, parse_types, report_range, report_zone
 from api.reveal import RevealQuery, reveal_keys
@@ -19,12 +20,13 @@ from core.errors import error_responses
 router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=error_responses(401, 422))
 
 
-@router.get("", response_model=CallPage)
+@router.get("", response_model=CallPage, responses=DOWNLOADABLE)
 async def list_calls(
     tenant: CurrentTenant,
     context: Context,
     db: Db,
     audit: Audit,
+    download: Downloads,
     from_: Annotated[
         str | None, Query(alias="from", description="a local date or an RFC 3339 instant")
     ] = None,
@@ -38,7 +40,7 @@ async def list_calls(
     limit: Annotated[int, Query(ge=1, le=1000, description="items per page")] = 100,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
     reveal: RevealQuery = False,
-) -> CallPage:
+) -> Any:
     """The call history, newest first. Without `from`/`to`, all of it."""
     revealed = reveal_keys(tenant, context, reveal)
     zone = report_zone(tenant, tz)  # of the times answered, with or without a range
@@ -77,4 +79,4 @@ async def list_calls(
             "by_number": number is not None,
         }
         audit("numbers.revealed", "/v1/calls", details)
-    return answer
+    return download(answer, CallPage, "calls", zone)

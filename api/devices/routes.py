@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
@@ -10,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.deps import Context, CurrentTenant, Db
 from api.devices import service
 from api.devices.service import DeviceList, SyncSent
+from api.downloads import DOWNLOADABLE, Downloads
 from api.flags import Flag
 from core.clock import utc_now
 from core.errors import error_responses
@@ -17,12 +19,13 @@ from core.errors import error_responses
 router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=error_responses(401, 404, 422))
 
 
-@router.get("", response_model=DeviceList)
+@router.get("", response_model=DeviceList, responses=DOWNLOADABLE)
 async def list_devices(
     tenant: CurrentTenant,
     db: Db,
+    download: Downloads,
     revoked: Annotated[Flag, Query(description="include revoked devices")] = False,
-) -> DeviceList:
+) -> Any:
     company = tenant.company
     items = await run_in_threadpool(
         service.list_devices,
@@ -34,7 +37,8 @@ async def list_devices(
         utc_now(),
         tenant.employee_ids,
     )
-    return DeviceList.model_validate({"items": items, "stale_after_s": company.stale_after_s})
+    answer = DeviceList.model_validate({"items": items, "stale_after_s": company.stale_after_s})
+    return download(answer, DeviceList, "devices", ZoneInfo(company.timezone))
 
 
 @router.delete("/{device_id}", status_code=204, response_class=Response)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Response
 
 from api.deps import Audit, Context, CurrentTenant, Db
+from api.downloads import DOWNLOADABLE, Downloads
 from api.employees import service
 from api.employees.service import (
     Employee,
@@ -30,15 +32,16 @@ def create_employee(body: EmployeeCreate, tenant: CurrentTenant, db: Db) -> Empl
     return service.create_employee(db, tenant.company.id, body, utc_now())
 
 
-@router.get("/v1/employees", response_model=EmployeeList)
+@router.get("/v1/employees", response_model=EmployeeList, responses=DOWNLOADABLE)
 def list_employees(
     tenant: CurrentTenant,
     db: Db,
+    download: Downloads,
     archived: Annotated[Flag, Query(description="include archived employees")] = False,
-) -> EmployeeList:
-    return EmployeeList(
-        items=service.list_employees(db, tenant.company.id, archived, tenant.employee_ids)
-    )
+) -> Any:
+    found = service.list_employees(db, tenant.company.id, archived, tenant.employee_ids)
+    answer = EmployeeList(items=found)
+    return download(answer, EmployeeList, "employees", ZoneInfo(tenant.company.timezone))
 
 
 @router.get("/v1/employees/{employee_id}", response_model=Employee)

@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.context import ApiContext
 from api.deps import Context, CurrentTenant, Db
+from api.downloads import DOWNLOADABLE, Downloads
 from api.employees.service import report_staff
 from api.flags import Flag
 from api.leads import service
@@ -237,12 +238,17 @@ def remove_lead(
     return Response(status_code=204)
 
 
-@router.get("/v1/reports/leads", response_model=m.LeadsReport, tags=["reports"])
-async def leads_report(tenant: LeadsTenant, db: Db, rng: Range, f: ReportFilter) -> dict[str, Any]:
+@router.get(
+    "/v1/reports/leads", response_model=m.LeadsReport, tags=["reports"], responses=DOWNLOADABLE
+)
+async def leads_report(
+    tenant: LeadsTenant, db: Db, rng: Range, f: ReportFilter, download: Downloads
+) -> Any:
     """Per employee: the leads assigned to them, by status as of the range end, and the calls
     in range with those leads' numbers."""
     staff = report_staff(db, tenant.company.id, f.employee_ids)
     assigned = service.assigned_numbers(db, tenant.company.id, [e["id"] for e in staff])
     calls = await run_in_threadpool(lead_client_calls, tenant.clickhouse, f)
     shown = [e for e in staff if e["archived_at"] is None or assigned.get(e["id"])]
-    return {"range": rng.as_json(), "items": leads_rows(shown, assigned, calls)}
+    answer = {"range": rng.as_json(), "items": leads_rows(shown, assigned, calls)}
+    return download(answer, m.LeadsReport, "leads", rng.zone)

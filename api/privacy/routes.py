@@ -4,7 +4,8 @@ api/privacy/service.py, HTTP out."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, BackgroundTasks, Query
 from fastapi.concurrency import run_in_threadpool
@@ -12,6 +13,7 @@ from fastapi.responses import FileResponse
 
 from api.audit.log import AuditFilter, AuditPage, entries
 from api.deps import Audit, Context, CurrentTenant, Db
+from api.downloads import DOWNLOADABLE, Downloads
 from api.leads.routes import push_leads
 from api.paging import next_cursor, page_request
 from api.privacy import service
@@ -23,10 +25,11 @@ from core.errors import error_responses
 router = APIRouter(tags=["privacy"], responses=error_responses(401, 402, 403, 422))
 
 
-@router.get("/v1/audit", response_model=AuditPage)
+@router.get("/v1/audit", response_model=AuditPage, responses=DOWNLOADABLE)
 def audit_log(
     tenant: CurrentTenant,
     db: Db,
+    download: Downloads,
     limit: Annotated[int, Query(ge=1, le=1000, description="items per page")] = 100,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
     action: Annotated[
@@ -37,7 +40,7 @@ def audit_log(
         str | None, Query(alias="from", description="a local date (company zone) or RFC 3339")
     ] = None,
     to: Annotated[str | None, Query(description="a local date (inclusive) or RFC 3339")] = None,
-) -> AuditPage:
+) -> Any:
     """Who did what, newest first: numbers revealed, exports, erasures, keys, users and roles,
     subscription changes, failed logins. Append-only: no route changes or deletes an entry."""
     only = AuditFilter(action=action, actor_id=actor_id)
@@ -45,7 +48,8 @@ def audit_log(
         span = report_range(tenant, from_, to, None)
         only = replace(only, since=span.start, until=span.end)
     items, after = entries(db, tenant.company.id, page_request(limit, cursor), only)
-    return AuditPage(items=items, next_cursor=next_cursor(after))
+    answer = AuditPage(items=items, next_cursor=next_cursor(after))
+    return download(answer, AuditPage, "audit", ZoneInfo(tenant.company.timezone))
 
 
 @router.post("/v1/privacy/erasures", status_code=202, response_model=ErasureView)

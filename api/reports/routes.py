@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.audit.log import AuditWriter
 from api.deps import Audit, Context, CurrentTenant, Db
+from api.downloads import DOWNLOADABLE, Downloads
 from api.employees.service import report_staff
 from api.flags import Flag
 from api.paging import SortKey, next_cursor, page_request
@@ -58,16 +59,18 @@ def revealed_listing(
     return listing(rng, result)
 
 
-@router.get("/summary", response_model=m.Summary)
-async def summary(tenant: CurrentTenant, rng: Range, f: ReportFilter) -> dict[str, Any]:
+@router.get("/summary", response_model=m.Summary, responses=DOWNLOADABLE)
+async def summary(tenant: CurrentTenant, rng: Range, f: ReportFilter, download: Downloads) -> Any:
     """Basic counts, longest call, never attended and not picked up clients, working time."""
-    return {"range": rng.as_json(), **await run_in_threadpool(q.summary, tenant.clickhouse, f, rng)}
+    found = await run_in_threadpool(q.summary, tenant.clickhouse, f, rng)
+    answer = {"range": rng.as_json(), **found}
+    return download(answer, m.Summary, "summary", rng.zone, rows=None)
 
 
-@router.get("/employees", response_model=m.EmployeesReport)
+@router.get("/employees", response_model=m.EmployeesReport, responses=DOWNLOADABLE)
 async def employee_report(
-    tenant: CurrentTenant, db: Db, rng: Range, f: ReportFilter
-) -> dict[str, Any]:
+    tenant: CurrentTenant, db: Db, rng: Range, f: ReportFilter, download: Downloads
+) -> Any:
     """One row per employee (all of them, or those selected) with counts and working time;
     archived employees only for a range with calls of theirs."""
     staff = report_staff(db, tenant.company.id, f.employee_ids)
@@ -78,14 +81,16 @@ async def employee_report(
         for row in rows
         if row["employee_id"] not in archived or row["total_calls"] or row["working_s"]
     ]
-    return {"range": rng.as_json(), "items": items}
+    answer = {"range": rng.as_json(), "items": items}
+    return download(answer, m.EmployeesReport, "employees", rng.zone)
 
 
-@router.get("/analytics", response_model=m.Analytics)
+@router.get("/analytics", response_model=m.Analytics, responses=DOWNLOADABLE)
 async def analytics(
     tenant: CurrentTenant,
     rng: Range,
     f: ReportFilter,
+    download: Downloads,
     group_by: GroupBy = "day",
     unique_clients: Annotated[
         Flag,
@@ -94,69 +99,91 @@ async def analytics(
             "of calls; the distinct count is most of the report's cost"
         ),
     ] = True,
-) -> dict[str, Any]:
+) -> Any:
     """The basic counts per bucket; day and hour series include empty buckets."""
     series = await run_in_threadpool(
         q.analytics, tenant.clickhouse, f, rng, group_by, unique_clients
     )
-    return {"range": rng.as_json(), "group_by": group_by, "series": series}
+    answer = {"range": rng.as_json(), "group_by": group_by, "series": series}
+    return download(answer, m.Analytics, f"analytics-{group_by}", rng.zone, rows="series")
 
 
-@router.get("/never-attended", response_model=m.NeverAttended, response_model_exclude_unset=True)
+@router.get(
+    "/never-attended",
+    response_model=m.NeverAttended,
+    response_model_exclude_unset=True,
+    responses=DOWNLOADABLE,
+)
 async def never_attended(
     tenant: CurrentTenant,
     context: Context,
     audit: Audit,
     rng: Range,
     f: ReportFilter,
+    download: Downloads,
     callback_within_h: CallbackWithin = None,
     limit: Limit = 100,
     cursor: Cursor = None,
     reveal: RevealQuery = False,
-) -> dict[str, Any]:
+) -> Any:
     """Clients with a missed/rejected call that nobody answered or called back (METRICS.md)."""
     page = page_request(limit, cursor)
     keys = reveal_keys(tenant, context, reveal)
     result = await run_in_threadpool(
         q.never_attended, tenant.clickhouse, f, rng, page, callback_within_h, keys
     )
-    return revealed_listing(audit, "/v1/reports/never-attended", rng, result, keys)
+    answer = revealed_listing(audit, "/v1/reports/never-attended", rng, result, keys)
+    return download(answer, m.NeverAttended, "never-attended", rng.zone)
 
 
-@router.get("/not-picked-up", response_model=m.NotPickedUp)
+@router.get("/not-picked-up", response_model=m.NotPickedUp, responses=DOWNLOADABLE)
 async def not_picked_up(
     tenant: CurrentTenant,
     context: Context,
     audit: Audit,
     rng: Range,
     f: ReportFilter,
+    download: Downloads,
     limit: Limit = 100,
     cursor: Cursor = None,
     reveal: RevealQuery = False,
-) -> dict[str, Any]:
+) -> Any:
     """Clients who did not pick up an outgoing call and were never connected afterwards."""
     page = page_request(limit, cursor)
     keys = reveal_keys(tenant, context, reveal)
     result = await run_in_threadpool(q.not_picked_up, tenant.clickhouse, f, rng, page, keys)
-    return revealed_listing(audit, "/v1/reports/not-picked-up", rng, result, keys)
+    answer = revealed_listing(audit, "/v1/reports/not-picked-up", rng, result, keys)
+    return download(answer, m.NotPickedUp, "not-picked-up", rng.zone)
 
 
-@router.get("/customers", response_model=m.Customers)
+@router.get("/customers", response_model=m.Customers, responses=DOWNLOADABLE)
 async def customers(
-    tenant: CurrentTenant, rng: Range, f: ReportFilter, limit: Limit = 100, cursor: Cursor = None
-) -> dict[str, Any]:
+    tenant: CurrentTenant,
+    rng: Range,
+    f: ReportFilter,
+    download: Downloads,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Any:
     """Every client with at least one call in range, most recent first."""
     page = page_request(limit, cursor)
-    return listing(rng, await run_in_threadpool(q.customers, tenant.clickhouse, f, rng, page))
+    found = await run_in_threadpool(q.customers, tenant.clickhouse, f, rng, page)
+    return download(listing(rng, found), m.Customers, "customers", rng.zone)
 
 
-@router.get("/working-hours", response_model=m.WorkingHours)
+@router.get("/working-hours", response_model=m.WorkingHours, responses=DOWNLOADABLE)
 async def working_hours(
-    tenant: CurrentTenant, rng: Range, f: ReportFilter, limit: Limit = 100, cursor: Cursor = None
-) -> dict[str, Any]:
+    tenant: CurrentTenant,
+    rng: Range,
+    f: ReportFilter,
+    download: Downloads,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Any:
     """Per employee and local day: first and last activity, working and talk time (a page of
     them, by day); team totals over the whole range."""
     page = page_request(limit, cursor, DAY_ORDINALS)
     result = await run_in_threadpool(q.working_days, tenant.clickhouse, f, rng, page)
     team = await run_in_threadpool(q.team_totals, tenant.clickhouse, f, rng)
-    return {**listing(rng, result), "team": team}
+    answer = {**listing(rng, result), "team": team}
+    return download(answer, m.WorkingHours, "working-hours", rng.zone)

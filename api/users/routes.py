@@ -3,10 +3,14 @@ api/users/service.py, HTTP out."""
 
 from __future__ import annotations
 
+from typing import Any
+from zoneinfo import ZoneInfo
+
 from fastapi import APIRouter, Request, Response
 
 from api.auth.passwords import hash_password
 from api.deps import Audit, Context, CurrentTenant, Db, client_ip
+from api.downloads import DOWNLOADABLE, Downloads
 from api.users import service
 from api.users.service import (
     AcceptInvite,
@@ -38,9 +42,10 @@ def invite_user(
     return user
 
 
-@router.get("/v1/users", response_model=UserList, responses=OWNER_ERRORS)
-def list_users(tenant: CurrentTenant, db: Db) -> UserList:
-    return UserList(items=service.list_users(db, tenant.company.id))
+@router.get("/v1/users", response_model=UserList, responses={**OWNER_ERRORS, **DOWNLOADABLE})
+def list_users(tenant: CurrentTenant, db: Db, download: Downloads) -> Any:
+    answer = UserList(items=service.list_users(db, tenant.company.id))
+    return download(answer, UserList, "users", ZoneInfo(tenant.company.timezone))
 
 
 @router.patch("/v1/users/{user_id}", response_model=UserView, responses=OWNER_ERRORS)

@@ -100,6 +100,8 @@ def carry_out(
         plans.append(mutations.devices_plan(erasure.company_id, erasure.devices))
     for plan in plans:
         mutations.run(clickhouse, plan, timeout_s)
+    # before `done`: no page image of the control plane's deleted rows outlives it
+    forget_deleted(engine)
     with engine.begin() as conn:
         erasures.finished(conn, erasure.id, now)
         done = erasures.find(conn, erasure.company_id, erasure.id)
@@ -113,7 +115,6 @@ def carry_out(
             now,
             {"kind": erasure.kind, "counts": done.counts if done else {}},
         )
-    forget_deleted(engine)
     log.info("erasure %s of company %s done", erasure.id, erasure.company_id)
 
 

@@ -8,6 +8,7 @@ import * as leads from "./leads.js";
 import * as admin from "./admin.js";
 import * as account from "./account.js";
 import { employeesPage } from "./people.js";
+import { auditPage, companyPage } from "./company.js";
 import { forgotPage, linkFromUrl, linkPage } from "./links.js";
 
 const RANK = { viewer: 1, manager: 2, admin: 3, owner: 4 };
@@ -16,14 +17,18 @@ const PAGES = [
   { path: "dashboard", title: "Dashboard", role: "viewer", render: reports.dashboard },
   { path: "never-attended", title: "Never attended", role: "viewer", render: reports.neverAttended },
   { path: "not-picked-up", title: "Not picked up", role: "viewer", render: reports.notPickedUp },
+  { path: "customers", title: "Customers", role: "viewer", render: reports.customers },
   { path: "calls", title: "Call history", role: "viewer", render: reports.callHistory },
   { path: "working-hours", title: "Working hours", role: "viewer", render: reports.workingHours },
   { path: "employees", title: "Employees", role: "viewer", render: employeesPage },
   { path: "devices", title: "Devices", role: "viewer", render: fleet.devices },
   { path: "leads", title: "Leads", role: "viewer", plan: "basic_lead", render: leads.leads },
+  { path: "leads-report", title: "Leads report", role: "viewer", plan: "basic_lead", render: leads.leadsReport },
   { path: "hooks", title: "Webhooks", role: "admin", render: admin.hooks },
   { path: "access", title: "Users and API keys", role: "admin", render: admin.access },
   { path: "privacy", title: "Privacy", role: "owner", render: admin.privacy },
+  { path: "company", title: "Company", role: "admin", render: companyPage },
+  { path: "audit", title: "Audit log", role: "admin", render: auditPage },
   { path: "account", title: "Your sign-in", role: "viewer", render: account.account },
 ];
 
@@ -38,6 +43,7 @@ function shown(page) {
 
 function signInForm(message, known = "") {
   document.getElementById("top").hidden = true;
+  document.getElementById("foot").hidden = true;
   const main = document.getElementById("main");
   main.dataset.page = "sign-in";
   const email = h("input", { type: "email", name: "email", autocomplete: "username", required: true, value: known });
@@ -88,7 +94,8 @@ async function afterLink(email, password, purpose) {
     signInForm(errorText(error), email);
     return;
   }
-  location.replace("/console/#/account?welcome=1");
+  history.replaceState(null, "", "/console/#/account?welcome=1");
+  await start();
 }
 
 function navigation() {
@@ -98,6 +105,9 @@ function navigation() {
   );
   document.getElementById("who").textContent = `${me.user.email} · ${me.user.role} · ${me.company.name}`;
   document.getElementById("top").hidden = false;
+  const foot = document.getElementById("foot");
+  foot.textContent = me.company.privacy_contact ? `Privacy questions: ${me.company.privacy_contact}` : "";
+  foot.hidden = !me.company.privacy_contact;
 }
 
 let current = 0;  // the latest navigation: an earlier page still loading must not overwrite it

@@ -1,6 +1,6 @@
 // Leads: lists by status, assignment, and a CSV import checked by a dry run before anything is
 // written (the API's own dry run: the same answer the import would give, nothing stored).
-import { api, attempt, errorText, field, h, integer, nameOf, pager, phone, employees, say, select, table, when } from "./lib.js";
+import { api, attempt, downloads, duration, errorText, field, h, integer, nameOf, pager, phone, employees, rangeFilters, say, select, table, when } from "./lib.js";
 
 const STATUSES = [["", "Every status"], ["new", "New"], ["attempted", "Attempted"], ["connected", "Connected"]];
 
@@ -99,4 +99,27 @@ export async function leads({ may }) {
   filters.addEventListener("submit", (event) => { event.preventDefault(); list.first(); });
   await list.first();
   return h("div", null, may("manager") ? importForm(list.first) : null, h("h2", null, "Leads"), filters, list.node);
+}
+
+// The leads report: per employee, the leads assigned now by status, and the calls with them.
+export async function leadsReport() {
+  const { form, filter } = await rangeFilters();
+  const { items } = await api("/v1/reports/leads", { params: filter });
+  return h(
+    "div", null, form,
+    table(
+      [
+        { label: "Employee", value: (r) => r.name, sort: (r) => r.name },
+        { label: "Assigned", value: (r) => integer(r.assigned), sort: (r) => r.assigned },
+        { label: "New", value: (r) => integer(r.new), sort: (r) => r.new },
+        { label: "Attempted", value: (r) => integer(r.attempted), sort: (r) => r.attempted },
+        { label: "Connected", value: (r) => integer(r.connected), sort: (r) => r.connected },
+        { label: "Calls", value: (r) => integer(r.calls), sort: (r) => r.calls },
+        { label: "Connected calls", value: (r) => integer(r.connected_calls), sort: (r) => r.connected_calls },
+        { label: "Talk time", value: (r) => duration(r.talk_time_s), sort: (r) => r.talk_time_s },
+      ],
+      items, { caption: "Leads by employee", empty: "No lead is assigned." },
+    ),
+    downloads("/v1/reports/leads", filter, "the leads report"),
+  );
 }

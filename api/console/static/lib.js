@@ -139,9 +139,37 @@ export function say(message, kind = "info") {
   status.textContent = message;
 }
 
+// What went wrong, in words a manager understands (the API's code stays in data-code for
+// support); the API's own message when there is no better one.
+const PLAIN = {
+  invalid_credentials: "The email or the password is wrong.",
+  otp_required: "Enter the 6-digit code your authenticator app shows (two-factor sign-in is on).",
+  too_many_requests: "Too many attempts: wait a few minutes, then try again.",
+  forbidden: "Your role does not allow this.",
+  team_limited: "This covers every team, so only users without a team limit can do it.",
+  plan_required: "This needs the plan with leads (basic_lead).",
+  subscription_inactive: "The subscription has ended: the owner can reactivate it on the Company page.",
+  mail_unavailable: "This server cannot send email: ask your administrator to set it up.",
+  busy: "The server is busy: try again in a moment.",
+  csrf_failed: "This page is out of date: reload it and try again.",
+};
+
 export function errorText(error) {
-  const field = error.field ? ` (${error.field})` : "";
-  return `${error.status || ""} ${error.code || "error"}${field}: ${error.message}`.trim();
+  if (PLAIN[error.code]) return PLAIN[error.code];
+  if (error.status === 422 && error.fields.length) {
+    return error.fields.map((f) => `${f.path.replace(/_/g, " ")}: ${f.message}`).join("; ");
+  }
+  if (!error.status) return "The server cannot be reached: check the connection and try again.";
+  return error.message.charAt(0).toUpperCase() + error.message.slice(1);
+}
+
+// "Download CSV · XLSX" of what a table shows: the same route and filters, as a file
+export function downloads(path, params, what) {
+  const link = (format) => h("a", {
+    href: path + query({ ...params, cursor: undefined, format }), download: "", class: `download ${format}`,
+    "aria-label": `Download ${what} as ${format.toUpperCase()}`,
+  }, format.toUpperCase());
+  return h("p", { class: "downloads" }, "Download: ", link("csv"), " · ", link("xlsx"));
 }
 
 // A labelled control: every input of the console has a visible label.
@@ -223,11 +251,30 @@ export function nameOf(list, id) {
   return found ? found.name : id;
 }
 
+// The usual ranges, as the company's calendar has them
+function monthStart(monthsBack) {
+  const [year, month] = daysAgo(0).split("-").map(Number);
+  const date = new Date(Date.UTC(year, month - 1 - monthsBack, 1));
+  return date.toISOString().slice(0, 10);
+}
+function dayBefore(iso) {
+  const date = new Date(`${iso}T00:00:00Z`);
+  date.setUTCDate(date.getUTCDate() - 1);
+  return date.toISOString().slice(0, 10);
+}
+const PRESETS = [
+  ["Today", () => [daysAgo(0), daysAgo(0)]],
+  ["Yesterday", () => [daysAgo(1), daysAgo(1)]],
+  ["Last 7 days", () => [daysAgo(6), daysAgo(0)]],
+  ["This month", () => [monthStart(0), daysAgo(0)]],
+  ["Last month", () => [monthStart(1), dayBefore(monthStart(0))]],
+];
+
 // Range and team/employee filters: the API's `from`, `to` (local dates, inclusive) and
 // `employee_id` (a team is the ids of its employees).
-export async function rangeFilters(extra = []) {
+export async function rangeFilters(extra = [], { people = true } = {}) {
   const params = hashParams();
-  const staff = await employees();
+  const staff = people ? await employees() : [];
   const teams = [...new Set(staff.map((e) => e.team).filter(Boolean))].sort();
   const from = h("input", { type: "date", name: "from", value: params.get("from") || daysAgo(6), required: true });
   const to = h("input", { type: "date", name: "to", value: params.get("to") || daysAgo(0), required: true });
@@ -235,9 +282,17 @@ export async function rangeFilters(extra = []) {
   const employee = select(
     "employee_id", [["", "All employees"], ...staff.map((e) => [e.id, e.name])], params.get("employee_id") || "",
   );
+  const presets = h("div", { class: "presets", role: "group", "aria-label": "Range" },
+    PRESETS.map(([name, range]) => h("button", {
+      type: "button", class: "preset", onclick: () => {
+        [from.value, to.value] = range();
+        form.requestSubmit();
+      },
+    }, name)));
   const form = h(
     "form", { class: "filters", "aria-label": "Filters" },
-    field("From", from), field("To", to), field("Team", team), field("Employee", employee),
+    presets,
+    field("From", from), field("To", to), people ? [field("Team", team), field("Employee", employee)] : null,
     extra.map(([label, control]) => field(label, control)),
     h("button", { type: "submit" }, "Show"),
   );
@@ -249,7 +304,7 @@ export async function rangeFilters(extra = []) {
   const chosen = Object.fromEntries(new FormData(form));
   let ids = chosen.employee_id ? [chosen.employee_id] : [];
   if (!ids.length && chosen.team) ids = staff.filter((e) => e.team === chosen.team).map((e) => e.id);
-  const filter = { from: chosen.from, to: chosen.to, employee_id: ids };
+  const filter = people ? { from: chosen.from, to: chosen.to, employee_id: ids } : { from: chosen.from, to: chosen.to };
   for (const [, control] of extra) filter[control.name] = chosen[control.name];
   return { form, filter, staff };
 }

@@ -15,7 +15,8 @@ export function linkFromUrl() {
   const name = location.pathname.replace(/^\/console\/?/, "").replace(/\/$/, "");
   if (!LINK_PAGES[name]) return null;
   const token = new URLSearchParams(location.hash.replace(/^#/, "")).get("token") || "";
-  history.replaceState(null, "", location.pathname);  // out of the address bar and the history
+  // out of the address bar and the history; what follows (a sign-in) is the console itself
+  history.replaceState(null, "", "/console/");
   return { name, token, ...LINK_PAGES[name] };
 }
 
@@ -25,6 +26,7 @@ function card(titleText, ...content) {
 
 function show(node) {
   document.getElementById("top").hidden = true;
+  document.getElementById("foot").hidden = true;
   const main = document.getElementById("main");
   main.replaceChildren(node);
   main.dataset.page = "link";

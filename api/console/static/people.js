@@ -73,7 +73,9 @@ async function employeePage(id, { may }) {
     type: "button", class: "enrol", disabled: !employee.tracking_enabled || Boolean(employee.archived_at),
     onclick: async () => {
       const made = await attempt("Scan the code with the phone.", () => api(`/v1/employees/${id}/enrollment-codes`, { method: "POST" }));
-      if (made) code.replaceChildren(codePanel(made));
+      if (!made) return;
+      code.replaceChildren(codePanel(made));
+      code.scrollIntoView({ block: "center" });
     },
   }, "Enrol a phone");
   await refresh();
@@ -101,11 +103,11 @@ function toggle(e, name, label, refresh) {
 
 function teamsPanel(items, refresh) {
   const teams = [...new Set(items.map((e) => e.team).filter(Boolean))].sort();
-  const from = h("select", { name: "team" }, teams.map((t) => h("option", { value: t }, t)));
+  const from = h("select", { name: "rename_from" }, teams.map((t) => h("option", { value: t }, t)));
   const to = text("new_name", "", { required: true });
   const form = h("form", { class: "create teams" }, h("h2", null, "Teams"),
     h("p", { class: "help" }, `${teams.length ? teams.join(", ") : "No team yet"}. A team is made by giving an employee its name; move people by editing their team.`),
-    teams.length ? h("div", { class: "row" }, field("Team", from), field("New name", to), h("button", { type: "submit" }, "Rename")) : null);
+    teams.length ? h("div", { class: "row" }, field("Team to rename", from), field("New name", to), h("button", { type: "submit" }, "Rename")) : null);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (await attempt(`Team renamed to ${to.value}.`, () => api("/v1/teams/rename", { method: "POST", json: { name: from.value, new_name: to.value } }))) {

@@ -1,6 +1,6 @@
 // The report pages: dashboard, the two callback lists, call history, working hours. Each shows
 // what the report API answers for the filters in the URL, nothing computed here.
-import { api, duration, errorText, h, hashParams, integer, nameOf, pager, phone, rangeFilters, say, select, table, when } from "./lib.js";
+import { api, downloads, duration, errorText, h, hashParams, integer, nameOf, pager, phone, rangeFilters, say, select, table, when } from "./lib.js";
 
 const TYPES = ["incoming", "outgoing", "missed", "rejected", "voicemail", "blocked", "answered_externally"];
 const COLOURS = {
@@ -117,7 +117,7 @@ export async function dashboard() {
   return h(
     "div", null, form, tiles(TILES, summary, "Totals"),
     h("div", { class: "charts" }, byDay(days.series), byHour(hours.series)),
-    employeeTable(staff.items),
+    employeeTable(staff.items), downloads("/v1/reports/employees", filter, "the employees table"),
   );
 }
 
@@ -139,9 +139,9 @@ function revealControl(may, reveal) {
 
 // Never attended / not picked up: a client per row, newest first; admins may reveal numbers
 // (the API records each reveal in the audit log).
-function clientList(path, columns, { may }) {
+function clientList(path, columns, { may }, extra = []) {
   return async () => {
-    const { form, filter, staff } = await rangeFilters();
+    const { form, filter, staff } = await rangeFilters(extra);
     let reveal = false;
     const list = pager(
       (cursor) => api(path, { params: { ...filter, cursor, reveal: reveal || undefined } }),
@@ -156,14 +156,26 @@ function clientList(path, columns, { may }) {
       ),
     );
     await list.first();
-    return h("div", null, form, revealControl(may, () => { reveal = true; return list.first(); }), list.node);
+    return h("div", null, form, revealControl(may, () => { reveal = true; return list.first(); }),
+      downloads(path, filter, "this list"), list.node);
   };
 }
+
+// A missed call counts as attended when someone connected with the client within this window
+const WINDOWS = [["", "Ever (in the range)"], ["1", "Within 1 hour"], ["4", "Within 4 hours"], ["24", "Within 24 hours"], ["48", "Within 48 hours"]];
 
 export const neverAttended = (context) => clientList("/v1/reports/never-attended", [
   { label: "Missed", value: (r) => integer(r.missed_count) },
   { label: "Last missed", value: (r) => when(r.last_missed_at) },
-], context)();
+], context, [["Called back", select("callback_within_h", WINDOWS, hashParams().get("callback_within_h") || "")]])();
+
+export const customers = (context) => clientList("/v1/reports/customers", [
+  { label: "Calls", value: (r) => integer(r.total_calls) },
+  { label: "Connected", value: (r) => integer(r.connected) },
+  { label: "Talk time", value: (r) => duration(r.talk_time_s) },
+  { label: "First call", value: (r) => when(r.first_call_at) },
+  { label: "Last call", value: (r) => when(r.last_call_at) },
+], { may: () => false })();
 
 export const notPickedUp = (context) => clientList("/v1/reports/not-picked-up", [
   { label: "Attempts", value: (r) => integer(r.attempts) },
@@ -175,6 +187,8 @@ export async function callHistory({ may }) {
   const type = select("type", [["", "Every type"], ...TYPES.map((t) => [t, label(t)])], params.get("type") || "");
   const number = h("input", { type: "search", name: "number", inputmode: "tel", value: params.get("number") || "" });
   const { form, filter, staff } = await rangeFilters([["Type", type], ["Number", number]]);
+  const { number: _number, ...summed } = filter;  // the summary has no number filter
+  const totals = filter.number ? null : await api("/v1/reports/summary", { params: summed });
   let reveal = false;
   const list = pager(
     (cursor) => api("/v1/calls", { params: { ...filter, cursor, limit: 50, reveal: reveal || undefined } }),
@@ -192,7 +206,10 @@ export async function callHistory({ may }) {
     ),
   );
   await list.first();
-  return h("div", null, form, revealControl(may, () => { reveal = true; return list.first(); }), list.node);
+  const total = totals && h("p", { class: "totals" },
+    `${integer(totals.total_calls)} calls, ${integer(totals.connected)} connected, talk time ${duration(totals.talk_time_s)}, ${integer(totals.unique_clients)} clients in this range.`);
+  return h("div", null, form, total, revealControl(may, () => { reveal = true; return list.first(); }),
+    downloads("/v1/calls", { ...filter, limit: 1000 }, "this page of calls (up to 1,000)"), list.node);
 }
 
 export async function workingHours() {
@@ -218,5 +235,6 @@ export async function workingHours() {
     ),
   );
   await list.first();
-  return h("div", null, form, tiles(TEAM_TILES, team, "Team totals"), list.node);
+  return h("div", null, form, tiles(TEAM_TILES, team, "Team totals"),
+    downloads("/v1/reports/working-hours", { ...filter, limit: 1000 }, "working hours"), list.node);
 }

@@ -21,12 +21,12 @@ REPORT_SHAPES = {
 # p95 needs enough samples to mean something: of the full run's 40 it is the third slowest, so
 # one stall of this shared machine does not decide it (the quick run keeps under 5 minutes)
 REPORT_REPEATS = {"tiny": 3, "quick": 20, "full": 40}
-HOOK_EVENTS = {"tiny": 200, "quick": 5_000, "full": 20_000}  # each to 4 hooks
-HOOK_LATENCY_S = {"tiny": 3.0, "quick": 20.0, "full": 60.0}
+HOOK_EVENTS = {"tiny": 100, "quick": 5_000, "full": 20_000}  # each to 4 hooks
+HOOK_LATENCY_S = {"tiny": 1.5, "quick": 20.0, "full": 60.0}
 EXPORT_CALLS = {"tiny": 5_000, "quick": 1_000_000, "full": 1_000_000}
 DASHBOARD_CALLS = {"tiny": 20_000, "quick": 1_000_000, "full": 5_000_000}
 DASHBOARD_LOADS = {"tiny": 2, "quick": 5, "full": 10}
-IDLE_SECONDS = {"tiny": 10.0, "quick": 60.0, "full": 60.0}
+IDLE_SECONDS = {"tiny": 3.0, "quick": 60.0, "full": 60.0}
 PIPELINE_SCALES = {"tiny": pipeline.TINY, "quick": pipeline.QUICK, "full": pipeline.FULL}
 
 

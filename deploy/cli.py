@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -105,11 +106,14 @@ def cmd_openapi(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_fleet(args: argparse.Namespace, settings: Settings) -> None:
-    from deploy.fleet import FleetConfig, run_fleet
+    from deploy.fleet import DEMO, FleetConfig, run_fleet
 
-    config = FleetConfig(
-        phones=args.phones, calls_per_hour=args.calls_per_hour, backfill_days=args.backfill_days
-    )
+    if args.calls_per_hour is None:  # a sales team's working days
+        config = replace(DEMO, phones=args.phones, backfill_days=args.backfill_days)
+    else:  # a steady rate around the clock
+        config = FleetConfig(
+            phones=args.phones, calls_per_hour=args.calls_per_hour, backfill_days=args.backfill_days
+        )
     run_fleet(settings, config, api_key=fleet_api_key(settings, args.api_key_file))
 
 
@@ -133,7 +137,11 @@ def tool_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     fleet.add_argument("--phones", type=int, default=5, help="phones to enrol (default 5)")
     fleet.add_argument(
-        "--calls-per-hour", type=float, default=240.0, help="calls per phone per hour (240)"
+        "--calls-per-hour",
+        type=float,
+        default=None,
+        help="a steady rate per phone, day and night; default: each rep 40-120 calls a working "
+        "day, 09:00-19:00 in the company's zone",
     )
     fleet.add_argument(
         "--backfill-days", type=int, default=0, help="past working days of calls to upload first"

@@ -1,5 +1,6 @@
 """A simulated fleet of phones: enrols devices for a company and uploads realistic call logs.
-The same code drives `make up` (5 phones) and the benchmarks (scaled by FleetConfig)."""
+The same code drives `make up` (DEMO: a sales team's working days) and the benchmarks (a steady
+rate around the clock, scaled by FleetConfig)."""
 
 from __future__ import annotations
 
@@ -48,10 +49,22 @@ FIRST_NAMES = [
 NO_NUMBER = ["", "-1", "PRIVATE"]
 
 
+REP_NAMES = [
+    ("Asha Rao", "North"),
+    ("Ravi Kumar", "South"),
+    ("Priya Nair", "North"),
+    ("Arjun Mehta", "South"),
+    ("Kavya Iyer", "North"),
+    ("Vikram Singh", "South"),
+    ("Sneha Patil", "North"),
+    ("Rahul Das", "South"),
+]
+
+
 @dataclass(frozen=True, slots=True)
 class FleetConfig:
     phones: int = 5
-    calls_per_hour: float = 120.0  # per phone
+    calls_per_hour: float = 120.0  # per phone, around the clock (without `working_day`)
     upload_interval_s: float = 5.0
     batch_max: int = 100
     clients: int = 60  # distinct customer numbers the company talks to
@@ -60,6 +73,32 @@ class FleetConfig:
     offline_burst_s: float = 0.0  # phones come back online holding this long a backlog
     status_interval_s: float = 60.0  # device status reports (battery, location); 0: none
     seed: int = 7
+    # a sales team's day instead of a steady rate: each phone makes a number of calls drawn
+    # from `daily_calls`, between these local hours only; a missed client is called back
+    # (within 3 h) with `callback_share`; the last `quiet_phones` phones upload their history
+    # and then fall silent (a stale phone on Devices); reps named and split into two teams
+    working_day: tuple[int, int] | None = None
+    daily_calls: tuple[int, int] = (40, 120)
+    callback_share: float = 0.0
+    quiet_phones: int = 0
+    named_reps: bool = False
+
+    def hourly_rate(self, rng: random.Random) -> float:
+        """One phone's calls per hour while it works."""
+        if self.working_day is None:
+            return self.calls_per_hour
+        return rng.randint(*self.daily_calls) / (self.working_day[1] - self.working_day[0])
+
+
+# `make up`: a week of a sales team's working days, thousands of clients, live calls 09-19 h
+DEMO = FleetConfig(
+    clients=4000,
+    working_day=(9, 19),
+    callback_share=0.5,
+    quiet_phones=1,
+    named_reps=True,
+    status_interval_s=120.0,
+)
 
 
 @dataclass(slots=True)
@@ -91,6 +130,8 @@ class Phone:
     status_due: float = 0.0
     resume_at: float = 0.0  # monotonic time before which ingest asked not to upload (Retry-After)
     pending: list[dict[str, Any]] = field(default_factory=list)
+    rate: float = 0.0  # calls per working hour (FleetConfig.hourly_rate)
+    quiet: bool = False  # uploads its history, then nothing (a stale phone)
 
 
 def indian_mobile_forms(digits: str) -> list[str]:
@@ -148,10 +189,10 @@ async def enrol_phones(
     by_name = {e["name"]: e for e in existing}
     phones, run_id = [], int(time.time())
     for index in range(config.phones):
-        name = f"Fleet phone {index + 1}"
+        name, team = rep_name(index) if config.named_reps else (f"Fleet phone {index + 1}", "Fleet")
         employee = (
             by_name.get(name)
-            or (await api.post("/v1/employees", json={"name": name, "team": "Fleet"}, headers=auth))
+            or (await api.post("/v1/employees", json={"name": name, "team": team}, headers=auth))
             .raise_for_status()
             .json()
         )
@@ -170,30 +211,49 @@ async def enrol_phones(
             json={"code": code.raise_for_status().json()["code"], "device": device},
         )
         grant = enrolled.raise_for_status().json()
+        rng = random.Random(config.seed * 1000 + index)
         phones.append(
             Phone(
                 token=grant["device_token"],
                 name=name,
-                rng=random.Random(config.seed * 1000 + index),
+                rng=rng,
                 id_prefix=f"{run_id}-{index}",
                 device_id=grant["device_id"],
                 employee_id=grant["employee_id"],
+                rate=config.hourly_rate(rng),
+                quiet=index >= config.phones - config.quiet_phones,
             )
         )
     return phones
 
 
+def rep_name(index: int) -> tuple[str, str]:
+    name, team = REP_NAMES[index % len(REP_NAMES)]
+    return (name if index < len(REP_NAMES) else f"{name} {index // len(REP_NAMES) + 1}"), team
+
+
 def backfill_calls(
     phone: Phone, clients: list[tuple[str, str | None]], config: FleetConfig, now: datetime
 ) -> None:
-    """Past working days (09:00-19:00 local) of calls, queued for the first uploads."""
+    """Past working days (09:00-19:00 local) of calls, queued for the first uploads; with a
+    working day, today's hours up to now too (a new company only: a restarted fleet adds
+    nothing it sent before)."""
+    if not config.backfill_days:
+        return
     local = timezone(timedelta(minutes=config.utc_offset_minutes))
-    today = now.astimezone(local).replace(hour=9, minute=0, second=0, microsecond=0)
-    for days_ago in range(config.backfill_days, 0, -1):
+    start_h, end_h = config.working_day or (9, 19)
+    today = now.astimezone(local).replace(hour=start_h, minute=0, second=0, microsecond=0)
+    rate = phone.rate or config.calls_per_hour
+    first = 0 if config.working_day else 1
+    for days_ago in range(config.backfill_days, first - 1, -1):
         day_start = today - timedelta(days=days_ago)
-        for _ in range(int(config.calls_per_hour * 10)):
-            started = day_start + timedelta(seconds=phone.rng.uniform(0, 10 * 3600))
-            phone.pending.append(make_call(phone, clients, started, config.utc_offset_minutes))
+        day_end = min(day_start + timedelta(hours=end_h - start_h), now)
+        if day_end <= day_start:
+            continue
+        span_s = (day_end - day_start).total_seconds()
+        for _ in range(int(rate * span_s / 3600)):
+            started = day_start + timedelta(seconds=phone.rng.uniform(0, span_s))
+            add_call(phone, clients, started, config)
 
 
 def queue_offline_burst(
@@ -204,6 +264,39 @@ def queue_offline_burst(
     for _ in range(count):
         started = now - timedelta(seconds=phone.rng.uniform(0, config.offline_burst_s))
         phone.pending.append(make_call(phone, clients, started, config.utc_offset_minutes))
+
+
+def add_call(
+    phone: Phone, clients: list[tuple[str, str | None]], started: datetime, config: FleetConfig
+) -> None:
+    """A call into the phone's backlog; a missed one is called back within 3 h, sometimes
+    (while the working day lasts)."""
+    call = make_call(phone, clients, started, config.utc_offset_minutes)
+    phone.pending.append(call)
+    if call["type"] not in ("missed", 3) or phone.rng.random() >= config.callback_share:
+        return
+    back = started + timedelta(seconds=phone.rng.uniform(120, 3 * 3600))
+    end_h = (config.working_day or (0, 24))[1]
+    local = back.astimezone(timezone(timedelta(minutes=config.utc_offset_minutes)))
+    if back > utc_now() or local.hour >= end_h:
+        return
+    phone.counter += 1
+    phone.pending.append(
+        call
+        | {
+            "id": f"{phone.id_prefix}-{phone.counter}",
+            "type": "outgoing",
+            "started_at": local.isoformat(),
+            "duration_s": int(phone.rng.expovariate(1 / 150)) + 1,
+        }
+    )
+
+
+def working_now(config: FleetConfig, now: datetime) -> bool:
+    if config.working_day is None:
+        return True
+    local = now.astimezone(timezone(timedelta(minutes=config.utc_offset_minutes)))
+    return config.working_day[0] <= local.hour < config.working_day[1]
 
 
 async def upload_pending(
@@ -279,7 +372,7 @@ async def drive_phone(
     backfill_calls(phone, clients, config, last)
     queue_offline_burst(phone, clients, config, last)
     while True:
-        if until_drained:
+        if until_drained or phone.quiet:
             await upload_pending(phone, ingest, config, stats)
             if not phone.pending:
                 return
@@ -291,11 +384,11 @@ async def drive_phone(
             phone.status_due = time.monotonic() + config.status_interval_s
             await report_status(phone, ingest, config)
         now = utc_now()
-        expected = config.calls_per_hour * (now - last).total_seconds() / 3600
+        rate = phone.rate or config.calls_per_hour
+        expected = rate * (now - last).total_seconds() / 3600 if working_now(config, now) else 0
         count = int(expected) + (phone.rng.random() < expected - int(expected))
         for _ in range(count):
-            started = last + (now - last) * phone.rng.random()
-            phone.pending.append(make_call(phone, clients, started, config.utc_offset_minutes))
+            add_call(phone, clients, last + (now - last) * phone.rng.random(), config)
         last = now
         await upload_pending(phone, ingest, config, stats)
 
@@ -309,6 +402,8 @@ async def run_fleet_async(settings: Settings, config: FleetConfig, api_key: str)
     ):
         phones = await enrol_phones(api, ingest, api_key, config)
         clients = client_numbers(random.Random(config.seed), config.clients)
+        if config.named_reps:
+            await seed_leads(api, api_key, clients, phones)
         log.info(
             "fleet: %d phones enrolled, ~%.0f calls/hour each", len(phones), config.calls_per_hour
         )
@@ -318,6 +413,34 @@ async def run_fleet_async(settings: Settings, config: FleetConfig, api_key: str)
             await asyncio.gather(*(drive_phone(p, ingest, config, clients, stats) for p in phones))
         finally:
             summaries.cancel()
+
+
+DEMO_LEADS = 12
+
+
+async def seed_leads(
+    api: httpx.AsyncClient,
+    api_key: str,
+    clients: list[tuple[str, str | None]],
+    phones: list[Phone],
+) -> None:
+    """A few leads among the clients the reps call, assigned round robin, once per company
+    (nothing on a plan without leads)."""
+    auth = {"Authorization": f"Bearer {api_key}"}
+    found = await api.get("/v1/leads", params={"limit": 1}, headers=auth)
+    if found.status_code != 200 or found.json()["items"]:
+        return
+    for index, (number, name) in enumerate(clients[:DEMO_LEADS]):
+        lead = {
+            "first_name": name or FIRST_NAMES[index % len(FIRST_NAMES)],
+            "last_name": "Lead",
+            "company": f"Prospect {index + 1} Pvt Ltd",
+            "primary_number": number,
+            "employee_id": phones[index % len(phones)].employee_id,
+        }
+        made = await api.post("/v1/leads", json=lead, headers=auth)
+        if made.status_code not in (201, 409):
+            log.warning("demo lead refused: %s %s", made.status_code, made.text[:200])
 
 
 SUMMARY_INTERVAL_S = 60.0

@@ -26,6 +26,7 @@ from deploy.broker import noida_argv
 from deploy.runtime import resolve_master_key
 
 DEMO_EMAIL = "demo@example.com"
+DEMO_STALE_AFTER_S = 900
 
 
 PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -221,6 +222,13 @@ def demo_company(settings: Settings, api_url: str) -> tuple[dict[str, str], bool
     )
     response.raise_for_status()
     demo = {**response.json(), "email": DEMO_EMAIL, "password": password}
+    # the demo's quiet phone (deploy/fleet.py DEMO) shows as stale 15 minutes after the start
+    httpx.patch(
+        f"{api_url}/v1/company",
+        json={"stale_after_s": DEMO_STALE_AFTER_S},
+        headers={"Authorization": f"Bearer {demo['api_key']}"},
+        timeout=30,
+    ).raise_for_status()
     path.write_text(json.dumps(demo))
     path.chmod(0o600)
     return demo, True
@@ -286,8 +294,8 @@ class LocalStack:
         done(started)
 
     def start_fleet(self, fleet_size: int, api_key: str, new_company: bool) -> None:
-        # a new demo company gets three past days of calls so the reports have content
-        backfill = "3" if new_company else "0"
+        # a new demo company gets a week of history so every page's default range has content
+        backfill = "7" if new_company else "0"
         started = step(f"simulated fleet of {fleet_size} phones")
         argv = closecall("fleet", "--phones", str(fleet_size), "--backfill-days", backfill)
         # the key in the environment, not in argv: `ps` shows argv

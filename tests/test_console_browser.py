@@ -773,6 +773,9 @@ def test_every_time_shown_is_the_apis_instant_in_the_companys_zone(
             assert zone in main.find_element(By.CSS_SELECTOR, "p.zone").text
             cells = main.find_elements(By.CSS_SELECTOR, f"td[data-label='{column}']")
             assert sorted(c.text for c in cells) == sorted(local(i, zone) for i in instants), page
+        main = open_page(browser, base(company), "company")
+        shown_zone = Select(main.find_element(By.NAME, "timezone")).first_selected_option
+        assert shown_zone.get_attribute("value") == zone  # saving the form keeps the zone
         hook = company.get("/v1/hooks")["items"][0]
         logged = company.get(f"/v1/hooks/{hook['id']}/deliveries")["items"]
         main = open_page(browser, base(company), "hooks")

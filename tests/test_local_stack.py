@@ -10,7 +10,9 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import psutil
@@ -37,12 +39,24 @@ def test_up_runs_the_stack_with_a_fleet_and_stops_everything(tmp_path: Path) -> 
         assert not [c for c in children if demo["api_key"] in " ".join(c.cmdline())]
         auth = {"Authorization": f"Bearer {demo['api_key']}"}
         api = f"http://127.0.0.1:{ports['api']}"
-        # a new demo company gets three past days of calls from the fleet
+        # a new demo company gets a week of a sales team's days: the console's default range
+        # (the last 7 days) shows clients never attended and not picked up, talk time well
+        # under working time, two teams and a few leads
         total = eventually(
             lambda: httpx.get(f"{api}/v1/calls?limit=1", headers=auth).json()["items"], 60
         )
         assert total[0]["number"].startswith("+91") or total[0]["number"] is None
-        assert len(httpx.get(f"{api}/v1/employees", headers=auth).json()["items"]) == 2
+        week = demo_week(api, auth)
+        assert week["never_attended"] > 0 and week["not_picked_up"] > 0, week
+        assert 0 < week["talk_time_s"] < week["working_s"] / 2, week
+        assert week["unique_clients"] > 200, week
+        staff = httpx.get(f"{api}/v1/employees", headers=auth).json()["items"]
+        assert sorted((e["name"], e["team"]) for e in staff) == [
+            ("Asha Rao", "North"),
+            ("Ravi Kumar", "South"),
+        ]
+        leads = httpx.get(f"{api}/v1/leads", headers=auth).json()["items"]
+        assert len(leads) == 12 and all(lead["employee_id"] for lead in leads)
         # the fleet reports device health too
         devices = eventually(
             lambda: [
@@ -61,6 +75,24 @@ def test_up_runs_the_stack_with_a_fleet_and_stops_everything(tmp_path: Path) -> 
     assert all(
         not child.is_running() or child.status() == psutil.STATUS_ZOMBIE for child in children
     )
+
+
+def demo_week(api: str, auth: dict[str, str]) -> dict[str, int]:
+    """The summary of the console's default range once the fleet's week of history is in (the
+    total stopped growing for 3 s)."""
+    me = httpx.get(f"{api}/v1/me", headers=auth).json()
+    today = datetime.now(ZoneInfo(me["company"]["timezone"])).date()
+    week = {"from": (today - timedelta(days=6)).isoformat(), "to": today.isoformat()}
+    seen: list[int] = []
+
+    def settled() -> dict[str, int] | None:
+        summary: dict[str, int] = httpx.get(
+            f"{api}/v1/reports/summary", params=week, headers=auth
+        ).json()
+        seen.append(summary["total_calls"])
+        return summary if len(seen) > 1 and seen[-2] == seen[-1] > 300 else None
+
+    return eventually(settled, 90, 3)
 
 
 def up_env(tmp_path: Path, ports: dict[str, int]) -> dict[str, str]:

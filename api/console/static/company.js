@@ -7,7 +7,9 @@ const ZONES = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValue
 
 function settingsForm(company, owner, refresh) {
   const input = (name, value, attrs = {}) => h("input", { name, value: value ?? "", disabled: !owner, ...attrs });
-  const zone = select("timezone", ZONES.map((z) => [z, z]), company.timezone);
+  // the browser's list may name a zone by another alias (Asia/Calcutta): the company's own first
+  const zones = [company.timezone, ...ZONES.filter((z) => z !== company.timezone)];
+  const zone = select("timezone", zones.map((z) => [z, z]), company.timezone);
   zone.disabled = !owner;
   const form = h(
     "form", { class: "create company-settings", "aria-labelledby": "settings-title" },

@@ -251,6 +251,15 @@ export function nameOf(list, id) {
   return found ? found.name : id;
 }
 
+// A day as ISO (YYYY-MM-DD), the way every date in the console is written: a date input
+// would show the browser's own format (11/27/2026) beside ISO dates
+function dayInput(name, value) {
+  return h("input", {
+    type: "text", name, value, required: true, inputmode: "numeric", size: 10, maxlength: 10,
+    pattern: "\\d{4}-\\d{2}-\\d{2}", placeholder: "YYYY-MM-DD", title: "a date as YYYY-MM-DD",
+  });
+}
+
 // The usual ranges, as the company's calendar has them
 function monthStart(monthsBack) {
   const [year, month] = daysAgo(0).split("-").map(Number);
@@ -276,8 +285,8 @@ export async function rangeFilters(extra = [], { people = true } = {}) {
   const params = hashParams();
   const staff = people ? await employees() : [];
   const teams = [...new Set(staff.map((e) => e.team).filter(Boolean))].sort();
-  const from = h("input", { type: "date", name: "from", value: params.get("from") || daysAgo(6), required: true });
-  const to = h("input", { type: "date", name: "to", value: params.get("to") || daysAgo(0), required: true });
+  const from = dayInput("from", params.get("from") || daysAgo(6));
+  const to = dayInput("to", params.get("to") || daysAgo(0));
   const team = select("team", [["", "All teams"], ...teams.map((t) => [t, t])], params.get("team") || "");
   const employee = select(
     "employee_id", [["", "All employees"], ...staff.map((e) => [e.id, e.name])], params.get("employee_id") || "",

@@ -551,7 +551,7 @@ def test_every_page_is_light_labelled_fits_a_phone_and_is_photographed(
         browser.save_screenshot(str(shots / f"{name}.png"))
     browser.set_window_size(*PHONE)
     try:
-        for page in (DASHBOARD, "devices", "leads"):
+        for page in (DASHBOARD, "devices", "leads", "employees", "company"):
             open_page(browser, base(company), page)
             settle()
             overflow = browser.execute_script(
@@ -588,6 +588,13 @@ def test_an_erasure_requested_in_the_console_is_followed_until_done(
     assert not any(item["number"].endswith(erased[-4:]) for item in listed)  # hidden at once
     done = eventually(lambda: text_of(browser, ".erasure[data-status=done]"), 120)
     assert "calls 1" in done
+    # its time as the API's instant in the company's zone (+05:30)
+    erasure_id = re.search(r"Erasure (\S+):", done)
+    assert erasure_id, done
+    session = owner_auth(company.stack, company.code())
+    path = f"/v1/privacy/erasures/{erasure_id.group(1)}"
+    found = company.stack.api.get(path, headers=session).json()
+    assert f"at {local(found['done_at'], 'Asia/Kolkata')};" in done
 
 
 def test_a_user_turns_two_factor_sign_in_on_and_then_needs_it(

@@ -38,6 +38,7 @@ DOWNLOADS = {
     "/v1/reports/working-hours",
     "/v1/reports/leads",
     "/v1/calls",
+    "/v1/leads",
     "/v1/devices",
     "/v1/employees",
     "/v1/users",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -172,11 +173,12 @@ async def add_numbers(
     return written.result
 
 
-@router.get("/v1/leads", response_model=LeadPage)
+@router.get("/v1/leads", response_model=LeadPage, responses=DOWNLOADABLE)
 async def list_leads(
     tenant: LeadsTenant,
     context: Context,
     db: Db,
+    download: Downloads,
     employee_id: Annotated[list[str] | None, Query(description="repeatable")] = None,
     status: Annotated[LeadStatus | None, Query(description="from the lead's calls")] = None,
     number: Annotated[str | None, Query(max_length=64, description="any format")] = None,
@@ -185,7 +187,7 @@ async def list_leads(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
-) -> LeadPage:
+) -> Any:
     """Leads, newest first."""
     query = service.LeadQuery(
         employee_ids=known_employees(db, tenant, employee_id) if employee_id else (),
@@ -195,7 +197,8 @@ async def list_leads(
     )
     page = page_request(limit, cursor, service.CURSOR_VALUES)
     keys = company_keys(tenant.company, context.master_key)
-    return await run_in_threadpool(service.list_leads, db, tenant, keys, query, page)
+    found = await run_in_threadpool(service.list_leads, db, tenant, keys, query, page)
+    return download(found, LeadPage, "leads", ZoneInfo(tenant.company.timezone))
 
 
 @router.get("/v1/leads/{lead_id}", response_model=LeadDetail, responses=error_responses(404))

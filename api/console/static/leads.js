@@ -98,7 +98,8 @@ export async function leads({ may }) {
   );
   filters.addEventListener("submit", (event) => { event.preventDefault(); list.first(); });
   await list.first();
-  return h("div", null, may("manager") ? importForm(list.first) : null, h("h2", null, "Leads"), filters, list.node);
+  return h("div", null, may("manager") ? importForm(list.first) : null, h("h2", null, "Leads"), filters,
+    downloads("/v1/leads", { limit: 1000 }, "leads (up to 1,000)"), list.node);
 }
 
 // The leads report: per employee, the leads assigned now by status, and the calls with them.

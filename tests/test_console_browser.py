@@ -551,7 +551,7 @@ def test_every_page_is_light_labelled_fits_a_phone_and_is_photographed(
         browser.save_screenshot(str(shots / f"{name}.png"))
     browser.set_window_size(*PHONE)
     try:
-        for page in (DASHBOARD, "devices", "leads", "employees", "company"):
+        for page in (DASHBOARD, "devices", "leads", *PAGES[-5:]):
             open_page(browser, base(company), page)
             settle()
             overflow = browser.execute_script(
@@ -740,6 +740,11 @@ def test_onboarding_invite_accept_enrol_a_phone_by_its_qr_code_and_reset_a_passw
     forgot.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     eventually(lambda: "on its way" in text_of(browser, "form.forgot [role=status]"), 10)
     browser.save_screenshot(str(shots / "forgot-password.png"))
+    browser.set_window_size(*PHONE)
+    try:
+        browser.save_screenshot(str(shots / "forgot-password-phone.png"))
+    finally:
+        browser.set_window_size(1280, 900)
     link = mailed_link(company, MANAGER, 2, "reset-password")
     set_password(browser, link, MANAGER_PASSWORD + " renewed")
     refused = wait_for(browser, "form.sign-in .error")

@@ -139,3 +139,61 @@ def test_emailed_links_open_console_pages_and_say_when_they_are_dead(
         e["action"] for e in stack.api.get("/v1/audit?action=user.", headers=owner).json()["items"]
     ]
     assert reinvited == ["user.reinvited", "user.invited"]
+
+
+def test_teams_renamed_company_settings_and_a_cancellation_with_its_reason(
+    mailed: tuple[Stack, Inbox],
+) -> None:
+    stack, _ = mailed
+    key = stack.signup("Renamers")["api_key"]
+    owner = bearer(login(stack, "owner@renamers.example").json()["access_token"])
+    for name in ("Ana", "Ben"):
+        made = stack.api.post("/v1/employees", json={"name": name, "team": "North"}, headers=owner)
+        assert made.status_code == 201, made.text
+    invited = stack.api.post(
+        "/v1/users",
+        json={"email": "lead@renamers.example", "role": "manager", "teams": ["North", "West"]},
+        headers=owner,
+    ).json()
+    renamed = stack.api.post(
+        "/v1/teams/rename", json={"name": "North", "new_name": "Mumbai"}, headers=bearer(key)
+    )
+    assert renamed.status_code == 200 and renamed.json() == {"employees": 2, "users": 1}
+    teams = {e["team"] for e in stack.api.get("/v1/employees", headers=owner).json()["items"]}
+    assert teams == {"Mumbai"}
+    users = stack.api.get("/v1/users", headers=owner).json()["items"]
+    assert next(u for u in users if u["id"] == invited["id"])["teams"] == ["Mumbai", "West"]
+    gone = stack.api.post(
+        "/v1/teams/rename", json={"name": "North", "new_name": "X"}, headers=bearer(key)
+    )
+    assert gone.status_code == 404
+
+    settings = {
+        "name": "Renamers India",
+        "country": "in",
+        "timezone": "Asia/Kathmandu",
+        "privacy_contact_name": "Grievance Officer",
+        "privacy_contact_email": "privacy@renamers.example",
+    }
+    refused = stack.api.patch("/v1/company", json=settings, headers=bearer(key))
+    assert refused.status_code == 403  # an API key is never owner
+    changed = stack.api.patch("/v1/company", json=settings, headers=owner).json()
+    assert (changed["name"], changed["country"], changed["timezone"]) == (
+        "Renamers India",
+        "IN",
+        "Asia/Kathmandu",
+    )
+    me = stack.api.get("/v1/me", headers=owner).json()["company"]
+    assert me["privacy_contact"] == "Grievance Officer <privacy@renamers.example>"
+    bad = stack.api.patch("/v1/company", json={"timezone": "Mars/Base"}, headers=owner)
+    assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["path"].endswith("timezone")
+
+    cancelled = stack.api.post(
+        "/v1/company/cancel", json={"reason": "moving to a CRM's dialer"}, headers=owner
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    # no paid period: deactivated at once, so reactivated before the audit log can be read
+    assert stack.api.post("/v1/company/reactivate", headers=owner).status_code == 200
+    entries = stack.api.get("/v1/audit?action=subscription.", headers=owner).json()["items"]
+    assert [e["action"] for e in entries] == ["subscription.reactivated", "subscription.cancelled"]
+    assert entries[1]["details"]["reason"] == "moving to a CRM's dialer"

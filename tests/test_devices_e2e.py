@@ -78,15 +78,22 @@ def test_status_reaches_the_devices_list(module_stack: Stack) -> None:
         ).scalar()
     assert token_now == "token-2"
     changed = stack.api.patch("/v1/company", json={"stale_after_s": 3600}, headers=auth)
-    assert changed.json() == {
+    assert changed.json() | {"id": "", "name": ""} == {
+        "id": "",
+        "name": "",
+        "country": "IN",
+        "timezone": "Asia/Kolkata",
+        "privacy_contact_name": None,
+        "privacy_contact_email": None,
         "stale_after_s": 3600,
         "plan": "basic",
         "status": "active",
         "period_end": None,
         "retention_days": None,
     }
-    # the plan and retention are the owner's: an admin key may not change them
-    for owners in ({"plan": "basic_lead"}, {"retention_days": 90}):
+    # the plan, retention and the company's identity are the owner's: an admin key may not
+    # change them
+    for owners in ({"plan": "basic_lead"}, {"retention_days": 90}, {"timezone": "UTC"}):
         refused = stack.api.patch("/v1/company", json=owners, headers=auth)
         assert refused.status_code == 403 and "owner" in refused.json()["error"]["message"]
     assert stack.api.get("/v1/devices", headers=auth).json()["stale_after_s"] == 3600

@@ -105,6 +105,17 @@ class ClickHouse(Protocol):
     def close(self) -> None: ...
 
 
+def _arrow_column(values: list[Any]) -> Any:
+    """Arrow's own type for the values, unsigned 64-bit where they exceed a signed one (UInt64
+    hashes such as `employee`)."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values)
+    except OverflowError:
+        return pa.array(values, type=pa.uint64())
+
+
 class ChdbClickHouse:
     """Embedded ClickHouse (chDB). One process per data directory: the owner serves every thread."""
 
@@ -147,7 +158,7 @@ class ChdbClickHouse:
         with self._insert_lock:
             # chDB's Python() table function reads this local variable by name.
             arrow_rows = pa.Table.from_pydict(  # noqa: F841
-                {name: [row[i] for row in rows] for i, name in enumerate(columns)}
+                {name: _arrow_column([row[i] for row in rows]) for i, name in enumerate(columns)}
             )
             self._session.query(
                 f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM Python(arrow_rows)"

@@ -20,6 +20,7 @@ from core.devices.push import SyncPusher
 from core.mail import send_due_mail
 from core.number_crypto import MasterKey
 from core.settings import Settings
+from streams.calls.aggregates import QuarterKeeper, in_order
 from streams.calls.announcements import CallAnnouncer
 from streams.calls.tables import calls_table, contacts_table, notes_table
 from streams.companies import DroppedDirectory
@@ -67,7 +68,8 @@ def create_worker(
         app.agent(raw_topic(app, topic_name), concurrency=1)(store)
 
     announce = CallAnnouncer(engine, clickhouse, lookups, publish)
-    sink_of(settings.topic_calls_raw, calls_table(lookups, clickhouse, announce))
+    after_calls = in_order(QuarterKeeper(clickhouse, lookups), announce)
+    sink_of(settings.topic_calls_raw, calls_table(lookups, clickhouse, after_calls))
     facts = device_facts_recorder(engine)
     sink_of(settings.topic_device_status, statuses_table(lookups, clickhouse, facts))
     sink_of(settings.topic_contacts_raw, contacts_table(lookups, clickhouse))

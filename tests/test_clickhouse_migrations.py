@@ -57,7 +57,7 @@ def test_calls_written_before_the_report_columns_keep_counting(
 ) -> None:
     store = empty_database
     assert len(migrate(store, up_to=BEFORE_REPORT_COLUMNS)) == BEFORE_REPORT_COLUMNS
-    company = load(store, UPLOADS, country="DE")
+    company = load(store, UPLOADS, country="DE", aggregates=False)
 
     applied = migrate(store)
     assert applied == [
@@ -65,6 +65,7 @@ def test_calls_written_before_the_report_columns_keep_counting(
         "0005_calls_by_week.sql",
         "0006_employee_and_client_lookups.sql",
         "0007_leads.sql",
+        "0008_call_quarters.sql",
     ]
 
     rows = company.query(
@@ -87,6 +88,11 @@ def test_calls_written_before_the_report_columns_keep_counting(
     assert (got["total_calls"], got["talk_time_s"], got["unique_clients"]) == (3, 135, 2)
     assert got["longest_call"]["duration_s"] == 95
     assert got["never_attended"] == 1
+    # the aggregates were filled from the calls written before them (the corrected call once)
+    assert got == q.summary(company, report_filter(rng), rng, aggregated=False)
+    assert q.working_days(company, report_filter(rng), rng, q.Page(10)) == q.working_days(
+        company, report_filter(rng), rng, q.Page(10), aggregated=False
+    )
 
     # the lookups were filled from the calls written before them
     clients = company.query(

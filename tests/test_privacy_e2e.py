@@ -167,6 +167,16 @@ def test_an_erasure_hides_at_once_then_leaves_no_row(both_stacks: Stack) -> None
         "leads": 1,
         "statuses": 0,
     }
+    # done: no pending erasure corrects the aggregates at read time any more, and they hold
+    # only the kept client's calls
+    summary = stack.api.get("/v1/reports/summary", params=DAY, headers=auth(key)).json()
+    assert summary["total_calls"] == 2 and summary["unique_clients"] == 1
+    (quarters,) = stack.clickhouse_rows(
+        "SELECT sum(incoming + outgoing + missed + voicemail + rejected + blocked"
+        " + answered_externally) AS n FROM call_quarters FINAL"
+        f" WHERE company_id = '{company['company_id']}'"
+    )
+    assert int(quarters[0]["n"]) == 2
     client = str(uuid.UUID(erased_key))
     holding = stack.clickhouse_rows(
         *(

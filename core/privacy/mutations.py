@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
+from core.calls.aggregates import QUARTER_S
 from core.clickhouse import ClickHouse, quote
 from core.clickhouse_shards import mutation_targets
 from core.leads.lookup import as_uuid
@@ -25,6 +26,7 @@ COMPANY_TABLES = (
     "device_status",
     "call_employees",
     "call_clients",
+    "call_quarters",
     "client_calls",
     "lead_clients",
 )
@@ -90,7 +92,14 @@ def devices_plan(company_id: str, devices: Sequence[str]) -> Plan:
             ],
             [
                 (table, of_devices)
-                for table in ("calls", "call_notes", "contacts", "device_status", "call_employees")
+                for table in (
+                    "calls",
+                    "call_notes",
+                    "contacts",
+                    "device_status",
+                    "call_employees",
+                    "call_quarters",
+                )
             ],
             _orphan_clients(company_id),
         ]
@@ -98,13 +107,16 @@ def devices_plan(company_id: str, devices: Sequence[str]) -> Plan:
 
 
 def retention_plan(company_id: str, cutoff_ts: int) -> Plan:
+    """What started before the cutoff goes; the cutoff is taken down to a quarter hour, so a
+    quarter's aggregates (core/calls/aggregates.py) go whole, with all of its calls."""
     c = _company(company_id)
-    before = f"< toDateTime({cutoff_ts})"
+    before = f"< toDateTime({cutoff_ts - cutoff_ts % QUARTER_S})"
     return Plan(
         [
             _notes_of_calls(company_id, f"started_at {before}"),
             [
                 ("calls", f"{c} AND started_at {before}"),
+                ("call_quarters", f"{c} AND quarter {before}"),
                 ("client_calls", f"{c} AND started_at {before}"),
                 ("device_status", f"{c} AND reported_at {before}"),
                 ("contacts", f"{c} AND synced_at {before}"),

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from core.accounts import subscription
 from core.audit import SYSTEM, record
+from core.calls.aggregates import without_number
 from core.clickhouse import ClickHouse, Param
 from core.controlplane import companies, delete_company, exports, forget_deleted
 from core.hooks import events as hook_events
@@ -95,6 +96,8 @@ def carry_out(
         erasures.issued(conn, erasure.id, now)
     plans = []
     if erasure.number_key:
+        # the number's quarters without it, while its calls still say which quarters those are
+        without_number(clickhouse, erasure.company_id, erasure.number_key)
         plans.append(mutations.number_plan(erasure.company_id, erasure.number_key))
     if erasure.devices:
         plans.append(mutations.devices_plan(erasure.company_id, erasure.devices))

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from api.reports.filters import CallFilter
 from api.reports.range import ReportRange
 from core.accounts.directory import CompanyFacts
+from core.calls.aggregates import recompute, touched
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
 from core.number_crypto import new_wrapped_data_key, unwrap_company_keys
@@ -22,8 +23,11 @@ MASTER_KEY = os.urandom(32)
 SYNC_START = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-def load(store: ClickHouse, uploads: list[RefCall], country: str = "IN") -> CompanyClickHouse:
-    """Insert each upload in order (later uploads of a call win) for a new company."""
+def load(
+    store: ClickHouse, uploads: list[RefCall], country: str = "IN", aggregates: bool = True
+) -> CompanyClickHouse:
+    """Insert each upload in order (later uploads of a call win) for a new company, and keep
+    the aggregates as the worker does (`aggregates`; not before their migration)."""
     company_id = str(uuid.uuid4())
     crypto = CompanyFacts(
         country=country,
@@ -53,9 +57,13 @@ def load(store: ClickHouse, uploads: list[RefCall], country: str = "IN") -> Comp
         assert not batch.rejected, batch.rejected
         event = decode_calls_event(batch.events[0].model_dump_json().encode())
         rows.extend(call_rows(event, crypto))
-    # several inserts, as the worker would make, so FINAL has parts to merge
+    # several inserts, as the worker would make, so FINAL has parts to merge; after each, the
+    # aggregates of the quarters it touched, as the worker keeps them
     for start in range(0, len(rows), 7):
-        store.insert("calls", CALL_COLUMNS, rows[start : start + 7])
+        chunk = rows[start : start + 7]
+        store.insert("calls", CALL_COLUMNS, chunk)
+        for scope in touched(chunk, CALL_COLUMNS) if aggregates else ():
+            recompute(store, scope)
     return CompanyClickHouse(store, company_id)
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from api.reports.filters import CallFilter
+from api.reports.queries import quarters
 from api.reports.queries.sql import (
     BASIC_COUNTS_SQL,
     CONNECTED,
@@ -39,23 +40,35 @@ BUCKETS: dict[str, str] = {
 def summary_counts(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Any]:
     """One scan grouped by client: the basic counts of the selected calls, how many clients are
     never attended and not picked up (over every employee's calls), and the longest call's key."""
+    return _client_scan(ch, f, with_counts=True)
+
+
+def client_figures(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Any]:
+    """The summary's per-client figures alone: unique clients, never attended, not picked up."""
+    return _client_scan(ch, f, with_counts=False)
+
+
+def _client_scan(ch: CompanyClickHouse, f: CallFilter, with_counts: bool) -> dict[str, Any]:
     selected = f.selected_term()
     missed = f"{MISSED_OR_REJECTED} AND {f.employee_term()}"
     tried = f"{UNANSWERED_OUTGOING} AND {f.employee_term()}"
     where, params = f.where(employees=False, types=False)
-    totals = ", ".join(f"sum({name}) AS {name}" for name in COUNT_NAMES)
+    totals = "".join(f"sum({name}) AS {name}, " for name in COUNT_NAMES) if with_counts else ""
+    inner = (
+        f"{counts_sql(selected)}, maxIf({LONGEST}, {selected} AND {CONNECTED}) AS longest_key,"
+        if with_counts
+        else ""
+    )
     return ch.query(
-        f"""SELECT {totals},
+        f"""SELECT {totals}
             countIf({HAS_CLIENT} AND client_calls > 0) AS unique_clients,
             countIf({HAS_CLIENT} AND missed_calls > 0 AND connected_ts < first_missed_ts)
                 AS never_attended,
             countIf({HAS_CLIENT} AND tried_calls > 0 AND connected_ts < first_tried_ts)
-                AS not_picked_up,
-            max(longest_key) AS longest_key
+                AS not_picked_up{", max(longest_key) AS longest_key" if with_counts else ""}
         FROM (
-            SELECT client, {counts_sql(selected)},
+            SELECT client, {inner}
                 sum({selected}) AS client_calls,
-                maxIf({LONGEST}, {selected} AND {CONNECTED}) AS longest_key,
                 sum({missed}) AS missed_calls,
                 minIf(started_at, {missed}) AS first_missed_ts,
                 sum({tried}) AS tried_calls,
@@ -96,23 +109,42 @@ def longest_call(
 
 
 def employee_rows(
-    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, employees: list[dict[str, Any]]
+    ch: CompanyClickHouse,
+    f: CallFilter,
+    rng: ReportRange,
+    employees: list[dict[str, Any]],
+    aggregated: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Every selected employee, with zeros when they made no call in range: the counts of the
     selected types per employee, then the working time (activity calls of any type) per
     employee-day. Two scans: one per-employee-day scan that also merged per-day client sets
-    took 1.3x as long."""
+    took 1.3x as long. From the aggregates, the counts read quarters and the unique clients
+    the calls."""
     selected = f.type_term()
     where, params = f.where(types=False)
-    rows = ch.query(
-        f"""SELECT employee, {counts_sql(selected)},
-            uniqExactIf(client, {selected} AND {HAS_CLIENT}) AS unique_clients,
-            toUnixTimestamp(maxIf(started_at, {selected})) AS last_call_ts
-        FROM calls FINAL {where}
-        GROUP BY employee""",
-        params,
-    )
-    working = employee_working(ch, f, rng)
+    if quarters.chosen(rng, aggregated):
+        rows = [
+            {**row, "employee": row["bucket"], "unique_clients": 0}
+            for row in quarters.counts_by(ch, f, rng, "employee")
+        ]
+        clients = ch.query(
+            f"""SELECT employee, uniqExact(client) AS unique_clients FROM calls FINAL
+            {where} AND {selected} AND {HAS_CLIENT} GROUP BY employee""",
+            params,
+        )
+        unique = {int(row["employee"]): row["unique_clients"] for row in clients}
+        for row in rows:
+            row["unique_clients"] = unique.get(int(row["employee"]), 0)
+    else:
+        rows = ch.query(
+            f"""SELECT employee, {counts_sql(selected)},
+                uniqExactIf(client, {selected} AND {HAS_CLIENT}) AS unique_clients,
+                toUnixTimestamp(maxIf(started_at, {selected})) AS last_call_ts
+            FROM calls FINAL {where}
+            GROUP BY employee""",
+            params,
+        )
+    working = employee_working(ch, f, rng, aggregated)
     ids = employee_ids(ch, (*(row["employee"] for row in rows), *working))
     counted = {ids[int(row["employee"])]: row for row in rows}
     worked = {ids[key]: seconds for key, seconds in working.items()}
@@ -158,18 +190,36 @@ def analytics(
     rng: ReportRange,
     group_by: GroupBy,
     unique_clients: bool = True,
+    aggregated: bool | None = None,
 ) -> list[dict[str, Any]]:
     """The basic counts per bucket. A distinct count per bucket is most of the scan's cost (3x
     over 5 million calls): without `unique_clients` the buckets leave it out (a chart of calls
-    by type does not show it)."""
+    by type does not show it). From the aggregates, the counts read quarters and the unique
+    clients the calls."""
     where, params = f.where()
     params["tz"] = rng.zone.key
-    counted = BASIC_COUNTS_SQL if unique_clients else counts_sql()
-    rows = ch.query(
-        f"""SELECT {BUCKETS[group_by]} AS bucket, {counted}
-        FROM calls FINAL {where} GROUP BY bucket ORDER BY bucket""",
-        params,
-    )
+    if quarters.chosen(rng, aggregated):
+        rows = (
+            quarters.counts_by_type(ch, f)
+            if group_by == "type"
+            else quarters.counts_by(ch, f, rng, group_by)
+        )
+        if unique_clients:
+            clients = ch.query(
+                f"""SELECT {BUCKETS[group_by]} AS bucket, uniqExact(client) AS unique_clients
+                FROM calls FINAL {where} AND {HAS_CLIENT} GROUP BY bucket""",
+                params,
+            )
+            unique = {row["bucket"]: row["unique_clients"] for row in clients}
+            for row in rows:
+                row["unique_clients"] = unique.get(row["bucket"], 0)
+    else:
+        counted = BASIC_COUNTS_SQL if unique_clients else counts_sql()
+        rows = ch.query(
+            f"""SELECT {BUCKETS[group_by]} AS bucket, {counted}
+            FROM calls FINAL {where} GROUP BY bucket ORDER BY bucket""",
+            params,
+        )
     if group_by == "employee":
         ids = employee_ids(ch, (row["bucket"] for row in rows))
         for row in rows:
@@ -186,12 +236,19 @@ def analytics(
     return series
 
 
-def summary(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> dict[str, Any]:
+def summary(
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, aggregated: bool | None = None
+) -> dict[str, Any]:
     """A scan per client, a scan per employee-day, then the longest call by its identity. One
     after the other: ClickHouse spreads each query over every core, and side by side they only
-    fought for them (same median, slower tail, measured on 2 cores)."""
-    row = summary_counts(ch, f)
-    working = working_total(ch, f, rng)
+    fought for them (same median, slower tail, measured on 2 cores). From the aggregates
+    (`aggregated`, default: whenever they serve the range), the counts, the longest call and
+    the working time read quarters; the per-client figures read the calls."""
+    if quarters.chosen(rng, aggregated):
+        row = {**quarters.counts(ch, f), **client_figures(ch, f)}
+    else:
+        row = summary_counts(ch, f)
+    working = working_total(ch, f, rng, aggregated)
     return {
         **with_average(row),
         "longest_call": longest_call(ch, f, rng, int(row["longest_key"]))

@@ -8,13 +8,19 @@ from typing import Any
 
 from api.paging import Page, SortKey, cut, limit_clause
 from api.reports.filters import CallFilter
+from api.reports.queries import quarters
 from api.reports.queries.sql import ACTIVITY, CONNECTED, iso
 from api.reports.range import ReportRange
 from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
 
 
-def working_days_sql(f: CallFilter, rng: ReportRange) -> tuple[str, dict[str, Any]]:
-    """One row per employee and local day with at least one activity call."""
+def working_days_sql(
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, aggregated: bool | None
+) -> tuple[str, dict[str, Any]]:
+    """One row per employee and local day with at least one activity call: from quarters
+    (quarters.py) when they serve the range, else from the calls."""
+    if quarters.chosen(rng, aggregated):
+        return quarters.working_days_sql(ch, f, rng)
     where, params = f.where(types=False)
     params["tz"] = rng.zone.key
     sql = f"""SELECT employee, toString(toDate(started_at, %(tz)s)) AS day,
@@ -28,10 +34,14 @@ def working_days_sql(f: CallFilter, rng: ReportRange) -> tuple[str, dict[str, An
 
 
 def working_days(
-    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, page: Page
+    ch: CompanyClickHouse,
+    f: CallFilter,
+    rng: ReportRange,
+    page: Page,
+    aggregated: bool | None = None,
 ) -> tuple[list[dict[str, Any]], SortKey | None]:
     """One page of employee-days, by day then employee id. The cursor is (day ordinal, id)."""
-    sql, params = working_days_sql(f, rng)
+    sql, params = working_days_sql(ch, f, rng, aggregated)
     after = ""
     if page.after is not None:
         after_day, params["after_id"] = page.after
@@ -65,10 +75,12 @@ def day_sort_key(item: dict[str, Any]) -> SortKey:
     return date.fromisoformat(item["day"]).toordinal(), item["employee_id"]
 
 
-def employee_working(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> dict[int, int]:
+def employee_working(
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, aggregated: bool | None = None
+) -> dict[int, int]:
     """Each employee's (by `employee` number) sum of their employee-days' working_s: the
     employees report's working time and, summed, the summary's."""
-    sql, params = working_days_sql(f, rng)
+    sql, params = working_days_sql(ch, f, rng, aggregated)
     rows = ch.query(
         f"SELECT employee, sum(last_ts - first_ts) AS working_s FROM ({sql}) GROUP BY employee",
         params,
@@ -76,14 +88,18 @@ def employee_working(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> 
     return {int(row["employee"]): int(row["working_s"]) for row in rows}
 
 
-def working_total(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> int:
+def working_total(
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, aggregated: bool | None = None
+) -> int:
     """The sum of every employee-day's working_s over the range."""
-    return sum(employee_working(ch, f, rng).values())
+    return sum(employee_working(ch, f, rng, aggregated).values())
 
 
-def team_totals(ch: CompanyClickHouse, f: CallFilter, rng: ReportRange) -> dict[str, Any]:
+def team_totals(
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, aggregated: bool | None = None
+) -> dict[str, Any]:
     """Per day: active employees, their summed and mean working time; then over the range."""
-    sql, params = working_days_sql(f, rng)
+    sql, params = working_days_sql(ch, f, rng, aggregated)
     per_day = ch.query(
         f"""SELECT day, count() AS active_employees, sum(last_ts - first_ts) AS working_s,
             sum(talk_time_s) AS talk_time_s

@@ -1,0 +1,162 @@
+"""The per-employee aggregates (`call_quarters`) answer every counting report exactly as a scan
+of the raw calls does: random calls with re-sends that change durations and employees, in zones
+with half- and quarter-hour offsets and DST switches, on both ClickHouse backends; and an
+erasure is out of every aggregated figure at once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from api.reports import queries as q
+from api.reports.range import parse_range
+from core.calls.aggregates import serves
+from core.calls.phone_numbers import mask_number
+from core.clickhouse import ClickHouse
+from core.company_clickhouse import CompanyClickHouse, Hidden
+from tests.support import metrics_reference as ref
+from tests.support.report_data import load, report_filter
+
+CLIENTS = ["+12125550101", "+12125550102", "+12125550103", None]
+EMPLOYEES = ["e1", "e2", "e3"]
+ZONES = [
+    "UTC",
+    "Asia/Kolkata",  # +05:30
+    "Asia/Kathmandu",  # +05:45
+    "America/New_York",  # DST on 2026-03-08 and 2026-11-01
+    "Australia/Lord_Howe",  # DST of 30 minutes, ends 2026-04-05
+    "America/St_Johns",  # -03:30 / -02:30
+]
+# around DST switches: the local days of the range cross them
+ORIGINS = [
+    datetime(2026, 3, 7, 0, 0, tzinfo=UTC),
+    datetime(2026, 4, 4, 0, 0, tzinfo=UTC),
+    datetime(2026, 10, 31, 0, 0, tzinfo=UTC),
+]
+NOW = datetime(2027, 1, 1, tzinfo=UTC)
+GROUPINGS: tuple[q.GroupBy, ...] = ("day", "hour", "hour_of_day", "weekday", "employee", "type")
+
+
+@st.composite
+def uploads(draw: st.DrawFn) -> list[ref.RefCall]:
+    origin = draw(st.sampled_from(ORIGINS))
+    calls = []
+    for n in range(draw(st.integers(1, 30))):
+        device = draw(st.sampled_from(["d1", "d2", "d3"]))
+        calls.append(
+            ref.RefCall(
+                key=(device, str(n)),
+                employee=draw(st.sampled_from(EMPLOYEES)),
+                client=draw(st.sampled_from(CLIENTS)),
+                type=draw(st.sampled_from(ref.TYPES)),
+                # 5-minute steps over three days: quarter, hour and midnight edges, and calls
+                # that run past them
+                started_at=origin + timedelta(minutes=5 * draw(st.integers(0, 864))),
+                duration_s=draw(st.sampled_from([0, 1, 45, 600, 4000])),
+                name=None,
+            )
+        )
+    resent = draw(st.lists(st.sampled_from(calls), max_size=6))
+    # a re-upload may correct the duration, and come from the phone's next employee
+    return calls + [
+        ref.RefCall(
+            c.key,
+            draw(st.sampled_from([c.employee, *EMPLOYEES])),
+            c.client,
+            c.type,
+            c.started_at,
+            draw(st.sampled_from([0, 30, c.duration_s])),
+            c.name,
+        )
+        for c in resent
+    ]
+
+
+def reports(
+    company: CompanyClickHouse,
+    rng_args: tuple[str, str, str],
+    employees: tuple[str, ...],
+    types: tuple[str, ...],
+    aggregated: bool,
+) -> dict[str, object]:
+    first, last, zone = rng_args
+    rng = parse_range(first, last, zone, zone, NOW)
+    f = report_filter(rng, employees, types)
+    staff = [{"id": e, "name": e, "team": None} for e in sorted(employees or EMPLOYEES)]
+    return {
+        "summary": q.summary(company, f, rng, aggregated=aggregated),
+        "employees": q.employee_rows(company, f, rng, staff, aggregated=aggregated),
+        **{
+            f"analytics by {g}": q.analytics(company, f, rng, g, aggregated=aggregated)
+            for g in GROUPINGS
+        },
+        "working days": q.working_days(company, f, rng, q.Page(1000), aggregated=aggregated),
+        "team totals": q.team_totals(company, f, rng, aggregated=aggregated),
+    }
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    sent=uploads(),
+    zone=st.sampled_from(ZONES),
+    first=st.integers(0, 2),
+    days=st.integers(0, 2),
+    employees=st.sampled_from([(), ("e1",), ("e2", "e3")]),
+    types=st.sampled_from([(), ("outgoing",), ("incoming", "missed", "rejected")]),
+)
+def test_aggregated_reports_equal_the_raw_scan(
+    report_store: ClickHouse,
+    sent: list[ref.RefCall],
+    zone: str,
+    first: int,
+    days: int,
+    employees: tuple[str, ...],
+    types: tuple[str, ...],
+) -> None:
+    company = load(report_store, sent, country="US")
+    origin = min(c.started_at for c in sent).astimezone(ZoneInfo(zone)).date()
+    rng_args = (
+        (origin + timedelta(days=first)).isoformat(),
+        (origin + timedelta(days=first + days)).isoformat(),
+        zone,
+    )
+    assert serves(ZoneInfo(zone), *(parse_range(*rng_args[:2], zone, zone, NOW).start,) * 2)
+    assert reports(company, rng_args, employees, types, True) == reports(
+        company, rng_args, employees, types, False
+    )
+
+
+def test_an_erasure_is_out_of_every_aggregated_figure_at_once(report_store: ClickHouse) -> None:
+    origin = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+    sent = [
+        ref.RefCall(("d1", str(n)), "e1", client, kind, origin + timedelta(minutes=7 * n), 60, None)
+        for n, (client, kind) in enumerate(
+            [
+                ("+12125550101", "outgoing"),
+                ("+12125550102", "incoming"),
+                ("+12125550101", "incoming"),
+                ("+12125550103", "missed"),
+                ("+12125550102", "outgoing"),
+            ]
+        )
+    ]
+    company = load(report_store, sent, country="US")
+    rng = parse_range("2026-06-01", "2026-06-01", "Asia/Kolkata", "Asia/Kolkata", NOW)
+    f = report_filter(rng)
+    before = q.summary(company, f, rng, aggregated=True)
+    assert before["total_calls"] == 5
+    erased = company.clickhouse.query(
+        "SELECT any(client_key) AS k FROM calls WHERE company_id = %(c)s AND number_masked = %(m)s",
+        {"c": company.company_id, "m": mask_number("+12125550101")},
+    )[0]["k"]
+    hidden = CompanyClickHouse(company.clickhouse, company.company_id, Hidden((erased,)))
+    got = q.summary(hidden, f, rng, aggregated=True)
+    assert got == q.summary(hidden, f, rng, aggregated=False)
+    assert (got["total_calls"], got["outgoing"], got["incoming"]) == (3, 1, 1)
+    by_hour = q.analytics(hidden, f, rng, "hour", aggregated=True)
+    assert by_hour == q.analytics(hidden, f, rng, "hour", aggregated=False)

@@ -190,39 +190,46 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sizes.add_argument("--tiny", action="store_const", const="tiny", dest="size")
     parser.add_argument(
         "--only",
+        nargs="+",
         choices=["pipeline", "reports", "leads", "hooks", "privacy", "console", "idle"],
+        help="these parts alone (default: every part)",
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
     args = parser.parse_args(argv)
     size: str = args.size or "quick"
+    only: set[str] | None = set(args.only) if args.only else None
+
+    def wanted(*names: str) -> bool:
+        return only is None or bool(only & set(names))
+
     results: dict[str, Any] = {"size": size, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     with tempfile.TemporaryDirectory(prefix="closecall-bench-") as scratch:
-        if args.only in (None, "pipeline"):
+        if wanted("pipeline"):
             results["pipeline"] = pipeline.run(
                 Path(scratch) / "pipeline", PIPELINE_SCALES[size], progress
             )
-        if args.only in (None, "hooks"):
+        if wanted("hooks"):
             results["hooks"] = hooks.run(
                 Path(scratch) / "hooks", HOOK_EVENTS[size], HOOK_LATENCY_S[size], progress
             )
-        if args.only in (None, "reports", "leads"):
+        if wanted("reports", "leads"):
             progress("reports: generating data and timing every report")
             results["reports"] = reports.run(
                 Path(scratch) / "reports",
                 REPORT_SHAPES[size],
                 REPORT_REPEATS[size],
                 progress,
-                reports=args.only != "leads",
+                reports=wanted("reports"),
             )
-        if args.only in (None, "privacy"):
+        if wanted("privacy"):
             results["privacy"] = privacy.run(
                 Path(scratch) / "privacy", REPORT_SHAPES[size], EXPORT_CALLS[size], progress
             )
-        if args.only in (None, "console"):
+        if wanted("console"):
             results["console"] = console.run(
                 Path(scratch) / "console", DASHBOARD_CALLS[size], DASHBOARD_LOADS[size], progress
             )
-        if args.only in (None, "idle"):
+        if wanted("idle"):
             results["idle"] = idle.run(Path(scratch), IDLE_SECONDS[size], progress)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from core.calls.aggregates import BACKFILL_SQL
 from core.clickhouse import ClickHouse
 from streams.calls.rows import CALL_COLUMNS
 
@@ -86,8 +87,10 @@ def generate(store: ClickHouse, shape: ReportDataShape, end: datetime) -> dict[s
             "toUInt64(n) AS version", "toUInt64(n) + 1000000000000 AS version"
         )
     )
+    # the worker keeps the aggregates of what it stores; this history bypassed it
+    store.execute(BACKFILL_SQL)
     # steady state: a live table is merged in the background; settle it before timing
-    for table in ("calls", "call_clients", "call_employees", "client_calls"):
+    for table in ("calls", "call_clients", "call_employees", "client_calls", "call_quarters"):
         store.execute(f"OPTIMIZE TABLE {table} FINAL")
     return {"rows": shape.total_calls + resent, "calls": shape.total_calls, "resent": resent}
 

@@ -50,14 +50,25 @@ def report_runs(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Callable[[], 
             f"SELECT count() AS n FROM calls {f.where()[0]}", f.where()[1]
         ),
         "summary": lambda: q.summary(ch, f, rng),
+        "summary (raw calls)": lambda: q.summary(ch, f, rng, aggregated=False),
         "employees": lambda: q.employee_rows(ch, f, rng, []),
+        "employees (raw calls)": lambda: q.employee_rows(ch, f, rng, [], aggregated=False),
         "analytics day": lambda: q.analytics(ch, f, rng, "day"),
+        "analytics day (raw calls)": lambda: q.analytics(ch, f, rng, "day", aggregated=False),
+        "analytics day, counts only": lambda: q.analytics(ch, f, rng, "day", False),
+        "analytics day, counts only (raw calls)": lambda: q.analytics(
+            ch, f, rng, "day", False, aggregated=False
+        ),
         "analytics hour_of_day": lambda: q.analytics(ch, f, rng, "hour_of_day"),
         "never-attended": lambda: q.never_attended(ch, f, rng, page, None),
         "never-attended 2h": lambda: q.never_attended(ch, f, rng, page, 2),
         "not-picked-up": lambda: q.not_picked_up(ch, f, rng, page),
         "customers": lambda: q.customers(ch, f, rng, page),
         "working-hours": lambda: (q.working_days(ch, f, rng, page), q.team_totals(ch, f, rng)),
+        "working-hours (raw calls)": lambda: (
+            q.working_days(ch, f, rng, page, aggregated=False),
+            q.team_totals(ch, f, rng, aggregated=False),
+        ),
         "call history, newest 100": lambda: newest_calls(ch, f, 101, rng.end_ts),
         "call history, one employee": lambda: newest_calls(ch, one_employee, 101, rng.end_ts),
         "analytics day, one employee": lambda: q.analytics(

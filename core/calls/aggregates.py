@@ -81,6 +81,16 @@ WHERE {selection}
 GROUP BY company_id, quarter, employee, device_id"""
 
 
+# Every key from the calls stored so far, at the newest version of its calls: migration 0008
+# (a copy, as migrations are frozen) and history generated straight into `calls` (bench/).
+BACKFILL_SQL = f"""INSERT INTO call_quarters ({", ".join(QUARTER_COLUMNS)})
+SELECT company_id, {QUARTER} AS quarter, employee, device_id,
+    {VALUES_SQL},
+    max(version) AS version
+FROM calls FINAL
+GROUP BY company_id, quarter, employee, device_id"""
+
+
 @dataclass(frozen=True, slots=True)
 class Touched:
     """What stored calls changed in one company: (device, quarter start) keys, and the version

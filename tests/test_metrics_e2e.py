@@ -93,7 +93,7 @@ def test_in_local_mode_the_report_api_serves_the_workers_metrics_and_no_label_na
             for family in text_string_to_metric_families(text)
             if family.name == "closecall_clickhouse_rows"
             for sample in family.samples
-            if sample.name.endswith("_total")
+            if sample.name.endswith("_total") and sample.labels["table"] == "calls"
         )
 
     eventually(lambda: rows_stored() == 12, 30)

@@ -122,10 +122,10 @@ def employee_rows(
     the calls."""
     selected = f.type_term()
     where, params = f.where(types=False)
-    if quarters.chosen(rng, aggregated):
+    if quarters.chosen(rng, aggregated, "counts"):
         rows = [
             {**row, "employee": row["bucket"], "unique_clients": 0}
-            for row in quarters.counts_by(ch, f, rng, "employee")
+            for row in quarters.counts_by(ch, f, rng, "employee", extremes=True)
         ]
         clients = ch.query(
             f"""SELECT employee, uniqExact(client) AS unique_clients FROM calls FINAL
@@ -198,7 +198,7 @@ def analytics(
     clients the calls."""
     where, params = f.where()
     params["tz"] = rng.zone.key
-    if quarters.chosen(rng, aggregated):
+    if quarters.chosen(rng, aggregated, "counts"):
         rows = (
             quarters.counts_by_type(ch, f)
             if group_by == "type"
@@ -244,7 +244,7 @@ def summary(
     fought for them (same median, slower tail, measured on 2 cores). From the aggregates
     (`aggregated`, default: whenever they serve the range), the counts, the longest call and
     the working time read quarters; the per-client figures read the calls."""
-    if quarters.chosen(rng, aggregated):
+    if quarters.chosen(rng, aggregated, "counts"):
         row = {**quarters.counts(ch, f), **client_figures(ch, f)}
     else:
         row = summary_counts(ch, f)

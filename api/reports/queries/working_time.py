@@ -19,7 +19,7 @@ def working_days_sql(
 ) -> tuple[str, dict[str, Any]]:
     """One row per employee and local day with at least one activity call: from quarters
     (quarters.py) when they serve the range, else from the calls."""
-    if quarters.chosen(rng, aggregated):
+    if quarters.chosen(rng, aggregated, "working time"):
         return quarters.working_days_sql(ch, f, rng)
     where, params = f.where(types=False)
     params["tz"] = rng.zone.key

@@ -69,7 +69,7 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clic
     server = ClickHouseServer(tmp_path_factory.mktemp("clickhouse-server"))
     server.start()
     yield server
-    server.stop()
+    server.discard()
 
 
 @pytest.fixture(scope="session")
@@ -109,8 +109,8 @@ def clickhouse_shards(
         migrate(shard)
         shard.close()
     yield first, other
-    first.stop()
-    other.stop()
+    first.discard()
+    other.discard()
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from tests.conftest import StackFactory
 from tests.support.calls import Call, client_pool, expected_counts, realistic_calls
 from tests.support.services import Broker
 from tests.support.stack import Stack, eventually
-from tests.test_pipeline_e2e import DAY, history, summary, upload
+from tests.test_pipeline_e2e import DAY, aggregated_totals, history, summary, upload
 
 
 def enrolled(stack: Stack, company: str) -> tuple[str, str]:
@@ -66,7 +66,9 @@ def test_worker_killed_mid_stream_counts_every_call_once(
     make_stack: StackFactory, broker: Broker
 ) -> None:
     stack = make_stack(broker.bootstrap, env={"CLOSECALL_FLUSH_MAX_RECORDS": "1"})
-    key, token = enrolled(stack, "Killed")
+    made = stack.signup("Killed")
+    key = made["api_key"]
+    token = stack.enrolled_device(key, "Asha", "hw-1")["device_token"]
     generated = calls_of(12_000, "k-")
     expected = expected_counts(generated)
     calls = [call.wire() for call in generated]
@@ -90,6 +92,9 @@ def test_worker_killed_mid_stream_counts_every_call_once(
     eventually(lambda: summary(stack, key)["total_calls"] == len(calls), 120)
     got = summary(stack, key)
     assert {k: got[k] for k in expected} == expected
+    # the per-employee aggregates too: every batch replayed after a kill recomputed, not added
+    totals = aggregated_totals(stack, made["company_id"])
+    assert totals == (len(calls), expected["talk_time_s"])
 
 
 def test_unprocessable_records_go_to_the_dead_letter_topic(

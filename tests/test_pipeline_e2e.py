@@ -61,6 +61,16 @@ def upload(stack: Stack, token: str, calls: list[dict[str, Any]], gzipped: bool 
     return stack.ingest.post("/v1/calls", content=body, headers=headers)
 
 
+def aggregated_totals(stack: Stack, company_id: str) -> tuple[int, int]:
+    """Calls and talk time as the per-employee aggregates (`call_quarters`) hold them."""
+    (rows,) = stack.clickhouse_rows(
+        "SELECT sum(incoming + outgoing + missed + voicemail + rejected + blocked"
+        " + answered_externally) AS calls, sum(incoming_talk_s + outgoing_talk_s) AS talk"
+        f" FROM call_quarters FINAL WHERE company_id = '{company_id}'"
+    )
+    return int(rows[0]["calls"]), int(rows[0]["talk"])
+
+
 def summary(stack: Stack, api_key: str, **params: Any) -> dict[str, Any]:
     response = stack.api.get(
         "/v1/reports/summary",

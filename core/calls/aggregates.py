@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -239,14 +240,32 @@ def _tombstone(company_id: str, key: tuple[str, int, int], version: int) -> tupl
 
 def serves(zone: ZoneInfo, start: datetime, end: datetime) -> bool:
     """Whether quarters can answer a range in `zone`: its ends fall on quarters and the zone's
-    offset is a whole number of quarters throughout (checked hourly; zones change offsets on
-    whole hours)."""
-    if int(start.timestamp()) % QUARTER_S or int(end.timestamp()) % QUARTER_S:
-        return False
-    at = start
-    while at <= end:
-        offset = at.astimezone(zone).utcoffset()
-        if offset is None or int(offset.total_seconds()) % QUARTER_S:
+    offset is a whole number of quarters throughout."""
+    start_ts, end_ts = int(start.timestamp()), int(end.timestamp())
+    return not (start_ts % QUARTER_S or end_ts % QUARTER_S) and _offsets_fit(
+        zone.key, start_ts, end_ts
+    )
+
+
+@lru_cache(maxsize=1024)
+def _offsets_fit(zone_key: str, start_ts: int, end_ts: int) -> bool:
+    """Every offset of the zone in the range is whole quarters: sampled once a day, and hourly
+    within a day where the offset changes (zones change offsets on whole hours, and no offset
+    lasts less than a day). A report asks for the same range several times (summary, working
+    time, team totals): cached."""
+    zone = ZoneInfo(zone_key)
+
+    def offset(ts: int) -> timedelta | None:
+        return datetime.fromtimestamp(ts, zone).utcoffset()
+
+    def fits(ts: int) -> bool:
+        found = offset(ts)
+        return found is not None and int(found.total_seconds()) % QUARTER_S == 0
+
+    day = 86_400
+    for ts in range(start_ts, end_ts + 1, day):
+        following = min(ts + day, end_ts)
+        hours = range(ts, following + 1, 3600) if offset(following) != offset(ts) else (ts,)
+        if not all(fits(hour) for hour in hours):
             return False
-        at += timedelta(hours=1)
-    return True
+    return fits(end_ts)

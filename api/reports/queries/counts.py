@@ -242,8 +242,8 @@ def summary(
     """A scan per client, a scan per employee-day, then the longest call by its identity. One
     after the other: ClickHouse spreads each query over every core, and side by side they only
     fought for them (same median, slower tail, measured on 2 cores). From the aggregates
-    (`aggregated`, default: whenever they serve the range), the counts, the longest call and
-    the working time read quarters; the per-client figures read the calls."""
+    (`aggregated`; by default as quarters.READ_BY_DEFAULT says), the counts, the longest call
+    and the working time read quarters; the per-client figures read the calls."""
     if quarters.chosen(rng, aggregated, "counts"):
         row = {**quarters.counts(ch, f), **client_figures(ch, f)}
     else:

@@ -12,7 +12,14 @@ from typing import Any
 
 from api.reports.filters import CallFilter
 from api.reports.range import ReportRange
-from core.calls.aggregates import CONNECTABLE, QUARTER, RECOMPUTE_SQL, TYPES, VALUES_SQL
+from core.calls.aggregates import (
+    CONNECTABLE,
+    QUARTER,
+    RECOMPUTE_SQL,
+    TYPES,
+    VALUE_COLUMNS,
+    VALUES_SQL,
+)
 from core.calls.aggregates import serves as quarters_serve
 from core.company_clickhouse import (
     COMPANY_FILTER,
@@ -24,8 +31,9 @@ from core.company_clickhouse import (
 IN_QUARTERS = "quarter >= toDateTime(%(start_ts)s) AND quarter < toDateTime(%(end_ts)s)"
 EMPLOYEE_KEYS = f"""employee IN (SELECT employee FROM call_employees
     WHERE {COMPANY_FILTER} AND employee_id IN %(employee_ids)s)"""
-# the quarters a pending erasure's clients called in, by device
-ERASED_QUARTERS = f"""(device_id, quarter) IN (
+# the quarters a pending erasure's clients called in, by device ({quarter}: the quarter of the
+# row it tests: `quarter` of call_quarters, or the call's own)
+ERASED_QUARTERS = f"""(device_id, {{quarter}}) IN (
     SELECT device_id, {QUARTER} AS quarter FROM calls
     WHERE {COMPANY_FILTER} AND client IN %(erased_clients)s
         AND started_at >= toDateTime(%(start_ts)s) AND started_at < toDateTime(%(end_ts)s))"""
@@ -57,10 +65,10 @@ def quarter_rows(ch: CompanyClickHouse, f: CallFilter) -> tuple[str, dict[str, A
         params["employee_ids"] = f.employee_ids
         terms.append(EMPLOYEE_KEYS)
     # prefixed: a report's sum(q_outgoing) AS outgoing must not shadow the column it sums
-    columns = "quarter, employee, device_id, " + ", ".join(f"{n} AS q_{n}" for n in VALUE_NAMES)
+    columns = "quarter, employee, device_id, " + ", ".join(f"{n} AS q_{n}" for n in VALUE_COLUMNS)
     if not ch.hidden.client_keys:
         return f"SELECT {columns} FROM call_quarters FINAL WHERE {' AND '.join(terms)}", params
-    kept = " AND ".join([*terms, f"NOT {ERASED_QUARTERS}"])
+    kept = " AND ".join([*terms, "NOT " + ERASED_QUARTERS.format(quarter="quarter")])
     recomputed = RECOMPUTE_SQL.format(
         quarter=QUARTER,
         values=VALUES_SQL,
@@ -71,24 +79,13 @@ def quarter_rows(ch: CompanyClickHouse, f: CallFilter) -> tuple[str, dict[str, A
                 "started_at >= toDateTime(%(start_ts)s)",
                 "started_at < toDateTime(%(end_ts)s)",
                 *(terms[3:]),
-                ERASED_QUARTERS.replace("(device_id, quarter)", f"(device_id, {QUARTER})"),
+                ERASED_QUARTERS.format(quarter=QUARTER),
             ]
         ),
     )
     sql = f"""SELECT {columns} FROM call_quarters FINAL WHERE {kept}
         UNION ALL SELECT {columns} FROM ({recomputed})"""
     return sql, params
-
-
-VALUE_NAMES = (
-    *TYPES,
-    *(f"{t}_connected" for t in CONNECTABLE),
-    *(f"{t}_talk_s" for t in CONNECTABLE),
-    *(f"{t}_longest" for t in CONNECTABLE),
-    *(f"last_{t}" for t in TYPES),
-    "first_activity",
-    "activity_end",
-)
 
 
 def _greatest(terms: list[str]) -> str:
@@ -159,7 +156,7 @@ def counts_by(
 def counts_by_type(ch: CompanyClickHouse, f: CallFilter) -> list[dict[str, Any]]:
     """The counts per call type: one row of sums, each type's share of it."""
     source, params = quarter_rows(ch, f)
-    sums = ", ".join(f"sum(q_{name}) AS {name}" for name in VALUE_NAMES[: len(TYPES) + 4])
+    sums = ", ".join(f"sum(q_{name}) AS {name}" for name in VALUE_COLUMNS[: len(TYPES) + 4])
     row = ch.query(f"SELECT {sums} FROM ({source})", params)[0]
     buckets = []
     for t in TYPES:

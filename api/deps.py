@@ -102,7 +102,12 @@ def current_tenant(
     return Tenant(
         company=company,
         role=role,
-        clickhouse=CompanyClickHouse(context.clickhouse, company.id, hidden(db, company.id)),
+        clickhouse=CompanyClickHouse(
+            context.clickhouse,
+            company.id,
+            hidden(db, company.id),
+            company.day_zone if company.day_zone == company.timezone else None,
+        ),
         employee_ids=scope,
         **caller,
     )

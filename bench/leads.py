@@ -49,7 +49,8 @@ EMPLOYEES = 20
 LIST_LEADS = 10_000
 
 
-def new_company(engine: Engine, company_id: str) -> None:
+def new_company(engine: Engine, company_id: str, day_zone: str | None = None) -> None:
+    """The company in the control plane (`day_zone`: its days are written, bench/report_data)."""
     now = datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(
@@ -58,6 +59,7 @@ def new_company(engine: Engine, company_id: str) -> None:
                 name=company_id,
                 country="IN",
                 timezone="Asia/Kolkata",
+                day_zone=day_zone,
                 plan="basic_lead",
                 wrapped_data_key=new_wrapped_data_key(MASTER_KEY, company_id),
                 created_at=now,

@@ -14,9 +14,10 @@ from typing import Any
 from api.calls.history import newest_calls
 from api.reports import queries as q
 from api.reports.filters import CallFilter
+from api.reports.queries.aggregates import Source
 from api.reports.range import parse_range
 from bench import leads
-from bench.report_data import BIG_COMPANY, ReportDataShape, generate, now_utc
+from bench.report_data import BIG_COMPANY, ZONE, ReportDataShape, generate, now_utc, with_days
 from core.clickhouse import ClickHouse, connect, migrate
 from core.company_clickhouse import CompanyClickHouse
 
@@ -40,35 +41,45 @@ def timed(run: Callable[[], Any], repeats: int) -> dict[str, float]:
 
 
 def report_runs(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Callable[[], Any]]:
+    """Every report as the API runs it (the aggregates where they serve: days over these
+    whole local days), and the counting ones again from quarters and from the raw calls."""
     rng = f.range
     assert rng is not None
     page = q.Page(100)
     employee = (f"{BIG_COMPANY}-emp-7",)
     one_employee = replace(f, employee_ids=employee)
+
+    def counting(source: Source | None) -> dict[str, Callable[[], Any]]:
+        return {
+            "summary": lambda: q.summary(ch, f, rng, source),
+            "employees": lambda: q.employee_rows(ch, f, rng, [], source),
+            "analytics day": lambda: q.analytics(ch, f, rng, "day", source=source),
+            "analytics day, counts only": lambda: q.analytics(
+                ch, f, rng, "day", False, source=source
+            ),
+            "working-hours": lambda: (
+                q.working_days(ch, f, rng, page, source),
+                q.team_totals(ch, f, rng, source),
+            ),
+        }
+
+    sources: tuple[tuple[Source, str], ...] = (("quarters", "quarters"), ("calls", "raw calls"))
+    variants = {
+        f"{name} ({label})": call
+        for source, label in sources
+        for name, call in counting(source).items()
+    }
     return {
         "baseline count()": lambda: ch.query(
             f"SELECT count() AS n FROM calls {f.where()[0]}", f.where()[1]
         ),
-        "summary": lambda: q.summary(ch, f, rng),
-        "summary (raw calls)": lambda: q.summary(ch, f, rng, aggregated=False),
-        "employees": lambda: q.employee_rows(ch, f, rng, []),
-        "employees (raw calls)": lambda: q.employee_rows(ch, f, rng, [], aggregated=False),
-        "analytics day": lambda: q.analytics(ch, f, rng, "day"),
-        "analytics day (raw calls)": lambda: q.analytics(ch, f, rng, "day", aggregated=False),
-        "analytics day, counts only": lambda: q.analytics(ch, f, rng, "day", False),
-        "analytics day, counts only (raw calls)": lambda: q.analytics(
-            ch, f, rng, "day", False, aggregated=False
-        ),
+        **counting(None),
+        **variants,
         "analytics hour_of_day": lambda: q.analytics(ch, f, rng, "hour_of_day"),
         "never-attended": lambda: q.never_attended(ch, f, rng, page, None),
         "never-attended 2h": lambda: q.never_attended(ch, f, rng, page, 2),
         "not-picked-up": lambda: q.not_picked_up(ch, f, rng, page),
         "customers": lambda: q.customers(ch, f, rng, page),
-        "working-hours": lambda: (q.working_days(ch, f, rng, page), q.team_totals(ch, f, rng)),
-        "working-hours (raw calls)": lambda: (
-            q.working_days(ch, f, rng, page, aggregated=False),
-            q.team_totals(ch, f, rng, aggregated=False),
-        ),
         "call history, newest 100": lambda: newest_calls(ch, f, 101, rng.end_ts),
         "call history, one employee": lambda: newest_calls(ch, one_employee, 101, rng.end_ts),
         "analytics day, one employee": lambda: q.analytics(
@@ -93,11 +104,13 @@ def run(
     started = time.perf_counter()
     loaded: dict[str, Any] = dict(generate(store, shape, end))
     loaded["generate_s"] = round(time.perf_counter() - started, 1)
-    company = CompanyClickHouse(store, BIG_COMPANY)
+    progress(f"writing the per-employee days of {BIG_COMPANY} (as the worker's round does)")
+    loaded.update(with_days(store))
+    company = CompanyClickHouse(store, BIG_COMPANY, day_zone=ZONE)
     results: dict[str, Any] = {"data": loaded, "ranges": {}}
     for days in (30, 180) if reports else ():
         first = (end - timedelta(days=days - 1)).date().isoformat()
-        rng = parse_range(first, end.date().isoformat(), None, "Asia/Kolkata", end)
+        rng = parse_range(first, end.date().isoformat(), None, ZONE, end)
         f = CallFilter(range=rng)
         progress(f"timing reports over {days} days ({repeats} runs each)")
         results["ranges"][f"{days}d"] = {

@@ -55,6 +55,7 @@ class CompanyClickHouse:
     clickhouse: ClickHouse
     company_id: str
     hidden: Hidden = field(default_factory=Hidden)
+    day_zone: str | None = None  # the zone `call_days` is complete in for the company
 
     def query(self, sql: str, params: Mapping[str, Param] | None = None) -> list[dict[str, Any]]:
         if COMPANY_FILTER not in sql:

@@ -60,6 +60,10 @@ companies = sa.Table(
     sa.Column("retained_at", UtcDateTime),  # when the retention job last ran for it
     sa.Column("privacy_contact_name", sa.String(200)),  # migration 0012: shown to its users
     sa.Column("privacy_contact_email", sa.String(320)),
+    # migration 0013: the zone `call_days` is complete in (core/calls/aggregates.py), and when
+    # `timezone` last changed
+    sa.Column("day_zone", sa.String(64)),
+    sa.Column("timezone_set_at", UtcDateTime),
 )
 
 users = sa.Table(
@@ -487,6 +491,7 @@ class Company:
     status: str = "active"  # as last set: active | cancelled (see core/accounts/subscription.py)
     period_end: datetime | None = None
     retention_days: int | None = None
+    day_zone: str | None = None  # `call_days` complete in this zone (core/calls/aggregates.py)
 
     @property
     def has_leads(self) -> bool:
@@ -508,6 +513,7 @@ def load_company(conn: Connection, company_id: str) -> Company | None:
         status=row.status,
         period_end=row.period_end,
         retention_days=row.retention_days,
+        day_zone=row.day_zone,
     )
 
 

@@ -20,7 +20,7 @@ from core.devices.push import SyncPusher
 from core.mail import send_due_mail
 from core.number_crypto import MasterKey
 from core.settings import Settings
-from streams.calls.aggregates import QuarterKeeper, in_order
+from streams.calls.aggregates import AggregateKeeper, build_days, in_order
 from streams.calls.announcements import CallAnnouncer
 from streams.calls.tables import calls_table, contacts_table, notes_table
 from streams.companies import DroppedDirectory
@@ -68,7 +68,7 @@ def create_worker(
         app.agent(raw_topic(app, topic_name), concurrency=1)(store)
 
     announce = CallAnnouncer(engine, clickhouse, lookups, publish)
-    after_calls = in_order(QuarterKeeper(clickhouse, lookups), announce)
+    after_calls = in_order(AggregateKeeper(clickhouse, lookups), announce)
     sink_of(settings.topic_calls_raw, calls_table(lookups, clickhouse, after_calls))
     facts = device_facts_recorder(engine)
     sink_of(settings.topic_device_status, statuses_table(lookups, clickhouse, facts))
@@ -81,6 +81,11 @@ def create_worker(
         return run_due(
             engine, clickhouse, utc_now, settings.export_grace_days, settings.mutation_timeout_s
         )
+
+    @paced(app, settings.privacy_interval_s, IDLE_PACE_S, "day rollups")
+    def day_rollups() -> bool:
+        """The per-employee days of companies that changed their zone (streams/calls/aggregates.py)."""
+        return bool(build_days(engine, clickhouse, utc_now, settings.mutation_timeout_s))
 
     @paced(app, settings.privacy_interval_s, IDLE_PACE_S, "company exports")
     def company_exports() -> bool:

@@ -1,7 +1,8 @@
-"""The per-employee aggregates (`call_quarters`) answer every counting report exactly as a scan
-of the raw calls does: random calls with re-sends that change durations and employees, in zones
-with half- and quarter-hour offsets and DST switches, on both ClickHouse backends; and an
-erasure is out of every aggregated figure at once."""
+"""The per-employee aggregates (`call_quarters`, `call_days`) answer every counting report
+exactly as a scan of the raw calls does: random calls with re-sends that change durations and
+employees, in zones with half- and quarter-hour offsets and DST switches, on both ClickHouse
+backends; days rebuilt in a company's new zone; and an erasure is out of every aggregated
+figure at once."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.reports import queries as q
+from api.reports.queries.aggregates import Source, days_serve
 from api.reports.range import parse_range
-from core.calls.aggregates import serves
+from core.calls.aggregates import rebuild_days, serves
 from core.calls.phone_numbers import mask_number
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse, Hidden
@@ -80,21 +82,18 @@ def reports(
     rng_args: tuple[str, str, str],
     employees: tuple[str, ...],
     types: tuple[str, ...],
-    aggregated: bool,
+    source: Source,
 ) -> dict[str, object]:
     first, last, zone = rng_args
     rng = parse_range(first, last, zone, zone, NOW)
     f = report_filter(rng, employees, types)
     staff = [{"id": e, "name": e, "team": None} for e in sorted(employees or EMPLOYEES)]
     return {
-        "summary": q.summary(company, f, rng, aggregated=aggregated),
-        "employees": q.employee_rows(company, f, rng, staff, aggregated=aggregated),
-        **{
-            f"analytics by {g}": q.analytics(company, f, rng, g, aggregated=aggregated)
-            for g in GROUPINGS
-        },
-        "working days": q.working_days(company, f, rng, q.Page(1000), aggregated=aggregated),
-        "team totals": q.team_totals(company, f, rng, aggregated=aggregated),
+        "summary": q.summary(company, f, rng, source=source),
+        "employees": q.employee_rows(company, f, rng, staff, source=source),
+        **{f"analytics by {g}": q.analytics(company, f, rng, g, source=source) for g in GROUPINGS},
+        "working days": q.working_days(company, f, rng, q.Page(1000), source=source),
+        "team totals": q.team_totals(company, f, rng, source=source),
     }
 
 
@@ -118,17 +117,52 @@ def test_aggregated_reports_equal_the_raw_scan(
     employees: tuple[str, ...],
     types: tuple[str, ...],
 ) -> None:
-    company = load(report_store, sent, country="US")
+    company = load(report_store, sent, country="US", zone=zone)
     origin = min(c.started_at for c in sent).astimezone(ZoneInfo(zone)).date()
     rng_args = (
         (origin + timedelta(days=first)).isoformat(),
         (origin + timedelta(days=first + days)).isoformat(),
         zone,
     )
-    assert serves(ZoneInfo(zone), *(parse_range(*rng_args[:2], zone, zone, NOW).start,) * 2)
-    assert reports(company, rng_args, employees, types, True) == reports(
-        company, rng_args, employees, types, False
+    rng = parse_range(*rng_args[:2], zone, zone, NOW)
+    assert serves(ZoneInfo(zone), rng.start, rng.end) and days_serve(company, rng)
+    raw = reports(company, rng_args, employees, types, "calls")
+    assert reports(company, rng_args, employees, types, "quarters") == raw
+    assert reports(company, rng_args, employees, types, "days") == raw
+
+
+def test_days_rebuilt_in_a_new_zone_equal_the_raw_scan(report_store: ClickHouse) -> None:
+    """A company that moves from UTC to +05:45: its days in the new zone, written by the
+    rebuild (as the worker's round does), answer as the calls do; the old zone's days and any
+    other zone are not read."""
+    origin = datetime(2026, 3, 7, 17, 0, tzinfo=UTC)
+    sent = [
+        ref.RefCall(
+            (f"d{n % 3}", str(n)),
+            EMPLOYEES[n % 3],
+            CLIENTS[n % 4],
+            ref.TYPES[n % len(ref.TYPES)],
+            origin + timedelta(minutes=47 * n),
+            (0, 45, 600)[n % 3],
+            None,
+        )
+        for n in range(90)
+    ]
+    company = load(report_store, sent, country="US", zone="UTC")
+    rng_args = ("2026-03-07", "2026-03-09", "Asia/Kathmandu")
+    rng = parse_range(*rng_args[:2], "Asia/Kathmandu", "UTC", NOW)
+    assert not days_serve(company, rng)  # complete in UTC only
+    assert rebuild_days(report_store, company.company_id, "Asia/Kathmandu") > 0
+    moved = CompanyClickHouse(report_store, company.company_id, day_zone="Asia/Kathmandu")
+    assert days_serve(moved, rng)
+    raw = reports(moved, rng_args, (), (), "calls")
+    assert reports(moved, rng_args, (), (), "days") == raw
+    assert reports(moved, rng_args, ("e1",), ("outgoing",), "days") == reports(
+        moved, rng_args, ("e1",), ("outgoing",), "calls"
     )
+    # a rebuild again writes the same days (idempotent): the figures stay
+    rebuild_days(report_store, company.company_id, "Asia/Kathmandu")
+    assert reports(moved, rng_args, (), (), "days") == raw
 
 
 def test_an_erasure_is_out_of_every_aggregated_figure_at_once(report_store: ClickHouse) -> None:
@@ -145,18 +179,24 @@ def test_an_erasure_is_out_of_every_aggregated_figure_at_once(report_store: Clic
             ]
         )
     ]
-    company = load(report_store, sent, country="US")
+    company = load(report_store, sent, country="US", zone="Asia/Kolkata")
     rng = parse_range("2026-06-01", "2026-06-01", "Asia/Kolkata", "Asia/Kolkata", NOW)
     f = report_filter(rng)
-    before = q.summary(company, f, rng, aggregated=True)
+    before = q.summary(company, f, rng, source="days")
     assert before["total_calls"] == 5
     erased = company.clickhouse.query(
         "SELECT any(client_key) AS k FROM calls WHERE company_id = %(c)s AND number_masked = %(m)s",
         {"c": company.company_id, "m": mask_number("+12125550101")},
     )[0]["k"]
-    hidden = CompanyClickHouse(company.clickhouse, company.company_id, Hidden((erased,)))
-    got = q.summary(hidden, f, rng, aggregated=True)
-    assert got == q.summary(hidden, f, rng, aggregated=False)
-    assert (got["total_calls"], got["outgoing"], got["incoming"]) == (3, 1, 1)
-    by_hour = q.analytics(hidden, f, rng, "hour", aggregated=True)
-    assert by_hour == q.analytics(hidden, f, rng, "hour", aggregated=False)
+    hidden = CompanyClickHouse(
+        company.clickhouse, company.company_id, Hidden((erased,)), company.day_zone
+    )
+    raw = q.summary(hidden, f, rng, source="calls")
+    assert (raw["total_calls"], raw["outgoing"], raw["incoming"]) == (3, 1, 1)
+    for source in ("days", "quarters"):
+        assert q.summary(hidden, f, rng, source=source) == raw
+        assert q.working_days(hidden, f, rng, q.Page(10), source=source) == q.working_days(
+            hidden, f, rng, q.Page(10), source="calls"
+        )
+    by_hour = q.analytics(hidden, f, rng, "hour", source="quarters")
+    assert by_hour == q.analytics(hidden, f, rng, "hour", source="calls")

@@ -11,8 +11,9 @@ import pytest
 from api.leads.calls import client_calls
 from api.reports import queries as q
 from api.reports.range import parse_range
+from core.calls.aggregates import rebuild_days
 from core.clickhouse import ClickHouse, connect, migrate
-from core.company_clickhouse import NOT_ERASED
+from core.company_clickhouse import NOT_ERASED, CompanyClickHouse
 from tests.support.metrics_reference import RefCall
 from tests.support.report_data import load, report_filter
 from tests.support.services import ClickHouseServer
@@ -66,6 +67,7 @@ def test_calls_written_before_the_report_columns_keep_counting(
         "0006_employee_and_client_lookups.sql",
         "0007_leads.sql",
         "0008_call_quarters.sql",
+        "0009_call_days.sql",
     ]
 
     rows = company.query(
@@ -89,10 +91,14 @@ def test_calls_written_before_the_report_columns_keep_counting(
     assert got["longest_call"]["duration_s"] == 95
     assert got["never_attended"] == 1
     # the aggregates were filled from the calls written before them (the corrected call once)
-    aggregated = q.summary(company, report_filter(rng), rng, aggregated=True)
-    assert aggregated == got == q.summary(company, report_filter(rng), rng, aggregated=False)
-    assert q.working_days(company, report_filter(rng), rng, q.Page(10)) == q.working_days(
-        company, report_filter(rng), rng, q.Page(10), aggregated=False
+    aggregated = q.summary(company, report_filter(rng), rng, source="quarters")
+    assert aggregated == got == q.summary(company, report_filter(rng), rng, source="calls")
+    # the days are written by the worker's round (rebuild_days), then read
+    rebuild_days(store, company.company_id, "UTC")
+    days = CompanyClickHouse(store, company.company_id, day_zone="UTC")
+    assert q.summary(days, report_filter(rng), rng, source="days") == got
+    assert q.working_days(days, report_filter(rng), rng, q.Page(10)) == q.working_days(
+        company, report_filter(rng), rng, q.Page(10), source="calls"
     )
 
     # the lookups were filled from the calls written before them

@@ -10,8 +10,11 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import sqlalchemy as sa
+
+from core.controlplane import companies, make_engine
 from tests.support.calls import corrected, expected_counts, realistic_calls, written
-from tests.support.stack import Stack, eventually
+from tests.support.stack import Stack, eventually, owner_token
 
 IST = timezone(timedelta(hours=5, minutes=30))
 DAY = datetime(2026, 3, 2, 9, 0, tzinfo=IST)  # 09:00-19:00 local: all calls inside 2026-03-02
@@ -62,13 +65,21 @@ def upload(stack: Stack, token: str, calls: list[dict[str, Any]], gzipped: bool 
 
 
 def aggregated_totals(stack: Stack, company_id: str) -> tuple[int, int]:
-    """Calls and talk time as the per-employee aggregates (`call_quarters`) hold them."""
-    (rows,) = stack.clickhouse_rows(
-        "SELECT sum(incoming + outgoing + missed + voicemail + rejected + blocked"
-        " + answered_externally) AS calls, sum(incoming_talk_s + outgoing_talk_s) AS talk"
-        f" FROM call_quarters FINAL WHERE company_id = '{company_id}'"
-    )
-    return int(rows[0]["calls"]), int(rows[0]["talk"])
+    """Calls and talk time as the per-employee aggregates hold them: the quarters, which the
+    days (in the company's one zone) equal."""
+    totals = [
+        (int(rows[0]["calls"]), int(rows[0]["talk"]))
+        for rows in stack.clickhouse_rows(
+            *(
+                "SELECT sum(incoming + outgoing + missed + voicemail + rejected + blocked"
+                " + answered_externally) AS calls, sum(incoming_talk_s + outgoing_talk_s) AS talk"
+                f" FROM {table} FINAL WHERE company_id = '{company_id}'"
+                for table in ("call_quarters", "call_days")
+            )
+        )
+    ]
+    assert totals[0] == totals[1], totals
+    return totals[0]
 
 
 def summary(stack: Stack, api_key: str, **params: Any) -> dict[str, Any]:
@@ -98,7 +109,8 @@ def history(stack: Stack, api_key: str, **params: Any) -> list[dict[str, Any]]:
 
 
 def run_upload_scenario(stack: Stack) -> list[str]:
-    """Runs the scenario; returns the client numbers it used (10 digits each)."""
+    """Runs the scenario, then moves the company to another zone; returns the client numbers
+    it used (10 digits each)."""
     rng = random.Random(20260302)
     pool = [f"{rng.choice('6789')}{rng.randrange(10**8, 10**9)}" for _ in range(40)]
     company = stack.signup(f"Acme{rng.randrange(10**6)}")
@@ -157,7 +169,55 @@ def run_upload_scenario(stack: Stack) -> list[str]:
     # the type filter and an employee filter
     missed = summary(stack, key, type=["missed", "3"], employee_id=device["employee_id"])
     assert missed["total_calls"] == expected["missed"]
+    assert aggregated_totals(stack, company["company_id"]) == (300, expected["talk_time_s"])
+    move_zone(stack, company)
     return pool
+
+
+def move_zone(stack: Stack, company: dict[str, str]) -> None:
+    """The owner moves the company to Sao Paulo (-03:00): the day aggregates are rebuilt in the
+    new zone (the worker's round), and the reports in it equal what the same range read in
+    that zone before (`tz`, from quarters and calls)."""
+    key, zone = company["api_key"], "America/Sao_Paulo"
+    before = summary(stack, key, tz=zone)
+    team = stack.api.get(
+        "/v1/reports/working-hours",
+        params={"from": "2026-03-02", "to": "2026-03-02", "tz": zone},
+        headers={"Authorization": f"Bearer {key}"},
+    ).json()
+    owner = {"Authorization": f"Bearer {owner_token(stack, company_name(stack, key))}"}
+    moved = stack.api.patch("/v1/company", json={"timezone": zone}, headers=owner)
+    assert moved.status_code == 200 and moved.json()["timezone"] == zone
+    engine = make_engine(stack.env["CLOSECALL_DATABASE_URL"])
+
+    def days_zone() -> str | None:
+        with engine.connect() as conn:
+            return conn.execute(
+                sa.select(companies.c.day_zone).where(companies.c.id == company["company_id"])
+            ).scalar_one()
+
+    assert summary(stack, key) == before  # meanwhile: quarters, whatever the days say
+    eventually(lambda: days_zone() == zone, timeout_s=60)
+    engine.dispose()
+    (zones,) = stack.clickhouse_rows(
+        f"SELECT DISTINCT zone FROM call_days WHERE company_id = '{company['company_id']}'"
+    )
+    assert [row["zone"] for row in zones] == [zone]  # the old zone's days are gone
+    assert summary(stack, key) == before
+    assert (
+        stack.api.get(
+            "/v1/reports/working-hours",
+            params={"from": "2026-03-02", "to": "2026-03-02"},
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()
+        == team
+    )
+
+
+def company_name(stack: Stack, key: str) -> str:
+    return str(
+        stack.api.get("/v1/company", headers={"Authorization": f"Bearer {key}"}).json()["name"]
+    )
 
 
 def test_calls_pipeline_on_chdb_and_sqlite(chdb_stack: Stack) -> None:

@@ -20,13 +20,13 @@ from core.controlplane import companies, make_engine
 from core.number_crypto import CompanyKeys, blind_index, unwrap_company_keys
 from core.privacy.mutations import COMPANY_TABLES
 from tests.support.leftovers import control_plane_rows
-from tests.support.stack import Stack, eventually
+from tests.support.stack import Stack, eventually, owner_token
 from tests.test_devices_e2e import status
 from tests.test_pipeline_e2e import history, upload
 
 DAY = {"from": "2026-03-01", "to": "2026-03-03"}
 ERASED, KEPT = "+919876512345", "+919811122233"
-PASSWORD = "correct horse battery staple"
+
 # every read of the report API that could show a client's number or count it
 READS = (
     "/v1/reports/summary",
@@ -46,13 +46,6 @@ READS = (
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def owner_token(stack: Stack, company: str) -> str:
-    email = f"owner@{company.lower()}.example"
-    answer = stack.api.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["access_token"])
 
 
 def keys_of(stack: Stack, company_id: str) -> CompanyKeys:

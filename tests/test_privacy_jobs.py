@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.accounts.subscription import cancel, company_status, set_period_end
-from core.calls.aggregates import recompute, touched
+from core.calls.aggregates import keep, touched
 from core.clickhouse import ClickHouse
 from core.controlplane import (
     audit_log,
@@ -101,8 +101,8 @@ def rows_at(store: ClickHouse, engine: Engine, company_id: str, ages_days: list[
             (company_id, "d1", "e1", f"contact-{age}", "A", key, enc, "+91 98***", "", at, 1)
         )
     store.insert("calls", CALL_COLUMNS, calls)
-    for scope in touched(calls, CALL_COLUMNS):  # the aggregates, as the worker keeps them
-        recompute(store, scope)
+    for changed in touched(calls, CALL_COLUMNS):  # the aggregates, as the worker keeps them
+        keep(store, changed, "Asia/Kolkata")
     store.insert("call_notes", NOTE_COLUMNS, notes)
     store.insert("device_status", STATUS_COLUMNS, statuses)
     store.insert("contacts", CONTACT_COLUMNS, contacts)
@@ -147,6 +147,10 @@ def held(store: ClickHouse, company_id: str) -> dict[str, list[Any]]:
             "SELECT toString(quarter) AS v FROM call_quarters FINAL"
             " WHERE company_id = %(c)s AND outgoing > 0"
         ),
+        "days": of(
+            "SELECT toString(day) AS v FROM call_days FINAL"
+            " WHERE company_id = %(c)s AND outgoing > 0"
+        ),
     }
 
 
@@ -165,7 +169,8 @@ def test_retention_deletes_exactly_the_older_rows_of_that_company(
     assert after["contacts"] == ["contact-1", "contact-29"]
     assert len(after["statuses"]) == 2 and len(after["clients"]) == 2
     assert len(after["lookups"]) == 2  # the client lookups of deleted calls went too
-    assert len(after["quarters"]) == 2  # and the aggregates of their quarters
+    assert len(after["quarters"]) == 2  # and the aggregates of their quarters and days
+    assert len(after["days"]) == 2
     assert held(clickhouse_store, other) == before_other  # no retention set: everything stays
     with engine.connect() as conn:  # the delivery log keeps no older payloads than the calls
         left = conn.execute(

@@ -238,12 +238,14 @@ def create_company(
     if db.execute(sa.select(users.c.id).where(users.c.email == email)).first():
         raise Conflict("email_taken", "an account with this email exists", [("email", "taken")])
     company_id, user_id = str(uuid.uuid4()), str(uuid.uuid4())
+    zone = body.timezone or default_zone(body.country)
     db.execute(
         companies.insert().values(
             id=company_id,
             name=body.company_name,
             country=body.country,
-            timezone=body.timezone or default_zone(body.country),
+            timezone=zone,
+            day_zone=zone,  # no calls yet: their days are complete (0013)
             plan=body.plan,
             wrapped_data_key=new_wrapped_data_key(master_key, company_id),
             created_at=now,
@@ -289,6 +291,8 @@ def update_company(
     for name in NEVER_NULL:
         if values.get(name) is None:
             values.pop(name, None)
+    if "timezone" in values:  # the day aggregates follow a few seconds later (0013)
+        values["timezone_set_at"] = now
     if values:
         db.execute(companies.update().where(companies.c.id == company_id).values(**values))
     return company_view(db, company_id, now)

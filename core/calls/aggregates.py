@@ -1,11 +1,18 @@
-"""Per-employee aggregates of calls, kept by the calls worker (`call_quarters`, migration 0008):
-one row per company, quarter hour, employee and device with what the counting reports need, so
-they read a row per quarter instead of every call of their range.
+"""Per-employee aggregates of calls, kept by the calls worker in two grains, each one row per
+company, bucket, employee and device with what the counting reports need, so they read a row
+per bucket instead of every call of their range:
 
-The grain is a quarter hour of UTC: every zone's local hours and days in use today are whole
-quarters (+05:30, +05:45, and DST shifts of 30 or 60 minutes), so the same rows serve the
-company's zone and any `tz` of the request; only a zone whose offset is not a multiple of 15
-minutes somewhere in the range falls back to the raw calls (`serves`).
+- `call_quarters` (migration 0008): quarter hours of UTC. Every zone's local hours and days in
+  use today are whole quarters (+05:30, +05:45, and DST shifts of 30 or 60 minutes), so they
+  serve any zone: hour series, a `tz` override, a range not on local days. Only a zone whose
+  offset is not a multiple of 15 minutes somewhere in the range falls back to the raw calls
+  (`serves`).
+- `call_days` (migration 0009): local days of the company's zone, ~30x fewer rows than quarters
+  (a rep's day holds ~100 calls, a quarter ~3.5): the summary, employees, day/weekday/employee/
+  type series and working hours over whole local days. Written for the zone the worker knows
+  the company by; when a company changes its zone (or had no days yet), `rebuild_days` writes
+  every day in the new one, and reads use days only once the control plane says they are
+  complete for the company's zone (`companies.day_zone`).
 
 Exact by construction: a row is never added to, it is recomputed from `calls FINAL` for the keys
 a batch touched (`recompute`), so a replayed batch, a re-sent call with a corrected duration or
@@ -17,9 +24,9 @@ tombstone) of that version. The calls of pending erasures count nowhere (`Exclud
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,12 +35,13 @@ from core.clickhouse import ClickHouse
 from schemas.payloads import CallType
 
 QUARTER_S = 900
+DAY_S = 86_400
+EPOCH_DAY = date(1970, 1, 1)
 QUARTER = "toStartOfFifteenMinutes(started_at)"
 TYPES = tuple(t.value for t in CallType)
 CONNECTABLE = ("incoming", "outgoing")
-# first_activity of a quarter without activity calls: greater than any start
+# first_activity of a bucket without activity calls: greater than any start
 NO_ACTIVITY = 4294967295
-KEY_COLUMNS = ("company_id", "quarter", "employee", "device_id")
 VALUE_COLUMNS = (
     *TYPES,
     *(f"{t}_connected" for t in CONNECTABLE),
@@ -43,7 +51,8 @@ VALUE_COLUMNS = (
     "first_activity",
     "activity_end",
 )
-QUARTER_COLUMNS = (*KEY_COLUMNS, *VALUE_COLUMNS, "version")
+# keys per recompute query: a key is ~60 bytes of SQL, ClickHouse parses 256 KiB at most
+KEYS_PER_QUERY = 2000
 
 _CONNECTED = "(type = '{t}' AND duration_s > 0)"
 # METRICS.md "Working hours": outgoing (any duration), connected incoming, rejected
@@ -73,13 +82,68 @@ def _value_sql() -> str:
 
 
 VALUES_SQL = _value_sql()
-# The rows of `calls` where `selection` holds, aggregated per key: what the worker writes and
-# what a read puts in place of the rows it may not use (pending erasures).
-RECOMPUTE_SQL = """SELECT company_id, {quarter} AS quarter, employee, device_id,
+
+
+@dataclass(frozen=True, slots=True)
+class Grain:
+    """A bucket of the aggregates: its table and column, a call's bucket in SQL, and the bucket
+    as the whole number the keys hold (a quarter's Unix seconds, a local day's days since
+    1970). `zoned`: the rows name the zone of their buckets (`zone` column, `%(zone)s`)."""
+
+    table: str
+    column: str
+    of_call: str  # SQL: a call's bucket, as the column stores it
+    number: str  # SQL: a bucket value ({}) as its key number
+    size_s: int
+    zoned: bool
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        zone = ("zone",) if self.zoned else ()
+        return ("company_id", *zone, self.column, "employee", "device_id")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (*self.key_columns, *VALUE_COLUMNS, "version")
+
+    def key(self, ts: int, zone: str) -> int:
+        """The key number of the bucket holding Unix second `ts`."""
+        if not self.zoned:
+            return ts - ts % self.size_s
+        return (datetime.fromtimestamp(ts, ZoneInfo(zone)).date() - EPOCH_DAY).days
+
+    def value(self, key: int) -> datetime | date:
+        """A key number as the column stores it."""
+        if not self.zoned:
+            return datetime.fromtimestamp(key, UTC)
+        return EPOCH_DAY + timedelta(days=key)
+
+    def call_bounds(self, keys: Iterable[int]) -> tuple[int, int]:
+        """Unix seconds around every call of these buckets (a local day within a UTC day
+        either side), so ClickHouse skips the weeks of `calls` outside them."""
+        found = list(keys)
+        if not self.zoned:
+            return min(found), max(found) + self.size_s
+        return (min(found) - 1) * DAY_S, (max(found) + 2) * DAY_S
+
+
+QUARTERS = Grain("call_quarters", "quarter", QUARTER, "toUnixTimestamp({})", QUARTER_S, False)
+DAYS = Grain("call_days", "day", "toDate(started_at, %(zone)s)", "toUInt16({})", DAY_S, True)
+QUARTER_COLUMNS = QUARTERS.columns
+
+# The rows of `calls` where `selection` holds, aggregated per key of a grain: what the worker
+# writes and what a read puts in place of the rows it may not use (pending erasures).
+RECOMPUTE_SQL = """SELECT company_id, {bucket} AS {column}, employee, device_id,
     {values}
 FROM calls FINAL
 WHERE {selection}
-GROUP BY company_id, quarter, employee, device_id"""
+GROUP BY company_id, {column}, employee, device_id"""
+
+
+def recompute_sql(grain: Grain, selection: str) -> str:
+    return RECOMPUTE_SQL.format(
+        bucket=grain.of_call, column=grain.column, values=VALUES_SQL, selection=selection
+    )
 
 
 # Every key from the calls stored so far, at the newest version of its calls: migration 0008
@@ -93,46 +157,68 @@ GROUP BY company_id, quarter, employee, device_id"""
 
 
 @dataclass(frozen=True, slots=True)
-class Touched:
-    """What stored calls changed in one company: (device, quarter start) keys, and the version
-    each device's rows get: the newest call version of that device in the batch. A device's
-    uploads reach one partition in order, so that is the newest of all its calls: it beats
-    every row written for the device before, a tombstone included."""
+class Scope:
+    """Keys (device, bucket key number) of one grain in one company, the version each device's
+    rows get, and the zone of the buckets (days)."""
 
+    grain: Grain
     company_id: str
     keys: frozenset[tuple[str, int]]
     versions: Mapping[str, int]
+    zone: str = "UTC"
 
-    def params(self) -> dict[str, Any]:
-        starts = [quarter for _device, quarter in self.keys]
-        return {
-            "company_id": self.company_id,
-            "keys": tuple(sorted(self.keys)),
-            "first_ts": min(starts),
-            "end_ts": max(starts) + QUARTER_S,
-        }
+    def chunks(self) -> Iterator[dict[str, Any]]:
+        """Query parameters for the keys, KEYS_PER_QUERY at a time."""
+        ordered = sorted(self.keys, key=lambda key: (key[1], key[0]))
+        for at in range(0, len(ordered), KEYS_PER_QUERY):
+            keys = ordered[at : at + KEYS_PER_QUERY]
+            first_ts, end_ts = self.grain.call_bounds(key for _device, key in keys)
+            yield {
+                "company_id": self.company_id,
+                "zone": self.zone,
+                "keys": tuple(keys),
+                "first_key": min(key for _device, key in keys),
+                "last_key": max(key for _device, key in keys),
+                "first_ts": first_ts,
+                "end_ts": end_ts,
+            }
+
+
+@dataclass(frozen=True, slots=True)
+class Touched:
+    """What stored calls changed in one company: the (device, start) of each call, and the
+    version each device's rows get: the newest call version of that device in the batch. A
+    device's uploads reach one partition in order, so that is the newest of all its calls: it
+    beats every row written for the device before, a tombstone included."""
+
+    company_id: str
+    starts: frozenset[tuple[str, int]]
+    versions: Mapping[str, int]
+
+    def scope(self, grain: Grain, zone: str = "UTC") -> Scope:
+        keys = frozenset((device, grain.key(ts, zone)) for device, ts in self.starts)
+        return Scope(grain, self.company_id, keys, self.versions, zone)
 
 
 def touched(rows: Iterable[Sequence[Any]], columns: Sequence[str]) -> list[Touched]:
-    """Per company, the keys the `calls` rows fall in (rows as the worker inserts them)."""
+    """Per company, the calls the `calls` rows are (rows as the worker inserts them)."""
     at = {name: columns.index(name) for name in ("company_id", "device_id", "started_at")}
     version_at = columns.index("version")
-    keys: dict[str, set[tuple[str, int]]] = {}
+    starts: dict[str, set[tuple[str, int]]] = {}
     versions: dict[str, dict[str, int]] = {}
     for row in rows:
         company, device = row[at["company_id"]], row[at["device_id"]]
-        ts = int(row[at["started_at"]].timestamp())
-        keys.setdefault(company, set()).add((device, ts - ts % QUARTER_S))
+        starts.setdefault(company, set()).add((device, int(row[at["started_at"]].timestamp())))
         newest = versions.setdefault(company, {})
         newest[device] = max(newest.get(device, 0), int(row[version_at]))
-    return [Touched(c, frozenset(k), versions[c]) for c, k in sorted(keys.items())]
+    return [Touched(c, frozenset(s), versions[c]) for c, s in sorted(starts.items())]
 
 
-# The keys of a scope: `(device_id, quarter) IN keys` decides; the bounds let ClickHouse skip
-# the weeks outside them (`calls` is partitioned by week of started_at).
+# The keys of a scope: `(device_id, key) IN keys` decides; the bounds let ClickHouse skip the
+# weeks outside them (`calls` is partitioned by week of started_at).
 SCOPE = """company_id = %(company_id)s
     AND started_at >= toDateTime(%(first_ts)s) AND started_at < toDateTime(%(end_ts)s)
-    AND (device_id, {quarter}) IN %(keys)s"""
+    AND (device_id, {key}) IN %(keys)s"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,67 +240,146 @@ class Excluded:
         return terms
 
 
-def recompute(clickhouse: ClickHouse, scope: Touched, excluded: Excluded = Excluded()) -> int:
+def recompute(clickhouse: ClickHouse, scope: Scope, excluded: Excluded = Excluded()) -> int:
     """Write the current aggregates of the scope's keys from `calls FINAL` (without the
     excluded calls); returns the rows written. Idempotent: the rows follow from `calls`."""
-    params = scope.params()
-    selection = " AND ".join([SCOPE.format(quarter=QUARTER), *excluded.terms(params)])
-    recomputed = RECOMPUTE_SQL.format(quarter=QUARTER, values=VALUES_SQL, selection=selection)
-    fresh = clickhouse.query(
-        f"""SELECT company_id, toUnixTimestamp(quarter) AS quarter, employee, device_id,
-            {", ".join(VALUE_COLUMNS)}
-        FROM ({recomputed})""",
-        params,
+    grain = scope.grain
+    of_call = grain.number.format(grain.of_call)
+    stored = grain.number.format(grain.column)
+    zone = "AND zone = %(zone)s" if grain.zoned else ""
+    written = 0
+    for params in scope.chunks():
+        selection = " AND ".join([SCOPE.format(key=of_call), *excluded.terms(params)])
+        fresh = clickhouse.query(
+            f"""SELECT company_id, {stored} AS bucket, employee, device_id,
+                {", ".join(VALUE_COLUMNS)}
+            FROM ({recompute_sql(grain, selection)})""",
+            params,
+        )
+        produced = {(row["device_id"], int(row["bucket"]), int(row["employee"])) for row in fresh}
+        before = clickhouse.query(
+            f"""SELECT DISTINCT device_id, {stored} AS bucket, employee FROM {grain.table}
+            WHERE company_id = %(company_id)s {zone}
+                AND {stored} >= %(first_key)s AND {stored} <= %(last_key)s
+                AND (device_id, {stored}) IN %(keys)s""",
+            params,
+        )
+        rows = [_row(scope, row, scope.versions[row["device_id"]]) for row in fresh]
+        for row in before:
+            key = (row["device_id"], int(row["bucket"]), int(row["employee"]))
+            if key not in produced:  # no call of it left (moved to another employee, erased)
+                rows.append(_tombstone(scope, key))
+        if rows:
+            clickhouse.insert(grain.table, grain.columns, rows)
+        written += len(rows)
+    return written
+
+
+def keep(
+    clickhouse: ClickHouse, changed: Touched, zone: str, excluded: Excluded = Excluded()
+) -> int:
+    """The worker's aggregates of what `changed` touched: its quarters, and its local days in
+    `zone` (the company's); the rows written."""
+    return sum(
+        recompute(clickhouse, changed.scope(grain, zone), excluded) for grain in (QUARTERS, DAYS)
     )
-    written = {(row["device_id"], int(row["quarter"]), int(row["employee"])) for row in fresh}
-    before = clickhouse.query(
-        """SELECT DISTINCT device_id, toUnixTimestamp(quarter) AS quarter, employee
-        FROM call_quarters
-        WHERE company_id = %(company_id)s
-            AND quarter >= toDateTime(%(first_ts)s) AND quarter < toDateTime(%(end_ts)s)
-            AND (device_id, quarter) IN %(keys)s""",
-        params,
-    )
-    rows = [_row(row, scope.versions[row["device_id"]]) for row in fresh]
-    for row in before:
-        key = (row["device_id"], int(row["quarter"]), int(row["employee"]))
-        if key not in written:  # no call of it left (moved to another employee, erased)
-            rows.append(_tombstone(scope.company_id, key, scope.versions[key[0]]))
-    if rows:
-        clickhouse.insert("call_quarters", QUARTER_COLUMNS, rows)
-    return len(rows)
 
 
 def without_number(clickhouse: ClickHouse, company_id: str, client_key: str) -> int:
     """Before an erasure's mutations delete a number's calls (`client_key`, its blind index):
-    its quarters rewritten without them, each device's rows one version above the
-    newest of its calls, so they replace every row written before. After the mutations there
-    is nothing left to find: a repeat (a crash between) writes nothing."""
+    its quarters and days (in every zone the company has days in) rewritten without them,
+    each device's rows one version above the newest of its calls, so they replace every row
+    written before. After the mutations there is nothing left to find: a repeat (a crash
+    between) writes nothing."""
     params = {"company_id": company_id, "client": str(uuid.UUID(client_key))}
     found = clickhouse.query(
-        f"""SELECT DISTINCT device_id, toUnixTimestamp({QUARTER}) AS quarter FROM calls
+        """SELECT DISTINCT device_id, toUnixTimestamp(started_at) AS ts FROM calls
         WHERE company_id = %(company_id)s AND client = toUUID(%(client)s)""",
         params,
     )
     if not found:
         return 0
-    keys = frozenset((row["device_id"], int(row["quarter"])) for row in found)
-    devices = tuple(sorted({device for device, _quarter in keys}))
+    starts = frozenset((row["device_id"], int(row["ts"])) for row in found)
+    devices = tuple(sorted({device for device, _ts in starts}))
     newest = clickhouse.query(
         """SELECT device_id, max(version) AS version FROM calls
         WHERE company_id = %(company_id)s AND device_id IN %(devices)s GROUP BY device_id""",
         {"company_id": company_id, "devices": devices},
     )
-    versions = {row["device_id"]: int(row["version"]) + 1 for row in newest}
+    changed = Touched(
+        company_id, starts, {row["device_id"]: int(row["version"]) + 1 for row in newest}
+    )
     excluded = Excluded(client_keys=frozenset({client_key}))
-    return recompute(clickhouse, Touched(company_id, keys, versions), excluded)
+    zones = clickhouse.query(
+        "SELECT DISTINCT zone FROM call_days WHERE company_id = %(company_id)s", params
+    )
+    scopes = [changed.scope(QUARTERS), *(changed.scope(DAYS, row["zone"]) for row in zones)]
+    return sum(recompute(clickhouse, scope, excluded) for scope in scopes)
 
 
-def _row(row: Mapping[str, Any], version: int) -> tuple[Any, ...]:
-    quarter = datetime.fromtimestamp(int(row["quarter"]), UTC)
+def rebuild_days(
+    clickhouse: ClickHouse,
+    company_id: str,
+    zone: str,
+    excluded: Excluded = Excluded(),
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> int:
+    """Every local day of the company's calls in `zone`, recomputed as the worker would (a
+    company that changed its zone, or days that never existed): a week of days at a time,
+    each device's rows at the newest version of its calls, which a worker writing the same
+    day meanwhile matches or beats. `progress(weeks done, weeks)`; the rows written."""
+    params = {"company_id": company_id, "zone": zone}
+    newest = clickhouse.query(
+        """SELECT device_id, max(version) AS version, toUInt16(min(toDate(started_at, %(zone)s)))
+            AS first_day, toUInt16(max(toDate(started_at, %(zone)s))) AS last_day
+        FROM calls WHERE company_id = %(company_id)s GROUP BY device_id""",
+        params,
+    )
+    if not newest:
+        return 0
+    versions = {row["device_id"]: int(row["version"]) for row in newest}
+    first = min(int(row["first_day"]) for row in newest)
+    last = max(int(row["last_day"]) for row in newest)
+    weeks = range(first, last + 1, 7)
+    written = 0
+    for done, week in enumerate(weeks):
+        bounds = {"first_ts": (week - 1) * DAY_S, "end_ts": (week + 8) * DAY_S}
+        days = clickhouse.query(
+            f"""SELECT DISTINCT device_id, toUInt16({DAYS.of_call}) AS day FROM calls
+            WHERE company_id = %(company_id)s
+                AND started_at >= toDateTime(%(first_ts)s) AND started_at < toDateTime(%(end_ts)s)
+                AND toUInt16({DAYS.of_call}) >= %(week)s
+                AND toUInt16({DAYS.of_call}) < %(week)s + 7""",
+            {**params, **bounds, "week": week},
+        )
+        keys = frozenset((row["device_id"], int(row["day"])) for row in days)
+        if keys:
+            scope = Scope(DAYS, company_id, keys, versions, zone)
+            written += recompute(clickhouse, scope, excluded)
+        progress(done + 1, len(weeks))
+    return written
+
+
+def day_start(ts: int, zone: str) -> int:
+    """The first second of the local day holding Unix second `ts` in `zone` (a quarter hour
+    whose local date it is: a midnight that a DST change skips is found too)."""
+    tz = ZoneInfo(zone)
+    today = datetime.fromtimestamp(ts, tz).date()
+    start = int(datetime.combine(today, datetime.min.time(), tzinfo=tz).timestamp())
+    start -= start % QUARTER_S
+    while datetime.fromtimestamp(start - QUARTER_S, tz).date() == today:
+        start -= QUARTER_S
+    while datetime.fromtimestamp(start, tz).date() != today:
+        start += QUARTER_S
+    return start
+
+
+def _row(scope: Scope, row: Mapping[str, Any], version: int) -> tuple[Any, ...]:
+    zone = (scope.zone,) if scope.grain.zoned else ()
     return (
-        row["company_id"],
-        quarter,
+        scope.company_id,
+        *zone,
+        scope.grain.value(int(row["bucket"])),
         int(row["employee"]),
         row["device_id"],
         *(int(row[name]) for name in VALUE_COLUMNS),
@@ -222,20 +387,12 @@ def _row(row: Mapping[str, Any], version: int) -> tuple[Any, ...]:
     )
 
 
-def _tombstone(company_id: str, key: tuple[str, int, int], version: int) -> tuple[Any, ...]:
-    device_id, quarter, employee = key
+def _tombstone(scope: Scope, key: tuple[str, int, int]) -> tuple[Any, ...]:
+    device_id, bucket, employee = key
     zeros = dict.fromkeys(VALUE_COLUMNS, 0)
     zeros["first_activity"] = NO_ACTIVITY
-    return _row(
-        {
-            "company_id": company_id,
-            "quarter": quarter,
-            "employee": employee,
-            "device_id": device_id,
-            **zeros,
-        },
-        version,
-    )
+    fields = {"bucket": bucket, "employee": employee, "device_id": device_id, **zeros}
+    return _row(scope, fields, scope.versions[device_id])
 
 
 def serves(zone: ZoneInfo, start: datetime, end: datetime) -> bool:

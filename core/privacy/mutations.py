@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from core.calls.aggregates import QUARTER_S
+from core.calls.aggregates import day_start
 from core.clickhouse import ClickHouse, quote
 from core.clickhouse_shards import mutation_targets
 from core.leads.lookup import as_uuid
@@ -27,6 +27,7 @@ COMPANY_TABLES = (
     "call_employees",
     "call_clients",
     "call_quarters",
+    "call_days",
     "client_calls",
     "lead_clients",
 )
@@ -99,6 +100,7 @@ def devices_plan(company_id: str, devices: Sequence[str]) -> Plan:
                     "device_status",
                     "call_employees",
                     "call_quarters",
+                    "call_days",
                 )
             ],
             _orphan_clients(company_id),
@@ -106,17 +108,20 @@ def devices_plan(company_id: str, devices: Sequence[str]) -> Plan:
     )
 
 
-def retention_plan(company_id: str, cutoff_ts: int) -> Plan:
-    """What started before the cutoff goes; the cutoff is taken down to a quarter hour, so a
-    quarter's aggregates (core/calls/aggregates.py) go whole, with all of its calls."""
-    c = _company(company_id)
-    before = f"< toDateTime({cutoff_ts - cutoff_ts % QUARTER_S})"
+def retention_plan(company_id: str, cutoff_ts: int, zone: str) -> Plan:
+    """What started before the cutoff goes; the cutoff is taken down to the start of its local
+    day in the company's `zone`, so a day's and a quarter's aggregates (core/calls/aggregates.py)
+    go whole, with all of their calls. Days of other zones (a rebuild pending) go too."""
+    c, start = _company(company_id), day_start(cutoff_ts, zone)
+    before = f"< toDateTime({start})"
+    days = f"{c} AND (zone != {quote(zone)} OR day < toDate(toDateTime({start}), {quote(zone)}))"
     return Plan(
         [
             _notes_of_calls(company_id, f"started_at {before}"),
             [
                 ("calls", f"{c} AND started_at {before}"),
                 ("call_quarters", f"{c} AND quarter {before}"),
+                ("call_days", days),
                 ("client_calls", f"{c} AND started_at {before}"),
                 ("device_status", f"{c} AND reported_at {before}"),
                 ("contacts", f"{c} AND synced_at {before}"),

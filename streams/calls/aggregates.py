@@ -1,39 +1,62 @@
 """The per-employee aggregates of the calls ClickHouse has just stored (the calls worker's first
-after-store step, core/calls/aggregates.py): the quarters each batch touched, recomputed from
-`calls FINAL` before the batch's offsets are committed. A failure retries the whole after-store
-step (streams/sink.py); recomputing is idempotent, so a repeat writes the same rows."""
+after-store step, core/calls/aggregates.py): the quarters and the company's local days each
+batch touched, recomputed from `calls FINAL` before the batch's offsets are committed. A failure
+retries the whole after-store step (streams/sink.py), reading the company's zone again;
+recomputing is idempotent, so a repeat writes the same rows.
+
+Beside it, the day-rollup round (`build_days`): the days of a company whose zone changed (or
+whose days never existed: the calls stored before migration 0009) written in its zone, then
+recorded complete in the control plane, which is when the reports start reading them."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
 
-from core.calls.aggregates import Excluded, Touched, recompute, touched
-from core.clickhouse import ClickHouse
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from core.calls.aggregates import Excluded, Touched, keep, rebuild_days, touched
+from core.clickhouse import ClickHouse, quote
+from core.controlplane import companies
 from core.metrics import CLICKHOUSE_INSERT_LATENCY, CLICKHOUSE_ROWS
+from core.privacy import mutations
+from core.privacy.erasures import dropped
 from streams.calls.rows import CALL_COLUMNS
 from streams.tables import AfterStore, Lookups, Stored
 
+log = logging.getLogger(__name__)
+# a changed zone waits this long before its days are rebuilt: by then every worker's company
+# facts (refreshed each second) write days in the new zone
+ZONE_SETTLE = timedelta(seconds=5)
+
 
 @dataclass(frozen=True, slots=True)
-class QuarterKeeper:
+class AggregateKeeper:
     clickhouse: ClickHouse
     lookups: Lookups
 
     async def __call__(self, stored: Stored) -> None:
         rows = [row for _event, batch in stored for row in batch]
-        for scope in touched(rows, CALL_COLUMNS):
+        for changed in touched(rows, CALL_COLUMNS):
+            zone = (await self.lookups.company(changed.company_id)).timezone
             # what erasures drop counts nowhere, although its calls are still in `calls`
-            dropped = await self.lookups.dropped(scope.company_id)
+            dropped = await self.lookups.dropped(changed.company_id)
             excluded = Excluded(dropped.numbers, dropped.devices)
-            await asyncio.get_running_loop().run_in_executor(None, self._recompute, scope, excluded)
+            await asyncio.get_running_loop().run_in_executor(
+                None, self._keep, changed, zone, excluded
+            )
 
-    def _recompute(self, scope: Touched, excluded: Excluded) -> None:
+    def _keep(self, changed: Touched, zone: str, excluded: Excluded) -> None:
         started = time.perf_counter()
-        written = recompute(self.clickhouse, scope, excluded)
-        CLICKHOUSE_INSERT_LATENCY.labels("call_quarters").observe(time.perf_counter() - started)
-        CLICKHOUSE_ROWS.labels("call_quarters").inc(written)
+        written = keep(self.clickhouse, changed, zone, excluded)
+        CLICKHOUSE_INSERT_LATENCY.labels("call_aggregates").observe(time.perf_counter() - started)
+        CLICKHOUSE_ROWS.labels("call_aggregates").inc(written)
 
 
 def in_order(*steps: AfterStore) -> AfterStore:
@@ -44,3 +67,59 @@ def in_order(*steps: AfterStore) -> AfterStore:
             await step(stored)
 
     return run
+
+
+def build_days(
+    engine: Engine,
+    clickhouse: ClickHouse,
+    now: Callable[[], datetime],
+    timeout_s: float = 600.0,
+) -> list[str]:
+    """Each company whose days are not complete in its zone (settled `ZONE_SETTLE`): every
+    day rebuilt in that zone, the rows of other zones deleted, then the zone recorded, unless
+    it changed meanwhile. A crash re-runs it whole (each step is idempotent). The companies
+    built."""
+    with engine.connect() as conn:
+        due = conn.execute(
+            sa.select(companies.c.id, companies.c.timezone).where(
+                sa.or_(
+                    companies.c.day_zone.is_(None), companies.c.day_zone != companies.c.timezone
+                ),
+                sa.or_(
+                    companies.c.timezone_set_at.is_(None),
+                    companies.c.timezone_set_at <= now() - ZONE_SETTLE,
+                ),
+            )
+        ).all()
+        excluded = dropped(conn, [company_id for company_id, _zone in due])
+    for company_id, zone in due:
+        started = time.perf_counter()
+        written = rebuild_days(
+            clickhouse,
+            company_id,
+            zone,
+            Excluded(excluded[company_id].numbers, excluded[company_id].devices),
+            partial(_progress, company_id),
+        )
+        other_zones = f"company_id = {quote(company_id)} AND zone != {quote(zone)}"
+        if clickhouse.query(f"SELECT count() AS n FROM call_days WHERE {other_zones}")[0]["n"]:
+            mutations.run(clickhouse, mutations.Plan([[("call_days", other_zones)]]), timeout_s)
+        with engine.begin() as conn:
+            conn.execute(
+                companies.update()
+                .where(companies.c.id == company_id, companies.c.timezone == zone)
+                .values(day_zone=zone)
+            )
+        log.info(
+            "days of company %s complete in %s: %d rows in %.1f s",
+            company_id,
+            zone,
+            written,
+            time.perf_counter() - started,
+        )
+    return [company_id for company_id, _zone in due]
+
+
+def _progress(company_id: str, done: int, total: int) -> None:
+    if done == total or done % 10 == 0:
+        log.info("days of company %s: week %d of %d", company_id, done, total)

@@ -96,7 +96,7 @@ def carry_out(
         erasures.issued(conn, erasure.id, now)
     plans = []
     if erasure.number_key:
-        # the number's quarters without it, while its calls still say which quarters those are
+        # the number's aggregates without it, while its calls still say which buckets hold it
         without_number(clickhouse, erasure.company_id, erasure.number_key)
         plans.append(mutations.number_plan(erasure.company_id, erasure.number_key))
     if erasure.devices:
@@ -128,7 +128,7 @@ def retain(
     contacts older than that deleted. The companies retained."""
     with engine.connect() as conn:
         due = conn.execute(
-            sa.select(companies.c.id, companies.c.retention_days).where(
+            sa.select(companies.c.id, companies.c.retention_days, companies.c.timezone).where(
                 companies.c.retention_days.is_not(None),
                 sa.or_(
                     companies.c.retained_at.is_(None),
@@ -136,10 +136,10 @@ def retain(
                 ),
             )
         ).all()
-    for company_id, days in due:
+    for company_id, days, zone in due:
         with privacy_job("retention"):
-            retain_company(engine, clickhouse, company_id, days, now, timeout_s)
-    return [company_id for company_id, _days in due]
+            retain_company(engine, clickhouse, company_id, days, zone, now, timeout_s)
+    return [company_id for company_id, _days, _zone in due]
 
 
 def retain_company(
@@ -147,11 +147,12 @@ def retain_company(
     clickhouse: ClickHouse,
     company_id: str,
     days: int,
+    zone: str,
     now: datetime,
     timeout_s: float,
 ) -> None:
     cutoff = now - timedelta(days=days)
-    plan = mutations.retention_plan(company_id, int(cutoff.timestamp()))
+    plan = mutations.retention_plan(company_id, int(cutoff.timestamp()), zone)
     mutations.run(clickhouse, plan, timeout_s)
     with engine.begin() as conn:
         hook_events.prune(conn, company_id, cutoff)

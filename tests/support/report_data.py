@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from api.reports.filters import CallFilter
 from api.reports.range import ReportRange
 from core.accounts.directory import CompanyFacts
-from core.calls.aggregates import recompute, touched
+from core.calls.aggregates import keep, touched
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
 from core.number_crypto import new_wrapped_data_key, unwrap_company_keys
@@ -24,10 +24,15 @@ SYNC_START = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def load(
-    store: ClickHouse, uploads: list[RefCall], country: str = "IN", aggregates: bool = True
+    store: ClickHouse,
+    uploads: list[RefCall],
+    country: str = "IN",
+    aggregates: bool = True,
+    zone: str = "UTC",
 ) -> CompanyClickHouse:
     """Insert each upload in order (later uploads of a call win) for a new company, and keep
-    the aggregates as the worker does (`aggregates`; not before their migration)."""
+    the aggregates as the worker does (`aggregates`; not before their migration): quarters, and
+    days in the company's `zone`."""
     company_id = str(uuid.uuid4())
     crypto = CompanyFacts(
         country=country,
@@ -58,13 +63,13 @@ def load(
         event = decode_calls_event(batch.events[0].model_dump_json().encode())
         rows.extend(call_rows(event, crypto))
     # several inserts, as the worker would make, so FINAL has parts to merge; after each, the
-    # aggregates of the quarters it touched, as the worker keeps them
+    # aggregates of the buckets it touched, as the worker keeps them
     for start in range(0, len(rows), 7):
         chunk = rows[start : start + 7]
         store.insert("calls", CALL_COLUMNS, chunk)
-        for scope in touched(chunk, CALL_COLUMNS) if aggregates else ():
-            recompute(store, scope)
-    return CompanyClickHouse(store, company_id)
+        for changed in touched(chunk, CALL_COLUMNS) if aggregates else ():
+            keep(store, changed, zone)
+    return CompanyClickHouse(store, company_id, day_zone=zone if aggregates else None)
 
 
 def report_filter(

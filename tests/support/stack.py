@@ -27,6 +27,8 @@ print(json.dumps([store.query(sql) for sql in json.load(sys.stdin)], default=str
 store.close()
 """
 
+OWNER_PASSWORD = "correct horse battery staple"  # of every owner signup() makes
+
 
 class Stack:
     """ingest + worker (+ report API: inside the worker with chDB, its own process otherwise)."""
@@ -214,7 +216,7 @@ class Stack:
             "company_name": company,
             "country": country,
             "email": f"owner@{company.lower()}.example",
-            "password": "correct horse battery staple",
+            "password": OWNER_PASSWORD,
             **extra,
         }
         response = self.api.post("/v1/signup", json=body)
@@ -235,6 +237,14 @@ class Stack:
         assert response.status_code == 201, response.text
         result: dict[str, Any] = response.json()
         return result
+
+
+def owner_token(stack: Stack, company: str) -> str:
+    """A session token of the owner `Stack.signup` made for `company`."""
+    email = f"owner@{company.lower()}.example"
+    answer = stack.api.post("/v1/auth/login", json={"email": email, "password": OWNER_PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
 
 
 def eventually(check: Callable[[], Any], timeout_s: float = 60, interval_s: float = 0.3) -> Any:

@@ -41,6 +41,7 @@ def test_migrations_apply_once(chdb_store: ClickHouse) -> None:
         "0006_employee_and_client_lookups.sql",
         "0007_leads.sql",
         "0008_call_quarters.sql",
+        "0009_call_days.sql",
     ]
 
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from api.reports.filters import CallFilter
-from api.reports.queries import quarters
+from api.reports.queries import aggregates
+from api.reports.queries.aggregates import Source
 from api.reports.queries.sql import (
     BASIC_COUNTS_SQL,
     CONNECTED,
@@ -113,19 +114,20 @@ def employee_rows(
     f: CallFilter,
     rng: ReportRange,
     employees: list[dict[str, Any]],
-    aggregated: bool | None = None,
+    source: Source | None = None,
 ) -> list[dict[str, Any]]:
     """Every selected employee, with zeros when they made no call in range: the counts of the
     selected types per employee, then the working time (activity calls of any type) per
     employee-day. Two scans: one per-employee-day scan that also merged per-day client sets
-    took 1.3x as long. From the aggregates, the counts read quarters and the unique clients
-    the calls."""
+    took 1.3x as long. From the aggregates (aggregates.py), the counts read them and the
+    unique clients the calls."""
     selected = f.type_term()
     where, params = f.where(types=False)
-    if quarters.chosen(rng, aggregated, "counts"):
+    grain = aggregates.chosen(ch, rng, source, "counts")
+    if grain is not None:
         rows = [
             {**row, "employee": row["bucket"], "unique_clients": 0}
-            for row in quarters.counts_by(ch, f, rng, "employee", extremes=True)
+            for row in aggregates.counts_by(ch, f, grain, "employee", extremes=True)
         ]
         clients = ch.query(
             f"""SELECT employee, uniqExact(client) AS unique_clients FROM calls FINAL
@@ -144,7 +146,7 @@ def employee_rows(
             GROUP BY employee""",
             params,
         )
-    working = employee_working(ch, f, rng, aggregated)
+    working = employee_working(ch, f, rng, source)
     ids = employee_ids(ch, (*(row["employee"] for row in rows), *working))
     counted = {ids[int(row["employee"])]: row for row in rows}
     worked = {ids[key]: seconds for key, seconds in working.items()}
@@ -190,19 +192,21 @@ def analytics(
     rng: ReportRange,
     group_by: GroupBy,
     unique_clients: bool = True,
-    aggregated: bool | None = None,
+    source: Source | None = None,
 ) -> list[dict[str, Any]]:
     """The basic counts per bucket. A distinct count per bucket is most of the scan's cost (3x
     over 5 million calls): without `unique_clients` the buckets leave it out (a chart of calls
-    by type does not show it). From the aggregates, the counts read quarters and the unique
-    clients the calls."""
+    by type does not show it). From the aggregates (aggregates.py), the counts read them and
+    the unique clients the calls."""
     where, params = f.where()
     params["tz"] = rng.zone.key
-    if quarters.chosen(rng, aggregated, "counts"):
+    use: aggregates.Use = "hours" if group_by in ("hour", "hour_of_day") else "counts"
+    grain = aggregates.chosen(ch, rng, source, use)
+    if grain is not None:
         rows = (
-            quarters.counts_by_type(ch, f)
+            aggregates.counts_by_type(ch, f, grain)
             if group_by == "type"
-            else quarters.counts_by(ch, f, rng, group_by)
+            else aggregates.counts_by(ch, f, grain, group_by)
         )
         if unique_clients:
             clients = ch.query(
@@ -237,18 +241,19 @@ def analytics(
 
 
 def summary(
-    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, aggregated: bool | None = None
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, source: Source | None = None
 ) -> dict[str, Any]:
     """A scan per client, a scan per employee-day, then the longest call by its identity. One
     after the other: ClickHouse spreads each query over every core, and side by side they only
     fought for them (same median, slower tail, measured on 2 cores). From the aggregates
-    (`aggregated`; by default as quarters.READ_BY_DEFAULT says), the counts, the longest call
-    and the working time read quarters; the per-client figures read the calls."""
-    if quarters.chosen(rng, aggregated, "counts"):
-        row = {**quarters.counts(ch, f), **client_figures(ch, f)}
+    (`source`; by default as aggregates.chosen says), the counts, the longest call and the
+    working time read them; the per-client figures read the calls."""
+    grain = aggregates.chosen(ch, rng, source, "counts")
+    if grain is not None:
+        row = {**aggregates.counts(ch, f, grain), **client_figures(ch, f)}
     else:
         row = summary_counts(ch, f)
-    working = working_total(ch, f, rng, aggregated)
+    working = working_total(ch, f, rng, source)
     return {
         **with_average(row),
         "longest_call": longest_call(ch, f, rng, int(row["longest_key"]))

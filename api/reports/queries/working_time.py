@@ -8,19 +8,21 @@ from typing import Any
 
 from api.paging import Page, SortKey, cut, limit_clause
 from api.reports.filters import CallFilter
-from api.reports.queries import quarters
+from api.reports.queries import aggregates
+from api.reports.queries.aggregates import Source
 from api.reports.queries.sql import ACTIVITY, CONNECTED, iso
 from api.reports.range import ReportRange
 from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
 
 
 def working_days_sql(
-    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, aggregated: bool | None
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, source: Source | None
 ) -> tuple[str, dict[str, Any]]:
-    """One row per employee and local day with at least one activity call: from quarters
-    (quarters.py) when they serve the range, else from the calls."""
-    if quarters.chosen(rng, aggregated, "working time"):
-        return quarters.working_days_sql(ch, f, rng)
+    """One row per employee and local day with at least one activity call: from the
+    aggregates (aggregates.py) when they serve the range, else from the calls."""
+    grain = aggregates.chosen(ch, rng, source, "working time")
+    if grain is not None:
+        return aggregates.working_days_sql(ch, f, grain)
     where, params = f.where(types=False)
     params["tz"] = rng.zone.key
     sql = f"""SELECT employee, toString(toDate(started_at, %(tz)s)) AS day,
@@ -38,10 +40,10 @@ def working_days(
     f: CallFilter,
     rng: ReportRange,
     page: Page,
-    aggregated: bool | None = None,
+    source: Source | None = None,
 ) -> tuple[list[dict[str, Any]], SortKey | None]:
     """One page of employee-days, by day then employee id. The cursor is (day ordinal, id)."""
-    sql, params = working_days_sql(ch, f, rng, aggregated)
+    sql, params = working_days_sql(ch, f, rng, source)
     after = ""
     if page.after is not None:
         after_day, params["after_id"] = page.after
@@ -76,11 +78,11 @@ def day_sort_key(item: dict[str, Any]) -> SortKey:
 
 
 def employee_working(
-    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, aggregated: bool | None = None
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, source: Source | None = None
 ) -> dict[int, int]:
     """Each employee's (by `employee` number) sum of their employee-days' working_s: the
     employees report's working time and, summed, the summary's."""
-    sql, params = working_days_sql(ch, f, rng, aggregated)
+    sql, params = working_days_sql(ch, f, rng, source)
     rows = ch.query(
         f"SELECT employee, sum(last_ts - first_ts) AS working_s FROM ({sql}) GROUP BY employee",
         params,
@@ -89,17 +91,17 @@ def employee_working(
 
 
 def working_total(
-    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, aggregated: bool | None = None
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, source: Source | None = None
 ) -> int:
     """The sum of every employee-day's working_s over the range."""
-    return sum(employee_working(ch, f, rng, aggregated).values())
+    return sum(employee_working(ch, f, rng, source).values())
 
 
 def team_totals(
-    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, aggregated: bool | None = None
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, source: Source | None = None
 ) -> dict[str, Any]:
     """Per day: active employees, their summed and mean working time; then over the range."""
-    sql, params = working_days_sql(ch, f, rng, aggregated)
+    sql, params = working_days_sql(ch, f, rng, source)
     per_day = ch.query(
         f"""SELECT day, count() AS active_employees, sum(last_ts - first_ts) AS working_s,
             sum(talk_time_s) AS talk_time_s

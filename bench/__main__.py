@@ -48,6 +48,7 @@ def table(results: dict[str, Any]) -> str:
             f"| where ingest's CPU goes (py-spy, % of samples) | {', '.join(f'{k} {v}' for k, v in i['profile_pct'].items()) or 'not profiled (py-spy missing)'} | | |",
             f"| worker, stored calls/s | {w['calls_per_s']} | raw chDB insert {w['insert_rows_per_s']:,}/s | {w.get('ratio_to_raw_insert')} |",
             f"| transform alone (normalise+encrypt+index), rows/s | {w['transform_rows_per_s']:,} | | |",
+            f"| worker's time in ClickHouse writes: per-employee aggregates / calls' inserts | {w.get('aggregates_s')} s / {w.get('calls_insert_s')} s | | aggregates' share {w.get('aggregates_share')} |",
             f"| freshness at {f['steady_calls_per_s']:,} calls/s (202 -> visible) | p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms | {f['probes']} probes | |",
             f"| peak RSS | ingest {p['peak_rss_mb'].get('ingest')} MB (floor {p['peak_rss_mb'].get('floor')} MB), worker+API+chDB {p['peak_rss_mb'].get('worker')} MB | chDB's own footprint (raw insert process) {w['chdb_rss_mb']} MB | worker without chDB ~{round(p['peak_rss_mb'].get('worker', 0) - w['chdb_rss_mb'])} MB |",
         ]

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench import wrk_load
 from bench.stack import BenchStack, PeakRss
@@ -240,7 +241,31 @@ def measure_worker(stack: BenchStack, api_key: str, expected: int) -> dict[str, 
     if first_seen is None or records == first_seen[1]:
         return {"calls": expected, "calls_per_s": None}  # one commit: too small to time
     calls = (records - first_seen[1]) * expected / records
-    return {"calls": expected, "calls_per_s": round(calls / max(finished - first_seen[0], 1e-3))}
+    return {
+        "calls": expected,
+        "calls_per_s": round(calls / max(finished - first_seen[0], 1e-3)),
+        **clickhouse_seconds(stack),
+    }
+
+
+def clickhouse_seconds(stack: BenchStack) -> dict[str, float]:
+    """The worker's time in ClickHouse writes (its /metrics, served with the report API): the
+    calls' inserts and the per-employee aggregates recomputed after them, and the aggregates'
+    share: what the drain would gain without them."""
+    page = httpx.get(f"{stack.api_url}/metrics", timeout=10).text
+    seconds = {
+        sample.labels["table"]: sample.value
+        for family in text_string_to_metric_families(page)
+        if family.name == "closecall_clickhouse_insert_duration_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_sum")
+    }
+    calls, aggregates = seconds.get("calls", 0.0), seconds.get("call_aggregates", 0.0)
+    return {
+        "calls_insert_s": round(calls, 2),
+        "aggregates_s": round(aggregates, 2),
+        "aggregates_share": round(aggregates / (calls + aggregates), 2) if aggregates else 0.0,
+    }
 
 
 async def stored_calls(stack: BenchStack, api_key: str) -> int:

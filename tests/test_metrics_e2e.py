@@ -16,6 +16,7 @@ from tests.support.stack import Stack, eventually
 from tests.test_deploy_config import PROMETHEUS
 from tests.test_faults import wire_calls
 from tests.test_hooks_e2e import accepted, company
+from tests.test_pipeline_e2e import aggregated_totals, company_id
 
 
 def scraped(stack: Stack, tmp_path: Path) -> PrometheusServer:
@@ -47,7 +48,7 @@ def test_prometheus_sees_accepted_calls_and_the_lag_falling_to_zero(
     lag = f'sum(closecall_consumer_lag_records{{topic="{raw}"}})'
     try:
         eventually(lambda: prometheus.value('sum(up{job=~"closecall-.*"})') == 4, 60)
-        _key, token = company(stack, "Metrics")
+        key, token = company(stack, "Metrics")
         accepted(stack, token, wire_calls(40, "scraped"))
         eventually(lambda: prometheus.value("sum(closecall_calls_accepted_total)") == 40, 30)
         rows = 'sum(closecall_clickhouse_rows_total{table="calls"})'
@@ -66,6 +67,8 @@ def test_prometheus_sees_accepted_calls_and_the_lag_falling_to_zero(
         eventually(lambda: prometheus.value(rows) == 65, 90)
         eventually(lambda: prometheus.value(lag) == 0, 30)
         assert prometheus.value("sum(closecall_calls_accepted_total)") == 65
+        # the aggregates were kept across the outage: every call once
+        assert aggregated_totals(stack, company_id(stack, key))[0] == 65
         assert prometheus.value(f"max_over_time({lag}[5m:1s])") == 5
         inserted = 'sum(closecall_clickhouse_insert_duration_seconds_count{table="calls"})'
         assert (prometheus.value(inserted) or 0) >= 2

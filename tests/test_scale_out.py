@@ -20,7 +20,7 @@ from tests.conftest import StackFactory
 from tests.support.calls import client_pool, expected_counts, realistic_calls
 from tests.support.services import Broker, ClickHouseServer
 from tests.support.stack import Stack, eventually
-from tests.test_pipeline_e2e import DAY, summary, upload
+from tests.test_pipeline_e2e import DAY, aggregated_totals, summary, upload
 
 DEVICES = 8  # records are keyed by device: eight spread over every partition
 PARTITIONS = set(range(Settings().topic_partitions))
@@ -72,7 +72,8 @@ def test_two_workers_split_the_partitions_and_one_takes_over_the_other(
     ports = (stack.worker_metrics_port, second_port)
     eventually(lambda: split(stack, ports, raw), 90, 0.5)
 
-    key = stack.signup(f"Scaled{uuid.uuid4().hex[:6]}")["api_key"]
+    company = stack.signup(f"Scaled{uuid.uuid4().hex[:6]}")
+    key = company["api_key"]
     tokens = [
         stack.enrolled_device(key, f"Agent {n}", f"hw-{n}")["device_token"] for n in range(DEVICES)
     ]
@@ -96,3 +97,6 @@ def test_two_workers_split_the_partitions_and_one_takes_over_the_other(
     eventually(lambda: summary(stack, key)["total_calls"] == expected["total_calls"], 180)
     got = summary(stack, key)
     assert {k: got[k] for k in expected} == expected
+    # the per-employee aggregates too: each call once, whichever worker recomputed its buckets
+    totals = (expected["total_calls"], expected["talk_time_s"])
+    assert aggregated_totals(stack, company["company_id"]) == totals

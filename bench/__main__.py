@@ -7,6 +7,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,9 @@ def table(results: dict[str, Any]) -> str:
         r = results["reports"]
         lines += [
             "",
-            f"Reports on chDB ({r['data']['calls']:,} calls, largest company = half of them):",
+            f"Reports on chDB ({r['data']['calls']:,} calls, largest company = half of them with "
+            f"{r['data']['big_employees']:,} employees; generated in {r['data']['generate_s']} s, "
+            f"{r['data']['disk_mb']:,} MB on disk):",
             "",
             "| report | 30 days p50 / p95 ms | 180 days p50 / p95 ms |",
             "|---|---|---|",
@@ -195,9 +198,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         choices=["pipeline", "reports", "leads", "hooks", "privacy", "console", "idle"],
         help="these parts alone (default: every part)",
     )
+    parser.add_argument(
+        "--calls",
+        type=int,
+        help="the reports' generated calls instead of the size's (the issue's 100M: 100000000)",
+    )
+    parser.add_argument(
+        "--employees", type=int, help="the largest company's employees instead of the size's"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
     args = parser.parse_args(argv)
     size: str = args.size or "quick"
+    shape = replace(
+        REPORT_SHAPES[size],
+        total_calls=args.calls or REPORT_SHAPES[size].total_calls,
+        big_employees=args.employees or REPORT_SHAPES[size].big_employees,
+    )
     only: set[str] | None = set(args.only) if args.only else None
 
     def wanted(*names: str) -> bool:
@@ -217,7 +233,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             progress("reports: generating data and timing every report")
             results["reports"] = reports.run(
                 Path(scratch) / "reports",
-                REPORT_SHAPES[size],
+                shape,
                 REPORT_REPEATS[size],
                 progress,
                 reports=wanted("reports"),

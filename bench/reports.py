@@ -106,6 +106,10 @@ def run(
     loaded["generate_s"] = round(time.perf_counter() - started, 1)
     progress(f"writing the per-employee days of {BIG_COMPANY} (as the worker's round does)")
     loaded.update(with_days(store))
+    loaded["big_employees"] = shape.big_employees
+    loaded["disk_mb"] = round(
+        sum(path.stat().st_size for path in data_dir.rglob("*") if path.is_file()) / 2**20
+    )
     company = CompanyClickHouse(store, BIG_COMPANY, day_zone=ZONE)
     results: dict[str, Any] = {"data": loaded, "ranges": {}}
     for days in (30, 180) if reports else ():

@@ -39,12 +39,13 @@ PASSWORD = "bench console passphrase"
 DAYS = 30
 
 
-def dashboard_shape(calls: int, employees_count: int = 200) -> ReportDataShape:
-    """Every call in one company (the generator's one small company gets none), over 30 days."""
+def dashboard_shape(calls: int, employees_count: int = 200, days: int = DAYS) -> ReportDataShape:
+    """Every call in one company (the generator's one small company gets none), over `days`
+    (the pages show the last 30 of them)."""
     return ReportDataShape(
         total_calls=calls,
         big_share=1.0,
-        days=DAYS,
+        days=days,
         big_employees=employees_count,
         small_companies=1,
     )
@@ -53,7 +54,9 @@ def dashboard_shape(calls: int, employees_count: int = 200) -> ReportDataShape:
 def prepare(scratch: Path, shape: ReportDataShape, progress: Callable[[str], None]) -> str:
     """The calls in chDB and the company, its employees and an owner in SQLite; the URL of the
     control plane."""
-    progress(f"console: generating {shape.total_calls:,} calls of one company over {DAYS} days")
+    progress(
+        f"console: generating {shape.total_calls:,} calls of one company over {shape.days} days"
+    )
     store = connect(f"chdb://{scratch / 'chdb'}")
     migrate(store)
     generate(store, shape, now_utc())
@@ -188,11 +191,18 @@ def summary_of(samples: list[float]) -> dict[str, float]:
     }
 
 
-def run(scratch: Path, calls: int, repeats: int, progress: Callable[[str], None]) -> dict[str, Any]:
+def run(
+    scratch: Path,
+    shape: ReportDataShape,
+    repeats: int,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """The pages over the last 30 days of `shape` (dashboard_shape)."""
     from tests.support.browser import chromium, sign_in  # the tests' Chromium, same options
 
     scratch.mkdir(parents=True, exist_ok=True)
-    database_url = prepare(scratch, dashboard_shape(calls), progress)
+    calls = shape.total_calls
+    database_url = prepare(scratch, shape, progress)
     process, url = start_api(scratch, database_url)
     today = datetime.now(UTC).date()
     params = {"from": (today - timedelta(days=DAYS - 1)).isoformat(), "to": today.isoformat()}
@@ -231,6 +241,8 @@ def run(scratch: Path, calls: int, repeats: int, progress: Callable[[str], None]
     }
     return {
         "calls": calls,
+        "history_days": shape.days,
+        "employees": shape.big_employees,
         "shown_calls": shown_calls,
         "dashboard": pages["dashboard"]["page"],
         "api_alone": pages["dashboard"]["api_alone"],

@@ -6,7 +6,9 @@
 2. the worker drains the topic ingest filled -> calls/s; baseline: the transform alone and the
    raw insert of the same rows into ClickHouse (bench/raw_insert.py);
 3. at a steady load, the time from ingest's 202 to the call in GET /v1/calls;
-4. peak RSS of ingest and the worker throughout."""
+4. peak RSS of ingest and the worker throughout;
+5. 2 and 3 again with a worker that keeps no per-employee aggregates (a new consumer group into
+   a new chDB, `closecall worker --without-aggregates`): what keeping them costs."""
 
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ class PipelineScale:
 
 
 WORKER_GROUP: str = Settings.model_fields["worker_group"].default
+PLAIN_GROUP = "bench-without-aggregates"
 CALLS_TOPIC: str = Settings.model_fields["topic_calls_raw"].default
 FLOOR_REPEATS = 5
 TINY = PipelineScale(phones=2, backlog_calls=400, steady_calls_per_s=50, freshness_s=3)
@@ -197,10 +200,13 @@ def raw_produce_rate(bootstrap: str, count: int) -> float:
     return count / elapsed
 
 
-async def total_calls(api: httpx.AsyncClient, api_key: str) -> int:
+async def total_calls(api: httpx.AsyncClient, api_key: str, raw_calls: bool = False) -> int:
+    """The summary's total of the last days; `raw_calls`: from the calls themselves (a range
+    that starts a second after midnight, which no aggregate serves)."""
     day = datetime.now(UTC).date()
+    start = (day - timedelta(days=2)).isoformat()
     params = {
-        "from": (day - timedelta(days=2)).isoformat(),
+        "from": f"{start}T00:00:01Z" if raw_calls else start,
         "to": (day + timedelta(days=1)).isoformat(),
     }
     response = await api.get(
@@ -209,15 +215,18 @@ async def total_calls(api: httpx.AsyncClient, api_key: str) -> int:
     return int(response.json()["total_calls"]) if response.status_code == 200 else 0
 
 
-def committed_offsets(admin: KafkaAdminClient, partitions: list[TopicPartition]) -> int:
-    offsets = admin.list_group_offsets({WORKER_GROUP: partitions})[WORKER_GROUP]
+def committed_offsets(admin: KafkaAdminClient, partitions: list[TopicPartition], group: str) -> int:
+    offsets = admin.list_group_offsets({group: partitions})[group]
     return sum(max(meta.offset, 0) for meta in offsets.values())
 
 
-def measure_worker(stack: BenchStack, api_key: str, expected: int) -> dict[str, Any]:
+def measure_worker(
+    stack: BenchStack, api_key: str, expected: int, group: str = WORKER_GROUP
+) -> dict[str, Any]:
     """The worker starts on a topic ingest already filled. Its rate runs from its first to its
     last offset commit (it commits only after ClickHouse has the rows), read from the broker:
-    polling a report instead made the worker's own process run the report 10 times a second."""
+    polling a report instead made the worker's own process run the report 10 times a second.
+    Another `group` than the worker's is the baseline without aggregates (counted from calls)."""
     consumer = KafkaConsumer(bootstrap_servers=stack.bootstrap)
     partitions = [
         TopicPartition(CALLS_TOPIC, p) for p in consumer.partitions_for_topic(CALLS_TOPIC)
@@ -227,7 +236,7 @@ def measure_worker(stack: BenchStack, api_key: str, expected: int) -> dict[str, 
     admin = KafkaAdminClient(bootstrap_servers=stack.bootstrap)
     first_seen: tuple[float, int] | None = None
     deadline = time.monotonic() + 600
-    while (done := committed_offsets(admin, partitions)) < records:
+    while (done := committed_offsets(admin, partitions, group)) < records:
         if done and first_seen is None:
             first_seen = (time.perf_counter(), done)
         if time.monotonic() > deadline:
@@ -235,7 +244,7 @@ def measure_worker(stack: BenchStack, api_key: str, expected: int) -> dict[str, 
         time.sleep(0.1)  # every poll is two requests to a broker that shares the worker's CPUs
     finished = time.perf_counter()
     admin.close()
-    stored = asyncio.run(stored_calls(stack, api_key))
+    stored = asyncio.run(stored_calls(stack, api_key, group != WORKER_GROUP))
     if stored != expected:
         raise RuntimeError(f"the worker stored {stored} of {expected} calls")
     if first_seen is None or records == first_seen[1]:
@@ -268,9 +277,9 @@ def clickhouse_seconds(stack: BenchStack) -> dict[str, float]:
     }
 
 
-async def stored_calls(stack: BenchStack, api_key: str) -> int:
+async def stored_calls(stack: BenchStack, api_key: str, raw_calls: bool) -> int:
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api:
-        return await total_calls(api, api_key)
+        return await total_calls(api, api_key, raw_calls)
 
 
 async def measure_freshness(
@@ -354,6 +363,22 @@ def worker_baselines(workdir: Path, count: int, batch_rows: int) -> dict[str, An
     return result
 
 
+def without_aggregates(
+    stack: BenchStack, scale: PipelineScale, api_key: str, phones: list[Phone], company_id: str
+) -> dict[str, Any]:
+    """The same topic drained again by a worker that keeps no aggregates, into a new chDB under
+    a new consumer group, then the same steady load: the baseline of the figures above."""
+    stack.children.pop("worker").stop()
+    stack.extra_env.update(
+        CLOSECALL_WORKER_GROUP=PLAIN_GROUP,
+        CLOSECALL_CLICKHOUSE_URL=f"chdb://{stack.workdir / 'chdb-without-aggregates'}",
+    )
+    stack.start("worker", "worker", "--with-api", "--without-aggregates")
+    worker = measure_worker(stack, api_key, accepted_calls(stack.ingest_url), PLAIN_GROUP)
+    freshness = asyncio.run(measure_freshness(stack, scale, api_key, phones, company_id))
+    return {"worker": worker, "freshness": freshness}
+
+
 def run(workdir: Path, scale: PipelineScale, progress: Progress) -> dict[str, Any]:
     stack = BenchStack(workdir)
     rss = PeakRss()
@@ -389,11 +414,14 @@ def run(workdir: Path, scale: PipelineScale, progress: Progress) -> dict[str, An
 
         progress(f"freshness: {scale.steady_calls_per_s:,} calls/s for {scale.freshness_s:.0f} s")
         freshness = asyncio.run(measure_freshness(stack, scale, api_key, phones, company_id))
+        progress("the same drain and load by a worker that keeps no per-employee aggregates")
+        plain = without_aggregates(stack, scale, api_key, phones, company_id)
         return {
             "scale": dataclasses.asdict(scale),
             "ingest": ingest,
             "worker": worker,
             "freshness": freshness,
+            "without_aggregates": plain,
             "peak_rss_mb": rss.stop(),
         }
     finally:

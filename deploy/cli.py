@@ -48,7 +48,12 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     from deploy.services import run_worker
 
-    run_worker(settings, with_api=args.with_api, with_hooks=not args.without_hooks)
+    run_worker(
+        settings,
+        with_api=args.with_api,
+        with_hooks=not args.without_hooks,
+        keep_aggregates=not args.without_aggregates,
+    )
 
 
 def cmd_hooks(args: argparse.Namespace, settings: Settings) -> None:
@@ -85,6 +90,12 @@ def service_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "--without-hooks",
         action="store_true",
         help="do not start the hooks worker (run `closecall hooks` elsewhere)",
+    )
+    worker.add_argument(
+        "--without-aggregates",
+        action="store_true",
+        help="the benchmark's baseline only (python -m bench --only pipeline): store calls"
+        " without keeping the per-employee aggregates, which the reports then read stale",
     )
     command(commands, "hooks", cmd_hooks, help="run the hooks worker alone (webhook deliveries)")
     up = command(commands, "up", cmd_up, help="start the whole local stack on embedded defaults")

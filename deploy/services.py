@@ -196,13 +196,17 @@ class HooksChild:
             self.process.kill()
 
 
-def run_worker(settings: Settings, with_api: bool, with_hooks: bool = True) -> None:
+def run_worker(
+    settings: Settings, with_api: bool, with_hooks: bool = True, keep_aggregates: bool = True
+) -> None:
     store = clickhouse.connect(settings.clickhouse_url)
     clickhouse.migrate(store)
     ensure_topics(settings)
     engine = controlplane.make_engine(settings.database_url)
     pusher = pusher_from_settings(settings)
-    worker_app = create_worker(settings, engine, store, resolve_master_key(settings), pusher)
+    worker_app = create_worker(
+        settings, engine, store, resolve_master_key(settings), pusher, keep_aggregates
+    )
     if with_api:
         server = embedded_api(
             settings, create_api_app(api_context(settings, store, pusher, in_worker=True))

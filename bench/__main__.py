@@ -121,7 +121,7 @@ def console_table(figures: dict[str, Any]) -> list[str]:
     return [
         "",
         f"Console over the last 30 days of a company with {figures['calls']:,} calls in "
-        f"{figures.get('history_days', 30)} days and {figures.get('employees', 200):,} employees "
+        f"{figures['history_days']} days and {figures['employees']:,} employees "
         f"(Chromium, {figures['repeats']} loads of each page, in turn; "
         f"{figures['shown_calls']:,} calls in the range):",
         "",

@@ -200,13 +200,14 @@ def raw_produce_rate(bootstrap: str, count: int) -> float:
     return count / elapsed
 
 
-async def total_calls(api: httpx.AsyncClient, api_key: str, raw_calls: bool = False) -> int:
-    """The summary's total of the last days; `raw_calls`: from the calls themselves (a range
-    that starts a second after midnight, which no aggregate serves)."""
+async def total_calls(api: httpx.AsyncClient, api_key: str) -> int:
+    """The summary's total of the last days, from the calls themselves (a range that starts a
+    second after midnight, which no aggregate serves): what the worker stored, whether or not
+    it keeps aggregates."""
     day = datetime.now(UTC).date()
     start = (day - timedelta(days=2)).isoformat()
     params = {
-        "from": f"{start}T00:00:01Z" if raw_calls else start,
+        "from": f"{start}T00:00:01Z",
         "to": (day + timedelta(days=1)).isoformat(),
     }
     response = await api.get(
@@ -226,7 +227,7 @@ def measure_worker(
     """The worker starts on a topic ingest already filled. Its rate runs from its first to its
     last offset commit (it commits only after ClickHouse has the rows), read from the broker:
     polling a report instead made the worker's own process run the report 10 times a second.
-    Another `group` than the worker's is the baseline without aggregates (counted from calls)."""
+    Another `group` than the worker's is the baseline without aggregates."""
     consumer = KafkaConsumer(bootstrap_servers=stack.bootstrap)
     partitions = [
         TopicPartition(CALLS_TOPIC, p) for p in consumer.partitions_for_topic(CALLS_TOPIC)
@@ -244,7 +245,7 @@ def measure_worker(
         time.sleep(0.1)  # every poll is two requests to a broker that shares the worker's CPUs
     finished = time.perf_counter()
     admin.close()
-    stored = asyncio.run(stored_calls(stack, api_key, group != WORKER_GROUP))
+    stored = asyncio.run(stored_calls(stack, api_key))
     if stored != expected:
         raise RuntimeError(f"the worker stored {stored} of {expected} calls")
     if first_seen is None or records == first_seen[1]:
@@ -277,9 +278,9 @@ def clickhouse_seconds(stack: BenchStack) -> dict[str, float]:
     }
 
 
-async def stored_calls(stack: BenchStack, api_key: str, raw_calls: bool) -> int:
+async def stored_calls(stack: BenchStack, api_key: str) -> int:
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api:
-        return await total_calls(api, api_key, raw_calls)
+        return await total_calls(api, api_key)
 
 
 async def measure_freshness(

@@ -23,9 +23,16 @@ class ReportDataShape:
     big_employees: int = 200
     small_companies: int = 50
     small_employees: int = 10
-    clients_per_company: int = 20_000
+    clients_per_employee: int = 100  # of the large company: a rep's book of clients
     resent_share: float = 0.02
     chunks: int = 10
+
+    @property
+    def clients_per_company(self) -> int:
+        """Clients grow with the team (20,000 for 200 employees): a larger company with the
+        same clients would call each one ten times as often, which flatters every per-client
+        figure."""
+        return self.big_employees * self.clients_per_employee
 
 
 # Client and day come from independent hashes of the call's number (taking each as n modulo its

@@ -17,6 +17,7 @@ from api.policy import COMPANY_WIDE, WHILE_DEACTIVATED, Role, required_role
 from api.tenancy import NOBODY, Tenant
 from core.accounts.subscription import company_status
 from core.bearer import Credentials, bearer_scheme, bearer_token
+from core.calls.client_states import states_from
 from core.clock import utc_now
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import api_keys, employees, load_company
@@ -107,6 +108,7 @@ def current_tenant(
             company.id,
             hidden(db, company.id),
             company.day_zone if company.day_zone == company.timezone else None,
+            states_from(company.client_states_from),
         ),
         employee_ids=scope,
         **caller,

@@ -60,7 +60,9 @@ def table(results: dict[str, Any]) -> str:
             "",
             f"Reports on chDB ({r['data']['calls']:,} calls, largest company = half of them with "
             f"{r['data']['big_employees']:,} employees; generated in {r['data']['generate_s']} s, "
-            f"{r['data']['disk_mb']:,} MB on disk):",
+            f"{r['data']['disk_mb']:,} MB on disk; its days written in "
+            f"{r['data']['days_rebuild_s']} s, its {r['data']['client_states']:,} client states in "
+            f"{r['data']['states_rebuild_s']} s):",
             "",
             "| report | 30 days p50 / p95 ms | 180 days p50 / p95 ms |",
             "|---|---|---|",

@@ -28,7 +28,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from api.auth.passwords import hasher
 from bench.leads import MASTER_KEY, new_company
-from bench.report_data import BIG_COMPANY, ZONE, ReportDataShape, generate, now_utc, with_days
+from bench.report_data import BIG_COMPANY, ZONE, ReportDataShape, generate, now_utc, with_rollups
 from core.clickhouse import connect, migrate
 from core.controlplane import employees, make_engine, users
 from core.controlplane import migrate as migrate_controlplane
@@ -60,7 +60,7 @@ def prepare(scratch: Path, shape: ReportDataShape, progress: Callable[[str], Non
     store = connect(f"chdb://{scratch / 'chdb'}")
     migrate(store)
     generate(store, shape, now_utc())
-    with_days(store)
+    with_rollups(store)
     store.close()
     database_url = f"sqlite:///{scratch / 'control.db'}"
     engine = make_engine(database_url)

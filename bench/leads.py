@@ -27,6 +27,7 @@ from api.paging import Page
 from api.policy import Role
 from api.tenancy import Tenant
 from bench.report_data import BIG_COMPANY
+from core.calls import client_states
 from core.calls.phone_numbers import mask_number
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
@@ -50,7 +51,8 @@ LIST_LEADS = 10_000
 
 
 def new_company(engine: Engine, company_id: str, day_zone: str | None = None) -> None:
-    """The company in the control plane (`day_zone`: its days are written, bench/report_data)."""
+    """The company in the control plane (`day_zone`: its days and client states are written,
+    bench/report_data)."""
     now = datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(
@@ -60,6 +62,7 @@ def new_company(engine: Engine, company_id: str, day_zone: str | None = None) ->
                 country="IN",
                 timezone="Asia/Kolkata",
                 day_zone=day_zone,
+                client_states_from=client_states.EPOCH if day_zone else None,
                 plan="basic_lead",
                 wrapped_data_key=new_wrapped_data_key(MASTER_KEY, company_id),
                 created_at=now,

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from core.calls import client_states
 from core.calls.aggregates import BACKFILL_SQL, rebuild_days
 from core.clickhouse import ClickHouse
 from streams.calls.rows import CALL_COLUMNS
@@ -104,14 +105,24 @@ def generate(store: ClickHouse, shape: ReportDataShape, end: datetime) -> dict[s
     return {"rows": shape.total_calls + resent, "calls": shape.total_calls, "resent": resent}
 
 
-def with_days(store: ClickHouse) -> dict[str, float]:
-    """The big company's per-employee days in ZONE, written as the worker's day-rollup round
-    writes them for history stored before (core/calls/aggregates.py), then settled."""
+def with_rollups(store: ClickHouse) -> dict[str, float]:
+    """The big company's per-employee days in ZONE and its client states, written as the
+    worker's rounds write them for history stored before (core/calls/aggregates.py,
+    core/calls/client_states.py), then settled."""
     started = time.perf_counter()
     rows = rebuild_days(store, BIG_COMPANY, ZONE)
-    took = time.perf_counter() - started
-    store.execute("OPTIMIZE TABLE call_days FINAL")
-    return {"day_rows": rows, "days_rebuild_s": round(took, 1)}
+    days_s = time.perf_counter() - started
+    started = time.perf_counter()
+    states = client_states.rebuild(store, BIG_COMPANY)
+    states_s = time.perf_counter() - started
+    for table in ("call_days", "client_states"):
+        store.execute(f"OPTIMIZE TABLE {table} FINAL")
+    return {
+        "day_rows": rows,
+        "days_rebuild_s": round(days_s, 1),
+        "client_states": states,
+        "states_rebuild_s": round(states_s, 1),
+    }
 
 
 def now_utc() -> datetime:

@@ -15,9 +15,10 @@ from api.calls.history import newest_calls
 from api.reports import queries as q
 from api.reports.filters import CallFilter
 from api.reports.queries.aggregates import Source
+from api.reports.queries.counts import client_figures
 from api.reports.range import parse_range
 from bench import leads
-from bench.report_data import BIG_COMPANY, ZONE, ReportDataShape, generate, now_utc, with_days
+from bench.report_data import BIG_COMPANY, ZONE, ReportDataShape, generate, now_utc, with_rollups
 from core.clickhouse import ClickHouse, connect, migrate
 from core.company_clickhouse import CompanyClickHouse
 
@@ -75,6 +76,8 @@ def report_runs(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Callable[[], 
         ),
         **counting(None),
         **variants,
+        "summary's per-client figures (client states)": lambda: client_figures(ch, f),
+        "summary's per-client figures (raw calls)": lambda: client_figures(ch, f, False),
         "analytics hour_of_day": lambda: q.analytics(ch, f, rng, "hour_of_day"),
         "never-attended": lambda: q.never_attended(ch, f, rng, page, None),
         "never-attended 2h": lambda: q.never_attended(ch, f, rng, page, 2),
@@ -104,13 +107,15 @@ def run(
     started = time.perf_counter()
     loaded: dict[str, Any] = dict(generate(store, shape, end))
     loaded["generate_s"] = round(time.perf_counter() - started, 1)
-    progress(f"writing the per-employee days of {BIG_COMPANY} (as the worker's round does)")
-    loaded.update(with_days(store))
+    progress(
+        f"writing the per-employee days and client states of {BIG_COMPANY} (as the worker does)"
+    )
+    loaded.update(with_rollups(store))
     loaded["big_employees"] = shape.big_employees
     loaded["disk_mb"] = round(
         sum(path.stat().st_size for path in data_dir.rglob("*") if path.is_file()) / 2**20
     )
-    company = CompanyClickHouse(store, BIG_COMPANY, day_zone=ZONE)
+    company = CompanyClickHouse(store, BIG_COMPANY, day_zone=ZONE, client_states_from=0)
     results: dict[str, Any] = {"data": loaded, "ranges": {}}
     for days in (30, 180) if reports else ():
         first = (end - timedelta(days=days - 1)).date().isoformat()

@@ -27,6 +27,11 @@ _READS_CALLS = re.compile(r"\bFROM\s+calls\b")
 _NOBODY_CLIENT = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
 
+def as_uuid(client_key: str) -> str:
+    """A blind index (hex, `client_key`) as the `client` columns store it."""
+    return str(uuid.UUID(client_key))
+
+
 class UnscopedQuery(RuntimeError):
     """A report query without the company filter or the erasure terms: a programming error,
     never sent."""
@@ -40,7 +45,7 @@ class Hidden:
     devices: tuple[str, ...] = ()
 
     def params(self) -> dict[str, Param]:
-        clients = tuple(str(uuid.UUID(key)) for key in self.client_keys)
+        clients = tuple(as_uuid(key) for key in self.client_keys)
         return {
             "erased_clients": clients or (_NOBODY_CLIENT,),
             "erased_keys": self.client_keys or ("",),
@@ -56,6 +61,8 @@ class CompanyClickHouse:
     company_id: str
     hidden: Hidden = field(default_factory=Hidden)
     day_zone: str | None = None  # the zone `call_days` is complete in for the company
+    # the earliest range start (Unix seconds) `client_states` answer for it; None: they do not
+    client_states_from: int | None = None
 
     def query(self, sql: str, params: Mapping[str, Param] | None = None) -> list[dict[str, Any]]:
         if COMPANY_FILTER not in sql:

@@ -64,6 +64,10 @@ companies = sa.Table(
     # `timezone` last changed
     sa.Column("day_zone", sa.String(64)),
     sa.Column("timezone_set_at", UtcDateTime),
+    # migration 0014: the earliest range start the per-client states answer (null: none until
+    # rebuilt, core/calls/client_states.py), and when they last became unusable
+    sa.Column("client_states_from", UtcDateTime),
+    sa.Column("client_states_stale_at", UtcDateTime),
 )
 
 users = sa.Table(
@@ -492,6 +496,7 @@ class Company:
     period_end: datetime | None = None
     retention_days: int | None = None
     day_zone: str | None = None  # `call_days` complete in this zone (core/calls/aggregates.py)
+    client_states_from: datetime | None = None  # core/calls/client_states.py
 
     @property
     def has_leads(self) -> bool:
@@ -514,6 +519,7 @@ def load_company(conn: Connection, company_id: str) -> Company | None:
         period_end=row.period_end,
         retention_days=row.retention_days,
         day_zone=row.day_zone,
+        client_states_from=row.client_states_from,
     )
 
 

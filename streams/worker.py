@@ -20,7 +20,7 @@ from core.devices.push import SyncPusher
 from core.mail import send_due_mail
 from core.number_crypto import MasterKey
 from core.settings import Settings
-from streams.calls.aggregates import AggregateKeeper, build_days, in_order
+from streams.calls.aggregates import AggregateKeeper, build_client_states, build_days, in_order
 from streams.calls.announcements import CallAnnouncer
 from streams.calls.tables import calls_table, contacts_table, notes_table
 from streams.companies import DroppedDirectory
@@ -87,10 +87,13 @@ def create_worker(
             engine, clickhouse, utc_now, settings.export_grace_days, settings.mutation_timeout_s
         )
 
-    @paced(app, settings.privacy_interval_s, IDLE_PACE_S, "day rollups")
-    def day_rollups() -> bool:
-        """The per-employee days of companies that changed their zone (streams/calls/aggregates.py)."""
-        return bool(build_days(engine, clickhouse, utc_now, settings.mutation_timeout_s))
+    @paced(app, settings.privacy_interval_s, IDLE_PACE_S, "aggregate rebuilds")
+    def aggregate_rebuilds() -> bool:
+        """The per-employee days of companies that changed their zone, and the client states of
+        companies whose states are unusable (streams/calls/aggregates.py)."""
+        days = build_days(engine, clickhouse, utc_now, settings.mutation_timeout_s)
+        states = build_client_states(engine, clickhouse, utc_now, settings.mutation_timeout_s)
+        return bool(days or states)
 
     @paced(app, settings.privacy_interval_s, IDLE_PACE_S, "company exports")
     def company_exports() -> bool:

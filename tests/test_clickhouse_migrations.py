@@ -11,6 +11,7 @@ import pytest
 from api.leads.calls import client_calls
 from api.reports import queries as q
 from api.reports.range import parse_range
+from core.calls import client_states
 from core.calls.aggregates import rebuild_days
 from core.clickhouse import ClickHouse, connect, migrate
 from core.company_clickhouse import NOT_ERASED, CompanyClickHouse
@@ -68,6 +69,7 @@ def test_calls_written_before_the_report_columns_keep_counting(
         "0007_leads.sql",
         "0008_call_quarters.sql",
         "0009_call_days.sql",
+        "0010_client_states.sql",
     ]
 
     rows = company.query(
@@ -100,6 +102,15 @@ def test_calls_written_before_the_report_columns_keep_counting(
     assert q.working_days(days, report_filter(rng), rng, q.Page(10)) == q.working_days(
         company, report_filter(rng), rng, q.Page(10), source="calls"
     )
+    # the client states are written by the worker's round from the kinds 0010 gave every call
+    assert client_states.rebuild(store, company.company_id) == 2
+    states = CompanyClickHouse(store, company.company_id, day_zone="UTC", client_states_from=0)
+    assert client_states.figures(states, rng.start_ts, rng.end_ts) == {
+        "unique_clients": 2,
+        "never_attended": 1,
+        "not_picked_up": 0,
+    }
+    assert q.summary(states, report_filter(rng), rng) == got
 
     # the lookups were filled from the calls written before them
     clients = company.query(

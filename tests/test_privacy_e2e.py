@@ -334,6 +334,18 @@ def test_an_employee_withdraws_consent(both_stacks: Stack) -> None:
     )
     assert [int(rows[0]["n"]) for rows in held] == [0] * 5
     assert len(history(stack, key)) == 1
+    # the client states counted the device's calls: the worker's round rebuilds them (the
+    # shared client is left with the other phone's connected call, the erased one with none)
+    states = (
+        "SELECT count() AS n, max(last_missed) AS missed, max(last_tried) AS tried"
+        f" FROM client_states FINAL WHERE company_id = '{company['company_id']}'"
+    )
+
+    def rebuilt() -> bool:
+        (rows,) = stack.clickhouse_rows(states)
+        return (int(rows[0]["n"]), int(rows[0]["missed"]), int(rows[0]["tried"])) == (1, 0, 0)
+
+    eventually(rebuilt, timeout_s=30)
 
 
 def test_the_company_archive_reads_back(both_stacks: Stack) -> None:

@@ -143,6 +143,9 @@ def held(store: ClickHouse, company_id: str) -> dict[str, list[Any]]:
         "lookups": of(
             "SELECT toString(client) AS v FROM call_clients FINAL WHERE company_id = %(c)s"
         ),
+        "states": of(
+            "SELECT toString(client) AS v FROM client_states FINAL WHERE company_id = %(c)s"
+        ),
         "quarters": of(
             "SELECT toString(quarter) AS v FROM call_quarters FINAL"
             " WHERE company_id = %(c)s AND outgoing > 0"
@@ -171,6 +174,7 @@ def test_retention_deletes_exactly_the_older_rows_of_that_company(
     assert len(after["lookups"]) == 2  # the client lookups of deleted calls went too
     assert len(after["quarters"]) == 2  # and the aggregates of their quarters and days
     assert len(after["days"]) == 2
+    assert after["states"] == after["clients"]  # the states of clients without calls went
     assert held(clickhouse_store, other) == before_other  # no retention set: everything stays
     with engine.connect() as conn:  # the delivery log keeps no older payloads than the calls
         left = conn.execute(

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from api.auth.passwords import NewPassword
 from api.reports.range import RangeError, parse_zone
 from core.accounts.subscription import Status, company_status, status_at
+from core.calls.client_states import EPOCH
 from core.clock import utc_now
 from core.controlplane import Company, api_keys, companies, users
 from core.errors import Conflict, NotFound
@@ -245,7 +246,8 @@ def create_company(
             name=body.company_name,
             country=body.country,
             timezone=zone,
-            day_zone=zone,  # no calls yet: their days are complete (0013)
+            day_zone=zone,  # no calls yet: their days and client states are complete
+            client_states_from=EPOCH,
             plan=body.plan,
             wrapped_data_key=new_wrapped_data_key(master_key, company_id),
             created_at=now,

@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from core.clickhouse import ClickHouse, quote
-from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED_CLIENT, CompanyClickHouse
-from core.leads.lookup import as_uuid
+from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED_CLIENT, CompanyClickHouse, as_uuid
 from core.privacy import mutations
 
 

@@ -22,10 +22,10 @@ from api.employees.service import find_employee, revoke_devices
 from api.leads.service import lead_transaction
 from api.leads.store import delete_lead
 from api.tenancy import Tenant, company_keys
+from core.company_clickhouse import as_uuid
 from core.controlplane import devices, employees, exports, lead_numbers
 from core.errors import Conflict, NotFound
 from core.hooks.events import forget_number
-from core.leads.lookup import as_uuid
 from core.number_crypto import blind_index
 from core.privacy import erasures
 from core.privacy.erasures import COUNT_NAMES, Erasure

@@ -23,7 +23,6 @@ tombstone) of that version. The calls of pending erasures count nowhere (`Exclud
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -31,7 +30,9 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.calls import client_states
 from core.clickhouse import ClickHouse
+from core.company_clickhouse import as_uuid
 from schemas.payloads import CallType
 
 QUARTER_S = 900
@@ -194,6 +195,7 @@ class Touched:
     company_id: str
     starts: frozenset[tuple[str, int]]
     versions: Mapping[str, int]
+    clients: frozenset[str] = frozenset()  # blind indexes (hex) of the calls with a number
 
     def scope(self, grain: Grain, zone: str = "UTC") -> Scope:
         keys = frozenset((device, grain.key(ts, zone)) for device, ts in self.starts)
@@ -202,16 +204,24 @@ class Touched:
 
 def touched(rows: Iterable[Sequence[Any]], columns: Sequence[str]) -> list[Touched]:
     """Per company, the calls the `calls` rows are (rows as the worker inserts them)."""
-    at = {name: columns.index(name) for name in ("company_id", "device_id", "started_at")}
-    version_at = columns.index("version")
+    at = {
+        name: columns.index(name)
+        for name in ("company_id", "device_id", "started_at", "version", "client_key")
+    }
     starts: dict[str, set[tuple[str, int]]] = {}
     versions: dict[str, dict[str, int]] = {}
+    clients: dict[str, set[str]] = {}
     for row in rows:
         company, device = row[at["company_id"]], row[at["device_id"]]
         starts.setdefault(company, set()).add((device, int(row[at["started_at"]].timestamp())))
         newest = versions.setdefault(company, {})
-        newest[device] = max(newest.get(device, 0), int(row[version_at]))
-    return [Touched(c, frozenset(s), versions[c]) for c, s in sorted(starts.items())]
+        newest[device] = max(newest.get(device, 0), int(row[at["version"]]))
+        if row[at["client_key"]]:
+            clients.setdefault(company, set()).add(row[at["client_key"]])
+    return [
+        Touched(c, frozenset(s), versions[c], frozenset(clients.get(c, ())))
+        for c, s in sorted(starts.items())
+    ]
 
 
 # The keys of a scope: `(device_id, key) IN keys` decides; the bounds let ClickHouse skip the
@@ -278,11 +288,14 @@ def recompute(clickhouse: ClickHouse, scope: Scope, excluded: Excluded = Exclude
 def keep(
     clickhouse: ClickHouse, changed: Touched, zone: str, excluded: Excluded = Excluded()
 ) -> int:
-    """The worker's aggregates of what `changed` touched: its quarters, and its local days in
-    `zone` (the company's); the rows written."""
-    return sum(
+    """The worker's aggregates of what `changed` touched: its quarters, its local days in
+    `zone` (the company's) and its clients' states (client_states.py; those of erased numbers
+    go with their calls); the rows written."""
+    buckets = sum(
         recompute(clickhouse, changed.scope(grain, zone), excluded) for grain in (QUARTERS, DAYS)
     )
+    clients = [as_uuid(key) for key in changed.clients - excluded.client_keys]
+    return buckets + client_states.recompute(clickhouse, changed.company_id, clients)
 
 
 def without_number(clickhouse: ClickHouse, company_id: str, client_key: str) -> int:
@@ -291,7 +304,7 @@ def without_number(clickhouse: ClickHouse, company_id: str, client_key: str) -> 
     each device's rows one version above the newest of its calls, so they replace every row
     written before. After the mutations there is nothing left to find: a repeat (a crash
     between) writes nothing."""
-    params = {"company_id": company_id, "client": str(uuid.UUID(client_key))}
+    params = {"company_id": company_id, "client": as_uuid(client_key)}
     found = clickhouse.query(
         """SELECT DISTINCT device_id, toUnixTimestamp(started_at) AS ts FROM calls
         WHERE company_id = %(company_id)s AND client = toUUID(%(client)s)""",

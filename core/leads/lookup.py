@@ -3,14 +3,9 @@ API's lead transactions): the history's and the webhooks' `lead_id`."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 
-from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
-
-
-def as_uuid(client_key: str) -> str:
-    return str(uuid.UUID(client_key))
+from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse, as_uuid
 
 
 def leads_of_clients(ch: CompanyClickHouse, client_keys: Iterable[str]) -> dict[str, str]:

@@ -14,7 +14,7 @@ from functools import partial
 from core.calls.aggregates import day_start
 from core.clickhouse import ClickHouse, quote
 from core.clickhouse_shards import mutation_targets
-from core.leads.lookup import as_uuid
+from core.company_clickhouse import as_uuid
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ COMPANY_TABLES = (
     "call_quarters",
     "call_days",
     "client_calls",
+    "client_states",
     "lead_clients",
 )
 Stage = list[tuple[str, str]]  # (table, condition) pairs issued together
@@ -71,6 +72,7 @@ def number_plan(company_id: str, client_key: str) -> Plan:
             [
                 ("calls", f"{c} AND {client}"),
                 ("client_calls", f"{c} AND {client}"),
+                ("client_states", f"{c} AND {client}"),
                 ("call_clients", f"{c} AND {client}"),
                 ("lead_clients", f"{c} AND {client}"),
                 ("contacts", f"{c} AND client_key = {quote(client_key)}"),
@@ -110,8 +112,10 @@ def devices_plan(company_id: str, devices: Sequence[str]) -> Plan:
 
 def retention_plan(company_id: str, cutoff_ts: int, zone: str) -> Plan:
     """What started before the cutoff goes; the cutoff is taken down to the start of its local
-    day in the company's `zone`, so a day's and a quarter's aggregates (core/calls/aggregates.py)
-    go whole, with all of their calls. Days of other zones (a rebuild pending) go too."""
+    day in the company's `zone`, so a day's and a quarter's aggregates
+    (core/calls/aggregates.py) go whole, with all of their calls. Days of other zones (a
+    rebuild pending) go too, and the states of clients with no call left
+    (core/calls/client_states.py: the others stay exact from the cutoff on)."""
     c, start = _company(company_id), day_start(cutoff_ts, zone)
     before = f"< toDateTime({start})"
     days = f"{c} AND (zone != {quote(zone)} OR day < toDate(toDateTime({start}), {quote(zone)}))"
@@ -123,6 +127,7 @@ def retention_plan(company_id: str, cutoff_ts: int, zone: str) -> Plan:
                 ("call_quarters", f"{c} AND quarter {before}"),
                 ("call_days", days),
                 ("client_calls", f"{c} AND started_at {before}"),
+                ("client_states", f"{c} AND last_call < {start}"),
                 ("device_status", f"{c} AND reported_at {before}"),
                 ("contacts", f"{c} AND synced_at {before}"),
             ],

@@ -6,7 +6,10 @@ recomputing is idempotent, so a repeat writes the same rows.
 
 Beside it, the day-rollup round (`build_days`): the days of a company whose zone changed (or
 whose days never existed: the calls stored before migration 0009) written in its zone, then
-recorded complete in the control plane, which is when the reports start reading them."""
+recorded complete in the control plane, which is when the reports start reading them; and the
+client-state round (`build_client_states`): the per-client states of a company whose states
+are unusable (calls stored before migration 0010, a withdrawn device's calls deleted) rebuilt,
+then recorded usable."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from functools import partial
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from core.calls import client_states
 from core.calls.aggregates import Excluded, Touched, keep, rebuild_days, touched
 from core.clickhouse import ClickHouse, quote
 from core.controlplane import companies
@@ -34,6 +38,9 @@ log = logging.getLogger(__name__)
 # a changed zone waits this long before its days are rebuilt: by then every worker's company
 # facts (refreshed each second) write days in the new zone
 ZONE_SETTLE = timedelta(seconds=5)
+# client states wait this long after they became unusable: by then no worker's recompute that
+# read the deleted calls is still to be written
+STATES_SETTLE = timedelta(seconds=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +125,56 @@ def build_days(
             time.perf_counter() - started,
         )
     return [company_id for company_id, _zone in due]
+
+
+def build_client_states(
+    engine: Engine,
+    clickhouse: ClickHouse,
+    now: Callable[[], datetime],
+    timeout_s: float = 600.0,
+) -> list[str]:
+    """Each company whose client states are unusable (settled `STATES_SETTLE`): its rows
+    deleted, every state rebuilt from its calls, then recorded usable for any range, unless
+    they became unusable again meanwhile (a retention run, another withdrawn device). A crash
+    re-runs it whole. The companies rebuilt."""
+    with engine.connect() as conn:
+        due = conn.execute(
+            sa.select(companies.c.id, companies.c.client_states_stale_at).where(
+                companies.c.client_states_from.is_(None),
+                sa.or_(
+                    companies.c.client_states_stale_at.is_(None),
+                    companies.c.client_states_stale_at <= now() - STATES_SETTLE,
+                ),
+            )
+        ).all()
+    for company_id, stale_at in due:
+        started = time.perf_counter()
+        of_company = f"company_id = {quote(company_id)}"
+        if clickhouse.query(f"SELECT count() AS n FROM client_states WHERE {of_company}")[0]["n"]:
+            mutations.run(clickhouse, mutations.Plan([[("client_states", of_company)]]), timeout_s)
+        written = client_states.rebuild(clickhouse, company_id)
+        unchanged = (
+            companies.c.client_states_stale_at.is_(None)
+            if stale_at is None
+            else companies.c.client_states_stale_at == stale_at
+        )
+        with engine.begin() as conn:
+            conn.execute(
+                companies.update()
+                .where(
+                    companies.c.id == company_id,
+                    companies.c.client_states_from.is_(None),
+                    unchanged,
+                )
+                .values(client_states_from=client_states.EPOCH)
+            )
+        log.info(
+            "client states of company %s rebuilt: %d in %.1f s",
+            company_id,
+            written,
+            time.perf_counter() - started,
+        )
+    return [company_id for company_id, _stale_at in due]
 
 
 def _progress(company_id: str, done: int, total: int) -> None:

@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from core.accounts import subscription
 from core.audit import SYSTEM, record
-from core.calls.aggregates import without_number
+from core.calls.aggregates import day_start, without_number
 from core.clickhouse import ClickHouse, Param
+from core.company_clickhouse import as_uuid
 from core.controlplane import companies, delete_company, exports, forget_deleted
 from core.hooks import events as hook_events
-from core.leads.lookup import as_uuid
 from core.metrics import PRIVACY_JOBS, privacy_job
 from core.privacy import erasures, mutations
 from core.privacy.erasures import Erasure
@@ -103,6 +103,9 @@ def carry_out(
         plans.append(mutations.devices_plan(erasure.company_id, erasure.devices))
     for plan in plans:
         mutations.run(clickhouse, plan, timeout_s)
+    if erasure.devices:  # their calls counted in the states of the clients they called
+        with engine.begin() as conn:
+            states_unusable(conn, erasure.company_id, now)
     # before `done`: no page image of the control plane's deleted rows outlives it
     forget_deleted(engine)
     with engine.begin() as conn:
@@ -152,6 +155,8 @@ def retain_company(
     timeout_s: float,
 ) -> None:
     cutoff = now - timedelta(days=days)
+    with engine.begin() as conn:  # before any call goes
+        states_lose_before(conn, company_id, day_start(int(cutoff.timestamp()), zone), now)
     plan = mutations.retention_plan(company_id, int(cutoff.timestamp()), zone)
     mutations.run(clickhouse, plan, timeout_s)
     with engine.begin() as conn:
@@ -159,6 +164,36 @@ def retain_company(
         conn.execute(companies.update().where(companies.c.id == company_id).values(retained_at=now))
         details = {"retention_days": days, "cutoff": cutoff.isoformat()}
         record(conn, company_id, SYSTEM, "retention.applied", company_id, "", now, details)
+
+
+def states_lose_before(conn: Connection, company_id: str, kept_ts: int, now: datetime) -> None:
+    """Calls before `kept_ts` are about to go: the client states (core/calls/client_states.py)
+    stay exact for ranges from there on; a rebuild under way (no states usable) may have read
+    them, so it must not be recorded."""
+    kept = datetime.fromtimestamp(kept_ts, UTC)
+    row = conn.execute(
+        sa.select(companies.c.client_states_from).where(companies.c.id == company_id)
+    ).first()
+    if row is None:
+        return
+    if row.client_states_from is None:
+        states_unusable(conn, company_id, now)
+    else:  # unless they became unusable meanwhile
+        conn.execute(
+            companies.update()
+            .where(companies.c.id == company_id, companies.c.client_states_from < kept)
+            .values(client_states_from=kept)
+        )
+
+
+def states_unusable(conn: Connection, company_id: str, now: datetime) -> None:
+    """Calls were deleted that the company's client states counted: none is read until the
+    worker's client-state round has rebuilt them all (streams/calls/aggregates.py)."""
+    conn.execute(
+        companies.update()
+        .where(companies.c.id == company_id)
+        .values(client_states_from=None, client_states_stale_at=now)
+    )
 
 
 def lifecycle(engine: Engine, clickhouse: ClickHouse, now: datetime, grace_days: int) -> list[str]:

@@ -31,8 +31,8 @@ def load(
     zone: str = "UTC",
 ) -> CompanyClickHouse:
     """Insert each upload in order (later uploads of a call win) for a new company, and keep
-    the aggregates as the worker does (`aggregates`; not before their migration): quarters, and
-    days in the company's `zone`."""
+    the aggregates as the worker does (`aggregates`; not before their migration): quarters,
+    days in the company's `zone` and client states."""
     company_id = str(uuid.uuid4())
     crypto = CompanyFacts(
         country=country,
@@ -69,7 +69,9 @@ def load(
         store.insert("calls", CALL_COLUMNS, chunk)
         for changed in touched(chunk, CALL_COLUMNS) if aggregates else ():
             keep(store, changed, zone)
-    return CompanyClickHouse(store, company_id, day_zone=zone if aggregates else None)
+    if not aggregates:
+        return CompanyClickHouse(store, company_id)
+    return CompanyClickHouse(store, company_id, day_zone=zone, client_states_from=0)
 
 
 def report_filter(

@@ -42,6 +42,7 @@ def test_migrations_apply_once(chdb_store: ClickHouse) -> None:
         "0007_leads.sql",
         "0008_call_quarters.sql",
         "0009_call_days.sql",
+        "0010_client_states.sql",
     ]
 
 

@@ -24,6 +24,7 @@ from api.reports.queries.sql import (
 )
 from api.reports.queries.working_time import employee_working, working_total
 from api.reports.range import ReportRange
+from core.calls import client_states
 from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
 from schemas.payloads import CallType
 
@@ -44,8 +45,16 @@ def summary_counts(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Any]:
     return _client_scan(ch, f, with_counts=True)
 
 
-def client_figures(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Any]:
-    """The summary's per-client figures alone: unique clients, never attended, not picked up."""
+def client_figures(ch: CompanyClickHouse, f: CallFilter, states: bool = True) -> dict[str, Any]:
+    """The summary's per-client figures alone: unique clients, never attended, not picked up.
+    From the per-client states (`states`, core/calls/client_states.py) where they answer: the
+    whole company (no employee, type or other filter) over a range ending after its latest
+    call; else one scan grouped by client."""
+    whole_company = not (f.employee_ids or f.types or f.extra)
+    if states and whole_company and f.range is not None:
+        found = client_states.figures(ch, f.range.start_ts, f.range.end_ts)
+        if found is not None:
+            return found
     return _client_scan(ch, f, with_counts=False)
 
 
@@ -247,10 +256,11 @@ def summary(
     after the other: ClickHouse spreads each query over every core, and side by side they only
     fought for them (same median, slower tail, measured on 2 cores). From the aggregates
     (`source`; by default as aggregates.chosen says), the counts, the longest call and the
-    working time read them; the per-client figures read the calls."""
+    working time read them; the per-client figures the per-client states where they answer
+    (`client_figures`; not for `source` "calls"), else the calls."""
     grain = aggregates.chosen(ch, rng, source, "counts")
     if grain is not None:
-        row = {**aggregates.counts(ch, f, grain), **client_figures(ch, f)}
+        row = {**aggregates.counts(ch, f, grain), **client_figures(ch, f, source != "calls")}
     else:
         row = summary_counts(ch, f)
     working = working_total(ch, f, rng, source)

@@ -3,14 +3,13 @@ lookups and shaping of what a page shows (client labels, employee ids, times in 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from api.reports.range import ReportRange
-from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED, CompanyClickHouse
+from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED, CompanyClickHouse, as_uuid
 from core.number_crypto import CompanyKeys, decrypt_number
 from schemas.payloads import CallType
 
@@ -92,7 +91,7 @@ class ClientLabels:
         employees: Iterable[Any],
         reveal: CompanyKeys | None = None,
     ) -> ClientLabels:
-        wanted = tuple(str(uuid.UUID(row["client_hex"])) for row in rows)
+        wanted = tuple(as_uuid(row["client_hex"]) for row in rows)
         params = {"clients": wanted}
         found = (
             ch.query(

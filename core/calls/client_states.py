@@ -1,0 +1,147 @@
+"""Per-client states of calls (`client_states`, migration 0010): one row per company and client
+with the latest times the summary's per-client figures need, kept by the calls worker beside
+the per-employee aggregates (core/calls/aggregates.py).
+
+The summary counts, over a range, the clients called, the clients never attended (a missed or
+rejected call in range and no connected call in range after the first of them) and the clients
+not picked up (the same for unanswered outgoing calls), METRICS.md. For a range [from, to)
+that ends after the client's latest call, with L its latest connected call:
+
+- called in range: `last_call >= from`;
+- never attended: `last_missed >= from AND last_missed > L AND missed_before < from`, where
+  `missed_before` is its latest missed call at or before L: the first missed call since
+  `from` comes after L exactly when one exists after L and none lies in [from, L] (when
+  L < from, `missed_before <= L < from` holds by itself);
+- not picked up: the same with unanswered outgoing calls.
+
+So a whole-company summary over a range ending after the company's latest call reads one row
+per client instead of every call of the range (`figures`). Exact by construction: a state is
+recomputed from `client_calls FINAL` for the clients a batch touched (`recompute`), never
+added to; its `version` is the sum of the versions of the client's calls, which grows with
+every call stored or corrected, so a state computed from more of them replaces one computed
+from fewer, whichever worker writes last (a sum of millisecond versions stays below 2^64 up to
+millions of calls of one client).
+
+Deletions do not keep that order, so they are handled where they happen (core/privacy): an
+erased number's state is deleted with its calls; retention deletes calls before a cutoff,
+which leaves every state exact for ranges starting at or after it (each test above compares a
+time with `from`, and only times before the cutoff went), so the company's
+`client_states_from` moves up to it; a withdrawn device's calls leave the states of its
+clients wrong, so the company's states are unusable (`client_states_from` null) until the
+worker's client-state round has rebuilt them all (`rebuild`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from core.clickhouse import ClickHouse, quote
+from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED_CLIENT, CompanyClickHouse
+
+STATE_COLUMNS = (
+    "company_id",
+    "client",
+    "last_call",
+    "last_connected",
+    "last_missed",
+    "missed_before",
+    "last_tried",
+    "tried_before",
+    "version",
+)
+# `companies.client_states_from` of a company whose states answer any range (no calls yet, or
+# all rebuilt)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# clients per recompute query (a client is ~40 bytes of SQL)
+CLIENTS_PER_QUERY = 2000
+
+
+def _before_connected(kind: str) -> str:
+    """The latest call of `kind` at or before the latest connected call (0: none)."""
+    return (
+        f"arrayReduce('max', arrayFilter(t -> t <= last_connected, "
+        f"groupArrayIf(toUnixTimestamp(started_at), {kind} = 1)))"
+    )
+
+
+STATE_SQL = f"""SELECT company_id, client,
+    toUnixTimestamp(max(started_at)) AS last_call,
+    maxIf(toUnixTimestamp(started_at), connected = 1) AS last_connected,
+    maxIf(toUnixTimestamp(started_at), missed = 1) AS last_missed,
+    {_before_connected("missed")} AS missed_before,
+    maxIf(toUnixTimestamp(started_at), tried = 1) AS last_tried,
+    {_before_connected("tried")} AS tried_before,
+    sum(version) AS version
+FROM client_calls FINAL
+WHERE {{selection}}
+GROUP BY company_id, client"""
+
+
+def _chunks(clients: Iterable[str]) -> Iterator[tuple[str, ...]]:
+    ordered = sorted(set(clients))
+    for at in range(0, len(ordered), CLIENTS_PER_QUERY):
+        yield tuple(ordered[at : at + CLIENTS_PER_QUERY])
+
+
+def recompute(clickhouse: ClickHouse, company_id: str, clients: Iterable[str]) -> int:
+    """Write the current states of `clients` (UUIDs) of the company from `client_calls FINAL`;
+    the rows written. Idempotent. A client without calls left gets no row (its calls and
+    state go together: erasures)."""
+    written = 0
+    for chunk in _chunks(clients):
+        rows = clickhouse.query(
+            STATE_SQL.format(selection="company_id = %(company_id)s AND client IN %(clients)s"),
+            {"company_id": company_id, "clients": chunk},
+        )
+        if rows:
+            clickhouse.insert("client_states", STATE_COLUMNS, [_values(row) for row in rows])
+        written += len(rows)
+    return written
+
+
+def rebuild(clickhouse: ClickHouse, company_id: str) -> int:
+    """Every state of the company from its calls, in one statement on the server; the states
+    the company has. The caller deletes the rows of before first where calls were deleted
+    since (those would outrank the new ones) and makes sure nothing reads them meanwhile."""
+    company = f"company_id = {quote(company_id)}"
+    clickhouse.execute(
+        f"INSERT INTO client_states ({', '.join(STATE_COLUMNS)}) "
+        + STATE_SQL.format(selection=company)
+    )
+    found = clickhouse.query(f"SELECT count() AS n FROM client_states WHERE {company}")
+    return int(found[0]["n"])
+
+
+# The summary's per-client figures from the states of a company for a range from `%(start_ts)s`
+# that ends after every call (`newest` says whether it does), pending erasures' clients left out.
+FIGURES_SQL = f"""SELECT
+        sum(last_call >= %(start_ts)s) AS unique_clients,
+        sum(last_missed >= %(start_ts)s AND last_missed > last_connected
+            AND missed_before < %(start_ts)s) AS never_attended,
+        sum(last_tried >= %(start_ts)s AND last_tried > last_connected
+            AND tried_before < %(start_ts)s) AS not_picked_up,
+        max(last_call) AS newest
+    FROM client_states FINAL
+    WHERE {COMPANY_FILTER} AND {NOT_ERASED_CLIENT}"""
+
+
+def figures(ch: CompanyClickHouse, start_ts: int, end_ts: int) -> dict[str, Any] | None:
+    """The summary's per-client figures of the whole company over [start_ts, end_ts) from its
+    states, or None where they cannot answer: not rebuilt since calls were deleted, a range
+    starting before what retention kept, a pending erasure of a device (its calls still count
+    in the states), or a call at or after `end_ts`."""
+    if ch.client_states_from is None or start_ts < ch.client_states_from or ch.hidden.devices:
+        return None
+    row = ch.query(FIGURES_SQL, {"start_ts": start_ts})[0]
+    newest = int(row.pop("newest"))
+    return row if newest < end_ts else None
+
+
+def states_from(at: datetime | None) -> int | None:
+    """`companies.client_states_from` as CompanyClickHouse holds it."""
+    return None if at is None else int(at.timestamp())
+
+
+def _values(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[c] for c in STATE_COLUMNS)

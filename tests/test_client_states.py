@@ -21,7 +21,7 @@ from core.calls import client_states
 from core.calls.phone_numbers import mask_number
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse, Hidden, as_uuid
-from core.controlplane import companies, make_engine, migrate
+from core.controlplane import companies, erasures, make_engine, migrate
 from streams.calls.aggregates import STATES_SETTLE, build_client_states
 from streams.privacy.jobs import states_lose_before, states_unusable
 from tests.support import metrics_reference as ref
@@ -189,6 +189,16 @@ def test_the_round_rebuilds_unusable_states_and_retention_moves_their_start(
     assert usable_from() is None
     assert build_client_states(engine, report_store, lambda: NOW + timedelta(seconds=1)) == []
     later = NOW + STATES_SETTLE
+    with engine.begin() as conn:  # not while a device's calls are still to go
+        conn.execute(
+            erasures.insert().values(
+                id="e-1", company_id=company.company_id, kind="employee", devices='["d9"]',
+                suppress=False, status="pending", counts="{}", requested_at=NOW,
+            )
+        )  # fmt: skip
+    assert build_client_states(engine, report_store, lambda: later) == []
+    with engine.begin() as conn:
+        conn.execute(erasures.update().values(status="done"))
     assert build_client_states(engine, report_store, lambda: later) == [company.company_id]
     assert client_states.figures(company, start_ts, end_ts) == raw
 

@@ -30,7 +30,7 @@ from core.clickhouse import ClickHouse, quote
 from core.controlplane import companies
 from core.metrics import CLICKHOUSE_INSERT_LATENCY, CLICKHOUSE_ROWS
 from core.privacy import mutations
-from core.privacy.erasures import dropped
+from core.privacy.erasures import dropped, hidden
 from streams.calls.rows import CALL_COLUMNS
 from streams.tables import AfterStore, Lookups, Stored
 
@@ -133,12 +133,13 @@ def build_client_states(
     now: Callable[[], datetime],
     timeout_s: float = 600.0,
 ) -> list[str]:
-    """Each company whose client states are unusable (settled `STATES_SETTLE`): its rows
-    deleted, every state rebuilt from its calls, then recorded usable for any range, unless
-    they became unusable again meanwhile (a retention run, another withdrawn device). A crash
-    re-runs it whole. The companies rebuilt."""
+    """Each company whose client states are unusable (settled `STATES_SETTLE`) and that has no
+    erasure of a device pending (its calls are still to go): its rows deleted, every state
+    rebuilt from its calls, then recorded usable for any range, unless they became unusable
+    again meanwhile (a retention run, another withdrawn device). A crash re-runs it whole. The
+    companies rebuilt."""
     with engine.connect() as conn:
-        due = conn.execute(
+        unusable = conn.execute(
             sa.select(companies.c.id, companies.c.client_states_stale_at).where(
                 companies.c.client_states_from.is_(None),
                 sa.or_(
@@ -147,6 +148,9 @@ def build_client_states(
                 ),
             )
         ).all()
+        due = [
+            (company_id, at) for company_id, at in unusable if not hidden(conn, company_id).devices
+        ]
     for company_id, stale_at in due:
         started = time.perf_counter()
         of_company = f"company_id = {quote(company_id)}"

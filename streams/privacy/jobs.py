@@ -101,11 +101,12 @@ def carry_out(
         plans.append(mutations.number_plan(erasure.company_id, erasure.number_key))
     if erasure.devices:
         plans.append(mutations.devices_plan(erasure.company_id, erasure.devices))
-    for plan in plans:
-        mutations.run(clickhouse, plan, timeout_s)
-    if erasure.devices:  # their calls counted in the states of the clients they called
+        # their calls count in the states of the clients they called: unusable before any
+        # goes; the worker's round rebuilds them once the erasure is done
         with engine.begin() as conn:
             states_unusable(conn, erasure.company_id, now)
+    for plan in plans:
+        mutations.run(clickhouse, plan, timeout_s)
     # before `done`: no page image of the control plane's deleted rows outlives it
     forget_deleted(engine)
     with engine.begin() as conn:

@@ -290,7 +290,7 @@ def keep(
 ) -> int:
     """The worker's aggregates of what `changed` touched: its quarters, its local days in
     `zone` (the company's) and its clients' states (client_states.py; those of erased numbers
-    go with their calls); the rows written."""
+    go with their calls); the rows (and clients) written."""
     buckets = sum(
         recompute(clickhouse, changed.scope(grain, zone), excluded) for grain in (QUARTERS, DAYS)
     )

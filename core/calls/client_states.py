@@ -84,31 +84,32 @@ def _chunks(clients: Iterable[str]) -> Iterator[tuple[str, ...]]:
         yield tuple(ordered[at : at + CLIENTS_PER_QUERY])
 
 
+def _write(clickhouse: ClickHouse, selection: str) -> None:
+    """The states of the `client_calls` rows where `selection` holds, computed and written by
+    the server in one statement (no row passes through Python)."""
+    clickhouse.execute(
+        f"INSERT INTO client_states ({', '.join(STATE_COLUMNS)}) "
+        + STATE_SQL.format(selection=selection)
+    )
+
+
 def recompute(clickhouse: ClickHouse, company_id: str, clients: Iterable[str]) -> int:
     """Write the current states of `clients` (UUIDs) of the company from `client_calls FINAL`;
-    the rows written. Idempotent. A client without calls left gets no row (its calls and
-    state go together: erasures)."""
-    written = 0
+    the clients recomputed. Idempotent. A client without calls left gets no row (its calls
+    and state go together: erasures)."""
+    recomputed = 0
     for chunk in _chunks(clients):
-        rows = clickhouse.query(
-            STATE_SQL.format(selection="company_id = %(company_id)s AND client IN %(clients)s"),
-            {"company_id": company_id, "clients": chunk},
-        )
-        if rows:
-            clickhouse.insert("client_states", STATE_COLUMNS, [_values(row) for row in rows])
-        written += len(rows)
-    return written
+        _write(clickhouse, f"company_id = {quote(company_id)} AND client IN {quote(chunk)}")
+        recomputed += len(chunk)
+    return recomputed
 
 
 def rebuild(clickhouse: ClickHouse, company_id: str) -> int:
-    """Every state of the company from its calls, in one statement on the server; the states
-    the company has. The caller deletes the rows of before first where calls were deleted
-    since (those would outrank the new ones) and makes sure nothing reads them meanwhile."""
+    """Every state of the company from its calls; the states the company has. The caller
+    deletes the rows of before first where calls were deleted since (those would outrank the
+    new ones) and makes sure nothing reads them meanwhile."""
     company = f"company_id = {quote(company_id)}"
-    clickhouse.execute(
-        f"INSERT INTO client_states ({', '.join(STATE_COLUMNS)}) "
-        + STATE_SQL.format(selection=company)
-    )
+    _write(clickhouse, company)
     found = clickhouse.query(f"SELECT count() AS n FROM client_states WHERE {company}")
     return int(found[0]["n"])
 
@@ -141,7 +142,3 @@ def figures(ch: CompanyClickHouse, start_ts: int, end_ts: int) -> dict[str, Any]
 def states_from(at: datetime | None) -> int | None:
     """`companies.client_states_from` as CompanyClickHouse holds it."""
     return None if at is None else int(at.timestamp())
-
-
-def _values(row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(row[c] for c in STATE_COLUMNS)

@@ -136,6 +136,13 @@ def retention_plan(company_id: str, cutoff_ts: int, zone: str) -> Plan:
     )
 
 
+def delete_any(clickhouse: ClickHouse, table: str, condition: str, timeout_s: float) -> None:
+    """The rows of `table` where `condition` holds deleted and waited for; no mutation at all
+    when there are none (the worker's rebuild rounds, most of which find nothing to delete)."""
+    if clickhouse.query(f"SELECT count() AS n FROM {table} WHERE {condition}")[0]["n"]:
+        run(clickhouse, Plan([[(table, condition)]]), timeout_s)
+
+
 def purge_plan(company_id: str) -> Plan:
     return Plan([[(table, _company(company_id)) for table in COMPANY_TABLES]])
 

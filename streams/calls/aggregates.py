@@ -109,8 +109,7 @@ def build_days(
             partial(_progress, company_id),
         )
         other_zones = f"company_id = {quote(company_id)} AND zone != {quote(zone)}"
-        if clickhouse.query(f"SELECT count() AS n FROM call_days WHERE {other_zones}")[0]["n"]:
-            mutations.run(clickhouse, mutations.Plan([[("call_days", other_zones)]]), timeout_s)
+        mutations.delete_any(clickhouse, "call_days", other_zones, timeout_s)
         with engine.begin() as conn:
             conn.execute(
                 companies.update()
@@ -154,8 +153,7 @@ def build_client_states(
     for company_id, stale_at in due:
         started = time.perf_counter()
         of_company = f"company_id = {quote(company_id)}"
-        if clickhouse.query(f"SELECT count() AS n FROM client_states WHERE {of_company}")[0]["n"]:
-            mutations.run(clickhouse, mutations.Plan([[("client_states", of_company)]]), timeout_s)
+        mutations.delete_any(clickhouse, "client_states", of_company, timeout_s)
         written = client_states.rebuild(clickhouse, company_id)
         unchanged = (
             companies.c.client_states_stale_at.is_(None)

@@ -48,6 +48,16 @@ def quote(value: Param) -> str:
     raise TypeError(f"unsupported query parameter type {type(value).__name__}")
 
 
+def greatest(terms: Sequence[str]) -> str:
+    """The largest of the SQL terms ("0": none; nested: ClickHouse 18.16's greatest takes two)."""
+    if not terms:
+        return "0"
+    out = terms[0]
+    for term in terms[1:]:
+        out = f"greatest({out}, {term})"
+    return out
+
+
 def render(sql: str, params: Mapping[str, Param]) -> str:
     """Substitute %(name)s placeholders with quoted literals (SELECTs only; inserts send rows)."""
     return sql % {name: quote(value) for name, value in params.items()}

@@ -17,6 +17,9 @@ COMPANY_FILTER = "company_id = %(company_id)s"
 # Rows of pending erasures: clients (blind indexes as UUIDs, `client`, or hex, `client_key`) and
 # devices (an employee's withdrawn consent). Each part reads `1` while nothing of its kind is
 # pending, so a read pays only for what is hidden.
+# the numbers (`employee`, migration 0006) of the employees `%(employee_ids)s`
+EMPLOYEE_KEYS = f"""employee IN (SELECT employee FROM call_employees
+    WHERE {COMPANY_FILTER} AND employee_id IN %(employee_ids)s)"""
 NOT_ERASED_CLIENT = "client NOT IN %(erased_clients)s"
 NOT_ERASED_KEY = "client_key NOT IN %(erased_keys)s"
 NOT_ERASED_DEVICE = "device_id NOT IN %(erased_devices)s"

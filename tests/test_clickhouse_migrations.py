@@ -46,6 +46,7 @@ def at(day: int, hour: int) -> datetime:
     return datetime(2026, 3, day, hour, tzinfo=UTC)
 
 
+STAFF = [{"id": e, "name": e.upper(), "team": None} for e in ("e1", "e2")]
 UPLOADS = [
     RefCall(("d1", "1"), "e1", "+4915112345678", "outgoing", at(2, 9), 0, "Anna"),
     RefCall(("d1", "1"), "e1", "+4915112345678", "outgoing", at(2, 9), 95, "Anna"),  # corrected
@@ -70,6 +71,7 @@ def test_calls_written_before_the_report_columns_keep_counting(
         "0008_call_quarters.sql",
         "0009_call_days.sql",
         "0010_client_states.sql",
+        "0011_employee_clients.sql",
     ]
 
     rows = company.query(
@@ -111,6 +113,10 @@ def test_calls_written_before_the_report_columns_keep_counting(
         "not_picked_up": 0,
     }
     assert q.summary(states, report_filter(rng), rng) == got
+    # and the employee of every call 0011 gave them (the states per employee and client)
+    employees = q.employee_rows(states, report_filter(rng), rng, STAFF, source="days")
+    assert employees == q.employee_rows(company, report_filter(rng), rng, STAFF, source="calls")
+    assert [row["unique_clients"] for row in employees] == [2, 0]
 
     # the lookups were filled from the calls written before them
     clients = company.query(

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from api.reports import queries as q
-from api.reports.queries.counts import client_figures
+from api.reports.queries.counts import client_figures, employee_clients
 from api.reports.range import parse_range
 from core.calls import client_states
 from core.calls.phone_numbers import mask_number
@@ -31,6 +31,7 @@ CLIENTS = ["+12125550101", "+12125550102", "+12125550103", None]
 ORIGIN = datetime(2026, 5, 4, 0, 0, tzinfo=UTC)
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 AT = [ORIGIN + timedelta(hours=12 * n) for n in range(8)]
+TYPE_FILTERS: list[tuple[str, ...]] = [(), ("missed",), ("incoming", "outgoing")]
 
 
 @st.composite
@@ -52,7 +53,15 @@ def uploads(draw: st.DrawFn) -> list[ref.RefCall]:
             )
         )
     resent = draw(st.lists(st.sampled_from(calls), max_size=5))
-    return calls + [replace(c, duration_s=draw(st.sampled_from([0, 30]))) for c in resent]
+    return calls + [
+        replace(
+            c,
+            duration_s=draw(st.sampled_from([0, 30])),
+            # its phone enrolled for another employee since
+            employee=draw(st.sampled_from([c.employee, "e1", "e2"])),
+        )
+        for c in resent
+    ]
 
 
 def scanned(company: CompanyClickHouse, first_day: int) -> tuple[dict[str, object], int, int]:
@@ -65,7 +74,7 @@ def scanned(company: CompanyClickHouse, first_day: int) -> tuple[dict[str, objec
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(sent=uploads(), first_day=st.integers(0, 4))
+@given(sent=uploads(), first_day=st.integers(0, 4), types=st.sampled_from(TYPE_FILTERS))
 # a missed call at the range's first second before the latest connected one, then another: the
 # first missed call in range is attended
 @example(
@@ -75,6 +84,7 @@ def scanned(company: CompanyClickHouse, first_day: int) -> tuple[dict[str, objec
         ref.RefCall(("d1", "3"), "e1", CLIENTS[0], "missed", AT[2], 0),
     ],
     first_day=0,
+    types=(),
 )
 # a missed call at the second of the latest connected one, then another: attended too
 @example(
@@ -84,16 +94,43 @@ def scanned(company: CompanyClickHouse, first_day: int) -> tuple[dict[str, objec
         ref.RefCall(("d1", "3"), "e1", CLIENTS[0], "missed", AT[2], 0),
     ],
     first_day=0,
+    types=(),
+)
+# an employee's call with a client re-sent by the phone enrolled for another employee since, in
+# a later batch: the first employee has no call with that client left
+@example(
+    sent=[
+        *(
+            ref.RefCall(("d1", str(n)), "e1", CLIENTS[n % 2], "outgoing", AT[n], 30)
+            for n in range(6)
+        ),
+        ref.RefCall(("d1", "6"), "e1", CLIENTS[2], "outgoing", AT[6], 30),
+        ref.RefCall(("d1", "6"), "e2", CLIENTS[2], "outgoing", AT[6], 30),
+    ],
+    first_day=0,
+    types=(),
 )
 def test_states_answer_as_the_raw_scan(
-    report_store: ClickHouse, sent: list[ref.RefCall], first_day: int
+    report_store: ClickHouse, sent: list[ref.RefCall], first_day: int, types: tuple[str, ...]
 ) -> None:
     company = load(report_store, sent)
     raw, start_ts, end_ts = scanned(company, first_day)
-    assert client_states.figures(company, start_ts, end_ts) == raw
-    # a rebuild from the calls writes the states the worker kept
+    f = replace(report_filter(parse_range(
+        (ORIGIN + timedelta(days=first_day)).date().isoformat(), "2026-05-10", "UTC", "UTC", NOW
+    )), types=types)  # fmt: skip
+    per_employee = employee_clients(company, f, states=False)
+
+    def answered() -> None:
+        assert client_states.figures(company, start_ts, end_ts) == raw
+        found = client_states.employee_figures(company, start_ts, end_ts, types)
+        assert found is not None
+        assert {e: n for e, n in found.items() if n} == per_employee
+
+    answered()
+    # a rebuild from the calls writes the states the worker kept (the same versions: its rows
+    # win)
     client_states.rebuild(report_store, company.company_id)
-    assert client_states.figures(company, start_ts, end_ts) == raw
+    answered()
 
 
 def test_states_answer_only_where_they_are_exact(report_store: ClickHouse) -> None:

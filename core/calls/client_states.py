@@ -28,7 +28,16 @@ which leaves every state exact for ranges starting at or after it (each test abo
 time with `from`, and only times before the cutoff went), so the company's
 `client_states_from` moves up to it; a withdrawn device's calls leave the states of its
 clients wrong, so the company's states are unusable (`client_states_from` null) until the
-worker's client-state round has rebuilt them all (`rebuild`)."""
+worker's client-state round has rebuilt them all (`rebuild`).
+
+Beside them, per employee and client (`employee_clients`, migration 0011): the latest call of
+each type the employee had with the client. Over a range ending after the company's latest
+call, an employee's unique clients of the selected types are the rows whose latest call of
+one of those types is at or after `from` (`employee_figures`). Every row of a client is
+written together with the client's version, including a row with no call (all zero) for an
+employee who had calls with the client before and has none now (a re-sent call takes the
+employee its phone is enrolled for), so a recompute replaces each of the client's rows. The
+same lifecycle as the per-client states (`TABLES`)."""
 
 from __future__ import annotations
 
@@ -36,8 +45,14 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from core.clickhouse import ClickHouse, quote
-from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED_CLIENT, CompanyClickHouse
+from core.clickhouse import ClickHouse, greatest, quote
+from core.company_clickhouse import (
+    COMPANY_FILTER,
+    EMPLOYEE_KEYS,
+    NOT_ERASED_CLIENT,
+    CompanyClickHouse,
+)
+from schemas.payloads import CallType
 
 STATE_COLUMNS = (
     "company_id",
@@ -50,6 +65,17 @@ STATE_COLUMNS = (
     "tried_before",
     "version",
 )
+TYPES = tuple(t.value for t in CallType)
+PAIR_COLUMNS = (
+    "company_id",
+    "client",
+    "employee",
+    "last_call",
+    *(f"last_{t}" for t in TYPES),
+    "version",
+)
+# the tables kept, rebuilt, deleted and made unusable together
+TABLES = ("client_states", "employee_clients")
 # `companies.client_states_from` of a company whose states answer any range (no calls yet, or
 # all rebuilt)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -78,6 +104,36 @@ WHERE {{selection}}
 GROUP BY company_id, client"""
 
 
+def _latest(term: str) -> str:
+    """The employee's latest call with the client where `term` holds (of `t` the start, `k`
+    the type; 0: none)."""
+    return (
+        "arrayReduce('max', arrayFilter((t, e, k) -> e = employee AND "
+        f"{term}, starts, employees, kinds))"
+    )
+
+
+# The rows of a client's employees: its calls' employees and those with a row already (kept
+# with no call: `t` 0 and no type), all with the client's version.
+_LATEST_OF_TYPES = ", ".join(_latest(f"k = '{t}'") + f" AS last_{t}" for t in TYPES)
+PAIR_SQL = f"""SELECT company_id, client, employee, {_latest("t > 0")} AS last_call,
+    {_LATEST_OF_TYPES}, version
+FROM (
+    SELECT company_id, client, sum(version) AS version, groupArray(employee) AS employees,
+        groupArray(started) AS starts, groupArray(type) AS kinds
+    FROM (
+        SELECT company_id, client, employee, toUnixTimestamp(started_at) AS started, type,
+            version
+        FROM client_calls FINAL WHERE {{selection}}
+        UNION ALL
+        SELECT company_id, client, employee, toUInt32(0), '', toUInt64(0)
+        FROM employee_clients WHERE {{selection}}
+    )
+    GROUP BY company_id, client
+) ARRAY JOIN arrayDistinct(employees) AS employee
+WHERE version > 0"""
+
+
 def _chunks(clients: Iterable[str]) -> Iterator[tuple[str, ...]]:
     ordered = sorted(set(clients))
     for at in range(0, len(ordered), CLIENTS_PER_QUERY):
@@ -87,10 +143,13 @@ def _chunks(clients: Iterable[str]) -> Iterator[tuple[str, ...]]:
 def _write(clickhouse: ClickHouse, selection: str) -> None:
     """The states of the `client_calls` rows where `selection` holds, computed and written by
     the server in one statement (no row passes through Python)."""
-    clickhouse.execute(
-        f"INSERT INTO client_states ({', '.join(STATE_COLUMNS)}) "
-        + STATE_SQL.format(selection=selection)
-    )
+    for table, columns, sql in (
+        ("client_states", STATE_COLUMNS, STATE_SQL),
+        ("employee_clients", PAIR_COLUMNS, PAIR_SQL),
+    ):
+        clickhouse.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) " + sql.format(selection=selection)
+        )
 
 
 def recompute(clickhouse: ClickHouse, company_id: str, clients: Iterable[str]) -> int:
@@ -127,16 +186,50 @@ FIGURES_SQL = f"""SELECT
     WHERE {COMPANY_FILTER} AND {NOT_ERASED_CLIENT}"""
 
 
+def _usable(ch: CompanyClickHouse, start_ts: int) -> bool:
+    """Not where the states were not rebuilt since calls were deleted, for a range starting
+    before what retention kept, or with a pending erasure of a device (its calls still count
+    in them)."""
+    return not (
+        ch.client_states_from is None or start_ts < ch.client_states_from or ch.hidden.devices
+    )
+
+
 def figures(ch: CompanyClickHouse, start_ts: int, end_ts: int) -> dict[str, Any] | None:
     """The summary's per-client figures of the whole company over [start_ts, end_ts) from its
-    states, or None where they cannot answer: not rebuilt since calls were deleted, a range
-    starting before what retention kept, a pending erasure of a device (its calls still count
-    in the states), or a call at or after `end_ts`."""
-    if ch.client_states_from is None or start_ts < ch.client_states_from or ch.hidden.devices:
+    states, or None where they cannot answer (`_usable`, or a call at or after `end_ts`)."""
+    if not _usable(ch, start_ts):
         return None
     row = ch.query(FIGURES_SQL, {"start_ts": start_ts})[0]
     newest = int(row.pop("newest"))
     return row if newest < end_ts else None
+
+
+def employee_figures(
+    ch: CompanyClickHouse,
+    start_ts: int,
+    end_ts: int,
+    types: tuple[str, ...] = (),
+    employee_ids: tuple[str, ...] = (),
+) -> dict[int, int] | None:
+    """Unique clients per employee (`employee`, the number) over [start_ts, end_ts) with a
+    call of `types` (all: none given), of the employees `employee_ids` (all: none given);
+    None where the states cannot answer (`_usable`, or a call at or after `end_ts`)."""
+    if not _usable(ch, start_ts):
+        return None
+    latest = greatest([f"last_{kind}" for kind in types]) if types else "last_call"
+    rows = ch.query(
+        f"""SELECT employee, sum({latest} >= %(start_ts)s) AS unique_clients,
+            max(last_call) AS newest
+        FROM employee_clients FINAL
+        WHERE {COMPANY_FILTER} AND {NOT_ERASED_CLIENT}
+            AND {EMPLOYEE_KEYS if employee_ids else "1"}
+        GROUP BY employee""",
+        {"start_ts": start_ts, **({"employee_ids": employee_ids} if employee_ids else {})},
+    )
+    if any(int(row["newest"]) >= end_ts for row in rows):
+        return None
+    return {int(row["employee"]): int(row["unique_clients"]) for row in rows}
 
 
 def states_from(at: datetime | None) -> int | None:

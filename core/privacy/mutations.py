@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
+from core.calls import client_states
 from core.calls.aggregates import day_start
 from core.clickhouse import ClickHouse, quote
 from core.clickhouse_shards import mutation_targets
@@ -29,7 +30,7 @@ COMPANY_TABLES = (
     "call_quarters",
     "call_days",
     "client_calls",
-    "client_states",
+    *client_states.TABLES,
     "lead_clients",
 )
 Stage = list[tuple[str, str]]  # (table, condition) pairs issued together
@@ -72,7 +73,7 @@ def number_plan(company_id: str, client_key: str) -> Plan:
             [
                 ("calls", f"{c} AND {client}"),
                 ("client_calls", f"{c} AND {client}"),
-                ("client_states", f"{c} AND {client}"),
+                *((table, f"{c} AND {client}") for table in client_states.TABLES),
                 ("call_clients", f"{c} AND {client}"),
                 ("lead_clients", f"{c} AND {client}"),
                 ("contacts", f"{c} AND client_key = {quote(client_key)}"),
@@ -127,7 +128,7 @@ def retention_plan(company_id: str, cutoff_ts: int, zone: str) -> Plan:
                 ("call_quarters", f"{c} AND quarter {before}"),
                 ("call_days", days),
                 ("client_calls", f"{c} AND started_at {before}"),
-                ("client_states", f"{c} AND last_call < {start}"),
+                *((table, f"{c} AND last_call < {start}") for table in client_states.TABLES),
                 ("device_status", f"{c} AND reported_at {before}"),
                 ("contacts", f"{c} AND synced_at {before}"),
             ],

@@ -153,7 +153,8 @@ def build_client_states(
     for company_id, stale_at in due:
         started = time.perf_counter()
         of_company = f"company_id = {quote(company_id)}"
-        mutations.delete_any(clickhouse, "client_states", of_company, timeout_s)
+        for table in client_states.TABLES:
+            mutations.delete_any(clickhouse, table, of_company, timeout_s)
         written = client_states.rebuild(clickhouse, company_id)
         unchanged = (
             companies.c.client_states_stale_at.is_(None)

@@ -24,8 +24,10 @@ from core.calls.aggregates import (
     recompute_sql,
     serves,
 )
+from core.clickhouse import greatest
 from core.company_clickhouse import (
     COMPANY_FILTER,
+    EMPLOYEE_KEYS,
     NOT_ERASED,
     NOT_ERASED_DEVICE,
     CompanyClickHouse,
@@ -36,8 +38,6 @@ Source = Literal["calls", "quarters", "days"]
 # hour; working time (per employee and local day)
 Use = Literal["counts", "hours", "working time"]
 
-EMPLOYEE_KEYS = f"""employee IN (SELECT employee FROM call_employees
-    WHERE {COMPANY_FILTER} AND employee_id IN %(employee_ids)s)"""
 # the buckets a pending erasure's clients called in, by device ({bucket}: the bucket of the
 # row it tests: the aggregate's own column, or the call's)
 ERASED_BUCKETS = f"""(device_id, {{bucket}}) IN (
@@ -138,16 +138,6 @@ def _key(grain: Grain, ts: int, rng: ReportRange) -> int:
     return grain.key(ts, rng.zone.key)
 
 
-def _greatest(terms: list[str]) -> str:
-    """The largest of the terms (nested: ClickHouse 18.16's greatest takes two)."""
-    if not terms:
-        return "0"
-    out = terms[0]
-    for term in terms[1:]:
-        out = f"greatest({out}, {term})"
-    return out
-
-
 def counts_sql(types: tuple[str, ...], extremes: bool = False) -> str:
     """METRICS.md's basic counts over the buckets of the selected call types (all: none
     given); with `extremes`, the longest connected call's key and the last call's start too
@@ -165,8 +155,8 @@ def counts_sql(types: tuple[str, ...], extremes: bool = False) -> str:
     parts.append(f"{unanswered} AS unanswered_outgoing")
     parts.append(f"{total('q_{t}_talk_s', connectable)} AS talk_time_s")
     if extremes:
-        parts.append(f"{_greatest([f'max(q_{t}_longest)' for t in connectable])} AS longest_key")
-        parts.append(f"{_greatest([f'max(q_last_{t})' for t in selected])} AS last_call_ts")
+        parts.append(f"{greatest([f'max(q_{t}_longest)' for t in connectable])} AS longest_key")
+        parts.append(f"{greatest([f'max(q_last_{t})' for t in selected])} AS last_call_ts")
     return ",\n".join(parts)
 
 

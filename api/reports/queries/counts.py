@@ -129,7 +129,7 @@ def employee_rows(
     selected types per employee, then the working time (activity calls of any type) per
     employee-day. Two scans: one per-employee-day scan that also merged per-day client sets
     took 1.3x as long. From the aggregates (aggregates.py), the counts read them and the
-    unique clients the calls."""
+    unique clients `employee_clients`."""
     selected = f.type_term()
     where, params = f.where(types=False)
     grain = aggregates.chosen(ch, rng, source, "counts")
@@ -138,12 +138,7 @@ def employee_rows(
             {**row, "employee": row["bucket"], "unique_clients": 0}
             for row in aggregates.counts_by(ch, f, grain, "employee", extremes=True)
         ]
-        clients = ch.query(
-            f"""SELECT employee, uniqExact(client) AS unique_clients FROM calls FINAL
-            {where} AND {selected} AND {HAS_CLIENT} GROUP BY employee""",
-            params,
-        )
-        unique = {int(row["employee"]): row["unique_clients"] for row in clients}
+        unique = employee_clients(ch, f)
         for row in rows:
             row["unique_clients"] = unique.get(int(row["employee"]), 0)
     else:
@@ -174,6 +169,25 @@ def employee_rows(
             }
         )
     return items
+
+
+def employee_clients(ch: CompanyClickHouse, f: CallFilter, states: bool = True) -> dict[int, int]:
+    """Unique clients per employee (the number) of the selected calls: from the states per
+    employee and client (`states`, core/calls/client_states.py) where they answer (no filter
+    beyond employees and types, a range ending after the latest call), else one scan."""
+    if states and f.range is not None and not f.extra:
+        found = client_states.employee_figures(
+            ch, f.range.start_ts, f.range.end_ts, f.types, f.employee_ids
+        )
+        if found is not None:
+            return found
+    where, params = f.where()
+    clients = ch.query(
+        f"""SELECT employee, uniqExact(client) AS unique_clients FROM calls FINAL
+        {where} AND {HAS_CLIENT} GROUP BY employee""",
+        params,
+    )
+    return {int(row["employee"]): int(row["unique_clients"]) for row in clients}
 
 
 def bucket_labels(group_by: str, rng: ReportRange) -> list[Any]:
@@ -217,7 +231,11 @@ def analytics(
             if group_by == "type"
             else aggregates.counts_by(ch, f, grain, group_by)
         )
-        if unique_clients:
+        if unique_clients and group_by == "employee":
+            by_employee = employee_clients(ch, f)
+            for row in rows:
+                row["unique_clients"] = by_employee.get(int(row["bucket"]), 0)
+        elif unique_clients:
             clients = ch.query(
                 f"""SELECT {BUCKETS[group_by]} AS bucket, uniqExact(client) AS unique_clients
                 FROM calls FINAL {where} AND {HAS_CLIENT} GROUP BY bucket""",

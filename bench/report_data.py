@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from core.calls import client_states
+from core.calls import client_states, day_clients
 from core.calls.aggregates import BACKFILL_SQL, rebuild_days
 from core.clickhouse import ClickHouse
 from streams.calls.rows import CALL_COLUMNS
@@ -106,22 +106,35 @@ def generate(store: ClickHouse, shape: ReportDataShape, end: datetime) -> dict[s
 
 
 def with_rollups(store: ClickHouse) -> dict[str, float]:
-    """The big company's per-employee days in ZONE and its client states, written as the
-    worker's rounds write them for history stored before (core/calls/aggregates.py,
-    core/calls/client_states.py), then settled."""
+    """The big company's per-employee days in ZONE, its client states and its days' unique
+    clients, written as the worker's rounds write them for history stored before
+    (core/calls/aggregates.py, client_states.py, day_clients.py), then settled."""
     started = time.perf_counter()
     rows = rebuild_days(store, BIG_COMPANY, ZONE)
     days_s = time.perf_counter() - started
     started = time.perf_counter()
     states = client_states.rebuild(store, BIG_COMPANY)
     states_s = time.perf_counter() - started
-    for table in ("call_days", "client_states"):
+    for table in ("call_days", *client_states.TABLES):
         store.execute(f"OPTIMIZE TABLE {table} FINAL")
+    started = time.perf_counter()
+    figures = 0
+    while True:  # the day-figure round, as many rounds as it takes
+        done, left = day_clients.recompute_stale(store, BIG_COMPANY, ZONE, 31)
+        figures += done
+        if not left:
+            break
+    store.execute("OPTIMIZE TABLE day_clients FINAL")
     return {
         "day_rows": rows,
         "days_rebuild_s": round(days_s, 1),
         "client_states": states,
+        "employee_client_rows": int(
+            store.query("SELECT count() AS n FROM employee_clients")[0]["n"]
+        ),
         "states_rebuild_s": round(states_s, 1),
+        "day_figures": figures,
+        "day_figures_s": round(time.perf_counter() - started, 1),
     }
 
 

@@ -58,10 +58,7 @@ def report_runs(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Callable[[], 
             "analytics day, counts only": lambda: q.analytics(
                 ch, f, rng, "day", False, source=source
             ),
-            "working-hours": lambda: (
-                q.working_days(ch, f, rng, page, source),
-                q.team_totals(ch, f, rng, source),
-            ),
+            "working-hours": lambda: q.working_hours(ch, f, rng, page, source),
         }
 
     sources: tuple[tuple[Source, str], ...] = (("quarters", "quarters"), ("calls", "raw calls"))

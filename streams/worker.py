@@ -20,7 +20,13 @@ from core.devices.push import SyncPusher
 from core.mail import send_due_mail
 from core.number_crypto import MasterKey
 from core.settings import Settings
-from streams.calls.aggregates import AggregateKeeper, build_client_states, build_days, in_order
+from streams.calls.aggregates import (
+    AggregateKeeper,
+    build_client_states,
+    build_day_clients,
+    build_days,
+    in_order,
+)
 from streams.calls.announcements import CallAnnouncer
 from streams.calls.tables import calls_table, contacts_table, notes_table
 from streams.companies import DroppedDirectory
@@ -89,11 +95,13 @@ def create_worker(
 
     @paced(app, settings.privacy_interval_s, IDLE_PACE_S, "aggregate rebuilds")
     def aggregate_rebuilds() -> bool:
-        """The per-employee days of companies that changed their zone, and the client states of
-        companies whose states are unusable (streams/calls/aggregates.py)."""
+        """The per-employee days of companies that changed their zone, the client states of
+        companies whose states are unusable and the unique clients of days whose figure is
+        stale (streams/calls/aggregates.py)."""
         days = build_days(engine, clickhouse, utc_now, settings.mutation_timeout_s)
         states = build_client_states(engine, clickhouse, utc_now, settings.mutation_timeout_s)
-        return bool(days or states)
+        figures = build_day_clients(engine, clickhouse)
+        return bool(days or states or figures)
 
     @paced(app, settings.privacy_interval_s, IDLE_PACE_S, "company exports")
     def company_exports() -> bool:

@@ -72,6 +72,7 @@ def test_calls_written_before_the_report_columns_keep_counting(
         "0009_call_days.sql",
         "0010_client_states.sql",
         "0011_employee_clients.sql",
+        "0012_day_clients.sql",
     ]
 
     rows = company.query(

@@ -183,7 +183,6 @@ async def working_hours(
     """Per employee and local day: first and last activity, working and talk time (a page of
     them, by day); team totals over the whole range."""
     page = page_request(limit, cursor, DAY_ORDINALS)
-    result = await run_in_threadpool(q.working_days, tenant.clickhouse, f, rng, page)
-    team = await run_in_threadpool(q.team_totals, tenant.clickhouse, f, rng)
-    answer = {**listing(rng, result), "team": team}
+    items, after, team = await run_in_threadpool(q.working_hours, tenant.clickhouse, f, rng, page)
+    answer = {**listing(rng, (items, after)), "team": team}
     return download(answer, m.WorkingHours, "working-hours", rng.zone)

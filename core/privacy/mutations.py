@@ -31,6 +31,7 @@ COMPANY_TABLES = (
     "call_days",
     "client_calls",
     *client_states.TABLES,
+    "day_clients",
     "lead_clients",
 )
 Stage = list[tuple[str, str]]  # (table, condition) pairs issued together
@@ -64,6 +65,12 @@ def _notes_of_calls(company_id: str, condition: str) -> Stage:
     return [("call_notes", f"{c} AND (device_id, client_call_id) IN ({calls})")]
 
 
+def _day_figures(company_id: str) -> Stage:
+    """Every unique-clients figure of the company's days (core/calls/day_clients.py), once an
+    erasure's calls are gone: the worker's round counts them again."""
+    return [("day_clients", _company(company_id))]
+
+
 def number_plan(company_id: str, client_key: str) -> Plan:
     c = _company(company_id)
     client = f"client = toUUID({quote(as_uuid(client_key))})"
@@ -78,6 +85,7 @@ def number_plan(company_id: str, client_key: str) -> Plan:
                 ("lead_clients", f"{c} AND {client}"),
                 ("contacts", f"{c} AND client_key = {quote(client_key)}"),
             ],
+            _day_figures(company_id),
         ]
     )
 
@@ -107,6 +115,7 @@ def devices_plan(company_id: str, devices: Sequence[str]) -> Plan:
                 )
             ],
             _orphan_clients(company_id),
+            _day_figures(company_id),
         ]
     )
 
@@ -127,6 +136,7 @@ def retention_plan(company_id: str, cutoff_ts: int, zone: str) -> Plan:
                 ("calls", f"{c} AND started_at {before}"),
                 ("call_quarters", f"{c} AND quarter {before}"),
                 ("call_days", days),
+                ("day_clients", days),
                 ("client_calls", f"{c} AND started_at {before}"),
                 *((table, f"{c} AND last_call < {start}") for table in client_states.TABLES),
                 ("device_status", f"{c} AND reported_at {before}"),

@@ -9,7 +9,8 @@ whose days never existed: the calls stored before migration 0009) written in its
 recorded complete in the control plane, which is when the reports start reading them; and the
 client-state round (`build_client_states`): the per-client states of a company whose states
 are unusable (calls stored before migration 0010, a withdrawn device's calls deleted) rebuilt,
-then recorded usable."""
+then recorded usable; and the day-figure round (`build_day_clients`): the unique clients of the
+local days whose figure is missing or stale counted again (core/calls/day_clients.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from functools import partial
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core.calls import client_states
+from core.calls import client_states, day_clients
 from core.calls.aggregates import Excluded, Touched, keep, rebuild_days, touched
 from core.clickhouse import ClickHouse, quote
 from core.controlplane import companies
@@ -41,6 +42,9 @@ ZONE_SETTLE = timedelta(seconds=5)
 # client states wait this long after they became unusable: by then no worker's recompute that
 # read the deleted calls is still to be written
 STATES_SETTLE = timedelta(seconds=5)
+
+# days whose unique clients a round counts per company (a day of a 2,000-seat team: ~0.1 s)
+DAY_FIGURES_PER_ROUND = 31
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +182,33 @@ def build_client_states(
             time.perf_counter() - started,
         )
     return [company_id for company_id, _stale_at in due]
+
+
+def build_day_clients(engine: Engine, clickhouse: ClickHouse) -> bool:
+    """The stale unique-clients figures of each company's days in the zone they are complete in
+    (`DAY_FIGURES_PER_ROUND` at most per company), not of a company with an erasure pending
+    (its reads count from the calls, and the erasure deletes its figures once its calls are
+    gone). Whether stale days are left for the next round beyond the ones still changing."""
+    with engine.connect() as conn:
+        complete = conn.execute(
+            sa.select(companies.c.id, companies.c.day_zone).where(companies.c.day_zone.is_not(None))
+        ).all()
+        due = [
+            (company_id, zone)
+            for company_id, zone in complete
+            if not (found := hidden(conn, company_id)).client_keys and not found.devices
+        ]
+    left = 0
+    for company_id, zone in due:
+        done, stale = day_clients.recompute_stale(
+            clickhouse, company_id, zone, DAY_FIGURES_PER_ROUND
+        )
+        left += stale
+        if stale:
+            log.info(
+                "unique clients of %d days of company %s counted, %d to go", done, company_id, stale
+            )
+    return left > 0
 
 
 def _progress(company_id: str, done: int, total: int) -> None:

@@ -5,7 +5,7 @@ translates HTTP. This package's names are what the routes, tests and benchmarks 
 from api.paging import Page
 from api.reports.queries.client_lists import customers, never_attended, not_picked_up
 from api.reports.queries.counts import GroupBy, analytics, employee_rows, summary
-from api.reports.queries.working_time import team_totals, working_days
+from api.reports.queries.working_time import team_totals, working_days, working_hours
 
 __all__ = [
     "GroupBy",
@@ -18,4 +18,5 @@ __all__ = [
     "summary",
     "team_totals",
     "working_days",
+    "working_hours",
 ]

@@ -25,6 +25,8 @@ from api.reports.queries.sql import (
 from api.reports.queries.working_time import employee_working, working_total
 from api.reports.range import ReportRange
 from core.calls import client_states
+from core.calls.aggregates import DAYS, Grain
+from core.calls.day_clients import figures as day_figures
 from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
 from schemas.payloads import CallType
 
@@ -190,6 +192,23 @@ def employee_clients(ch: CompanyClickHouse, f: CallFilter, states: bool = True) 
     return {int(row["employee"]): int(row["unique_clients"]) for row in clients}
 
 
+def day_clients(
+    ch: CompanyClickHouse, f: CallFilter, grain: Grain, group_by: str
+) -> dict[str, int] | None:
+    """Unique clients per local day of the whole company (no filter but the range) where the
+    days serve the range: stored per day (core/calls/day_clients.py), the calls for days
+    whose figure is stale; else None."""
+    if group_by != "day" or grain is not DAYS or f.employee_ids or f.types or f.extra:
+        return None
+    assert f.range is not None
+    zone = f.range.zone.key
+    first, end = (grain.key(ts, zone) for ts in (f.range.start_ts, f.range.end_ts))
+    found = day_figures(ch, zone, first, end)
+    if found is None:
+        return None
+    return {grain.value(n).isoformat(): count for n, count in found.items()}
+
+
 def bucket_labels(group_by: str, rng: ReportRange) -> list[Any]:
     """Every bucket inside the range, so empty ones appear with zeros."""
     if group_by == "day":
@@ -235,6 +254,9 @@ def analytics(
             by_employee = employee_clients(ch, f)
             for row in rows:
                 row["unique_clients"] = by_employee.get(int(row["bucket"]), 0)
+        elif unique_clients and (by_day := day_clients(ch, f, grain, group_by)) is not None:
+            for row in rows:
+                row["unique_clients"] = by_day.get(row["bucket"], 0)
         elif unique_clients:
             clients = ch.query(
                 f"""SELECT {BUCKETS[group_by]} AS bucket, uniqExact(client) AS unique_clients

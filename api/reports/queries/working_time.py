@@ -3,7 +3,8 @@ the range's total and the team's totals per day."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from api.paging import Page, SortKey, cut, limit_clause
@@ -75,6 +76,46 @@ def working_days(
 
 def day_sort_key(item: dict[str, Any]) -> SortKey:
     return date.fromisoformat(item["day"]).toordinal(), item["employee_id"]
+
+
+def working_hours(
+    ch: CompanyClickHouse,
+    f: CallFilter,
+    rng: ReportRange,
+    page: Page,
+    source: Source | None = None,
+) -> tuple[list[dict[str, Any]], SortKey | None, dict[str, Any]]:
+    """The report: a page of employee-days and the team's totals. The totals come first; their
+    active employees per day tell which days the page can reach, so the page reads those days
+    instead of the whole range (each read groups every employee-day it covers)."""
+    team = team_totals(ch, f, rng, source)
+    reached = page_days(team["days"], page)
+    if reached is None:
+        return [], None, team
+    first, last = (datetime.combine(day, time(), rng.zone) for day in reached)
+    narrowed = ReportRange(
+        start=max(rng.start, first), end=min(rng.end, last + timedelta(days=1)), zone=rng.zone
+    )
+    items, after = working_days(ch, replace(f, range=narrowed), narrowed, page, source)
+    return items, after, team
+
+
+def page_days(days: list[dict[str, Any]], page: Page) -> tuple[date, date] | None:
+    """The first and last local day a page of employee-days (one more than it shows) can reach,
+    from each day's active employees (`days`, by day); None: no day after the cursor. The
+    cursor's own day counts none of its rows (some are before the cursor)."""
+    after = date.fromordinal(page.after[0]) if page.after is not None else None
+    reached: list[date] = []
+    rows = 0
+    for found in days:
+        day = date.fromisoformat(found["day"])
+        if after is not None and day < after:
+            continue
+        reached.append(day)
+        rows += 0 if day == after else int(found["active_employees"])
+        if rows > page.limit:
+            break
+    return (reached[0], reached[-1]) if reached else None
 
 
 def employee_working(

@@ -43,6 +43,8 @@ def test_migrations_apply_once(chdb_store: ClickHouse) -> None:
         "0008_call_quarters.sql",
         "0009_call_days.sql",
         "0010_client_states.sql",
+        "0011_employee_clients.sql",
+        "0012_day_clients.sql",
     ]
 
 

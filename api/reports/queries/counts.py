@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -128,21 +129,22 @@ def employee_rows(
     source: Source | None = None,
 ) -> list[dict[str, Any]]:
     """Every selected employee, with zeros when they made no call in range: the counts of the
-    selected types per employee, then the working time (activity calls of any type) per
-    employee-day. Two scans: one per-employee-day scan that also merged per-day client sets
-    took 1.3x as long. From the aggregates (aggregates.py), the counts read them and the
-    unique clients `employee_clients`."""
+    selected types per employee, the working time (activity calls of any type) per
+    employee-day summed per employee, and the unique clients. From the calls, two scans (one
+    per-employee-day scan that also merged per-day client sets took 1.3x as long). From the
+    aggregates (aggregates.py), the counts and working time read them (from days, one
+    grouping: `_day_totals`) and the unique clients `employee_clients`."""
     selected = f.type_term()
     where, params = f.where(types=False)
     grain = aggregates.chosen(ch, rng, source, "counts")
-    if grain is not None:
+    working: dict[int, int] | None = None
+    if grain is DAYS and aggregates.chosen(ch, rng, source, "working time") is DAYS:
+        rows, working = _day_totals(ch, f, rng, source)
+    elif grain is not None:
         rows = [
-            {**row, "employee": row["bucket"], "unique_clients": 0}
-            for row in aggregates.counts_by(ch, f, grain, "employee", extremes=True)
+            {**row, "employee": row["bucket"]}
+            for row in aggregates.counts_by(ch, f, grain, "employee", last_call=True)
         ]
-        unique = employee_clients(ch, f)
-        for row in rows:
-            row["unique_clients"] = unique.get(int(row["employee"]), 0)
     else:
         rows = ch.query(
             f"""SELECT employee, {counts_sql(selected)},
@@ -152,7 +154,12 @@ def employee_rows(
             GROUP BY employee""",
             params,
         )
-    working = employee_working(ch, f, rng, source)
+    if grain is not None:
+        unique = employee_clients(ch, f)
+        for row in rows:
+            row["unique_clients"] = unique.get(int(row["employee"]), 0)
+    if working is None:
+        working = employee_working(ch, f, rng, source)
     ids = employee_ids(ch, (*(row["employee"] for row in rows), *working))
     counted = {ids[int(row["employee"])]: row for row in rows}
     worked = {ids[key]: seconds for key, seconds in working.items()}
@@ -171,6 +178,20 @@ def employee_rows(
             }
         )
     return items
+
+
+def _day_totals(
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, source: Source | None
+) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """The counts and the working time per employee from their days in one grouping; the
+    working time of employees with a day on two devices read again per employee and day."""
+    rows = aggregates.employee_totals(ch, f)
+    working = {int(row["employee"]): int(row["working_s"]) for row in rows}
+    shared = [int(row["employee"]) for row in rows if int(row["shared_days"])]
+    if shared:
+        again = replace(f, employee_ids=tuple(employee_ids(ch, shared).values()))
+        working.update(employee_working(ch, again, rng, source))
+    return rows, working
 
 
 def employee_clients(ch: CompanyClickHouse, f: CallFilter, states: bool = True) -> dict[int, int]:

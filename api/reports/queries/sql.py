@@ -61,17 +61,24 @@ def counts_sql(selected: str = "") -> str:
 BASIC_COUNTS_SQL = f"{counts_sql()},\nuniqExactIf(client, {HAS_CLIENT}) AS unique_clients"
 
 
+# above this many employees, the company's whole mapping is read instead: parsing a list of
+# 2,000 numbers cost 24 ms, reading the 2,500 rows of such a company 7
+EMPLOYEES_LISTED = 100
+
+
 def employee_ids(ch: CompanyClickHouse, keys: Iterable[Any]) -> dict[int, str]:
     """`employee` numbers (cityHash64 of the id, migration 0006) back to employee ids."""
     wanted = tuple(sorted({int(key) for key in keys}))
     if not wanted:
         return {}
+    listed = len(wanted) <= EMPLOYEES_LISTED
     rows = ch.query(
         f"""SELECT DISTINCT employee, employee_id FROM call_employees
-        WHERE {COMPANY_FILTER} AND employee IN %(employees)s""",
-        {"employees": wanted},
+        WHERE {COMPANY_FILTER} AND {"employee IN %(employees)s" if listed else "1"}""",
+        {"employees": wanted} if listed else {},
     )
-    return {int(row["employee"]): row["employee_id"] for row in rows}
+    found = {int(row["employee"]): row["employee_id"] for row in rows}
+    return found if listed else {key: found[key] for key in wanted if key in found}
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,8 +76,11 @@ def _value_sql() -> str:
     parts.append(
         f"min(if({_ACTIVITY}, toUnixTimestamp(started_at), {NO_ACTIVITY})) AS first_activity"
     )
+    # UInt32 as the tables hold it (the sum is UInt64): a read's UNION ALL of stored rows and
+    # rows recomputed from the calls needs the same types in both on ClickHouse 18.16
     parts.append(
-        f"max(if({_ACTIVITY}, toUnixTimestamp(started_at) + duration_s, 0)) AS activity_end"
+        "toUInt32(max(if("
+        f"{_ACTIVITY}, toUnixTimestamp(started_at) + duration_s, 0))) AS activity_end"
     )
     return ",\n    ".join(parts)
 

@@ -138,14 +138,7 @@ def employee_rows(
     where, params = f.where(types=False)
     grain = aggregates.chosen(ch, rng, source, "counts")
     working: dict[int, int] | None = None
-    # not while an erasure is pending: ClickHouse 18.16 fails the one grouping over the days
-    # read with the erased clients' days recomputed (UNION ALL), a logical error of the server
-    one_grouping = not ch.hidden.client_keys
-    if (
-        one_grouping
-        and grain is DAYS
-        and aggregates.chosen(ch, rng, source, "working time") is DAYS
-    ):
+    if grain is DAYS:  # working time reads days wherever the counts do
         rows, working = _day_totals(ch, f, rng, source)
     elif grain is not None:
         rows = [

@@ -564,12 +564,35 @@ def test_every_page_is_light_labelled_fits_a_phone_and_is_photographed(
         browser.set_window_size(1280, 900)
 
 
+# The page's reads answered only after a delay, so a sign-out lands while the page still loads
+HELD_ANSWERS = """window.held = 0;
+const send = window.fetch;
+window.fetch = async (...request) => {
+  if ((request[1] || {}).method !== 'GET') return send(...request);
+  window.held += 1;
+  try {
+    const answer = await send(...request);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    return answer;
+  } finally {
+    window.held -= 1;
+  }
+};"""
+
+
 def test_sign_out_ends_the_session(company: Company, browser: WebDriver) -> None:
     as_owner(browser, company)
     token = browser.get_cookie("cc_session")
     assert token is not None
+    browser.execute_script(HELD_ANSWERS)
+    browser.execute_script("location.hash = '#/dashboard?held=1'")
+    eventually(lambda: browser.execute_script("return window.held") > 0, 10)
     browser.find_element(By.ID, "sign-out").click()
     wait_for(browser, "form.sign-in")
+    # the page that was loading answers after the sign-out and must not replace the form
+    eventually(lambda: browser.execute_script("return window.held") == 0, 20)
+    assert browser.find_elements(By.CSS_SELECTOR, "form.sign-in")
+    assert browser.find_element(By.ID, "top").get_attribute("hidden") is not None
     assert browser.get_cookie("cc_session") is None
     revoked = company.stack.api.get("/v1/me", cookies={"cc_session": token["value"]})
     assert revoked.status_code == 401

@@ -41,7 +41,10 @@ function shown(page) {
   return may(page.role) && (!page.plan || me.company.plan === page.plan);
 }
 
+let current = 0;  // the latest navigation: an earlier page still loading must not overwrite it
+
 function signInForm(message, known = "") {
+  current += 1;  // a navigation too: a page still loading must not replace the form
   document.getElementById("top").hidden = true;
   document.getElementById("foot").hidden = true;
   const main = document.getElementById("main");
@@ -109,8 +112,6 @@ function navigation() {
   foot.textContent = me.company.privacy_contact ? `Privacy questions: ${me.company.privacy_contact}` : "";
   foot.hidden = !me.company.privacy_contact;
 }
-
-let current = 0;  // the latest navigation: an earlier page still loading must not overwrite it
 
 async function route() {
   const turn = ++current;

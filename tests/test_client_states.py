@@ -119,12 +119,18 @@ def test_states_answer_as_the_raw_scan(
         (ORIGIN + timedelta(days=first_day)).date().isoformat(), "2026-05-10", "UTC", "UTC", NOW
     )), types=types)  # fmt: skip
     per_employee = employee_clients(company, f, states=False)
+    assert f.range is not None
+    by_type = {
+        row["bucket"]: row["unique_clients"]
+        for row in q.analytics(company, f, f.range, "type", source="calls")
+    }
 
     def answered() -> None:
         assert client_states.figures(company, start_ts, end_ts) == raw
         found = client_states.employee_figures(company, start_ts, end_ts, types)
         assert found is not None
         assert {e: n for e, n in found.items() if n} == per_employee
+        assert client_states.type_figures(company, start_ts, end_ts, types) == by_type
 
     answered()
     # a rebuild from the calls writes the states the worker kept (the same versions: its rows

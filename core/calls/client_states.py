@@ -232,6 +232,35 @@ def employee_figures(
     return {int(row["employee"]): int(row["unique_clients"]) for row in rows}
 
 
+def type_figures(
+    ch: CompanyClickHouse,
+    start_ts: int,
+    end_ts: int,
+    types: tuple[str, ...] = (),
+    employee_ids: tuple[str, ...] = (),
+) -> dict[str, int] | None:
+    """Unique clients per call type over [start_ts, end_ts) of the employees `employee_ids`
+    (all: none given), the types outside `types` (all: none given) at zero: a client counts
+    for a type when one of those employees' latest call of it is at or after `start_ts`.
+    None where the states cannot answer (`_usable`, or a call at or after `end_ts`)."""
+    if not _usable(ch, start_ts):
+        return None
+    counted = [t for t in TYPES if not types or t in types]
+    row = ch.query(
+        f"""SELECT {
+            ", ".join(f"uniqExactIf(client, last_{t} >= %(start_ts)s) AS {t}" for t in counted)
+        },
+            max(last_call) AS newest
+        FROM employee_clients FINAL
+        WHERE {COMPANY_FILTER} AND {NOT_ERASED_CLIENT}
+            AND {EMPLOYEE_KEYS if employee_ids else "1"}""",
+        {"start_ts": start_ts, **({"employee_ids": employee_ids} if employee_ids else {})},
+    )[0]
+    if int(row["newest"]) >= end_ts:
+        return None
+    return {t: int(row[t]) if t in counted else 0 for t in TYPES}
+
+
 def states_from(at: datetime | None) -> int | None:
     """`companies.client_states_from` as CompanyClickHouse holds it."""
     return None if at is None else int(at.timestamp())

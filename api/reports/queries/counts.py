@@ -213,6 +213,39 @@ def employee_clients(ch: CompanyClickHouse, f: CallFilter, states: bool = True) 
     return {int(row["employee"]): int(row["unique_clients"]) for row in clients}
 
 
+def bucket_clients(
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, grain: Grain, group_by: GroupBy
+) -> dict[Any, int]:
+    """Unique clients per bucket of a series whose counts come from the aggregates: from the
+    per-employee client rows (employee, type) or the day figures where they answer, else the
+    calls of the range."""
+    found: dict[Any, int] | None = None
+    if group_by == "employee":
+        found = employee_clients(ch, f)
+    elif group_by == "type":
+        found = type_clients(ch, f)
+    else:
+        found = day_clients(ch, f, grain, group_by)
+    if found is not None:
+        return found
+    where, params = f.where()
+    params["tz"] = rng.zone.key
+    clients = ch.query(
+        f"""SELECT {BUCKETS[group_by]} AS bucket, uniqExact(client) AS unique_clients
+        FROM calls FINAL {where} AND {HAS_CLIENT} GROUP BY bucket""",
+        params,
+    )
+    return {row["bucket"]: int(row["unique_clients"]) for row in clients}
+
+
+def type_clients(ch: CompanyClickHouse, f: CallFilter) -> dict[str, int] | None:
+    """Unique clients per call type from the per-employee client rows where they answer (no
+    filter beyond employees and types, a range ending after the latest call); else None."""
+    if f.range is None or f.extra:
+        return None
+    return client_states.type_figures(ch, f.range.start_ts, f.range.end_ts, f.types, f.employee_ids)
+
+
 def day_clients(
     ch: CompanyClickHouse, f: CallFilter, grain: Grain, group_by: str
 ) -> dict[str, int] | None:
@@ -271,22 +304,11 @@ def analytics(
             if group_by == "type"
             else aggregates.counts_by(ch, f, grain, group_by)
         )
-        if unique_clients and group_by == "employee":
-            by_employee = employee_clients(ch, f)
+        if unique_clients:
+            unique = bucket_clients(ch, f, rng, grain, group_by)
             for row in rows:
-                row["unique_clients"] = by_employee.get(int(row["bucket"]), 0)
-        elif unique_clients and (by_day := day_clients(ch, f, grain, group_by)) is not None:
-            for row in rows:
-                row["unique_clients"] = by_day.get(row["bucket"], 0)
-        elif unique_clients:
-            clients = ch.query(
-                f"""SELECT {BUCKETS[group_by]} AS bucket, uniqExact(client) AS unique_clients
-                FROM calls FINAL {where} AND {HAS_CLIENT} GROUP BY bucket""",
-                params,
-            )
-            unique = {row["bucket"]: row["unique_clients"] for row in clients}
-            for row in rows:
-                row["unique_clients"] = unique.get(row["bucket"], 0)
+                bucket = int(row["bucket"]) if group_by == "employee" else row["bucket"]
+                row["unique_clients"] = unique.get(bucket, 0)
     else:
         counted = BASIC_COUNTS_SQL if unique_clients else counts_sql()
         rows = ch.query(

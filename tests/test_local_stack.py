@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,10 +22,12 @@ import pytest
 from deploy.local_stack import free_port
 from tests.support.stack import ROOT, eventually
 
+PARTS = ("kafka", "ingest", "api")
+
 
 @pytest.mark.stack
 def test_up_runs_the_stack_with_a_fleet_and_stops_everything(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("kafka", "ingest", "api")}
+    ports = {name: free_port() for name in PARTS}
     up, lines = start_up(tmp_path, ports, fleet=2)
     try:
         assert any("demo API key" in line for line in lines), "".join(lines)
@@ -157,41 +160,71 @@ def port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGKILL)
+
+
 @pytest.mark.stack
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
-def test_the_supervisor_takes_every_child_with_it(tmp_path: Path, signum: signal.Signals) -> None:
-    ports = {name: free_port() for name in ("kafka", "ingest", "api")}
-    up, lines = start_up(tmp_path, ports)
+def test_the_supervisor_takes_every_child_with_it(tmp_path: Path) -> None:
+    """A stack per signal, started side by side (each mostly waits on its broker and
+    services), then each supervisor signalled: SIGTERM and SIGHUP are handled, SIGKILL is not
+    and its children go with it all the same."""
+    taken: set[int] = set()
+    runs = {}
+    for signum in SIGNALS:
+        ports = {}
+        for name in PARTS:  # nine different ports: the kernel may hand one out twice
+            while (port := free_port()) in taken:
+                pass
+            ports[name] = port
+            taken.add(port)
+        (tmp_path / signum.name).mkdir()
+        runs[signum] = (tmp_path / signum.name, ports)
+    with ThreadPoolExecutor(len(SIGNALS)) as pool:
+        started = dict(
+            zip(SIGNALS, pool.map(lambda run: start_up(*run), runs.values()), strict=True)
+        )
     try:
-        assert any("demo API key" in line for line in lines), "".join(lines)
-        children = psutil.Process(up.pid).children(recursive=True)
-        assert len(children) >= 3  # broker, ingest, worker
-        data = tmp_path / ".closecall"
-        assert data.stat().st_mode & 0o777 == 0o700
-        kept = [p for p in data.rglob("*") if p.is_file()]
-        assert any("kafka" in str(p) for p in kept) and (data / "control.db") in kept
-        assert all(p.stat().st_mode & 0o077 == 0 for p in kept), "files readable by others"
-        names = {c.pid: command_of(c) for c in children}  # before the signal: they exit after
-        up.send_signal(signum)
-        stopped = time.monotonic()
-
-        def running() -> list[str]:
-            alive = [c for c in children if still_running(c)]
-            busy = [f"port {port}" for port in ports.values() if not port_free(port)]
-            return [names[c.pid] for c in alive] + busy
-
-        while running() and time.monotonic() - stopped < 15:
-            time.sleep(0.2)
-        assert not running()
+        for signum, (up, lines) in started.items():
+            stops_every_child(up, lines, *runs[signum], signum)
     finally:
-        if up.poll() is None:
-            up.kill()
-        up.wait(30)
+        for up, _lines in started.values():
+            if up.poll() is None:
+                up.kill()
+            up.wait(30)
+
+
+def stops_every_child(
+    up: subprocess.Popen[str],
+    lines: list[str],
+    home: Path,
+    ports: dict[str, int],
+    signum: signal.Signals,
+) -> None:
+    assert any("demo API key" in line for line in lines), f"{signum.name}: {''.join(lines)}"
+    children = psutil.Process(up.pid).children(recursive=True)
+    assert len(children) >= 3  # broker, ingest, worker
+    data = home / ".closecall"
+    assert data.stat().st_mode & 0o777 == 0o700
+    kept = [p for p in data.rglob("*") if p.is_file()]
+    assert any("kafka" in str(p) for p in kept) and (data / "control.db") in kept
+    assert all(p.stat().st_mode & 0o077 == 0 for p in kept), "files readable by others"
+    names = {c.pid: command_of(c) for c in children}  # before the signal: they exit after
+    up.send_signal(signum)
+    stopped = time.monotonic()
+
+    def running() -> list[str]:
+        alive = [c for c in children if still_running(c)]
+        busy = [f"port {port}" for port in ports.values() if not port_free(port)]
+        return [names[c.pid] for c in alive] + busy
+
+    while running() and time.monotonic() - stopped < 15:
+        time.sleep(0.2)
+    assert not running(), signum.name
 
 
 @pytest.mark.stack
 def test_a_taken_port_is_named_before_anything_starts(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("kafka", "ingest", "api")}
+    ports = {name: free_port() for name in PARTS}
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", ports["api"]))
         holder.listen()

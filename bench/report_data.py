@@ -113,7 +113,7 @@ def with_rollups(store: ClickHouse) -> dict[str, float]:
     rows = rebuild_days(store, BIG_COMPANY, ZONE)
     days_s = time.perf_counter() - started
     started = time.perf_counter()
-    states = client_states.rebuild(store, BIG_COMPANY)
+    states = client_states.rebuild(store, BIG_COMPANY, ZONE)
     states_s = time.perf_counter() - started
     for table in ("call_days", *client_states.TABLES):
         store.execute(f"OPTIMIZE TABLE {table} FINAL")

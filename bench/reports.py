@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,10 @@ def timed(run: Callable[[], Any], repeats: int) -> dict[str, float]:
         "p50_ms": round(statistics.median(samples), 1),
         "p95_ms": round(percentile(samples, 0.95), 1),
     }
+
+
+# a series as the API reads it, and from the raw calls
+RAW_TOO: tuple[tuple[Source | None, str], ...] = ((None, ""), ("calls", " (raw calls)"))
 
 
 def report_runs(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Callable[[], Any]]:
@@ -75,7 +80,11 @@ def report_runs(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Callable[[], 
         **variants,
         "summary's per-client figures (client states)": lambda: client_figures(ch, f),
         "summary's per-client figures (raw calls)": lambda: client_figures(ch, f, False),
-        "analytics hour_of_day": lambda: q.analytics(ch, f, rng, "hour_of_day"),
+        **{
+            f"analytics {by}{label}": partial(q.analytics, ch, f, rng, by, source=source)
+            for by in ("hour_of_day", "weekday", "type")
+            for source, label in RAW_TOO
+        },
         "never-attended": lambda: q.never_attended(ch, f, rng, page, None),
         "never-attended 2h": lambda: q.never_attended(ch, f, rng, page, 2),
         "not-picked-up": lambda: q.not_picked_up(ch, f, rng, page),

@@ -16,7 +16,7 @@ from api.reports import queries as q
 from api.reports.filters import CallFilter
 from api.reports.queries.aggregates import Source, days_serve
 from api.reports.range import ReportRange, parse_range
-from core.calls import day_clients
+from core.calls import client_states, day_clients
 from core.calls.aggregates import rebuild_days, serves
 from core.calls.phone_numbers import mask_number
 from core.clickhouse import ClickHouse
@@ -194,10 +194,22 @@ def test_days_rebuilt_in_a_new_zone_equal_the_raw_scan(report_store: ClickHouse)
     rng = parse_range(*rng_args[:2], "Asia/Kathmandu", "UTC", NOW)
     assert not days_serve(company, rng)  # complete in UTC only
     assert rebuild_days(report_store, company.company_id, "Asia/Kathmandu") > 0
-    moved = CompanyClickHouse(report_store, company.company_id, day_zone="Asia/Kathmandu")
+    moved = CompanyClickHouse(
+        report_store, company.company_id, day_zone="Asia/Kathmandu", client_states_from=0
+    )
     assert days_serve(moved, rng)
     raw = reports(moved, rng_args, (), (), "calls")
     assert reports(moved, rng_args, (), (), "days") == raw
+    # the clients' latest calls per local hour and weekday were rebuilt in the new zone too
+    # (read over a range ending after the latest call); the UTC ones stay unread
+    whole = parse_range("2026-03-07", "2026-03-12", "Asia/Kathmandu", "UTC", NOW)
+    for by in ("hour_of_day", "weekday"):
+        scanned = q.analytics(moved, report_filter(whole), whole, by, source="calls")
+        in_zone = client_states.hour_figures(
+            moved, whole.start_ts, whole.end_ts, "Asia/Kathmandu", by
+        )
+        assert in_zone == {row["bucket"]: row["unique_clients"] for row in scanned}
+        assert client_states.hour_figures(moved, whole.start_ts, whole.end_ts, "UTC", by) is None
     assert reports(moved, rng_args, ("e1",), ("outgoing",), "days") == reports(
         moved, rng_args, ("e1",), ("outgoing",), "calls"
     )

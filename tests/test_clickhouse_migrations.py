@@ -73,6 +73,7 @@ def test_calls_written_before_the_report_columns_keep_counting(
         "0010_client_states.sql",
         "0011_employee_clients.sql",
         "0012_day_clients.sql",
+        "0013_client_hours.sql",
     ]
 
     rows = company.query(
@@ -106,7 +107,7 @@ def test_calls_written_before_the_report_columns_keep_counting(
         company, report_filter(rng), rng, q.Page(10), source="calls"
     )
     # the client states are written by the worker's round from the kinds 0010 gave every call
-    assert client_states.rebuild(store, company.company_id) == 2
+    assert client_states.rebuild(store, company.company_id, "UTC") == 2
     states = CompanyClickHouse(store, company.company_id, day_zone="UTC", client_states_from=0)
     assert client_states.figures(states, rng.start_ts, rng.end_ts) == {
         "unique_clients": 2,
@@ -118,6 +119,11 @@ def test_calls_written_before_the_report_columns_keep_counting(
     employees = q.employee_rows(states, report_filter(rng), rng, STAFF, source="days")
     assert employees == q.employee_rows(company, report_filter(rng), rng, STAFF, source="calls")
     assert [row["unique_clients"] for row in employees] == [2, 0]
+    # and the unique clients per local hour and weekday (0013)
+    for by in ("hour_of_day", "weekday"):
+        by_rows = q.analytics(states, report_filter(rng), rng, by, source="quarters")
+        assert by_rows == q.analytics(company, report_filter(rng), rng, by, source="calls")
+        assert client_states.hour_figures(states, rng.start_ts, rng.end_ts, "UTC", by)
 
     # the lookups were filled from the calls written before them
     clients = company.query(

@@ -124,6 +124,20 @@ def test_states_answer_as_the_raw_scan(
         row["bucket"]: row["unique_clients"]
         for row in q.analytics(company, f, f.range, "type", source="calls")
     }
+    # per local hour of one employee's calls (no type filter: those read the calls)
+    by_hour = {
+        employee: {
+            row["bucket"]: row["unique_clients"]
+            for row in q.analytics(
+                company,
+                replace(f, types=(), employee_ids=(employee,)),
+                f.range,
+                "hour_of_day",
+                source="calls",
+            )
+        }
+        for employee in ("e1", "e2")
+    }
 
     def answered() -> None:
         assert client_states.figures(company, start_ts, end_ts) == raw
@@ -131,11 +145,18 @@ def test_states_answer_as_the_raw_scan(
         assert found is not None
         assert {e: n for e, n in found.items() if n} == per_employee
         assert client_states.type_figures(company, start_ts, end_ts, types) == by_type
+        for employee, expected in by_hour.items():
+            assert (
+                client_states.hour_figures(
+                    company, start_ts, end_ts, "UTC", "hour_of_day", (employee,)
+                )
+                == expected
+            )
 
     answered()
     # a rebuild from the calls writes the states the worker kept (the same versions: its rows
     # win)
-    client_states.rebuild(report_store, company.company_id)
+    client_states.rebuild(report_store, company.company_id, "UTC")
     answered()
 
 

@@ -298,7 +298,7 @@ def keep(
         recompute(clickhouse, changed.scope(grain, zone), excluded) for grain in (QUARTERS, DAYS)
     )
     clients = [as_uuid(key) for key in changed.clients - excluded.client_keys]
-    return buckets + client_states.recompute(clickhouse, changed.company_id, clients)
+    return buckets + client_states.recompute(clickhouse, changed.company_id, clients, zone)
 
 
 def without_number(clickhouse: ClickHouse, company_id: str, client_key: str) -> int:
@@ -343,7 +343,8 @@ def rebuild_days(
     """Every local day of the company's calls in `zone`, recomputed as the worker would (a
     company that changed its zone, or days that never existed): a week of days at a time,
     each device's rows at the newest version of its calls, which a worker writing the same
-    day meanwhile matches or beats. `progress(weeks done, weeks)`; the rows written."""
+    day meanwhile matches or beats; then the clients' rows per local hour and weekday in
+    `zone` (client_states.py). `progress(weeks done, weeks)`; the rows and clients written."""
     params = {"company_id": company_id, "zone": zone}
     newest = clickhouse.query(
         """SELECT device_id, max(version) AS version, toUInt16(min(toDate(started_at, %(zone)s)))
@@ -373,7 +374,9 @@ def rebuild_days(
             scope = Scope(DAYS, company_id, keys, versions, zone)
             written += recompute(clickhouse, scope, excluded)
         progress(done + 1, len(weeks))
-    return written
+    # the per-client rows that depend on the zone too: its local hours and weekdays
+    erased = [as_uuid(key) for key in excluded.client_keys]
+    return written + client_states.rebuild(clickhouse, company_id, zone, ("client_hours",), erased)
 
 
 def day_start(ts: int, zone: str) -> int:

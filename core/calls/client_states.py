@@ -37,7 +37,15 @@ one of those types is at or after `from` (`employee_figures`). Every row of a cl
 written together with the client's version, including a row with no call (all zero) for an
 employee who had calls with the client before and has none now (a re-sent call takes the
 employee its phone is enrolled for), so a recompute replaces each of the client's rows. The
-same lifecycle as the per-client states (`TABLES`)."""
+same lifecycle as the per-client states (`TABLES`).
+
+And per employee and client in the company's zone (`client_hours`, migration 0013): the latest
+call at each local hour of the day and on each local weekday, so the analytics by hour of day
+and by weekday count an hour's clients as the rows whose latest call at that hour is at or
+after `from` (`hour_figures`). Written with the other states in the zone the worker knows the
+company by (`recompute`, `rebuild`); a company that moves to another zone has them rebuilt in it
+with its days (core/calls/aggregates.py `rebuild_days`), and reads use them only in the zone its
+days are complete in (`companies.day_zone`)."""
 
 from __future__ import annotations
 
@@ -74,8 +82,20 @@ PAIR_COLUMNS = (
     *(f"last_{t}" for t in TYPES),
     "version",
 )
+HOURS = tuple(range(24))
+WEEKDAYS = tuple(range(1, 8))  # ClickHouse's toDayOfWeek: Monday 1 .. Sunday 7
+HOUR_COLUMNS = (
+    "company_id",
+    "zone",
+    "client",
+    "employee",
+    "last_call",
+    *(f"hour_{h}" for h in HOURS),
+    *(f"weekday_{d}" for d in WEEKDAYS),
+    "version",
+)
 # the tables kept, rebuilt, deleted and made unusable together
-TABLES = ("client_states", "employee_clients")
+TABLES = ("client_states", "employee_clients", "client_hours")
 # `companies.client_states_from` of a company whose states answer any range (no calls yet, or
 # all rebuilt)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -134,41 +154,94 @@ FROM (
 WHERE version > 0"""
 
 
+# The rows of a client's employees in `{zone}`: each employee's latest call per local hour and
+# weekday from its calls, with a zero row for an employee with a row already and no call left;
+# every row of the client with the client's version (the sum over its employees).
+_PER_HOUR = ", ".join(
+    [f"maxIf(started, hour = {h}) AS hour_{h}" for h in HOURS]
+    + [f"maxIf(started, weekday = {d}) AS weekday_{d}" for d in WEEKDAYS]
+)
+_FROM_ROW = ", ".join(f"row.{n + 3} AS {name}" for n, name in enumerate(HOUR_COLUMNS[5:-1]))
+HOURS_SQL = f"""SELECT company_id, {{zone}} AS zone, client, row.1 AS employee,
+    row.2 AS last_call, {_FROM_ROW}, version
+FROM (
+    SELECT company_id, client, sum(employee_version) AS version,
+        groupArray(({", ".join(["employee", "last_call", *HOUR_COLUMNS[5:-1]])})) AS rows
+    FROM (
+        SELECT company_id, client, employee, sum(version) AS employee_version,
+            max(started) AS last_call, {_PER_HOUR}
+        FROM (
+            SELECT company_id, client, employee, toUnixTimestamp(started_at) AS started,
+                toHour(started_at, {{zone}}) AS hour,
+                toDayOfWeek(toDate(started_at, {{zone}})) AS weekday, version
+            FROM client_calls FINAL WHERE {{selection}}
+            UNION ALL
+            SELECT company_id, client, employee, toUInt32(0), toUInt8(255), toUInt8(255),
+                toUInt64(0)
+            FROM client_hours WHERE {{selection}} AND zone = {{zone}}
+        )
+        GROUP BY company_id, client, employee
+    )
+    GROUP BY company_id, client
+) ARRAY JOIN rows AS row
+WHERE version > 0"""
+
+
 def _chunks(clients: Iterable[str]) -> Iterator[tuple[str, ...]]:
     ordered = sorted(set(clients))
     for at in range(0, len(ordered), CLIENTS_PER_QUERY):
         yield tuple(ordered[at : at + CLIENTS_PER_QUERY])
 
 
-def _write(clickhouse: ClickHouse, selection: str) -> None:
-    """The states of the `client_calls` rows where `selection` holds, computed and written by
-    the server in one statement (no row passes through Python)."""
-    for table, columns, sql in (
-        ("client_states", STATE_COLUMNS, STATE_SQL),
-        ("employee_clients", PAIR_COLUMNS, PAIR_SQL),
-    ):
+_WRITES = {
+    "client_states": (STATE_COLUMNS, STATE_SQL),
+    "employee_clients": (PAIR_COLUMNS, PAIR_SQL),
+    "client_hours": (HOUR_COLUMNS, HOURS_SQL),
+}
+
+
+def _write(
+    clickhouse: ClickHouse, selection: str, zone: str, tables: Iterable[str] = TABLES
+) -> None:
+    """The states of the `client_calls` rows where `selection` holds (those per hour in
+    `zone`), computed and written by the server in one statement per table (no row passes
+    through Python)."""
+    for table in tables:
+        columns, sql = _WRITES[table]
         clickhouse.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) " + sql.format(selection=selection)
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            + sql.format(selection=selection, zone=quote(zone))
         )
 
 
-def recompute(clickhouse: ClickHouse, company_id: str, clients: Iterable[str]) -> int:
-    """Write the current states of `clients` (UUIDs) of the company from `client_calls FINAL`;
-    the clients recomputed. Idempotent. A client without calls left gets no row (its calls
-    and state go together: erasures)."""
+def recompute(clickhouse: ClickHouse, company_id: str, clients: Iterable[str], zone: str) -> int:
+    """Write the current states of `clients` (UUIDs) of the company from `client_calls FINAL`,
+    those per hour in `zone` (the company's); the clients recomputed. Idempotent. A client
+    without calls left gets no row (its calls and state go together: erasures)."""
     recomputed = 0
     for chunk in _chunks(clients):
-        _write(clickhouse, f"company_id = {quote(company_id)} AND client IN {quote(chunk)}")
+        selection = f"company_id = {quote(company_id)} AND client IN {quote(chunk)}"
+        _write(clickhouse, selection, zone)
         recomputed += len(chunk)
     return recomputed
 
 
-def rebuild(clickhouse: ClickHouse, company_id: str) -> int:
-    """Every state of the company from its calls; the states the company has. The caller
-    deletes the rows of before first where calls were deleted since (those would outrank the
-    new ones) and makes sure nothing reads them meanwhile."""
+def rebuild(
+    clickhouse: ClickHouse,
+    company_id: str,
+    zone: str,
+    tables: Iterable[str] = TABLES,
+    without: Iterable[str] = (),
+) -> int:
+    """Every state of the company in `tables` from its calls (those per hour in `zone`), not
+    of the clients `without` (UUIDs: erasures pending); the clients the company has. The
+    caller deletes the rows of before first where calls were deleted since (those would
+    outrank the new ones) and makes sure nothing reads them meanwhile; in a new zone, nothing
+    is deleted first (its rows are new)."""
     company = f"company_id = {quote(company_id)}"
-    _write(clickhouse, company)
+    left_out = tuple(sorted(without))
+    selection = f"{company} AND client NOT IN {quote(left_out)}" if left_out else company
+    _write(clickhouse, selection, zone, tables)
     found = clickhouse.query(f"SELECT count() AS n FROM client_states WHERE {company}")
     return int(found[0]["n"])
 
@@ -259,6 +332,40 @@ def type_figures(
     if int(row["newest"]) >= end_ts:
         return None
     return {t: int(row[t]) if t in counted else 0 for t in TYPES}
+
+
+def hour_figures(
+    ch: CompanyClickHouse,
+    start_ts: int,
+    end_ts: int,
+    zone: str,
+    by: str,
+    employee_ids: tuple[str, ...] = (),
+) -> dict[int, int] | None:
+    """Unique clients per local hour of the day (`by` "hour_of_day": 0..23) or weekday
+    ("weekday": 1..7) in `zone` over [start_ts, end_ts) of the employees `employee_ids` (all:
+    none given); None where the rows cannot answer (`_usable`, a zone the company's days are
+    not complete in, or a call at or after `end_ts`)."""
+    if not _usable(ch, start_ts) or ch.day_zone != zone:
+        return None
+    columns = (
+        [f"hour_{h}" for h in HOURS] if by == "hour_of_day" else [f"weekday_{d}" for d in WEEKDAYS]
+    )
+    row = ch.query(
+        f"""SELECT {", ".join(f"uniqExactIf(client, {c} >= %(start_ts)s) AS {c}" for c in columns)},
+            max(last_call) AS newest
+        FROM client_hours FINAL
+        WHERE {COMPANY_FILTER} AND zone = %(zone)s AND {NOT_ERASED_CLIENT}
+            AND {EMPLOYEE_KEYS if employee_ids else "1"}""",
+        {
+            "start_ts": start_ts,
+            "zone": zone,
+            **({"employee_ids": employee_ids} if employee_ids else {}),
+        },
+    )[0]
+    if int(row["newest"]) >= end_ts:
+        return None
+    return {int(c.rsplit("_", 1)[1]): int(row[c]) for c in columns}
 
 
 def states_from(at: datetime | None) -> int | None:

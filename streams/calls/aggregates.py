@@ -43,6 +43,8 @@ ZONE_SETTLE = timedelta(seconds=5)
 # read the deleted calls is still to be written
 STATES_SETTLE = timedelta(seconds=5)
 
+# the tables written in the company's zone: rebuilt in a new one, the old one's rows deleted
+ZONED_TABLES = ("call_days", "client_hours")
 # days whose unique clients a round counts per company (a day of a 2,000-seat team: ~0.1 s)
 DAY_FIGURES_PER_ROUND = 31
 
@@ -113,7 +115,8 @@ def build_days(
             partial(_progress, company_id),
         )
         other_zones = f"company_id = {quote(company_id)} AND zone != {quote(zone)}"
-        mutations.delete_any(clickhouse, "call_days", other_zones, timeout_s)
+        for table in ZONED_TABLES:
+            mutations.delete_any(clickhouse, table, other_zones, timeout_s)
         with engine.begin() as conn:
             conn.execute(
                 companies.update()
@@ -143,7 +146,9 @@ def build_client_states(
     companies rebuilt."""
     with engine.connect() as conn:
         unusable = conn.execute(
-            sa.select(companies.c.id, companies.c.client_states_stale_at).where(
+            sa.select(
+                companies.c.id, companies.c.client_states_stale_at, companies.c.timezone
+            ).where(
                 companies.c.client_states_from.is_(None),
                 sa.or_(
                     companies.c.client_states_stale_at.is_(None),
@@ -152,14 +157,16 @@ def build_client_states(
             )
         ).all()
         due = [
-            (company_id, at) for company_id, at in unusable if not hidden(conn, company_id).devices
+            (company_id, at, zone)
+            for company_id, at, zone in unusable
+            if not hidden(conn, company_id).devices
         ]
-    for company_id, stale_at in due:
+    for company_id, stale_at, zone in due:
         started = time.perf_counter()
         of_company = f"company_id = {quote(company_id)}"
         for table in client_states.TABLES:
             mutations.delete_any(clickhouse, table, of_company, timeout_s)
-        written = client_states.rebuild(clickhouse, company_id)
+        written = client_states.rebuild(clickhouse, company_id, zone)
         unchanged = (
             companies.c.client_states_stale_at.is_(None)
             if stale_at is None
@@ -181,7 +188,7 @@ def build_client_states(
             written,
             time.perf_counter() - started,
         )
-    return [company_id for company_id, _stale_at in due]
+    return [company_id for company_id, _stale_at, _zone in due]
 
 
 def build_day_clients(engine: Engine, clickhouse: ClickHouse) -> bool:

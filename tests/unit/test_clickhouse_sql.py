@@ -45,6 +45,7 @@ def test_migrations_apply_once(chdb_store: ClickHouse) -> None:
         "0010_client_states.sql",
         "0011_employee_clients.sql",
         "0012_day_clients.sql",
+        "0013_client_hours.sql",
     ]
 
 

@@ -204,50 +204,50 @@ def employee_clients(ch: CompanyClickHouse, f: CallFilter, states: bool = True) 
         )
         if found is not None:
             return found
-    where, params = f.where()
-    clients = ch.query(
-        f"""SELECT employee, uniqExact(client) AS unique_clients FROM calls FINAL
-        {where} AND {HAS_CLIENT} GROUP BY employee""",
-        params,
-    )
-    return {int(row["employee"]): int(row["unique_clients"]) for row in clients}
+    return calls_clients(ch, f, "UTC", "employee")
 
 
-def bucket_clients(
-    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, grain: Grain, group_by: GroupBy
+def calls_clients(
+    ch: CompanyClickHouse, f: CallFilter, zone: str, group_by: GroupBy
 ) -> dict[Any, int]:
-    """Unique clients per bucket of a series whose counts come from the aggregates: from the
-    per-employee client rows (employee, type) or the day figures where they answer, else the
-    calls of the range."""
-    found: dict[Any, int] | None = None
-    if group_by == "employee":
-        found = employee_clients(ch, f)
-    elif group_by == "type":
-        found = type_clients(ch, f)
-    else:
-        found = day_clients(ch, f, grain, group_by)
-    if found is not None:
-        return found
+    """Unique clients per bucket (in `zone`) counted from the selected calls."""
     where, params = f.where()
-    params["tz"] = rng.zone.key
+    params["tz"] = zone
     clients = ch.query(
         f"""SELECT {BUCKETS[group_by]} AS bucket, uniqExact(client) AS unique_clients
         FROM calls FINAL {where} AND {HAS_CLIENT} GROUP BY bucket""",
         params,
     )
-    return {row["bucket"]: int(row["unique_clients"]) for row in clients}
+    return {
+        int(row["bucket"]) if group_by == "employee" else row["bucket"]: int(row["unique_clients"])
+        for row in clients
+    }
 
 
-def type_clients(ch: CompanyClickHouse, f: CallFilter) -> dict[str, int] | None:
-    """Unique clients per call type from the per-employee client rows where they answer (no
-    filter beyond employees and types, a range ending after the latest call); else None."""
-    if f.range is None or f.extra:
+def stored_clients(
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, grain: Grain | None, group_by: GroupBy
+) -> dict[Any, int] | None:
+    """Unique clients per bucket from what the worker keeps, where it answers: the day figures
+    (whole company, days), else the rows per employee and client (core/calls/client_states.py)
+    over a range ending after the latest call with no filter beyond employees and types (per
+    employee, per type; per local hour of the day or weekday without a type filter, in the
+    zone the company's days are complete in). None: count them from the calls."""
+    if group_by == "day":
+        return day_clients(ch, f, grain, group_by)
+    if f.range is None or f.extra or group_by == "hour":
         return None
-    return client_states.type_figures(ch, f.range.start_ts, f.range.end_ts, f.types, f.employee_ids)
+    start_ts, end_ts = f.range.start_ts, f.range.end_ts
+    if group_by == "employee":
+        return client_states.employee_figures(ch, start_ts, end_ts, f.types, f.employee_ids)
+    if group_by == "type":
+        return client_states.type_figures(ch, start_ts, end_ts, f.types, f.employee_ids)
+    if f.types:
+        return None
+    return client_states.hour_figures(ch, start_ts, end_ts, rng.zone.key, group_by, f.employee_ids)
 
 
 def day_clients(
-    ch: CompanyClickHouse, f: CallFilter, grain: Grain, group_by: str
+    ch: CompanyClickHouse, f: CallFilter, grain: Grain | None, group_by: str
 ) -> dict[str, int] | None:
     """Unique clients per local day of the whole company (no filter but the range) where the
     days serve the range: stored per day (core/calls/day_clients.py), the calls for days
@@ -292,30 +292,35 @@ def analytics(
 ) -> list[dict[str, Any]]:
     """The basic counts per bucket. A distinct count per bucket is most of the scan's cost (3x
     over 5 million calls): without `unique_clients` the buckets leave it out (a chart of calls
-    by type does not show it). From the aggregates (aggregates.py), the counts read them and
-    the unique clients the calls."""
-    where, params = f.where()
-    params["tz"] = rng.zone.key
+    by type does not show it). From the aggregates (aggregates.py), the counts read them; the
+    unique clients what the worker keeps where it answers (`stored_clients`), else the calls
+    (with the counts when those come from the calls too)."""
     use: aggregates.Use = "hours" if group_by in ("hour", "hour_of_day") else "counts"
     grain = aggregates.chosen(ch, rng, source, use)
+    stored = None
+    if unique_clients and source != "calls":
+        stored = stored_clients(ch, f, rng, grain, group_by)
     if grain is not None:
         rows = (
             aggregates.counts_by_type(ch, f, grain)
             if group_by == "type"
             else aggregates.counts_by(ch, f, grain, group_by)
         )
-        if unique_clients:
-            unique = bucket_clients(ch, f, rng, grain, group_by)
-            for row in rows:
-                bucket = int(row["bucket"]) if group_by == "employee" else row["bucket"]
-                row["unique_clients"] = unique.get(bucket, 0)
+        if unique_clients and stored is None:
+            stored = calls_clients(ch, f, rng.zone.key, group_by)
     else:
-        counted = BASIC_COUNTS_SQL if unique_clients else counts_sql()
+        where, params = f.where()
+        params["tz"] = rng.zone.key
+        counted = BASIC_COUNTS_SQL if unique_clients and stored is None else counts_sql()
         rows = ch.query(
             f"""SELECT {BUCKETS[group_by]} AS bucket, {counted}
             FROM calls FINAL {where} GROUP BY bucket ORDER BY bucket""",
             params,
         )
+    if stored is not None:
+        for row in rows:
+            bucket = int(row["bucket"]) if group_by == "employee" else row["bucket"]
+            row["unique_clients"] = stored.get(bucket, 0)
     if group_by == "employee":
         ids = employee_ids(ch, (row["bucket"] for row in rows))
         for row in rows:

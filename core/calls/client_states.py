@@ -305,6 +305,42 @@ def employee_figures(
     return {int(row["employee"]): int(row["unique_clients"]) for row in rows}
 
 
+def _clients_per_column(
+    ch: CompanyClickHouse,
+    table: str,
+    columns: list[str],
+    start_ts: int,
+    end_ts: int,
+    employee_ids: tuple[str, ...],
+    where: str = "1",
+    params: dict[str, str] | None = None,
+) -> dict[str, int] | None:
+    """Per column of `table`'s rows (per employee and client) of the employees `employee_ids`
+    (all: none given): the clients with one row where the column is at or after `start_ts`
+    (grouped by client first: one hash table instead of a distinct set per column, 0.55 of the
+    time over 440k rows). None where a call is at or after `end_ts`."""
+    latest = ", ".join(f"max({c}) AS {c}" for c in columns)
+    row = ch.query(
+        f"""SELECT {", ".join(f"sum({c} >= %(start_ts)s) AS {c}" for c in columns)},
+            max(newest) AS newest
+        FROM (
+            SELECT client, {latest}, max(last_call) AS newest
+            FROM {table} FINAL
+            WHERE {COMPANY_FILTER} AND {where} AND {NOT_ERASED_CLIENT}
+                AND {EMPLOYEE_KEYS if employee_ids else "1"}
+            GROUP BY client
+        )""",
+        {
+            "start_ts": start_ts,
+            **(params or {}),
+            **({"employee_ids": employee_ids} if employee_ids else {}),
+        },
+    )[0]
+    if int(row["newest"] or 0) >= end_ts:
+        return None
+    return {c: int(row[c] or 0) for c in columns}
+
+
 def type_figures(
     ch: CompanyClickHouse,
     start_ts: int,
@@ -319,19 +355,12 @@ def type_figures(
     if not _usable(ch, start_ts):
         return None
     counted = [t for t in TYPES if not types or t in types]
-    row = ch.query(
-        f"""SELECT {
-            ", ".join(f"uniqExactIf(client, last_{t} >= %(start_ts)s) AS {t}" for t in counted)
-        },
-            max(last_call) AS newest
-        FROM employee_clients FINAL
-        WHERE {COMPANY_FILTER} AND {NOT_ERASED_CLIENT}
-            AND {EMPLOYEE_KEYS if employee_ids else "1"}""",
-        {"start_ts": start_ts, **({"employee_ids": employee_ids} if employee_ids else {})},
-    )[0]
-    if int(row["newest"]) >= end_ts:
+    found = _clients_per_column(
+        ch, "employee_clients", [f"last_{t}" for t in counted], start_ts, end_ts, employee_ids
+    )
+    if found is None:
         return None
-    return {t: int(row[t]) if t in counted else 0 for t in TYPES}
+    return {t: found.get(f"last_{t}", 0) for t in TYPES}
 
 
 def hour_figures(
@@ -348,24 +377,21 @@ def hour_figures(
     not complete in, or a call at or after `end_ts`)."""
     if not _usable(ch, start_ts) or ch.day_zone != zone:
         return None
-    columns = (
-        [f"hour_{h}" for h in HOURS] if by == "hour_of_day" else [f"weekday_{d}" for d in WEEKDAYS]
+    keys = HOURS if by == "hour_of_day" else WEEKDAYS
+    prefix = "hour" if by == "hour_of_day" else "weekday"
+    found = _clients_per_column(
+        ch,
+        "client_hours",
+        [f"{prefix}_{key}" for key in keys],
+        start_ts,
+        end_ts,
+        employee_ids,
+        "zone = %(zone)s",
+        {"zone": zone},
     )
-    row = ch.query(
-        f"""SELECT {", ".join(f"uniqExactIf(client, {c} >= %(start_ts)s) AS {c}" for c in columns)},
-            max(last_call) AS newest
-        FROM client_hours FINAL
-        WHERE {COMPANY_FILTER} AND zone = %(zone)s AND {NOT_ERASED_CLIENT}
-            AND {EMPLOYEE_KEYS if employee_ids else "1"}""",
-        {
-            "start_ts": start_ts,
-            "zone": zone,
-            **({"employee_ids": employee_ids} if employee_ids else {}),
-        },
-    )[0]
-    if int(row["newest"]) >= end_ts:
+    if found is None:
         return None
-    return {int(c.rsplit("_", 1)[1]): int(row[c]) for c in columns}
+    return {key: found[f"{prefix}_{key}"] for key in keys}
 
 
 def states_from(at: datetime | None) -> int | None:

@@ -49,7 +49,7 @@ days are complete in (`companies.day_zone`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -124,67 +124,61 @@ WHERE {{selection}}
 GROUP BY company_id, client"""
 
 
-def _latest(term: str) -> str:
-    """The employee's latest call with the client where `term` holds (of `t` the start, `k`
-    the type; 0: none)."""
-    return (
-        "arrayReduce('max', arrayFilter((t, e, k) -> e = employee AND "
-        f"{term}, starts, employees, kinds))"
-    )
-
-
-# The rows of a client's employees: its calls' employees and those with a row already (kept
-# with no call: `t` 0 and no type), all with the client's version.
-_LATEST_OF_TYPES = ", ".join(_latest(f"k = '{t}'") + f" AS last_{t}" for t in TYPES)
-PAIR_SQL = f"""SELECT company_id, client, employee, {_latest("t > 0")} AS last_call,
-    {_LATEST_OF_TYPES}, version
-FROM (
-    SELECT company_id, client, sum(version) AS version, groupArray(employee) AS employees,
-        groupArray(started) AS starts, groupArray(type) AS kinds
-    FROM (
-        SELECT company_id, client, employee, toUnixTimestamp(started_at) AS started, type,
-            version
-        FROM client_calls FINAL WHERE {{selection}}
-        UNION ALL
-        SELECT company_id, client, employee, toUInt32(0), '', toUInt64(0)
-        FROM employee_clients WHERE {{selection}}
-    )
-    GROUP BY company_id, client
-) ARRAY JOIN arrayDistinct(employees) AS employee
-WHERE version > 0"""
-
-
-# The rows of a client's employees in `{zone}`: each employee's latest call per local hour and
-# weekday from its calls, with a zero row for an employee with a row already and no call left;
-# every row of the client with the client's version (the sum over its employees).
-_PER_HOUR = ", ".join(
-    [f"maxIf(started, hour = {h}) AS hour_{h}" for h in HOURS]
-    + [f"maxIf(started, weekday = {d}) AS weekday_{d}" for d in WEEKDAYS]
-)
-_FROM_ROW = ", ".join(f"row.{n + 3} AS {name}" for n, name in enumerate(HOUR_COLUMNS[5:-1]))
-HOURS_SQL = f"""SELECT company_id, {{zone}} AS zone, client, row.1 AS employee,
-    row.2 AS last_call, {_FROM_ROW}, version
+def _rows_per_employee(
+    table: str, latest: Sequence[tuple[str, str]], of_call: Sequence[tuple[str, str, str]]
+) -> str:
+    """The rows of `table` of a client's employees (selected by `{selection}`): per employee,
+    its latest call (`last_call`) and each `latest` column (name, the `maxIf` condition on
+    the call's `of_call` columns: name, expression, its value in a zero row); an employee
+    with a row already and no call left gets a zero row; every row with the client's version
+    (the sum over its employees). Grouped by employee, then by client (`groupArray` of tuples,
+    `ARRAY JOIN`): a filter over the client's calls per column cost a pass per column. A
+    table with a `zone` column is written and read in `{zone}`."""
+    zoned = table == "client_hours"
+    names = ["last_call", *(name for name, _term in latest)]
+    maxima = ", ".join(f"maxIf(started, {term}) AS {name}" for name, term in latest)
+    from_call = "".join(f"{expression} AS {name}, " for name, expression, _zero in of_call)
+    zeros = "".join(f"{zero}, " for _name, _expression, zero in of_call)
+    picked = ", ".join(f"row.{n + 2} AS {name}" for n, name in enumerate(names))
+    return f"""SELECT company_id, {"{zone} AS zone, " if zoned else ""}client,
+    row.1 AS employee, {picked}, version
 FROM (
     SELECT company_id, client, sum(employee_version) AS version,
-        groupArray(({", ".join(["employee", "last_call", *HOUR_COLUMNS[5:-1]])})) AS rows
+        groupArray((employee, {", ".join(names)})) AS rows
     FROM (
         SELECT company_id, client, employee, sum(version) AS employee_version,
-            max(started) AS last_call, {_PER_HOUR}
+            max(started) AS last_call, {maxima}
         FROM (
             SELECT company_id, client, employee, toUnixTimestamp(started_at) AS started,
-                toHour(started_at, {{zone}}) AS hour,
-                toDayOfWeek(toDate(started_at, {{zone}})) AS weekday, version
+                {from_call}version
             FROM client_calls FINAL WHERE {{selection}}
             UNION ALL
-            SELECT company_id, client, employee, toUInt32(0), toUInt8(255), toUInt8(255),
-                toUInt64(0)
-            FROM client_hours WHERE {{selection}} AND zone = {{zone}}
+            SELECT company_id, client, employee, toUInt32(0), {zeros}toUInt64(0)
+            FROM {table} WHERE {{selection}}{" AND zone = {zone}" if zoned else ""}
         )
         GROUP BY company_id, client, employee
     )
     GROUP BY company_id, client
 ) ARRAY JOIN rows AS row
 WHERE version > 0"""
+
+
+# per employee and client: the latest call of each type
+PAIR_SQL = _rows_per_employee(
+    "employee_clients",
+    [(f"last_{t}", f"kind = '{t}'") for t in TYPES],
+    [("kind", "toString(type)", "''")],
+)
+# per employee and client in `{zone}`: the latest call at each local hour and weekday
+HOURS_SQL = _rows_per_employee(
+    "client_hours",
+    [(f"hour_{h}", f"hour = {h}") for h in HOURS]
+    + [(f"weekday_{d}", f"weekday = {d}") for d in WEEKDAYS],
+    [
+        ("hour", "toHour(started_at, {zone})", "toUInt8(255)"),
+        ("weekday", "toDayOfWeek(toDate(started_at, {zone}))", "toUInt8(255)"),
+    ],
+)
 
 
 def _chunks(clients: Iterable[str]) -> Iterator[tuple[str, ...]]:

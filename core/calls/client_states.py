@@ -125,7 +125,10 @@ GROUP BY company_id, client"""
 
 
 def _rows_per_employee(
-    table: str, latest: Sequence[tuple[str, str]], of_call: Sequence[tuple[str, str, str]]
+    table: str,
+    latest: Sequence[tuple[str, str]],
+    of_call: Sequence[tuple[str, str, str]],
+    zoned: bool = False,
 ) -> str:
     """The rows of `table` of a client's employees (selected by `{selection}`): per employee,
     its latest call (`last_call`) and each `latest` column (name, the `maxIf` condition on
@@ -133,8 +136,7 @@ def _rows_per_employee(
     with a row already and no call left gets a zero row; every row with the client's version
     (the sum over its employees). Grouped by employee, then by client (`groupArray` of tuples,
     `ARRAY JOIN`): a filter over the client's calls per column cost a pass per column. A
-    table with a `zone` column is written and read in `{zone}`."""
-    zoned = table == "client_hours"
+    `zoned` table (a `zone` column) is written and read in `{zone}`."""
     names = ["last_call", *(name for name, _term in latest)]
     maxima = ", ".join(f"maxIf(started, {term}) AS {name}" for name, term in latest)
     from_call = "".join(f"{expression} AS {name}, " for name, expression, _zero in of_call)
@@ -178,6 +180,7 @@ HOURS_SQL = _rows_per_employee(
         ("hour", "toHour(started_at, {zone})", "toUInt8(255)"),
         ("weekday", "toDayOfWeek(toDate(started_at, {zone}))", "toUInt8(255)"),
     ],
+    zoned=True,
 )
 
 

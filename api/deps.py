@@ -107,7 +107,7 @@ def current_tenant(
             context.clickhouse,
             company.id,
             hidden(db, company.id),
-            company.day_zone if company.day_zone == company.timezone else None,
+            company.rollup_zone if company.rollup_zone == company.timezone else None,
             states_from(company.client_states_from),
         ),
         employee_ids=scope,

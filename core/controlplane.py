@@ -60,14 +60,17 @@ companies = sa.Table(
     sa.Column("retained_at", UtcDateTime),  # when the retention job last ran for it
     sa.Column("privacy_contact_name", sa.String(200)),  # migration 0012: shown to its users
     sa.Column("privacy_contact_email", sa.String(320)),
-    # migration 0013: the zone `call_days` is complete in (core/calls/aggregates.py), and when
-    # `timezone` last changed
+    # migration 0013: when `timezone` last changed (`day_zone`: what 0017's `rollup_zone`
+    # replaced, written only by the previous release's workers)
     sa.Column("day_zone", sa.String(64)),
     sa.Column("timezone_set_at", UtcDateTime),
     # migration 0014: the earliest range start the per-client states answer (null: none until
     # rebuilt, core/calls/client_states.py), and when they last became unusable
     sa.Column("client_states_from", UtcDateTime),
     sa.Column("client_states_stale_at", UtcDateTime),
+    # migration 0017: the zone its local days and hours and its clients' local hours are
+    # complete in (core/calls/aggregates.py `rebuild_days`)
+    sa.Column("rollup_zone", sa.String(64)),
 )
 
 users = sa.Table(
@@ -495,7 +498,7 @@ class Company:
     status: str = "active"  # as last set: active | cancelled (see core/accounts/subscription.py)
     period_end: datetime | None = None
     retention_days: int | None = None
-    day_zone: str | None = None  # `call_days` complete in this zone (core/calls/aggregates.py)
+    rollup_zone: str | None = None  # local days and hours complete here (core/calls/aggregates.py)
     client_states_from: datetime | None = None  # core/calls/client_states.py
 
     @property
@@ -518,7 +521,7 @@ def load_company(conn: Connection, company_id: str) -> Company | None:
         status=row.status,
         period_end=row.period_end,
         retention_days=row.retention_days,
-        day_zone=row.day_zone,
+        rollup_zone=row.rollup_zone,
         client_states_from=row.client_states_from,
     )
 

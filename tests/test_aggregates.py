@@ -1,8 +1,8 @@
-"""The per-employee aggregates (`call_quarters`, `call_days`) answer every counting report
-exactly as a scan of the raw calls does: random calls with re-sends that change durations and
-employees, in zones with half- and quarter-hour offsets and DST switches, on both ClickHouse
-backends; days rebuilt in a company's new zone; and an erasure is out of every aggregated
-figure at once."""
+"""The per-employee aggregates (`call_quarters`, `call_days`, `call_hours`) answer every
+counting report exactly as a scan of the raw calls does: random calls with re-sends that change
+durations and employees, in zones with half- and quarter-hour offsets and DST switches, on both
+ClickHouse backends; days rebuilt in a company's new zone; and an erasure is out of every
+aggregated figure at once."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from api.reports import queries as q
 from api.reports.filters import CallFilter
-from api.reports.queries.aggregates import Source, days_serve
+from api.reports.queries.aggregates import Source, local_serves
 from api.reports.range import ReportRange, parse_range
 from core.calls import client_states, day_clients
-from core.calls.aggregates import rebuild_days, serves
+from core.calls.aggregates import DAYS, HOURS, rebuild_days, serves
 from core.calls.phone_numbers import mask_number
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse, Hidden
@@ -142,6 +142,20 @@ def working_pages(
     employees=(),
     types=(),
 )
+# Lord Howe's clocks go back half an hour at 02:00 on 2026-04-05: ClickHouse's hour then runs
+# 01:30-02:30, so local hours must not answer the hour of day of a call at 02:05
+@example(
+    sent=[
+        ref.RefCall(
+            ("d1", "0"), "e1", CLIENTS[0], "outgoing", datetime(2026, 4, 4, 15, 35, tzinfo=UTC), 30
+        )
+    ],
+    zone="Australia/Lord_Howe",
+    first=0,
+    days=0,
+    employees=(),
+    types=(),
+)
 def test_aggregated_reports_equal_the_raw_scan(
     report_store: ClickHouse,
     sent: list[ref.RefCall],
@@ -159,7 +173,7 @@ def test_aggregated_reports_equal_the_raw_scan(
         zone,
     )
     rng = parse_range(*rng_args[:2], zone, zone, NOW)
-    assert serves(ZoneInfo(zone), rng.start, rng.end) and days_serve(company, rng)
+    assert serves(ZoneInfo(zone), rng.start, rng.end) and local_serves(company, rng, DAYS)
     raw = reports(company, rng_args, employees, types, "calls")
     whole_list = q.working_days(company, report_filter(rng, employees), rng, q.Page(1000))[0]
     assert raw["working hours by pages of 2"] == whole_list
@@ -170,6 +184,29 @@ def test_aggregated_reports_equal_the_raw_scan(
     day_clients.recompute_stale(report_store, company.company_id, zone, 100)
     assert day_clients.stale_days(report_store, company.company_id, zone)[0] == {}
     assert reports(company, rng_args, employees, types, "days") == raw
+
+
+def test_bucket_keys_are_the_ones_clickhouse_computes(report_store: ClickHouse) -> None:
+    """The worker names the buckets a batch touched in Python (`Grain.key`); ClickHouse puts
+    each call in its bucket with SQL (`Grain.of_call`). They agree in every zone, across DST
+    switches (the repeated hour of New York's, Lord Howe's half hour) and odd offsets."""
+    steps = 3 * 206  # 7-minute steps over three days from each origin
+    for zone in ZONES:
+        for origin in ORIGINS:
+            found = report_store.query(
+                f"""SELECT ts, {DAYS.number.format(DAYS.of_call)} AS day,
+                    {HOURS.number.format(HOURS.of_call)} AS hour
+                FROM (SELECT %(origin)s + 420 * number AS ts, toDateTime(ts) AS started_at
+                    FROM numbers(%(steps)s))""",
+                {"origin": int(origin.timestamp()), "steps": steps, "zone": zone},
+            )
+            assert len(found) == steps
+            for row in found:
+                ts = int(row["ts"])
+                assert (int(row["day"]), int(row["hour"])) == (
+                    DAYS.key(ts, zone),
+                    HOURS.key(ts, zone),
+                ), (zone, ts)
 
 
 def test_days_rebuilt_in_a_new_zone_equal_the_raw_scan(report_store: ClickHouse) -> None:
@@ -192,12 +229,12 @@ def test_days_rebuilt_in_a_new_zone_equal_the_raw_scan(report_store: ClickHouse)
     company = load(report_store, sent, country="US", zone="UTC")
     rng_args = ("2026-03-07", "2026-03-09", "Asia/Kathmandu")
     rng = parse_range(*rng_args[:2], "Asia/Kathmandu", "UTC", NOW)
-    assert not days_serve(company, rng)  # complete in UTC only
+    assert not local_serves(company, rng, DAYS)  # complete in UTC only
     assert rebuild_days(report_store, company.company_id, "Asia/Kathmandu") > 0
     moved = CompanyClickHouse(
         report_store, company.company_id, day_zone="Asia/Kathmandu", client_states_from=0
     )
-    assert days_serve(moved, rng)
+    assert local_serves(moved, rng, DAYS)
     raw = reports(moved, rng_args, (), (), "calls")
     assert reports(moved, rng_args, (), (), "days") == raw
     # the clients' latest calls per local hour and weekday were rebuilt in the new zone too
@@ -251,5 +288,7 @@ def test_an_erasure_is_out_of_every_aggregated_figure_at_once(report_store: Clic
         assert q.working_days(hidden, f, rng, q.Page(10), source=source) == q.working_days(
             hidden, f, rng, q.Page(10), source="calls"
         )
-    by_hour = q.analytics(hidden, f, rng, "hour", source="quarters")
-    assert by_hour == q.analytics(hidden, f, rng, "hour", source="calls")
+    for by in ("hour", "hour_of_day"):
+        by_calls = q.analytics(hidden, f, rng, by, source="calls")
+        assert q.analytics(hidden, f, rng, by, source="quarters") == by_calls
+        assert q.analytics(hidden, f, rng, by, source="days") == by_calls  # local hours

@@ -74,6 +74,7 @@ def test_calls_written_before_the_report_columns_keep_counting(
         "0011_employee_clients.sql",
         "0012_day_clients.sql",
         "0013_client_hours.sql",
+        "0014_call_hours.sql",
     ]
 
     rows = company.query(
@@ -124,6 +125,12 @@ def test_calls_written_before_the_report_columns_keep_counting(
         by_rows = q.analytics(states, report_filter(rng), rng, by, source="quarters")
         assert by_rows == q.analytics(company, report_filter(rng), rng, by, source="calls")
         assert client_states.hour_figures(states, rng.start_ts, rng.end_ts, "UTC", by)
+    # and the counts per local hour (0014), written by the same round
+    hourly: tuple[q.GroupBy, ...] = ("hour", "hour_of_day")
+    for grouping in hourly:
+        by_hours = q.analytics(states, report_filter(rng), rng, grouping, source="days")
+        assert by_hours == q.analytics(company, report_filter(rng), rng, grouping, source="calls")
+    assert store.query("SELECT count() AS n FROM call_hours")[0]["n"] > 0
 
     # the lookups were filled from the calls written before them
     clients = company.query(

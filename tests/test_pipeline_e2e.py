@@ -202,7 +202,7 @@ def move_zone(stack: Stack, company: dict[str, str]) -> None:
     def days_zone() -> str | None:
         with engine.connect() as conn:
             return conn.execute(
-                sa.select(companies.c.day_zone).where(companies.c.id == company["company_id"])
+                sa.select(companies.c.rollup_zone).where(companies.c.id == company["company_id"])
             ).scalar_one()
 
     assert summary(stack, key) == before  # meanwhile: quarters, whatever the days say

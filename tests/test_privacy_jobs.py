@@ -154,6 +154,10 @@ def held(store: ClickHouse, company_id: str) -> dict[str, list[Any]]:
             "SELECT toString(day) AS v FROM call_days FINAL"
             " WHERE company_id = %(c)s AND outgoing > 0"
         ),
+        "hours": of(
+            "SELECT toString(hour) AS v FROM call_hours FINAL"
+            " WHERE company_id = %(c)s AND outgoing > 0"
+        ),
     }
 
 
@@ -172,8 +176,8 @@ def test_retention_deletes_exactly_the_older_rows_of_that_company(
     assert after["contacts"] == ["contact-1", "contact-29"]
     assert len(after["statuses"]) == 2 and len(after["clients"]) == 2
     assert len(after["lookups"]) == 2  # the client lookups of deleted calls went too
-    assert len(after["quarters"]) == 2  # and the aggregates of their quarters and days
-    assert len(after["days"]) == 2
+    assert len(after["quarters"]) == 2  # and the aggregates of their quarters, days, hours
+    assert len(after["days"]) == len(after["hours"]) == 2
     assert after["states"] == after["clients"]  # the states of clients without calls went
     assert held(clickhouse_store, other) == before_other  # no retention set: everything stays
     with engine.connect() as conn:  # the delivery log keeps no older payloads than the calls

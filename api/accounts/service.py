@@ -246,7 +246,7 @@ def create_company(
             name=body.company_name,
             country=body.country,
             timezone=zone,
-            day_zone=zone,  # no calls yet: their days and client states are complete
+            rollup_zone=zone,  # no calls yet: their days, hours and client states are complete
             client_states_from=EPOCH,
             plan=body.plan,
             wrapped_data_key=new_wrapped_data_key(master_key, company_id),

@@ -1,4 +1,4 @@
-"""Per-employee aggregates of calls, kept by the calls worker in two grains, each one row per
+"""Per-employee aggregates of calls, kept by the calls worker in three grains, each one row per
 company, bucket, employee and device with what the counting reports need, so they read a row
 per bucket instead of every call of their range:
 
@@ -12,7 +12,12 @@ per bucket instead of every call of their range:
   type series and working hours over whole local days. Written for the zone the worker knows
   the company by; when a company changes its zone (or had no days yet), `rebuild_days` writes
   every day in the new one, and reads use days only once the control plane says they are
-  complete for the company's zone (`companies.day_zone`).
+  complete for the company's zone (`companies.rollup_zone`).
+- `call_hours` (migration 0014): local hours of the company's zone (each hour's start, an
+  instant), ~4x fewer rows than quarters: the series by hour and by hour of day. Kept and
+  rebuilt with the days. ClickHouse counts a local hour as whole hours from the local day's
+  start; after a DST change of half an hour (Lord Howe) those straddle two clock hours, so a
+  range holding one is not read from hours (`hours_serve`).
 
 Exact by construction: a row is never added to, it is recomputed from `calls FINAL` for the keys
 a batch touched (`recompute`), so a replayed batch, a re-sent call with a corrected duration or
@@ -102,6 +107,10 @@ class Grain:
     zoned: bool
 
     @property
+    def local_days(self) -> bool:
+        return self.zoned and self.size_s == DAY_S
+
+    @property
     def key_columns(self) -> tuple[str, ...]:
         zone = ("zone",) if self.zoned else ()
         return ("company_id", *zone, self.column, "employee", "device_id")
@@ -114,11 +123,21 @@ class Grain:
         """The key number of the bucket holding Unix second `ts`."""
         if not self.zoned:
             return ts - ts % self.size_s
-        return (datetime.fromtimestamp(ts, ZoneInfo(zone)).date() - EPOCH_DAY).days
+        local = datetime.fromtimestamp(ts, ZoneInfo(zone))
+        if self.local_days:
+            return (local.date() - EPOCH_DAY).days
+        # whole hours from the local day's start, as ClickHouse's toStartOfHour counts them
+        # (the same as the local hour's start, but after a DST change of half an hour)
+        start = day_start(ts, zone)
+        return start + (ts - start) // 3600 * 3600
+
+    def start(self, ts: int, zone: str) -> int:
+        """The first second of the bucket holding Unix second `ts`."""
+        return day_start(ts, zone) if self.local_days else self.key(ts, zone)
 
     def value(self, key: int) -> datetime | date:
         """A key number as the column stores it."""
-        if not self.zoned:
+        if not self.local_days:
             return datetime.fromtimestamp(key, UTC)
         return EPOCH_DAY + timedelta(days=key)
 
@@ -126,13 +145,17 @@ class Grain:
         """Unix seconds around every call of these buckets (a local day within a UTC day
         either side), so ClickHouse skips the weeks of `calls` outside them."""
         found = list(keys)
-        if not self.zoned:
+        if not self.local_days:
             return min(found), max(found) + self.size_s
         return (min(found) - 1) * DAY_S, (max(found) + 2) * DAY_S
 
 
 QUARTERS = Grain("call_quarters", "quarter", QUARTER, "toUnixTimestamp({})", QUARTER_S, False)
 DAYS = Grain("call_days", "day", "toDate(started_at, %(zone)s)", "toUInt16({})", DAY_S, True)
+HOURS = Grain(
+    "call_hours", "hour", "toStartOfHour(started_at, %(zone)s)", "toUnixTimestamp({})", 3600, True
+)
+LOCAL = (DAYS, HOURS)  # the grains of the company's zone
 QUARTER_COLUMNS = QUARTERS.columns
 
 # The rows of `calls` where `selection` holds, aggregated per key of a grain: what the worker
@@ -295,7 +318,7 @@ def keep(
     `zone` (the company's) and its clients' states (client_states.py; those of erased numbers
     go with their calls); the rows (and clients) written."""
     buckets = sum(
-        recompute(clickhouse, changed.scope(grain, zone), excluded) for grain in (QUARTERS, DAYS)
+        recompute(clickhouse, changed.scope(grain, zone), excluded) for grain in (QUARTERS, *LOCAL)
     )
     clients = [as_uuid(key) for key in changed.clients - excluded.client_keys]
     return buckets + client_states.recompute(clickhouse, changed.company_id, clients, zone)
@@ -329,7 +352,8 @@ def without_number(clickhouse: ClickHouse, company_id: str, client_key: str) -> 
     zones = clickhouse.query(
         "SELECT DISTINCT zone FROM call_days WHERE company_id = %(company_id)s", params
     )
-    scopes = [changed.scope(QUARTERS), *(changed.scope(DAYS, row["zone"]) for row in zones)]
+    scopes = [changed.scope(QUARTERS)]
+    scopes += [changed.scope(grain, row["zone"]) for row in zones for grain in LOCAL]
     return sum(recompute(clickhouse, scope, excluded) for scope in scopes)
 
 
@@ -340,8 +364,8 @@ def rebuild_days(
     excluded: Excluded = Excluded(),
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> int:
-    """Every local day of the company's calls in `zone`, recomputed as the worker would (a
-    company that changed its zone, or days that never existed): a week of days at a time,
+    """Every local day and hour of the company's calls in `zone`, recomputed as the worker
+    would (a company that changed its zone, or days that never existed): a week at a time,
     each device's rows at the newest version of its calls, which a worker writing the same
     day meanwhile matches or beats; then the clients' rows per local hour and weekday in
     `zone` (client_states.py). `progress(weeks done, weeks)`; the rows and clients written."""
@@ -362,17 +386,19 @@ def rebuild_days(
     for done, week in enumerate(weeks):
         bounds = {"first_ts": (week - 1) * DAY_S, "end_ts": (week + 8) * DAY_S}
         days = clickhouse.query(
-            f"""SELECT DISTINCT device_id, toUInt16({DAYS.of_call}) AS day FROM calls
+            f"""SELECT DISTINCT device_id, toUInt16({DAYS.of_call}) AS day,
+                {HOURS.number.format(HOURS.of_call)} AS hour FROM calls
             WHERE company_id = %(company_id)s
                 AND started_at >= toDateTime(%(first_ts)s) AND started_at < toDateTime(%(end_ts)s)
                 AND toUInt16({DAYS.of_call}) >= %(week)s
                 AND toUInt16({DAYS.of_call}) < %(week)s + 7""",
             {**params, **bounds, "week": week},
         )
-        keys = frozenset((row["device_id"], int(row["day"])) for row in days)
-        if keys:
-            scope = Scope(DAYS, company_id, keys, versions, zone)
-            written += recompute(clickhouse, scope, excluded)
+        for grain in LOCAL:  # the week's local days and hours
+            keys = frozenset((row["device_id"], int(row[grain.column])) for row in days)
+            if keys:
+                scope = Scope(grain, company_id, keys, versions, zone)
+                written += recompute(clickhouse, scope, excluded)
         progress(done + 1, len(weeks))
     # the per-client rows that depend on the zone too: its local hours and weekdays
     erased = [as_uuid(key) for key in excluded.client_keys]
@@ -382,8 +408,12 @@ def rebuild_days(
 def day_start(ts: int, zone: str) -> int:
     """The first second of the local day holding Unix second `ts` in `zone` (a quarter hour
     whose local date it is: a midnight that a DST change skips is found too)."""
+    return _day_start(datetime.fromtimestamp(ts, ZoneInfo(zone)).date(), zone)
+
+
+@lru_cache(maxsize=4096)
+def _day_start(today: date, zone: str) -> int:
     tz = ZoneInfo(zone)
-    today = datetime.fromtimestamp(ts, tz).date()
     start = int(datetime.combine(today, datetime.min.time(), tzinfo=tz).timestamp())
     start -= start % QUARTER_S
     while datetime.fromtimestamp(start - QUARTER_S, tz).date() == today:
@@ -418,30 +448,34 @@ def serves(zone: ZoneInfo, start: datetime, end: datetime) -> bool:
     """Whether quarters can answer a range in `zone`: its ends fall on quarters and the zone's
     offset is a whole number of quarters throughout."""
     start_ts, end_ts = int(start.timestamp()), int(end.timestamp())
-    return not (start_ts % QUARTER_S or end_ts % QUARTER_S) and _offsets_fit(
-        zone.key, start_ts, end_ts
-    )
+    if start_ts % QUARTER_S or end_ts % QUARTER_S:
+        return False
+    return all(offset % QUARTER_S == 0 for offset in _offsets(zone.key, start_ts, end_ts))
+
+
+def hours_serve(zone: str, start_ts: int, end_ts: int) -> bool:
+    """Whether local hours (ClickHouse's: whole hours from the local day's start) are the
+    zone's clock hours throughout the range: no offset change of part of an hour in it (Lord
+    Howe's half-hour DST), after which they would straddle two clock hours."""
+    return len({offset % 3600 for offset in _offsets(zone, start_ts, end_ts)}) == 1
 
 
 @lru_cache(maxsize=1024)
-def _offsets_fit(zone_key: str, start_ts: int, end_ts: int) -> bool:
-    """Every offset of the zone in the range is whole quarters: sampled once a day, and hourly
-    within a day where the offset changes (zones change offsets on whole hours, and no offset
-    lasts less than a day). A report asks for the same range several times (summary, working
-    time, team totals): cached."""
+def _offsets(zone_key: str, start_ts: int, end_ts: int) -> frozenset[int]:
+    """The zone's offsets (seconds; a zone without one counts as an odd second) in the range:
+    sampled once a day, and hourly within a day where the offset changes (zones change offsets
+    on whole hours, and no offset lasts less than a day). A report asks for the same range
+    several times (summary, working time, team totals): cached."""
     zone = ZoneInfo(zone_key)
 
-    def offset(ts: int) -> timedelta | None:
-        return datetime.fromtimestamp(ts, zone).utcoffset()
+    def offset(ts: int) -> int:
+        found = datetime.fromtimestamp(ts, zone).utcoffset()
+        return 1 if found is None else int(found.total_seconds())
 
-    def fits(ts: int) -> bool:
-        found = offset(ts)
-        return found is not None and int(found.total_seconds()) % QUARTER_S == 0
-
+    found = {offset(end_ts)}
     day = 86_400
     for ts in range(start_ts, end_ts + 1, day):
         following = min(ts + day, end_ts)
         hours = range(ts, following + 1, 3600) if offset(following) != offset(ts) else (ts,)
-        if not all(fits(hour) for hour in hours):
-            return False
-    return fits(end_ts)
+        found.update(offset(hour) for hour in hours)
+    return frozenset(found)

@@ -29,6 +29,7 @@ COMPANY_TABLES = (
     "call_clients",
     "call_quarters",
     "call_days",
+    "call_hours",
     "client_calls",
     *client_states.TABLES,
     "day_clients",
@@ -112,6 +113,7 @@ def devices_plan(company_id: str, devices: Sequence[str]) -> Plan:
                     "call_employees",
                     "call_quarters",
                     "call_days",
+                    "call_hours",
                 )
             ],
             _orphan_clients(company_id),
@@ -128,7 +130,8 @@ def retention_plan(company_id: str, cutoff_ts: int, zone: str) -> Plan:
     (core/calls/client_states.py: the others stay exact from the cutoff on)."""
     c, start = _company(company_id), day_start(cutoff_ts, zone)
     before = f"< toDateTime({start})"
-    days = f"{c} AND (zone != {quote(zone)} OR day < toDate(toDateTime({start}), {quote(zone)}))"
+    other_zone = f"{c} AND (zone != {quote(zone)} OR "
+    days = f"{other_zone}day < toDate(toDateTime({start}), {quote(zone)}))"
     return Plan(
         [
             _notes_of_calls(company_id, f"started_at {before}"),
@@ -136,6 +139,7 @@ def retention_plan(company_id: str, cutoff_ts: int, zone: str) -> Plan:
                 ("calls", f"{c} AND started_at {before}"),
                 ("call_quarters", f"{c} AND quarter {before}"),
                 ("call_days", days),
+                ("call_hours", f"{other_zone}hour {before})"),
                 ("day_clients", days),
                 ("client_calls", f"{c} AND started_at {before}"),
                 *((table, f"{c} AND last_call < {start}") for table in client_states.TABLES),

@@ -44,7 +44,7 @@ ZONE_SETTLE = timedelta(seconds=5)
 STATES_SETTLE = timedelta(seconds=5)
 
 # the tables written in the company's zone: rebuilt in a new one, the old one's rows deleted
-ZONED_TABLES = ("call_days", "client_hours")
+ZONED_TABLES = ("call_days", "call_hours", "client_hours")
 # days whose unique clients a round counts per company (a day of a 2,000-seat team: ~0.1 s)
 DAY_FIGURES_PER_ROUND = 31
 
@@ -96,7 +96,8 @@ def build_days(
         due = conn.execute(
             sa.select(companies.c.id, companies.c.timezone).where(
                 sa.or_(
-                    companies.c.day_zone.is_(None), companies.c.day_zone != companies.c.timezone
+                    companies.c.rollup_zone.is_(None),
+                    companies.c.rollup_zone != companies.c.timezone,
                 ),
                 sa.or_(
                     companies.c.timezone_set_at.is_(None),
@@ -121,7 +122,7 @@ def build_days(
             conn.execute(
                 companies.update()
                 .where(companies.c.id == company_id, companies.c.timezone == zone)
-                .values(day_zone=zone)
+                .values(rollup_zone=zone)
             )
         log.info(
             "days of company %s complete in %s: %d rows in %.1f s",
@@ -198,7 +199,9 @@ def build_day_clients(engine: Engine, clickhouse: ClickHouse) -> bool:
     gone). Whether stale days are left for the next round beyond the ones still changing."""
     with engine.connect() as conn:
         complete = conn.execute(
-            sa.select(companies.c.id, companies.c.day_zone).where(companies.c.day_zone.is_not(None))
+            sa.select(companies.c.id, companies.c.rollup_zone).where(
+                companies.c.rollup_zone.is_not(None)
+            )
         ).all()
         due = [
             (company_id, zone)

@@ -16,11 +16,12 @@ from api.reports.range import ReportRange
 from core.calls.aggregates import (
     CONNECTABLE,
     DAYS,
+    HOURS,
     QUARTERS,
     TYPES,
     VALUE_COLUMNS,
     Grain,
-    day_start,
+    hours_serve,
     recompute_sql,
     serves,
 )
@@ -54,31 +55,32 @@ ERASED_BUCKETS = f"""(device_id, {{bucket}}) IN (
 QUARTERS_BY_DEFAULT: dict[Use, bool] = {"counts": False, "hours": False, "working time": True}
 
 
-def days_serve(ch: CompanyClickHouse, rng: ReportRange) -> bool:
-    """Days answer a range of whole local days of the zone they are complete in."""
+def local_serves(ch: CompanyClickHouse, rng: ReportRange, grain: Grain) -> bool:
+    """Local days (hours) answer a range of whole local days (hours) of the zone they are
+    complete in."""
     zone = rng.zone.key
-    return (
-        ch.day_zone == zone
-        and day_start(rng.start_ts, zone) == rng.start_ts
-        and day_start(rng.end_ts, zone) == rng.end_ts
-    )
+    if ch.day_zone != zone:
+        return False
+    if not grain.local_days and not hours_serve(zone, rng.start_ts, rng.end_ts):
+        return False
+    return all(grain.start(ts, zone) == ts for ts in (rng.start_ts, rng.end_ts))
 
 
 def chosen(
     ch: CompanyClickHouse, rng: ReportRange, source: Source | None, use: Use
 ) -> Grain | None:
     """The aggregates `use` reads (None: the calls): `source` where it serves the range (tests
-    and benchmarks name it), else days where they serve, else quarters where they serve and
-    are measured faster (QUARTERS_BY_DEFAULT)."""
+    and benchmarks name it; "days": the company's local grain of the use, hours for the series
+    by hour), else the local grain where it serves, else quarters where they serve and are
+    measured faster (QUARTERS_BY_DEFAULT)."""
     if source == "calls":
         return None
+    local = HOURS if use == "hours" else DAYS
+    if source != "quarters" and local_serves(ch, rng, local):
+        return local
     quarters = serves(rng.zone, rng.start, rng.end)
     if source is None:
-        if use != "hours" and days_serve(ch, rng):
-            return DAYS
         return QUARTERS if quarters and QUARTERS_BY_DEFAULT[use] else None
-    if source == "days" and use != "hours" and days_serve(ch, rng):
-        return DAYS
     return QUARTERS if quarters else None
 
 
@@ -169,14 +171,16 @@ WORKING_SQL = """min(q_first_activity) AS first_ts, max(q_activity_end) AS last_
     sum(q_outgoing + q_rejected + q_incoming_connected) AS activity_calls"""
 
 # a bucket's local day, hour... in the range's zone; days are already local days
+BUCKETS_OF_INSTANTS = {  # quarters of UTC and local hours: each bucket's start, an instant
+    "day": "toString(toDate(q_at, %(zone)s))",
+    "hour": "toUnixTimestamp(toStartOfHour(q_at, %(zone)s))",
+    "hour_of_day": "toHour(q_at, %(zone)s)",
+    "weekday": "toDayOfWeek(toDate(q_at, %(zone)s))",
+    "employee": "employee",
+}
 BUCKETS: dict[str, dict[str, str]] = {
-    QUARTERS.table: {
-        "day": "toString(toDate(q_at, %(zone)s))",
-        "hour": "toUnixTimestamp(toStartOfHour(q_at, %(zone)s))",
-        "hour_of_day": "toHour(q_at, %(zone)s)",
-        "weekday": "toDayOfWeek(toDate(q_at, %(zone)s))",
-        "employee": "employee",
-    },
+    QUARTERS.table: BUCKETS_OF_INSTANTS,
+    HOURS.table: BUCKETS_OF_INSTANTS,
     DAYS.table: {
         "day": "toString(q_at)",
         "weekday": "toDayOfWeek(q_at)",

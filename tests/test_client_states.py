@@ -124,19 +124,22 @@ def test_states_answer_as_the_raw_scan(
         row["bucket"]: row["unique_clients"]
         for row in q.analytics(company, f, f.range, "type", source="calls")
     }
-    # per local hour of one employee's calls (no type filter: those read the calls)
+    # per local hour and weekday of one employee's calls and of the whole company's (no type
+    # filter: those read the calls)
+    groupings: tuple[q.GroupBy, ...] = ("hour_of_day", "weekday")
     by_hour = {
-        employee: {
+        (by, employees): {
             row["bucket"]: row["unique_clients"]
             for row in q.analytics(
                 company,
-                replace(f, types=(), employee_ids=(employee,)),
+                replace(f, types=(), employee_ids=employees),
                 f.range,
-                "hour_of_day",
+                by,
                 source="calls",
             )
         }
-        for employee in ("e1", "e2")
+        for employees in (("e1",), ("e2",), ())
+        for by in groupings
     }
 
     def answered() -> None:
@@ -145,13 +148,11 @@ def test_states_answer_as_the_raw_scan(
         assert found is not None
         assert {e: n for e, n in found.items() if n} == per_employee
         assert client_states.type_figures(company, start_ts, end_ts, types) == by_type
-        for employee, expected in by_hour.items():
-            assert (
-                client_states.hour_figures(
-                    company, start_ts, end_ts, "UTC", "hour_of_day", (employee,)
-                )
-                == expected
+        for (by, employees), expected in by_hour.items():
+            found_hours = client_states.hour_figures(
+                company, start_ts, end_ts, "UTC", by, employees
             )
+            assert found_hours == expected, (by, employees)
 
     answered()
     # a rebuild from the calls writes the states the worker kept (the same versions: its rows

@@ -45,7 +45,12 @@ and by weekday count an hour's clients as the rows whose latest call at that hou
 after `from` (`hour_figures`). Written with the other states in the zone the worker knows the
 company by (`recompute`, `rebuild`); a company that moves to another zone has them rebuilt in it
 with its days (core/calls/aggregates.py `rebuild_days`), and reads use them only in the zone its
-days are complete in (`companies.day_zone`)."""
+days are complete in (`companies.rollup_zone`).
+
+Both per-employee tables hold, beside each client's employees, a row for the whole company
+(employee `COMPANY_ROW`, migration 0018 of the control plane had them rebuilt): each column's
+latest over the employees, so the whole company's figures per type, hour of day and weekday
+count one row per client instead of grouping every employee's row by client."""
 
 from __future__ import annotations
 
@@ -53,7 +58,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from core.clickhouse import ClickHouse, greatest, quote
+from core.clickhouse import ClickHouse, Param, greatest, quote
 from core.company_clickhouse import (
     COMPANY_FILTER,
     EMPLOYEE_KEYS,
@@ -94,6 +99,9 @@ HOUR_COLUMNS = (
     *(f"weekday_{d}" for d in WEEKDAYS),
     "version",
 )
+# the `employee` of a client's row for the whole company in `employee_clients` and
+# `client_hours` (an employee's is cityHash64 of its id, never 0)
+COMPANY_ROW = 0
 # the tables kept, rebuilt, deleted and made unusable together
 TABLES = ("client_states", "employee_clients", "client_hours")
 # `companies.client_states_from` of a company whose states answer any range (no calls yet, or
@@ -135,10 +143,13 @@ def _rows_per_employee(
     the call's `of_call` columns: name, expression, its value in a zero row); an employee
     with a row already and no call left gets a zero row; every row with the client's version
     (the sum over its employees). Grouped by employee, then by client (`groupArray` of tuples,
-    `ARRAY JOIN`): a filter over the client's calls per column cost a pass per column. A
-    `zoned` table (a `zone` column) is written and read in `{zone}`."""
+    `ARRAY JOIN`): a filter over the client's calls per column cost a pass per column. Beside
+    them the company's row (employee `COMPANY_ROW`): each column's latest over the employees.
+    A `zoned` table (a `zone` column) is written and read in `{zone}`."""
     names = ["last_call", *(name for name, _term in latest)]
     maxima = ", ".join(f"maxIf(started, {term}) AS {name}" for name, term in latest)
+    company_row = ", ".join([f"toUInt64({COMPANY_ROW})", *(f"max({name})" for name in names)])
+    in_zone = " AND zone = {zone}" if zoned else ""
     from_call = "".join(f"{expression} AS {name}, " for name, expression, _zero in of_call)
     zeros = "".join(f"{zero}, " for _name, _expression, zero in of_call)
     picked = ", ".join(f"row.{n + 2} AS {name}" for n, name in enumerate(names))
@@ -146,7 +157,7 @@ def _rows_per_employee(
     row.1 AS employee, {picked}, version
 FROM (
     SELECT company_id, client, sum(employee_version) AS version,
-        groupArray((employee, {", ".join(names)})) AS rows
+        arrayPushBack(groupArray((employee, {", ".join(names)})), ({company_row})) AS rows
     FROM (
         SELECT company_id, client, employee, sum(version) AS employee_version,
             max(started) AS last_call, {maxima}
@@ -156,7 +167,7 @@ FROM (
             FROM client_calls FINAL WHERE {{selection}}
             UNION ALL
             SELECT company_id, client, employee, toUInt32(0), {zeros}toUInt64(0)
-            FROM {table} WHERE {{selection}}{" AND zone = {zone}" if zoned else ""}
+            FROM {table} WHERE {{selection}} AND employee != {COMPANY_ROW}{in_zone}
         )
         GROUP BY company_id, client, employee
     )
@@ -293,7 +304,7 @@ def employee_figures(
             max(last_call) AS newest
         FROM employee_clients FINAL
         WHERE {COMPANY_FILTER} AND {NOT_ERASED_CLIENT}
-            AND {EMPLOYEE_KEYS if employee_ids else "1"}
+            AND {EMPLOYEE_KEYS if employee_ids else f"employee != {COMPANY_ROW}"}
         GROUP BY employee""",
         {"start_ts": start_ts, **({"employee_ids": employee_ids} if employee_ids else {})},
     )
@@ -313,26 +324,26 @@ def _clients_per_column(
     params: dict[str, str] | None = None,
 ) -> dict[str, int] | None:
     """Per column of `table`'s rows (per employee and client) of the employees `employee_ids`
-    (all: none given): the clients with one row where the column is at or after `start_ts`
-    (grouped by client first: one hash table instead of a distinct set per column, 0.55 of the
-    time over 440k rows). None where a call is at or after `end_ts`."""
-    latest = ", ".join(f"max({c}) AS {c}" for c in columns)
-    row = ch.query(
-        f"""SELECT {", ".join(f"sum({c} >= %(start_ts)s) AS {c}" for c in columns)},
-            max(newest) AS newest
-        FROM (
-            SELECT client, {latest}, max(last_call) AS newest
-            FROM {table} FINAL
-            WHERE {COMPANY_FILTER} AND {where} AND {NOT_ERASED_CLIENT}
-                AND {EMPLOYEE_KEYS if employee_ids else "1"}
-            GROUP BY client
-        )""",
-        {
-            "start_ts": start_ts,
-            **(params or {}),
-            **({"employee_ids": employee_ids} if employee_ids else {}),
-        },
-    )[0]
+    (all: none given): the clients with one row where the column is at or after `start_ts`.
+    For some employees, grouped by client first (one hash table instead of a distinct set per
+    column, 0.55 of the time over 440k rows); for all, the company's rows (`COMPANY_ROW`), one
+    per client. None where a call is at or after `end_ts`."""
+    counted = f"{', '.join(f'sum({c} >= %(start_ts)s) AS {c}' for c in columns)}"
+    rows = f"{table} FINAL WHERE {COMPANY_FILTER} AND {where} AND {NOT_ERASED_CLIENT}"
+    bound: dict[str, Param] = {"start_ts": start_ts, **(params or {})}
+    if employee_ids:
+        latest = ", ".join(f"max({c}) AS {c}" for c in columns)
+        sql = f"""SELECT {counted}, max(newest) AS newest
+            FROM (
+                SELECT client, {latest}, max(last_call) AS newest
+                FROM {rows} AND {EMPLOYEE_KEYS}
+                GROUP BY client
+            )"""
+        bound["employee_ids"] = employee_ids
+    else:
+        sql = f"""SELECT {counted}, max(last_call) AS newest
+            FROM {rows} AND employee = {COMPANY_ROW}"""
+    row = ch.query(sql, bound)[0]
     if int(row["newest"] or 0) >= end_ts:
         return None
     return {c: int(row[c] or 0) for c in columns}

@@ -232,10 +232,12 @@ def counts_by_type(ch: CompanyClickHouse, f: CallFilter, grain: Grain) -> list[d
     return buckets
 
 
-def employee_totals(ch: CompanyClickHouse, f: CallFilter) -> list[dict[str, Any]]:
+def employee_totals(
+    ch: CompanyClickHouse, f: CallFilter, longest: bool = False
+) -> list[dict[str, Any]]:
     """Per employee (`employee`, the number), from one grouping of their local days
     (`call_days`, a row per device and day), the counts of the selected types, the last call
-    and the working time (`working_s`: working_days_sql's days summed) where each of the
+    (and the longest call's key: `longest`) and the working time (`working_s`: working_days_sql's days summed) where each of the
     employee's days with activity is one row; `shared_days` says where a day has rows of two
     devices, whose working time (the span from the first activity of either to the last end)
     the caller reads again by employee and day. One grouping instead of two (BENCHMARKS.md:
@@ -243,7 +245,7 @@ def employee_totals(ch: CompanyClickHouse, f: CallFilter) -> list[dict[str, Any]
     source, params = bucket_rows(ch, f, DAYS)
     activity = "q_outgoing + q_rejected + q_incoming_connected > 0"
     return ch.query(
-        f"""SELECT employee, {counts_sql(f.types, last_call=True)},
+        f"""SELECT employee, {counts_sql(f.types, longest, last_call=True)},
             sumIf(q_activity_end - q_first_activity, {activity}) AS working_s,
             countIf({activity}) != uniqExactIf(q_at, {activity}) AS shared_days
         FROM ({source}) GROUP BY employee""",

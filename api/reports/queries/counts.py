@@ -181,11 +181,16 @@ def employee_rows(
 
 
 def _day_totals(
-    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, source: Source | None
+    ch: CompanyClickHouse,
+    f: CallFilter,
+    rng: ReportRange,
+    source: Source | None,
+    longest: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[int, int]]:
-    """The counts and the working time per employee from their days in one grouping; the
-    working time of employees with a day on two devices read again per employee and day."""
-    rows = aggregates.employee_totals(ch, f)
+    """The counts (with the longest call's key: `longest`) and the working time per employee
+    from their days in one grouping; the working time of employees with a day on two devices
+    read again per employee and day."""
+    rows = aggregates.employee_totals(ch, f, longest)
     working = {int(row["employee"]): int(row["working_s"]) for row in rows}
     shared = [int(row["employee"]) for row in rows if int(row["shared_days"])]
     if shared:
@@ -344,14 +349,24 @@ def summary(
     after the other: ClickHouse spreads each query over every core, and side by side they only
     fought for them (same median, slower tail, measured on 2 cores). From the aggregates
     (`source`; by default as aggregates.chosen says), the counts, the longest call and the
-    working time read them; the per-client figures the per-client states where they answer
-    (`client_figures`; not for `source` "calls"), else the calls."""
+    working time read them (from days in one grouping by employee, as the employees report
+    does); the per-client figures the per-client states where they answer (`client_figures`;
+    not for `source` "calls"), else the calls."""
     grain = aggregates.chosen(ch, rng, source, "counts")
-    if grain is not None:
-        row = {**aggregates.counts(ch, f, grain), **client_figures(ch, f, source != "calls")}
+    working: int | None = None
+    if grain is DAYS:  # the counts and working time of every employee in one grouping
+        rows, per_employee = _day_totals(ch, f, rng, source, longest=True)
+        row = {name: sum(int(r[name]) for r in rows) for name in COUNT_NAMES}
+        row["longest_key"] = max((int(r["longest_key"]) for r in rows), default=0)
+        working = sum(per_employee.values())
+    elif grain is not None:
+        row = aggregates.counts(ch, f, grain)
     else:
         row = summary_counts(ch, f)
-    working = working_total(ch, f, rng, source)
+    if grain is not None:
+        row.update(client_figures(ch, f, source != "calls"))
+    if working is None:
+        working = working_total(ch, f, rng, source)
     return {
         **with_average(row),
         "longest_call": longest_call(ch, f, rng, int(row["longest_key"]))

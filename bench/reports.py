@@ -85,6 +85,12 @@ def report_runs(ch: CompanyClickHouse, f: CallFilter) -> dict[str, Callable[[], 
             for by in ("hour_of_day", "weekday", "type")
             for source, label in RAW_TOO
         },
+        **{  # the dashboard's chart
+            f"analytics hour_of_day, counts only{label}": partial(
+                q.analytics, ch, f, rng, "hour_of_day", False, source=source
+            )
+            for source, label in RAW_TOO
+        },
         "never-attended": lambda: q.never_attended(ch, f, rng, page, None),
         "never-attended 2h": lambda: q.never_attended(ch, f, rng, page, 2),
         "not-picked-up": lambda: q.not_picked_up(ch, f, rng, page),

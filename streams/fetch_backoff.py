@@ -47,7 +47,13 @@ async def _fetch_with_backoff(self: Any, assignment: Any, node_id: int, request:
         pauses.pop(node_id, None)
         return found
     pause = pauses[node_id] = min(_longest_pause_s, pauses.get(node_id, FIRST_PAUSE_S / 2) * 2)
-    await asyncio.sleep(pause)  # the node stays "in flight": no other fetch to it meanwhile
+    try:
+        await asyncio.sleep(pause)  # the node stays "in flight": no other fetch to it meanwhile
+    except asyncio.CancelledError:
+        # the fetcher is closing: it cancels each pending fetch and awaits it unguarded, so a
+        # pause must end quietly (its answer is already in), or the consumer's stop is cut
+        # short and the worker hangs ~8 s on its way out
+        pass
     return found
 
 

@@ -154,6 +154,9 @@ class Stack:
         process = self.processes.pop("worker")
         process.send_signal(signal.SIGTERM)
         process.wait(30)
+        # its consumers stopped in order (a fetch's pause cut short once broke the stop: a
+        # traceback per consumer thread, and ~8 s before the process left)
+        assert "Exception in thread" not in self.log("worker"), self.log("worker")[-3000:]
 
     def clickhouse_rows(self, *queries: str) -> list[list[dict[str, Any]]]:
         """What ClickHouse holds: through the server, or (chDB: one process per directory, and

@@ -46,6 +46,7 @@ def test_migrations_apply_once(chdb_store: ClickHouse) -> None:
         "0011_employee_clients.sql",
         "0012_day_clients.sql",
         "0013_client_hours.sql",
+        "0014_call_hours.sql",
     ]
 
 

@@ -21,6 +21,7 @@ is built with FETCHER_TIMEOUT_S instead."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -47,13 +48,11 @@ async def _fetch_with_backoff(self: Any, assignment: Any, node_id: int, request:
         pauses.pop(node_id, None)
         return found
     pause = pauses[node_id] = min(_longest_pause_s, pauses.get(node_id, FIRST_PAUSE_S / 2) * 2)
-    try:
-        await asyncio.sleep(pause)  # the node stays "in flight": no other fetch to it meanwhile
-    except asyncio.CancelledError:
-        # the fetcher is closing: it cancels each pending fetch and awaits it unguarded, so a
-        # pause must end quietly (its answer is already in), or the consumer's stop is cut
-        # short and the worker hangs ~8 s on its way out
-        pass
+    # the node stays "in flight" meanwhile: no other fetch to it. A closing fetcher cancels
+    # each pending fetch and awaits it unguarded, so a pause must end quietly (its answer is
+    # already in), or the consumer's stop is cut short and the worker hangs ~8 s on its way out
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.sleep(pause)
     return found
 
 

@@ -105,6 +105,20 @@ class Grain:
     number: str  # SQL: a bucket value ({}) as its key number
     size_s: int
     zoned: bool
+    # what a recompute is scoped by when coarser than the buckets: that grain, and its key of a
+    # stored row in SQL (local hours are recomputed by local day: a week's rebuild names a
+    # device's days, not each of their hours)
+    scoped_by: tuple[Grain, str] | None = None
+
+    @property
+    def scoping(self) -> Grain:
+        return self.scoped_by[0] if self.scoped_by else self
+
+    @property
+    def scope_of_row(self) -> str:
+        """SQL: a stored row's scope key number."""
+        of_row = self.scoped_by[1] if self.scoped_by else self.column
+        return self.scoping.number.format(of_row)
 
     @property
     def local_days(self) -> bool:
@@ -153,7 +167,13 @@ class Grain:
 QUARTERS = Grain("call_quarters", "quarter", QUARTER, "toUnixTimestamp({})", QUARTER_S, False)
 DAYS = Grain("call_days", "day", "toDate(started_at, %(zone)s)", "toUInt16({})", DAY_S, True)
 HOURS = Grain(
-    "call_hours", "hour", "toStartOfHour(started_at, %(zone)s)", "toUnixTimestamp({})", 3600, True
+    "call_hours",
+    "hour",
+    "toStartOfHour(started_at, %(zone)s)",
+    "toUnixTimestamp({})",
+    3600,
+    True,
+    (DAYS, "toDate(hour, %(zone)s)"),
 )
 LOCAL = (DAYS, HOURS)  # the grains of the company's zone
 QUARTER_COLUMNS = QUARTERS.columns
@@ -185,8 +205,9 @@ GROUP BY company_id, quarter, employee, device_id"""
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Keys (device, bucket key number) of one grain in one company, the version each device's
-    rows get, and the zone of the buckets (days)."""
+    """Keys (device, key number of the bucket, or of what scopes the grain: `Grain.scoped_by`)
+    of one grain in one company, the version each device's rows get, and the zone of the
+    buckets (days, hours)."""
 
     grain: Grain
     company_id: str
@@ -199,7 +220,7 @@ class Scope:
         ordered = sorted(self.keys, key=lambda key: (key[1], key[0]))
         for at in range(0, len(ordered), KEYS_PER_QUERY):
             keys = ordered[at : at + KEYS_PER_QUERY]
-            first_ts, end_ts = self.grain.call_bounds(key for _device, key in keys)
+            first_ts, end_ts = self.grain.scoping.call_bounds(key for _device, key in keys)
             yield {
                 "company_id": self.company_id,
                 "zone": self.zone,
@@ -224,7 +245,7 @@ class Touched:
     clients: frozenset[str] = frozenset()  # blind indexes (hex) of the calls with a number
 
     def scope(self, grain: Grain, zone: str = "UTC") -> Scope:
-        keys = frozenset((device, grain.key(ts, zone)) for device, ts in self.starts)
+        keys = frozenset((device, grain.scoping.key(ts, zone)) for device, ts in self.starts)
         return Scope(grain, self.company_id, keys, self.versions, zone)
 
 
@@ -280,8 +301,8 @@ def recompute(clickhouse: ClickHouse, scope: Scope, excluded: Excluded = Exclude
     """Write the current aggregates of the scope's keys from `calls FINAL` (without the
     excluded calls); returns the rows written. Idempotent: the rows follow from `calls`."""
     grain = scope.grain
-    of_call = grain.number.format(grain.of_call)
-    stored = grain.number.format(grain.column)
+    of_call = grain.scoping.number.format(grain.scoping.of_call)
+    stored, scoped = grain.number.format(grain.column), grain.scope_of_row
     zone = "AND zone = %(zone)s" if grain.zoned else ""
     written = 0
     for params in scope.chunks():
@@ -296,8 +317,8 @@ def recompute(clickhouse: ClickHouse, scope: Scope, excluded: Excluded = Exclude
         before = clickhouse.query(
             f"""SELECT DISTINCT device_id, {stored} AS bucket, employee FROM {grain.table}
             WHERE company_id = %(company_id)s {zone}
-                AND {stored} >= %(first_key)s AND {stored} <= %(last_key)s
-                AND (device_id, {stored}) IN %(keys)s""",
+                AND {scoped} >= %(first_key)s AND {scoped} <= %(last_key)s
+                AND (device_id, {scoped}) IN %(keys)s""",
             params,
         )
         rows = [_row(scope, row, scope.versions[row["device_id"]]) for row in fresh]
@@ -386,19 +407,18 @@ def rebuild_days(
     for done, week in enumerate(weeks):
         bounds = {"first_ts": (week - 1) * DAY_S, "end_ts": (week + 8) * DAY_S}
         days = clickhouse.query(
-            f"""SELECT DISTINCT device_id, toUInt16({DAYS.of_call}) AS day,
-                {HOURS.number.format(HOURS.of_call)} AS hour FROM calls
+            f"""SELECT DISTINCT device_id, toUInt16({DAYS.of_call}) AS day FROM calls
             WHERE company_id = %(company_id)s
                 AND started_at >= toDateTime(%(first_ts)s) AND started_at < toDateTime(%(end_ts)s)
                 AND toUInt16({DAYS.of_call}) >= %(week)s
                 AND toUInt16({DAYS.of_call}) < %(week)s + 7""",
             {**params, **bounds, "week": week},
         )
-        for grain in LOCAL:  # the week's local days and hours
-            keys = frozenset((row["device_id"], int(row[grain.column])) for row in days)
-            if keys:
-                scope = Scope(grain, company_id, keys, versions, zone)
-                written += recompute(clickhouse, scope, excluded)
+        keys = frozenset((row["device_id"], int(row["day"])) for row in days)
+        for grain in LOCAL if keys else ():  # the week's local days, and their hours
+            written += recompute(
+                clickhouse, Scope(grain, company_id, keys, versions, zone), excluded
+            )
         progress(done + 1, len(weeks))
     # the per-client rows that depend on the zone too: its local hours and weekdays
     erased = [as_uuid(key) for key in excluded.client_keys]

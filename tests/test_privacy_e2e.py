@@ -341,11 +341,12 @@ def test_an_employee_withdraws_consent(both_stacks: Stack) -> None:
         f" FROM client_states FINAL WHERE company_id = '{company['company_id']}'"
     )
 
-    def rebuilt() -> bool:
-        (rows,) = stack.clickhouse_rows(states)
-        return (int(rows[0]["n"]), int(rows[0]["missed"]), int(rows[0]["tried"])) == (1, 0, 0)
-
-    eventually(rebuilt, timeout_s=30)
+    # the round's word first: reading chDB stops the worker (one process per directory), and
+    # polling through it left the worker no time to run its round
+    rebuilt = f"client states of company {company['company_id']} rebuilt"
+    eventually(lambda: rebuilt in stack.log("worker"), timeout_s=60)
+    (rows,) = stack.clickhouse_rows(states)
+    assert (int(rows[0]["n"]), int(rows[0]["missed"]), int(rows[0]["tried"])) == (1, 0, 0)
 
 
 def test_the_company_archive_reads_back(both_stacks: Stack) -> None:

@@ -14,8 +14,9 @@ per bucket instead of every call of their range:
   every day in the new one, and reads use days only once the control plane says they are
   complete for the company's zone (`companies.rollup_zone`).
 - `call_hours` (migration 0014): local hours of the company's zone (each hour's start, an
-  instant), ~4x fewer rows than quarters: the series by hour and by hour of day. Kept and
-  rebuilt with the days. ClickHouse counts a local hour as whole hours from the local day's
+  instant), ~4x fewer rows than quarters: the series by hour and by hour of day. Recomputed by
+  local day from one scan of its calls grouped by hour; the day's rows are the fold of its
+  hours' (`fold`), so days cost no scan of their own. ClickHouse counts a local hour as whole hours from the local day's
   start; after a DST change of half an hour (Lord Howe) those straddle two clock hours, so a
   range holding one is not read from hours (`hours_serve`).
 
@@ -29,7 +30,7 @@ tombstone) of that version. The calls of pending erasures count nowhere (`Exclud
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -175,7 +176,7 @@ HOURS = Grain(
     True,
     (DAYS, "toDate(hour, %(zone)s)"),
 )
-LOCAL = (DAYS, HOURS)  # the grains of the company's zone
+RECOMPUTED = (QUARTERS, HOURS)  # what a recompute names: the hours write their days
 QUARTER_COLUMNS = QUARTERS.columns
 
 # The rows of `calls` where `selection` holds, aggregated per key of a grain: what the worker
@@ -299,37 +300,91 @@ class Excluded:
 
 def recompute(clickhouse: ClickHouse, scope: Scope, excluded: Excluded = Excluded()) -> int:
     """Write the current aggregates of the scope's keys from `calls FINAL` (without the
-    excluded calls); returns the rows written. Idempotent: the rows follow from `calls`."""
+    excluded calls); returns the rows written. Idempotent: the rows follow from `calls`. A
+    grain scoped by a coarser one writes that one's rows too, as the fold of its own (local
+    hours give their days): one scan of the calls for both."""
     grain = scope.grain
     of_call = grain.scoping.number.format(grain.scoping.of_call)
-    stored, scoped = grain.number.format(grain.column), grain.scope_of_row
-    zone = "AND zone = %(zone)s" if grain.zoned else ""
+    coarser = replace(scope, grain=grain.scoping) if grain.scoped_by else None
     written = 0
     for params in scope.chunks():
         selection = " AND ".join([SCOPE.format(key=of_call), *excluded.terms(params)])
         fresh = clickhouse.query(
-            f"""SELECT company_id, {stored} AS bucket, employee, device_id,
-                {", ".join(VALUE_COLUMNS)}
+            f"""SELECT company_id, {grain.number.format(grain.column)} AS bucket, employee,
+                device_id, {", ".join(VALUE_COLUMNS)}
             FROM ({recompute_sql(grain, selection)})""",
             params,
         )
-        produced = {(row["device_id"], int(row["bucket"]), int(row["employee"])) for row in fresh}
-        before = clickhouse.query(
-            f"""SELECT DISTINCT device_id, {stored} AS bucket, employee FROM {grain.table}
-            WHERE company_id = %(company_id)s {zone}
-                AND {scoped} >= %(first_key)s AND {scoped} <= %(last_key)s
-                AND (device_id, {scoped}) IN %(keys)s""",
-            params,
-        )
-        rows = [_row(scope, row, scope.versions[row["device_id"]]) for row in fresh]
-        for row in before:
-            key = (row["device_id"], int(row["bucket"]), int(row["employee"]))
-            if key not in produced:  # no call of it left (moved to another employee, erased)
-                rows.append(_tombstone(scope, key))
-        if rows:
-            clickhouse.insert(grain.table, grain.columns, rows)
-        written += len(rows)
+        written += _replace(clickhouse, scope, params, fresh)
+        if coarser:
+            written += _replace(clickhouse, coarser, params, fold(fresh, coarser.grain, scope.zone))
     return written
+
+
+def _replace(
+    clickhouse: ClickHouse,
+    scope: Scope,
+    params: Mapping[str, Any],
+    fresh: Sequence[Mapping[str, Any]],
+) -> int:
+    """Write the fresh rows of one chunk of keys, and a tombstone for each stored row of those
+    keys that has none (no call of it left: moved to another employee, erased)."""
+    grain = scope.grain
+    zone = "AND zone = %(zone)s" if grain.zoned else ""
+    scoped = grain.scope_of_row
+    before = clickhouse.query(
+        f"""SELECT DISTINCT device_id, {grain.number.format(grain.column)} AS bucket, employee
+        FROM {grain.table}
+        WHERE company_id = %(company_id)s {zone}
+            AND {scoped} >= %(first_key)s AND {scoped} <= %(last_key)s
+            AND (device_id, {scoped}) IN %(keys)s""",
+        params,
+    )
+    produced = {(row["device_id"], int(row["bucket"]), int(row["employee"])) for row in fresh}
+    rows = [_row(scope, row, scope.versions[row["device_id"]]) for row in fresh]
+    for row in before:
+        key = (row["device_id"], int(row["bucket"]), int(row["employee"]))
+        if key not in produced:
+            rows.append(_tombstone(scope, key))
+    if rows:
+        clickhouse.insert(grain.table, grain.columns, rows)
+    return len(rows)
+
+
+# How a value column of coarser buckets follows from the finer ones it holds
+_FOLDS: dict[str, Callable[[Iterable[int]], int]] = {
+    name: (
+        min
+        if name == "first_activity"
+        else max
+        if name.endswith("_longest") or name.startswith("last_") or name == "activity_end"
+        else sum
+    )
+    for name in VALUE_COLUMNS
+}
+
+
+def fold(rows: Iterable[Mapping[str, Any]], grain: Grain, zone: str) -> list[dict[str, Any]]:
+    """Rows of finer buckets (local hours) as the rows of `grain`'s buckets (local days) that
+    hold them: per company, bucket, employee and device, each column as `_FOLDS` says."""
+    groups: dict[tuple[Any, int, int, str], list[Mapping[str, Any]]] = {}
+    buckets: dict[int, int] = {}
+    for row in rows:
+        start = int(row["bucket"])
+        if start not in buckets:
+            buckets[start] = grain.key(start, zone)
+        key = (row["company_id"], buckets[start], int(row["employee"]), row["device_id"])
+        groups.setdefault(key, []).append(row)
+    return [
+        {
+            "company_id": company_id,
+            "bucket": bucket,
+            "employee": employee,
+            "device_id": device_id,
+            **{name: how(int(r[name]) for r in held) for name, how in _FOLDS.items()},
+        }
+        for (company_id, bucket, employee, device_id), held in groups.items()
+    ]
 
 
 def keep(
@@ -339,7 +394,7 @@ def keep(
     `zone` (the company's) and its clients' states (client_states.py; those of erased numbers
     go with their calls); the rows (and clients) written."""
     buckets = sum(
-        recompute(clickhouse, changed.scope(grain, zone), excluded) for grain in (QUARTERS, *LOCAL)
+        recompute(clickhouse, changed.scope(grain, zone), excluded) for grain in RECOMPUTED
     )
     clients = [as_uuid(key) for key in changed.clients - excluded.client_keys]
     return buckets + client_states.recompute(clickhouse, changed.company_id, clients, zone)
@@ -374,7 +429,7 @@ def without_number(clickhouse: ClickHouse, company_id: str, client_key: str) -> 
         "SELECT DISTINCT zone FROM call_days WHERE company_id = %(company_id)s", params
     )
     scopes = [changed.scope(QUARTERS)]
-    scopes += [changed.scope(grain, row["zone"]) for row in zones for grain in LOCAL]
+    scopes += [changed.scope(HOURS, row["zone"]) for row in zones]
     return sum(recompute(clickhouse, scope, excluded) for scope in scopes)
 
 
@@ -415,9 +470,9 @@ def rebuild_days(
             {**params, **bounds, "week": week},
         )
         keys = frozenset((row["device_id"], int(row["day"])) for row in days)
-        for grain in LOCAL if keys else ():  # the week's local days, and their hours
+        if keys:  # the week's local hours, and their days
             written += recompute(
-                clickhouse, Scope(grain, company_id, keys, versions, zone), excluded
+                clickhouse, Scope(HOURS, company_id, keys, versions, zone), excluded
             )
         progress(done + 1, len(weeks))
     # the per-client rows that depend on the zone too: its local hours and weekdays

@@ -17,10 +17,11 @@ from api.reports.filters import CallFilter
 from api.reports.queries.aggregates import Source, local_serves
 from api.reports.range import ReportRange, parse_range
 from core.calls import client_states, day_clients
-from core.calls.aggregates import DAYS, HOURS, rebuild_days, serves
+from core.calls.aggregates import DAYS, HOURS, rebuild_days, serves, without_devices
 from core.calls.phone_numbers import mask_number
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse, Hidden
+from core.privacy import mutations
 from tests.support import metrics_reference as ref
 from tests.support.report_data import load, report_filter
 
@@ -292,3 +293,53 @@ def test_an_erasure_is_out_of_every_aggregated_figure_at_once(report_store: Clic
         by_calls = q.analytics(hidden, f, rng, by, source="calls")
         assert q.analytics(hidden, f, rng, by, source="quarters") == by_calls
         assert q.analytics(hidden, f, rng, by, source="days") == by_calls  # local hours
+
+
+def test_a_withdrawn_device_leaves_the_whole_company_hours(report_store: ClickHouse) -> None:
+    """A device's erasure rewrites its hours as zero rows and folds the company's hours again
+    before its mutations: once done (nothing hidden), the whole company's series, read from
+    its rows per hour, equal the calls left; its zero rows stay, so a later call's fold wins."""
+    origin = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+    sent = [
+        ref.RefCall((device, str(n)), employee, CLIENTS[n % 3], "outgoing", at, 60, None)
+        for n, (device, employee, at) in enumerate(
+            [
+                ("d1", "e1", origin),
+                ("d1", "e1", origin + timedelta(minutes=10)),
+                ("d2", "e2", origin + timedelta(minutes=20)),
+                ("d1", "e1", origin + timedelta(hours=3)),
+            ]
+        )
+    ]
+    company = load(report_store, sent, country="US", zone="Asia/Kolkata")
+    rng = parse_range("2026-06-01", "2026-06-01", "Asia/Kolkata", "Asia/Kolkata", NOW)
+    f = report_filter(rng)
+
+    def by_hour(ch: CompanyClickHouse) -> list[int]:
+        found = q.analytics(ch, f, rng, "hour", source="days")
+        assert found == q.analytics(ch, f, rng, "hour", source="calls")
+        return [int(b["total_calls"]) for b in found if b["total_calls"]]
+
+    assert by_hour(company) == [3, 1]
+    assert q.analytics(company, f, rng, "hour", source="days") != q.analytics(
+        company, report_filter(rng, ("e1",)), rng, "hour", source="days"
+    )
+    (d1,) = {
+        row["device_id"]
+        for row in report_store.query(
+            "SELECT device_id FROM calls WHERE company_id = %(c)s AND employee_id = 'e1'",
+            {"c": company.company_id},
+        )
+    }
+    assert without_devices(report_store, company.company_id, [d1]) > 0
+    mutations.run(report_store, mutations.devices_plan(company.company_id, [d1]), 60)
+    assert by_hour(company) == [1]
+    zeros = report_store.query(
+        """SELECT count() AS n, sum(outgoing) AS calls FROM call_hours FINAL
+        WHERE company_id = %(c)s AND device_id = %(d)s""",
+        {"c": company.company_id, "d": d1},
+    )[0]
+    assert (int(zeros["n"]), int(zeros["calls"])) == (2, 0)
+    # a repeat (a crash before `done`) finds the zero rows, writes them again: the same figures
+    without_devices(report_store, company.company_id, [d1])
+    assert by_hour(company) == [1]

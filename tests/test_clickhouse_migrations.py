@@ -12,9 +12,10 @@ from api.leads.calls import client_calls
 from api.reports import queries as q
 from api.reports.range import parse_range
 from core.calls import client_states
-from core.calls.aggregates import rebuild_days
+from core.calls.aggregates import COMPANY_HOURS_COLUMNS, rebuild_days
 from core.clickhouse import ClickHouse, connect, migrate
 from core.company_clickhouse import NOT_ERASED, CompanyClickHouse
+from schemas.migrations import numbered_migrations
 from tests.support.metrics_reference import RefCall
 from tests.support.report_data import load, report_filter
 from tests.support.services import ClickHouseServer
@@ -75,6 +76,7 @@ def test_calls_written_before_the_report_columns_keep_counting(
         "0012_day_clients.sql",
         "0013_client_hours.sql",
         "0014_call_hours.sql",
+        "0015_company_hours.sql",
     ]
 
     rows = company.query(
@@ -131,6 +133,17 @@ def test_calls_written_before_the_report_columns_keep_counting(
         by_hours = q.analytics(states, report_filter(rng), rng, grouping, source="days")
         assert by_hours == q.analytics(company, report_filter(rng), rng, grouping, source="calls")
     assert store.query("SELECT count() AS n FROM call_hours")[0]["n"] > 0
+    # the whole company's hours (0015) the same round folded: what its backfill folds too
+    folded = f"""SELECT toUnixTimestamp(hour) AS at, {", ".join(COMPANY_HOURS_COLUMNS[3:])}
+        FROM company_hours FINAL ORDER BY at"""
+    written = store.query(folded)
+    assert sum(int(row["outgoing"]) for row in written) == 1
+    store.execute("TRUNCATE TABLE company_hours")
+    backfill = numbered_migrations("clickhouse", set(range(1, 15)))[0]
+    assert backfill.name == "0015_company_hours.sql"
+    for statement in backfill.statements:
+        store.execute(statement)
+    assert store.query(folded) == written
 
     # the lookups were filled from the calls written before them
     clients = company.query(

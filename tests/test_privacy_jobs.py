@@ -158,6 +158,10 @@ def held(store: ClickHouse, company_id: str) -> dict[str, list[Any]]:
             "SELECT toString(hour) AS v FROM call_hours FINAL"
             " WHERE company_id = %(c)s AND outgoing > 0"
         ),
+        "company hours": of(
+            "SELECT toString(hour) AS v FROM company_hours FINAL"
+            " WHERE company_id = %(c)s AND outgoing > 0"
+        ),
     }
 
 
@@ -177,7 +181,7 @@ def test_retention_deletes_exactly_the_older_rows_of_that_company(
     assert len(after["statuses"]) == 2 and len(after["clients"]) == 2
     assert len(after["lookups"]) == 2  # the client lookups of deleted calls went too
     assert len(after["quarters"]) == 2  # and the aggregates of their quarters, days, hours
-    assert len(after["days"]) == len(after["hours"]) == 2
+    assert len(after["days"]) == len(after["hours"]) == len(after["company hours"]) == 2
     assert after["states"] == after["clients"]  # the states of clients without calls went
     assert held(clickhouse_store, other) == before_other  # no retention set: everything stays
     with engine.connect() as conn:  # the delivery log keeps no older payloads than the calls

@@ -318,6 +318,8 @@ def recompute(clickhouse: ClickHouse, scope: Scope, excluded: Excluded = Exclude
         written += _replace(clickhouse, scope, params, fresh)
         if coarser:
             written += _replace(clickhouse, coarser, params, fold(fresh, coarser.grain, scope.zone))
+        if grain is HOURS:
+            written += _company_hours(clickhouse, params)
     return written
 
 
@@ -351,22 +353,24 @@ def _replace(
     return len(rows)
 
 
-# How a value column of coarser buckets follows from the finer ones it holds
-_FOLDS: dict[str, Callable[[Iterable[int]], int]] = {
+# How a value column of coarser buckets follows from the finer ones it holds (the aggregate
+# functions of Python and of ClickHouse by the same name)
+FOLDS: dict[str, str] = {
     name: (
-        min
+        "min"
         if name == "first_activity"
-        else max
+        else "max"
         if name.endswith("_longest") or name.startswith("last_") or name == "activity_end"
-        else sum
+        else "sum"
     )
     for name in VALUE_COLUMNS
 }
+_FOLD_FUNCTIONS: dict[str, Callable[[Iterable[int]], int]] = {"min": min, "max": max, "sum": sum}
 
 
 def fold(rows: Iterable[Mapping[str, Any]], grain: Grain, zone: str) -> list[dict[str, Any]]:
     """Rows of finer buckets (local hours) as the rows of `grain`'s buckets (local days) that
-    hold them: per company, bucket, employee and device, each column as `_FOLDS` says."""
+    hold them: per company, bucket, employee and device, each column as `FOLDS` says."""
     groups: dict[tuple[Any, int, int, str], list[Mapping[str, Any]]] = {}
     buckets: dict[int, int] = {}
     for row in rows:
@@ -381,10 +385,54 @@ def fold(rows: Iterable[Mapping[str, Any]], grain: Grain, zone: str) -> list[dic
             "bucket": bucket,
             "employee": employee,
             "device_id": device_id,
-            **{name: how(int(r[name]) for r in held) for name, how in _FOLDS.items()},
+            **{
+                name: _FOLD_FUNCTIONS[how](int(r[name]) for r in held)
+                for name, how in FOLDS.items()
+            },
         }
         for (company_id, bucket, employee, device_id), held in groups.items()
     ]
+
+
+# The whole company's rows per local hour (migration 0015): its `call_hours` rows folded, at
+# the sum of their versions. Rows of `call_hours` are only ever replaced by a higher version
+# (a tombstone included) or added, never deleted but with their whole hour (retention, purge,
+# another zone's rows), so a later state of an hour has a greater sum: whichever worker folds
+# last, the newest fold wins. A device's erasure tombstones its hours for that reason
+# (`without_devices`) instead of deleting them.
+COMPANY_HOURS = "company_hours"
+COMPANY_HOURS_COLUMNS = ("company_id", "zone", "hour", *VALUE_COLUMNS, "version")
+# (prefixed: an alias by a column's own name would shadow the column it folds)
+COMPANY_HOURS_SQL = f"""SELECT company_id, zone, toUnixTimestamp(hour) AS hour_ts,
+    {", ".join(f"{how}({name}) AS w_{name}" for name, how in FOLDS.items())},
+    sum(version) AS w_version
+FROM call_hours FINAL
+WHERE company_id = %(company_id)s AND zone = %(zone)s
+    AND hour >= toDateTime(%(first_ts)s) AND hour < toDateTime(%(end_ts)s)
+    AND toUInt16(toDate(hour, %(zone)s)) IN %(days)s
+GROUP BY company_id, zone, hour"""
+
+
+def _company_hours(clickhouse: ClickHouse, params: Mapping[str, Any]) -> int:
+    """The whole company's hours of the local days of one chunk of keys, folded from what
+    `call_hours` holds now (after this worker's writes); the rows written."""
+    days = tuple(sorted({day for _device, day in params["keys"]}))
+    rows = clickhouse.query(COMPANY_HOURS_SQL, {**params, "days": days})
+    if rows:
+        clickhouse.insert(
+            COMPANY_HOURS,
+            COMPANY_HOURS_COLUMNS,
+            [
+                (
+                    row["company_id"],
+                    row["zone"],
+                    datetime.fromtimestamp(int(row["hour_ts"]), UTC),
+                    *(int(row[f"w_{name}"]) for name in (*VALUE_COLUMNS, "version")),
+                )
+                for row in rows
+            ],
+        )
+    return len(rows)
 
 
 def keep(
@@ -431,6 +479,35 @@ def without_number(clickhouse: ClickHouse, company_id: str, client_key: str) -> 
     scopes = [changed.scope(QUARTERS)]
     scopes += [changed.scope(HOURS, row["zone"]) for row in zones]
     return sum(recompute(clickhouse, scope, excluded) for scope in scopes)
+
+
+def without_devices(clickhouse: ClickHouse, company_id: str, devices: Sequence[str]) -> int:
+    """Before a device erasure's mutations: the devices' local hours (and days) in every zone
+    the company has hours in rewritten as zero rows one version above their newest, and the
+    whole company's hours of those days folded again, so they drop the devices at once. The
+    zero rows stay (COMPANY_HOURS says why); a repeat writes them again, a version higher."""
+    params: dict[str, Any] = {"company_id": company_id, "devices": tuple(sorted(devices))}
+    zones = clickhouse.query(
+        """SELECT DISTINCT zone FROM call_hours
+        WHERE company_id = %(company_id)s AND device_id IN %(devices)s""",
+        params,
+    )
+    written = 0
+    for zone in (row["zone"] for row in zones):
+        found = clickhouse.query(
+            f"""SELECT device_id, {HOURS.scope_of_row} AS day, max(version) AS version
+            FROM call_hours
+            WHERE company_id = %(company_id)s AND zone = %(zone)s AND device_id IN %(devices)s
+            GROUP BY device_id, day""",
+            {**params, "zone": zone},
+        )
+        keys = frozenset((row["device_id"], int(row["day"])) for row in found)
+        versions: dict[str, int] = {}
+        for row in found:
+            versions[row["device_id"]] = max(versions.get(row["device_id"], 0), row["version"] + 1)
+        scope = Scope(HOURS, company_id, keys, versions, zone)
+        written += recompute(clickhouse, scope, Excluded(devices=frozenset(devices)))
+    return written
 
 
 def rebuild_days(

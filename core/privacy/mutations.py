@@ -30,6 +30,7 @@ COMPANY_TABLES = (
     "call_quarters",
     "call_days",
     "call_hours",
+    "company_hours",
     "client_calls",
     *client_states.TABLES,
     "day_clients",
@@ -113,7 +114,8 @@ def devices_plan(company_id: str, devices: Sequence[str]) -> Plan:
                     "call_employees",
                     "call_quarters",
                     "call_days",
-                    "call_hours",
+                    # not call_hours: their rows are tombstoned instead
+                    # (core/calls/aggregates.py `without_devices`: COMPANY_HOURS says why)
                 )
             ],
             _orphan_clients(company_id),
@@ -140,6 +142,7 @@ def retention_plan(company_id: str, cutoff_ts: int, zone: str) -> Plan:
                 ("call_quarters", f"{c} AND quarter {before}"),
                 ("call_days", days),
                 ("call_hours", f"{other_zone}hour {before})"),
+                ("company_hours", f"{other_zone}hour {before})"),
                 ("day_clients", days),
                 ("client_calls", f"{c} AND started_at {before}"),
                 *((table, f"{c} AND last_call < {start}") for table in client_states.TABLES),

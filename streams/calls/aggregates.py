@@ -44,7 +44,7 @@ ZONE_SETTLE = timedelta(seconds=5)
 STATES_SETTLE = timedelta(seconds=5)
 
 # the tables written in the company's zone: rebuilt in a new one, the old one's rows deleted
-ZONED_TABLES = ("call_days", "call_hours", "client_hours")
+ZONED_TABLES = ("call_days", "call_hours", "company_hours", "client_hours")
 # days whose unique clients a round counts per company (a day of a 2,000-seat team: ~0.1 s)
 DAY_FIGURES_PER_ROUND = 31
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from core.accounts import subscription
 from core.audit import SYSTEM, record
-from core.calls.aggregates import day_start, without_number
+from core.calls.aggregates import day_start, without_devices, without_number
 from core.clickhouse import ClickHouse, Param
 from core.company_clickhouse import as_uuid
 from core.controlplane import companies, delete_company, exports, forget_deleted
@@ -100,6 +100,8 @@ def carry_out(
         without_number(clickhouse, erasure.company_id, erasure.number_key)
         plans.append(mutations.number_plan(erasure.company_id, erasure.number_key))
     if erasure.devices:
+        # their hours as zero rows, the whole company's hours without them
+        without_devices(clickhouse, erasure.company_id, erasure.devices)
         plans.append(mutations.devices_plan(erasure.company_id, erasure.devices))
         # their calls count in the states of the clients they called: unusable before any
         # goes; the worker's round rebuilds them once the erasure is done

@@ -47,6 +47,7 @@ def test_migrations_apply_once(chdb_store: ClickHouse) -> None:
         "0012_day_clients.sql",
         "0013_client_hours.sql",
         "0014_call_hours.sql",
+        "0015_company_hours.sql",
     ]
 
 

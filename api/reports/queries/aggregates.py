@@ -14,6 +14,7 @@ from typing import Any, Literal
 from api.reports.filters import CallFilter
 from api.reports.range import ReportRange
 from core.calls.aggregates import (
+    COMPANY_HOURS,
     CONNECTABLE,
     DAYS,
     HOURS,
@@ -66,15 +67,28 @@ def local_serves(ch: CompanyClickHouse, rng: ReportRange, grain: Grain) -> bool:
     return all(grain.start(ts, zone) == ts for ts in (rng.start_ts, rng.end_ts))
 
 
+def whole_company(ch: CompanyClickHouse, f: CallFilter) -> bool:
+    """Whether the whole company's rows per hour (COMPANY_HOURS) answer the filter: every
+    employee, nothing hidden by a pending erasure."""
+    return not f.employee_ids and not ch.hidden.client_keys and not ch.hidden.devices
+
+
 def chosen(
-    ch: CompanyClickHouse, rng: ReportRange, source: Source | None, use: Use
+    ch: CompanyClickHouse,
+    rng: ReportRange,
+    source: Source | None,
+    use: Use,
+    whole: bool = False,
 ) -> Grain | None:
     """The aggregates `use` reads (None: the calls): `source` where it serves the range (tests
     and benchmarks name it; "days": the company's local grain of the use, hours for the series
     by hour), else the local grain where it serves, else quarters where they serve and are
-    measured faster (QUARTERS_BY_DEFAULT)."""
+    measured faster (QUARTERS_BY_DEFAULT). `whole`: a series of the whole company, which its
+    rows per local hour answer first (`bucket_rows`)."""
     if source == "calls":
         return None
+    if whole and source != "quarters" and local_serves(ch, rng, HOURS):
+        return HOURS
     local = HOURS if use == "hours" else DAYS
     if source != "quarters" and local_serves(ch, rng, local):
         return local
@@ -86,8 +100,9 @@ def chosen(
 
 def bucket_rows(ch: CompanyClickHouse, f: CallFilter, grain: Grain) -> tuple[str, dict[str, Any]]:
     """The grain's rows of the filter's range and employees, as a subquery (`q_at` the
-    bucket, the employee, the device, the values prefixed q_): the table where nothing is hidden, the
-    buckets of pending erasures' clients recomputed from `calls`."""
+    bucket, the employee, the device, the values prefixed q_): the table where nothing is
+    hidden, the buckets of pending erasures' clients recomputed from `calls`; the whole
+    company's rows (employee 0) for hours of every employee where nothing is hidden."""
     assert f.range is not None
     rng = f.range
     params: dict[str, Any] = {
@@ -98,6 +113,16 @@ def bucket_rows(ch: CompanyClickHouse, f: CallFilter, grain: Grain) -> tuple[str
         "end_key": _key(grain, rng.end_ts, rng),
     }
     stored = grain.number.format(grain.column)
+    # prefixed: a report's sum(q_outgoing) AS outgoing must not shadow the column it sums
+    values = ", ".join(f"{n} AS q_{n}" for n in VALUE_COLUMNS)
+    if grain is HOURS and whole_company(ch, f):
+        return (
+            f"""SELECT hour AS q_at, toUInt64(0) AS employee, '' AS device_id, {values}
+            FROM {COMPANY_HOURS} FINAL
+            WHERE {COMPANY_FILTER} AND zone = %(zone)s
+                AND {stored} >= %(first_key)s AND {stored} < %(end_key)s""",
+            params,
+        )
     employees = []
     if f.employee_ids:
         params["employee_ids"] = f.employee_ids
@@ -109,8 +134,6 @@ def bucket_rows(ch: CompanyClickHouse, f: CallFilter, grain: Grain) -> tuple[str
         NOT_ERASED_DEVICE,
         *employees,
     ]
-    # prefixed: a report's sum(q_outgoing) AS outgoing must not shadow the column it sums
-    values = ", ".join(f"{n} AS q_{n}" for n in VALUE_COLUMNS)
     columns = f"{grain.column} AS q_at, employee, device_id, {values}"
     table = f"{grain.table} FINAL"
     if not ch.hidden.client_keys:

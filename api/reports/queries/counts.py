@@ -26,7 +26,7 @@ from api.reports.queries.sql import (
 from api.reports.queries.working_time import employee_working, working_total
 from api.reports.range import ReportRange
 from core.calls import client_states
-from core.calls.aggregates import DAYS, Grain
+from core.calls.aggregates import DAYS
 from core.calls.day_clients import figures as day_figures
 from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
 from schemas.payloads import CallType
@@ -230,7 +230,7 @@ def calls_clients(
 
 
 def stored_clients(
-    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, grain: Grain | None, group_by: GroupBy
+    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, group_by: GroupBy
 ) -> dict[Any, int] | None:
     """Unique clients per bucket from what the worker keeps, where it answers: the day figures
     (whole company, days), else the rows per employee and client (core/calls/client_states.py)
@@ -238,7 +238,7 @@ def stored_clients(
     employee, per type; per local hour of the day or weekday without a type filter, in the
     zone the company's days are complete in). None: count them from the calls."""
     if group_by == "day":
-        return day_clients(ch, f, grain, group_by)
+        return day_clients(ch, f)
     if f.range is None or f.extra or group_by == "hour":
         return None
     start_ts, end_ts = f.range.start_ts, f.range.end_ts
@@ -251,21 +251,20 @@ def stored_clients(
     return client_states.hour_figures(ch, start_ts, end_ts, rng.zone.key, group_by, f.employee_ids)
 
 
-def day_clients(
-    ch: CompanyClickHouse, f: CallFilter, grain: Grain | None, group_by: str
-) -> dict[str, int] | None:
+def day_clients(ch: CompanyClickHouse, f: CallFilter) -> dict[str, int] | None:
     """Unique clients per local day of the whole company (no filter but the range) where the
     days serve the range: stored per day (core/calls/day_clients.py), the calls for days
     whose figure is stale; else None."""
-    if group_by != "day" or grain is not DAYS or f.employee_ids or f.types or f.extra:
+    if f.range is None or f.employee_ids or f.types or f.extra:
         return None
-    assert f.range is not None
+    if not aggregates.local_serves(ch, f.range, DAYS):
+        return None
     zone = f.range.zone.key
-    first, end = (grain.key(ts, zone) for ts in (f.range.start_ts, f.range.end_ts))
+    first, end = (DAYS.key(ts, zone) for ts in (f.range.start_ts, f.range.end_ts))
     found = day_figures(ch, zone, first, end)
     if found is None:
         return None
-    return {grain.value(n).isoformat(): count for n, count in found.items()}
+    return {DAYS.value(n).isoformat(): count for n, count in found.items()}
 
 
 def bucket_labels(group_by: str, rng: ReportRange) -> list[Any]:
@@ -301,10 +300,11 @@ def analytics(
     unique clients what the worker keeps where it answers (`stored_clients`), else the calls
     (with the counts when those come from the calls too)."""
     use: aggregates.Use = "hours" if group_by in ("hour", "hour_of_day") else "counts"
-    grain = aggregates.chosen(ch, rng, source, use)
+    whole = group_by != "employee" and aggregates.whole_company(ch, f)
+    grain = aggregates.chosen(ch, rng, source, use, whole)
     stored = None
     if unique_clients and source != "calls":
-        stored = stored_clients(ch, f, rng, grain, group_by)
+        stored = stored_clients(ch, f, rng, group_by)
     if grain is not None:
         rows = (
             aggregates.counts_by_type(ch, f, grain)

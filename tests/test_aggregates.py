@@ -182,8 +182,10 @@ def test_aggregated_reports_equal_the_raw_scan(
     # unique clients of days counted midway (load) are stored, the others stale: both exact
     assert reports(company, rng_args, employees, types, "days") == raw
     # and once the worker's round counted every day
-    day_clients.recompute_stale(report_store, company.company_id, zone, 100)
-    assert day_clients.stale_days(report_store, company.company_id, zone)[0] == {}
+    for kind in day_clients.KINDS:
+        day_clients.recompute_stale(report_store, company.company_id, zone, 1000, kind)
+        stale = day_clients.stale_figures(report_store, company.company_id, zone, kind=kind)
+        assert stale[0] == {}
     assert reports(company, rng_args, employees, types, "days") == raw
 
 

@@ -77,6 +77,7 @@ def test_calls_written_before_the_report_columns_keep_counting(
         "0013_client_hours.sql",
         "0014_call_hours.sql",
         "0015_company_hours.sql",
+        "0016_hour_clients.sql",
     ]
 
     rows = company.query(
@@ -139,7 +140,7 @@ def test_calls_written_before_the_report_columns_keep_counting(
     written = store.query(folded)
     assert sum(int(row["outgoing"]) for row in written) == 1
     store.execute("TRUNCATE TABLE company_hours")
-    backfill = numbered_migrations("clickhouse", set(range(1, 15)))[0]
+    backfill = numbered_migrations("clickhouse", set(range(1, 15)))[0]  # 0015
     assert backfill.name == "0015_company_hours.sql"
     for statement in backfill.statements:
         store.execute(statement)

@@ -302,7 +302,8 @@ def recompute(clickhouse: ClickHouse, scope: Scope, excluded: Excluded = Exclude
     """Write the current aggregates of the scope's keys from `calls FINAL` (without the
     excluded calls); returns the rows written. Idempotent: the rows follow from `calls`. A
     grain scoped by a coarser one writes that one's rows too, as the fold of its own (local
-    hours give their days): one scan of the calls for both."""
+    hours give their days): one scan of the calls for both. Local hours then fold the whole
+    company's hours of their days (once, after every chunk)."""
     grain = scope.grain
     of_call = grain.scoping.number.format(grain.scoping.of_call)
     coarser = replace(scope, grain=grain.scoping) if grain.scoped_by else None
@@ -318,8 +319,8 @@ def recompute(clickhouse: ClickHouse, scope: Scope, excluded: Excluded = Exclude
         written += _replace(clickhouse, scope, params, fresh)
         if coarser:
             written += _replace(clickhouse, coarser, params, fold(fresh, coarser.grain, scope.zone))
-        if grain is HOURS:
-            written += _company_hours(clickhouse, params)
+    if grain is HOURS and scope.keys:
+        written += _company_hours(clickhouse, scope)
     return written
 
 
@@ -401,6 +402,7 @@ def fold(rows: Iterable[Mapping[str, Any]], grain: Grain, zone: str) -> list[dic
 # last, the newest fold wins. A device's erasure tombstones its hours for that reason
 # (`without_devices`) instead of deleting them.
 COMPANY_HOURS = "company_hours"
+DAYS_PER_FOLD = 31
 COMPANY_HOURS_COLUMNS = ("company_id", "zone", "hour", *VALUE_COLUMNS, "version")
 # (prefixed: an alias by a column's own name would shadow the column it folds)
 COMPANY_HOURS_SQL = f"""SELECT company_id, zone, toUnixTimestamp(hour) AS hour_ts,
@@ -413,26 +415,40 @@ WHERE company_id = %(company_id)s AND zone = %(zone)s
 GROUP BY company_id, zone, hour"""
 
 
-def _company_hours(clickhouse: ClickHouse, params: Mapping[str, Any]) -> int:
-    """The whole company's hours of the local days of one chunk of keys, folded from what
-    `call_hours` holds now (after this worker's writes); the rows written."""
-    days = tuple(sorted({day for _device, day in params["keys"]}))
-    rows = clickhouse.query(COMPANY_HOURS_SQL, {**params, "days": days})
-    if rows:
-        clickhouse.insert(
-            COMPANY_HOURS,
-            COMPANY_HOURS_COLUMNS,
-            [
-                (
-                    row["company_id"],
-                    row["zone"],
-                    datetime.fromtimestamp(int(row["hour_ts"]), UTC),
-                    *(int(row[f"w_{name}"]) for name in (*VALUE_COLUMNS, "version")),
-                )
-                for row in rows
-            ],
+def _company_hours(clickhouse: ClickHouse, scope: Scope) -> int:
+    """The whole company's hours of the scope's local days, folded from what `call_hours`
+    holds now (after this writer's rows), a month of days per query; the rows written."""
+    days = sorted({day for _device, day in scope.keys})
+    written = 0
+    for at in range(0, len(days), DAYS_PER_FOLD):
+        chunk = tuple(days[at : at + DAYS_PER_FOLD])
+        first_ts, end_ts = DAYS.call_bounds(chunk)
+        rows = clickhouse.query(
+            COMPANY_HOURS_SQL,
+            {
+                "company_id": scope.company_id,
+                "zone": scope.zone,
+                "days": chunk,
+                "first_ts": first_ts,
+                "end_ts": end_ts,
+            },
         )
-    return len(rows)
+        if rows:
+            clickhouse.insert(
+                COMPANY_HOURS,
+                COMPANY_HOURS_COLUMNS,
+                [
+                    (
+                        row["company_id"],
+                        row["zone"],
+                        datetime.fromtimestamp(int(row["hour_ts"]), UTC),
+                        *(int(row[f"w_{name}"]) for name in (*VALUE_COLUMNS, "version")),
+                    )
+                    for row in rows
+                ],
+            )
+        written += len(rows)
+    return written
 
 
 def keep(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from core.calls import client_states
+from core.calls import client_states, day_clients
 from core.calls.aggregates import day_start
 from core.clickhouse import ClickHouse, quote
 from core.clickhouse_shards import mutation_targets
@@ -34,6 +34,7 @@ COMPANY_TABLES = (
     "client_calls",
     *client_states.TABLES,
     "day_clients",
+    "hour_clients",
     "lead_clients",
 )
 Stage = list[tuple[str, str]]  # (table, condition) pairs issued together
@@ -68,9 +69,9 @@ def _notes_of_calls(company_id: str, condition: str) -> Stage:
 
 
 def _day_figures(company_id: str) -> Stage:
-    """Every unique-clients figure of the company's days (core/calls/day_clients.py), once an
-    erasure's calls are gone: the worker's round counts them again."""
-    return [("day_clients", _company(company_id))]
+    """Every unique-clients figure of the company's days and hours (core/calls/day_clients.py),
+    once an erasure's calls are gone: the worker's round counts them again."""
+    return [(kind.table, _company(company_id)) for kind in day_clients.KINDS]
 
 
 def number_plan(company_id: str, client_key: str) -> Plan:
@@ -143,6 +144,7 @@ def retention_plan(company_id: str, cutoff_ts: int, zone: str) -> Plan:
                 ("call_days", days),
                 ("call_hours", f"{other_zone}hour {before})"),
                 ("company_hours", f"{other_zone}hour {before})"),
+                ("hour_clients", f"{other_zone}hour {before})"),
                 ("day_clients", days),
                 ("client_calls", f"{c} AND started_at {before}"),
                 *((table, f"{c} AND last_call < {start}") for table in client_states.TABLES),

@@ -10,11 +10,12 @@ recorded complete in the control plane, which is when the reports start reading 
 client-state round (`build_client_states`): the per-client states of a company whose states
 are unusable (calls stored before migration 0010, a withdrawn device's calls deleted) rebuilt,
 then recorded usable; and the day-figure round (`build_day_clients`): the unique clients of the
-local days whose figure is missing or stale counted again (core/calls/day_clients.py)."""
+local days and hours whose figure is missing or stale counted again (core/calls/day_clients.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -44,9 +45,7 @@ ZONE_SETTLE = timedelta(seconds=5)
 STATES_SETTLE = timedelta(seconds=5)
 
 # the tables written in the company's zone: rebuilt in a new one, the old one's rows deleted
-ZONED_TABLES = ("call_days", "call_hours", "company_hours", "client_hours")
-# days whose unique clients a round counts per company (a day of a 2,000-seat team: ~0.1 s)
-DAY_FIGURES_PER_ROUND = 31
+ZONED_TABLES = ("call_days", "call_hours", "company_hours", "client_hours", "hour_clients")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +192,11 @@ def build_client_states(
 
 
 def build_day_clients(engine: Engine, clickhouse: ClickHouse) -> bool:
-    """The stale unique-clients figures of each company's days in the zone they are complete in
-    (`DAY_FIGURES_PER_ROUND` at most per company), not of a company with an erasure pending
+    """The stale unique-clients figures of each company's days and hours in the zone they are
+    complete in (a month of each at most per company: `Kind.per_round`; a day of a 2,000-seat
+    team takes ~0.1 s), not of a company with an erasure pending
     (its reads count from the calls, and the erasure deletes its figures once its calls are
-    gone). Whether stale days are left for the next round beyond the ones still changing."""
+    gone). Whether stale figures are left for the next round beyond the ones still changing."""
     with engine.connect() as conn:
         complete = conn.execute(
             sa.select(companies.c.id, companies.c.rollup_zone).where(
@@ -209,14 +209,18 @@ def build_day_clients(engine: Engine, clickhouse: ClickHouse) -> bool:
             if not (found := hidden(conn, company_id)).client_keys and not found.devices
         ]
     left = 0
-    for company_id, zone in due:
+    for (company_id, zone), kind in itertools.product(due, day_clients.KINDS):
         done, stale = day_clients.recompute_stale(
-            clickhouse, company_id, zone, DAY_FIGURES_PER_ROUND
+            clickhouse, company_id, zone, kind.per_round, kind
         )
         left += stale
         if stale:
             log.info(
-                "unique clients of %d days of company %s counted, %d to go", done, company_id, stale
+                "unique clients of %d %ss of company %s counted, %d to go",
+                done,
+                kind.grain.column,
+                company_id,
+                stale,
             )
     return left > 0
 

@@ -71,9 +71,10 @@ def load(
         for changed in touched(chunk, CALL_COLUMNS) if aggregates else ():
             keep(store, changed, zone)
         if aggregates and start <= len(rows) // 2 < start + 7:
-            # the worker's round counts the days' unique clients midway: later calls make
-            # some of those figures stale
-            day_clients.recompute_stale(store, company_id, zone, 100)
+            # the worker's round counts the days' and hours' unique clients midway: later
+            # calls make some of those figures stale
+            for kind in day_clients.KINDS:
+                day_clients.recompute_stale(store, company_id, zone, 1000, kind)
     if not aggregates:
         return CompanyClickHouse(store, company_id)
     return CompanyClickHouse(store, company_id, day_zone=zone, client_states_from=0)

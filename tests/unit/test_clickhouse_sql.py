@@ -48,6 +48,7 @@ def test_migrations_apply_once(chdb_store: ClickHouse) -> None:
         "0013_client_hours.sql",
         "0014_call_hours.sql",
         "0015_company_hours.sql",
+        "0016_hour_clients.sql",
     ]
 
 

@@ -27,7 +27,8 @@ from api.reports.queries.working_time import employee_working, working_total
 from api.reports.range import ReportRange
 from core.calls import client_states
 from core.calls.aggregates import DAYS
-from core.calls.day_clients import figures as day_figures
+from core.calls.day_clients import DAY, HOUR, Kind
+from core.calls.day_clients import figures as bucket_figures
 from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
 from schemas.payloads import CallType
 
@@ -232,14 +233,14 @@ def calls_clients(
 def stored_clients(
     ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, group_by: GroupBy
 ) -> dict[Any, int] | None:
-    """Unique clients per bucket from what the worker keeps, where it answers: the day figures
-    (whole company, days), else the rows per employee and client (core/calls/client_states.py)
+    """Unique clients per bucket from what the worker keeps, where it answers: the day and hour
+    figures (whole company, days and hours), else the rows per employee and client (core/calls/client_states.py)
     over a range ending after the latest call with no filter beyond employees and types (per
     employee, per type; per local hour of the day or weekday without a type filter, in the
     zone the company's days are complete in). None: count them from the calls."""
-    if group_by == "day":
-        return day_clients(ch, f)
-    if f.range is None or f.extra or group_by == "hour":
+    if group_by in ("day", "hour"):
+        return bucket_clients(ch, f, DAY if group_by == "day" else HOUR)
+    if f.range is None or f.extra:
         return None
     start_ts, end_ts = f.range.start_ts, f.range.end_ts
     if group_by == "employee":
@@ -251,19 +252,23 @@ def stored_clients(
     return client_states.hour_figures(ch, start_ts, end_ts, rng.zone.key, group_by, f.employee_ids)
 
 
-def day_clients(ch: CompanyClickHouse, f: CallFilter) -> dict[str, int] | None:
-    """Unique clients per local day of the whole company (no filter but the range) where the
-    days serve the range: stored per day (core/calls/day_clients.py), the calls for days
-    whose figure is stale; else None."""
+def bucket_clients(ch: CompanyClickHouse, f: CallFilter, kind: Kind) -> dict[Any, int] | None:
+    """Unique clients per local day (hour) of the whole company (no filter but the range)
+    where days (hours) serve the range: stored per bucket (core/calls/day_clients.py), the
+    calls for buckets whose figure is stale; else None. Keyed as the series' rows are: a
+    day's date, an hour's Unix seconds."""
     if f.range is None or f.employee_ids or f.types or f.extra:
         return None
-    if not aggregates.local_serves(ch, f.range, DAYS):
+    grain = kind.grain
+    if not aggregates.local_serves(ch, f.range, grain):
         return None
     zone = f.range.zone.key
-    first, end = (DAYS.key(ts, zone) for ts in (f.range.start_ts, f.range.end_ts))
-    found = day_figures(ch, zone, first, end)
+    first, end = (grain.key(ts, zone) for ts in (f.range.start_ts, f.range.end_ts))
+    found = bucket_figures(ch, zone, first, end, kind)
     if found is None:
         return None
+    if kind is HOUR:
+        return found
     return {DAYS.value(n).isoformat(): count for n, count in found.items()}
 
 

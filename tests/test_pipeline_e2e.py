@@ -64,9 +64,13 @@ def upload(stack: Stack, token: str, calls: list[dict[str, Any]], gzipped: bool 
     return stack.ingest.post("/v1/calls", content=body, headers=headers)
 
 
+AGGREGATE_TABLES = ("call_quarters", "call_days", "call_hours", "company_hours")
+
+
 def aggregated_totals(stack: Stack, company_id: str) -> tuple[int, int]:
-    """Calls and talk time as the per-employee aggregates hold them: the quarters and the days
-    (in the company's one zone), each equal to the stored calls'."""
+    """Calls and talk time as the aggregates hold them: the quarters, the days and the hours
+    (in the company's one zone) and the whole company's hours, each equal to the stored
+    calls'."""
     connected = "type IN ('incoming', 'outgoing') AND duration_s > 0"
     totals = [
         (int(rows[0]["calls"]), int(rows[0]["talk"]))
@@ -75,13 +79,13 @@ def aggregated_totals(stack: Stack, company_id: str) -> tuple[int, int]:
                 "SELECT sum(incoming + outgoing + missed + voicemail + rejected + blocked"
                 " + answered_externally) AS calls, sum(incoming_talk_s + outgoing_talk_s) AS talk"
                 f" FROM {table} FINAL WHERE company_id = '{company_id}'"
-                for table in ("call_quarters", "call_days")
+                for table in AGGREGATE_TABLES
             ),
             f"SELECT count() AS calls, sumIf(duration_s, {connected}) AS talk"
             f" FROM calls FINAL WHERE company_id = '{company_id}'",
         )
     ]
-    assert totals[0] == totals[1] == totals[2], totals
+    assert len(set(totals)) == 1, totals
     return totals[0]
 
 

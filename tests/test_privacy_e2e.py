@@ -22,7 +22,7 @@ from core.privacy.mutations import COMPANY_TABLES
 from tests.support.leftovers import control_plane_rows
 from tests.support.stack import Stack, eventually, owner_token
 from tests.test_devices_e2e import status
-from tests.test_pipeline_e2e import history, upload
+from tests.test_pipeline_e2e import AGGREGATE_TABLES, aggregated_totals, history, upload
 
 DAY = {"from": "2026-03-01", "to": "2026-03-03"}
 ERASED, KEPT = "+919876512345", "+919811122233"
@@ -164,12 +164,15 @@ def test_an_erasure_hides_at_once_then_leaves_no_row(both_stacks: Stack) -> None
     # only the kept client's calls
     summary = stack.api.get("/v1/reports/summary", params=DAY, headers=auth(key)).json()
     assert summary["total_calls"] == 2 and summary["unique_clients"] == 1
-    (quarters,) = stack.clickhouse_rows(
-        "SELECT sum(incoming + outgoing + missed + voicemail + rejected + blocked"
-        " + answered_externally) AS n FROM call_quarters FINAL"
-        f" WHERE company_id = '{company['company_id']}'"
+    held = stack.clickhouse_rows(
+        *(
+            "SELECT sum(incoming + outgoing + missed + voicemail + rejected + blocked"
+            f" + answered_externally) AS n FROM {table} FINAL"
+            f" WHERE company_id = '{company['company_id']}'"
+            for table in AGGREGATE_TABLES
+        )
     )
-    assert int(quarters[0]["n"]) == 2
+    assert [int(rows[0]["n"]) for rows in held] == [2] * len(AGGREGATE_TABLES)
     client = str(uuid.UUID(erased_key))
     holding = stack.clickhouse_rows(
         *(
@@ -334,6 +337,9 @@ def test_an_employee_withdraws_consent(both_stacks: Stack) -> None:
     )
     assert [int(rows[0]["n"]) for rows in held] == [0] * 5
     assert len(history(stack, key)) == 1
+    # every aggregate holds the other phone's call alone: the device's quarters and days went
+    # with its calls, its hours are zero rows and the whole company's hours were folded again
+    assert aggregated_totals(stack, company["company_id"]) == (1, 10)
     # the client states counted the device's calls: the worker's round rebuilds them (the
     # shared client is left with the other phone's connected call, the erased one with none)
     states = (
@@ -347,6 +353,27 @@ def test_an_employee_withdraws_consent(both_stacks: Stack) -> None:
     eventually(lambda: rebuilt in stack.log("worker"), timeout_s=60)
     (rows,) = stack.clickhouse_rows(states)
     assert (int(rows[0]["n"]), int(rows[0]["missed"]), int(rows[0]["tried"])) == (1, 0, 0)
+
+
+def test_retention_takes_old_calls_out_of_every_aggregate(both_stacks: Stack) -> None:
+    """The owner keeps 90 days: the worker's privacy round deletes the March calls with their
+    quarters, days, hours and the whole company's hours; a call of yesterday stays in each."""
+    stack = both_stacks
+    company = company_with_calls(stack, f"Retain{stack.name}")
+    key, owner = company["key"], owner_token(stack, company["name"])
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
+    recent = {**call("r-1", "9811100001", "outgoing", 70, 0), "started_at": yesterday.isoformat()}
+    assert upload(stack, company["token"], [recent]).status_code == 202
+    eventually(lambda: len(history(stack, key)) == 6)
+    kept = stack.api.patch("/v1/company", json={"retention_days": 90}, headers=auth(owner))
+    assert kept.status_code == 200, kept.text
+    left = [("outgoing", 70)]  # yesterday's call alone
+    eventually(
+        lambda: [(c["type"], c["duration_s"]) for c in history(stack, key)] == left, timeout_s=60
+    )
+    assert aggregated_totals(stack, company["company_id"]) == (1, 70)
+    march = stack.api.get("/v1/reports/summary", params=DAY, headers=auth(key)).json()
+    assert march["total_calls"] == 0
 
 
 def test_the_company_archive_reads_back(both_stacks: Stack) -> None:

@@ -164,7 +164,7 @@ def test_an_erasure_hides_at_once_then_leaves_no_row(both_stacks: Stack) -> None
     # only the kept client's calls
     summary = stack.api.get("/v1/reports/summary", params=DAY, headers=auth(key)).json()
     assert summary["total_calls"] == 2 and summary["unique_clients"] == 1
-    held = stack.clickhouse_rows(
+    aggregated = stack.clickhouse_rows(
         *(
             "SELECT sum(incoming + outgoing + missed + voicemail + rejected + blocked"
             f" + answered_externally) AS n FROM {table} FINAL"
@@ -172,7 +172,7 @@ def test_an_erasure_hides_at_once_then_leaves_no_row(both_stacks: Stack) -> None
             for table in AGGREGATE_TABLES
         )
     )
-    assert [int(rows[0]["n"]) for rows in held] == [2] * len(AGGREGATE_TABLES)
+    assert [int(rows[0]["n"]) for rows in aggregated] == [2] * len(AGGREGATE_TABLES)
     client = str(uuid.UUID(erased_key))
     holding = stack.clickhouse_rows(
         *(

@@ -23,7 +23,6 @@ from api.leads.models import LeadStatus
 from api.leads.rows import csv_rows
 from api.leads.service import LeadQuery, list_leads
 from api.leads.store import LeadWriter, WriteOptions, write_leads
-from api.paging import Page
 from api.policy import Role
 from api.tenancy import Tenant
 from bench.report_data import BIG_COMPANY
@@ -42,6 +41,7 @@ from core.controlplane import (
     migrate,
 )
 from core.number_crypto import encrypt_number, new_wrapped_data_key, unwrap_company_keys
+from core.paging import Page
 from deploy.fleet import indian_mobile_forms
 
 MASTER_KEY = bytes(range(32))

@@ -26,9 +26,6 @@ import psutil
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from api.reports.filters import CallFilter
-from api.reports.queries import summary
-from api.reports.range import parse_range
 from bench.leads import MASTER_KEY, new_company
 from bench.report_data import BIG_COMPANY, ReportDataShape, generate, now_utc
 from core.calls.phone_numbers import mask_number
@@ -43,6 +40,9 @@ from core.number_crypto import (
     unwrap_company_keys,
 )
 from core.privacy import erasures, mutations
+from core.reports.filters import CallFilter
+from core.reports.queries import summary
+from core.reports.range import parse_range
 from streams.calls.rows import CALL_COLUMNS
 from streams.privacy.export import write_archive
 from streams.privacy.jobs import carry_out

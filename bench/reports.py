@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from api.calls.history import newest_calls
-from api.reports import queries as q
-from api.reports.filters import CallFilter
-from api.reports.queries.aggregates import Source
-from api.reports.queries.counts import client_figures
-from api.reports.range import parse_range
 from bench import leads
 from bench.report_data import BIG_COMPANY, ZONE, ReportDataShape, generate, now_utc, with_rollups
 from core.clickhouse import ClickHouse, connect, migrate
 from core.company_clickhouse import CompanyClickHouse
+from core.reports import queries as q
+from core.reports.filters import CallFilter
+from core.reports.queries.aggregates import Source
+from core.reports.queries.counts import client_figures
+from core.reports.range import parse_range
 
 
 def percentile(samples: list[float], share: float) -> float:

@@ -12,16 +12,16 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from api.reports import queries as q
-from api.reports.filters import CallFilter
-from api.reports.queries.aggregates import Source, local_serves
-from api.reports.range import ReportRange, parse_range
 from core.calls import client_states, day_clients
 from core.calls.aggregates import DAYS, HOURS, rebuild_days, serves, without_devices
 from core.calls.phone_numbers import mask_number
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse, Hidden
 from core.privacy import mutations
+from core.reports import queries as q
+from core.reports.filters import CallFilter
+from core.reports.queries.aggregates import Source, local_serves
+from core.reports.range import ReportRange, parse_range
 from tests.support import metrics_reference as ref
 from tests.support.report_data import load, report_filter
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from api.calls.history import AFTER_CURSOR, history_rows, newest_calls
-from api.reports.filters import CallFilter
-from api.reports.range import ReportRange, parse_range
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
+from core.reports.filters import CallFilter
+from core.reports.range import ReportRange, parse_range
 from tests.support.metrics_reference import RefCall
 from tests.support.report_data import load
 

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 import pytest
 
 from api.leads.calls import client_calls
-from api.reports import queries as q
-from api.reports.range import parse_range
 from core.calls import client_states
 from core.calls.aggregates import COMPANY_HOURS_COLUMNS, rebuild_days
 from core.clickhouse import ClickHouse, connect, migrate
 from core.company_clickhouse import NOT_ERASED, CompanyClickHouse
+from core.reports import queries as q
+from core.reports.range import parse_range
 from schemas.migrations import numbered_migrations
 from tests.support.metrics_reference import RefCall
 from tests.support.report_data import load, report_filter

@@ -14,14 +14,14 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from api.reports import queries as q
-from api.reports.queries.counts import client_figures, employee_clients
-from api.reports.range import parse_range
 from core.calls import client_states
 from core.calls.phone_numbers import mask_number
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse, Hidden, as_uuid
 from core.controlplane import companies, erasures, make_engine, migrate
+from core.reports import queries as q
+from core.reports.queries.counts import client_figures, employee_clients
+from core.reports.range import parse_range
 from streams.calls.aggregates import STATES_SETTLE, build_client_states
 from streams.privacy.jobs import states_lose_before, states_unusable
 from tests.support import metrics_reference as ref

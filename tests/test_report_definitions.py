@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from api.reports import queries as q
-from api.reports.range import ReportRange, parse_range
 from core.calls.phone_numbers import mask_number
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
+from core.reports import queries as q
+from core.reports.range import ReportRange, parse_range
 from tests.support.metrics_reference import RefCall
 from tests.support.report_data import load, report_filter
 

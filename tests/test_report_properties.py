@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.reports import queries as q
-from api.reports.range import parse_range
 from core.calls.phone_numbers import mask_number
 from core.clickhouse import ClickHouse
+from core.reports import queries as q
+from core.reports.range import parse_range
 from tests.support import metrics_reference as ref
 from tests.support.report_data import load, report_filter
 

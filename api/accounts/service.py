@@ -14,13 +14,13 @@ from pydantic import AfterValidator, BaseModel, EmailStr, Field
 from sqlalchemy.engine import Connection
 
 from api.auth.passwords import NewPassword
-from api.reports.range import RangeError, parse_zone
 from core.accounts.subscription import Status, company_status, status_at
 from core.calls.client_states import EPOCH
 from core.clock import utc_now
 from core.controlplane import Company, api_keys, companies, users
 from core.errors import Conflict, NotFound
 from core.number_crypto import MasterKey, new_wrapped_data_key
+from core.reports.range import RangeError, parse_zone
 from core.tokens import digest, new_secret
 
 API_KEY_PREFIX = "cc_live"

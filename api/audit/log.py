@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
-from api.paging import Page, SortKey, cut
 from api.tenancy import Tenant
 from core.audit import Actor, record
 from core.clock import utc_now
 from core.controlplane import audit_log
+from core.paging import Page, SortKey, cut
 
 
 class AuditEntry(BaseModel):

@@ -10,8 +10,6 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
-from api.paging import Page, cut, next_cursor
-from api.reports.filters import CallFilter
 from core.calls.items import CallItem, device_sims, to_item
 from core.calls.phone_numbers import normalise_number
 from core.company_clickhouse import CompanyClickHouse
@@ -19,6 +17,8 @@ from core.controlplane import Company
 from core.errors import Invalid
 from core.leads.lookup import leads_of_clients
 from core.number_crypto import CompanyKeys, blind_index
+from core.paging import Page, cut, next_cursor
+from core.reports.filters import CallFilter
 
 # The newer of the call's own note and a note sent later (PUT /v1/calls/{id}/note) wins.
 HISTORY_SQL = """SELECT call_id, employee_id, device_id, client_key, number_masked, number_enc, name, type,

@@ -10,12 +10,13 @@ from fastapi.concurrency import run_in_threadpool
 from api.calls.history import CallPage, after_cursor, call_page, number_filter
 from api.deps import Audit, Context, CurrentTenant, Db
 from api.downloads import DOWNLOADABLE, Downloads
-from api.paging import page_request
-from api.reports.filters import CallFilter, known_employees, parse_types, report_range, report_zone
+from api.reports.filters import known_employees, parse_types, report_range, report_zone
 from api.reveal import RevealQuery, reveal_keys
 from api.tenancy import company_keys
 from core.clock import utc_now
 from core.errors import error_responses
+from core.paging import page_request
+from core.reports.filters import CallFilter
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=error_responses(401, 422))
 

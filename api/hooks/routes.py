@@ -11,11 +11,11 @@ from api.audit.log import actor_of
 from api.deps import Audit, Context, CurrentTenant, Db
 from api.hooks import service
 from api.hooks.service import DeliveryPage, Hook, HookCreated, HookList, HookRequest, Redelivery
-from api.paging import page_request
 from api.tenancy import company_keys
 from core.clock import utc_now
 from core.errors import ApiError, error_responses
 from core.hooks.delivery import redeliver as schedule_redelivery
+from core.paging import page_request
 
 router = APIRouter(prefix="/v1/hooks", tags=["hooks"], responses=error_responses(401, 403, 422))
 

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
-from api.paging import Page, SortKey, cut, next_cursor
 from core.audit import Actor
 from core.clock import utc_now
 from core.controlplane import hook_attempts, hook_events, hooks
@@ -20,6 +19,7 @@ from core.errors import Invalid, NotFound
 from core.hooks.signing import new_secret
 from core.hooks.targets import RefusedTarget, Resolver, check_target, resolve
 from core.number_crypto import CompanyKeys, encrypt_secret
+from core.paging import Page, SortKey, cut, next_cursor
 from schemas.events import HookEvent
 
 NumbersShown = Literal["masked", "e164"]

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from api.leads.calls import LeadStatus
-from api.reports.filters import CallFilter
-from api.reports.queries.sql import CONNECTED
 from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED, CompanyClickHouse
+from core.reports.filters import CallFilter
+from core.reports.queries.sql import CONNECTED
 
 LEAD_CALLS_SQL = f"""SELECT replaceAll(toString(client), '-', '') AS client_hex,
     count() AS calls_before_end,

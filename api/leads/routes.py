@@ -31,7 +31,6 @@ from api.leads.models import (
 from api.leads.report import lead_client_calls, leads_rows
 from api.leads.rows import csv_rows, json_rows
 from api.leads.store import WriteOptions, Written, delete_lead, update_lead, write_leads
-from api.paging import page_request
 from api.reports import models as m
 from api.reports.filters import Range, ReportFilter, known_employees
 from api.tenancy import Tenant, company_keys
@@ -39,6 +38,7 @@ from core.clock import utc_now
 from core.devices.health import push_to_employees
 from core.devices.push import LEADS_DATA
 from core.errors import ApiError, error_responses
+from core.paging import page_request
 from core.request_body import parse_json, read_body
 
 router = APIRouter(tags=["leads"], responses=error_responses(401, 402, 403, 422))

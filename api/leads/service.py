@@ -27,9 +27,7 @@ from api.leads.store import (
     newest_assigned,
     visible,
 )
-from api.paging import Page, cut, next_cursor
 from api.policy import Role
-from api.reports.filters import CallFilter
 from api.tenancy import Tenant, company_keys
 from core.calls.items import device_sims, to_item
 from core.company_clickhouse import CompanyClickHouse
@@ -37,6 +35,8 @@ from core.controlplane import lead_numbers, leads
 from core.errors import NotFound, PaymentRequired
 from core.hooks.events import write_outbox
 from core.number_crypto import CompanyKeys, decrypt_number
+from core.paging import Page, cut, next_cursor
+from core.reports.filters import CallFilter
 from schemas.events import IntegrationEvent, integration_event_id
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -15,12 +15,12 @@ from api.audit.log import AuditFilter, AuditPage, entries
 from api.deps import Audit, Context, CurrentTenant, Db
 from api.downloads import DOWNLOADABLE, Downloads
 from api.leads.routes import push_leads
-from api.paging import next_cursor, page_request
 from api.privacy import service
 from api.privacy.service import ErasureRequest, ErasureView, ExportView, NumberExport
 from api.reports.filters import report_range
 from core.clock import utc_now
 from core.errors import error_responses
+from core.paging import next_cursor, page_request
 
 router = APIRouter(tags=["privacy"], responses=error_responses(401, 402, 403, 422))
 

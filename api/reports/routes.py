@@ -1,4 +1,4 @@
-"""Manager report endpoints: HTTP in, api/reports/queries functions, the api/reports/models.py
+"""Manager report endpoints: HTTP in, core/reports/queries functions, the api/reports/models.py
 shapes out."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from api.deps import Audit, Context, CurrentTenant, Db
 from api.downloads import DOWNLOADABLE, Downloads
 from api.employees.service import report_staff
 from api.flags import Flag
-from api.paging import SortKey, next_cursor, page_request
 from api.reports import models as m
-from api.reports import queries as q
 from api.reports.filters import Range, ReportFilter
 from api.reveal import RevealQuery, reveal_keys
 from core.errors import error_responses
 from core.number_crypto import CompanyKeys
+from core.paging import SortKey, next_cursor, page_request
+from core.reports import queries as q
 from schemas.column_types import EARLIEST_TIME, LATEST_TIME
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=error_responses(401, 422))

@@ -14,12 +14,13 @@ from api.deps import Context, CurrentTenant, Db
 from api.leads import service as lead_service
 from api.leads.models import Lead, LeadAssignment
 from api.leads.routes import LeadsTenant
-from api.paging import Page
-from api.reports.filters import CallFilter, parse_types, report_zone
+from api.reports.filters import parse_types, report_zone
 from api.tenancy import company_keys
 from core.calls.items import CallItem
 from core.clock import utc_now
 from core.errors import error_responses
+from core.paging import Page
+from core.reports.filters import CallFilter
 
 router = APIRouter(
     prefix="/v1/triggers", tags=["triggers"], responses=error_responses(401, 403, 422)

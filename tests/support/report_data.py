@@ -7,14 +7,14 @@ import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from api.reports.filters import CallFilter
-from api.reports.range import ReportRange
 from core.accounts.directory import CompanyFacts
 from core.calls import day_clients
 from core.calls.aggregates import keep, touched
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
 from core.number_crypto import new_wrapped_data_key, unwrap_company_keys
+from core.reports.filters import CallFilter
+from core.reports.range import ReportRange
 from ingest.call_batches import validate_calls
 from ingest.identity import DeviceIdentity
 from streams.calls.rows import CALL_COLUMNS, call_rows, decode_calls_event

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.reports.range import RangeError, parse_range
+from core.reports.range import RangeError, parse_range
 
 NOW = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.paging import Page, SortKey, cut, limit_clause
-from api.reports.filters import CallFilter
-from api.reports.queries.sql import (
+from core.company_clickhouse import CompanyClickHouse
+from core.number_crypto import CompanyKeys
+from core.paging import Page, SortKey, cut, limit_clause
+from core.reports.filters import CallFilter
+from core.reports.queries.sql import (
     CLIENT_HEX,
     CONNECTED,
     HAS_CLIENT,
@@ -20,9 +22,7 @@ from api.reports.queries.sql import (
     iso,
     with_average,
 )
-from api.reports.range import ReportRange
-from core.company_clickhouse import CompanyClickHouse
-from core.number_crypto import CompanyKeys
+from core.reports.range import ReportRange
 
 
 def _after_clause(page: Page | None, sort_column: str, params: dict[str, Any]) -> str:

@@ -7,13 +7,13 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from api.paging import Page, SortKey, cut, limit_clause
-from api.reports.filters import CallFilter
-from api.reports.queries import aggregates
-from api.reports.queries.aggregates import Source
-from api.reports.queries.sql import ACTIVITY, CONNECTED, iso
-from api.reports.range import ReportRange
 from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
+from core.paging import Page, SortKey, cut, limit_clause
+from core.reports.filters import CallFilter
+from core.reports.queries import aggregates
+from core.reports.queries.aggregates import Source
+from core.reports.queries.sql import ACTIVITY, CONNECTED, iso
+from core.reports.range import ReportRange
 
 
 def working_days_sql(

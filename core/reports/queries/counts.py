@@ -6,10 +6,15 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Literal
 
-from api.reports.filters import CallFilter
-from api.reports.queries import aggregates
-from api.reports.queries.aggregates import Source
-from api.reports.queries.sql import (
+from core.calls import client_states
+from core.calls.aggregates import DAYS
+from core.calls.day_clients import DAY, HOUR, Kind
+from core.calls.day_clients import figures as bucket_figures
+from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
+from core.reports.filters import CallFilter
+from core.reports.queries import aggregates
+from core.reports.queries.aggregates import Source
+from core.reports.queries.sql import (
     BASIC_COUNTS_SQL,
     CONNECTED,
     COUNT_NAMES,
@@ -23,13 +28,8 @@ from api.reports.queries.sql import (
     with_average,
     zero_counts,
 )
-from api.reports.queries.working_time import employee_working, working_total
-from api.reports.range import ReportRange
-from core.calls import client_states
-from core.calls.aggregates import DAYS
-from core.calls.day_clients import DAY, HOUR, Kind
-from core.calls.day_clients import figures as bucket_figures
-from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse
+from core.reports.queries.working_time import employee_working, working_total
+from core.reports.range import ReportRange
 from schemas.payloads import CallType
 
 GroupBy = Literal["day", "hour", "hour_of_day", "weekday", "employee", "type"]

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from api.reports.range import ReportRange
 from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED, CompanyClickHouse, as_uuid
 from core.number_crypto import CompanyKeys, decrypt_number
+from core.reports.range import ReportRange
 from schemas.payloads import CallType
 
 CONNECTED = "(type IN ('incoming', 'outgoing') AND duration_s > 0)"

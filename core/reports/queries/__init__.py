@@ -2,10 +2,10 @@
 module per family; each implements one definition of METRICS.md and api/reports/routes.py only
 translates HTTP. This package's names are what the routes, tests and benchmarks call."""
 
-from api.paging import Page
-from api.reports.queries.client_lists import customers, never_attended, not_picked_up
-from api.reports.queries.counts import GroupBy, analytics, employee_rows, summary
-from api.reports.queries.working_time import team_totals, working_days, working_hours
+from core.paging import Page
+from core.reports.queries.client_lists import customers, never_attended, not_picked_up
+from core.reports.queries.counts import GroupBy, analytics, employee_rows, summary
+from core.reports.queries.working_time import team_totals, working_days, working_hours
 
 __all__ = [
     "GroupBy",

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from api.reports.filters import CallFilter
-from api.reports.range import ReportRange
 from core.calls.aggregates import (
     COMPANY_HOURS,
     CONNECTABLE,
@@ -34,6 +32,8 @@ from core.company_clickhouse import (
     NOT_ERASED_DEVICE,
     CompanyClickHouse,
 )
+from core.reports.filters import CallFilter
+from core.reports.range import ReportRange
 
 Source = Literal["calls", "quarters", "days"]
 # what a report reads them for: counts and series by day, weekday, employee or type; series by

@@ -16,6 +16,7 @@ from api.devices import routes as devices
 from api.employees import routes as employees
 from api.hooks import routes as hooks
 from api.leads import routes as leads
+from api.notices import routes as notices
 from api.policy import check_policy
 from api.privacy import routes as privacy
 from api.reports import routes as reports
@@ -57,6 +58,7 @@ def create_app(context: ApiContext) -> FastAPI:
         triggers,
         hooks,
         privacy,
+        notices,
         health,
         console,
     ):

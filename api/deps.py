@@ -14,15 +14,13 @@ from api.auth.console_session import check_csrf, session_token
 from api.auth.service import ACCESS_TOKEN_PREFIX, signed_in
 from api.context import ApiContext
 from api.policy import COMPANY_WIDE, WHILE_DEACTIVATED, Role, required_role
-from api.tenancy import NOBODY, Tenant
+from api.tenancy import Tenant
 from core.accounts.subscription import company_status
 from core.bearer import Credentials, bearer_scheme, bearer_token
-from core.calls.client_states import states_from
 from core.clock import utc_now
-from core.company_clickhouse import CompanyClickHouse
-from core.controlplane import api_keys, employees, load_company
+from core.controlplane import api_keys, load_company
 from core.errors import ApiError
-from core.privacy.erasures import hidden
+from core.reports.scope import company_view, team_employees
 from core.tokens import digest
 
 
@@ -103,28 +101,10 @@ def current_tenant(
     return Tenant(
         company=company,
         role=role,
-        clickhouse=CompanyClickHouse(
-            context.clickhouse,
-            company.id,
-            hidden(db, company.id),
-            company.rollup_zone if company.rollup_zone == company.timezone else None,
-            states_from(company.client_states_from),
-        ),
+        clickhouse=company_view(db, context.clickhouse, company),
         employee_ids=scope,
         **caller,
     )
-
-
-def team_employees(db: Connection, company_id: str, teams: list[str]) -> tuple[str, ...] | None:
-    """The employees of `teams` (NOBODY when they have none); None without a team limit."""
-    if not teams:
-        return None
-    found = db.execute(
-        sa.select(employees.c.id).where(
-            employees.c.company_id == company_id, employees.c.team.in_(teams)
-        )
-    ).scalars()
-    return tuple(sorted(found)) or NOBODY
 
 
 CurrentTenant = Annotated[Tenant, Depends(current_tenant)]

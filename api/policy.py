@@ -54,6 +54,12 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("POST", "/v1/users/{user_id}/invitation"): Role.owner,
     ("GET", "/v1/audit"): Role.admin,
     ("GET", "/v1/me"): Role.viewer,
+    ("GET", "/v1/me/digest"): Role.viewer,
+    ("PUT", "/v1/me/digest"): Role.viewer,
+    ("GET", "/v1/digest/unsubscribe"): PUBLIC,  # the token in the mail's link is the credential
+    ("POST", "/v1/digest/unsubscribe"): PUBLIC,
+    ("GET", "/v1/notifications"): Role.viewer,
+    ("POST", "/v1/notifications/{notification_id}/read"): Role.viewer,
     ("GET", "/v1/reports/summary"): Role.viewer,
     ("GET", "/v1/reports/employees"): Role.viewer,
     ("GET", "/v1/reports/analytics"): Role.viewer,
@@ -126,6 +132,8 @@ COMPANY_WIDE = frozenset(
 WHILE_DEACTIVATED = frozenset(
     {
         ("GET", "/v1/me"),
+        ("GET", "/v1/notifications"),
+        ("POST", "/v1/notifications/{notification_id}/read"),
         ("POST", "/v1/company/reactivate"),
         ("POST", "/v1/privacy/exports"),
         ("GET", "/v1/privacy/exports/{export_id}"),

@@ -34,7 +34,3 @@ class Tenant:
 def company_keys(company: Company, master_key: MasterKey) -> CompanyKeys:
     """The company's number keys, unwrapped with the master key."""
     return unwrap_company_keys(master_key, company.id, company.wrapped_data_key)
-
-
-# Employee ids are UUIDs, never empty: a filter on this matches nobody.
-NOBODY = ("",)

@@ -3,8 +3,26 @@ their own); the edges read it here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def file_clock(path: Path | None) -> Callable[[], datetime]:
+    """`utc_now`, or for an end-to-end test (CLOSECALL_CLOCK_FILE, refused in production) the
+    instant the file holds (ISO 8601 with an offset) while it holds one."""
+    if path is None:
+        return utc_now
+    clock_file = path
+
+    def now() -> datetime:
+        try:
+            return datetime.fromisoformat(clock_file.read_text().strip())
+        except (OSError, ValueError):
+            return utc_now()
+
+    return now

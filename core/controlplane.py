@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 
 from core.clock import utc_now
@@ -87,6 +89,9 @@ users = sa.Table(
     sa.Column("totp_last_step", sa.BigInteger),
     sa.Column("teams", sa.Text, nullable=False, server_default="[]"),
     sa.Column("disabled_at", UtcDateTime),
+    # migration 0019: the digest (core/notices/digests.py; null: the role's default)
+    sa.Column("digest_frequency", sa.String(8)),
+    sa.Column("digest_time", sa.String(5)),
 )
 
 audit_log = sa.Table(
@@ -144,6 +149,12 @@ mail_outbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("last_error", sa.String(200)),
     sa.Column("failed_at", UtcDateTime),
+    # migration 0019: the HTML part, headers as JSON, the company it is about (null: mail that
+    # outlives it) and what it is (`digest`, a notification's kind)
+    sa.Column("html", sa.Text),
+    sa.Column("headers", sa.Text),
+    sa.Column("company_id", sa.String(36)),
+    sa.Column("purpose", sa.String(40)),
 )
 
 api_keys = sa.Table(
@@ -377,6 +388,53 @@ device_tokens = sa.Table(
     sa.Column("revoked_at", UtcDateTime),
 )
 
+# migration 0019 (core/notices): the digests' sent-log, the console's notifications, policies
+digest_log = sa.Table(
+    "digest_log",
+    metadata,
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("local_day", sa.String(10), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("claimed_at", UtcDateTime, nullable=False),
+    sa.Column("mail_id", sa.String(36), nullable=False),
+    sa.Column("unsubscribe_hash", sa.String(64), nullable=False),
+)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("notice_key", sa.String(200), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("link", sa.String(300)),
+    sa.Column("read_at", UtcDateTime),
+)
+
+policies = sa.Table(
+    "policies",
+    metadata,
+    sa.Column("kind", sa.String(10), primary_key=True),
+    sa.Column("version", sa.String(40), primary_key=True),
+    sa.Column("url", sa.String(500), nullable=False),
+    sa.Column("published_at", UtcDateTime, nullable=False),
+)
+
+policy_acceptances = sa.Table(
+    "policy_acceptances",
+    metadata,
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("kind", sa.String(10), primary_key=True),
+    sa.Column("version", sa.String(40), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("accepted_at", UtcDateTime, nullable=False),
+)
+
 schema_migrations = sa.Table(
     "schema_migrations",
     sa.MetaData(),
@@ -384,6 +442,28 @@ schema_migrations = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("applied_at", UtcDateTime, nullable=False),
 )
+
+
+ROWS_PER_INSERT = 1_000  # 8 columns each: inside SQLite's 32,766 parameters
+
+
+def insert_new(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> list[Any]:
+    """Insert `rows`, skipping those whose primary key exists; the primary keys inserted (one
+    statement, so two writers of the same row cannot both count it)."""
+    if not rows:
+        return []
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    keys = list(table.primary_key.columns)
+    inserted: list[tuple[Any, ...]] = []
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        statement = (
+            dialect.insert(table)
+            .values(list(rows[start : start + ROWS_PER_INSERT]))
+            .on_conflict_do_nothing()
+            .returning(*keys)
+        )
+        inserted.extend(tuple(row) for row in conn.execute(statement))
+    return inserted
 
 
 def make_engine(url: str) -> Engine:

@@ -1,4 +1,5 @@
-"""Email through SMTP (the standard library's smtplib): invitations and password resets.
+"""Email through SMTP (the standard library's smtplib): invitations, password resets, digests and
+notifications (core/notices).
 
 A request only queues a message (`queue_mail`, in the request's own transaction, table
 `mail_outbox`); the worker's mail sender (`send_due_mail`, on a timer) hands it to the SMTP
@@ -7,13 +8,18 @@ with an error, up to MAX_ATTEMPTS (then `failed_at` says so). So what a request 
 depends on whether mail can go out now, and two workers never send one message twice: a sender
 claims a row by moving its `due_at` past now in one conditional UPDATE before sending. In local
 mode without CLOSECALL_SMTP_URL a message goes to the log instead (its link included, so a
-developer can follow it)."""
+developer can follow it). A message may carry an HTML part beside its text and headers (a
+digest's List-Unsubscribe); its Message-ID is made from its row's id, so a copy a crash made the
+sender hand over twice is the same message to the receiving server."""
 
 from __future__ import annotations
 
+import json
 import logging
 import smtplib
 import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
@@ -61,22 +67,64 @@ def require_mail(settings: Settings) -> None:
         raise Unavailable("mail_unavailable", "email is not configured (CLOSECALL_SMTP_URL)")
 
 
-def queue_mail(db: Connection, to: str, subject: str, body: str, now: datetime) -> None:
+@dataclass(frozen=True, slots=True)
+class Mail:
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GaveUp:
+    """A message the sender stopped trying: whom it was for, what it was, why."""
+
+    id: str
+    recipient: str
+    subject: str
+    company_id: str | None
+    purpose: str | None
+    error: str
+
+
+def queue_mail(
+    db: Connection,
+    mail: Mail,
+    now: datetime,
+    company_id: str | None = None,
+    purpose: str | None = None,
+    mail_id: str | None = None,
+) -> str:
+    """Queue `mail` in the caller's transaction; its id (`mail_id`, else a new one)."""
+    mail_id = mail_id or str(uuid.uuid4())
     db.execute(
         mail_outbox.insert().values(
-            id=str(uuid.uuid4()),
-            recipient=to,
-            subject=subject,
-            body=body,
+            id=mail_id,
+            recipient=mail.to,
+            subject=mail.subject,
+            body=mail.text,
+            html=mail.html,
+            headers=json.dumps(dict(mail.headers)) if mail.headers else None,
+            company_id=company_id,
+            purpose=purpose,
             created_at=now,
             due_at=now,
             attempts=0,
         )
     )
+    return mail_id
 
 
-def send_due_mail(engine: Engine, settings: Settings, now: datetime, limit: int = 20) -> int:
-    """Send what is due; the number sent. Failures are rescheduled, never raised."""
+def send_due_mail(
+    engine: Engine,
+    settings: Settings,
+    now: datetime,
+    limit: int = 20,
+    gave_up: Callable[[Connection, GaveUp], None] | None = None,
+) -> int:
+    """Send what is due; the number sent. Failures are rescheduled, never raised; a message
+    given up is passed to `gave_up` in the transaction that marks it."""
     with engine.begin() as db:
         due = db.execute(
             sa.select(mail_outbox.c.id)
@@ -95,19 +143,30 @@ def send_due_mail(engine: Engine, settings: Settings, now: datetime, limit: int 
                     mail_outbox.c.recipient,
                     mail_outbox.c.subject,
                     mail_outbox.c.body,
+                    mail_outbox.c.html,
+                    mail_outbox.c.headers,
                     mail_outbox.c.attempts,
+                    mail_outbox.c.company_id,
+                    mail_outbox.c.purpose,
                 )
             ).first()
         if claimed is None:  # another sender has it
             continue
-        error = deliver(settings, claimed.recipient, claimed.subject, claimed.body)
+        mail = Mail(
+            claimed.recipient,
+            claimed.subject,
+            claimed.body,
+            claimed.html,
+            json.loads(claimed.headers) if claimed.headers else {},
+        )
+        error = deliver(settings, mail, row.id)
         with engine.begin() as db:
             if error is None:
                 db.execute(mail_outbox.delete().where(mail_outbox.c.id == row.id))
                 sent += 1
                 continue
             attempts = claimed.attempts + 1
-            gave_up = attempts >= MAX_ATTEMPTS
+            given_up = attempts >= MAX_ATTEMPTS
             db.execute(
                 mail_outbox.update()
                 .where(mail_outbox.c.id == row.id)
@@ -115,20 +174,42 @@ def send_due_mail(engine: Engine, settings: Settings, now: datetime, limit: int 
                     attempts=attempts,
                     last_error=error[:200],
                     due_at=now + FIRST_RETRY * 2 ** (attempts - 1),
-                    failed_at=now if gave_up else None,
+                    failed_at=now if given_up else None,
                 )
             )
+            if given_up and gave_up is not None:
+                found = GaveUp(
+                    row.id,
+                    claimed.recipient,
+                    claimed.subject,
+                    claimed.company_id,
+                    claimed.purpose,
+                    error,
+                )
+                gave_up(db, found)
     return sent
 
 
-def deliver(settings: Settings, to: str, subject: str, body: str) -> str | None:
-    """Hand one message to the SMTP server: None when it took it, else why not."""
+def message_of(settings: Settings, mail: Mail, mail_id: str) -> EmailMessage:
+    """The MIME message: text, and HTML as its alternative when there is one."""
     message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = settings.mail_from, to, subject
-    message.set_content(body)
+    message["From"], message["To"], message["Subject"] = settings.mail_from, mail.to, mail.subject
+    domain = urlsplit(settings.public_url).hostname or "localhost"
+    message["Message-ID"] = f"<{mail_id}@{domain}>"  # the same on every attempt
+    for name, value in mail.headers.items():
+        message[name] = value
+    message.set_content(mail.text)
+    if mail.html is not None:
+        message.add_alternative(mail.html, subtype="html")
+    return message
+
+
+def deliver(settings: Settings, mail: Mail, mail_id: str) -> str | None:
+    """Hand one message to the SMTP server: None when it took it, else why not."""
+    message = message_of(settings, mail, mail_id)
     if not settings.smtp_url:
         if settings.environment == "local":
-            log.warning("no CLOSECALL_SMTP_URL: the email to %s would say:\n%s", to, body)
+            log.warning("no CLOSECALL_SMTP_URL: the email to %s would say:\n%s", mail.to, mail.text)
             return None
         return "email is not configured (CLOSECALL_SMTP_URL)"
     parts = urlsplit(settings.smtp_url)

@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     smtp_url: str = Field(default="", repr=False)
     mail_from: str = "closecall <no-reply@localhost>"
     mail_interval_s: float = 1.0  # the worker looks for queued email this often
+    digest_interval_s: float = 30.0  # the worker looks for due digests this often
+    # tests only (refused in production): a file holding the instant the worker's timed rounds
+    # take as now (core/clock.py `file_clock`), so an end-to-end test moves a real worker's day
+    clock_file: Path | None = None
     # where people open links from emails (the report API or the console in front of it)
     public_url: str = ""  # default: http://api_host:api_port
     # REST hooks: targets on loopback/private/link-local addresses and plain http are refused
@@ -222,6 +226,8 @@ def production_problems(settings: Settings) -> tuple[list[str], list[str]]:
         refused.append("CLOSECALL_DATABASE_URL is SQLite: set postgresql://...")
     if settings.clickhouse_url.startswith("chdb://"):
         refused.append("CLOSECALL_CLICKHOUSE_URL is embedded chDB: set clickhouse://host:9000/db")
+    if settings.clock_file is not None:
+        refused.append("CLOSECALL_CLOCK_FILE sets the worker's clock for tests: unset it")
     if "*" in settings.cors_origins:
         refused.append("CLOSECALL_CORS_ORIGINS allows every origin (*): list the origins")
     if settings.hooks_allow_private:

@@ -11,13 +11,15 @@ ClickHouse has the calls and before the offsets are committed; the hooks worker
 from __future__ import annotations
 
 import faust
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from core.accounts.directory import CompanyDirectory
 from core.clickhouse import ClickHouse
-from core.clock import utc_now
+from core.clock import file_clock
 from core.devices.push import SyncPusher
-from core.mail import send_due_mail
+from core.mail import GaveUp, send_due_mail
+from core.notices.digests import send_due_digests
+from core.notices.notifications import mail_failed
 from core.number_crypto import MasterKey
 from core.settings import Settings
 from streams.calls.aggregates import (
@@ -59,6 +61,7 @@ def create_worker(
     """`keep_aggregates` false only for the pipeline benchmark's baseline (bench/pipeline.py):
     the calls stored without their per-employee aggregates, which the reports then read stale."""
     app = faust_app(settings, settings.worker_group, settings.worker_instance_id, "faust")
+    utc_now = file_clock(settings.clock_file)  # the real time but in end-to-end tests
 
     publish = Publisher(raw_topic(app, settings.topic_integration_events))
     dead_letters = Publisher(raw_topic(app, settings.topic_dead_letter))
@@ -90,7 +93,12 @@ def create_worker(
     def privacy_jobs() -> bool:
         """Erasures, retention, deactivation and purges (streams/privacy/jobs.py)."""
         return run_due(
-            engine, clickhouse, utc_now, settings.export_grace_days, settings.mutation_timeout_s
+            engine,
+            clickhouse,
+            utc_now,
+            settings.export_grace_days,
+            settings.public_url,
+            settings.mutation_timeout_s,
         )
 
     @paced(app, settings.privacy_interval_s, IDLE_PACE_S, "aggregate rebuilds")
@@ -106,11 +114,23 @@ def create_worker(
     @paced(app, settings.privacy_interval_s, IDLE_PACE_S, "company exports")
     def company_exports() -> bool:
         """Company archives (streams/privacy/export.py), apart from the erasures they may wait on."""
-        return bool(run_exports(engine, clickhouse, settings.archive_dir, directory.keys, utc_now))
+        written = run_exports(
+            engine, clickhouse, settings.archive_dir, directory.keys, utc_now, settings.public_url
+        )
+        return bool(written)
+
+    @paced(app, settings.digest_interval_s, IDLE_PACE_S, "the digests")
+    def digests() -> bool:
+        """Each due digest claimed for its recipient's local day and queued (core/notices)."""
+        return send_due_digests(engine, clickhouse, utc_now(), settings.public_url) > 0
+
+    def gave_up(conn: Connection, failed: GaveUp) -> None:
+        mail_failed(conn, failed, utc_now())
 
     @paced(app, settings.mail_interval_s, IDLE_PACE_S, "the mail sender")
     def mail_sender() -> bool:
-        """Queued email to the SMTP server (core/mail.py): retried with back-off, sent once."""
-        return send_due_mail(engine, settings, utc_now()) > 0
+        """Queued email to the SMTP server (core/mail.py): retried with back-off, sent once; a
+        company's mail given up is shown to its admins."""
+        return send_due_mail(engine, settings, utc_now(), gave_up=gave_up) > 0
 
     return app

@@ -46,6 +46,7 @@ from tests.support.leftovers import control_plane_rows
 
 MASTER = os.urandom(32)
 NOW = datetime(2027, 6, 1, 3, 0, tzinfo=UTC)
+CONSOLE = "https://calls.example"  # the public URL the notices link to
 
 
 @pytest.fixture
@@ -222,14 +223,17 @@ def test_cancel_deactivates_at_period_end_and_purges_after_the_grace(
             assert found is not None
             return company_status(found, at)
 
-    assert lifecycle(engine, clickhouse_store, end - timedelta(seconds=1), grace_days=5) == []
+    assert lifecycle(engine, clickhouse_store, end - timedelta(seconds=1), 5, CONSOLE) == []
     assert status_at(end - timedelta(seconds=1)) == "cancelled"
-    assert lifecycle(engine, clickhouse_store, end, grace_days=5) == []
+    assert lifecycle(engine, clickhouse_store, end, 5, CONSOLE) == []
     assert status_at(end) == "deactivated"
     assert (
-        lifecycle(engine, clickhouse_store, end + timedelta(days=5) - timedelta(seconds=1), 5) == []
+        lifecycle(
+            engine, clickhouse_store, end + timedelta(days=5) - timedelta(seconds=1), 5, CONSOLE
+        )
+        == []
     )
-    assert lifecycle(engine, clickhouse_store, end + timedelta(days=5), grace_days=5) == [gone]
+    assert lifecycle(engine, clickhouse_store, end + timedelta(days=5), 5, CONSOLE) == [gone]
 
     for table in COMPANY_TABLES:
         left = clickhouse_store.query(

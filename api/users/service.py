@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from api.auth.passwords import NewPassword
 from core.controlplane import access_tokens, companies, user_tokens, users
 from core.errors import Conflict, Invalid, NotFound
-from core.mail import queue_mail, render_mail, require_mail
+from core.mail import Mail, queue_mail, render_mail, require_mail
 from core.settings import Settings
 from core.tokens import digest, new_secret
 
@@ -146,7 +146,7 @@ def mail_invitation(
         link=link,
         hours=hours,
     )
-    queue_mail(db, user.email, subject, body, now)
+    queue_mail(db, Mail(user.email, subject, body), now, purpose="invitation")
 
 
 def invite(
@@ -321,7 +321,7 @@ def request_reset(db: Connection, settings: Settings, email: str, now: datetime)
     if user is not None:
         link, hours = new_link(db, settings, user.id, "reset", now)
         subject, body = render_mail("password_reset", email=user.email, link=link, hours=hours)
-        queue_mail(db, user.email, subject, body, now)
+        queue_mail(db, Mail(user.email, subject, body), now, purpose="password_reset")
 
 
 def confirm_reset(db: Connection, token: str, password_hash: str, now: datetime) -> None:

@@ -4,12 +4,11 @@ within the transaction of what they are about, relayed by the worker."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from core.controlplane import (
@@ -17,32 +16,12 @@ from core.controlplane import (
     hook_event_numbers,
     hook_events,
     hooks,
+    insert_new,
     integration_outbox,
 )
 from core.hooks.delivery import Due, drop_events
 from core.privacy.erasures import blocked_numbers
 from schemas.events import IntegrationEvent, IntegrationEvents
-
-ROWS_PER_INSERT = 1_000  # 8 columns each: inside SQLite's 32,766 parameters
-
-
-def insert_new(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> list[Any]:
-    """Insert `rows`, skipping those whose primary key exists; the primary keys inserted (one
-    statement, so two writers of the same row cannot both count it)."""
-    if not rows:
-        return []
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    keys = list(table.primary_key.columns)
-    inserted: list[tuple[Any, ...]] = []
-    for start in range(0, len(rows), ROWS_PER_INSERT):
-        statement = (
-            dialect.insert(table)
-            .values(list(rows[start : start + ROWS_PER_INSERT]))
-            .on_conflict_do_nothing()
-            .returning(*keys)
-        )
-        inserted.extend(tuple(row) for row in conn.execute(statement))
-    return inserted
 
 
 def record_events(

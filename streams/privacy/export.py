@@ -24,8 +24,10 @@ from core.company_clickhouse import (
     NOT_ERASED_DEVICE,
     CompanyClickHouse,
 )
-from core.controlplane import exports
+from core.controlplane import exports, load_company
 from core.metrics import privacy_job
+from core.notices.lifecycle import export_ready, local_time
+from core.notices.notifications import notify
 from core.number_crypto import CompanyKeys
 from core.privacy.erasures import hidden
 from core.privacy.export_rows import (
@@ -155,8 +157,10 @@ def run_exports(
     directory: Path,
     keys_of: Callable[[str], CompanyKeys],
     now: Callable[[], datetime],
+    console: str,
 ) -> list[str]:
-    """Every waiting export written; expired ones deleted. The exports written."""
+    """Every waiting export written, its company's owners told; expired ones deleted. The
+    exports written. `console` is the public URL the notice links to."""
     expire(engine, now())
     written = []
     while (taken := claim(engine, now())) is not None:
@@ -190,6 +194,11 @@ def run_exports(
                     counts=json.dumps(counts),
                 )
             )
+            company = load_company(conn, company_id)
+            if company is not None:
+                expires = local_time(done + timedelta(days=EXPORT_DAYS), company.timezone)
+                notice = export_ready(export_id, counts, expires, console)
+                notify(conn, company_id, notice, done, roles=("owner",))
         log.info("export %s of company %s written: %s", export_id, company_id, counts)
         written.append(export_id)
     return written

@@ -21,6 +21,8 @@ from core.company_clickhouse import as_uuid
 from core.controlplane import companies, delete_company, exports, forget_deleted
 from core.hooks import events as hook_events
 from core.metrics import PRIVACY_JOBS, privacy_job
+from core.notices import lifecycle as company_notices
+from core.notices.notifications import notify
 from core.privacy import erasures, mutations
 from core.privacy.erasures import Erasure
 
@@ -199,18 +201,22 @@ def states_unusable(conn: Connection, company_id: str, now: datetime) -> None:
     )
 
 
-def lifecycle(engine: Engine, clickhouse: ClickHouse, now: datetime, grace_days: int) -> list[str]:
-    """Companies whose period ended are announced deactivated; those past the export grace
-    purged: every ClickHouse row, then every control-plane row with the wrapped data key, so
-    nothing the system keeps can read their ciphertext again. The companies purged."""
+def lifecycle(
+    engine: Engine, clickhouse: ClickHouse, now: datetime, grace_days: int, console: str
+) -> list[str]:
+    """Companies whose period ended are announced deactivated; the owners and admins of those
+    near a milestone told (core/notices/lifecycle.py); those past the export grace purged:
+    every ClickHouse row, then every control-plane row with the wrapped data key, so nothing
+    the system keeps can read their ciphertext again. The companies purged."""
     with engine.begin() as conn:
         for company_id in subscription.newly_deactivated(conn, now):
             PRIVACY_JOBS.labels("deactivation", "done").inc()
             record(conn, company_id, SYSTEM, "subscription.deactivated", company_id, "", now)
+        company_notices.announce(conn, now, grace_days, console)
         due = subscription.due_for_purge(conn, now, grace_days)
     for company_id in due:
         with privacy_job("purge"):
-            purge(engine, clickhouse, company_id)
+            purge(engine, clickhouse, company_id, now)
         log.warning("company %s purged (%d days after its period ended)", company_id, grace_days)
     return due
 
@@ -220,28 +226,38 @@ def run_due(
     clickhouse: ClickHouse,
     now: Callable[[], datetime],
     grace_days: int,
+    console: str,
     timeout_s: float = 600.0,
 ) -> bool:
     """One round of every time-driven job, each at the time it starts; whether there was
     anything to do (an erasure still settling counts). An erasure waits `SETTLE` after its
-    request: by then every worker reads the new suppression list."""
-    purged = lifecycle(engine, clickhouse, now(), grace_days)
+    request: by then every worker reads the new suppression list; once done, the owners are
+    told. `console` is the public URL the notices link to."""
+    purged = lifecycle(engine, clickhouse, now(), grace_days, console)
     with engine.connect() as conn:
         waiting = erasures.pending(conn)
     for erasure in waiting:
         if erasure.requested_at <= now() - SETTLE:
             with privacy_job("erasure"):
                 carry_out(engine, clickhouse, erasure, now(), timeout_s)
+            with engine.begin() as conn:
+                done = erasures.find(conn, erasure.company_id, erasure.id)
+                counts = done.counts if done else {}
+                notice = company_notices.erasure_done(erasure.id, erasure.kind, counts, console)
+                notify(conn, erasure.company_id, notice, now(), roles=("owner",))
     retained = retain(engine, clickhouse, now(), timeout_s)
     return bool(purged or waiting or retained)
 
 
-def purge(engine: Engine, clickhouse: ClickHouse, company_id: str) -> None:
+def purge(engine: Engine, clickhouse: ClickHouse, company_id: str, now: datetime) -> None:
+    """Every row of the company, then a last mail to its owners and admins (which outlives it)."""
     mutations.run(clickhouse, mutations.purge_plan(company_id))
     with engine.begin() as conn:
+        emails, name = company_notices.purged_notice(conn, company_id, now)
         for path in conn.execute(
             sa.select(exports.c.path).where(exports.c.company_id == company_id)
         ).scalars():
             if path:
                 Path(path).unlink(missing_ok=True)  # the archives hold plaintext numbers
         delete_company(conn, company_id)
+        company_notices.announce_purged(conn, emails, name, now)

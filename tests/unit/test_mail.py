@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from core.controlplane import mail_outbox, make_engine, migrate
 from core.errors import DomainError
-from core.mail import FIRST_RETRY, MAX_ATTEMPTS, queue_mail, require_mail, send_due_mail
+from core.mail import FIRST_RETRY, MAX_ATTEMPTS, Mail, queue_mail, require_mail, send_due_mail
 from core.settings import Settings
 from deploy.local_stack import free_port
 from tests.support.smtp import smtp_server
@@ -30,7 +30,7 @@ def engine(tmp_path: Path) -> sa.Engine:
 
 def queue(engine: sa.Engine, to: str = "a@x.example") -> None:
     with engine.begin() as db:
-        queue_mail(db, to, "Hi", "token=abc\n", NOW)
+        queue_mail(db, Mail(to, "Hi", "token=abc\n"), NOW)
 
 
 def outbox(engine: sa.Engine) -> list[sa.Row[tuple[object, ...]]]:

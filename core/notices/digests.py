@@ -1,0 +1,324 @@
+"""The morning digest (API.md "Digests and notifications"): each owner, admin and manager gets,
+at the local time they chose (08:00 in the company's zone unless set), yesterday for the
+employees they may see; on Mondays a weekly digest covers the week before instead, for those
+who chose weekly. Its figures are the reports' own functions (core/reports), so they equal
+`GET /v1/reports/summary` and the client lists for the same range and scope.
+
+Exactly once per recipient and local day: the worker claims the day in `digest_log` (its
+primary key) in the transaction that queues the mail, so a second worker, a restart or a
+retried round find the day taken. The mail sender (core/mail.py) then delivers it with its
+retries; a permanent failure becomes an admin's notification (core/notices/notifications.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy.engine import Connection, Engine
+
+from core.accounts.subscription import status_at
+from core.clickhouse import ClickHouse
+from core.controlplane import (
+    Company,
+    devices,
+    digest_log,
+    employees,
+    insert_new,
+    load_company,
+    users,
+)
+from core.devices.views import device_rows, device_views
+from core.mail import Mail, queue_mail
+from core.paging import Page
+from core.reports import queries as q
+from core.reports.filters import CallFilter
+from core.reports.range import ReportRange, parse_range
+from core.reports.scope import company_view, team_employees
+from core.tokens import digest, new_secret
+
+log = logging.getLogger(__name__)
+
+Frequency = Literal["off", "daily", "weekly"]
+FREQUENCIES: tuple[Frequency, ...] = ("off", "daily", "weekly")
+DEFAULT_TIME = "08:00"
+DIGEST_ROLES = ("owner", "admin", "manager")  # daily by default; a viewer's is off
+TOP = 10  # clients listed per list
+WEEKLY_ON = 0  # Monday
+KEPT = timedelta(days=90)  # the sent-log, and so a digest's unsubscribe link
+
+TEMPLATES = Environment(
+    loader=PackageLoader("core", "mail_templates"),
+    undefined=StrictUndefined,
+    autoescape=select_autoescape(["html"]),
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSettings:
+    frequency: Frequency
+    local_time: str  # HH:MM in the company's zone
+
+
+def settings_of(role: str, frequency: str | None, local_time: str | None) -> DigestSettings:
+    chosen = frequency or ("daily" if role in DIGEST_ROLES else "off")
+    return DigestSettings(chosen if chosen in FREQUENCIES else "off", local_time or DEFAULT_TIME)
+
+
+def parse_local_time(value: str) -> time:
+    """`HH:MM`, 00:00 to 23:59 (ValueError otherwise)."""
+    hours, _, minutes = value.partition(":")
+    if len(hours) != 2 or len(minutes) != 2 or not (hours + minutes).isdigit():
+        raise ValueError("a local time is HH:MM, such as 08:00")
+    return time(int(hours), int(minutes))
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    user_id: str
+    email: str
+    role: str
+    teams: list[str]
+    company: Company
+    local_day: date
+    kind: Literal["daily", "weekly"]
+
+    def covered(self) -> tuple[date, date]:
+        """The local days the digest covers, both inclusive: yesterday, or the week before."""
+        last = self.local_day - timedelta(days=1)
+        return (last - timedelta(days=6) if self.kind == "weekly" else last), last
+
+
+def due(conn: Connection, now: datetime) -> list[Due]:
+    """Everyone whose digest is due now and not claimed for their local day: the time they chose
+    has passed today in the company's zone (today's digest is not sent late on another day),
+    their company is not deactivated, and for a weekly digest it is Monday."""
+    rows = conn.execute(
+        sa.select(
+            users.c.id,
+            users.c.email,
+            users.c.role,
+            users.c.teams,
+            users.c.digest_frequency,
+            users.c.digest_time,
+            users.c.company_id,
+        )
+        .where(users.c.disabled_at.is_(None))
+        .order_by(users.c.company_id, users.c.id)
+    ).all()
+    claimed = set(
+        conn.execute(
+            sa.select(digest_log.c.user_id, digest_log.c.local_day).where(
+                digest_log.c.claimed_at >= now - timedelta(days=2)
+            )
+        ).tuples()
+    )
+    found: list[Due] = []
+    companies: dict[str, Company | None] = {}
+    for row in rows:
+        chosen = settings_of(row.role, row.digest_frequency, row.digest_time)
+        if chosen.frequency == "off":
+            continue
+        if row.company_id not in companies:
+            companies[row.company_id] = load_company(conn, row.company_id)
+        company = companies[row.company_id]
+        if company is None or status_at(company.status, company.period_end, now) == "deactivated":
+            continue
+        local = now.astimezone(ZoneInfo(company.timezone))
+        if local.time() < parse_local_time(chosen.local_time):
+            continue
+        if chosen.frequency == "weekly" and local.weekday() != WEEKLY_ON:
+            continue
+        if (row.id, local.date().isoformat()) in claimed:
+            continue
+        kind: Literal["daily", "weekly"] = "weekly" if chosen.frequency == "weekly" else "daily"
+        found.append(
+            Due(row.id, row.email, row.role, json.loads(row.teams), company, local.date(), kind)
+        )
+    return found
+
+
+def report_range(recipient: Due, now: datetime) -> ReportRange:
+    first, last = recipient.covered()
+    zone = recipient.company.timezone
+    return parse_range(first.isoformat(), last.isoformat(), None, zone, now)
+
+
+def figures(
+    conn: Connection, clickhouse: ClickHouse, recipient: Due, now: datetime
+) -> dict[str, Any]:
+    """What the digest shows, each from the report that defines it, for the recipient's scope."""
+    company = recipient.company
+    ch = company_view(conn, clickhouse, company)
+    scope = team_employees(conn, company.id, recipient.teams)
+    rng = report_range(recipient, now)
+    f = CallFilter(range=rng, employee_ids=scope or ())
+    staff_query = sa.select(
+        employees.c.id, employees.c.name, employees.c.team, employees.c.archived_at
+    ).where(employees.c.company_id == company.id)
+    if scope is not None:
+        staff_query = staff_query.where(employees.c.id.in_(scope))
+    staff = [
+        r._asdict() for r in conn.execute(staff_query.order_by(employees.c.name, employees.c.id))
+    ]
+    names = {e["id"]: e["name"] for e in staff}
+    summary = q.summary(ch, f, rng)
+    never, _ = q.never_attended(ch, f, rng, Page(TOP), None)
+    not_picked, _ = q.not_picked_up(ch, f, rng, Page(TOP), None)
+    people = [
+        row
+        for row in q.employee_rows(ch, f, rng, staff)
+        if row["total_calls"] or row["working_s"] or names.get(row["employee_id"]) is not None
+    ]
+    devices_query = device_rows(company.id).where(devices.c.revoked_at.is_(None))
+    quiet = [
+        d
+        for d in device_views(conn.execute(devices_query), ch.query, now, company.stale_after_s)
+        if d["stale"] and (scope is None or d["employee_id"] in scope)
+    ]
+    for item in never + not_picked:
+        item["employees"] = ", ".join(
+            names.get(e, "an archived employee") for e in item["employee_ids"]
+        )
+    return {
+        "summary": summary,
+        "never_attended": never,
+        "not_picked_up": not_picked,
+        "people": sorted(people, key=lambda r: (-int(r["working_s"]), r["name"])),
+        "quiet": quiet,
+        "range": rng,
+    }
+
+
+def duration(seconds: float) -> str:
+    s = int(seconds)
+    return (
+        f"{s // 3600} h {s % 3600 // 60:02d} min" if s >= 3600 else f"{s // 60} min {s % 60:02d} s"
+    )
+
+
+def local_clock(value: Any, zone: ZoneInfo) -> str:
+    if value is None:
+        return "never"
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return f"{at.astimezone(zone):%a %d %b, %H:%M}"
+
+
+def render(
+    recipient: Due, found: dict[str, Any], console: str, unsubscribe: str
+) -> tuple[str, str, str]:
+    """Subject, text and HTML."""
+    zone = ZoneInfo(recipient.company.timezone)
+    first, last = recipient.covered()
+    period = f"{last:%A %d %B %Y}" if first == last else f"{first:%d %b} - {last:%d %b %Y}"
+    scope = "your teams " + ", ".join(recipient.teams) if recipient.teams else "every team"
+    context = {
+        **found,
+        "company": recipient.company.name,
+        "zone": recipient.company.timezone,
+        "period": period,
+        "weekly": recipient.kind == "weekly",
+        "scope": scope,
+        "console": f"{console}/console/#/dashboard",
+        "settings": f"{console}/console/#/account",
+        "unsubscribe": unsubscribe,
+        "duration": duration,
+        "clock": lambda value: local_clock(value, zone),
+    }
+    kind = "Weekly" if recipient.kind == "weekly" else "Daily"
+    subject = f"{kind} calls of {recipient.company.name}: {period}"
+    text = TEMPLATES.get_template("digest.txt").render(**context)
+    html = TEMPLATES.get_template("digest.html").render(subject=subject, **context)
+    return subject, text, html
+
+
+def claim_and_queue(
+    engine: Engine, clickhouse: ClickHouse, recipient: Due, now: datetime, console: str
+) -> bool:
+    """Compute, render, then claim the day and queue the mail in one transaction; false when
+    another worker claimed it first (nothing queued)."""
+    with engine.connect() as conn:
+        found = figures(conn, clickhouse, recipient, now)
+    token = new_secret("unsub_")
+    unsubscribe = f"{console}/v1/digest/unsubscribe?token={token}"
+    subject, text, html = render(recipient, found, console, unsubscribe)
+    headers = {
+        "List-Unsubscribe": f"<{unsubscribe}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    with engine.begin() as conn:
+        mail_id = str(uuid.uuid4())
+        claimed = insert_new(
+            conn,
+            digest_log,
+            [
+                {
+                    "user_id": recipient.user_id,
+                    "local_day": recipient.local_day.isoformat(),
+                    "company_id": recipient.company.id,
+                    "kind": recipient.kind,
+                    "claimed_at": now,
+                    "mail_id": mail_id,
+                    "unsubscribe_hash": digest(token),
+                }
+            ],
+        )
+        if not claimed:
+            return False
+        queue_mail(
+            conn,
+            Mail(recipient.email, subject, text, html, headers),
+            now,
+            recipient.company.id,
+            "digest",
+            mail_id,
+        )
+    return True
+
+
+def send_due_digests(engine: Engine, clickhouse: ClickHouse, now: datetime, console: str) -> int:
+    """One round: every due digest claimed and queued; the number queued. Sent-log rows older
+    than KEPT go (their mails' unsubscribe links with them; the console's settings remain)."""
+    with engine.begin() as conn:
+        conn.execute(digest_log.delete().where(digest_log.c.claimed_at < now - KEPT))
+        waiting = due(conn, now)
+    return sum(claim_and_queue(engine, clickhouse, r, now, console) for r in waiting)
+
+
+def unsubscribe(conn: Connection, token: str) -> bool:
+    """The digest of the user a mail's one-click link was for turned off; whether the link was
+    one of ours."""
+    user_id = conn.execute(
+        sa.select(digest_log.c.user_id).where(digest_log.c.unsubscribe_hash == digest(token))
+    ).scalar()
+    if user_id is None:
+        return False
+    conn.execute(users.update().where(users.c.id == user_id).values(digest_frequency="off"))
+    return True
+
+
+def stored(conn: Connection, user_id: str) -> DigestSettings:
+    row = conn.execute(
+        sa.select(users.c.role, users.c.digest_frequency, users.c.digest_time).where(
+            users.c.id == user_id
+        )
+    ).one()
+    return settings_of(row.role, row.digest_frequency, row.digest_time)
+
+
+def store(conn: Connection, user_id: str, chosen: DigestSettings) -> None:
+    conn.execute(
+        users.update()
+        .where(users.c.id == user_id)
+        .values(digest_frequency=chosen.frequency, digest_time=chosen.local_time)
+    )

@@ -52,6 +52,7 @@ DEFAULT_TIME = "08:00"
 DIGEST_ROLES = ("owner", "admin", "manager")  # daily by default; a viewer's is off
 TOP = 10  # clients listed per list
 WEEKLY_ON = 0  # Monday
+CATCH_UP = timedelta(hours=6)  # how late a digest still goes
 KEPT = timedelta(days=90)  # the sent-log, and so a digest's unsubscribe link
 
 TEMPLATES = Environment(
@@ -101,7 +102,8 @@ class Due:
 
 def due(conn: Connection, now: datetime) -> list[Due]:
     """Everyone whose digest is due now and not claimed for their local day: the time they chose
-    has passed today in the company's zone (today's digest is not sent late on another day),
+    passed today in the company's zone less than CATCH_UP ago (a worker down all morning sends
+    it late, not in the evening; a user added in the afternoon gets theirs the next morning),
     their company is not deactivated, and for a weekly digest it is Monday."""
     rows = conn.execute(
         sa.select(
@@ -135,7 +137,8 @@ def due(conn: Connection, now: datetime) -> list[Due]:
         if company is None or status_at(company.status, company.period_end, now) == "deactivated":
             continue
         local = now.astimezone(ZoneInfo(company.timezone))
-        if local.time() < parse_local_time(chosen.local_time):
+        at = datetime.combine(local.date(), parse_local_time(chosen.local_time), local.tzinfo)
+        if not at <= local < at + CATCH_UP:
             continue
         if chosen.frequency == "weekly" and local.weekday() != WEEKLY_ON:
             continue

@@ -1,0 +1,121 @@
+"""Notices without a server: each lifecycle milestone told once per user at its time (the
+latest passed only), a digest due only in its window of the recipient's local morning, weekly
+on Mondays, a viewer's off unless chosen."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from core.controlplane import companies, mail_outbox, make_engine, migrate, notifications, users
+from core.notices import digests, lifecycle
+
+NOW = datetime(2026, 12, 7, 2, 30, tzinfo=UTC)  # a Monday, 08:00 in Asia/Kolkata
+CONSOLE = "https://calls.example"
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'control.db'}")
+    migrate(engine)
+    with engine.begin() as db:
+        db.execute(
+            companies.insert().values(
+                id="c1",
+                name="Acme",
+                country="IN",
+                timezone="Asia/Kolkata",
+                plan="basic",
+                wrapped_data_key="k",
+                created_at=NOW - timedelta(days=400),
+            )
+        )
+        for role in ("owner", "admin", "manager", "viewer"):
+            db.execute(
+                users.insert().values(
+                    id=role,
+                    company_id="c1",
+                    email=f"{role}@acme.example",
+                    password_hash="x",
+                    role=role,
+                    created_at=NOW - timedelta(days=400),
+                )
+            )
+    return engine
+
+
+def told(engine: sa.Engine) -> list[tuple[str, str]]:
+    with engine.connect() as db:
+        rows = db.execute(sa.select(notifications.c.user_id, notifications.c.kind))
+        return sorted((r.user_id, r.kind) for r in rows)
+
+
+def mails(engine: sa.Engine) -> list[str]:
+    with engine.connect() as db:
+        return sorted(db.execute(sa.select(mail_outbox.c.recipient)).scalars())
+
+
+def test_each_milestone_once_for_the_owner_and_admins(engine: sa.Engine) -> None:
+    end = NOW + timedelta(days=10)
+    with engine.begin() as db:
+        db.execute(companies.update().values(period_end=end))
+
+    def round_at(at: datetime) -> int:
+        with engine.begin() as db:
+            return lifecycle.announce(db, at, 5, CONSOLE)
+
+    assert round_at(end - timedelta(days=7, seconds=1)) == 0
+    assert round_at(end - timedelta(days=7)) == 2  # owner and admin, not manager or viewer
+    assert round_at(end - timedelta(days=3)) == 0  # the same milestone: nothing again
+    assert round_at(end - timedelta(days=1)) == 2
+    assert round_at(end) == 2
+    assert round_at(end + timedelta(days=3)) == 2  # 2 days before the purge (5 days after)
+    assert round_at(end + timedelta(days=4)) == 0
+    kinds = [k for u, k in told(engine) if u == "owner"]
+    assert sorted(kinds) == sorted(
+        ["subscription.deactivating"] * 2 + ["subscription.deactivated", "company.purging"]
+    )
+    assert mails(engine) == ["admin@acme.example"] * 4 + ["owner@acme.example"] * 4
+    with engine.connect() as db:
+        body = db.execute(sa.select(mail_outbox.c.body)).scalars().first()
+    assert body is not None and "(Asia/Kolkata)" in body  # a time a person reads names its zone
+
+
+def test_a_late_worker_tells_only_the_latest_milestone(engine: sa.Engine) -> None:
+    end = NOW
+    with engine.begin() as db:
+        db.execute(companies.update().values(period_end=end))
+        assert lifecycle.announce(db, end + timedelta(hours=1), 5, CONSOLE) == 2
+    assert {k for _, k in told(engine)} == {"subscription.deactivated"}
+
+
+def due_users(engine: sa.Engine, at: datetime) -> list[str]:
+    with engine.connect() as db:
+        return sorted(d.user_id for d in digests.due(db, at))
+
+
+def test_digests_are_due_in_the_morning_window_of_the_company_zone(engine: sa.Engine) -> None:
+    assert due_users(engine, NOW - timedelta(minutes=1)) == []
+    assert due_users(engine, NOW) == ["admin", "manager", "owner"]  # a viewer's is off
+    assert due_users(engine, NOW + digests.CATCH_UP) == []  # too late for today's
+    with engine.begin() as db:
+        digests.store(db, "viewer", digests.DigestSettings("daily", "09:30"))
+        digests.store(db, "manager", digests.DigestSettings("weekly", "08:00"))
+        digests.store(db, "admin", digests.DigestSettings("off", "08:00"))
+    assert due_users(engine, NOW + timedelta(hours=1, minutes=30)) == [
+        "manager",
+        "owner",
+        "viewer",
+    ]
+    tuesday = NOW + timedelta(days=1)
+    assert due_users(engine, tuesday) == ["owner"]  # weekly goes on Mondays only
+
+
+def test_a_local_time_is_hh_mm() -> None:
+    assert digests.parse_local_time("07:05").hour == 7
+    for bad in ("7:05", "24:00", "07:60", "ab:cd", "0705"):
+        with pytest.raises(ValueError):
+            digests.parse_local_time(bad)

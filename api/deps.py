@@ -13,13 +13,14 @@ from api.audit.log import AuditWriter, actor_of
 from api.auth.console_session import check_csrf, session_token
 from api.auth.service import ACCESS_TOKEN_PREFIX, signed_in
 from api.context import ApiContext
-from api.policy import COMPANY_WIDE, WHILE_DEACTIVATED, Role, required_role
+from api.policy import BEFORE_ACCEPTANCE, COMPANY_WIDE, WHILE_DEACTIVATED, Role, required_role
 from api.tenancy import Tenant
 from core.accounts.subscription import company_status
 from core.bearer import Credentials, bearer_scheme, bearer_token
 from core.clock import utc_now
 from core.controlplane import api_keys, load_company
 from core.errors import ApiError
+from core.notices import policies
 from core.reports.scope import company_view, team_employees
 from core.tokens import digest
 
@@ -65,6 +66,8 @@ def current_tenant(
         caller = {"user_id": user.user_id, "session": digest(token)}
         role = Role[user.role]
         scope = team_employees(db, company.id, user.teams)
+        if (request.method, request.scope["route"].path) not in BEFORE_ACCEPTANCE:
+            require_accepted(db, user.user_id)
     else:
         if cookie is not None:
             raise ApiError(401, "invalid_token", "the console's cookie holds no access token")
@@ -108,6 +111,20 @@ def current_tenant(
 
 
 CurrentTenant = Annotated[Tenant, Depends(current_tenant)]
+
+
+def require_accepted(db: Connection, user_id: str) -> None:
+    """403 `policy_acceptance_required` while a policy version in force is not accepted by the
+    user (API.md "Sign-in"); `fields` names each with its version."""
+    waiting = policies.pending(db, user_id)
+    if waiting:
+        names = ", ".join(f"the {policies.TITLES[p.kind]} {p.version}" for p in waiting)
+        raise ApiError(
+            403,
+            "policy_acceptance_required",
+            f"accept {names} first (POST /v1/me/policies/{{kind}}/accept)",
+            [(f"policies.{p.kind}", p.version) for p in waiting],
+        )
 
 
 def audit_writer(request: Request, tenant: CurrentTenant, db: Db) -> AuditWriter:

@@ -60,6 +60,8 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("POST", "/v1/digest/unsubscribe"): PUBLIC,
     ("GET", "/v1/notifications"): Role.viewer,
     ("POST", "/v1/notifications/{notification_id}/read"): Role.viewer,
+    ("GET", "/v1/policies"): PUBLIC,
+    ("POST", "/v1/me/policies/{kind}/accept"): Role.viewer,
     ("GET", "/v1/reports/summary"): Role.viewer,
     ("GET", "/v1/reports/employees"): Role.viewer,
     ("GET", "/v1/reports/analytics"): Role.viewer,
@@ -138,6 +140,18 @@ WHILE_DEACTIVATED = frozenset(
         ("POST", "/v1/privacy/exports"),
         ("GET", "/v1/privacy/exports/{export_id}"),
         ("GET", "/v1/privacy/exports/{export_id}/download"),
+    }
+)
+
+
+# what a signed-in user may do before accepting the policy versions in force (API.md "Sign-in"):
+# everything else answers 403 `policy_acceptance_required`; API keys are never held back
+BEFORE_ACCEPTANCE = frozenset(
+    {
+        ("GET", "/v1/me"),
+        ("POST", "/v1/auth/logout"),
+        ("DELETE", "/v1/auth/session"),
+        ("POST", "/v1/me/policies/{kind}/accept"),
     }
 )
 

@@ -14,6 +14,7 @@ sender hand over twice is the same message to the receiving server."""
 
 from __future__ import annotations
 
+import email.policy
 import json
 import logging
 import smtplib
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10  # 30 s doubling: the last try about 4 h after the first
 FIRST_RETRY = timedelta(seconds=30)
 LEASE = timedelta(minutes=2)  # a claimed message is due again if its sender died mid-send
+# headers unfolded up to SMTP's 998 characters: Python folds a 70-character subject onto a line
+# of its own, which a mail client shows with a leading space
+UNFOLDED = email.policy.default.clone(max_line_length=998)
 
 
 # text templates: nothing is escaped (a name shows as written); an unset variable is an error
@@ -192,7 +196,7 @@ def send_due_mail(
 
 def message_of(settings: Settings, mail: Mail, mail_id: str) -> EmailMessage:
     """The MIME message: text, and HTML as its alternative when there is one."""
-    message = EmailMessage()
+    message = EmailMessage(policy=UNFOLDED)
     message["From"], message["To"], message["Subject"] = settings.mail_from, mail.to, mail.subject
     domain = urlsplit(settings.public_url).hostname or "localhost"
     message["Message-ID"] = f"<{mail_id}@{domain}>"  # the same on every attempt

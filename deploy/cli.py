@@ -190,6 +190,12 @@ def cmd_rotate_master_key(args: argparse.Namespace, settings: Settings) -> None:
     rotate_master_key(settings)
 
 
+def cmd_policy_publish(args: argparse.Namespace, settings: Settings) -> None:
+    from deploy.operator import publish_policy
+
+    publish_policy(settings, args.kind, args.version, args.url)
+
+
 def operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     company = commands.add_parser(
         "company", help="the operator's billing: list companies, set a paid period's end"
@@ -217,6 +223,20 @@ def operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     shards.add_argument("--cluster", required=True, help="the cluster in remote_servers")
     shards.add_argument("--shard-database", required=True, help="each shard's database")
+    policy = commands.add_parser(
+        "policy", help="the operator's privacy policy and terms versions users must accept"
+    )
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    publish = command(
+        policy_commands,
+        "publish",
+        cmd_policy_publish,
+        help="a new version in force: every user is mailed once and accepts it at their next "
+        "sign-in (API.md 'Sign-in')",
+    )
+    publish.add_argument("--kind", choices=("privacy", "terms"), required=True)
+    publish.add_argument("--version", required=True, help="such as 2027-01 (at most 40 chars)")
+    publish.add_argument("--url", required=True, help="where its text is published (https://...)")
     command(
         commands,
         "rotate-master-key",

@@ -1,5 +1,6 @@
 """The operator's commands: billing (`closecall company ...`: list companies by state, set the
-end of a paid period) and `closecall rotate-master-key`. Every change is audited."""
+end of a paid period), policy versions (`closecall policy publish`) and
+`closecall rotate-master-key`. Every change is audited."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from core.accounts import subscription
 from core.accounts.subscription import Status, Subscription
 from core.audit import OPERATOR, record
 from core.clock import utc_now
+from core.notices import policies
 from core.settings import MissingSetting, Settings
 
 
@@ -52,6 +54,18 @@ def set_period_end(settings: Settings, company_id: str, value: str) -> None:
     except subscription.UnknownCompany:
         sys.exit(f"closecall: no company {company_id} (`closecall company list` shows them)")
     print(line(found))
+
+
+def publish_policy(settings: Settings, kind: policies.Kind, version: str, url: str) -> None:
+    if not url.startswith(("https://", "http://")) or len(version) > 40 or not version.strip():
+        sys.exit("closecall: give --version (at most 40 characters) and an http(s) --url")
+    engine = controlplane.make_engine(settings.database_url)
+    try:
+        with engine.begin() as conn:
+            told = policies.publish(conn, kind, version, url, utc_now())
+    except policies.PolicyError as exc:
+        sys.exit(f"closecall: {exc}: publish a new version")
+    print(f"{kind} {version} is in force; {told} users will be mailed and asked to accept it")
 
 
 def rotate_master_key(settings: Settings) -> None:

@@ -10,7 +10,6 @@ import csv
 import http.server
 import io
 import json
-import os
 import random
 import re
 import threading
@@ -42,6 +41,7 @@ from tests.support.browser import (
     chromium,
     open_page,
     rerendered,
+    screenshot_dir,
     settle,
     sign_in,
     text_of,
@@ -513,13 +513,6 @@ def test_a_form_posted_from_another_site_is_refused(
         server.shutdown()
         server.server_close()
     assert company.get("/v1/api-keys")["items"] == keys_before
-
-
-def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    wanted = os.environ.get("CONSOLE_SCREENSHOTS")
-    path = Path(wanted) if wanted else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def test_every_page_is_light_labelled_fits_a_phone_and_is_photographed(

@@ -19,6 +19,7 @@ import pytest
 from core.mail import FIRST_RETRY, LEASE
 from core.notices.digests import duration
 from tests.conftest import StackFactory
+from tests.support.browser import PHONE, chromium, screenshot_dir
 from tests.support.services import Broker
 from tests.support.smtp import Inbox, smtp_server
 from tests.support.stack import Stack, eventually, owner_token
@@ -130,8 +131,31 @@ def assert_figures_are_the_reports(stack: Stack, token: str, message: Message) -
     assert all("*" in number or "x" in number.lower() for number, _ in listed)  # masked
 
 
+def photographed(message: Message, shots: Path) -> None:
+    """The HTML part in Chromium at a phone's width: nothing fetched from elsewhere, nothing
+    wider than the screen; saved as digest.png (CONSOLE_SCREENSHOTS=docs/console for the
+    README's)."""
+    assert isinstance(message, EmailMessage)
+    part = message.get_body(("html",))
+    assert isinstance(part, EmailMessage)
+    page = shots / "digest.html"
+    page.write_text(str(part.get_content()))
+    with chromium() as browser:
+        browser.set_window_size(*PHONE)
+        browser.get(page.as_uri())
+        width, inner, fetched = browser.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth,"
+            " performance.getEntriesByType('resource').length]"
+        )
+        assert width <= inner and fetched == 0
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(PHONE[0], height + 140)  # the window's frame beside the page
+        browser.save_screenshot(str(shots / "digest.png"))
+    page.unlink()
+
+
 def test_one_digest_each_at_local_eight_with_the_reports_figures(
-    digest_stack: tuple[Stack, Inbox, Clock],
+    digest_stack: tuple[Stack, Inbox, Clock], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     stack, inbox, clock = digest_stack
     mumbai, new_york = stack.signup("Mumbai"), stack.signup("Gotham", country="US")
@@ -194,7 +218,7 @@ def test_one_digest_each_at_local_eight_with_the_reports_figures(
     assert "Asha" in text_of(north_digest) and "Vikram" not in text_of(north_digest)
     assert "Vikram" in text_of(mumbai_digest)
     assert mumbai_digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert isinstance(mumbai_digest, EmailMessage) and mumbai_digest.get_body(("html",))
+    photographed(mumbai_digest, screenshot_dir(tmp_path_factory))
 
     clock.set(NEW_YORK_0800)
     assert inbox.holding.wait(30)
@@ -221,3 +245,55 @@ def test_one_digest_each_at_local_eight_with_the_reports_figures(
     clock.set(MUMBAI_0800 + timedelta(days=1))
     eventually(lambda: len(digests_to(inbox, mumbai_owner)) == 2, 30)
     assert len(digests_to(inbox, "north@mumbai.example")) == 1
+
+
+def notices_to(inbox: Inbox, address: str) -> list[str]:
+    return [str(m["Subject"]) for m in inbox.to(address) if "calls of" not in str(m["Subject"])]
+
+
+def notices_once(inbox: Inbox, address: str, count: int) -> list[str]:
+    """The notices mailed to `address`, once there are `count` of them."""
+    told = eventually(lambda: len(notices_to(inbox, address)) >= count, 30)
+    assert told
+    found = notices_to(inbox, address)
+    assert len(found) == count, found
+    return found
+
+
+def test_the_lifecycle_notices_each_once_at_their_days(
+    digest_stack: tuple[Stack, Inbox, Clock],
+) -> None:
+    stack, inbox, clock = digest_stack
+    company = stack.signup("Lapsing")
+    owner, address = bearer(owner_token(stack, "Lapsing")), "owner@lapsing.example"
+    start = MUMBAI_0800 - timedelta(hours=2)
+    end = start + timedelta(days=10)
+    stack.run("company", "period-end", company["company_id"], end.isoformat())
+
+    assert stack.api.post("/v1/privacy/exports", headers=owner).status_code == 202
+    eventually(lambda: notices_to(inbox, address) == ["The company export is ready"], 30)
+
+    steps = [
+        (end - timedelta(days=7), "Lapsing will be deactivated on"),
+        (end - timedelta(days=1), "Lapsing will be deactivated on"),
+        (end, "Lapsing is deactivated"),
+        (end + timedelta(days=3), "Lapsing's data will be deleted on"),
+    ]
+    for count, (at, subject) in enumerate(steps, start=2):
+        clock.set(at)
+        told = notices_once(inbox, address, count)
+        assert told[-1].startswith(subject), told
+    assert "(Asia/Kolkata)" in notices_to(inbox, address)[1]  # a time a person reads names its zone
+    listed = stack.api.get("/v1/notifications", headers=owner)
+    assert listed.status_code == 200  # a deactivated company still reads its notifications
+    kinds = [n["kind"] for n in listed.json()["items"]]
+    assert kinds == [
+        "company.purging",
+        "subscription.deactivated",
+        "subscription.deactivating",
+        "subscription.deactivating",
+        "export.ready",
+    ]
+    clock.set(end + timedelta(days=5))  # the purge, then its mail to the addresses it deleted
+    assert notices_once(inbox, address, 6)[-1] == "Lapsing's data is deleted"
+    assert stack.api.get("/v1/me", headers=owner).status_code == 401

@@ -21,7 +21,7 @@ from api.accounts.service import (
     SubscriptionView,
 )
 from api.auth.passwords import hash_password
-from api.deps import Audit, Context, CurrentTenant, Db
+from api.deps import Audit, Context, CurrentTenant, Db, client_ip
 from api.policy import Role
 from core.accounts import subscription
 from core.clock import utc_now
@@ -47,7 +47,9 @@ def signup(body: SignupRequest, request: Request, context: Context) -> SignupRes
     enforce(limiter, request.client.host if request.client else "", "signups from this address")
     password_hash = hash_password(body.password)  # before the transaction: no connection held
     with context.engine.begin() as db:
-        return service.create_company(db, body, password_hash, context.master_key, utc_now())
+        return service.create_company(
+            db, body, password_hash, context.master_key, utc_now(), client_ip(request)
+        )
 
 
 @router.post("/api-keys", status_code=201, response_model=ApiKeyCreated, responses=AUTHENTICATED)

@@ -15,10 +15,12 @@ from sqlalchemy.engine import Connection
 
 from api.auth.passwords import NewPassword
 from core.accounts.subscription import Status, company_status, status_at
+from core.audit import Actor, record
 from core.calls.client_states import EPOCH
 from core.clock import utc_now
 from core.controlplane import Company, api_keys, companies, users
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, Invalid, NotFound
+from core.notices import policies
 from core.number_crypto import MasterKey, new_wrapped_data_key
 from core.reports.range import RangeError, parse_zone
 from core.tokens import digest, new_secret
@@ -56,6 +58,14 @@ class SignupRequest(BaseModel):
     email: EmailStr
     password: NewPassword
     plan: Literal["basic", "basic_lead"] = "basic"
+    accepted_policies: dict[Literal["privacy", "terms"], str] | None = Field(
+        default=None,
+        description="the privacy policy and terms versions accepted (`GET /v1/policies` lists "
+        "those in force); required once the operator has published one",
+    )
+    age_confirmed: bool = Field(
+        default=False, description="the person signing up is 18 or older; required likewise"
+    )
 
 
 class SignupResponse(BaseModel):
@@ -105,6 +115,12 @@ class MeUser(BaseModel):
     totp: bool = Field(description="two-factor sign-in (TOTP) is on")
 
 
+class PolicyOut(BaseModel):
+    kind: Literal["privacy", "terms"]
+    version: str
+    url: str = Field(description="where the text of this version is")
+
+
 class MeServer(BaseModel):
     """What this server can do, so a page hides or explains what cannot work here."""
 
@@ -119,6 +135,10 @@ class Me(BaseModel):
     user: MeUser | None = Field(description="the signed-in user; null for an API key")
     api_key: MeKey | None = Field(description="the API key; null for a signed-in user")
     server: MeServer
+    pending_policies: list[PolicyOut] = Field(
+        description="versions in force the user has not accepted: until they are, the user's "
+        "sessions answer 403 `policy_acceptance_required` (POST /v1/me/policies/{kind}/accept)"
+    )
 
 
 class ApiKeyCreated(ApiKeyView):
@@ -231,13 +251,23 @@ class SubscriptionView(BaseModel):
 
 
 def create_company(
-    db: Connection, body: SignupRequest, password_hash: str, master_key: MasterKey, now: datetime
+    db: Connection,
+    body: SignupRequest,
+    password_hash: str,
+    master_key: MasterKey,
+    now: datetime,
+    ip: str,
 ) -> SignupResponse:
     """A company with its owner (the signing-up user, `password_hash` of their password) and a
-    first API key."""
+    first API key; once the operator published policy versions, the owner's acceptance of
+    them and the age attestation (422 without), both audited."""
     email = body.email.lower()
     if db.execute(sa.select(users.c.id).where(users.c.email == email)).first():
         raise Conflict("email_taken", "an account with this email exists", [("email", "taken")])
+    accepted = {str(kind): version for kind, version in (body.accepted_policies or {}).items()}
+    lacking = policies.check_signup(db, accepted, body.age_confirmed)
+    if lacking:
+        raise Invalid("invalid_request", lacking[0][1], lacking)
     company_id, user_id = str(uuid.uuid4()), str(uuid.uuid4())
     zone = body.timezone or default_zone(body.country)
     db.execute(
@@ -264,6 +294,12 @@ def create_company(
         )
     )
     key = issue_api_key(db, company_id, "signup", "admin")
+    owner = Actor(type="user", id=user_id)
+    for kind, version in sorted((body.accepted_policies or {}).items()):
+        policies.accept(db, user_id, company_id, kind, version, now, owner, ip)
+    if body.age_confirmed:
+        details = {"minimum_age": policies.MINIMUM_AGE}
+        record(db, company_id, owner, "age.confirmed", user_id, ip, now, details)
     return SignupResponse(company_id=company_id, user_id=user_id, api_key=key.secret)
 
 
@@ -348,6 +384,10 @@ def me(
         if user
         else None,
         api_key=MeKey(id=key.id, name=key.name, role=key.role) if key else None,
+        pending_policies=[
+            PolicyOut(kind=p.kind, version=p.version, url=p.url)
+            for p in (policies.pending(db, user.id) if user else [])
+        ],
         server=server,
     )
 

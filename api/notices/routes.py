@@ -11,10 +11,10 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, field_validator
 
-from api.deps import CurrentTenant, Db
+from api.deps import Audit, CurrentTenant, Db
 from core.clock import utc_now
 from core.errors import ApiError, error_responses
-from core.notices import digests, notifications
+from core.notices import digests, notifications, policies
 from core.paging import encode_cursor, page_request
 
 router = APIRouter(tags=["notices"])
@@ -157,4 +157,55 @@ def list_notifications(
 def read_notification(notification_id: str, tenant: CurrentTenant, db: Db) -> Response:
     if not notifications.mark_read(db, signed_in_user(tenant), notification_id, utc_now()):
         raise ApiError(404, "not_found", "no such notification of yours")
+    return Response(status_code=204)
+
+
+class PolicyVersion(BaseModel):
+    kind: Literal["privacy", "terms"]
+    version: str
+    url: str
+
+
+class PolicyList(BaseModel):
+    items: list[PolicyVersion] = Field(description="the version in force of each kind")
+
+
+@router.get("/v1/policies", response_model=PolicyList)
+def policies_in_force(db: Db) -> PolicyList:
+    """The privacy policy and terms versions a sign-up accepts (none before the operator
+    published one)."""
+    current = policies.in_force(db)
+    return PolicyList(
+        items=[
+            PolicyVersion(kind=p.kind, version=p.version, url=p.url)
+            for _, p in sorted(current.items())
+        ]
+    )
+
+
+class Acceptance(BaseModel):
+    version: str = Field(max_length=40, description="the version in force, as GET /v1/me lists")
+
+
+@router.post(
+    "/v1/me/policies/{kind}/accept",
+    status_code=204,
+    response_class=Response,
+    responses=ERRORS,
+)
+def accept_policy(
+    kind: Literal["privacy", "terms"],
+    body: Acceptance,
+    tenant: CurrentTenant,
+    db: Db,
+    audit: Audit,
+) -> Response:
+    """The signed-in user accepts a policy version (audited with its time and version)."""
+    user_id = signed_in_user(tenant)
+    try:
+        policies.accept(
+            db, user_id, tenant.company.id, kind, body.version, utc_now(), audit.actor, audit.ip
+        )
+    except policies.PolicyError as exc:
+        raise ApiError(422, "invalid_request", str(exc), [("version", str(exc))]) from exc
     return Response(status_code=204)

@@ -1,6 +1,7 @@
 // Your sign-in: two-factor sign-in (TOTP, RFC 6238) turned on with a code of the new secret,
-// and off with a current code; for every role.
+// and off with a current code; the morning digest's settings; for every role.
 import { api, attempt, field, h } from "./lib.js";
+import { digestSettings } from "./notices.js";
 
 function codeForm(label, submit) {
   const otp = h("input", { type: "text", name: "otp", inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}", required: true });
@@ -46,5 +47,5 @@ export async function account() {
     area.replaceChildren(state, start);
   }
   await show();
-  return h("div", null, welcome, h("section", { "aria-label": "Two-factor sign-in" }, area));
+  return h("div", null, welcome, h("section", { "aria-label": "Two-factor sign-in" }, area), await digestSettings());
 }

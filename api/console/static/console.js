@@ -10,6 +10,7 @@ import * as account from "./account.js";
 import { employeesPage } from "./people.js";
 import { auditPage, companyPage } from "./company.js";
 import { forgotPage, linkFromUrl, linkPage } from "./links.js";
+import { acceptPolicies, notifications } from "./notices.js";
 
 const RANK = { viewer: 1, manager: 2, admin: 3, owner: 4 };
 
@@ -29,6 +30,7 @@ const PAGES = [
   { path: "privacy", title: "Privacy", role: "owner", render: admin.privacy },
   { path: "company", title: "Company", role: "admin", render: companyPage },
   { path: "audit", title: "Audit log", role: "admin", render: auditPage },
+  { path: "notifications", title: "Notifications", role: "viewer", render: notifications },
   { path: "account", title: "Your sign-in", role: "viewer", render: account.account },
 ];
 
@@ -106,11 +108,24 @@ function navigation() {
   nav.replaceChildren(
     ...PAGES.filter(shown).map((page) => h("li", null, h("a", { href: `#/${page.path}`, "data-page": page.path }, page.title))),
   );
+  showUnread();
   document.getElementById("who").textContent = `${me.user.email} · ${me.user.role} · ${me.company.name}`;
   document.getElementById("top").hidden = false;
   const foot = document.getElementById("foot");
   foot.textContent = me.company.privacy_contact ? `Privacy questions: ${me.company.privacy_contact}` : "";
   foot.hidden = !me.company.privacy_contact;
+}
+
+// "Notifications (2)" while some are unread; refreshed at each sign-in and after reading them
+async function showUnread() {
+  const link = document.querySelector('#nav a[data-page="notifications"]');
+  if (!link) return;
+  try {
+    const { unread } = await api("/v1/notifications", { params: { limit: 1 } });
+    link.textContent = unread ? `Notifications (${unread})` : "Notifications";
+  } catch {
+    // the list itself says what went wrong when opened
+  }
 }
 
 async function route() {
@@ -142,6 +157,7 @@ async function route() {
   }
   if (turn !== current) return;
   main.replaceChildren(h("h1", null, page.title), h("p", { class: "help zone" }, zoneNote()), content);
+  if (page.path === "notifications") showUnread();
   main.dataset.render = String(++renders);
   main.dataset.ready = "true";
   performance.mark(`${page.path}-ready`);
@@ -162,6 +178,11 @@ async function start() {
   }
   if (!me.user) {
     signInForm("Sign in with your email: API keys are for integrations.");
+    return;
+  }
+  if (me.pending_policies && me.pending_policies.length) {
+    document.getElementById("top").hidden = true;
+    acceptPolicies(me.pending_policies, start);
     return;
   }
   forgetEmployees();

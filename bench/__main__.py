@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import console, hooks, idle, pipeline, privacy, reports
+from bench import console, digests, hooks, idle, pipeline, privacy, reports
 from bench.report_data import ReportDataShape
 
 REPORT_SHAPES = {
@@ -21,6 +21,12 @@ REPORT_SHAPES = {
 }
 # p95 needs enough samples to mean something: of the full run's 40 it is the third slowest, so
 # one stall of this shared machine does not decide it (the quick run keeps under 5 minutes)
+# the company: 2,000 employees, a manager per ten of them (its run: --calls 100000000)
+DIGEST_SHAPES = {
+    "tiny": ReportDataShape(total_calls=20_000, chunks=2, big_employees=200),
+    "quick": ReportDataShape(total_calls=1_000_000, big_employees=2_000),
+    "full": ReportDataShape(big_employees=2_000),
+}
 REPORT_REPEATS = {"tiny": 3, "quick": 20, "full": 40}
 HOOK_EVENTS = {"tiny": 100, "quick": 5_000, "full": 20_000}  # each to 4 hooks
 HOOK_LATENCY_S = {"tiny": 1.5, "quick": 20.0, "full": 60.0}
@@ -78,6 +84,8 @@ def table(results: dict[str, Any]) -> str:
         lines += leads_table(results["reports"]["leads"], results["reports"]["data"]["calls"])
     if "privacy" in results:
         lines += privacy_table(results["privacy"])
+    if "digests" in results:
+        lines += digests_table(results["digests"])
     if "console" in results:
         lines += console_table(results["console"])
     if "idle" in results:
@@ -95,6 +103,21 @@ def without_aggregates_rows(
     return [
         f"| worker, stored calls/s, keeping the aggregates | {rate} | without them {plain_rate} | {ratio} |",
         f"| freshness p99, keeping the aggregates | {freshness['p99_ms']} ms | without them {bare['p99_ms']} ms (p50 {bare['p50_ms']}) | |",
+    ]
+
+
+def digests_table(d: dict[str, Any]) -> list[str]:
+    return [
+        "",
+        f"Digests ({d['calls']:,} calls, {d['employees']:,} employees, {d['recipients']} "
+        "recipients: a manager per team of ten and the owner):",
+        "",
+        "| figure | value | baseline (same run) | ratio |",
+        "|---|---|---|---|",
+        f"| digests computed, rendered, queued and handed to SMTP, per s | {d['digests_per_s']} | "
+        f"their report reads alone {d['report_reads_per_s']}/s | {d['ratio']} |",
+        f"| of which queued (reads, render, claim) / SMTP | {d['queue_s']} s / {d['smtp_s']} s | "
+        f"a mail's size {d['mail_kb']} KB | |",
     ]
 
 
@@ -213,7 +236,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["pipeline", "reports", "leads", "hooks", "privacy", "console", "idle"],
+        choices=[
+            "pipeline",
+            "reports",
+            "leads",
+            "hooks",
+            "privacy",
+            "console",
+            "idle",
+            "digests",
+        ],
         help="these parts alone (default: every part)",
     )
     parser.add_argument(
@@ -285,6 +317,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             )
         if wanted("idle"):
             results["idle"] = idle.run(Path(scratch), IDLE_SECONDS[size], progress)
+        if wanted("digests"):
+            digest_shape = replace(
+                DIGEST_SHAPES[size], total_calls=args.calls or DIGEST_SHAPES[size].total_calls
+            )
+            results["digests"] = digests.run(Path(scratch) / "digests", digest_shape, progress)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(table(results))

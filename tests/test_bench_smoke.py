@@ -14,7 +14,7 @@ import pytest
 from tests.support.stack import ROOT
 
 # two halves side by side (each part starts its own stack and mostly waits on it): half the time
-HALVES = (("pipeline", "console"), ("hooks", "reports", "leads", "privacy", "idle"))
+HALVES = (("pipeline", "console"), ("hooks", "reports", "leads", "privacy", "idle", "digests"))
 
 
 @pytest.mark.stack
@@ -60,3 +60,8 @@ def test_benchmarks_run_at_tiny_scale(tmp_path: Path) -> None:
     assert set(idle["idle_pct_of_core"]) == {"broker", "ingest", "worker", "total"}
     assert idle["busy_calls_taken"] > 0 and idle["busy_pct_of_core"]["total"] > 0
     assert "| **total** |" in printed
+    digests = figures["digests"]
+    assert (
+        digests["recipients"] == 21 and digests["digests_per_s"] > 0 < digests["report_reads_per_s"]
+    )
+    assert "| digests computed, rendered, queued and handed to SMTP, per s |" in printed

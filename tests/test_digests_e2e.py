@@ -142,14 +142,14 @@ def photographed(message: Message, shots: Path) -> None:
     page.write_text(str(part.get_content()))
     with chromium() as browser:
         browser.set_window_size(*PHONE)
-        browser.get(page.as_uri())
+        browser.get(page.resolve().as_uri())
         width, inner, fetched = browser.execute_script(
             "return [document.documentElement.scrollWidth, window.innerWidth,"
             " performance.getEntriesByType('resource').length]"
         )
         assert width <= inner and fetched == 0
         height = browser.execute_script("return document.documentElement.scrollHeight")
-        browser.set_window_size(PHONE[0], height + 140)  # the window's frame beside the page
+        browser.set_window_size(PHONE[0], height + 200)  # the window's frame beside the page
         browser.save_screenshot(str(shots / "digest.png"))
     page.unlink()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,15 @@ import sqlalchemy as sa
 
 from core.controlplane import mail_outbox, make_engine, migrate
 from core.errors import DomainError
-from core.mail import FIRST_RETRY, MAX_ATTEMPTS, Mail, queue_mail, require_mail, send_due_mail
+from core.mail import (
+    FIRST_RETRY,
+    MAX_ATTEMPTS,
+    GaveUp,
+    Mail,
+    queue_mail,
+    require_mail,
+    send_due_mail,
+)
 from core.settings import Settings
 from deploy.local_stack import free_port
 from tests.support.smtp import smtp_server
@@ -78,3 +87,37 @@ def test_elsewhere_no_smtp_is_a_503() -> None:
     with pytest.raises(DomainError) as refused:
         require_mail(Settings(environment="test", smtp_url=""))
     assert refused.value.status == 503 and "CLOSECALL_SMTP_URL" in refused.value.message
+
+
+def test_html_headers_and_a_stable_message_id(engine: sa.Engine) -> None:
+    headers = {"List-Unsubscribe": "<https://x.example/u?token=t>"}
+    with engine.begin() as db:
+        queue_mail(db, Mail("a@x.example", "Digest", "text\n", "<p>html</p>", headers), NOW)
+    with smtp_server() as (url, inbox):
+        assert send_due_mail(engine, Settings(environment="test", smtp_url=url), NOW) == 1
+        (message,) = inbox.messages
+    assert isinstance(message, EmailMessage)
+    assert message["List-Unsubscribe"] == headers["List-Unsubscribe"]
+    assert message.get_content_type() == "multipart/alternative"
+    html = message.get_body(("html",))
+    assert isinstance(html, EmailMessage) and "<p>html</p>" in html.get_content()
+    assert str(message["Message-ID"]).endswith("@127.0.0.1>")  # the row's id at the public host
+
+
+def test_a_given_up_message_is_handed_over_once(engine: sa.Engine) -> None:
+    with engine.begin() as db:
+        queue_mail(db, Mail("a@x.example", "Hi", "x\n"), NOW, "company-1", "digest")
+    settings = Settings(environment="test", smtp_url=f"smtp://127.0.0.1:{free_port()}")
+    given_up: list[GaveUp] = []
+    at = NOW
+    for _ in range(MAX_ATTEMPTS):
+        send_due_mail(engine, settings, at, gave_up=lambda _db, failed: given_up.append(failed))
+        at += timedelta(days=1)
+    send_due_mail(engine, settings, at, gave_up=lambda _db, failed: given_up.append(failed))
+    (failed,) = given_up
+    assert (failed.recipient, failed.company_id, failed.purpose) == (
+        "a@x.example",
+        "company-1",
+        "digest",
+    )
+    assert "ConnectionRefused" in failed.error

@@ -73,6 +73,8 @@ companies = sa.Table(
     # migration 0017: the zone its local days and hours and its clients' local hours are
     # complete in (core/calls/aggregates.py `rebuild_days`)
     sa.Column("rollup_zone", sa.String(64)),
+    # migration 0019: employees with an email get their own digest (core/notices/digests.py)
+    sa.Column("rep_digests", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 users = sa.Table(
@@ -183,6 +185,7 @@ employees = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("archived_at", UtcDateTime),
     sa.Column("takes_leads", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("digest_off_at", UtcDateTime),  # migration 0019: the rep unsubscribed
 )
 
 leads = sa.Table(
@@ -392,7 +395,7 @@ device_tokens = sa.Table(
 digest_log = sa.Table(
     "digest_log",
     metadata,
-    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("recipient_id", sa.String(36), primary_key=True),  # a user's or an employee's
     sa.Column("local_day", sa.String(10), primary_key=True),
     sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
     sa.Column("kind", sa.String(8), nullable=False),

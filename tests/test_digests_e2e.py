@@ -60,16 +60,19 @@ def digest_stack(
 
 
 def employee_with_calls(
-    stack: Stack, key: str, name: str, team: str, calls: list[dict[str, Any]]
-) -> None:
+    stack: Stack, key: str, name: str, team: str, calls: list[dict[str, Any]], email: str = ""
+) -> str:
+    """The employee's id, once their phone uploaded `calls`."""
     auth = bearer(key)
-    employee = stack.api.post("/v1/employees", json={"name": name, "team": team}, headers=auth)
+    body = {"name": name, "team": team, **({"email": email} if email else {})}
+    employee = stack.api.post("/v1/employees", json=body, headers=auth)
     code = stack.api.post(f"/v1/employees/{employee.json()['id']}/enrollment-codes", headers=auth)
     device = {"device_id": f"hw-{name}", "brand": "Samsung", "model": "A54", "sdk_int": 34}
     enrolled = stack.ingest.post(
         "/v1/devices/enroll", json={"code": code.json()["code"], "device": device}
     )
     assert upload(stack, enrolled.json()["device_token"], calls).status_code == 202
+    return str(employee.json()["id"])
 
 
 def local_calls(prefix: str, zone: ZoneInfo, numbers: list[str]) -> list[dict[str, Any]]:
@@ -108,12 +111,13 @@ def tile(text: str, label: str) -> str:
     return found.group(1)
 
 
-def assert_figures_are_the_reports(stack: Stack, token: str, message: Message) -> None:
+def assert_figures_are_the_reports(
+    stack: Stack, token: str, message: Message, employee_id: str | None = None
+) -> None:
     text = text_of(message)
     day = DAY.date().isoformat()
-    summary = stack.api.get(
-        "/v1/reports/summary", params={"from": day, "to": day}, headers=bearer(token)
-    ).json()
+    params = {"from": day, "to": day, **({"employee_id": employee_id} if employee_id else {})}
+    summary = stack.api.get("/v1/reports/summary", params=params, headers=bearer(token)).json()
     assert int(tile(text, "Calls")) == summary["total_calls"] > 0
     assert int(tile(text, "Connected")) == summary["connected"]
     assert int(tile(text, "Missed")) == summary["missed"]
@@ -122,9 +126,7 @@ def assert_figures_are_the_reports(stack: Stack, token: str, message: Message) -
     assert int(tile(text, "Not picked up")) == summary["not_picked_up"]
     assert tile(text, "Working time") == duration(summary["working_s"])
     never = stack.api.get(
-        "/v1/reports/never-attended",
-        params={"from": day, "to": day, "limit": 10},
-        headers=bearer(token),
+        "/v1/reports/never-attended", params={**params, "limit": 10}, headers=bearer(token)
     ).json()["items"]
     listed = re.findall(r"^  (\S+)(?: [^:]*)?: (\d+) missed", text, re.M)
     assert listed == [(item["number"], str(item["missed_count"])) for item in never]
@@ -159,12 +161,13 @@ def test_one_digest_each_at_local_eight_with_the_reports_figures(
 ) -> None:
     stack, inbox, clock = digest_stack
     mumbai, new_york = stack.signup("Mumbai"), stack.signup("Gotham", country="US")
-    employee_with_calls(
+    asha = employee_with_calls(
         stack,
         mumbai["api_key"],
         "Asha",
         "North",
         local_calls("a", MUMBAI, [f"98200000{i:02d}" for i in range(9)]),
+        email="asha@mumbai.example",
     )
     employee_with_calls(
         stack,
@@ -181,6 +184,9 @@ def test_one_digest_each_at_local_eight_with_the_reports_figures(
         local_calls("b", NEW_YORK, [f"91600000{i:02d}" for i in range(7)]),
     )
     owner = owner_token(stack, "Mumbai")
+    # each rep with an email gets their own calls (Vikram has none: no mail)
+    turned = stack.api.patch("/v1/company", json={"rep_digests": True}, headers=bearer(owner))
+    assert turned.status_code == 200 and turned.json()["rep_digests"] is True
     invited = stack.api.post(
         "/v1/users",
         json={"email": "north@mumbai.example", "role": "manager", "teams": ["North"]},
@@ -217,6 +223,9 @@ def test_one_digest_each_at_local_eight_with_the_reports_figures(
     (north_digest,) = north
     assert "Asha" in text_of(north_digest) and "Vikram" not in text_of(north_digest)
     assert "Vikram" in text_of(mumbai_digest)
+    (own,) = eventually(lambda: digests_to(inbox, "asha@mumbai.example"), 15)
+    assert_figures_are_the_reports(stack, owner, own, asha)
+    assert "your own calls" in text_of(own) and "Vikram" not in text_of(own)
     assert mumbai_digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     photographed(mumbai_digest, screenshot_dir(tmp_path_factory))
 

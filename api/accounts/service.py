@@ -208,6 +208,12 @@ class CompanySettings(BaseModel):
         "null keeps everything",
     )
 
+    rep_digests: bool | None = Field(
+        default=None,
+        description="each employee with an email gets their own calls of the day before at "
+        "08:00 (the company's zone), with one-click unsubscribe",
+    )
+
     def owner_fields(self) -> list[str]:
         return sorted(OWNER_FIELDS & self.model_fields_set)
 
@@ -222,7 +228,7 @@ OWNER_FIELDS = {
     "privacy_contact_name",
     "privacy_contact_email",
 }
-NEVER_NULL = ("stale_after_s", "plan", "name", "country", "timezone")
+NEVER_NULL = ("stale_after_s", "plan", "name", "country", "timezone", "rep_digests")
 
 
 class CompanyView(BaseModel):
@@ -237,6 +243,7 @@ class CompanyView(BaseModel):
     period_end: datetime | None
     retention_days: int | None
     stale_after_s: int
+    rep_digests: bool = Field(description="employees with an email get their own digest")
 
 
 class CancelRequest(BaseModel):
@@ -350,6 +357,7 @@ def company_view(db: Connection, company_id: str, now: datetime) -> CompanyView:
         period_end=row.period_end,
         retention_days=row.retention_days,
         stale_after_s=row.stale_after_s,
+        rep_digests=row.rep_digests,
     )
 
 

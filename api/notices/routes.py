@@ -89,7 +89,7 @@ def unsubscribe_page(token: Token) -> HTMLResponse:
 @router.post("/v1/digest/unsubscribe", response_class=HTMLResponse, responses=error_responses(404))
 def unsubscribe(token: Token, db: Db) -> HTMLResponse:
     """One-click unsubscribe (RFC 8058, `List-Unsubscribe=One-Click`), without signing in."""
-    if not digests.unsubscribe(db, token):
+    if not digests.unsubscribe(db, token, utc_now()):
         raise ApiError(404, "not_found", "this link is unknown or older than 90 days")
     body = '<p>Done: no more digests. Turn them on again on "Your sign-in" in the console.</p>'
     return HTMLResponse(UNSUBSCRIBE_PAGE.format(title="Digests stopped", body=body))

@@ -35,6 +35,9 @@ from core.controlplane import (
     load_company,
     users,
 )
+from core.controlplane import (
+    companies as companies_table,
+)
 from core.devices.views import device_rows, device_views
 from core.mail import Mail, queue_mail
 from core.paging import Page
@@ -86,13 +89,17 @@ def parse_local_time(value: str) -> time:
 
 @dataclass(frozen=True, slots=True)
 class Due:
-    user_id: str
+    recipient_id: str  # a user's id, or a rep's (an employee's)
     email: str
-    role: str
+    role: str  # a user's role, or "rep"
     teams: list[str]
     company: Company
     local_day: date
     kind: Literal["daily", "weekly"]
+
+    @property
+    def rep(self) -> bool:
+        return self.role == "rep"
 
     def covered(self) -> tuple[date, date]:
         """The local days the digest covers, both inclusive: yesterday, or the week before."""
@@ -104,8 +111,9 @@ def due(conn: Connection, now: datetime) -> list[Due]:
     """Everyone whose digest is due now and not claimed for their local day: the time they chose
     passed today in the company's zone less than CATCH_UP ago (a worker down all morning sends
     it late, not in the evening; a user added in the afternoon gets theirs the next morning),
-    their company is not deactivated, and for a weekly digest it is Monday."""
-    rows = conn.execute(
+    their company is not deactivated, and for a weekly digest it is Monday. Users, then the
+    reps of companies that turned rep digests on (daily at DEFAULT_TIME, their own calls)."""
+    people = conn.execute(
         sa.select(
             users.c.id,
             users.c.email,
@@ -118,36 +126,56 @@ def due(conn: Connection, now: datetime) -> list[Due]:
         .where(users.c.disabled_at.is_(None))
         .order_by(users.c.company_id, users.c.id)
     ).all()
+    reps = conn.execute(
+        sa.select(employees.c.id, employees.c.email, employees.c.company_id)
+        .select_from(employees.join(companies_table))
+        .where(
+            companies_table.c.rep_digests.is_(True),
+            employees.c.email.is_not(None),
+            employees.c.email != "",
+            employees.c.archived_at.is_(None),
+            employees.c.tracking_enabled.is_(True),
+            employees.c.digest_off_at.is_(None),
+        )
+        .order_by(employees.c.company_id, employees.c.id)
+    ).all()
     claimed = set(
         conn.execute(
-            sa.select(digest_log.c.user_id, digest_log.c.local_day).where(
+            sa.select(digest_log.c.recipient_id, digest_log.c.local_day).where(
                 digest_log.c.claimed_at >= now - timedelta(days=2)
             )
         ).tuples()
     )
-    found: list[Due] = []
     companies: dict[str, Company | None] = {}
-    for row in rows:
-        chosen = settings_of(row.role, row.digest_frequency, row.digest_time)
+
+    def today(company_id: str, chosen: DigestSettings) -> tuple[Company, date] | None:
+        """The company and the recipient's local day when their digest is due now."""
         if chosen.frequency == "off":
-            continue
-        if row.company_id not in companies:
-            companies[row.company_id] = load_company(conn, row.company_id)
-        company = companies[row.company_id]
+            return None
+        if company_id not in companies:
+            companies[company_id] = load_company(conn, company_id)
+        company = companies[company_id]
         if company is None or status_at(company.status, company.period_end, now) == "deactivated":
-            continue
+            return None
         local = now.astimezone(ZoneInfo(company.timezone))
         at = datetime.combine(local.date(), parse_local_time(chosen.local_time), local.tzinfo)
         if not at <= local < at + CATCH_UP:
-            continue
+            return None
         if chosen.frequency == "weekly" and local.weekday() != WEEKLY_ON:
-            continue
-        if (row.id, local.date().isoformat()) in claimed:
-            continue
-        kind: Literal["daily", "weekly"] = "weekly" if chosen.frequency == "weekly" else "daily"
-        found.append(
-            Due(row.id, row.email, row.role, json.loads(row.teams), company, local.date(), kind)
-        )
+            return None
+        return company, local.date()
+
+    found: list[Due] = []
+    for row in people:
+        chosen = settings_of(row.role, row.digest_frequency, row.digest_time)
+        when = today(row.company_id, chosen)
+        if when is not None and (row.id, when[1].isoformat()) not in claimed:
+            kind: Literal["daily", "weekly"] = "weekly" if chosen.frequency == "weekly" else "daily"
+            found.append(Due(row.id, row.email, row.role, json.loads(row.teams), *when, kind))
+    for rep in reps:
+        when = today(rep.company_id, DigestSettings("daily", DEFAULT_TIME))
+        if when is not None and (rep.id, when[1].isoformat()) not in claimed:
+            found.append(Due(rep.id, rep.email, "rep", [], *when, "daily"))
     return found
 
 
@@ -163,7 +191,11 @@ def figures(
     """What the digest shows, each from the report that defines it, for the recipient's scope."""
     company = recipient.company
     ch = company_view(conn, clickhouse, company)
-    scope = team_employees(conn, company.id, recipient.teams)
+    scope = (
+        (recipient.recipient_id,)
+        if recipient.rep
+        else team_employees(conn, company.id, recipient.teams)
+    )
     rng = report_range(recipient, now)
     f = CallFilter(range=rng, employee_ids=scope or ())
     staff_query = sa.select(
@@ -224,7 +256,12 @@ def render(
     zone = ZoneInfo(recipient.company.timezone)
     first, last = recipient.covered()
     period = f"{last:%A %d %B %Y}" if first == last else f"{first:%d %b} - {last:%d %b %Y}"
-    scope = "your teams " + ", ".join(recipient.teams) if recipient.teams else "every team"
+    if recipient.rep:
+        scope = "your own calls"
+    elif recipient.teams:
+        scope = "your teams " + ", ".join(recipient.teams)
+    else:
+        scope = "every team"
     context = {
         **found,
         "company": recipient.company.name,
@@ -233,7 +270,7 @@ def render(
         "weekly": recipient.kind == "weekly",
         "scope": scope,
         "console": f"{console}/console/#/dashboard",
-        "settings": f"{console}/console/#/account",
+        "settings": None if recipient.rep else f"{console}/console/#/account",
         "unsubscribe": unsubscribe,
         "duration": duration,
         "clock": lambda value: local_clock(value, zone),
@@ -266,7 +303,7 @@ def claim_and_queue(
             digest_log,
             [
                 {
-                    "user_id": recipient.user_id,
+                    "recipient_id": recipient.recipient_id,
                     "local_day": recipient.local_day.isoformat(),
                     "company_id": recipient.company.id,
                     "kind": recipient.kind,
@@ -298,15 +335,19 @@ def send_due_digests(engine: Engine, clickhouse: ClickHouse, now: datetime, cons
     return sum(claim_and_queue(engine, clickhouse, r, now, console) for r in waiting)
 
 
-def unsubscribe(conn: Connection, token: str) -> bool:
-    """The digest of the user a mail's one-click link was for turned off; whether the link was
-    one of ours."""
-    user_id = conn.execute(
-        sa.select(digest_log.c.user_id).where(digest_log.c.unsubscribe_hash == digest(token))
+def unsubscribe(conn: Connection, token: str, now: datetime) -> bool:
+    """The digest of the user or rep a mail's one-click link was for turned off; whether the
+    link was one of ours."""
+    recipient = conn.execute(
+        sa.select(digest_log.c.recipient_id).where(digest_log.c.unsubscribe_hash == digest(token))
     ).scalar()
-    if user_id is None:
+    if recipient is None:
         return False
-    conn.execute(users.update().where(users.c.id == user_id).values(digest_frequency="off"))
+    off = users.update().where(users.c.id == recipient).values(digest_frequency="off")
+    if not conn.execute(off).rowcount:
+        conn.execute(
+            employees.update().where(employees.c.id == recipient).values(digest_off_at=now)
+        )
     return True
 
 

@@ -10,8 +10,18 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from core.controlplane import companies, mail_outbox, make_engine, migrate, notifications, users
+from core.controlplane import (
+    companies,
+    digest_log,
+    employees,
+    mail_outbox,
+    make_engine,
+    migrate,
+    notifications,
+    users,
+)
 from core.notices import digests, lifecycle
+from core.tokens import digest
 
 NOW = datetime(2026, 12, 7, 2, 30, tzinfo=UTC)  # a Monday, 08:00 in Asia/Kolkata
 CONSOLE = "https://calls.example"
@@ -94,7 +104,7 @@ def test_a_late_worker_tells_only_the_latest_milestone(engine: sa.Engine) -> Non
 
 def due_users(engine: sa.Engine, at: datetime) -> list[str]:
     with engine.connect() as db:
-        return sorted(d.user_id for d in digests.due(db, at))
+        return sorted(d.recipient_id for d in digests.due(db, at))
 
 
 def test_digests_are_due_in_the_morning_window_of_the_company_zone(engine: sa.Engine) -> None:
@@ -119,3 +129,36 @@ def test_a_local_time_is_hh_mm() -> None:
     for bad in ("7:05", "24:00", "07:60", "ab:cd", "0705"):
         with pytest.raises(ValueError):
             digests.parse_local_time(bad)
+
+
+def test_a_rep_gets_their_own_when_the_company_turns_it_on(engine: sa.Engine) -> None:
+    with engine.begin() as db:
+        for index, email in enumerate(("asha@acme.example", None)):
+            db.execute(
+                employees.insert().values(
+                    id=f"rep-{index}",
+                    company_id="c1",
+                    name=f"Rep {index}",
+                    email=email,
+                    tracking_enabled=True,
+                    created_at=NOW - timedelta(days=30),
+                )
+            )
+    assert "rep-0" not in due_users(engine, NOW)  # off by default
+    with engine.begin() as db:
+        db.execute(companies.update().values(rep_digests=True))
+    assert "rep-0" in due_users(engine, NOW) and "rep-1" not in due_users(engine, NOW)
+    with engine.begin() as db:
+        db.execute(
+            digest_log.insert().values(
+                recipient_id="rep-0",
+                local_day="2026-12-06",
+                company_id="c1",
+                kind="daily",
+                claimed_at=NOW - timedelta(days=1),
+                mail_id="m",
+                unsubscribe_hash=digest("tok"),
+            )
+        )
+        assert digests.unsubscribe(db, "tok", NOW) and not digests.unsubscribe(db, "other", NOW)
+    assert "rep-0" not in due_users(engine, NOW)

@@ -3,17 +3,22 @@
 -- null means the role's default (daily at 08:00 for owner, admin and manager; off for viewer).
 ALTER TABLE users ADD COLUMN digest_frequency VARCHAR(8);
 ALTER TABLE users ADD COLUMN digest_time VARCHAR(5);
--- The digest sent-log: one row per recipient and local day, inserted in the transaction that
--- queues the mail, so a second worker or a restarted one finds the day taken and sends nothing.
+-- A rep's own digest: sent to employees with an email when the company turns it on (admin);
+-- an employee's one-click unsubscribe stops theirs.
+ALTER TABLE companies ADD COLUMN rep_digests BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE employees ADD COLUMN digest_off_at TIMESTAMP;
+-- The digest sent-log: one row per recipient (a user's or an employee's id) and local day,
+-- inserted in the transaction that queues the mail, so a second worker or a restarted one finds
+-- the day taken and sends nothing.
 CREATE TABLE digest_log (
-    user_id VARCHAR(36) NOT NULL REFERENCES users (id),
+    recipient_id VARCHAR(36) NOT NULL,
     local_day VARCHAR(10) NOT NULL,
     company_id VARCHAR(36) NOT NULL REFERENCES companies (id),
     kind VARCHAR(8) NOT NULL,
     claimed_at TIMESTAMP NOT NULL,
     mail_id VARCHAR(36) NOT NULL,
     unsubscribe_hash VARCHAR(64) NOT NULL,
-    PRIMARY KEY (user_id, local_day)
+    PRIMARY KEY (recipient_id, local_day)
 );
 CREATE INDEX digest_log_unsubscribe ON digest_log (unsubscribe_hash);
 -- What the console's notification list shows, one row per user told; `notice_key` makes each

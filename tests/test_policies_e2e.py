@@ -7,16 +7,53 @@ each acceptance and attestation is in the audit log with its version."""
 from __future__ import annotations
 
 from email.message import EmailMessage
+from pathlib import Path
 
+import pytest
+from selenium.webdriver.common.by import By
+
+from tests.support.browser import (
+    chromium,
+    open_page,
+    screenshot_dir,
+    sign_in,
+    text_of,
+    wait_for,
+)
 from tests.support.smtp import Inbox
-from tests.support.stack import Stack, eventually, owner_token
+from tests.support.stack import OWNER_PASSWORD, Stack, eventually, owner_token
 from tests.test_sign_in import bearer
 
 URL = "https://closecall.example/privacy/2027-01"
 
 
+def accepted_in_the_console(stack: Stack, shots: Path) -> None:
+    """The owner signs in to the console: the new version comes before anything else; once
+    accepted, the dashboard; the notifications and the digest settings are photographed."""
+    base = str(stack.api.base_url).rstrip("/")
+    with chromium() as browser:
+        sign_in(browser, base, "owner@lawful.example", OWNER_PASSWORD)
+        form = wait_for(browser, "form.policies")
+        assert "2027-01" in form.text
+        assert browser.find_elements(By.CSS_SELECTOR, "#nav a") == []  # nothing else opens
+        browser.save_screenshot(str(shots / "policy-acceptance.png"))
+        form.find_element(By.CSS_SELECTOR, "input[name=privacy]").click()
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_for(browser, '#main[data-page="dashboard"][data-ready="true"]', 30)
+        assert "Notifications (1)" in text_of(browser, "#nav")
+        open_page(browser, base, "notifications")
+        assert "We updated our privacy policy (2027-01)" in text_of(browser, "ul.notifications")
+        browser.save_screenshot(str(shots / "notifications.png"))
+        open_page(browser, base, "account")
+        assert (
+            wait_for(browser, "form.digest select[name=frequency]").get_attribute("value")
+            == "daily"
+        )
+        browser.save_screenshot(str(shots / "account-digest.png"))
+
+
 def test_a_published_policy_is_mailed_once_and_blocks_until_accepted(
-    mailed: tuple[Stack, Inbox],
+    mailed: tuple[Stack, Inbox], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     stack, inbox = mailed
     key = stack.signup("Lawful")["api_key"]
@@ -44,10 +81,7 @@ def test_a_published_policy_is_mailed_once_and_blocks_until_accepted(
         "/v1/me/policies/privacy/accept", json={"version": "2026-01"}, headers=owner
     )
     assert wrong.status_code == 422
-    accepted = stack.api.post(
-        "/v1/me/policies/privacy/accept", json={"version": "2027-01"}, headers=owner
-    )
-    assert accepted.status_code == 204
+    accepted_in_the_console(stack, screenshot_dir(tmp_path_factory))
     assert stack.api.get("/v1/reports/summary", headers=owner).status_code == 200
     assert stack.api.get("/v1/me", headers=owner).json()["pending_policies"] == []
     notices = stack.api.get("/v1/notifications", headers=owner).json()

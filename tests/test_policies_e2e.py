@@ -6,6 +6,7 @@ each acceptance and attestation is in the audit log with its version."""
 
 from __future__ import annotations
 
+import subprocess
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -60,6 +61,10 @@ def test_a_published_policy_is_mailed_once_and_blocks_until_accepted(
     owner = bearer(owner_token(stack, "Lawful"))
     assert stack.api.get("/v1/reports/summary", headers=owner).status_code == 200
     assert stack.api.get("/v1/policies").json() == {"items": []}
+    invited = stack.api.post(
+        "/v1/users", json={"email": "gone@lawful.example", "role": "viewer"}, headers=owner
+    )
+    assert invited.status_code == 201
 
     printed = stack.output(
         "policy", "publish", "--kind", "privacy", "--version", "2027-01", "--url", URL
@@ -112,7 +117,12 @@ def test_a_published_policy_is_mailed_once_and_blocks_until_accepted(
     assert actions["policy.accepted"]["details"]["version"] == "2027-01"
     assert actions["age.confirmed"]["details"] == {"minimum_age": 18}
 
+    # a told user can still be deleted (their notification and acceptances go with them)
+    gone = invited.json()["id"]
+    assert stack.api.delete(f"/v1/users/{gone}", headers=owner).status_code == 204
     # mailed once per user: a second publication of the same version is refused
+    with pytest.raises(subprocess.CalledProcessError):
+        stack.output("policy", "publish", "--kind", "privacy", "--version", "2027-01", "--url", URL)
     assert len(inbox.to("owner@lawful.example")) == 1
     lawful_audit = stack.api.get("/v1/audit", headers=owner).json()["items"]
     assert {"policy.published", "policy.accepted"} <= {e["action"] for e in lawful_audit}

@@ -14,7 +14,15 @@ from pydantic import BaseModel, EmailStr, Field, StrictBool
 from sqlalchemy.engine import Connection
 
 from api.auth.passwords import NewPassword
-from core.controlplane import access_tokens, companies, user_tokens, users
+from core.controlplane import (
+    access_tokens,
+    companies,
+    digest_log,
+    notifications,
+    policy_acceptances,
+    user_tokens,
+    users,
+)
 from core.errors import Conflict, Invalid, NotFound
 from core.mail import Mail, queue_mail, render_mail, require_mail
 from core.settings import Settings
@@ -242,6 +250,10 @@ def delete_user(db: Connection, company_id: str, user_id: str) -> None:
         _keep_an_owner(db, company_id, user_id)
     db.execute(access_tokens.delete().where(access_tokens.c.user_id == user_id))
     db.execute(user_tokens.delete().where(user_tokens.c.user_id == user_id))
+    # their notifications, digests' sent-log and acceptances (the audit log keeps those)
+    db.execute(notifications.delete().where(notifications.c.user_id == user_id))
+    db.execute(digest_log.delete().where(digest_log.c.recipient_id == user_id))
+    db.execute(policy_acceptances.delete().where(policy_acceptances.c.user_id == user_id))
     db.execute(users.delete().where(users.c.id == user_id))
 
 

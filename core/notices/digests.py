@@ -54,6 +54,7 @@ FREQUENCIES: tuple[Frequency, ...] = ("off", "daily", "weekly")
 DEFAULT_TIME = "08:00"
 DIGEST_ROLES = ("owner", "admin", "manager")  # daily by default; a viewer's is off
 TOP = 10  # clients listed per list
+PEOPLE = 25  # employees listed by working time; the rest counted (the employees report has all)
 WEEKLY_ON = 0  # Monday
 CATCH_UP = timedelta(hours=6)  # how late a digest still goes
 KEPT = timedelta(days=90)  # the sent-log, and so a digest's unsubscribe link
@@ -210,11 +211,13 @@ def figures(
     summary = q.summary(ch, f, rng)
     never, _ = q.never_attended(ch, f, rng, Page(TOP), None)
     not_picked, _ = q.not_picked_up(ch, f, rng, Page(TOP), None)
-    people = [
-        row
-        for row in q.employee_rows(ch, f, rng, staff)
-        if row["total_calls"] or row["working_s"] or names.get(row["employee_id"]) is not None
-    ]
+    rows = q.employee_rows(ch, f, rng, staff)
+    active = sorted(
+        (row for row in rows if row["total_calls"] or row["working_s"]),
+        key=lambda r: (-int(r["working_s"]), r["name"]),
+    )
+    archived = {e["id"] for e in staff if e["archived_at"] is not None}
+    idle = [r for r in rows if r not in active and r["employee_id"] not in archived]
     devices_query = device_rows(company.id).where(devices.c.revoked_at.is_(None))
     quiet = [
         d
@@ -229,7 +232,9 @@ def figures(
         "summary": summary,
         "never_attended": never,
         "not_picked_up": not_picked,
-        "people": sorted(people, key=lambda r: (-int(r["working_s"]), r["name"])),
+        "people": active[:PEOPLE],
+        "more_people": max(len(active) - PEOPLE, 0),
+        "idle": len(idle),
         "quiet": quiet,
         "range": rng,
     }

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.controlplane import (
+    Company,
     companies,
     digest_log,
     employees,
@@ -162,3 +163,54 @@ def test_a_rep_gets_their_own_when_the_company_turns_it_on(engine: sa.Engine) ->
         )
         assert digests.unsubscribe(db, "tok", NOW) and not digests.unsubscribe(db, "other", NOW)
     assert "rep-0" not in due_users(engine, NOW)
+
+
+def test_a_weekly_digest_covers_the_week_before_and_names_escape() -> None:
+    company = Company(
+        id="c1",
+        name="<b>Acme</b>",
+        country="IN",
+        timezone="Asia/Kolkata",
+        plan="basic",
+        wrapped_data_key="k",
+        stale_after_s=21600,
+    )
+    monday = NOW.date()
+    weekly = digests.Due("u1", "m@acme.example", "manager", ["North"], company, monday, "weekly")
+    assert weekly.covered() == (monday - timedelta(days=7), monday - timedelta(days=1))
+    client = {
+        "number": "+91******0007",
+        "name": "<script>x</script>",
+        "missed_count": 2,
+        "last_missed_at": "2026-12-06T10:59:00+05:30",
+        "employees": "Asha",
+    }
+    found = {
+        "summary": {
+            name: 0
+            for name in (
+                "total_calls",
+                "connected",
+                "missed",
+                "unique_clients",
+                "never_attended",
+                "not_picked_up",
+                "talk_time_s",
+                "working_s",
+                "incoming",
+                "outgoing",
+                "rejected",
+            )
+        },
+        "never_attended": [client],
+        "not_picked_up": [],
+        "people": [],
+        "more_people": 0,
+        "idle": 3,
+        "quiet": [],
+    }
+    subject, text, html = digests.render(weekly, found, CONSOLE, f"{CONSOLE}/u?token=t")
+    assert subject == "Weekly calls of <b>Acme</b>: 30 Nov - 06 Dec 2026"
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;Acme" in html
+    assert "<script>x</script>" in text  # the text part shows names as written
+    assert "3 employees made no call" in text and "your teams North" in text

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     mail_from: str = "closecall <no-reply@localhost>"
     mail_interval_s: float = 1.0  # the worker looks for queued email this often
     digest_interval_s: float = 30.0  # the worker looks for due digests this often
+    # false: the worker sends no digest at all (users' settings stay; the tests' stacks, whose
+    # mail would otherwise depend on the time of day they run at)
+    digests_enabled: bool = True
     # tests only (refused in production): a file holding the instant the worker's timed rounds
     # take as now (core/clock.py `file_clock`), so an end-to-end test moves a real worker's day
     clock_file: Path | None = None

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import signal
+import signal as signal_module
 import subprocess
 import sys
 import threading
@@ -138,6 +139,11 @@ class BoundedWorker(faust.Worker):
         timer = threading.Timer(self.shutdown_grace_s, os._exit, args=(1,))
         timer.daemon = True
         timer.start()
+        # the kernel's backstop: a native library deadlocked at exit while holding the GIL
+        # (seen rarely with chDB finalizing while a round's thread queried it) keeps the timer
+        # above from running; SIGALRM's default action ends the process without Python
+        signal_module.signal(signal_module.SIGALRM, signal_module.SIG_DFL)
+        signal_module.alarm(int(self.shutdown_grace_s) + 2)
         super()._schedule_shutdown(signal)
 
 

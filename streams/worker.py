@@ -119,10 +119,12 @@ def create_worker(
         )
         return bool(written)
 
-    @paced(app, settings.digest_interval_s, IDLE_PACE_S, "the digests")
-    def digests() -> bool:
-        """Each due digest claimed for its recipient's local day and queued (core/notices)."""
-        return send_due_digests(engine, clickhouse, utc_now(), settings.public_url) > 0
+    if settings.digests_enabled:
+
+        @paced(app, settings.digest_interval_s, IDLE_PACE_S, "the digests")
+        def digests() -> bool:
+            """Each due digest claimed for its recipient's local day and queued (core/notices)."""
+            return send_due_digests(engine, clickhouse, utc_now(), settings.public_url) > 0
 
     def gave_up(conn: Connection, failed: GaveUp) -> None:
         mail_failed(conn, failed, utc_now())

@@ -20,6 +20,7 @@ from core.clickhouse import ClickHouse
 from core.controlplane import companies, digest_log, mail_outbox, make_engine, migrate, users
 from core.notices.digests import send_due_digests
 from core.number_crypto import new_wrapped_data_key
+from tests.support.services import PostgresDatabase
 
 MASTER = os.urandom(32)
 MORNING = datetime(2027, 3, 2, 2, 30, tzinfo=UTC)  # 08:00 in Asia/Kolkata
@@ -27,15 +28,14 @@ MORNING = datetime(2027, 3, 2, 2, 30, tzinfo=UTC)  # 08:00 in Asia/Kolkata
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url = (
-        f"sqlite:///{tmp_path / 'control.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    made = make_engine(url)
+    """A control plane of this test alone: a digest round reads every company's users."""
+    database = PostgresDatabase() if request.param == "postgres" else None
+    made = make_engine(database.url if database else f"sqlite:///{tmp_path / 'control.db'}")
     migrate(made)
     yield made
     made.dispose()
+    if database is not None:
+        database.drop()
 
 
 def test_two_rounds_at_once_queue_each_digest_once(chdb_store: ClickHouse, engine: Engine) -> None:

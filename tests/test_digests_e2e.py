@@ -52,6 +52,7 @@ def digest_stack(
     clock.set(MUMBAI_0800 - timedelta(hours=2))
     env = {
         "CLOSECALL_CLOCK_FILE": str(clock.path),
+        "CLOSECALL_DIGESTS_ENABLED": "true",
         "CLOSECALL_DIGEST_INTERVAL_S": "0.3",
         "CLOSECALL_MAIL_INTERVAL_S": "0.3",
     }

@@ -73,6 +73,9 @@ class Stack:
             "CLOSECALL_KAFKA_ACK_TIMEOUT_MS": "3000",
             "CLOSECALL_LOG_LEVEL": "info",
             "CLOSECALL_SIGNUP_BURST": "100000",  # every test signs up from 127.0.0.1
+            # digests go at 08:00 in a company's zone: a stack's mail would depend on the hour
+            # the suite runs at (tests/test_digests_e2e.py turns them on with its own clock)
+            "CLOSECALL_DIGESTS_ENABLED": "false",
             **(env or {}),
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}

@@ -90,6 +90,7 @@ def test_status_reaches_the_devices_list(module_stack: Stack) -> None:
         "status": "active",
         "period_end": None,
         "retention_days": None,
+        "rep_digests": False,
     }
     # the plan, retention and the company's identity are the owner's: an admin key may not
     # change them

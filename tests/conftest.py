@@ -47,6 +47,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.stack)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
+    """Keeps each phase's report on the item, so a fixture's teardown knows the test failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
 def running_broker(kind: str, factory: pytest.TempPathFactory) -> Iterator[Broker]:
     running = Broker(kind, factory.mktemp(kind))
     running.start()
@@ -159,7 +167,7 @@ class StackFactory(Protocol):
 
 
 @pytest.fixture
-def make_stack(tmp_path: Path) -> Iterator[StackFactory]:
+def make_stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[StackFactory]:
     """A factory of stacks that are all stopped when the test ends."""
     started: list[Stack] = []
 
@@ -183,7 +191,10 @@ def make_stack(tmp_path: Path) -> Iterator[StackFactory]:
         return stack.start()
 
     yield make
+    failed = getattr(request.node, "report_call", None)
     for stack in started:
+        if failed is not None and failed.failed:
+            stack.print_logs()  # shown under the failure as the teardown's captured output
         stack.stop()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,6 +29,11 @@ store.close()
 """
 
 OWNER_PASSWORD = "correct horse battery staple"  # of every owner signup() makes
+
+
+RECONNECTS = re.compile(
+    "Unable connect to node|Unable to update metadata|NodeNotReadyError|Connect call failed"
+)
 
 
 class Stack:
@@ -111,6 +117,13 @@ class Stack:
 
     def log(self, role: str) -> str:
         return (self.workdir / f"{role}.log").read_text(errors="replace")
+
+    def print_logs(self, lines: int = 60) -> None:
+        """The last lines of each service's log, without the client's repeated reconnects."""
+        for role in sorted(self.processes):
+            kept = [line for line in self.log(role).splitlines() if not RECONNECTS.search(line)]
+            print(f"--- {role}.log of stack {self.name} (last {lines} lines) ---")
+            print("\n".join(kept[-lines:]))
 
     def wait_ready(self, client: httpx.Client, role: str, timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s

@@ -4,7 +4,7 @@ Tests that use any of them are marked `stack` automatically: `pytest -m "not sta
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -47,12 +47,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.stack)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Keeps each phase's report on the item, so a fixture's teardown knows the test failed."""
-    outcome = yield
-    report = outcome.get_result()
+    report = yield
     setattr(item, f"report_{report.when}", report)
+    return report
 
 
 def running_broker(kind: str, factory: pytest.TempPathFactory) -> Iterator[Broker]:

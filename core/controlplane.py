@@ -54,10 +54,16 @@ companies = sa.Table(
     sa.Column("stale_after_s", sa.Integer, nullable=False, server_default="21600"),
     sa.Column("lead_cursor", sa.String(36)),  # the employee of the last round-robin assignment
     sa.Column("lead_seq", sa.BigInteger, nullable=False, server_default="0"),  # lead feed position
-    # the subscription (migration 0010): deactivated from period_end on, whatever the status
+    # the subscription (migrations 0010, 0020; core/accounts/subscription.py): the status as
+    # last set, the paid period's end (shown, never acted on alone), when and why the company
+    # is deactivated (null: it is not going to be), when the worker announced it
     sa.Column("status", sa.String(12), nullable=False, server_default="active"),
     sa.Column("period_end", UtcDateTime),
     sa.Column("deactivated_at", UtcDateTime),
+    sa.Column("ended_at", UtcDateTime),
+    sa.Column("end_reason", sa.String(16)),
+    sa.Column("cancel_reason", sa.String(1000)),
+    sa.Column("pending_plan", sa.String(20)),
     sa.Column("retention_days", sa.Integer),  # null: keep everything
     sa.Column("retained_at", UtcDateTime),  # when the retention job last ran for it
     sa.Column("privacy_contact_name", sa.String(200)),  # migration 0012: shown to its users
@@ -438,6 +444,52 @@ policy_acceptances = sa.Table(
     sa.Column("accepted_at", UtcDateTime, nullable=False),
 )
 
+# migration 0020: a company's subscription at a billing provider (core/billing/state.py `Account`)
+billing_accounts = sa.Table(
+    "billing_accounts",
+    metadata,
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), primary_key=True),
+    sa.Column("provider", sa.String(16), nullable=False),
+    sa.Column("customer_id", sa.String(100)),
+    sa.Column("customer_key", sa.String(120), nullable=False, server_default=""),
+    sa.Column("subscription_id", sa.String(100)),
+    sa.Column("subscription_key", sa.String(120), nullable=False, server_default=""),
+    sa.Column("status", sa.String(16)),
+    sa.Column("status_key", sa.String(120), nullable=False, server_default=""),
+    sa.Column("status_ends_at", UtcDateTime),
+    sa.Column("status_since", UtcDateTime),
+    sa.Column("cancel_reason", sa.String(1000)),
+    sa.Column("latest_plan", sa.String(20)),
+    sa.Column("plan_key", sa.String(120), nullable=False, server_default=""),
+    sa.Column("period_end", UtcDateTime),
+    sa.Column("period_plan", sa.String(20)),
+)
+
+billing_events = sa.Table(
+    "billing_events",
+    metadata,
+    sa.Column("provider", sa.String(16), primary_key=True),
+    sa.Column("event_id", sa.String(100), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("kind", sa.String(60), nullable=False),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+)
+
+billing_invoices = sa.Table(
+    "billing_invoices",
+    metadata,
+    sa.Column("provider", sa.String(16), primary_key=True),
+    sa.Column("invoice_id", sa.String(100), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("number", sa.String(100)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("url", sa.String(1000)),
+)
+
 schema_migrations = sa.Table(
     "schema_migrations",
     sa.MetaData(),
@@ -578,8 +630,9 @@ class Company:
     plan: str
     wrapped_data_key: str
     stale_after_s: int
-    status: str = "active"  # as last set: active | cancelled (see core/accounts/subscription.py)
+    status: str = "active"  # as last set (see core/accounts/subscription.py)
     period_end: datetime | None = None
+    ended_at: datetime | None = None  # deactivated from then on
     retention_days: int | None = None
     rollup_zone: str | None = None  # local days and hours complete here (core/calls/aggregates.py)
     client_states_from: datetime | None = None  # core/calls/client_states.py
@@ -603,6 +656,7 @@ def load_company(conn: Connection, company_id: str) -> Company | None:
         stale_after_s=row.stale_after_s,
         status=row.status,
         period_end=row.period_end,
+        ended_at=row.ended_at,
         retention_days=row.retention_days,
         rollup_zone=row.rollup_zone,
         client_states_from=row.client_states_from,

@@ -174,6 +174,18 @@ def cmd_period_end(args: argparse.Namespace, settings: Settings) -> None:
     set_period_end(settings, args.company_id, args.at)
 
 
+def cmd_company_cancel(args: argparse.Namespace, settings: Settings) -> None:
+    from deploy.operator import cancel
+
+    cancel(settings, args.company_id, args.reason)
+
+
+def cmd_company_reactivate(args: argparse.Namespace, settings: Settings) -> None:
+    from deploy.operator import reactivate
+
+    reactivate(settings, args.company_id)
+
+
 def cmd_distribute(args: argparse.Namespace, settings: Settings) -> None:
     from core.clickhouse import connect
     from core.clickhouse_shards import distribute
@@ -198,7 +210,9 @@ def cmd_policy_publish(args: argparse.Namespace, settings: Settings) -> None:
 
 def operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     company = commands.add_parser(
-        "company", help="the operator's billing: list companies, set a paid period's end"
+        "company",
+        help="the operator's manual billing: list companies, set a paid period's end, cancel, "
+        "reactivate",
     )
     company_commands = company.add_subparsers(dest="company_command", required=True)
     listing = command(
@@ -209,11 +223,22 @@ def operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
         company_commands,
         "period-end",
         cmd_period_end,
-        help="set when the paid period ends (deactivated from then on; purged after "
-        "CLOSECALL_EXPORT_GRACE_DAYS)",
+        help="set when the paid period ends (shown; a cancelled company is deactivated then)",
     )
     period.add_argument("company_id")
     period.add_argument("at", help="RFC 3339 time (2027-01-31T00:00:00Z), a date, or none")
+    ending = command(
+        company_commands,
+        "cancel",
+        cmd_company_cancel,
+        help="manual billing ends: deactivated at the period's end (now without one), purged "
+        "CLOSECALL_EXPORT_GRACE_DAYS later",
+    )
+    ending.add_argument("company_id")
+    ending.add_argument("--reason", required=True, help="why, for the audit log (non-payment)")
+    command(
+        company_commands, "reactivate", cmd_company_reactivate, help="undo a cancellation"
+    ).add_argument("company_id")
     shards = command(
         commands,
         "distribute",

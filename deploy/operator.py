@@ -5,7 +5,10 @@ end of a paid period), policy versions (`closecall policy publish`) and
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
+
+from sqlalchemy.engine import Connection
 
 from core import controlplane, key_rotation
 from core.accounts import subscription
@@ -41,19 +44,59 @@ def list_companies(settings: Settings, state: Status | None) -> None:
             print(line(found))
 
 
-def set_period_end(settings: Settings, company_id: str, value: str) -> None:
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+def _audited_change(
+    settings: Settings,
+    company_id: str,
+    action: str,
+    change: Callable[[Connection, datetime], Subscription],
+    reason: str | None = None,
+) -> None:
+    """One change of a company's subscription by the operator, audited with what it left."""
     engine = controlplane.make_engine(settings.database_url)
     at = utc_now()
     try:
         with engine.begin() as conn:
-            found = subscription.set_period_end(conn, company_id, parse_time(value), at)
-            details = {"period_end": found.period_end.isoformat() if found.period_end else None}
-            record(
-                conn, company_id, OPERATOR, "subscription.period_end", company_id, "", at, details
-            )
+            found = change(conn, at)
+            details = {"period_end": _iso(found.period_end), "ended_at": _iso(found.ended_at)}
+            if reason:
+                details["reason"] = reason
+            record(conn, company_id, OPERATOR, action, company_id, "", at, details)
     except subscription.UnknownCompany:
         sys.exit(f"closecall: no company {company_id} (`closecall company list` shows them)")
     print(line(found))
+
+
+def set_period_end(settings: Settings, company_id: str, value: str) -> None:
+    end = parse_time(value)
+    _audited_change(
+        settings,
+        company_id,
+        "subscription.period_end",
+        lambda conn, at: subscription.set_period_end(conn, company_id, end, at),
+    )
+
+
+def cancel(settings: Settings, company_id: str, reason: str) -> None:
+    _audited_change(
+        settings,
+        company_id,
+        "subscription.cancelled",
+        lambda conn, at: subscription.cancel(conn, company_id, at, reason),
+        reason,
+    )
+
+
+def reactivate(settings: Settings, company_id: str) -> None:
+    _audited_change(
+        settings,
+        company_id,
+        "subscription.reactivated",
+        lambda conn, at: subscription.reactivate(conn, company_id, at),
+    )
 
 
 def publish_policy(settings: Settings, kind: policies.Kind, version: str, url: str) -> None:

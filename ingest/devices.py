@@ -153,7 +153,8 @@ def lookup_device(db: Connection, token_hash: str) -> DeviceIdentity | None:
             devices.c.company_id,
             devices.c.employee_id,
             employees.c.tracking_enabled,
-            companies.c.period_end,
+            companies.c.status,
+            companies.c.ended_at,
         )
         .select_from(
             device_tokens.join(devices)
@@ -169,7 +170,8 @@ def lookup_device(db: Connection, token_hash: str) -> DeviceIdentity | None:
         company_id=row.company_id,
         employee_id=row.employee_id,
         tracking_enabled=bool(row.tracking_enabled),
-        period_end=row.period_end,
+        status=row.status,
+        ended_at=row.ended_at,
     )
 
 

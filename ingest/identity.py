@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypedDict
 
+from core.accounts.subscription import status_at
+
 
 class Envelope(TypedDict):
     company_id: str
@@ -19,11 +21,13 @@ class DeviceIdentity:
     company_id: str
     employee_id: str
     tracking_enabled: bool
-    # the company's subscription ends here (API.md "Subscription"): uploads answer 402 from then
-    period_end: datetime | None = None
+    # the company's subscription, as stored (API.md "Subscription"): uploads answer 402 once
+    # it is deactivated
+    status: str = "active"
+    ended_at: datetime | None = None
 
     def active_at(self, now: datetime) -> bool:
-        return self.period_end is None or now < self.period_end
+        return status_at(self.status, self.ended_at, now) != "deactivated"
 
     def envelope(self) -> Envelope:
         """Who said it: the identity fields of every device event (schemas.events.DeviceEvent)."""

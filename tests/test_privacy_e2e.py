@@ -476,10 +476,13 @@ def test_the_subscription_from_cancel_to_purge(both_stacks: Stack) -> None:
     assert back.json() == {"status": "active", "period_end": None}
     assert stack.api.get("/v1/reports/summary", params=DAY, headers=auth(key)).status_code == 200
 
-    # a period that ended longer ago than the grace: the worker purges the company
+    # a period that ended longer ago than the grace: an active company keeps working ...
     stack.output(
         "company", "period-end", company_id, (datetime.now(UTC) - timedelta(days=6)).isoformat()
     )
+    assert stack.api.get("/v1/reports/summary", params=DAY, headers=auth(key)).status_code == 200
+    # ... until the operator's manual billing cancels it: then the worker purges it
+    stack.output("company", "cancel", company_id, "--reason", "not paid")
     eventually(lambda: stack.api.get("/v1/me", headers=auth(key)).status_code == 401, timeout_s=90)
     left = stack.clickhouse_rows(
         *(

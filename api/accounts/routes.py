@@ -107,8 +107,8 @@ def cancel_subscription(
 ) -> SubscriptionView:
     """Renewal stops; everything works until `period_end`, then the company is deactivated and
     `export_grace_days` later purged. The reason, if given, is kept in the audit log."""
-    found = subscription.cancel(db, tenant.company.id, utc_now())
     reason = body.reason if body else None
+    found = subscription.cancel(db, tenant.company.id, utc_now(), reason)
     audit(
         "subscription.cancelled",
         tenant.company.id,

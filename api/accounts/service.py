@@ -248,7 +248,9 @@ class CompanyView(BaseModel):
 
 class CancelRequest(BaseModel):
     reason: str | None = Field(
-        default=None, max_length=1000, description="why (kept in the audit log)"
+        default=None,
+        max_length=1000,
+        description="why (kept with the subscription and in the audit log)",
     )
 
 
@@ -353,7 +355,7 @@ def company_view(db: Connection, company_id: str, now: datetime) -> CompanyView:
         privacy_contact_name=row.privacy_contact_name,
         privacy_contact_email=row.privacy_contact_email,
         plan=row.plan,
-        status=status_at(row.status, row.period_end, now),
+        status=status_at(row.status, row.ended_at, now),
         period_end=row.period_end,
         retention_days=row.retention_days,
         stale_after_s=row.stale_after_s,

@@ -1,8 +1,10 @@
-"""The subscription lifecycle (API.md "Subscription"): active -> cancelled -> deactivated ->
-purged. `status` holds what the owner or the operator last set (active | cancelled); from
-`period_end` on the company is deactivated whatever it holds, and `export_grace_days` after
-that its data is purged (core/purge.py). Every function takes the time it acts at, so tests
-drive the lifecycle with their own clock."""
+"""The subscription lifecycle (API.md "Subscription"): trialing | active | past_due ->
+cancelled -> deactivated -> purged. `status` holds what was last set (by the owner, the
+operator or a billing provider's events, core/billing); `ended_at` is when the company is
+deactivated, and only a cancellation or a provider's stop for non-payment sets it, so a
+trialing, active or past-due company works whatever `period_end` says, and only a company that
+ended for a reason is purged, `export_grace_days` after it ended (core/purge.py). Every function
+takes the time it acts at, so tests drive the lifecycle with their own clock."""
 
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ from sqlalchemy.engine import Connection
 
 from core.controlplane import Company, companies
 
-Status = Literal["active", "cancelled", "deactivated"]
-STATUSES: tuple[Status, ...] = ("active", "cancelled", "deactivated")
+Status = Literal["trialing", "active", "past_due", "cancelled", "deactivated"]
+STATUSES: tuple[Status, ...] = ("trialing", "active", "past_due", "cancelled", "deactivated")
+ENDING: tuple[Status, ...] = ("cancelled", "deactivated")  # the only ones `ended_at` applies to
 PLANS = ("basic", "basic_lead")
 
 
@@ -24,18 +27,18 @@ class UnknownCompany(LookupError):
     """No company with this id."""
 
 
-def status_at(stored: str, period_end: datetime | None, now: datetime) -> Status:
-    if period_end is not None and now >= period_end:
+def status_at(stored: str, ended_at: datetime | None, now: datetime) -> Status:
+    if stored == "deactivated" or (stored in ENDING and ended_at is not None and now >= ended_at):
         return "deactivated"
-    return "cancelled" if stored == "cancelled" else "active"
+    return stored if stored in STATUSES else "active"
 
 
 def company_status(company: Company, now: datetime) -> Status:
-    return status_at(company.status, company.period_end, now)
+    return status_at(company.status, company.ended_at, now)
 
 
-def purge_at(period_end: datetime, grace_days: int) -> datetime:
-    return period_end + timedelta(days=grace_days)
+def purge_at(ended_at: datetime, grace_days: int) -> datetime:
+    return ended_at + timedelta(days=grace_days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,9 @@ class Subscription:
     plan: str
     status: Status
     period_end: datetime | None
+    ended_at: datetime | None = None
+    pending_plan: str | None = None
+    cancel_reason: str | None = None
 
 
 def _update(conn: Connection, company_id: str, **values: object) -> None:
@@ -67,16 +73,28 @@ def _of(row: sa.Row[tuple[object, ...]], now: datetime) -> Subscription:
         company_id=row.id,
         name=row.name,
         plan=row.plan,
-        status=status_at(row.status, row.period_end, now),
+        status=status_at(row.status, row.ended_at, now),
         period_end=row.period_end,
+        ended_at=row.ended_at,
+        pending_plan=row.pending_plan,
+        cancel_reason=row.cancel_reason,
     )
 
 
-def cancel(conn: Connection, company_id: str, now: datetime) -> Subscription:
-    """Renewal stops: everything works until `period_end`. Without a paid period (no billing
-    set one) the subscription ends now."""
+def cancel(
+    conn: Connection, company_id: str, now: datetime, reason: str | None = None
+) -> Subscription:
+    """Renewal stops: everything works until `period_end`, then the company is deactivated.
+    Without a paid period (no billing set one) the subscription ends now."""
     current = subscription(conn, company_id, now)
-    _update(conn, company_id, status="cancelled", period_end=current.period_end or now)
+    _update(
+        conn,
+        company_id,
+        status="cancelled",
+        ended_at=current.period_end or now,
+        end_reason="cancelled",
+        cancel_reason=reason,
+    )
     return subscription(conn, company_id, now)
 
 
@@ -90,6 +108,9 @@ def reactivate(conn: Connection, company_id: str, now: datetime) -> Subscription
         company_id,
         status="active",
         period_end=None if ended else current.period_end,
+        ended_at=None,
+        end_reason=None,
+        cancel_reason=None,
         deactivated_at=None,
     )
     return subscription(conn, company_id, now)
@@ -98,15 +119,22 @@ def reactivate(conn: Connection, company_id: str, now: datetime) -> Subscription
 def set_period_end(
     conn: Connection, company_id: str, period_end: datetime | None, now: datetime
 ) -> Subscription:
-    """The operator's billing: the end of the paid period (None: no end)."""
-    _update(conn, company_id, period_end=period_end)
+    """The operator's billing: the end of the paid period (None: no end). A company cancelled
+    at its period's end now ends at this one; any other keeps working whatever it says."""
+    current = subscription(conn, company_id, now)
+    values: dict[str, object] = {"period_end": period_end}
+    if current.status == "cancelled" or (
+        current.status == "deactivated" and current.ended_at == current.period_end
+    ):
+        values["ended_at"] = period_end or now
+    _update(conn, company_id, **values)
     return subscription(conn, company_id, now)
 
 
 def set_plan(conn: Connection, company_id: str, plan: str) -> None:
     if plan not in PLANS:
         raise ValueError(f"unknown plan {plan!r}: one of {', '.join(PLANS)}")
-    _update(conn, company_id, plan=plan)
+    _update(conn, company_id, plan=plan, pending_plan=None)
 
 
 def listed(conn: Connection, now: datetime, state: Status | None = None) -> list[Subscription]:
@@ -115,9 +143,15 @@ def listed(conn: Connection, now: datetime, state: Status | None = None) -> list
     return [s for s in found if state is None or s.status == state]
 
 
+def ending_for_a_reason() -> sa.ColumnElement[bool]:
+    return sa.and_(companies.c.status.in_(ENDING), companies.c.ended_at.is_not(None))
+
+
 def newly_deactivated(conn: Connection, now: datetime) -> list[str]:
-    """Companies whose period ended since the last call: marked, so each is announced once."""
-    due = sa.and_(companies.c.period_end <= now, companies.c.deactivated_at.is_(None))
+    """Companies that ended since the last call: marked, so each is announced once."""
+    due = sa.and_(
+        ending_for_a_reason(), companies.c.ended_at <= now, companies.c.deactivated_at.is_(None)
+    )
     ids = list(conn.execute(sa.select(companies.c.id).where(due)).scalars())
     if ids:
         conn.execute(
@@ -127,7 +161,11 @@ def newly_deactivated(conn: Connection, now: datetime) -> list[str]:
 
 
 def due_for_purge(conn: Connection, now: datetime, grace_days: int) -> list[str]:
+    """Only a company cancelled or stopped for non-payment, past its export window: never a
+    trialing, active or past-due one, whatever `period_end` says."""
     cutoff = now - timedelta(days=grace_days)
     return list(
-        conn.execute(sa.select(companies.c.id).where(companies.c.period_end <= cutoff)).scalars()
+        conn.execute(
+            sa.select(companies.c.id).where(ending_for_a_reason(), companies.c.ended_at <= cutoff)
+        ).scalars()
     )

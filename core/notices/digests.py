@@ -156,7 +156,7 @@ def due(conn: Connection, now: datetime) -> list[Due]:
         if company_id not in companies:
             companies[company_id] = load_company(conn, company_id)
         company = companies[company_id]
-        if company is None or status_at(company.status, company.period_end, now) == "deactivated":
+        if company is None or status_at(company.status, company.ended_at, now) == "deactivated":
             return None
         local = now.astimezone(ZoneInfo(company.timezone))
         at = datetime.combine(local.date(), parse_local_time(chosen.local_time), local.tzinfo)

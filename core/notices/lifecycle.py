@@ -1,8 +1,10 @@
 """The subscription's notices (API.md "Digests and notifications"): the owner and admins are told
-7 days and 1 day before the deactivation, at it, 2 days before the purge and after it. Each
-round tells only the latest milestone passed for the current `period_end` (a worker down for a
-week sends one notice, not four stale ones); the key holds `period_end`, so a renewed and lapsed
-period is announced again, and each milestone once per user (core/notices/notifications.py)."""
+7 days and 1 day before the deactivation, at it, 2 days before the purge and after it: only
+companies ending for a reason (cancelled, or stopped for non-payment: `ended_at`). Each round
+tells only the latest milestone passed for the current `ended_at` (a worker down for a week
+sends one notice, not four stale ones); the key holds `ended_at`, so a company reactivated and
+ended again is announced again, and each milestone once per user
+(core/notices/notifications.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +16,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from core.accounts.subscription import purge_at
+from core.accounts.subscription import ending_for_a_reason, purge_at
 from core.controlplane import companies
 from core.notices.notifications import Notice, mail_to_addresses, notify, recipients
 
-WARNED = timedelta(days=7)  # the first notice, before `period_end`
+WARNED = timedelta(days=7)  # the first notice, before `ended_at`
 PURGE_WARNING = timedelta(days=2)  # before the purge
 
 
@@ -34,25 +36,25 @@ def local_time(at: datetime, zone: str) -> str:
     return f"{at.astimezone(ZoneInfo(zone)):%a %d %b %Y, %H:%M} ({zone})"
 
 
-def milestones(period_end: datetime, grace_days: int) -> list[Milestone]:
-    purge = purge_at(period_end, grace_days)
+def milestones(ended_at: datetime, grace_days: int) -> list[Milestone]:
+    purge = purge_at(ended_at, grace_days)
     return [
-        Milestone("7d", "subscription.deactivating", period_end - WARNED),
-        Milestone("1d", "subscription.deactivating", period_end - timedelta(days=1)),
-        Milestone("at", "subscription.deactivated", period_end),
+        Milestone("7d", "subscription.deactivating", ended_at - WARNED),
+        Milestone("1d", "subscription.deactivating", ended_at - timedelta(days=1)),
+        Milestone("at", "subscription.deactivated", ended_at),
         Milestone("purging", "company.purging", purge - PURGE_WARNING),
     ]
 
 
-def latest_passed(period_end: datetime, grace_days: int, now: datetime) -> Milestone | None:
-    passed = [m for m in milestones(period_end, grace_days) if m.at <= now]
+def latest_passed(ended_at: datetime, grace_days: int, now: datetime) -> Milestone | None:
+    passed = [m for m in milestones(ended_at, grace_days) if m.at <= now]
     return passed[-1] if passed else None
 
 
 def notice_of(
-    milestone: Milestone, name: str, zone: str, period_end: datetime, grace_days: int, console: str
+    milestone: Milestone, name: str, zone: str, ended_at: datetime, grace_days: int, console: str
 ) -> Notice:
-    end, purge = local_time(period_end, zone), local_time(purge_at(period_end, grace_days), zone)
+    end, purge = local_time(ended_at, zone), local_time(purge_at(ended_at, grace_days), zone)
     export = f"Download the company export (Privacy) before {purge}, when every record is deleted."
     if milestone.kind == "subscription.deactivating":
         title = f"{name} will be deactivated on {end}"
@@ -74,24 +76,22 @@ def notice_of(
             "and user of the company is deleted and its key destroyed; this cannot be undone. "
             "Reactivate it (Company) or download the company export (Privacy) before then."
         )
-    key = f"{milestone.name}:{period_end.isoformat()}"
+    key = f"{milestone.name}:{ended_at.isoformat()}"
     return Notice(milestone.kind, key, title, body, f"{console}/console/#/company")
 
 
 def announce(conn: Connection, now: datetime, grace_days: int, console: str) -> int:
-    """Tell every company within a milestone of its period's end; the users told now."""
+    """Tell every company within a milestone of its end; the users told now."""
     rows = conn.execute(
-        sa.select(companies.c.id, companies.c.name, companies.c.timezone, companies.c.period_end)
-        .where(companies.c.period_end.is_not(None), companies.c.period_end <= now + WARNED)
+        sa.select(companies.c.id, companies.c.name, companies.c.timezone, companies.c.ended_at)
+        .where(ending_for_a_reason(), companies.c.ended_at <= now + WARNED)
         .order_by(companies.c.id)
     )
     told = 0
     for row in rows.all():
-        milestone = latest_passed(row.period_end, grace_days, now)
+        milestone = latest_passed(row.ended_at, grace_days, now)
         if milestone is not None:
-            notice = notice_of(
-                milestone, row.name, row.timezone, row.period_end, grace_days, console
-            )
+            notice = notice_of(milestone, row.name, row.timezone, row.ended_at, grace_days, console)
             told += notify(conn, row.id, notice, now)
     return told
 

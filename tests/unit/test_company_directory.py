@@ -10,8 +10,9 @@ import sqlalchemy as sa
 
 from core.accounts.directory import CompanyDirectory, UnknownCompany
 from core.clock import utc_now
-from core.controlplane import LEAD_PLAN, companies, make_engine, migrate
+from core.controlplane import LEAD_PLAN, companies
 from core.number_crypto import new_wrapped_data_key
+from tests.support.controlplane import add_company, migrated_sqlite
 
 
 class Clock:
@@ -23,21 +24,10 @@ class Clock:
 
 
 def test_facts_are_read_again_after_their_ttl_and_keys_once(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'control.db'}")
-    migrate(engine)
+    engine = migrated_sqlite(tmp_path)
     master_key = os.urandom(32)
     with engine.begin() as db:
-        db.execute(
-            companies.insert().values(
-                id="c1",
-                name="Acme",
-                country="IN",
-                timezone="Asia/Kolkata",
-                plan="basic",
-                wrapped_data_key=new_wrapped_data_key(master_key, "c1"),
-                created_at=utc_now(),
-            )
-        )
+        add_company(db, "c1", utc_now(), new_wrapped_data_key(master_key, "c1"))
     clock = Clock()
     directory = CompanyDirectory(engine, master_key, ttl_s=1.0, clock=clock)
     assert directory.cached_keys("c1") is None

@@ -16,45 +16,23 @@ from core.controlplane import (
     digest_log,
     employees,
     mail_outbox,
-    make_engine,
-    migrate,
     notifications,
-    users,
 )
 from core.notices import digests, lifecycle
 from core.tokens import digest
+from tests.support.controlplane import add_company, add_users, migrated_sqlite
 
 NOW = datetime(2026, 12, 7, 2, 30, tzinfo=UTC)  # a Monday, 08:00 in Asia/Kolkata
 CONSOLE = "https://calls.example"
+ROLES = ("owner", "admin", "manager", "viewer")
 
 
 @pytest.fixture
 def engine(tmp_path: Path) -> sa.Engine:
-    engine = make_engine(f"sqlite:///{tmp_path / 'control.db'}")
-    migrate(engine)
+    engine = migrated_sqlite(tmp_path)
     with engine.begin() as db:
-        db.execute(
-            companies.insert().values(
-                id="c1",
-                name="Acme",
-                country="IN",
-                timezone="Asia/Kolkata",
-                plan="basic",
-                wrapped_data_key="k",
-                created_at=NOW - timedelta(days=400),
-            )
-        )
-        for role in ("owner", "admin", "manager", "viewer"):
-            db.execute(
-                users.insert().values(
-                    id=role,
-                    company_id="c1",
-                    email=f"{role}@acme.example",
-                    password_hash="x",
-                    role=role,
-                    created_at=NOW - timedelta(days=400),
-                )
-            )
+        add_company(db, "c1", NOW - timedelta(days=400))
+        add_users(db, "c1", NOW - timedelta(days=400), ROLES, "acme.example")
     return engine
 
 
@@ -72,7 +50,7 @@ def mails(engine: sa.Engine) -> list[str]:
 def test_each_milestone_once_for_the_owner_and_admins(engine: sa.Engine) -> None:
     end = NOW + timedelta(days=10)
     with engine.begin() as db:
-        db.execute(companies.update().values(period_end=end))
+        db.execute(companies.update().values(status="cancelled", period_end=end, ended_at=end))
 
     def round_at(at: datetime) -> int:
         with engine.begin() as db:
@@ -98,7 +76,7 @@ def test_each_milestone_once_for_the_owner_and_admins(engine: sa.Engine) -> None
 def test_a_late_worker_tells_only_the_latest_milestone(engine: sa.Engine) -> None:
     end = NOW
     with engine.begin() as db:
-        db.execute(companies.update().values(period_end=end))
+        db.execute(companies.update().values(status="cancelled", period_end=end, ended_at=end))
         assert lifecycle.announce(db, end + timedelta(hours=1), 5, CONSOLE) == 2
     assert {k for _, k in told(engine)} == {"subscription.deactivated"}
 

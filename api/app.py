@@ -9,6 +9,7 @@ from fastapi_offline import FastAPIOffline
 from api import health
 from api.accounts import routes as accounts
 from api.auth import routes as auth
+from api.billing import routes as billing
 from api.calls import routes as calls
 from api.console import routes as console
 from api.context import ApiContext
@@ -22,6 +23,7 @@ from api.privacy import routes as privacy
 from api.reports import routes as reports
 from api.triggers import routes as triggers
 from api.users import routes as users
+from core.billing.providers import configured
 from core.errors import install_error_handlers
 from core.http_policy import DOCS_ASSETS, OFFLINE_SWAGGER_UI, install_http_policy
 from core.metrics import RequestMetrics
@@ -43,11 +45,13 @@ def create_app(context: ApiContext) -> FastAPI:
         RateLimiter(1 / settings.reset_address_interval_s, settings.reset_address_burst),
         RateLimiter(1 / settings.reset_client_interval_s, settings.reset_client_burst),
     )
+    app.state.billing = configured(settings)  # the providers whose secrets are set
     install_error_handlers(app)
     install_http_policy(app, settings.cors_origins)
     app.add_middleware(RequestMetrics, service="api")
     for module in (
         accounts,
+        billing,
         auth,
         users,
         employees,

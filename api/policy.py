@@ -87,6 +87,11 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/v1/company"): Role.admin,
     ("PATCH", "/v1/company"): Role.admin,  # plan and retention_days: owner (api/accounts/routes.py)
     ("POST", "/v1/company/cancel"): Role.owner,
+    ("GET", "/v1/company/subscription"): Role.admin,
+    ("POST", "/v1/billing/checkout"): Role.owner,
+    ("POST", "/v1/billing/manage"): Role.owner,
+    # the provider's signature is the credential (core/billing)
+    ("POST", "/v1/billing/{provider}/webhook"): PUBLIC,
     ("POST", "/v1/company/reactivate"): Role.owner,
     ("POST", "/v1/privacy/erasures"): Role.owner,
     ("GET", "/v1/privacy/erasures/{erasure_id}"): Role.owner,
@@ -137,6 +142,9 @@ WHILE_DEACTIVATED = frozenset(
         ("GET", "/v1/notifications"),
         ("POST", "/v1/notifications/{notification_id}/read"),
         ("POST", "/v1/company/reactivate"),
+        ("GET", "/v1/company/subscription"),
+        ("POST", "/v1/billing/checkout"),
+        ("POST", "/v1/billing/manage"),
         ("POST", "/v1/privacy/exports"),
         ("GET", "/v1/privacy/exports/{export_id}"),
         ("GET", "/v1/privacy/exports/{export_id}/download"),

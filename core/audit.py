@@ -14,8 +14,9 @@ from sqlalchemy.engine import Connection
 
 from core.controlplane import audit_log
 
-# `operator`: the operator's command line (billing, key rotation); `system`: the worker's jobs
-ActorType = Literal["user", "api_key", "operator", "system"]
+# `operator`: the operator's command line (billing, key rotation); `system`: the worker's jobs;
+# `billing`: a billing provider's verified event (its id names the provider)
+ActorType = Literal["user", "api_key", "operator", "system", "billing"]
 
 
 class Actor(BaseModel):

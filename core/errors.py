@@ -34,6 +34,7 @@ class ErrorBody(BaseModel):
 
 
 ERROR_MEANINGS = {
+    400: "the request cannot be read or its signature does not verify",
     401: "the credential is missing, unknown or revoked",
     402: "the plan or the subscription does not include this",
     403: "the credential may not do this",

@@ -143,6 +143,19 @@ class Settings(BaseSettings):
     # `closecall rotate-master-key`: the key the data keys were wrapped under until now,
     # accepted beside CLOSECALL_MASTER_KEY until the rotation finished
     master_key_previous: str = Field(default="", repr=False)
+    # billing providers (docs/BILLING.md): each on only when its webhook secret is set; prices
+    # and plans map the product's plans to the provider's ids as JSON, e.g.
+    # {"basic": "price_1Q...", "basic_lead": "price_1R..."}; the API bases are for tests only
+    # (a local stub of the provider's API, as FCM's)
+    stripe_api_key: str = Field(default="", repr=False)
+    stripe_webhook_secret: str = Field(default="", repr=False)
+    stripe_prices: dict[str, str] = Field(default_factory=dict)
+    stripe_api_base: str = ""
+    razorpay_key_id: str = ""
+    razorpay_key_secret: str = Field(default="", repr=False)
+    razorpay_webhook_secret: str = Field(default="", repr=False)
+    razorpay_plans: dict[str, str] = Field(default_factory=dict)
+    razorpay_api_base: str = ""
     # `closecall fleet`: the simulated company's API key (or --api-key-file)
     fleet_api_key: str = Field(default="", repr=False)
 
@@ -151,6 +164,14 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("stripe_prices", "razorpay_plans")
+    @classmethod
+    def _known_plans(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - {"basic", "basic_lead"})
+        if unknown:
+            raise ValueError(f"unknown plans {unknown}: the plans are basic and basic_lead")
         return value
 
     @field_validator("kafka_bootstrap")
@@ -239,6 +260,30 @@ def production_problems(settings: Settings) -> tuple[list[str], list[str]]:
         )
     if settings.hook_retry_scale != 1.0:
         refused.append("CLOSECALL_HOOK_RETRY_SCALE is not 1: webhooks would not retry for a day")
+    for name, secret, key, ids, base in (
+        (
+            "STRIPE",
+            settings.stripe_webhook_secret,
+            settings.stripe_api_key,
+            settings.stripe_prices,
+            settings.stripe_api_base,
+        ),
+        (
+            "RAZORPAY",
+            settings.razorpay_webhook_secret,
+            settings.razorpay_key_secret,
+            settings.razorpay_plans,
+            settings.razorpay_api_base,
+        ),
+    ):
+        ids_name = "PRICES" if name == "STRIPE" else "PLANS"
+        if base:
+            refused.append(f"CLOSECALL_{name}_API_BASE points the SDK at a test stub: unset it")
+        if secret and not (key and ids):
+            refused.append(
+                f"CLOSECALL_{name}_WEBHOOK_SECRET is set without the API key or "
+                f"CLOSECALL_{name}_{ids_name}: set both (docs/BILLING.md)"
+            )
     if settings.signup_enabled:
         warnings.append("public signup is on (CLOSECALL_SIGNUP_ENABLED=false switches it off)")
     if settings.fcm_credentials_file is None:

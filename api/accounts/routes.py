@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Request, Response
 
 from api.accounts import service
@@ -11,19 +9,17 @@ from api.accounts.service import (
     ApiKeyCreated,
     ApiKeyList,
     ApiKeyRequest,
-    CancelRequest,
     CompanySettings,
     CompanyView,
     Me,
     MeServer,
     SignupRequest,
     SignupResponse,
-    SubscriptionView,
 )
 from api.auth.passwords import hash_password
 from api.deps import Audit, Context, CurrentTenant, Db, client_ip
 from api.policy import Role
-from core.accounts import subscription
+from core.billing.store import account_of
 from core.clock import utc_now
 from core.errors import ApiError, error_responses
 from core.mail import mail_configured
@@ -95,38 +91,16 @@ def update_company(
             f"changing {', '.join(body.owner_fields())} needs the owner role; "
             f"the caller is {tenant.role.name}",
         )
+    if "plan" in body.model_fields_set and account_of(db, tenant.company.id) is not None:
+        raise ApiError(
+            409,
+            "billed_by_provider",
+            "the provider bills this company: change the plan through POST /v1/billing/manage",
+        )
     changed = service.update_company(db, tenant.company.id, body, utc_now())
     if body.model_fields_set:
         audit("company.updated", tenant.company.id, body.model_dump(include=body.model_fields_set))
     return changed
-
-
-@router.post("/company/cancel", response_model=SubscriptionView, responses=AUTHENTICATED)
-def cancel_subscription(
-    tenant: CurrentTenant, db: Db, audit: Audit, body: CancelRequest | None = None
-) -> SubscriptionView:
-    """Renewal stops; everything works until `period_end`, then the company is deactivated and
-    `export_grace_days` later purged. The reason, if given, is kept in the audit log."""
-    reason = body.reason if body else None
-    found = subscription.cancel(db, tenant.company.id, utc_now(), reason)
-    audit(
-        "subscription.cancelled",
-        tenant.company.id,
-        {"period_end": iso(found.period_end), "reason": reason},
-    )
-    return SubscriptionView(status=found.status, period_end=found.period_end)
-
-
-@router.post("/company/reactivate", response_model=SubscriptionView, responses=AUTHENTICATED)
-def reactivate_subscription(tenant: CurrentTenant, db: Db, audit: Audit) -> SubscriptionView:
-    """Active again: a cancellation undone, or a deactivated company back before its purge."""
-    found = subscription.reactivate(db, tenant.company.id, utc_now())
-    audit("subscription.reactivated", tenant.company.id)
-    return SubscriptionView(status=found.status, period_end=found.period_end)
-
-
-def iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at else None
 
 
 @router.get("/me", response_model=Me, responses=AUTHENTICATED)

@@ -246,19 +246,6 @@ class CompanyView(BaseModel):
     rep_digests: bool = Field(description="employees with an email get their own digest")
 
 
-class CancelRequest(BaseModel):
-    reason: str | None = Field(
-        default=None,
-        max_length=1000,
-        description="why (kept with the subscription and in the audit log)",
-    )
-
-
-class SubscriptionView(BaseModel):
-    status: Status
-    period_end: datetime | None = Field(description="deactivated from then on")
-
-
 def create_company(
     db: Connection,
     body: SignupRequest,

@@ -147,17 +147,30 @@ def ending_for_a_reason() -> sa.ColumnElement[bool]:
     return sa.and_(companies.c.status.in_(ENDING), companies.c.ended_at.is_not(None))
 
 
-def newly_deactivated(conn: Connection, now: datetime) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Ended:
+    company_id: str
+    reason: str  # cancelled | non_payment
+    ended_at: datetime
+
+
+def newly_deactivated(conn: Connection, now: datetime) -> list[Ended]:
     """Companies that ended since the last call: marked, so each is announced once."""
     due = sa.and_(
         ending_for_a_reason(), companies.c.ended_at <= now, companies.c.deactivated_at.is_(None)
     )
-    ids = list(conn.execute(sa.select(companies.c.id).where(due)).scalars())
-    if ids:
+    rows = conn.execute(
+        sa.select(companies.c.id, companies.c.end_reason, companies.c.ended_at)
+        .where(due)
+        .order_by(companies.c.id)
+    ).all()
+    if rows:
         conn.execute(
-            companies.update().where(due, companies.c.id.in_(ids)).values(deactivated_at=now)
+            companies.update()
+            .where(due, companies.c.id.in_([row.id for row in rows]))
+            .values(deactivated_at=now)
         )
-    return ids
+    return [Ended(row.id, row.end_reason or "cancelled", row.ended_at) for row in rows]
 
 
 def due_for_purge(conn: Connection, now: datetime, grace_days: int) -> list[str]:

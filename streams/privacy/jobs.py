@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from core.accounts import subscription
 from core.audit import SYSTEM, record
+from core.billing.store import settle_due
 from core.calls.aggregates import day_start, without_devices, without_number
 from core.clickhouse import ClickHouse, Param
 from core.company_clickhouse import as_uuid
@@ -204,20 +205,27 @@ def states_unusable(conn: Connection, company_id: str, now: datetime) -> None:
 def lifecycle(
     engine: Engine, clickhouse: ClickHouse, now: datetime, grace_days: int, console: str
 ) -> list[str]:
-    """Companies whose period ended are announced deactivated; the owners and admins of those
+    """Downgrades whose period ended take effect; companies that ended (cancelled, or stopped
+    for non-payment) are announced deactivated, with the purge's time in the audit log; the owners and admins of those
     near a milestone told (core/notices/lifecycle.py); those past the export grace purged:
     every ClickHouse row, then every control-plane row with the wrapped data key, so nothing
     the system keeps can read their ciphertext again. The companies purged."""
     with engine.begin() as conn:
-        for company_id in subscription.newly_deactivated(conn, now):
+        settle_due(conn, now)  # downgrades whose period ended
+        for ended in subscription.newly_deactivated(conn, now):
             PRIVACY_JOBS.labels("deactivation", "done").inc()
-            record(conn, company_id, SYSTEM, "subscription.deactivated", company_id, "", now)
+            purge_at = subscription.purge_at(ended.ended_at, grace_days).isoformat()
+            details = {"reason": ended.reason, "purge_at": purge_at}
+            company_id = ended.company_id
+            record(
+                conn, company_id, SYSTEM, "subscription.deactivated", company_id, "", now, details
+            )
         company_notices.announce(conn, now, grace_days, console)
         due = subscription.due_for_purge(conn, now, grace_days)
     for company_id in due:
         with privacy_job("purge"):
             purge(engine, clickhouse, company_id, now)
-        log.warning("company %s purged (%d days after its period ended)", company_id, grace_days)
+        log.warning("company %s purged (%d days after it ended)", company_id, grace_days)
     return due
 
 

@@ -20,6 +20,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    method: str = "POST"
     status: int = 0  # what the receiver answered
     answered: bool = False  # the answer was written to the socket
 
@@ -46,9 +47,14 @@ def always_ok(_request: Received, _seen: int) -> Answer:
     return 200, {}
 
 
+def no_body(_request: Received) -> bytes:
+    return b""
+
+
 @dataclass
 class Receiver:
     responder: Responder = always_ok
+    reply: Callable[[Received], bytes] = no_body  # the answer's body (a stub API's JSON)
     delay_s: float = 0.0
     port: int = field(default_factory=free_port)
     requests: list[Received] = field(default_factory=list)
@@ -68,21 +74,26 @@ class Receiver:
                 if len(body) < length:  # the sender died mid-request: no endpoint acts on it
                     self.close_connection = True
                     return
-                request = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                request = Received(self.path, headers, body, method=self.command)
                 with receiver.lock:
                     receiver.requests.append(request)
                     seen = sum(1 for r in receiver.requests if r.same_delivery(request))
                 if receiver.delay_s:
                     time.sleep(receiver.delay_s)
                 status, headers = receiver.responder(request, seen)
+                answer = receiver.reply(request)
                 request.status = status
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("content-length", "0")
+                self.send_header("content-length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
                 self.wfile.flush()
                 request.answered = True
+
+            do_GET = do_POST  # a stub API's reads (no body)
 
             def log_message(self, *_args: Any) -> None:
                 pass

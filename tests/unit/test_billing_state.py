@@ -29,9 +29,21 @@ def test_only_a_company_ended_for_a_reason_is_deactivated_and_purged(tmp_path: P
             add_company(db, status, LONG_AGO, status=status, period_end=LONG_AGO)
         add_company(db, "cancelled", LONG_AGO, status="cancelled", period_end=LONG_AGO)
         subscription.cancel(db, "cancelled", LONG_AGO, "moved to another tool")
-        add_company(db, "unpaid", LONG_AGO, status="deactivated", ended_at=NOW - timedelta(days=2))
+        add_company(
+            db,
+            "unpaid",
+            LONG_AGO,
+            status="deactivated",
+            ended_at=NOW - timedelta(days=2),
+            end_reason="non_payment",
+        )
     with engine.begin() as db:
-        assert subscription.newly_deactivated(db, NOW) == ["cancelled", "unpaid"]
+        ended = subscription.newly_deactivated(db, NOW)
+        assert [(e.company_id, e.reason) for e in ended] == [
+            ("cancelled", "cancelled"),
+            ("unpaid", "non_payment"),
+        ]
+        assert subscription.newly_deactivated(db, NOW) == []  # each announced once
         assert subscription.due_for_purge(db, NOW, 5) == ["cancelled"]  # 2 days < the grace
         assert subscription.due_for_purge(db, NOW + timedelta(days=3), 5) == [
             "cancelled",

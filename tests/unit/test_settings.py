@@ -53,6 +53,24 @@ def test_production_refuses_unsafe_settings_naming_each() -> None:
         assert variable in message
 
 
+def test_production_refuses_half_configured_billing() -> None:
+    with pytest.raises(UnsafeSettings) as refused:
+        Settings(
+            environment="production",
+            stripe_webhook_secret="whsec_1",  # no API key, no prices
+            razorpay_webhook_secret="s",
+            razorpay_key_secret="k",
+            razorpay_plans={"basic": "plan_1"},
+            razorpay_api_base="http://127.0.0.1:9",
+        )
+    message = str(refused.value)
+    assert "CLOSECALL_STRIPE_WEBHOOK_SECRET is set without the API key" in message
+    assert "CLOSECALL_RAZORPAY_WEBHOOK_SECRET" not in message  # complete
+    assert "CLOSECALL_RAZORPAY_API_BASE points the SDK at a test stub" in message
+    with pytest.raises(ValueError, match="unknown plans"):
+        Settings(stripe_prices={"gold": "price_1"})
+
+
 def test_production_only_warns_about_risky_settings(caplog: pytest.LogCaptureFixture) -> None:
     assert Settings(**SAFE).environment == "production"  # type: ignore[arg-type]
     assert not caplog.records

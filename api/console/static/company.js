@@ -1,6 +1,6 @@
 // The company (owner; admins read it): name, country, time zone, retention, the privacy contact
-// shown to users, when a phone counts as stale, and the subscription (cancel with a reason,
-// reactivate). The audit log (admin, owner): who did what, filtered by action, user and date.
+// shown to users, when a phone counts as stale, and the subscription: plan, state, renewal, the
+// latest invoices, the provider's pages to pay or change, cancel with a reason, reactivate. The audit log (admin, owner): who did what, filtered by action, user and date.
 import { api, attempt, downloads, field, h, hashParams, pager, rangeFilters, select, table, when } from "./lib.js";
 
 const ZONES = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
@@ -44,27 +44,80 @@ function settingsForm(company, owner, refresh) {
   return form;
 }
 
-function subscriptionPanel(company, owner, refresh) {
-  const reason = h("textarea", { name: "reason", rows: 2, maxlength: 1000 });
-  const ends = company.period_end ? when(company.period_end) : "no end set";
+const PLAN_NAMES = { basic: "Basic", basic_lead: "Basic + leads" };
+const PROVIDER_NAMES = { stripe: "Stripe", razorpay: "Razorpay" };
+const RUNNING = ["trialing", "active", "past_due"];
+
+function money(amount, currency) {
+  const digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
+  return new Intl.NumberFormat("en", { style: "currency", currency }).format(amount / 10 ** digits);
+}
+
+// Goes to the provider's page (Checkout, the Customer Portal, a Razorpay link) the API made.
+async function toProvider(path, json) {
+  const link = await attempt("Opening the provider's page…", () => api(path, { method: "POST", json }));
+  if (link && link.url) window.location.assign(link.url);
+}
+
+function billingActions(billing, refresh) {
+  const plan = select("plan", Object.entries(PLAN_NAMES), billing.plan);
+  const subscribe = billing.providers.map((provider) =>
+    h("button", { type: "button", onclick: () => toProvider("/v1/billing/checkout", { provider, plan: plan.value }) },
+      `Subscribe with ${PROVIDER_NAMES[provider]}`));
+  const reason = h("textarea", { name: "reason", rows: 2, maxlength: 1000, required: true });
   const cancel = h("form", { class: "cancel" },
-    field("Why are you leaving? (optional; kept in the audit log)", reason),
+    field("Why are you leaving? (kept with the subscription)", reason),
     h("button", { type: "submit", class: "danger" }, "Cancel the subscription"));
   cancel.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!confirm("Cancel? Everything works until the paid period ends; then the company is deactivated, and purged after the export window.")) return;
-    if (await attempt("Cancelled: renewal stopped.", () => api("/v1/company/cancel", { method: "POST", json: { reason: reason.value || null } }))) await refresh();
+    const done = billing.provider ? "Cancellation sent: the provider confirms it in a moment." : "Cancelled: renewal stopped.";
+    if (await attempt(done, () => api("/v1/company/cancel", { method: "POST", json: { reason: reason.value } }))) await refresh();
   });
-  const reactivate = h("button", {
-    type: "button", class: "reactivate",
-    onclick: async () => (await attempt("Active again.", () => api("/v1/company/reactivate", { method: "POST" }))) && refresh(),
-  }, "Reactivate");
+  const running = RUNNING.includes(billing.status);
+  const actions = [];
+  if (billing.provider && billing.status !== "deactivated") {
+    actions.push(h("button", { type: "button", onclick: () => toProvider("/v1/billing/manage") },
+      `Pay, change the plan or the card (${PROVIDER_NAMES[billing.provider]})`));
+  } else if (subscribe.length) {
+    actions.push(h("div", { class: "row" }, field("Plan", plan), ...subscribe));
+  }
+  if (running) actions.push(cancel);
+  if (!billing.provider && !running) {
+    actions.push(h("button", {
+      type: "button", class: "reactivate",
+      onclick: async () => (await attempt("Active again.", () => api("/v1/company/reactivate", { method: "POST" }))) && refresh(),
+    }, "Reactivate"));
+  }
+  return actions;
+}
+
+function subscriptionPanel(billing, owner, refresh) {
+  const by = billing.provider ? `Billed by ${PROVIDER_NAMES[billing.provider]}.` : "Billed by the operator of this server.";
+  const facts = [
+    ["Plan", PLAN_NAMES[billing.plan] + (billing.pending_plan ? ` (${PLAN_NAMES[billing.pending_plan]} from the period's end)` : "")],
+    ["State", h("span", { class: `badge ${billing.status}` }, billing.status.replace("_", " "))],
+    [billing.status === "cancelled" || billing.status === "deactivated" ? "Ends" : "Renews", billing.ended_at ? when(billing.ended_at) : billing.period_end ? when(billing.period_end) : "no end set"],
+  ];
+  if (billing.cancel_reason) facts.push(["Reason given", billing.cancel_reason]);
+  const invoices = table(
+    [
+      { label: "Date", value: (i) => when(i.created_at) },
+      { label: "Invoice", value: (i) => (i.url ? h("a", { href: i.url, target: "_blank", rel: "noopener" }, i.number || i.id) : i.number || i.id) },
+      { label: "Status", value: (i) => h("span", { class: `badge ${i.status}` }, i.status) },
+      { label: "Amount", value: (i) => money(i.amount, i.currency) },
+    ],
+    billing.invoices,
+    { caption: "Latest invoices", empty: "No invoice yet." },
+  );
   return h(
     "section", { "aria-labelledby": "subscription-title", class: "subscription" },
     h("h2", { id: "subscription-title" }, "Subscription"),
-    h("p", null, `Plan ${company.plan}, `, h("span", { class: `badge ${company.status}` }, company.status), `; the paid period ends: ${ends}.`),
-    !owner ? h("p", { class: "help" }, "The owner changes the subscription.")
-      : company.status === "active" ? cancel : reactivate,
+    h("dl", { class: "facts" }, facts.flatMap(([term, value]) => [h("dt", null, term), h("dd", null, value)])),
+    h("p", { class: "help" }, by),
+    billing.status === "past_due" ? h("p", { class: "warning", role: "alert" }, "A payment failed. Everything keeps working while it is retried: update the card, or the company is deactivated when the retries run out.") : null,
+    billing.invoices.length || billing.provider ? invoices : null,
+    ...(owner ? billingActions(billing, refresh) : [h("p", { class: "help" }, "The owner changes the subscription.")]),
   );
 }
 
@@ -72,8 +125,8 @@ export async function companyPage({ may }) {
   const area = h("div");
   const owner = may("owner");
   async function refresh() {
-    const company = await api("/v1/company");
-    area.replaceChildren(settingsForm(company, owner, refresh), subscriptionPanel(company, owner, refresh));
+    const [company, billing] = await Promise.all([api("/v1/company"), api("/v1/company/subscription")]);
+    area.replaceChildren(settingsForm(company, owner, refresh), subscriptionPanel(billing, owner, refresh));
   }
   await refresh();
   return area;

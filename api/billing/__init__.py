@@ -1,0 +1,1 @@
+"""Billing: the providers' webhooks, the owner's subscription page and its links."""

@@ -55,8 +55,18 @@ def test_broker_down_answers_503_and_accepts_nothing(
 
         broker.start()  # same port, same data directory
         eventually(lambda: upload(stack, token, wire_calls(20, "after-")).status_code == 202, 60, 1)
-        eventually(lambda: summary(stack, key)["total_calls"] == 60, 90)
-        ids = {item["id"] for item in history(stack, key)}
+        stored: list[int] = []  # what the summary said each time: a failure shows the last
+
+        def all_stored() -> bool:
+            stored.append(int(summary(stack, key)["total_calls"]))
+            return stored[-1] == 60
+
+        try:
+            eventually(all_stored, 90)
+        finally:
+            ids = {item["id"] for item in history(stack, key)}
+            prefixes = sorted({i.split("-")[0] for i in ids})
+            print(f"stored {stored[-1:]} calls; history {len(ids)} ids from {prefixes}")
         assert len(ids) == 60
     finally:
         broker.stop()

@@ -65,8 +65,7 @@ def test_broker_down_answers_503_and_accepts_nothing(
             eventually(all_stored, 90)
         finally:
             ids = {item["id"] for item in history(stack, key)}
-            prefixes = sorted({i.split("-")[0] for i in ids})
-            print(f"stored {stored[-1:]} calls; history {len(ids)} ids from {prefixes}")
+            print(f"the summary said {stored[-1:]} calls, the history holds {len(ids)}")
         assert len(ids) == 60
     finally:
         broker.stop()

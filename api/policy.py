@@ -101,6 +101,7 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/v1/privacy/exports/{export_id}"): Role.owner,
     ("GET", "/v1/privacy/exports/{export_id}/download"): Role.owner,
     ("POST", "/v1/leads"): Role.manager,
+    ("PUT", "/v1/leads/by-number/{number}"): Role.manager,
     ("POST", "/v1/leads/import"): Role.manager,
     ("POST", "/v1/numbers"): Role.manager,
     ("GET", "/v1/leads"): Role.viewer,

@@ -1,14 +1,14 @@
 'use strict';
 
 // The closecall Zapier app (zapier-platform-core, pinned in package.json): custom auth with the
-// server URL and an API key, a REST-hook trigger per webhook event, "Create Lead", "Add
-// Numbers" and "Find Lead". API.md "Zapier, webhooks and polling triggers".
+// server URL and an API key, a REST-hook trigger per webhook event, "Create Lead" and "Update
+// Lead" (both find or create by number), "Add Numbers", "Find Lead" and "Find or Create Lead". API.md "Zapier, webhooks and polling triggers".
 const { version } = require('./package.json');
 const { version: platformVersion } = require('zapier-platform-core');
 
 const { authentication, addApiKey } = require('./authentication');
 const { EVENTS, ...hookTriggers } = require('./triggers/hooks');
-const { createLead } = require('./creates/lead');
+const { createLead, updateLead } = require('./creates/lead');
 const addNumbers = require('./creates/numbers');
 const findLead = require('./searches/lead');
 
@@ -31,6 +31,15 @@ module.exports = {
   beforeRequest: [addApiKey],
   afterResponse: [explainErrors],
   triggers: Object.fromEntries(Object.values(hookTriggers).map((t) => [t.key, t])),
-  creates: { [createLead.key]: createLead, [addNumbers.key]: addNumbers },
+  creates: { [createLead.key]: createLead, [updateLead.key]: updateLead, [addNumbers.key]: addNumbers },
   searches: { [findLead.key]: findLead },
+  // "Find or Create Lead": the search, then Create Lead (itself find-or-create by number)
+  searchOrCreates: {
+    [findLead.key]: {
+      key: findLead.key,
+      display: { label: 'Find or Create Lead', description: 'Finds the lead holding a phone number, or creates it.' },
+      search: findLead.key,
+      create: createLead.key,
+    },
+  },
 };

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.context import ApiContext
@@ -92,6 +92,14 @@ def write(
     return written
 
 
+def refuse_invalid(written: Written) -> None:
+    """A single lead's row errors as the API's 422, each naming its field."""
+    if written.result.errors:
+        (row,) = written.result.errors
+        fields = [(error.path, error.message) for error in row.errors]
+        raise ApiError(422, "invalid_request", "the lead is invalid", fields)
+
+
 @router.post(
     "/v1/leads", status_code=201, response_model=LeadDetail, responses=error_responses(409)
 )
@@ -110,10 +118,7 @@ def create_lead(
         WriteOptions(assign),
         background,
     )
-    if written.result.errors:
-        (row,) = written.result.errors
-        fields = [(error.path, error.message) for error in row.errors]
-        raise ApiError(422, "invalid_request", "the lead is invalid", fields)
+    refuse_invalid(written)
     if not written.created:
         lead_id = written.duplicate_of[1]
         raise ApiError(
@@ -123,6 +128,41 @@ def create_lead(
             [("primary_number", f"the number of lead {lead_id}")],
         )
     return service.read_lead(context, tenant, written.created[0], utc_now())
+
+
+@router.put(
+    "/v1/leads/by-number/{number}",
+    response_model=LeadDetail,
+    responses={201: {"model": LeadDetail, "description": "created"}, **error_responses(409)},
+)
+def put_lead_by_number(
+    number: Annotated[str, Path(max_length=64, description="the lead's number, any format")],
+    body: LeadUpdate,
+    tenant: LeadsTenant,
+    context: Context,
+    background: BackgroundTasks,
+    response: Response,
+    assign: AssignQuery = Assign.round_robin,
+) -> LeadDetail:
+    """Find or create (Zapier's "Find or Create Lead", "Update Lead"): the lead with this
+    number is updated with the fields given (200); without one, a lead is created with them
+    (201). Under the company's lead lock, so the same call made twice, even at once, makes one
+    lead."""
+    if "primary_number" in body.model_fields_set:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "the number is the path's",
+            [("primary_number", "give it in the path, not the body")],
+        )
+    fields = body.model_dump(exclude_unset=True) | {"primary_number": number}
+    options = WriteOptions(assign, OnDuplicate.update)
+    written = write(context, tenant, [(1, fields)], options, background)
+    refuse_invalid(written)
+    if written.created:
+        response.status_code = 201
+        return service.read_lead(context, tenant, written.created[0], utc_now())
+    return service.read_lead(context, tenant, written.duplicate_of[1], utc_now())
 
 
 @router.post(

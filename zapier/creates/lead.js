@@ -5,6 +5,33 @@ const samples = require('../triggers/samples');
 
 const ASSIGN = { round_robin: 'Round robin', least_loaded: 'Least loaded', none: 'Nobody' };
 
+// PUT by number finds or creates (API.md "Leads"): a Zap that runs twice makes one lead.
+const putLead = (z, bundle) => {
+  const { assign, primary_number: number, ...fields } = bundle.inputData;
+  const body = Object.fromEntries(
+    Object.entries(fields).filter(([, value]) => value !== undefined && value !== '')
+  );
+  return z
+    .request({
+      method: 'PUT',
+      url: `${serverUrl(bundle)}/v1/leads/by-number/${encodeURIComponent(number)}`,
+      params: assign ? { assign } : {},
+      body,
+    })
+    .then((response) => response.data);
+};
+
+const FIELDS = [
+  { key: 'primary_number', label: 'Phone number', required: true, helpText: 'Any format; read in the company\'s country unless it starts with +. The lead with this number is updated if there is one.' },
+  { key: 'first_name', label: 'First name' },
+  { key: 'last_name', label: 'Last name' },
+  { key: 'company', label: 'Company' },
+  { key: 'email', label: 'Email' },
+  { key: 'secondary_number', label: 'Second phone number' },
+  { key: 'notes', label: 'Notes', type: 'text' },
+  { key: 'employee_id', label: 'Employee (id or email)', helpText: 'Leave empty to assign automatically (a new lead) or keep the employee (an existing one).' },
+];
+
 module.exports = {
   ASSIGN,
   createLead: {
@@ -12,34 +39,24 @@ module.exports = {
     noun: 'Lead',
     display: {
       label: 'Create Lead',
-      description: 'Creates a lead and hands it to an employee (round robin unless you pick one).',
+      description: 'Creates a lead and hands it to an employee (round robin unless you pick one); a number that is a lead already updates that lead.',
     },
     operation: {
-      inputFields: [
-        { key: 'primary_number', label: 'Phone number', required: true, helpText: 'Any format; read in the company\'s country unless it starts with +.' },
-        { key: 'first_name', label: 'First name' },
-        { key: 'last_name', label: 'Last name' },
-        { key: 'company', label: 'Company' },
-        { key: 'email', label: 'Email' },
-        { key: 'secondary_number', label: 'Second phone number' },
-        { key: 'notes', label: 'Notes', type: 'text' },
-        { key: 'employee_id', label: 'Employee (id or email)', helpText: 'Leave empty to assign automatically.' },
-        { key: 'assign', label: 'Assignment', choices: ASSIGN, default: 'round_robin' },
-      ],
-      perform: (z, bundle) => {
-        const { assign, ...fields } = bundle.inputData;
-        const body = Object.fromEntries(
-          Object.entries(fields).filter(([, value]) => value !== undefined && value !== '')
-        );
-        return z
-          .request({
-            method: 'POST',
-            url: `${serverUrl(bundle)}/v1/leads`,
-            params: assign ? { assign } : {},
-            body,
-          })
-          .then((response) => response.data);
-      },
+      inputFields: [...FIELDS, { key: 'assign', label: 'Assignment', choices: ASSIGN, default: 'round_robin' }],
+      perform: putLead,
+      sample: { ...samples.lead, recent_calls: [] },
+    },
+  },
+  updateLead: {
+    key: 'update_lead',
+    noun: 'Lead',
+    display: {
+      label: 'Update Lead',
+      description: 'Updates the lead holding a phone number with the fields given (creates it when none does).',
+    },
+    operation: {
+      inputFields: FIELDS,
+      perform: putLead,
       sample: { ...samples.lead, recent_calls: [] },
     },
   },

@@ -132,6 +132,26 @@ test('Create Lead, Find Lead by a number in another format, Add Numbers', async 
   sameKeys(App.creates.add_numbers.operation.sample, added);
 });
 
+test('a Zap run twice makes one lead; Update Lead changes it; Find or Create is declared', async () => {
+  const inputData = { first_name: 'Twice', primary_number: '+91 98444 55555' };
+  const first = await appTester(App.creates.create_lead.operation.perform, { authData, inputData });
+  const second = await appTester(App.creates.create_lead.operation.perform, { authData, inputData });
+  assert.equal(second.id, first.id);
+  const updated = await appTester(App.creates.update_lead.operation.perform, {
+    authData,
+    inputData: { primary_number: '09844455555', company: 'Acme Tiles' },
+  });
+  assert.deepEqual([updated.id, updated.first_name, updated.company], [first.id, 'Twice', 'Acme Tiles']);
+  sameKeys(App.creates.update_lead.operation.sample, updated);
+  const found = await appTester(App.searches.find_lead.operation.perform, {
+    authData,
+    inputData: { number: '+919844455555' },
+  });
+  assert.equal(found.length, 1);
+  const pair = App.searchOrCreates.find_lead;
+  assert.deepEqual([pair.search, pair.create], ['find_lead', 'create_lead']);
+});
+
 test("the API's errors reach the Zap's owner with the field and the reason", async () => {
   await assert.rejects(
     appTester(App.creates.create_lead.operation.perform, {

@@ -1,0 +1,70 @@
+"""Find or create a lead by its number (`PUT /v1/leads/by-number/{number}`, Zapier's "Find or
+Create Lead" and "Update Lead"): the same request twice, or twice at once, makes one lead and
+updates it; the number is the path's, in any format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.context import ApiContext
+from core.clickhouse import ClickHouse
+from tests.test_hook_delivery import api_client
+from tests.test_lead_push import signed_up
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def api(
+    request: pytest.FixtureRequest, chdb_store: ClickHouse, tmp_path: Path
+) -> Iterator[tuple[TestClient, ApiContext]]:
+    url = (
+        request.getfixturevalue("postgres_url")
+        if request.param == "postgresql"
+        else f"sqlite:///{tmp_path / 'control.db'}"
+    )
+    client, context = api_client(url, chdb_store, tmp_path, allow_private=False)
+    with client:
+        yield client, context
+    context.engine.dispose()
+
+
+def test_the_same_lead_twice_and_at_once_is_one_lead(api: tuple[TestClient, ApiContext]) -> None:
+    client, _ = api
+    auth = signed_up(client)
+    path = "/v1/leads/by-number/+91 98111 22233"
+    made = client.put(path, json={"first_name": "Asha", "company": "Acme"}, headers=auth)
+    assert made.status_code == 201, made.text
+    lead = made.json()
+    assert (lead["primary_number"], lead["first_name"]) == ("+919811122233", "Asha")
+    again = client.put(
+        "/v1/leads/by-number/09811122233", json={"last_name": "Rao"}, headers=auth
+    )  # the same number written as the country writes it
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == lead["id"]
+    assert (again.json()["first_name"], again.json()["last_name"]) == ("Asha", "Rao")
+
+    def put(n: int) -> int:
+        answer = client.put(
+            "/v1/leads/by-number/+919800000001", json={"first_name": f"Try {n}"}, headers=auth
+        )
+        return answer.status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = sorted(pool.map(put, range(4)))
+    assert codes == [200, 200, 200, 201]  # one created, the others found it
+    found = client.get("/v1/leads", params={"number": "+919800000001"}, headers=auth).json()
+    assert len(found["items"]) == 1
+    listed = client.get("/v1/leads", headers=auth).json()["items"]
+    assert len(listed) == 2
+
+    refused = client.put(path, json={"primary_number": "+919811100000"}, headers=auth)
+    assert (refused.status_code, refused.json()["error"]["fields"][0]["path"]) == (
+        422,
+        "primary_number",
+    )
+    bad = client.put("/v1/leads/by-number/not-a-number", json={}, headers=auth)
+    assert bad.status_code == 422, bad.text

@@ -68,3 +68,43 @@ def test_the_same_lead_twice_and_at_once_is_one_lead(api: tuple[TestClient, ApiC
     )
     bad = client.put("/v1/leads/by-number/not-a-number", json={}, headers=auth)
     assert bad.status_code == 422, bad.text
+
+
+def test_assigned_to_by_id_email_or_exact_name_and_a_shared_name_is_a_row_error(
+    api: tuple[TestClient, ApiContext],
+) -> None:
+    client, _ = api
+    auth = signed_up(client)
+    made = {}
+    for name, email in (("Asha Rao", "asha@acme.example"), ("Ravi K", None), ("Ravi K", None)):
+        body = {"name": name, **({"email": email} if email else {})}
+        answer = client.post("/v1/employees", json=body, headers=auth)
+        assert answer.status_code == 201, answer.text
+        made.setdefault(name, []).append(answer.json()["id"])
+    asha = made["Asha Rao"][0]
+    rows = "\n".join(
+        [
+            "Phone,First Name,Assigned To",
+            "+919811100001,By name,Asha Rao",
+            "+919811100002,By email,ASHA@acme.example",
+            f"+919811100003,By id,{asha}",
+            "+919811100004,Shared,Ravi K",
+            "+919811100005,Nobody,Meera",
+        ]
+    )
+    answer = client.post(
+        "/v1/leads/import", content=rows, headers={**auth, "Content-Type": "text/csv"}
+    )
+    result = answer.json()
+    assert (result["created"], answer.status_code) == (3, 200), answer.text
+    assert [(e["row"], e["errors"][0]["path"]) for e in result["errors"]] == [
+        (4, "employee_id"),
+        (5, "employee_id"),
+    ]
+    assert "more than one employee is named Ravi K" in result["errors"][0]["errors"][0]["message"]
+    listed = client.get("/v1/leads", headers=auth).json()["items"]
+    assert {lead["employee_id"] for lead in listed} == {asha}
+    renamed = client.put(
+        "/v1/leads/by-number/+919811100001", json={"employee_id": "Ravi K"}, headers=auth
+    )
+    assert renamed.status_code == 422, renamed.text

@@ -112,7 +112,11 @@ class LeadWriter:
 
     def staff(self) -> list[Any]:
         query = sa.select(
-            employees.c.id, employees.c.email, employees.c.tracking_enabled, employees.c.takes_leads
+            employees.c.id,
+            employees.c.name,
+            employees.c.email,
+            employees.c.tracking_enabled,
+            employees.c.takes_leads,
         ).where(employees.c.company_id == self.company.id, employees.c.archived_at.is_(None))
         return list(self.conn.execute(in_scope(query, self.scope)))
 
@@ -188,15 +192,36 @@ def changed_on_phones(writer: LeadWriter, lead: dict[str, Any], before: str | No
     lead["feed_seq"] = writer.feed.position(lead["employee_id"])
 
 
+AMBIGUOUS = ""  # what a name two employees share resolves to: the row must give an id or email
+
+
 def employee_refs(staff: list[Any]) -> dict[str, str]:
-    """How a row may name an employee (id, or email in any case) -> the employee id."""
-    refs = {employee.email.lower(): employee.id for employee in staff if employee.email}
+    """How a row may name an employee -> the employee id: the id, the email in any case, or
+    the exact name (a name two employees share -> AMBIGUOUS)."""
+    refs: dict[str, str] = {}
+    for employee in staff:
+        key = f"name:{employee.name}"
+        refs[key] = AMBIGUOUS if key in refs else employee.id
+    refs.update({employee.email.lower(): employee.id for employee in staff if employee.email})
     refs.update({employee.id: employee.id for employee in staff})
     return refs
 
 
 def resolve_employee(ref: str, refs: dict[str, str]) -> str | None:
-    return refs.get(ref) or refs.get(ref.lower())
+    """The employee `ref` names, AMBIGUOUS, or None (nobody)."""
+    for key in (ref, ref.lower(), f"name:{ref.strip()}"):
+        if key in refs:
+            return refs[key]
+    return None
+
+
+def unresolved(ref: str, employee: str | None) -> str | None:
+    """Why `ref` names no single employee, or None when it does."""
+    if employee is None:
+        return f"no employee {ref} of yours (an id, an email or an exact name)"
+    if employee == AMBIGUOUS:
+        return f"more than one employee is named {ref}: give the id or the email"
+    return None
 
 
 def fill(lead: dict[str, Any], fields: LeadFields) -> bool:
@@ -280,9 +305,11 @@ def _parsed_rows(
             continue
         ref = parsed.fields.employee_id or options.employee
         employee = resolve_employee(ref, refs) if ref else None
-        if ref and employee is None:
-            problem = FieldError(path="employee_id", message=f"no employee {ref} of yours")
-            errors.append(RowError(row=row_number, errors=[problem]))
+        why = unresolved(ref, employee) if ref else None
+        if why:
+            errors.append(
+                RowError(row=row_number, errors=[FieldError(path="employee_id", message=why)])
+            )
             continue
         number_keys = [blind_index(writer.keys, number) for number in parsed.numbers]
         valid.append((row_number, parsed, number_keys, employee))
@@ -408,8 +435,9 @@ def update_lead(writer: LeadWriter, lead_id: str, body: LeadUpdate) -> None:
         ref = changes["employee_id"]
         refs = employee_refs(writer.staff())
         lead["employee_id"] = resolve_employee(ref, refs) if ref else None
-        if ref and lead["employee_id"] is None:
-            raise Invalid("invalid_request", f"no employee {ref}", [("employee_id", "unknown")])
+        why = unresolved(ref, lead["employee_id"]) if ref else None
+        if why:
+            raise Invalid("invalid_request", why, [("employee_id", why)])
     lead["updated_at"] = writer.now
     changed_on_phones(writer, lead, before)
     values = {k: v for k, v in lead.items() if k not in ("id", "company_id", "created_at")}

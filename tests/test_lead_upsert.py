@@ -75,7 +75,7 @@ def test_assigned_to_by_id_email_or_exact_name_and_a_shared_name_is_a_row_error(
 ) -> None:
     client, _ = api
     auth = signed_up(client)
-    made = {}
+    made: dict[str, list[str]] = {}
     for name, email in (("Asha Rao", "asha@acme.example"), ("Ravi K", None), ("Ravi K", None)):
         body = {"name": name, **({"email": email} if email else {})}
         answer = client.post("/v1/employees", json=body, headers=auth)

@@ -54,6 +54,27 @@ def test_reveal_is_for_admin_and_audited(module_stack: Stack, company: dict[str,
     assert not [n for n in numbers if n in log.text or n.lstrip("+") in log.text]
 
 
+@pytest.mark.parametrize("path", ["customers", "never-attended", "not-picked-up"])
+def test_every_client_list_reveals_for_an_admin_once_audited(
+    module_stack: Stack, company: dict[str, str], path: str
+) -> None:
+    stack, target = module_stack, f"/v1/reports/{path}"
+    day = {"from": "2026-03-02", "to": "2026-03-02"}  # the day wire_calls fill
+    params = {**day, "reveal": "true"}
+    assert (
+        stack.api.get(target, params=params, headers=bearer(company["manager"])).status_code == 403
+    )
+    masked = stack.api.get(target, params=day, headers=bearer(company["admin"])).json()["items"]
+    shown = stack.api.get(target, params=params, headers=bearer(company["admin"])).json()["items"]
+    assert len(shown) == len(masked) > 0
+    for plain, hidden in zip(shown, masked, strict=True):
+        assert plain["number"].startswith("+") and "*" not in plain["number"]
+        assert "*" in hidden["number"] and plain["number"][-4:] == hidden["number"][-4:]
+    log = stack.api.get("/v1/audit", headers=bearer(company["admin"])).json()["items"]
+    entries = [e for e in log if e["action"] == "numbers.revealed" and e["target"] == target]
+    assert len(entries) == 1 and entries[0]["details"]["count"] == len(shown)
+
+
 def test_the_log_holds_keys_and_failed_logins_and_pages(
     module_stack: Stack, company: dict[str, str]
 ) -> None:

@@ -159,16 +159,21 @@ async def not_picked_up(
 @router.get("/customers", response_model=m.Customers, responses=DOWNLOADABLE)
 async def customers(
     tenant: CurrentTenant,
+    context: Context,
+    audit: Audit,
     rng: Range,
     f: ReportFilter,
     download: Downloads,
     limit: Limit = 100,
     cursor: Cursor = None,
+    reveal: RevealQuery = False,
 ) -> Any:
     """Every client with at least one call in range, most recent first."""
     page = page_request(limit, cursor)
-    found = await run_in_threadpool(q.customers, tenant.clickhouse, f, rng, page)
-    return download(listing(rng, found), m.Customers, "customers", rng.zone)
+    keys = reveal_keys(tenant, context, reveal)
+    found = await run_in_threadpool(q.customers, tenant.clickhouse, f, rng, page, keys)
+    answer = revealed_listing(audit, "/v1/reports/customers", rng, found, keys)
+    return download(answer, m.Customers, "customers", rng.zone)
 
 
 @router.get("/working-hours", response_model=m.WorkingHours, responses=DOWNLOADABLE)

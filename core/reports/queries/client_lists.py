@@ -154,7 +154,11 @@ def not_picked_up(
 
 
 def customers(
-    ch: CompanyClickHouse, f: CallFilter, rng: ReportRange, page: Page
+    ch: CompanyClickHouse,
+    f: CallFilter,
+    rng: ReportRange,
+    page: Page,
+    reveal: CompanyKeys | None = None,
 ) -> tuple[list[dict[str, Any]], SortKey | None]:
     where, params = f.where()
     sql = f"""SELECT {CLIENT_HEX},
@@ -167,7 +171,7 @@ def customers(
         HAVING 1{_after_clause(page, "last_ts", params)}
         ORDER BY last_ts DESC, client_hex{limit_clause(page, params)}"""
     rows, after = cut(ch.query(sql, params), page, client_sort_key)
-    labels = ClientLabels.of(ch, rows, (row["last_employee"] for row in rows))
+    labels = ClientLabels.of(ch, rows, (row["last_employee"] for row in rows), reveal)
     items = []
     for row in rows:
         items.append(

@@ -11,6 +11,7 @@ const { EVENTS, ...hookTriggers } = require('./triggers/hooks');
 const { createLead, updateLead } = require('./creates/lead');
 const addNumbers = require('./creates/numbers');
 const findLead = require('./searches/lead');
+const employeeList = require('./triggers/employees');
 
 // Errors of the API name the field and the reason; show them to the Zap's owner as they are.
 const explainErrors = (response, z) => {
@@ -30,7 +31,7 @@ module.exports = {
   authentication,
   beforeRequest: [addApiKey],
   afterResponse: [explainErrors],
-  triggers: Object.fromEntries(Object.values(hookTriggers).map((t) => [t.key, t])),
+  triggers: Object.fromEntries([...Object.values(hookTriggers), employeeList].map((t) => [t.key, t])),
   creates: { [createLead.key]: createLead, [updateLead.key]: updateLead, [addNumbers.key]: addNumbers },
   searches: { [findLead.key]: findLead },
   // "Find or Create Lead": the search, then Create Lead (itself find-or-create by number)

@@ -29,7 +29,7 @@ const FIELDS = [
   { key: 'email', label: 'Email' },
   { key: 'secondary_number', label: 'Second phone number' },
   { key: 'notes', label: 'Notes', type: 'text' },
-  { key: 'employee_id', label: 'Employee (id or email)', helpText: 'Leave empty to assign automatically (a new lead) or keep the employee (an existing one).' },
+  { key: 'employee_id', label: 'Employee', dynamic: 'employee_list.id.name', helpText: 'From the console\'s Employees page (an id, an email or an exact name also works). Leave empty to assign automatically (a new lead) or keep the employee (an existing one).' },
 ];
 
 module.exports = {

@@ -13,7 +13,7 @@ module.exports = {
   operation: {
     inputFields: [
       { key: 'numbers', label: 'Phone numbers', required: true, list: true },
-      { key: 'employee_id', label: 'Employee (id or email)' },
+      { key: 'employee_id', label: 'Employee', dynamic: 'employee_list.id.name', helpText: 'Every number\'s employee; empty: assigned as chosen below.' },
       { key: 'assign', label: 'Assignment', choices: ASSIGN, default: 'round_robin' },
     ],
     perform: (z, bundle) => {

@@ -96,7 +96,9 @@ test('a REST hook: subscribe, a delivery performed into its item, unsubscribe', 
 });
 
 test('every trigger subscribes to its own event and lists items shaped like its sample', async () => {
-  const events = Object.keys(App.triggers).map((key) => [key, App.triggers[key].operation]);
+  const events = Object.keys(App.triggers)
+    .filter((key) => App.triggers[key].operation.type === 'hook')
+    .map((key) => [key, App.triggers[key].operation]);
   assert.equal(events.length, 5);
   for (const [key, trigger] of events) {
     const subscribeData = await appTester(trigger.performSubscribe, { authData, targetUrl: targetUrl() });
@@ -150,6 +152,22 @@ test('a Zap run twice makes one lead; Update Lead changes it; Find or Create is 
   assert.equal(found.length, 1);
   const pair = App.searchOrCreates.find_lead;
   assert.deepEqual([pair.search, pair.create], ['find_lead', 'create_lead']);
+});
+
+test('the Employee dropdowns list the employees by name, and an action takes the chosen id', async () => {
+  const made = await api('/v1/employees', {
+    method: 'POST',
+    body: JSON.stringify({ name: 'Dropdown Dev', email: 'dropdown@example.com', team: 'North' }),
+  }).then((response) => response.json());
+  const listed = await appTester(App.triggers.employee_list.operation.perform, { authData });
+  const chosen = listed.find((employee) => employee.id === made.id);
+  assert.deepEqual(chosen, { id: made.id, name: 'Dropdown Dev (dropdown@example.com)', team: 'North' });
+  assert.equal(App.creates.create_lead.operation.inputFields.find((f) => f.key === 'employee_id').dynamic, 'employee_list.id.name');
+  const lead = await appTester(App.creates.create_lead.operation.perform, {
+    authData,
+    inputData: { primary_number: '+919877766655', employee_id: chosen.id },
+  });
+  assert.equal(lead.employee_id, made.id);
 });
 
 test("the API's errors reach the Zap's owner with the field and the reason", async () => {

@@ -106,6 +106,7 @@ def test_calls_are_delivered_once_signed_and_after_they_are_visible(
             body = request.json()
             assert body["type"] == hook["event"]
             assert body["data"] == items[body["data"]["id"]]  # the history item, number masked
+            assert body["data"]["employee_name"] == "Asha"  # a CRM needs no second lookup
     assert visible_at_delivery and all(visible_at_delivery.values())
     missed_ids = {r.json()["data"]["id"] for r in receiver.received("/missed")}
     assert missed_ids == {i for i, item in items.items() if item["type"] in MISSED}
@@ -161,6 +162,7 @@ def test_a_500_is_retried_with_the_same_id_and_a_410_unsubscribes(
     assert receiver.delivered("/leads") == {made.webhook_id: 1}
     Webhook(leads["secret"]).verify(made.body, made.headers)
     assert made.json()["type"] == "lead.created" and made.json()["data"]["id"] == lead["id"]
+    assert made.json()["data"]["employee_name"] == "Asha"  # the employee it was given to
     log = stack.api.get(f"/v1/hooks/{retried['id']}/deliveries", headers=auth(key)).json()
     assert [(i["attempt"], i["status_code"]) for i in log["items"]] == [(2, 200), (1, 500)]
     assert log["items"][1]["next_attempt_at"] is not None and log["items"][1]["error"]

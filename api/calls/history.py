@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
-from core.calls.items import CallItem, device_sims, to_item
+from core.calls.items import CallItem, call_labels, to_item
 from core.calls.phone_numbers import normalise_number
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import Company
@@ -120,8 +120,8 @@ def call_page(
         newest_ts = call_filter.range.end_ts if call_filter.range else now_ts
     rows = newest_calls(ch, call_filter, page.limit + 1, newest_ts)
     shown, after = cut(rows, page, lambda row: (int(row["started_ts"]), str(row["call_id"])))
-    sims = device_sims(db, company_id)
-    items = [to_item(row, sims, zone, reveal) for row in shown]
+    labels = call_labels(db, company_id)
+    items = [to_item(row, labels, zone, reveal) for row in shown]
     if with_leads:
         items = link_leads(ch, items, [row["client_key"] for row in shown])
     return CallPage(items=items, next_cursor=next_cursor(after))

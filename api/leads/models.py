@@ -109,6 +109,8 @@ class Lead(BaseModel):
     zip: str | None
     notes: str | None
     employee_id: str | None
+    employee_name: str | None = Field(default=None, description="as the Employees page has it")
+    employee_email: str | None = None
     status: LeadStatus
     calls: int = Field(description="calls with its numbers, by anyone, ever")
     connected_calls: int

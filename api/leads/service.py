@@ -29,7 +29,7 @@ from api.leads.store import (
 )
 from api.policy import Role
 from api.tenancy import Tenant, company_keys
-from core.calls.items import device_sims, to_item
+from core.calls.items import call_labels, people_of, to_item
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import lead_numbers, leads
 from core.errors import NotFound, PaymentRequired
@@ -85,6 +85,7 @@ def lead_events(writer: LeadWriter) -> list[IntegrationEvent]:
     `data`, sealed beside it). An assignment's id is the lead's and its time's, as in the
     polling trigger; several changes of one lead in one transaction are one event."""
     events = {}
+    people = people_of(writer.conn, writer.company.id) if writer.announced else {}
     for event_type, row in writer.announced:
         about = (
             (row["id"],)
@@ -99,7 +100,7 @@ def lead_events(writer: LeadWriter) -> list[IntegrationEvent]:
             type=event_type,
             company_id=writer.company.id,
             occurred_at=writer.now,
-            data=to_lead(row, NO_CALLS, None).model_dump(mode="json"),
+            data=to_lead(row, NO_CALLS, None, people).model_dump(mode="json"),
             sealed={f"{slot}_number": row[f"{slot}_enc"] for slot in SLOTS if row[f"{slot}_enc"]},
             numbers=sorted(held_keys(writer.conn, row["id"]).values()),
         )
@@ -189,7 +190,12 @@ def calls_by_lead(ch: CompanyClickHouse, held: dict[str, list[str]]) -> dict[str
     }
 
 
-def to_lead(row: dict[str, Any], calls: ClientCalls, reveal: CompanyKeys | None) -> Lead:
+People = dict[str, tuple[str, str | None]]  # employee id -> name, email (core/calls/items.py)
+
+
+def to_lead(
+    row: dict[str, Any], calls: ClientCalls, reveal: CompanyKeys | None, people: People
+) -> Lead:
     numbers = {
         slot: (
             decrypt_number(reveal, row[f"{slot}_enc"])
@@ -198,8 +204,11 @@ def to_lead(row: dict[str, Any], calls: ClientCalls, reveal: CompanyKeys | None)
         )
         for slot in SLOTS
     }
+    person = people.get(row["employee_id"]) if row["employee_id"] else None
     return Lead(
         **{name: row[name] for name in COPIED},
+        employee_name=person[0] if person else None,
+        employee_email=person[1] if person else None,
         primary_number=numbers["primary"],
         secondary_number=numbers["secondary"],
         status=calls.status,
@@ -234,9 +243,11 @@ def list_leads(
             break
         position = sort_key(rows[-1])
     shown, last = cut(found, page, lambda item: sort_key(item[0]))
+    people = people_of(db, tenant.company.id)
     reveal = shown_numbers(tenant, keys)
     return LeadPage(
-        items=[to_lead(row, calls, reveal) for row, calls in shown], next_cursor=next_cursor(last)
+        items=[to_lead(row, calls, reveal, people) for row, calls in shown],
+        next_cursor=next_cursor(last),
     )
 
 
@@ -254,7 +265,7 @@ def get_lead(
     row = find_row(db, tenant, lead_id)
     held = numbers_of(db, [lead_id]).get(lead_id, [])
     calls = calls_by_lead(tenant.clickhouse, {lead_id: held}).get(lead_id, NO_CALLS)
-    lead = to_lead(row, calls, shown_numbers(tenant, keys))
+    lead = to_lead(row, calls, shown_numbers(tenant, keys), people_of(db, tenant.company.id))
     recent = []
     if held and calls.calls:
         call_filter = CallFilter(
@@ -263,9 +274,9 @@ def get_lead(
             extra_params=(("lead_keys", tuple(held)),),
         )
         rows = newest_calls(tenant.clickhouse, call_filter, RECENT_CALLS, int(now.timestamp()))
-        sims = device_sims(db, tenant.company.id)
+        labels = call_labels(db, tenant.company.id)
         zone = ZoneInfo(tenant.company.timezone)
-        recent = [to_item(r, sims, zone).model_copy(update={"lead_id": lead_id}) for r in rows]
+        recent = [to_item(r, labels, zone).model_copy(update={"lead_id": lead_id}) for r in rows]
     return LeadDetail(**lead.model_dump(), recent_calls=recent)
 
 
@@ -303,13 +314,14 @@ def newest_assignments(
     rows = newest_assigned(db, tenant.company.id, tenant.employee_ids, limit)
     calls = calls_of(db, tenant.clickhouse, rows)
     reveal = shown_numbers(tenant, keys)
+    people = people_of(db, tenant.company.id)
     return [
         LeadAssignment(
             id=f"{row['id']}:{microseconds(row['assigned_at'])}",
             lead_id=row["id"],
             employee_id=row["employee_id"],
             assigned_at=row["assigned_at"],
-            lead=to_lead(row, calls.get(row["id"], NO_CALLS), reveal),
+            lead=to_lead(row, calls.get(row["id"], NO_CALLS), reveal, people),
         )
         for row in rows
     ]

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from core.calls.items import device_sims
+from core.calls.items import Labels, call_labels
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
 from core.hooks.events import subscribed
@@ -35,14 +34,14 @@ class CallAnnouncer:
         companies = {rows[0][0] for _event, rows in stored if rows}
         hooked = await loop.run_in_executor(None, self._hooked, companies)
         records = []
-        sims: dict[str, dict[tuple[str, int], dict[str, Any]]] = {}
+        labels: dict[str, Labels] = {}
         for _event, rows in stored:
             if not rows or rows[0][0] not in hooked:
                 continue  # no hook would receive these: nothing to build
             company_id = rows[0][0]
             company = await self.lookups.company(company_id)
-            if company_id not in sims:
-                sims[company_id] = await loop.run_in_executor(None, self._sims, company_id)
+            if company_id not in labels:
+                labels[company_id] = await loop.run_in_executor(None, self._labels, company_id)
             holders: dict[str, str] = {}
             if company.has_leads:
                 clients = [row[CALL_KEY_AT] for row in rows]
@@ -52,7 +51,7 @@ class CallAnnouncer:
                     company_id,
                     rows,
                     ZoneInfo(company.timezone),
-                    sims[company_id],
+                    labels[company_id],
                     holders,
                     hooked[company_id],
                 )
@@ -67,6 +66,6 @@ class CallAnnouncer:
     def _holders(self, company_id: str, clients: list[str]) -> dict[str, str]:
         return leads_of_clients(CompanyClickHouse(self.clickhouse, company_id), clients)
 
-    def _sims(self, company_id: str) -> dict[tuple[str, int], dict[str, Any]]:
+    def _labels(self, company_id: str) -> Labels:
         with self.engine.connect() as conn:
-            return device_sims(conn, company_id)
+            return call_labels(conn, company_id)

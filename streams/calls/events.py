@@ -9,7 +9,7 @@ from datetime import UTC
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.calls.items import to_item
+from core.calls.items import Labels, to_item
 from schemas.events import HookEvent, IntegrationEvent, IntegrationEvents, integration_event_id
 from streams.calls.rows import CALL_COLUMNS
 
@@ -21,7 +21,7 @@ def call_events(
     company_id: str,
     rows: list[tuple[Any, ...]],
     zone: ZoneInfo,
-    sims: dict[tuple[str, int], dict[str, Any]],
+    labels: Labels,
     holders: Mapping[str, str],
     wanted: Collection[str],
 ) -> IntegrationEvents:
@@ -45,7 +45,7 @@ def call_events(
                 "synced_ts": int(row["synced_at"].timestamp()),
                 "note_text": row["note"],
             },
-            sims,
+            labels,
             zone,
         )
         data = item.model_copy(update={"lead_id": holders.get(row["client_key"])}).model_dump(

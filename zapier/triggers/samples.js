@@ -16,6 +16,8 @@ module.exports = {
     note: null,
     lead_id: null,
     synced_at: '2026-03-02T10:20:02+05:30',
+    employee_name: 'Asha Rao',
+    employee_email: 'asha@example.com',
   },
   lead: {
     id: '5a1d7e3c-8f2b-4c6a-9d0e-1b3f5a7c9e20',
@@ -31,6 +33,8 @@ module.exports = {
     zip: null,
     notes: 'asked for a call back',
     employee_id: '3b9e4f2a-1c7d-4e8b-9a6f-2d5c8e1b4a70',
+    employee_name: 'Asha Rao',
+    employee_email: 'asha@example.com',
     status: 'new',
     calls: 0,
     connected_calls: 0,

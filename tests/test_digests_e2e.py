@@ -279,6 +279,8 @@ def test_the_lifecycle_notices_each_once_at_their_days(
     start = MUMBAI_0800 - timedelta(hours=2)
     end = start + timedelta(days=10)
     stack.run("company", "period-end", company["company_id"], end.isoformat())
+    # a paying company never ends by its date alone: the operator's billing cancels it
+    stack.run("company", "cancel", company["company_id"], "--reason", "not renewed")
 
     assert stack.api.post("/v1/privacy/exports", headers=owner).status_code == 202
     eventually(lambda: notices_to(inbox, address) == ["The company export is ready"], 30)

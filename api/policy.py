@@ -102,6 +102,8 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/v1/privacy/exports/{export_id}/download"): Role.owner,
     ("POST", "/v1/leads"): Role.manager,
     ("PUT", "/v1/leads/by-number/{number}"): Role.manager,
+    ("GET", "/v1/lead-fields"): Role.viewer,
+    ("POST", "/v1/lead-fields"): Role.admin,
     ("POST", "/v1/leads/import"): Role.manager,
     ("POST", "/v1/numbers"): Role.manager,
     ("GET", "/v1/leads"): Role.viewer,

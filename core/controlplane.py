@@ -217,6 +217,19 @@ leads = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("feed_seq", sa.BigInteger, nullable=False),  # position of its last change
     sa.Column("assigned_at", UtcDateTime),  # when it went to its current employee
+    # migration 0021: the values of the company's own fields (`lead_fields`), JSON by key
+    sa.Column("custom", sa.Text, nullable=False, server_default="{}"),
+)
+
+lead_fields = sa.Table(
+    "lead_fields",
+    metadata,
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), primary_key=True),
+    sa.Column("field_key", sa.String(40), primary_key=True),
+    sa.Column("label", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),  # text | number | date | choice
+    sa.Column("choices", sa.Text, nullable=False, server_default="[]"),  # JSON array
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
 lead_numbers = sa.Table(

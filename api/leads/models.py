@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -80,6 +80,11 @@ class LeadFields(BaseModel):
     employee_id: str | None = Field(
         default=None, max_length=320, description="assign to this employee (id or email)"
     )
+    custom: dict[str, Any] | None = Field(
+        default=None,
+        max_length=50,
+        description="the company's own fields by key (GET /v1/lead-fields); null clears one",
+    )
 
     @field_validator("*", mode="before")
     @classmethod
@@ -117,6 +122,9 @@ class Lead(BaseModel):
     last_call_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    custom: dict[str, Any] = Field(
+        default_factory=dict, description="the company's own fields by key (GET /v1/lead-fields)"
+    )
 
 
 class LeadDetail(Lead):

@@ -11,11 +11,12 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, R
 from fastapi.concurrency import run_in_threadpool
 
 from api.context import ApiContext
-from api.deps import Context, CurrentTenant, Db
+from api.deps import Audit, Context, CurrentTenant, Db
 from api.downloads import DOWNLOADABLE, Downloads
 from api.employees.service import report_staff
 from api.flags import Flag
 from api.leads import service
+from api.leads.custom import MAX_FIELDS, FieldList, FieldSpec, declare, declared
 from api.leads.models import (
     MAX_IMPORT_ROWS,
     Assign,
@@ -29,7 +30,7 @@ from api.leads.models import (
     OnDuplicate,
 )
 from api.leads.report import lead_client_calls, leads_rows
-from api.leads.rows import csv_rows, json_rows
+from api.leads.rows import column_name, csv_rows, json_rows
 from api.leads.store import WriteOptions, Written, delete_lead, update_lead, write_leads
 from api.reports import models as m
 from api.reports.filters import Range, ReportFilter, known_employees
@@ -90,6 +91,37 @@ def write(
     if not dry_run:
         background.add_task(push_leads, context, tenant, written.employees)
     return written
+
+
+def custom_columns(context: ApiContext, tenant: Tenant) -> dict[str, str]:
+    """The CSV column names of the company's own fields: each one's key and label."""
+    with context.engine.connect() as db:
+        specs = declared(db, tenant.company.id)
+    return {
+        column_name(name): spec.key for spec in specs.values() for name in (spec.label, spec.key)
+    }
+
+
+@router.get("/v1/lead-fields", response_model=FieldList)
+def list_lead_fields(tenant: LeadsTenant, db: Db) -> FieldList:
+    """The company's own lead fields, in the order they were declared."""
+    return FieldList(items=list(declared(db, tenant.company.id).values()))
+
+
+@router.post(
+    "/v1/lead-fields", status_code=201, response_model=FieldSpec, responses=error_responses(409)
+)
+def declare_lead_field(body: FieldSpec, tenant: LeadsTenant, db: Db, audit: Audit) -> FieldSpec:
+    """A field every lead of the company may hold (admin): text, number, date or a choice."""
+    if not declare(db, tenant.company.id, body, utc_now()):
+        raise ApiError(
+            409,
+            "field_taken",
+            f"the key {body.key} is declared already, or the company has {MAX_FIELDS} fields",
+            [("key", "taken")],
+        )
+    audit("lead_field.declared", body.key, {"kind": body.kind})
+    return body
 
 
 def refuse_invalid(written: Written) -> None:
@@ -192,7 +224,8 @@ async def import_leads(
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     raw = await read_body(request, MAX_IMPORT_BYTES)
     if media in ("text/csv", "application/csv", "text/plain"):
-        rows: Iterable[tuple[int, Any]] = list(csv_rows(raw))
+        columns = await run_in_threadpool(custom_columns, context, tenant)
+        rows: Iterable[tuple[int, Any]] = list(csv_rows(raw, columns))
     elif media == "application/json":
         rows = list(json_rows(parse_json(raw)))
     else:

@@ -62,14 +62,26 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "notes": ("notes", "note", "comments", "comment", "remarks", "description"),
     "employee_id": ("employee_id", "employee", "assigned_to", "assignee", "employee_email"),
 }
+CUSTOM = "custom:"  # a column of the company's own fields: custom:<key>
 COLUMN_OF = {alias: field for field, aliases in ALIASES.items() for alias in aliases}
 _SEPARATORS = re.compile(r"[\s\-._]+")
 DELIMITERS = ",;\t"
 NO_DELIMITER = "\x1f"  # ASCII unit separator: in no spreadsheet's text
 
 
-def column_field(header: str) -> str | None:
-    return COLUMN_OF.get(_SEPARATORS.sub("_", header.strip().lower()).strip("_"))
+def column_name(header: str) -> str:
+    """A column's name as matched: lower case, runs of spaces, dashes, dots as one `_`."""
+    return _SEPARATORS.sub("_", header.strip().lower()).strip("_")
+
+
+def column_field(header: str, custom: dict[str, str] | None = None) -> str | None:
+    """The field a column fills: a lead field by its aliases, else one of the company's own
+    (`custom`: column name -> field key) as `custom:<key>`."""
+    name = column_name(header)
+    if name in COLUMN_OF:
+        return COLUMN_OF[name]
+    key = (custom or {}).get(name)
+    return f"{CUSTOM}{key}" if key else None
 
 
 def too_many_rows() -> TooLarge:
@@ -90,8 +102,11 @@ def delimiter_of(text: str) -> str:
     return delimiter
 
 
-def csv_rows(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
-    """(1-based data row, {field: cell}) of every row that is not blank, in file order."""
+def csv_rows(
+    data: bytes, custom: dict[str, str] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(1-based data row, {field: cell}) of every row that is not blank, in file order; the
+    company's own fields (`custom`: column name -> key) under `custom`."""
     try:
         text = data.decode("utf-8-sig")  # with or without a byte-order mark
     except UnicodeDecodeError as exc:
@@ -103,7 +118,7 @@ def csv_rows(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
         header = next(reader, None)
         if not header:
             raise Invalid("invalid_csv", "the file has no header row")
-        fields = [column_field(name) for name in header]
+        fields = [column_field(name, custom) for name in header]
         if "primary_number" not in fields and "secondary_number" not in fields:
             raise Invalid(
                 "invalid_csv",
@@ -119,12 +134,14 @@ def csv_rows(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
         raise Invalid("invalid_csv", f"the file is not valid CSV: {exc}") from exc
 
 
-def row_fields(fields: list[str | None], cells: list[str]) -> dict[str, str]:
+def row_fields(fields: list[str | None], cells: list[str]) -> dict[str, Any]:
     """The cells of known columns by field (the first non-blank one when two columns map to the
     same field); `name` becomes first and last name unless those have columns of their own."""
-    row: dict[str, str] = {}
+    row: dict[str, Any] = {}
     for field, cell in zip(fields, cells, strict=False):
-        if field is not None and cell.strip() and field not in row:
+        if field is not None and field.startswith(CUSTOM) and cell.strip():
+            row.setdefault("custom", {}).setdefault(field.removeprefix(CUSTOM), cell)
+        elif field is not None and cell.strip() and field not in row:
             row[field] = cell
     name = row.pop("name", None)
     if name and "first_name" not in row and "last_name" not in row:

@@ -4,6 +4,7 @@ the calls (api/leads/calls.py), numbers in E.164 or masked for `viewer`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -209,6 +210,7 @@ def to_lead(
         **{name: row[name] for name in COPIED},
         employee_name=person[0] if person else None,
         employee_email=person[1] if person else None,
+        custom=json.loads(row.get("custom") or "{}"),
         primary_number=numbers["primary"],
         secondary_number=numbers["secondary"],
         status=calls.status,

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from api.employees.service import Scope, in_scope
 from api.leads.assignment import Assigner, LeastLoaded, Nobody, RoundRobin, new_lead_loads
 from api.leads.calls import LeadClientWrites, called_leads
+from api.leads.custom import FieldSpec, checked, declared, merged
 from api.leads.models import (
     Assign,
     FieldError,
@@ -102,6 +103,7 @@ class LeadWriter:
     cursor: str | None = field(init=False)
     # what REST hooks hear of this transaction: (event, the lead's row as it will be stored)
     announced: list[tuple[HookEvent, dict[str, Any]]] = field(default_factory=list)
+    _specs: dict[str, FieldSpec] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.cursor, seq = lock_company_leads(self.conn, self.company.id)
@@ -109,6 +111,12 @@ class LeadWriter:
         self.clients = LeadClientWrites.for_company(self.company.id)
 
     # --- who --------------------------------------------------------------------------------
+
+    def specs(self) -> dict[str, FieldSpec]:
+        """The company's own lead fields (read once per transaction)."""
+        if self._specs is None:
+            self._specs = declared(self.conn, self.company.id)
+        return self._specs
 
     def staff(self) -> list[Any]:
         query = sa.select(
@@ -232,6 +240,10 @@ def fill(lead: dict[str, Any], fields: LeadFields) -> bool:
         if value is not None and lead.get(name) != value:
             lead[name] = value
             changed = True
+    if fields.custom:
+        custom = merged(lead.get("custom", "{}"), fields.custom)
+        changed = changed or custom != lead.get("custom")
+        lead["custom"] = custom
     return changed
 
 
@@ -311,6 +323,13 @@ def _parsed_rows(
                 RowError(row=row_number, errors=[FieldError(path="employee_id", message=why)])
             )
             continue
+        if parsed.fields.custom:
+            values, problems = checked(parsed.fields.custom, writer.specs())
+            if problems:
+                errors.append(RowError(row=row_number, errors=problems))
+                continue
+            fields = parsed.fields.model_copy(update={"custom": values})
+            parsed = LeadInput(fields=fields, numbers=parsed.numbers)
         number_keys = [blind_index(writer.keys, number) for number in parsed.numbers]
         valid.append((row_number, parsed, number_keys, employee))
     return errors, valid
@@ -329,6 +348,7 @@ def _new_lead(writer: LeadWriter, parsed: LeadInput, owner: str | None) -> dict[
         "updated_at": writer.now,
         "feed_seq": writer.feed.position(owner),
         "assigned_at": writer.now if owner else None,
+        "custom": merged("{}", parsed.fields.custom or {}),
     }
     writer.announced.append(("lead.created", lead))
     if owner:
@@ -428,6 +448,12 @@ def update_lead(writer: LeadWriter, lead_id: str, body: LeadUpdate) -> None:
     for name in PLAIN_FIELDS:
         if name in changes:
             lead[name] = changes[name]
+    if changes.get("custom"):
+        values, problems = checked(changes["custom"], writer.specs())
+        if problems:
+            fields = [(problem.path, problem.message) for problem in problems]
+            raise Invalid("invalid_request", "a field of the company's is invalid", fields)
+        lead["custom"] = merged(lead["custom"], values)
     if {"primary_number", "secondary_number", "country"} & changes.keys():
         renumber(writer, lead, changes)
     before = lead["employee_id"]

@@ -41,6 +41,7 @@ module.exports = {
     last_call_at: null,
     created_at: '2026-03-02T04:40:00Z',
     updated_at: '2026-03-02T04:40:00Z',
+    custom: { budget: 250000, stage: 'Warm' },
   },
   device: {
     id: '7d2a9c4e-6b1f-4a3d-8e5c-9f0b2d4a6c81',

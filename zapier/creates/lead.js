@@ -6,11 +6,14 @@ const samples = require('../triggers/samples');
 const ASSIGN = { round_robin: 'Round robin', least_loaded: 'Least loaded', none: 'Nobody' };
 
 // PUT by number finds or creates (API.md "Leads"): a Zap that runs twice makes one lead.
+const CUSTOM = 'custom__'; // the company's own fields (GET /v1/lead-fields) as input fields
+
 const putLead = (z, bundle) => {
   const { assign, primary_number: number, ...fields } = bundle.inputData;
-  const body = Object.fromEntries(
-    Object.entries(fields).filter(([, value]) => value !== undefined && value !== '')
-  );
+  const given = Object.entries(fields).filter(([, value]) => value !== undefined && value !== '');
+  const body = Object.fromEntries(given.filter(([key]) => !key.startsWith(CUSTOM)));
+  const custom = given.filter(([key]) => key.startsWith(CUSTOM));
+  if (custom.length) body.custom = Object.fromEntries(custom.map(([key, value]) => [key.slice(CUSTOM.length), value]));
   return z
     .request({
       method: 'PUT',
@@ -32,7 +35,21 @@ const FIELDS = [
   { key: 'employee_id', label: 'Employee', dynamic: 'employee_list.id.name', helpText: 'From the console\'s Employees page (an id, an email or an exact name also works). Leave empty to assign automatically (a new lead) or keep the employee (an existing one).' },
 ];
 
+// The company's own lead fields, read when the Zap is edited: one input each, of its kind.
+const KINDS = { text: 'string', number: 'number', date: 'datetime', choice: 'string' };
+const customFields = (z, bundle) =>
+  z.request({ url: `${serverUrl(bundle)}/v1/lead-fields` }).then((response) =>
+    response.data.items.map((field) => ({
+      key: `${CUSTOM}${field.key}`,
+      label: field.label,
+      type: KINDS[field.kind],
+      ...(field.kind === 'choice' ? { choices: field.choices } : {}),
+      helpText: field.kind === 'date' ? 'A date (YYYY-MM-DD).' : `One of the company's own lead fields (${field.kind}).`,
+    }))
+  );
+
 module.exports = {
+  customFields,
   ASSIGN,
   createLead: {
     key: 'create_lead',
@@ -42,7 +59,7 @@ module.exports = {
       description: 'Creates a lead and hands it to an employee (round robin unless you pick one); a number that is a lead already updates that lead.',
     },
     operation: {
-      inputFields: [...FIELDS, { key: 'assign', label: 'Assignment', choices: ASSIGN, default: 'round_robin' }],
+      inputFields: [...FIELDS, { key: 'assign', label: 'Assignment', choices: ASSIGN, default: 'round_robin' }, customFields],
       perform: putLead,
       sample: { ...samples.lead, recent_calls: [] },
     },
@@ -55,7 +72,7 @@ module.exports = {
       description: 'Updates the lead holding a phone number with the fields given (creates it when none does).',
     },
     operation: {
-      inputFields: FIELDS,
+      inputFields: [...FIELDS, customFields],
       perform: putLead,
       sample: { ...samples.lead, recent_calls: [] },
     },

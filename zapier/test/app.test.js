@@ -170,6 +170,25 @@ test('the Employee dropdowns list the employees by name, and an action takes the
   assert.equal(lead.employee_id, made.id);
 });
 
+test("the company's own lead fields are input fields of their kind, and reach the lead", async () => {
+  const declared = await api('/v1/lead-fields', {
+    method: 'POST',
+    body: JSON.stringify({ key: 'stage', label: 'Stage', kind: 'choice', choices: ['Cold', 'Hot'] }),
+  });
+  assert.equal(declared.status, 201);
+  const { customFields } = require('../creates/lead');
+  const fields = await appTester(customFields, { authData });
+  assert.deepEqual(
+    fields.map((f) => [f.key, f.label, f.choices]),
+    [['custom__stage', 'Stage', ['Cold', 'Hot']]]
+  );
+  const lead = await appTester(App.creates.update_lead.operation.perform, {
+    authData,
+    inputData: { primary_number: '+919866655544', custom__stage: 'hot' },
+  });
+  assert.deepEqual(lead.custom, { stage: 'Hot' });
+});
+
 test("the API's errors reach the Zap's owner with the field and the reason", async () => {
   await assert.rejects(
     appTester(App.creates.create_lead.operation.perform, {

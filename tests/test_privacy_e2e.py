@@ -418,6 +418,7 @@ def test_the_company_archive_reads_back(both_stacks: Stack) -> None:
     assert {row["number"] for row in files["calls.csv"]} == {ERASED, KEPT}
     assert [row["number"] for row in files["contacts.csv"]] == [ERASED]
     assert [row["primary_number"] for row in files["leads.csv"]] == [ERASED]
+    assert [row["custom"] for row in files["leads.csv"]] == ["{}"]  # the company's own fields
     assert [row["name"] for row in files["employees.csv"]] == ["'" + formula]
     assert len(files["devices.csv"]) == 1
     notes = {row["id"]: row["note"] for row in files["calls.csv"]}

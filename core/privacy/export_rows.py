@@ -83,6 +83,7 @@ LEAD_COLUMNS = (
     "state",
     "zip",
     "notes",
+    "custom",  # the company's own fields, a JSON object by key (API.md "Leads")
     "employee_id",
     "created_at",
     "updated_at",

@@ -12,6 +12,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def iso_or_none(at: datetime | None) -> str | None:
+    """An instant for an audit entry's details (RFC 3339), or None."""
+    return at.isoformat() if at else None
+
+
 def file_clock(path: Path | None) -> Callable[[], datetime]:
     """`utc_now`, or for an end-to-end test (CLOSECALL_CLOCK_FILE, refused in production) the
     instant the file holds (ISO 8601 with an offset) while it holds one."""

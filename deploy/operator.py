@@ -14,7 +14,7 @@ from core import controlplane, key_rotation
 from core.accounts import subscription
 from core.accounts.subscription import Status, Subscription
 from core.audit import OPERATOR, record
-from core.clock import utc_now
+from core.clock import iso_or_none, utc_now
 from core.notices import policies
 from core.settings import MissingSetting, Settings
 
@@ -44,10 +44,6 @@ def list_companies(settings: Settings, state: Status | None) -> None:
             print(line(found))
 
 
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at else None
-
-
 def _audited_change(
     settings: Settings,
     company_id: str,
@@ -61,7 +57,10 @@ def _audited_change(
     try:
         with engine.begin() as conn:
             found = change(conn, at)
-            details = {"period_end": _iso(found.period_end), "ended_at": _iso(found.ended_at)}
+            details = {
+                "period_end": iso_or_none(found.period_end),
+                "ended_at": iso_or_none(found.ended_at),
+            }
             if reason:
                 details["reason"] = reason
             record(conn, company_id, OPERATOR, action, company_id, "", at, details)

@@ -25,7 +25,7 @@ from core.billing.providers import (
 )
 from core.billing.state import Provider
 from core.billing.store import Outcome, account_of, receive
-from core.clock import utc_now
+from core.clock import iso_or_none, utc_now
 from core.controlplane import billing_invoices, users
 from core.errors import ApiError, error_responses
 from core.settings import MissingSetting
@@ -263,7 +263,7 @@ def cancel_subscription(
         "subscription.cancelled",
         company_id,
         {
-            "period_end": iso(current.period_end),
+            "period_end": iso_or_none(current.period_end),
             "reason": reason,
             "provider": account.provider if account else None,
         },
@@ -289,7 +289,3 @@ def reactivate_subscription(tenant: CurrentTenant, db: Db, audit: Audit) -> Subs
     found = reactivate(db, tenant.company.id, utc_now())
     audit("subscription.reactivated", tenant.company.id)
     return SubscriptionView(status=found.status, period_end=found.period_end)
-
-
-def iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at else None

@@ -30,7 +30,7 @@ from api.leads.store import (
 )
 from api.policy import Role
 from api.tenancy import Tenant, company_keys
-from core.calls.items import call_labels, people_of, to_item
+from core.calls.items import People, call_labels, people_of, to_item
 from core.company_clickhouse import CompanyClickHouse
 from core.controlplane import lead_numbers, leads
 from core.errors import NotFound, PaymentRequired
@@ -191,9 +191,6 @@ def calls_by_lead(ch: CompanyClickHouse, held: dict[str, list[str]]) -> dict[str
     }
 
 
-People = dict[str, tuple[str, str | None]]  # employee id -> name, email (core/calls/items.py)
-
-
 def to_lead(
     row: dict[str, Any], calls: ClientCalls, reveal: CompanyKeys | None, people: People
 ) -> Lead:
@@ -267,7 +264,8 @@ def get_lead(
     row = find_row(db, tenant, lead_id)
     held = numbers_of(db, [lead_id]).get(lead_id, [])
     calls = calls_by_lead(tenant.clickhouse, {lead_id: held}).get(lead_id, NO_CALLS)
-    lead = to_lead(row, calls, shown_numbers(tenant, keys), people_of(db, tenant.company.id))
+    people = people_of(db, tenant.company.id)
+    lead = to_lead(row, calls, shown_numbers(tenant, keys), people)
     recent = []
     if held and calls.calls:
         call_filter = CallFilter(
@@ -276,7 +274,7 @@ def get_lead(
             extra_params=(("lead_keys", tuple(held)),),
         )
         rows = newest_calls(tenant.clickhouse, call_filter, RECENT_CALLS, int(now.timestamp()))
-        labels = call_labels(db, tenant.company.id)
+        labels = call_labels(db, tenant.company.id, people)
         zone = ZoneInfo(tenant.company.timezone)
         recent = [to_item(r, labels, zone).model_copy(update={"lead_id": lead_id}) for r in rows]
     return LeadDetail(**lead.model_dump(), recent_calls=recent)

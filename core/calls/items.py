@@ -35,26 +35,29 @@ class CallItem(BaseModel):
     employee_email: str | None = None
 
 
+People = dict[str, tuple[str, str | None]]  # employee id -> name, email
+
+
 @dataclass(frozen=True, slots=True)
 class Labels:
     """What an item names beside the call, read once per page from the control plane: each
     device's SIMs by slot, each employee's name and email."""
 
     sims: dict[tuple[str, int], dict[str, Any]]
-    people: dict[str, tuple[str, str | None]]
+    people: People
 
 
-def call_labels(db: Connection, company_id: str) -> Labels:
+def call_labels(db: Connection, company_id: str, people: People | None = None) -> Labels:
     """The devices' SIMs as they last reported them (dual-SIM attribution) and the employees'
-    names and emails (archived ones too: their calls stay)."""
+    names and emails (archived ones too: their calls stay), unless the caller read them."""
     rows = db.execute(
         sa.select(devices.c.id, devices.c.sims).where(devices.c.company_id == company_id)
     )
     sims = {(row.id, sim["slot"]): sim for row in rows for sim in json.loads(row.sims)}
-    return Labels(sims, people_of(db, company_id))
+    return Labels(sims, people if people is not None else people_of(db, company_id))
 
 
-def people_of(db: Connection, company_id: str) -> dict[str, tuple[str, str | None]]:
+def people_of(db: Connection, company_id: str) -> People:
     """Each employee's name and email (archived ones too: their calls and leads stay)."""
     staff = db.execute(
         sa.select(employees.c.id, employees.c.name, employees.c.email).where(

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
+from api.context import ApiContext
 from core.clickhouse import ClickHouse, connect, migrate
 from core.clickhouse_shards import distribute
+from tests.support.inprocess import api_client
 from tests.support.services import Broker, ClickHouseServer, PostgresDatabase
 from tests.support.smtp import Inbox, smtp_server
 from tests.support.stack import Stack
@@ -198,6 +201,22 @@ def make_stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack
         if failed is not None and failed.failed:
             stack.print_logs()  # shown under the failure as the teardown's captured output
         stack.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def inprocess_api(
+    request: pytest.FixtureRequest, chdb_store: ClickHouse, tmp_path: Path
+) -> Iterator[tuple[TestClient, ApiContext]]:
+    """The report API in this process on SQLite, then on a PostgreSQL database of its own (the
+    session's is shared: another module's outbox rows would be in it)."""
+    database = PostgresDatabase() if request.param == "postgresql" else None
+    url = database.url if database else f"sqlite:///{tmp_path / 'control.db'}"
+    client, context = api_client(url, chdb_store, tmp_path, allow_private=False)
+    with client:
+        yield client, context
+    context.engine.dispose()
+    if database is not None:
+        database.drop()
 
 
 def shared_stack(

@@ -27,12 +27,10 @@ import uvicorn
 from fastapi.testclient import TestClient
 from selenium.webdriver.common.by import By
 
-from api.app import create_app
 from api.context import ApiContext
 from core.accounts.subscription import subscription
 from core.clickhouse import ClickHouse
-from core.controlplane import mail_outbox, make_engine, migrate, notifications
-from core.settings import Settings
+from core.controlplane import mail_outbox, notifications
 from deploy.local_stack import free_port
 from streams.privacy.jobs import lifecycle
 from tests.support.billing import (
@@ -53,12 +51,11 @@ from tests.support.browser import (
     text_of,
     wait_for,
 )
-from tests.support.fcm import stub_pusher
+from tests.support.inprocess import api_client
 from tests.support.receiver import Received, Receiver
 from tests.support.services import PostgresDatabase
 from tests.support.stack import OWNER_PASSWORD, eventually
 
-MASTER_KEY = bytes(range(32))
 CONSOLE = "https://calls.example"
 NOW = datetime.now(UTC).replace(microsecond=0)
 T0 = NOW - timedelta(days=50)  # the first period: T0 .. P1
@@ -166,12 +163,11 @@ def billing(
     request: pytest.FixtureRequest, chdb_store: ClickHouse, tmp_path: Path, provider_api: Receiver
 ) -> Iterator[Billing]:
     database = PostgresDatabase() if request.param == "postgresql" else None
-    engine = make_engine(database.url if database else f"sqlite:///{tmp_path / 'control.db'}")
-    migrate(engine)
-    settings = Settings(
-        environment="test",
-        data_dir=tmp_path,
-        signup_burst=1000,
+    client, context = api_client(
+        database.url if database else f"sqlite:///{tmp_path / 'control.db'}",
+        chdb_store,
+        tmp_path,
+        allow_private=False,
         public_url=CONSOLE,
         stripe_api_key="sk_test_closecall",
         stripe_webhook_secret=STRIPE_SECRET,
@@ -183,10 +179,9 @@ def billing(
         razorpay_plans=RAZORPAY_PLANS,
         razorpay_api_base=provider_api.url(""),
     )
-    context = ApiContext(settings, engine, chdb_store, MASTER_KEY, stub_pusher())
-    with TestClient(create_app(context)) as client:
+    with client:
         yield Billing(client, context, provider_api)
-    engine.dispose()
+    context.engine.dispose()
     if database is not None:
         database.drop()
 

@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from standardwebhooks.webhooks import Webhook
 
-from api.app import create_app
 from api.context import ApiContext
 from api.hooks.service import checked_target
 from core.accounts.directory import CompanyDirectory
@@ -31,8 +30,6 @@ from core.controlplane import (
     companies,
     hook_deliveries,
     integration_outbox,
-    make_engine,
-    migrate,
 )
 from core.devices.views import stale_device_events
 from core.errors import DomainError
@@ -41,16 +38,14 @@ from core.hooks.events import forget_number, outbox_batch, record_events, relaye
 from core.hooks.sender import Sender
 from core.number_crypto import encrypt_number, unwrap_company_keys
 from core.privacy.erasures import request_erasure
-from core.settings import Settings
 from schemas.events import IntegrationEvent, integration_event_id
 from streams.hooks.deliveries import DeliveryLoop
-from tests.support.fcm import stub_pusher
+from tests.support.inprocess import MASTER_KEY, api_client
 from tests.support.receiver import Answer, Received, Receiver
 from tests.test_lead_push import employee_with_phone
 from tests.test_lead_push import signed_up as lead_company
 from tests.test_stale_push import status_seen
 
-MASTER_KEY = bytes(range(32))
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
@@ -68,21 +63,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'control.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
-
-
-def api_client(
-    database_url: str, store: ClickHouse, tmp_path: Path, allow_private: bool
-) -> tuple[TestClient, ApiContext]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    settings = Settings(
-        environment="test",
-        data_dir=tmp_path,
-        signup_burst=1000,
-        hooks_allow_private=allow_private,
-    )
-    context = ApiContext(settings, engine, store, MASTER_KEY, stub_pusher())
-    return TestClient(create_app(context)), context
 
 
 @pytest.fixture

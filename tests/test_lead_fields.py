@@ -8,7 +8,6 @@ from fastapi.testclient import TestClient
 
 from api.context import ApiContext
 from tests.test_lead_push import signed_up
-from tests.test_lead_upsert import api  # noqa: F401  (the in-process report API, both databases)
 
 FIELDS = [
     {"key": "budget", "label": "Budget (INR)", "kind": "number"},
@@ -18,8 +17,10 @@ FIELDS = [
 ]
 
 
-def test_declared_fields_are_checked_written_and_shown(api: tuple[TestClient, ApiContext]) -> None:  # noqa: F811
-    client, _ = api
+def test_declared_fields_are_checked_written_and_shown(
+    inprocess_api: tuple[TestClient, ApiContext],
+) -> None:
+    client, _ = inprocess_api
     auth, other = signed_up(client), signed_up(client)
     for spec in FIELDS:
         made = client.post("/v1/lead-fields", json=spec, headers=auth)

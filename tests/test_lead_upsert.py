@@ -4,36 +4,18 @@ updates it; the number is the path's, in any format."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from api.context import ApiContext
-from core.clickhouse import ClickHouse
-from tests.test_hook_delivery import api_client
 from tests.test_lead_push import signed_up
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def api(
-    request: pytest.FixtureRequest, chdb_store: ClickHouse, tmp_path: Path
-) -> Iterator[tuple[TestClient, ApiContext]]:
-    url = (
-        request.getfixturevalue("postgres_url")
-        if request.param == "postgresql"
-        else f"sqlite:///{tmp_path / 'control.db'}"
-    )
-    client, context = api_client(url, chdb_store, tmp_path, allow_private=False)
-    with client:
-        yield client, context
-    context.engine.dispose()
-
-
-def test_the_same_lead_twice_and_at_once_is_one_lead(api: tuple[TestClient, ApiContext]) -> None:
-    client, _ = api
+def test_the_same_lead_twice_and_at_once_is_one_lead(
+    inprocess_api: tuple[TestClient, ApiContext],
+) -> None:
+    client, _ = inprocess_api
     auth = signed_up(client)
     path = "/v1/leads/by-number/+91 98111 22233"
     made = client.put(path, json={"first_name": "Asha", "company": "Acme"}, headers=auth)
@@ -71,9 +53,9 @@ def test_the_same_lead_twice_and_at_once_is_one_lead(api: tuple[TestClient, ApiC
 
 
 def test_assigned_to_by_id_email_or_exact_name_and_a_shared_name_is_a_row_error(
-    api: tuple[TestClient, ApiContext],
+    inprocess_api: tuple[TestClient, ApiContext],
 ) -> None:
-    client, _ = api
+    client, _ = inprocess_api
     auth = signed_up(client)
     made: dict[str, list[str]] = {}
     for name, email in (("Asha Rao", "asha@acme.example"), ("Ravi K", None), ("Ravi K", None)):

@@ -10,6 +10,7 @@ from api import health
 from api.accounts import routes as accounts
 from api.auth import routes as auth
 from api.billing import routes as billing
+from api.calls import changes as call_changes
 from api.calls import routes as calls
 from api.console import routes as console
 from api.context import ApiContext
@@ -57,6 +58,7 @@ def create_app(context: ApiContext) -> FastAPI:
         employees,
         reports,
         calls,
+        call_changes,
         devices,
         leads,
         triggers,

@@ -70,6 +70,7 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/v1/reports/customers"): Role.viewer,
     ("GET", "/v1/reports/working-hours"): Role.viewer,
     ("GET", "/v1/calls"): Role.viewer,
+    ("GET", "/v1/changes/calls"): Role.viewer,
     ("GET", "/v1/devices"): Role.viewer,
     ("DELETE", "/v1/devices/{device_id}"): Role.manager,
     ("POST", "/v1/devices/{device_id}/sync"): Role.manager,

@@ -649,6 +649,7 @@ class Company:
     retention_days: int | None = None
     rollup_zone: str | None = None  # local days and hours complete here (core/calls/aggregates.py)
     client_states_from: datetime | None = None  # core/calls/client_states.py
+    created_at: datetime | None = None
 
     @property
     def has_leads(self) -> bool:
@@ -673,6 +674,7 @@ def load_company(conn: Connection, company_id: str) -> Company | None:
         retention_days=row.retention_days,
         rollup_zone=row.rollup_zone,
         client_states_from=row.client_states_from,
+        created_at=row.created_at,
     )
 
 

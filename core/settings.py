@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     # 150 ms more from an upload to its webhook (BENCHMARKS.md "Idle")
     hook_flush_interval_ms: int = 200
     hook_poll_interval_s: float = 1.0  # due deliveries and the lead outbox are read this often
+    # the change feeds (API.md "Change feeds"): a page of calls reads what ClickHouse stored
+    # this many seconds ago and before (core/calls/changes.py: an insert must end within it)
+    change_feed_settle_s: int = Field(default=5, ge=1)
     # privacy and the subscription (API.md "Privacy", "Subscription"): the worker's leader runs
     # erasures, retention, deactivation and purges this often; a deactivated company is purged
     # this many days after its period ended; company archives are written here (a volume the

@@ -78,6 +78,7 @@ def test_calls_written_before_the_report_columns_keep_counting(
         "0014_call_hours.sql",
         "0015_company_hours.sql",
         "0016_hour_clients.sql",
+        "0017_call_changes.sql",
     ]
 
     rows = company.query(
@@ -94,6 +95,16 @@ def test_calls_written_before_the_report_columns_keep_counting(
         assert row["tiebreak"] == int(row["call_id"][:8], 16)
     # weekly partitions: Mondays, not months
     assert [r["part"] for r in rows] == ["20260302", "20260330", "20260330"]
+    # the change feed starts with each call stored before, once, at its latest version
+    feed = company.query(
+        """SELECT call_id, version FROM call_changes WHERE company_id = %(company_id)s
+        ORDER BY call_id""",
+    )
+    latest = company.query(
+        f"""SELECT call_id, version FROM calls FINAL WHERE company_id = %(company_id)s
+        AND {NOT_ERASED} ORDER BY call_id""",
+    )
+    assert feed == latest
 
     rng = parse_range("2026-03-01", "2026-03-31", None, "UTC", at(31, 23))
     got = q.summary(company, report_filter(rng), rng)

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 # every table holding rows of a company (migrations/clickhouse)
 COMPANY_TABLES = (
     "calls",
+    "call_changes",
     "call_notes",
     "contacts",
     "device_status",
@@ -38,6 +39,16 @@ COMPANY_TABLES = (
     "lead_clients",
 )
 Stage = list[tuple[str, str]]  # (table, condition) pairs issued together
+# An erased call's tombstone in the change feed (migration 0017, core/calls/changes.py): its id
+# and a version above every one it had, no number. Stamped this far ahead of the server's clock
+# (the feed reads only what is older than its settled horizon), so that an insert of many
+# tombstones that takes long cannot write behind a reader.
+TOMBSTONE_AHEAD_S = 60
+TOMBSTONES_SQL = f"""INSERT INTO call_changes (company_id, changed_at, call_id, version, deleted)
+SELECT company_id, now() + {TOMBSTONE_AHEAD_S}, call_id,
+    greatest(max(version) + 1, toUInt64(toUnixTimestamp(now())) * 1000000), 1
+FROM calls WHERE {{condition}}
+GROUP BY company_id, call_id"""
 
 
 class MutationTimeout(RuntimeError):
@@ -47,6 +58,7 @@ class MutationTimeout(RuntimeError):
 @dataclass(frozen=True, slots=True)
 class Plan:
     stages: list[Stage]
+    tombstones: str | None = None  # the calls that leave the change feed with a tombstone
 
     def tables(self) -> set[str]:
         return {table for stage in self.stages for table, _ in stage}
@@ -82,6 +94,7 @@ def number_plan(company_id: str, client_key: str) -> Plan:
             _notes_of_calls(company_id, client),
             [
                 ("calls", f"{c} AND {client}"),
+                ("call_changes", f"{c} AND deleted = 0 AND client_key = {quote(client_key)}"),
                 ("client_calls", f"{c} AND {client}"),
                 *((table, f"{c} AND {client}") for table in client_states.TABLES),
                 ("call_clients", f"{c} AND {client}"),
@@ -89,7 +102,8 @@ def number_plan(company_id: str, client_key: str) -> Plan:
                 ("contacts", f"{c} AND client_key = {quote(client_key)}"),
             ],
             _day_figures(company_id),
-        ]
+        ],
+        tombstones=f"{c} AND {client}",
     )
 
 
@@ -119,9 +133,11 @@ def devices_plan(company_id: str, devices: Sequence[str]) -> Plan:
                     # (core/calls/aggregates.py `without_devices`: COMPANY_HOURS says why)
                 )
             ],
+            [("call_changes", f"{of_devices} AND deleted = 0")],
             _orphan_clients(company_id),
             _day_figures(company_id),
-        ]
+        ],
+        tombstones=of_devices,
     )
 
 
@@ -140,6 +156,8 @@ def retention_plan(company_id: str, cutoff_ts: int, zone: str) -> Plan:
             _notes_of_calls(company_id, f"started_at {before}"),
             [
                 ("calls", f"{c} AND started_at {before}"),
+                # a tombstone goes once the calls it ended are older than the cutoff
+                ("call_changes", f"{c} AND if(deleted = 1, changed_at, started_at) {before}"),
                 ("call_quarters", f"{c} AND quarter {before}"),
                 ("call_days", days),
                 ("call_hours", f"{other_zone}hour {before})"),
@@ -194,6 +212,8 @@ def run(
     """Each stage issued, then waited for until ClickHouse finished it (on every shard, when
     the tables are sharded: core/clickhouse_shards.py)."""
     targets = mutation_targets(clickhouse)
+    if plan.tombstones is not None:  # before the calls go (again after a crash: harmless)
+        clickhouse.execute(TOMBSTONES_SQL.format(condition=plan.tombstones))
     for stage in plan.stages:
         for table, condition in stage:
             issue(clickhouse, table, condition)

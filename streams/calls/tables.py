@@ -3,6 +3,9 @@ records -> rows without the rows of erased numbers and withdrawn devices."""
 
 from __future__ import annotations
 
+import asyncio
+
+from core.calls.changes import record_notes
 from core.clickhouse import ClickHouse
 from schemas.events import CallNoted, ContactsReported
 from streams.calls.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, note_row
@@ -10,7 +13,7 @@ from streams.calls.rows import CALL_COLUMNS, call_rows, decode_calls_event
 from streams.companies import kept
 from streams.decoding import decode_event
 from streams.isolation import Rows
-from streams.tables import AfterStore, Lookups, TableProcessor
+from streams.tables import AfterStore, Lookups, Stored, TableProcessor
 
 CALL_KEY_AT = CALL_COLUMNS.index("client_key")
 CONTACT_KEY_AT = CONTACT_COLUMNS.index("client_key")
@@ -39,4 +42,8 @@ def notes_table(lookups: Lookups, clickhouse: ClickHouse) -> TableProcessor:
         noted = decode_event(CallNoted, value)
         return kept([note_row(noted)], await lookups.dropped(noted.company_id))
 
-    return TableProcessor("call_notes", NOTE_COLUMNS, clickhouse, rows_of)
+    async def changes(stored: Stored) -> None:
+        notes = [row for _event, rows in stored for row in rows]
+        await asyncio.get_running_loop().run_in_executor(None, record_notes, clickhouse, notes)
+
+    return TableProcessor("call_notes", NOTE_COLUMNS, clickhouse, rows_of, changes)

@@ -49,6 +49,7 @@ def test_migrations_apply_once(chdb_store: ClickHouse) -> None:
         "0014_call_hours.sql",
         "0015_company_hours.sql",
         "0016_hour_clients.sql",
+        "0017_call_changes.sql",
     ]
 
 

@@ -1,0 +1,131 @@
+"""The calls' change feed (API.md "Change feeds"): HTTP in, core/calls/changes.py, HTTP out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Connection
+
+from api.calls.history import link_leads
+from api.deps import Audit, Context, CurrentTenant, Db
+from api.reports.filters import report_zone
+from api.reveal import RevealQuery, reveal_keys
+from api.tenancy import Tenant
+from core.calls.changes import ChangePage, Position, change_page, settled_horizon
+from core.calls.items import CallItem, call_labels, to_item
+from core.errors import Forbidden, Invalid, error_responses
+from core.number_crypto import CompanyKeys
+from core.paging import Page, encode_cursor, page_request
+
+router = APIRouter(prefix="/v1/changes", tags=["changes"], responses=error_responses(401, 403, 422))
+# before the company's first change: the clocks of the control plane and ClickHouse may differ
+START_SLACK = timedelta(days=1)
+ChangeLimit = Annotated[int, Query(ge=1, le=1000, description="items per page")]
+ChangeCursor = Annotated[
+    str | None, Query(description="`next_cursor` of the previous page; none: from the start")
+]
+
+
+class ChangedCall(CallItem):
+    version: int = Field(description="grows with every change of the call; apply the highest")
+
+
+class CallUpsert(BaseModel):
+    op: Literal["upsert"] = "upsert"
+    call: ChangedCall
+
+
+class CallDelete(BaseModel):
+    op: Literal["delete"] = "delete"
+    id: str = Field(description="the erased call's id (its number is gone)")
+
+
+class CallChanges(BaseModel):
+    items: list[Annotated[CallUpsert | CallDelete, Field(discriminator="op")]]
+    next_cursor: str = Field(description="pass as `cursor` for the next page (also when empty)")
+
+
+def whole_company(tenant: Tenant) -> None:
+    """The feeds are the company's: a team-limited user would miss what moves into a team."""
+    if tenant.employee_ids is not None:
+        raise Forbidden("forbidden", "the change feeds are for users who see the whole company")
+
+
+def start_position(tenant: Tenant, cursor: str | None, limit: int) -> tuple[Page, Position]:
+    page = page_request(limit, cursor)
+    if page.after is not None:
+        try:
+            return page, Position.of(page.after)
+        except ValueError as exc:
+            raise Invalid(
+                "invalid_request",
+                "the cursor is not one this API returned",
+                [("cursor", "invalid")],
+            ) from exc
+    created = tenant.company.created_at
+    return page, Position(int((created - START_SLACK).timestamp()) if created else 0)
+
+
+def changed_calls(
+    tenant: Tenant,
+    db: Connection,
+    page: Page,
+    start: Position,
+    settle_s: int,
+    zone: ZoneInfo,
+    reveal: CompanyKeys | None,
+) -> CallChanges:
+    horizon = settled_horizon(tenant.clickhouse.clickhouse, settle_s)
+    found: ChangePage = change_page(tenant.clickhouse, page, start, horizon)
+    upserts = [row for row in found.rows if not row["deleted"]]
+    labels = call_labels(db, tenant.company.id)
+    items = [to_item(row, labels, zone, reveal) for row in upserts]
+    if tenant.company.has_leads:
+        items = link_leads(tenant.clickhouse, items, [row["client_key"] for row in upserts])
+    calls = iter(
+        ChangedCall(**item.model_dump(), version=row["version"])
+        for item, row in zip(items, upserts, strict=True)
+    )
+    answered: list[CallUpsert | CallDelete] = [
+        CallDelete(id=row["call_id"]) if row["deleted"] else CallUpsert(call=next(calls))
+        for row in found.rows
+    ]
+    after = found.after
+    return CallChanges(items=answered, next_cursor=encode_cursor(after.changed_ts, after.key()))
+
+
+@router.get("/calls", response_model=CallChanges)
+async def call_changes(
+    tenant: CurrentTenant,
+    context: Context,
+    db: Db,
+    audit: Audit,
+    cursor: ChangeCursor = None,
+    limit: ChangeLimit = 100,
+    tz: Annotated[str | None, Query(description="IANA zone of every time")] = None,
+    reveal: RevealQuery = False,
+) -> Any:
+    """The company's calls as the server stored them, oldest first: each new, re-sent or
+    corrected call (`upsert`, at its `version`) and each erased one (`delete`)."""
+    whole_company(tenant)
+    revealed = reveal_keys(tenant, context, reveal)
+    page, start = start_position(tenant, cursor, limit)
+    answer = await run_in_threadpool(
+        changed_calls,
+        tenant,
+        db,
+        page,
+        start,
+        context.settings.change_feed_settle_s,
+        report_zone(tenant, tz),
+        revealed,
+    )
+    if reveal:
+        count = sum(1 for item in answer.items if isinstance(item, CallUpsert) and item.call.number)
+        audit("numbers.revealed", "/v1/changes/calls", {"count": count})
+    return answer

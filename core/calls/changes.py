@@ -1,0 +1,135 @@
+"""The calls' change feed (API.md "Change feeds"): the rows of `call_changes` (migration 0017)
+in the order the server stored them, after a cursor, read through the table's primary key.
+
+Positions are (changed_at, call id, version). `changed_at` is the server's clock when the row was
+inserted, so a row inserted now can carry a second a reader has already passed while the insert
+was running: a page only reads up to a settled horizon, `settle_s` seconds before the server's
+now, which an insert must finish within (a worker's batch takes milliseconds; erasure tombstones,
+which may take longer, are stamped ahead: core/privacy/mutations.py).
+
+A page is read in windows of the time after the cursor, from an hour, doubled while a window
+holds fewer rows than the page and ends before the horizon, an empty window skipped: ClickHouse
+18.16 reads the whole of a range before sorting it (later versions read the key's order), so a
+page costs about as many rows as it shows wherever it is in a company's history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.clickhouse import ClickHouse, render
+from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED_CONTACT, CompanyClickHouse
+from core.paging import Page
+
+FIRST_WINDOW_S = 3600
+CHANGES_SQL = f"""SELECT call_id, version, deleted, employee_id, device_id, client_call_id, client_key,
+    number_masked, number_enc, name, type, toUnixTimestamp(started_at) AS started_ts,
+    duration_s, sim_slot, note AS note_text, toUnixTimestamp(synced_at) AS synced_ts,
+    toUnixTimestamp(changed_at) AS changed_ts
+FROM call_changes
+WHERE {COMPANY_FILTER}
+    AND changed_at >= toDateTime(%(from_ts)s) AND changed_at < toDateTime(%(to_ts)s)
+    AND (changed_at > toDateTime(%(after_ts)s) OR call_id > %(after_id)s
+        OR (call_id = %(after_id)s AND version > %(after_version)s))
+    AND (deleted = 1 OR {NOT_ERASED_CONTACT})
+ORDER BY changed_at, call_id, version
+LIMIT %(limit)s"""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    """Where a reader is: after every row before `changed_ts`, and after (`call_id`, `version`)
+    within that second (`call_id` empty: nothing of that second read yet)."""
+
+    changed_ts: int
+    call_id: str = ""
+    version: int = 0
+
+    def key(self) -> str:
+        return f"{self.call_id}/{self.version}" if self.call_id else ""
+
+    @classmethod
+    def of(cls, sort_key: tuple[int, str]) -> Position:
+        """The position a cursor's sort key holds (core/paging.py checked its shape)."""
+        changed_ts, key = sort_key
+        call_id, _, version = key.partition("/")
+        if key and not (call_id and version.isdigit() and len(version) <= 20):
+            raise ValueError("not a change position")
+        return cls(changed_ts, call_id, int(version) if call_id else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePage:
+    rows: list[dict[str, Any]]
+    after: Position  # where the next page starts: after the last row, or the horizon
+
+
+def settled_horizon(clickhouse: ClickHouse, settle_s: int) -> int:
+    """The last second whose rows are all visible: `settle_s` before the server's now."""
+    now = clickhouse.query("SELECT toUnixTimestamp(now()) AS now_ts")[0]["now_ts"]
+    return int(now) - settle_s
+
+
+def change_page(ch: CompanyClickHouse, page: Page, start: Position, horizon_ts: int) -> ChangePage:
+    """The next `page.limit` rows after `start` up to `horizon_ts` (`settled_horizon`); with
+    fewer, the page ends at the horizon (the next one starts there: nothing before it can still
+    come)."""
+    from_ts, window = start.changed_ts, FIRST_WINDOW_S
+    while True:
+        to_ts = min(from_ts + window, horizon_ts + 1)
+        rows = _window(ch, start, from_ts, to_ts, page.limit)
+        if len(rows) >= page.limit:
+            last = rows[page.limit - 1]
+            return ChangePage(
+                rows[: page.limit],
+                Position(int(last["changed_ts"]), str(last["call_id"]), int(last["version"])),
+            )
+        if to_ts > horizon_ts:  # every row up to the horizon read: the next page starts there
+            return ChangePage(rows, max(start, Position(horizon_ts + 1)))
+        if not rows:
+            from_ts = to_ts  # nothing there and nothing can come: skip it
+        window *= 2
+
+
+def _window(
+    ch: CompanyClickHouse, start: Position, from_ts: int, to_ts: int, limit: int
+) -> list[dict[str, Any]]:
+    return ch.query(
+        CHANGES_SQL,
+        {
+            "from_ts": from_ts,
+            "to_ts": to_ts,
+            "after_ts": start.changed_ts,
+            "after_id": start.call_id,
+            "after_version": start.version,
+            "limit": limit,
+        },
+    )
+
+
+# A note sent after its call (PUT /v1/calls/{id}/note) is a change of the call when it is newer
+# than the call's own version, as the history shows it (api/calls/history.py).
+NOTE_CHANGE_SQL = """INSERT INTO call_changes (company_id, changed_at, call_id, version, deleted,
+    device_id, client_call_id, employee_id, client_key, number_enc, number_masked, name, type,
+    started_at, duration_s, sim_slot, note, synced_at)
+SELECT company_id, now(), call_id, %(version)s, 0, device_id, client_call_id, employee_id,
+    client_key, number_enc, number_masked, name, type, started_at, duration_s, sim_slot,
+    %(note)s, synced_at
+FROM calls FINAL
+WHERE company_id = %(company_id)s AND device_id = %(device_id)s
+    AND client_call_id = %(client_call_id)s AND version < %(version)s"""
+
+
+def record_notes(clickhouse: ClickHouse, notes: Sequence[Sequence[Any]]) -> None:
+    """The change of each note stored (`call_notes` rows: company, device, call, note,
+    version), after the note itself: a note stored again after a fault appears again."""
+    for company_id, device_id, client_call_id, note, version in notes:
+        params = {
+            "company_id": company_id,
+            "device_id": device_id,
+            "client_call_id": client_call_id,
+            "note": note,
+            "version": version,
+        }
+        clickhouse.execute(render(NOTE_CHANGE_SQL, params))

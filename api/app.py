@@ -17,6 +17,7 @@ from api.context import ApiContext
 from api.devices import routes as devices
 from api.employees import routes as employees
 from api.hooks import routes as hooks
+from api.leads import changes as lead_changes
 from api.leads import routes as leads
 from api.notices import routes as notices
 from api.policy import check_policy
@@ -61,6 +62,7 @@ def create_app(context: ApiContext) -> FastAPI:
         call_changes,
         devices,
         leads,
+        lead_changes,
         triggers,
         hooks,
         privacy,

@@ -71,6 +71,7 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/v1/reports/working-hours"): Role.viewer,
     ("GET", "/v1/calls"): Role.viewer,
     ("GET", "/v1/changes/calls"): Role.viewer,
+    ("GET", "/v1/changes/leads"): Role.viewer,
     ("GET", "/v1/devices"): Role.viewer,
     ("DELETE", "/v1/devices/{device_id}"): Role.manager,
     ("POST", "/v1/devices/{device_id}/sync"): Role.manager,
@@ -135,6 +136,8 @@ COMPANY_WIDE = frozenset(
         ("PATCH", "/v1/company"),
         ("GET", "/v1/audit"),
         *((method, path) for method, path in POLICY if path.startswith("/v1/hooks")),
+        # a feed read from a position: a call or lead moving into a team would be missed
+        *((method, path) for method, path in POLICY if path.startswith("/v1/changes/")),
     }
 )
 

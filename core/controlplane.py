@@ -252,6 +252,15 @@ lead_feed = sa.Table(
     sa.Column("lead_id", sa.String(36), primary_key=True),
 )
 
+# migration 0022: each deleted lead at the feed position of its deletion (the change feed)
+lead_deletions = sa.Table(
+    "lead_deletions",
+    metadata,
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("lead_id", sa.String(36), nullable=False),
+)
+
 hooks = sa.Table(
     "hooks",
     metadata,

@@ -14,12 +14,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.calls.changes import Position, change_page, record_notes, settled_horizon
+from core.calls.changes import Position, change_page, record_notes, settled_horizon, with_notes
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
 from core.number_crypto import CompanyKeys, blind_index, encrypt_number
 from core.paging import Page
-from core.privacy.mutations import TOMBSTONE_AHEAD_S, devices_plan, number_plan, run
+from core.privacy.mutations import devices_plan, number_plan, run
 from streams.calls.rows import CALL_COLUMNS
 
 KEYS = CompanyKeys("feed-test", os.urandom(32), os.urandom(32))
@@ -36,25 +36,24 @@ def call(
     )  # fmt: skip
 
 
-def horizon(store: ClickHouse, ahead_s: int = 0) -> int:
+def horizon(store: ClickHouse) -> int:
     """The server's second now, once nothing more can be stored in it (the next insert is
-    stamped later): a reader's settled horizon after the writes so far. `ahead_s`: as far as
-    the tombstones' stamp."""
+    stamped later): a reader's settled horizon after the writes so far."""
     now = settled_horizon(store, 0)
     while settled_horizon(store, 0) == now:
         time.sleep(0.05)
-    return now + ahead_s
+    return now
 
 
 START = Position(0)
 
 
 def read_all(
-    ch: CompanyClickHouse, limit: int, start: Position = START, ahead_s: int = 0
+    ch: CompanyClickHouse, limit: int, start: Position = START
 ) -> tuple[list[dict[str, Any]], Position]:
     """Pages of `limit` from `start` up to the horizon of what was stored."""
     rows: list[dict[str, Any]] = []
-    position, horizon_ts = start, horizon(ch.clickhouse, ahead_s)
+    position, horizon_ts = start, horizon(ch.clickhouse)
     while True:
         page = change_page(ch, Page(limit), position, horizon_ts)
         rows += page.rows
@@ -107,18 +106,35 @@ def test_feed_holds_each_version_notes_and_tombstones(clickhouse_store: ClickHou
     }
 
     run(clickhouse_store, number_plan(company_id, blind_index(KEYS, erased)), sleep=lambda _s: None)
-    third, _position = read_all(ch, 2, position, TOMBSTONE_AHEAD_S)
+    third, _position = read_all(ch, 2, position)
     erased_ids = {row["call_id"] for row in first if row["client_call_id"] in ("c0", "c1", "c2")}
     assert {row["call_id"] for row in third} == erased_ids
     assert all(row["deleted"] and not row["number_enc"] and not row["client_key"] for row in third)
 
-    everything, _end = read_all(ch, 1000, ahead_s=TOMBSTONE_AHEAD_S)
+    everything, _end = read_all(ch, 1000)
     assert sorted(row["client_call_id"] for row in latest(first + second + third).values()) == [
         "c3",
         "c4",
     ]
     assert latest(everything).keys() == latest(first + second + third).keys()
     assert blind_index(KEYS, erased) not in {row["client_key"] for row in everything}
+
+
+def test_a_note_stored_before_its_call_shows_with_the_call(chdb_store: ClickHouse) -> None:
+    """Notes and calls come from two topics: a note can be stored first, when there is no call
+    to make a change of; the call's own change then carries it."""
+    company_id = str(uuid.uuid4())
+    ch = CompanyClickHouse(chdb_store, company_id)
+    note = (company_id, "d1", "c7", "met in person", 50)
+    chdb_store.insert(
+        "call_notes", ("company_id", "device_id", "client_call_id", "note", "version"), [note]
+    )
+    record_notes(chdb_store, [note])
+    chdb_store.insert("calls", CALL_COLUMNS, [call(company_id, "d1", 7, "+919876500011", 10, 30)])
+    rows, _end = read_all(ch, 10)
+    assert [(row["note_text"], row["version"]) for row in with_notes(ch, rows)] == [
+        ("met in person", 50)
+    ]
 
 
 def test_an_employees_withdrawn_devices_leave_tombstones(clickhouse_store: ClickHouse) -> None:
@@ -134,7 +150,7 @@ def test_an_employees_withdrawn_devices_leave_tombstones(clickhouse_store: Click
         ],
     )
     run(clickhouse_store, devices_plan(company_id, ["d2"]), sleep=lambda _s: None)
-    rows, _end = read_all(ch, 4, ahead_s=TOMBSTONE_AHEAD_S)
+    rows, _end = read_all(ch, 4)
     assert sorted(row["device_id"] for row in latest(rows).values()) == ["d1"] * 3
     assert sum(row["deleted"] for row in rows) == 3
 

@@ -182,7 +182,7 @@ def test_an_erasure_hides_at_once_then_leaves_no_row(both_stacks: Stack) -> None
                 f" FROM calls WHERE company_id = '{company['company_id']}')"
                 if table == "call_notes"
                 else f" AND client_key = '{erased_key}'"
-                if table in ("calls", "contacts", "lead_clients")
+                if table in ("calls", "call_changes", "contacts", "lead_clients")
                 else f" AND client = toUUID('{client}')"
                 if table in ("call_clients", "client_calls")
                 else " AND 0"

@@ -16,9 +16,9 @@ from api.deps import Audit, Context, CurrentTenant, Db
 from api.reports.filters import report_zone
 from api.reveal import RevealQuery, reveal_keys
 from api.tenancy import Tenant
-from core.calls.changes import ChangePage, Position, change_page, settled_horizon
+from core.calls.changes import ChangePage, Position, change_page, settled_horizon, with_notes
 from core.calls.items import CallItem, call_labels, to_item
-from core.errors import Forbidden, Invalid, error_responses
+from core.errors import Invalid, error_responses
 from core.number_crypto import CompanyKeys
 from core.paging import Page, encode_cursor, page_request
 
@@ -50,12 +50,6 @@ class CallChanges(BaseModel):
     next_cursor: str = Field(description="pass as `cursor` for the next page (also when empty)")
 
 
-def whole_company(tenant: Tenant) -> None:
-    """The feeds are the company's: a team-limited user would miss what moves into a team."""
-    if tenant.employee_ids is not None:
-        raise Forbidden("forbidden", "the change feeds are for users who see the whole company")
-
-
 def start_position(tenant: Tenant, cursor: str | None, limit: int) -> tuple[Page, Position]:
     page = page_request(limit, cursor)
     if page.after is not None:
@@ -82,7 +76,8 @@ def changed_calls(
 ) -> CallChanges:
     horizon = settled_horizon(tenant.clickhouse.clickhouse, settle_s)
     found: ChangePage = change_page(tenant.clickhouse, page, start, horizon)
-    upserts = [row for row in found.rows if not row["deleted"]]
+    rows = with_notes(tenant.clickhouse, found.rows)  # positions stay the stored rows'
+    upserts = [row for row in rows if not row["deleted"]]
     labels = call_labels(db, tenant.company.id)
     items = [to_item(row, labels, zone, reveal) for row in upserts]
     if tenant.company.has_leads:
@@ -93,7 +88,7 @@ def changed_calls(
     )
     answered: list[CallUpsert | CallDelete] = [
         CallDelete(id=row["call_id"]) if row["deleted"] else CallUpsert(call=next(calls))
-        for row in found.rows
+        for row in rows
     ]
     after = found.after
     return CallChanges(items=answered, next_cursor=encode_cursor(after.changed_ts, after.key()))
@@ -112,7 +107,6 @@ async def call_changes(
 ) -> Any:
     """The company's calls as the server stored them, oldest first: each new, re-sent or
     corrected call (`upsert`, at its `version`) and each erased one (`delete`)."""
-    whole_company(tenant)
     revealed = reveal_keys(tenant, context, reveal)
     page, start = start_position(tenant, cursor, limit)
     answer = await run_in_threadpool(

@@ -513,4 +513,4 @@ def delete_lead(writer: LeadWriter, lead_id: str) -> None:
     writer.conn.execute(lead_numbers.delete().where(lead_numbers.c.lead_id == lead_id))
     writer.conn.execute(leads.delete().where(leads.c.id == lead_id))
     writer.clients.release(lead_id, old.values())
-    writer.feed.taken(lead_id, lead["employee_id"])
+    writer.feed.deleted(lead_id, lead["employee_id"])

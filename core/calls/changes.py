@@ -4,8 +4,8 @@ in the order the server stored them, after a cursor, read through the table's pr
 Positions are (changed_at, call id, version). `changed_at` is the server's clock when the row was
 inserted, so a row inserted now can carry a second a reader has already passed while the insert
 was running: a page only reads up to a settled horizon, `settle_s` seconds before the server's
-now, which an insert must finish within (a worker's batch takes milliseconds; erasure tombstones,
-which may take longer, are stamped ahead: core/privacy/mutations.py).
+now, which an insert must finish within (a worker's batch and an erasure's tombstones take
+milliseconds: core/privacy/mutations.py finds the erased calls first, then inserts).
 
 A page is read in windows of the time after the cursor, from an hour, doubled while a window
 holds fewer rows than the page and ends before the horizon, an empty window skipped: ClickHouse
@@ -92,6 +92,31 @@ def change_page(ch: CompanyClickHouse, page: Page, start: Position, horizon_ts: 
         window *= 2
 
 
+NOTES_SQL = f"""SELECT device_id, client_call_id, note, version FROM call_notes FINAL
+WHERE {COMPANY_FILTER} AND device_id IN %(devices)s AND client_call_id IN %(calls)s"""
+
+
+def with_notes(ch: CompanyClickHouse, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows, each with the note sent later when that is newer (and its version)."""
+    calls = [row for row in rows if not row["deleted"]]
+    if not calls:
+        return rows
+    params = {
+        "devices": tuple({row["device_id"] for row in calls}),
+        "calls": tuple({row["client_call_id"] for row in calls}),
+    }
+    notes = {
+        (note["device_id"], note["client_call_id"]): note for note in ch.query(NOTES_SQL, params)
+    }
+    return [_noted(row, notes.get((row["device_id"], row["client_call_id"]))) for row in rows]
+
+
+def _noted(row: dict[str, Any], note: dict[str, Any] | None) -> dict[str, Any]:
+    if note is None or row["deleted"] or int(note["version"]) <= int(row["version"]):
+        return row
+    return {**row, "note_text": note["note"], "version": int(note["version"])}
+
+
 def _window(
     ch: CompanyClickHouse, start: Position, from_ts: int, to_ts: int, limit: int
 ) -> list[dict[str, Any]]:
@@ -109,7 +134,9 @@ def _window(
 
 
 # A note sent after its call (PUT /v1/calls/{id}/note) is a change of the call when it is newer
-# than the call's own version, as the history shows it (api/calls/history.py).
+# than the call's own version, as the history shows it (api/calls/history.py). The worker stores
+# notes and calls from two topics, so a note can be stored before its call: `record_notes` then
+# finds no call, and the call's own change shows the note (`with_notes`, when the page is read).
 NOTE_CHANGE_SQL = """INSERT INTO call_changes (company_id, changed_at, call_id, version, deleted,
     device_id, client_call_id, employee_id, client_key, number_enc, number_masked, name, type,
     started_at, duration_s, sim_slot, note, synced_at)

@@ -1,6 +1,7 @@
-"""The phones' lead feed: every lead write gives the lead the next position of its company
-(`leads.feed_seq`) and records a lead taken from an employee in `lead_feed`; ingest answers a
-phone what changed for its employee after its cursor. Positions come from the company's
+"""The lead feeds: every lead write gives the lead the next position of its company
+(`leads.feed_seq`), records a lead taken from an employee in `lead_feed` and a deleted one in
+`lead_deletions`; ingest answers a phone what changed for its employee after its cursor, the
+report API an integration what changed in the company (GET /v1/changes/leads). Positions come from the company's
 `lead_seq`, taken under the company's lead lock, so they grow in commit order and a cursor never
 skips a change."""
 
@@ -12,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from core.controlplane import companies, lead_feed, leads
+from core.controlplane import companies, lead_deletions, lead_feed, leads
 
 
 def lock_company_leads(conn: Connection, company_id: str) -> tuple[str | None, int]:
@@ -37,6 +38,7 @@ class FeedWriter:
     company_id: str
     seq: int
     rows: list[dict[str, Any]] = field(default_factory=list)
+    deletions: list[dict[str, Any]] = field(default_factory=list)
     employees: set[str] = field(default_factory=set)  # whose phones' lists changed
 
     def position(self, employee_id: str | None) -> int:
@@ -61,9 +63,17 @@ class FeedWriter:
             }
         )
 
+    def deleted(self, lead_id: str, employee_id: str | None) -> None:
+        """The lead is gone (from its employee's phones too)."""
+        self.taken(lead_id, employee_id)
+        self.seq += 1
+        self.deletions.append({"company_id": self.company_id, "seq": self.seq, "lead_id": lead_id})
+
     def finish(self, conn: Connection, **company_values: Any) -> None:
         if self.rows:
             conn.execute(lead_feed.insert(), self.rows)
+        if self.deletions:
+            conn.execute(lead_deletions.insert(), self.deletions)
         conn.execute(
             companies.update()
             .where(companies.c.id == self.company_id)
@@ -108,4 +118,27 @@ def feed_page(
     )
     changes: list[tuple[int, str, Any]] = [(int(row.feed_seq), str(row.id), row) for row in held]
     changes += [(int(row.seq), str(row.lead_id), None) for row in taken]
+    return sorted(changes, key=lambda change: change[0])[:limit]
+
+
+def company_changes(
+    conn: Connection, company_id: str, after: int, limit: int
+) -> list[tuple[int, str, Any]]:
+    """The company's leads changed after position `after`, in position order, at most `limit`:
+    (position, lead id, the lead's row), the row None for a deleted lead. Each lead once, at its
+    last change (an index range of `leads_by_change` and of `lead_deletions`)."""
+    changed = conn.execute(
+        sa.select(leads)
+        .where(leads.c.company_id == company_id, leads.c.feed_seq > after)
+        .order_by(leads.c.feed_seq)
+        .limit(limit)
+    )
+    deleted = conn.execute(
+        sa.select(lead_deletions.c.seq, lead_deletions.c.lead_id)
+        .where(lead_deletions.c.company_id == company_id, lead_deletions.c.seq > after)
+        .order_by(lead_deletions.c.seq)
+        .limit(limit)
+    )
+    changes: list[tuple[int, str, Any]] = [(int(row.feed_seq), str(row.id), row) for row in changed]
+    changes += [(int(row.seq), str(row.lead_id), None) for row in deleted]
     return sorted(changes, key=lambda change: change[0])[:limit]

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 
 from core.calls import client_states, day_clients
@@ -39,16 +40,11 @@ COMPANY_TABLES = (
     "lead_clients",
 )
 Stage = list[tuple[str, str]]  # (table, condition) pairs issued together
-# An erased call's tombstone in the change feed (migration 0017, core/calls/changes.py): its id
-# and a version above every one it had, no number. Stamped this far ahead of the server's clock
-# (the feed reads only what is older than its settled horizon), so that an insert of many
-# tombstones that takes long cannot write behind a reader.
-TOMBSTONE_AHEAD_S = 60
-TOMBSTONES_SQL = f"""INSERT INTO call_changes (company_id, changed_at, call_id, version, deleted)
-SELECT company_id, now() + {TOMBSTONE_AHEAD_S}, call_id,
-    greatest(max(version) + 1, toUInt64(toUnixTimestamp(now())) * 1000000), 1
-FROM calls WHERE {{condition}}
-GROUP BY company_id, call_id"""
+# The erased calls' tombstones in the change feed (migration 0017, core/calls/changes.py): each
+# call's id and a version above every one it had, no number.
+ERASED_CALLS_SQL = """SELECT company_id, call_id, max(version) AS version
+FROM calls WHERE {condition} GROUP BY company_id, call_id"""
+TOMBSTONE_COLUMNS = ("company_id", "changed_at", "call_id", "version", "deleted")
 
 
 class MutationTimeout(RuntimeError):
@@ -174,6 +170,22 @@ def retention_plan(company_id: str, cutoff_ts: int, zone: str) -> Plan:
     )
 
 
+def tombstone(clickhouse: ClickHouse, condition: str) -> None:
+    """A tombstone for each call where `condition` holds. The calls are found first (a scan of
+    the company's calls), then the tombstones stamped with the server's now and inserted at once
+    (small rows: milliseconds), as the feed's settled horizon needs (core/calls/changes.py)."""
+    erased = clickhouse.query(ERASED_CALLS_SQL.format(condition=condition))
+    if not erased:
+        return
+    now_ts = int(clickhouse.query("SELECT toUnixTimestamp(now()) AS now_ts")[0]["now_ts"])
+    at, version_now = datetime.fromtimestamp(now_ts, UTC), now_ts * 1_000_000
+    rows = [
+        (row["company_id"], at, row["call_id"], max(int(row["version"]) + 1, version_now), 1)
+        for row in erased
+    ]
+    clickhouse.insert("call_changes", TOMBSTONE_COLUMNS, rows)
+
+
 def delete_any(clickhouse: ClickHouse, table: str, condition: str, timeout_s: float) -> None:
     """The rows of `table` where `condition` holds deleted and waited for; no mutation at all
     when there are none (the worker's rebuild rounds, most of which find nothing to delete)."""
@@ -213,7 +225,7 @@ def run(
     the tables are sharded: core/clickhouse_shards.py)."""
     targets = mutation_targets(clickhouse)
     if plan.tombstones is not None:  # before the calls go (again after a crash: harmless)
-        clickhouse.execute(TOMBSTONES_SQL.format(condition=plan.tombstones))
+        tombstone(clickhouse, plan.tombstones)
     for stage in plan.stages:
         for table, condition in stage:
             issue(clickhouse, table, condition)

@@ -143,9 +143,14 @@ def test_a_sync_client_ends_with_exactly_the_stored_calls(feed_stack: Stack) -> 
             ),
             timeout_s=90,
         )
-        assert upload(stack, token, [call("z-1", KEPT, 12, 40)]).status_code == 202
+        # a call made long ago, uploaded last: the last stored, so the polling trigger's first
+        late = {**call("z-1", KEPT, 12, 40), "started_at": "2025-01-05T10:40:00+05:30"}
+        assert upload(stack, token, [late]).status_code == 202
         stored = eventually(lambda: (found := history(stack, key)) and len(found) == 10 and found)
         expected = shown(stored)
+        newest = stack.api.get("/v1/triggers/calls", params={"limit": 2}, headers=auth(key))
+        assert newest.json()["items"][0]["started_at"].startswith("2025-01-05"), newest.text
+        assert len({c["id"] for c in newest.json()["items"]}) == 2
         eventually(lambda: shown(list(client.held.values())) == expected, timeout_s=30)
     finally:
         stop.set()

@@ -16,7 +16,7 @@ from api.deps import Audit, Context, CurrentTenant, Db
 from api.reports.filters import report_zone
 from api.reveal import RevealQuery, reveal_keys
 from api.tenancy import Tenant
-from core.calls.changes import ChangePage, Position, change_page, settled_horizon, with_notes
+from core.calls.changes import Position, change_page, settled_horizon, with_notes
 from core.calls.items import CallItem, call_labels, to_item
 from core.errors import Invalid, error_responses
 from core.number_crypto import CompanyKeys
@@ -61,8 +61,32 @@ def start_position(tenant: Tenant, cursor: str | None, limit: int) -> tuple[Page
                 "the cursor is not one this API returned",
                 [("cursor", "invalid")],
             ) from exc
+    return page, Position(oldest_change(tenant))
+
+
+def oldest_change(tenant: Tenant) -> int:
+    """No change of the company is older than this (Unix seconds)."""
     created = tenant.company.created_at
-    return page, Position(int((created - START_SLACK).timestamp()) if created else 0)
+    return int((created - START_SLACK).timestamp()) if created else 0
+
+
+def call_items(
+    tenant: Tenant,
+    db: Connection,
+    rows: list[dict[str, Any]],
+    zone: ZoneInfo,
+    reveal: CompanyKeys | None,
+) -> list[ChangedCall]:
+    """Feed rows of calls (no tombstones) as the history shows them, each with its version."""
+    rows = with_notes(tenant.clickhouse, rows)
+    labels = call_labels(db, tenant.company.id)
+    items = [to_item(row, labels, zone, reveal) for row in rows]
+    if tenant.company.has_leads:
+        items = link_leads(tenant.clickhouse, items, [row["client_key"] for row in rows])
+    return [
+        ChangedCall(**item.model_dump(), version=row["version"])
+        for item, row in zip(items, rows, strict=True)
+    ]
 
 
 def changed_calls(
@@ -75,20 +99,11 @@ def changed_calls(
     reveal: CompanyKeys | None,
 ) -> CallChanges:
     horizon = settled_horizon(tenant.clickhouse.clickhouse, settle_s)
-    found: ChangePage = change_page(tenant.clickhouse, page, start, horizon)
-    rows = with_notes(tenant.clickhouse, found.rows)  # positions stay the stored rows'
-    upserts = [row for row in rows if not row["deleted"]]
-    labels = call_labels(db, tenant.company.id)
-    items = [to_item(row, labels, zone, reveal) for row in upserts]
-    if tenant.company.has_leads:
-        items = link_leads(tenant.clickhouse, items, [row["client_key"] for row in upserts])
-    calls = iter(
-        ChangedCall(**item.model_dump(), version=row["version"])
-        for item, row in zip(items, upserts, strict=True)
-    )
+    found = change_page(tenant.clickhouse, page, start, horizon)  # positions: the stored rows'
+    calls = iter(call_items(tenant, db, [r for r in found.rows if not r["deleted"]], zone, reveal))
     answered: list[CallUpsert | CallDelete] = [
         CallDelete(id=row["call_id"]) if row["deleted"] else CallUpsert(call=next(calls))
-        for row in rows
+        for row in found.rows
     ]
     after = found.after
     return CallChanges(items=answered, next_cursor=encode_cursor(after.changed_ts, after.key()))

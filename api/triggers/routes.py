@@ -8,19 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
+from sqlalchemy.engine import Connection
 
-from api.calls.history import call_page
+from api.calls.changes import ChangedCall, call_items, oldest_change
 from api.deps import Context, CurrentTenant, Db
 from api.leads import service as lead_service
 from api.leads.models import Lead, LeadAssignment
 from api.leads.routes import LeadsTenant
 from api.reports.filters import parse_types, report_zone
-from api.tenancy import company_keys
-from core.calls.items import CallItem
-from core.clock import utc_now
+from api.tenancy import Tenant, company_keys
+from core.calls.changes import newest_calls, settled_horizon
 from core.errors import error_responses
 from core.paging import Page
-from core.reports.filters import CallFilter
 
 router = APIRouter(
     prefix="/v1/triggers", tags=["triggers"], responses=error_responses(401, 403, 422)
@@ -29,7 +28,7 @@ Limit = Annotated[int, Query(ge=1, le=100, description="at most this many, newes
 
 
 class CallTrigger(BaseModel):
-    items: list[CallItem]
+    items: list[ChangedCall]
 
 
 class LeadTrigger(BaseModel):
@@ -40,6 +39,18 @@ class AssignmentTrigger(BaseModel):
     items: list[LeadAssignment]
 
 
+def newest_items(tenant: Tenant, db: Connection, types: tuple[str, ...], limit: int) -> CallTrigger:
+    rows = newest_calls(
+        tenant.clickhouse,
+        limit,
+        settled_horizon(tenant.clickhouse.clickhouse, 0),
+        oldest_change(tenant),
+        types,
+        tenant.visible(()),
+    )
+    return CallTrigger(items=call_items(tenant, db, rows, report_zone(tenant, None), None))
+
+
 @router.get("/calls", response_model=CallTrigger)
 async def new_calls(
     tenant: CurrentTenant,
@@ -47,23 +58,11 @@ async def new_calls(
     type: Annotated[list[str] | None, Query(description="call types, repeatable")] = None,
     limit: Limit = 100,
 ) -> CallTrigger:
-    """The newest calls (history items, numbers masked)."""
-    call_filter = CallFilter(
-        range=None, employee_ids=tenant.visible(()), types=parse_types(type or [])
-    )
-    page = await run_in_threadpool(
-        call_page,
-        tenant.clickhouse,
-        db,
-        tenant.company.id,
-        call_filter,
-        Page(limit),
-        report_zone(tenant, None),
-        int(utc_now().timestamp()),
-        None,
-        tenant.company.has_leads,
-    )
-    return CallTrigger(items=page.items)
+    """The calls stored last, newest first, each once at its latest version (history items,
+    numbers masked): the tail of the change feed, so a call uploaded days after it was made
+    still triggers."""
+    types = parse_types(type or [])
+    return await run_in_threadpool(newest_items, tenant, db, types, limit)
 
 
 @router.get("/leads", response_model=LeadTrigger, responses=error_responses(402))

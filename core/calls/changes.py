@@ -23,10 +23,11 @@ from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED_CONTACT, CompanyC
 from core.paging import Page
 
 FIRST_WINDOW_S = 3600
-CHANGES_SQL = f"""SELECT call_id, version, deleted, employee_id, device_id, client_call_id, client_key,
+COLUMNS = """call_id, version, deleted, employee_id, device_id, client_call_id, client_key,
     number_masked, number_enc, name, type, toUnixTimestamp(started_at) AS started_ts,
     duration_s, sim_slot, note AS note_text, toUnixTimestamp(synced_at) AS synced_ts,
-    toUnixTimestamp(changed_at) AS changed_ts
+    toUnixTimestamp(changed_at) AS changed_ts"""
+CHANGES_SQL = f"""SELECT {COLUMNS}
 FROM call_changes
 WHERE {COMPANY_FILTER}
     AND changed_at >= toDateTime(%(from_ts)s) AND changed_at < toDateTime(%(to_ts)s)
@@ -34,6 +35,15 @@ WHERE {COMPANY_FILTER}
         OR (call_id = %(after_id)s AND version > %(after_version)s))
     AND (deleted = 1 OR {NOT_ERASED_CONTACT})
 ORDER BY changed_at, call_id, version
+LIMIT %(limit)s"""
+# the latest change of each call, newest stored first (Zapier's polling trigger)
+NEWEST_SQL = f"""SELECT {COLUMNS}
+FROM call_changes
+WHERE {COMPANY_FILTER}
+    AND changed_at >= toDateTime(%(from_ts)s) AND changed_at <= toDateTime(%(to_ts)s)
+    AND deleted = 0 AND {NOT_ERASED_CONTACT}{{extra}}
+ORDER BY changed_at DESC, call_id DESC, version DESC
+LIMIT 1 BY call_id
 LIMIT %(limit)s"""
 
 
@@ -89,6 +99,30 @@ def change_page(ch: CompanyClickHouse, page: Page, start: Position, horizon_ts: 
             return ChangePage(rows, max(start, Position(horizon_ts + 1)))
         if not rows:
             from_ts = to_ts  # nothing there and nothing can come: skip it
+        window *= 2
+
+
+def newest_calls(
+    ch: CompanyClickHouse,
+    limit: int,
+    now_ts: int,
+    oldest_ts: int,
+    types: tuple[str, ...] = (),
+    employee_ids: tuple[str, ...] = (),
+) -> list[dict[str, Any]]:
+    """The `limit` calls stored or changed last (of `types`, of `employee_ids`; empty: all),
+    each at its latest change, newest first: a call uploaded days after it was made is among
+    them (the history, by start, would miss it). Read in windows back from `now_ts`, doubled
+    while short, down to `oldest_ts`."""
+    only = {column: values for column, values in (("type", types), ("employee_id", employee_ids))}
+    only = {column: values for column, values in only.items() if values}
+    sql = NEWEST_SQL.format(extra="".join(f" AND {column} IN %({column})s" for column in only))
+    window = FIRST_WINDOW_S
+    while True:
+        from_ts = max(now_ts - window, oldest_ts)
+        rows = ch.query(sql, {"from_ts": from_ts, "to_ts": now_ts, "limit": limit, **only})
+        if len(rows) >= limit or from_ts <= oldest_ts:
+            return rows
         window *= 2
 
 

@@ -36,13 +36,14 @@ WHERE {COMPANY_FILTER}
     AND (deleted = 1 OR {NOT_ERASED_CONTACT})
 ORDER BY changed_at, call_id, version
 LIMIT %(limit)s"""
-# the latest change of each call, newest stored first (Zapier's polling trigger)
+# the latest change of each call, newest stored first (Zapier's polling trigger); calls stored
+# in the same second (one upload) newest made first
 NEWEST_SQL = f"""SELECT {COLUMNS}
 FROM call_changes
 WHERE {COMPANY_FILTER}
     AND changed_at >= toDateTime(%(from_ts)s) AND changed_at <= toDateTime(%(to_ts)s)
     AND deleted = 0 AND {NOT_ERASED_CONTACT}{{extra}}
-ORDER BY changed_at DESC, call_id DESC, version DESC
+ORDER BY changed_at DESC, started_at DESC, call_id DESC, version DESC
 LIMIT 1 BY call_id
 LIMIT %(limit)s"""
 

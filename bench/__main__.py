@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import console, digests, hooks, idle, pipeline, privacy, reports
+from bench import changes, console, digests, hooks, idle, pipeline, privacy, reports
 from bench.report_data import ReportDataShape
 
 REPORT_SHAPES = {
@@ -34,6 +34,9 @@ EXPORT_CALLS = {"tiny": 5_000, "quick": 1_000_000, "full": 1_000_000}
 DASHBOARD_CALLS = {"tiny": 20_000, "quick": 1_000_000, "full": 5_000_000}
 DASHBOARD_LOADS = {"tiny": 2, "quick": 10, "full": 20}
 IDLE_SECONDS = {"tiny": 3.0, "quick": 60.0, "full": 60.0}
+# the change feed's company, and the pages read at each end of its history
+FEED_CALLS = {"tiny": 20_000, "quick": 1_000_000, "full": 10_000_000}
+FEED_PAGES = {"tiny": 5, "quick": 50, "full": 200}
 PIPELINE_SCALES = {"tiny": pipeline.TINY, "quick": pipeline.QUICK, "full": pipeline.FULL}
 
 
@@ -90,7 +93,26 @@ def table(results: dict[str, Any]) -> str:
         lines += console_table(results["console"])
     if "idle" in results:
         lines += idle_table(results["idle"])
+    if "changes" in results:
+        lines += changes_table(results["changes"])
     return "\n".join(lines)
+
+
+def changes_table(c: dict[str, Any]) -> list[str]:
+    first, last = c["first_page_ms"], c["last_page_ms"]
+    return [
+        "",
+        f"Change feed (one company of {c['calls']:,} calls stored over {c['days']:,} days; "
+        f"{c['pages']} pages of 1,000 at each end of its history):",
+        "",
+        "| figure | value | baseline (same run) | ratio |",
+        "|---|---|---|---|",
+        f"| GET /v1/changes/calls?limit=1000, calls/s | {c['feed_calls_per_s']:,} "
+        f"| raw ClickHouse read of the same rows {c['raw_rows_per_s']:,}/s | {c['ratio']} |",
+        f"| a page's latency, first pages of the history | p50 {first['p50']} ms, p95 {first['p95']} ms "
+        f"| last pages: p50 {last['p50']} ms, p95 {last['p95']} ms "
+        f"| {round(first['p50'] / last['p50'], 2) if last['p50'] else None} |",
+    ]
 
 
 def without_aggregates_rows(
@@ -245,6 +267,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "console",
             "idle",
             "digests",
+            "changes",
         ],
         help="these parts alone (default: every part)",
     )
@@ -314,6 +337,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             )
             results["console"] = console.run(
                 Path(scratch) / "console", dashboard, DASHBOARD_LOADS[size], progress
+            )
+        if wanted("changes"):
+            results["changes"] = changes.run(
+                Path(scratch) / "changes", FEED_CALLS[size], FEED_PAGES[size], progress
             )
         if wanted("idle"):
             results["idle"] = idle.run(Path(scratch), IDLE_SECONDS[size], progress)

@@ -31,6 +31,7 @@ _ESCAPES = {
     "\b": "\\b",
     "\f": "\\f",
 }
+_TRANSLATION = str.maketrans(_ESCAPES)  # one C pass per string (a page's keys: 1,000 of them)
 
 
 def quote(value: Param) -> str:
@@ -40,7 +41,7 @@ def quote(value: Param) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        return "'" + "".join(_ESCAPES.get(ch, ch) for ch in value) + "'"
+        return "'" + value.translate(_TRANSLATION) + "'"
     if isinstance(value, tuple | list):
         if not value:
             raise ValueError("empty collections are not valid SQL literals; branch in the query")

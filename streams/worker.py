@@ -30,7 +30,7 @@ from streams.calls.aggregates import (
     in_order,
 )
 from streams.calls.announcements import CallAnnouncer
-from streams.calls.tables import calls_table, contacts_table, notes_table
+from streams.calls.tables import calls_table, contacts_table, note_catcher, notes_table
 from streams.companies import DroppedDirectory
 from streams.consumer_lag import report_lag
 from streams.devices.facts import device_facts_recorder
@@ -80,8 +80,11 @@ def create_worker(
         app.agent(raw_topic(app, topic_name), concurrency=1)(store)
 
     announce = CallAnnouncer(engine, clickhouse, lookups, publish)
+    notes = note_catcher(clickhouse)
     after_calls = (
-        in_order(AggregateKeeper(clickhouse, lookups), announce) if keep_aggregates else announce
+        in_order(AggregateKeeper(clickhouse, lookups), notes, announce)
+        if keep_aggregates
+        else in_order(notes, announce)
     )
     sink_of(settings.topic_calls_raw, calls_table(lookups, clickhouse, after_calls))
     facts = device_facts_recorder(engine)

@@ -14,7 +14,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.calls.changes import Position, change_page, record_notes, settled_horizon, with_notes
+from core.calls.changes import (
+    Position,
+    change_page,
+    notes_before_calls,
+    record_notes,
+)
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
 from core.number_crypto import CompanyKeys, blind_index, encrypt_number
@@ -36,11 +41,15 @@ def call(
     )  # fmt: skip
 
 
+def server_now(store: ClickHouse) -> int:
+    return int(store.query("SELECT toUnixTimestamp(now()) AS now_ts")[0]["now_ts"])
+
+
 def horizon(store: ClickHouse) -> int:
     """The server's second now, once nothing more can be stored in it (the next insert is
     stamped later): a reader's settled horizon after the writes so far."""
-    now = settled_horizon(store, 0)
-    while settled_horizon(store, 0) == now:
+    now = server_now(store)
+    while server_now(store) == now:
         time.sleep(0.05)
     return now
 
@@ -122,7 +131,7 @@ def test_feed_holds_each_version_notes_and_tombstones(clickhouse_store: ClickHou
 
 def test_a_note_stored_before_its_call_shows_with_the_call(chdb_store: ClickHouse) -> None:
     """Notes and calls come from two topics: a note can be stored first, when there is no call
-    to make a change of; the call's own change then carries it."""
+    to make a change of; once the call is stored, the note's change follows it."""
     company_id = str(uuid.uuid4())
     ch = CompanyClickHouse(chdb_store, company_id)
     note = (company_id, "d1", "c7", "met in person", 50)
@@ -131,10 +140,9 @@ def test_a_note_stored_before_its_call_shows_with_the_call(chdb_store: ClickHous
     )
     record_notes(chdb_store, [note])
     chdb_store.insert("calls", CALL_COLUMNS, [call(company_id, "d1", 7, "+919876500011", 10, 30)])
+    notes_before_calls(chdb_store, [(company_id, "d1", "c7"), (company_id, "d1", "c8")])
     rows, _end = read_all(ch, 10)
-    assert [(row["note_text"], row["version"]) for row in with_notes(ch, rows)] == [
-        ("met in person", 50)
-    ]
+    assert [(row["note_text"], row["version"]) for row in rows] == [("", 10), ("met in person", 50)]
 
 
 def test_an_employees_withdrawn_devices_leave_tombstones(clickhouse_store: ClickHouse) -> None:

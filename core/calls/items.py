@@ -74,25 +74,35 @@ def to_item(
     reveal: CompanyKeys | None = None,
 ) -> CallItem:
     """One call as the history shows it: the number masked, or in E.164 with `reveal` keys."""
+    return CallItem(**item_fields(row, labels, zone, reveal))
+
+
+def item_fields(
+    row: dict[str, Any],
+    labels: Labels,
+    zone: ZoneInfo,
+    reveal: CompanyKeys | None = None,
+) -> dict[str, Any]:
+    """`to_item`'s fields, for a model that adds its own (the change feed's version)."""
     number: str | None
     person = labels.people.get(row["employee_id"])
     if reveal is not None and row["number_enc"]:
         number = decrypt_number(reveal, row["number_enc"])
     else:
         number = row["number_masked"] or None
-    return CallItem(
-        id=row["call_id"],
-        employee_id=row["employee_id"],
-        device_id=row["device_id"],
-        number=number,
-        name=row["name"] or None,
-        type=row["type"],
-        started_at=datetime.fromtimestamp(row["started_ts"], zone),
-        duration_s=row["duration_s"],
-        sim_slot=row["sim_slot"] if row["sim_slot"] >= 0 else None,
-        sim=labels.sims.get((row["device_id"], row["sim_slot"])),
-        note=row["note_text"] or None,
-        synced_at=datetime.fromtimestamp(row["synced_ts"], zone),
-        employee_name=person[0] if person else None,
-        employee_email=person[1] if person else None,
-    )
+    return {
+        "id": row["call_id"],
+        "employee_id": row["employee_id"],
+        "device_id": row["device_id"],
+        "number": number,
+        "name": row["name"] or None,
+        "type": row["type"],
+        "started_at": datetime.fromtimestamp(row["started_ts"], zone),
+        "duration_s": row["duration_s"],
+        "sim_slot": row["sim_slot"] if row["sim_slot"] >= 0 else None,
+        "sim": labels.sims.get((row["device_id"], row["sim_slot"])),
+        "note": row["note_text"] or None,
+        "synced_at": datetime.fromtimestamp(row["synced_ts"], zone),
+        "employee_name": person[0] if person else None,
+        "employee_email": person[1] if person else None,
+    }

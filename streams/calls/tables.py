@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from core.calls.changes import record_notes
+from core.calls.changes import notes_before_calls, record_notes
 from core.clickhouse import ClickHouse
 from schemas.events import CallNoted, ContactsReported
 from streams.calls.contact_rows import CONTACT_COLUMNS, NOTE_COLUMNS, contact_rows, note_row
@@ -16,6 +16,7 @@ from streams.isolation import Rows
 from streams.tables import AfterStore, Lookups, Stored, TableProcessor
 
 CALL_KEY_AT = CALL_COLUMNS.index("client_key")
+CALL_AT = tuple(CALL_COLUMNS.index(name) for name in ("company_id", "device_id", "client_call_id"))
 CONTACT_KEY_AT = CONTACT_COLUMNS.index("client_key")
 
 
@@ -47,3 +48,14 @@ def notes_table(lookups: Lookups, clickhouse: ClickHouse) -> TableProcessor:
         await asyncio.get_running_loop().run_in_executor(None, record_notes, clickhouse, notes)
 
     return TableProcessor("call_notes", NOTE_COLUMNS, clickhouse, rows_of, changes)
+
+
+def note_catcher(clickhouse: ClickHouse) -> AfterStore:
+    """After calls are stored: the changes of notes stored before them (core/calls/changes.py)."""
+
+    async def catch(stored: Stored) -> None:
+        calls = [tuple(row[at] for at in CALL_AT) for _event, rows in stored for row in rows]
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, notes_before_calls, clickhouse, calls)
+
+    return catch

@@ -17,6 +17,7 @@ from tests.conftest import stack_of_param
 from tests.support.services import Broker
 from tests.support.stack import Stack, eventually, owner_token
 from tests.test_pipeline_e2e import history, upload
+from tests.test_privacy_e2e import erased
 
 ERASED, KEPT, LATER = "+919876512345", "+919811122233", "+919822233344"
 
@@ -133,16 +134,7 @@ def test_a_sync_client_ends_with_exactly_the_stored_calls(feed_stack: Stack) -> 
             "/v1/privacy/erasures", json={"number": ERASED}, headers=auth(owner)
         )
         assert erasure.status_code == 202, erasure.text
-        erasure_id = erasure.json()["id"]
-        eventually(
-            lambda: (
-                stack.api.get(f"/v1/privacy/erasures/{erasure_id}", headers=auth(owner)).json()[
-                    "status"
-                ]
-                == "done"
-            ),
-            timeout_s=90,
-        )
+        erased(stack, owner, erasure.json()["id"])
         # a call made long ago, uploaded last: the last stored, so the polling trigger's first
         late = {**call("z-1", KEPT, 12, 40), "started_at": "2025-01-05T10:40:00+05:30"}
         assert upload(stack, token, [late]).status_code == 202

@@ -111,6 +111,19 @@ def company_with_calls(stack: Stack, name: str) -> dict[str, Any]:
 ERASED_NAME = "Gone-Erased-Lead"  # the erased client's lead: no byte of it may stay
 
 
+def erased(stack: Stack, owner: str, erasure_id: str) -> None:
+    """Until the erasure says done."""
+    eventually(
+        lambda: (
+            stack.api.get(f"/v1/privacy/erasures/{erasure_id}", headers=auth(owner)).json()[
+                "status"
+            ]
+            == "done"
+        ),
+        timeout_s=90,
+    )
+
+
 def masked_of(stack: Stack, key: str, number: str) -> str:
     found = history(stack, key, number=number)
     assert found, number
@@ -238,16 +251,7 @@ def test_suppression_drops_later_uploads(both_stacks: Stack) -> None:
         "/v1/privacy/erasures", json={"number": ERASED, "suppress": True}, headers=auth(owner)
     )
     assert answer.status_code == 202
-    erasure_id = answer.json()["id"]
-    eventually(
-        lambda: (
-            stack.api.get(f"/v1/privacy/erasures/{erasure_id}", headers=auth(owner)).json()[
-                "status"
-            ]
-            == "done"
-        ),
-        timeout_s=90,
-    )
+    erased(stack, owner, answer.json()["id"])
     later = [
         call("e-9", "9876512345", "incoming", 30, 40),
         call("k-9", "9811122233", "missed", 0, 45),

@@ -29,6 +29,8 @@ def subscribe(
     keys = company_keys(tenant.company, context.master_key)
     created = service.create_hook(db, tenant.company.id, keys, body, actor_of(tenant))
     audit("hook.created", created.id, {"event": created.event, "numbers": created.numbers})
+    if created.numbers == "e164":  # once for the hook, not per delivery (each carries numbers)
+        audit("numbers.revealed", f"hook:{created.id}", {"event": created.event})
     return created
 
 

@@ -19,7 +19,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from core.audit import Actor, record
 from core.controlplane import (
     hook_attempts,
     hook_deliveries,
@@ -88,12 +87,11 @@ class Due:
     target_url: str
     numbers: str
     secret_enc: str
-    creator: Actor
     event: IntegrationEvent
 
     @classmethod
     def of(cls, hook_id: str, hook: Any, event: IntegrationEvent, attempts: int) -> Due:
-        """`event` to the hook whose columns `hook` holds (target, numbers, secret, creator)."""
+        """`event` to the hook whose columns `hook` holds (target, numbers, secret)."""
         return cls(
             hook_id=hook_id,
             event_id=event.id,
@@ -102,7 +100,6 @@ class Due:
             target_url=hook.target_url,
             numbers=hook.numbers,
             secret_enc=hook.secret_enc,
-            creator=Actor(type=hook.creator_type, id=hook.creator_id),
             event=event,
         )
 
@@ -150,8 +147,6 @@ def due_query(now: datetime, per_hook: int, limit: int) -> sa.Select[Any]:
             hooks.c.target_url,
             hooks.c.numbers,
             hooks.c.secret_enc,
-            hooks.c.creator_type,
-            hooks.c.creator_id,
             hook_events.c.body,
         )
         .select_from(
@@ -266,23 +261,6 @@ def record_outcomes(
     ]
     if rows:
         conn.execute(hook_attempts.insert(), rows)
-    for due, _ in delivered:
-        if due.numbers == "e164" and due.event.sealed:
-            reveal_audited(conn, due, now)
-
-
-def reveal_audited(conn: Connection, due: Due, now: datetime) -> None:
-    """A delivery that carried numbers in E.164 counts in the audit log, as the hook's creator."""
-    record(
-        conn,
-        due.company_id,
-        due.creator,
-        "numbers.revealed",
-        f"hook:{due.hook_id}",
-        "webhook",
-        now,
-        {"event_id": due.event_id, "type": due.event.type, "numbers": len(due.event.sealed)},
-    )
 
 
 def record_outcome(

@@ -18,6 +18,7 @@ from api.devices import routes as devices
 from api.employees import routes as employees
 from api.hooks import routes as hooks
 from api.leads import changes as lead_changes
+from api.leads import followups
 from api.leads import routes as leads
 from api.notices import routes as notices
 from api.policy import check_policy
@@ -63,6 +64,7 @@ def create_app(context: ApiContext) -> FastAPI:
         devices,
         leads,
         lead_changes,
+        followups,
         triggers,
         hooks,
         privacy,

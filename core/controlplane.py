@@ -252,6 +252,25 @@ lead_feed = sa.Table(
     sa.Column("lead_id", sa.String(36), primary_key=True),
 )
 
+# migration 0023: a time to call a client back (core/leads/followups.py)
+followups = sa.Table(
+    "followups",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("lead_id", sa.String(36), sa.ForeignKey("leads.id", ondelete="CASCADE")),
+    sa.Column("number_key", sa.String(32), nullable=False),
+    sa.Column("number_enc", sa.Text, nullable=False),
+    sa.Column("number_masked", sa.String(32), nullable=False),
+    sa.Column("employee_id", sa.String(36), sa.ForeignKey("employees.id")),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("reminded_at", UtcDateTime),
+    sa.Column("done_at", UtcDateTime),
+    sa.Column("done_by_call", sa.String(64)),
+)
+
 # migration 0022: each deleted lead at the feed position of its deletion (the change feed)
 lead_deletions = sa.Table(
     "lead_deletions",

@@ -89,13 +89,23 @@ class DeadLetter(BaseModel):
     record: str
 
 
-HookEvent = Literal["call.created", "call.missed", "lead.created", "lead.assigned", "device.stale"]
+HookEvent = Literal[
+    "call.created",
+    "call.missed",
+    "lead.created",
+    "lead.assigned",
+    "device.stale",
+    "followup.due",
+    "followup.completed",
+]
 HOOK_EVENTS: tuple[HookEvent, ...] = (
     "call.created",
     "call.missed",
     "lead.created",
     "lead.assigned",
     "device.stale",
+    "followup.due",
+    "followup.completed",
 )
 EVENT_ID_NAMESPACE = uuid.UUID("0d6f3c8e-2b7a-4f1e-8c55-3a9e7b4d2f10")
 

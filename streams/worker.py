@@ -30,6 +30,7 @@ from streams.calls.aggregates import (
     in_order,
 )
 from streams.calls.announcements import CallAnnouncer
+from streams.calls.followups import FollowupCloser, remind_due
 from streams.calls.tables import calls_table, contacts_table, note_catcher, notes_table
 from streams.companies import DroppedDirectory
 from streams.consumer_lag import report_lag
@@ -80,17 +81,22 @@ def create_worker(
         app.agent(raw_topic(app, topic_name), concurrency=1)(store)
 
     announce = CallAnnouncer(engine, clickhouse, lookups, publish)
-    notes = note_catcher(clickhouse)
+    notes, closer = note_catcher(clickhouse), FollowupCloser(engine, lookups)
     after_calls = (
-        in_order(AggregateKeeper(clickhouse, lookups), notes, announce)
+        in_order(AggregateKeeper(clickhouse, lookups), notes, closer, announce)
         if keep_aggregates
-        else in_order(notes, announce)
+        else in_order(notes, closer, announce)
     )
     sink_of(settings.topic_calls_raw, calls_table(lookups, clickhouse, after_calls))
     facts = device_facts_recorder(engine)
     sink_of(settings.topic_device_status, statuses_table(lookups, clickhouse, facts))
     sink_of(settings.topic_contacts_raw, contacts_table(lookups, clickhouse))
     sink_of(settings.topic_call_notes, notes_table(lookups, clickhouse))
+
+    @paced(app, settings.privacy_interval_s, IDLE_PACE_S, "follow-up reminders")
+    def followup_reminders() -> bool:
+        """Follow-ups that fell due: pushed and announced (streams/calls/followups.py)."""
+        return remind_due(engine, pusher, utc_now())
 
     @paced(app, settings.privacy_interval_s, IDLE_PACE_S, "privacy jobs")
     def privacy_jobs() -> bool:

@@ -189,3 +189,32 @@ def test_the_leads_feed_follows_creation_change_and_deletion(feed_stack: Stack) 
     listed = stack.api.get("/v1/leads", params={"limit": 100}, headers=auth(key)).json()["items"]
     assert client.held == {lead["id"]: lead for lead in listed}
     assert client.held[ids[1]]["company"] == "Acme" and ids[2] not in client.held
+
+
+def test_a_connected_call_completes_a_followup_through_the_worker(feed_stack: Stack) -> None:
+    stack = feed_stack
+    made = stack.signup(f"Follow{stack.name}", plan="basic_lead")
+    key = made["api_key"]
+    device = stack.enrolled_device(key, "Asha", f"hw-follow-{stack.name}")
+    due = "2026-03-03T10:00:00+05:30"
+    followup = stack.api.post(
+        "/v1/followups", json={"number": KEPT, "due_at": due}, headers=auth(key)
+    )
+    assert followup.status_code == 201, followup.text
+    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    calls = [
+        {**call("f-1", KEPT, 0, 1), "started_at": now},  # missed: not connected
+        {**call("f-2", KEPT, 45, 2), "started_at": now},  # connected
+    ]
+    assert upload(stack, device["device_token"], calls).status_code == 202
+
+    def done() -> list[dict[str, Any]]:
+        items = stack.api.get("/v1/followups", params={"status": "done"}, headers=auth(key)).json()[
+            "items"
+        ]
+        return list(items)
+
+    (item,) = eventually(done, timeout_s=60)
+    stored = {c["id"]: c for c in history(stack, key)}
+    assert item["id"] == followup.json()["id"]
+    assert stored[item["done_by_call_id"]]["duration_s"] == 45

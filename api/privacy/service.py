@@ -23,7 +23,7 @@ from api.leads.service import lead_transaction
 from api.leads.store import delete_lead
 from api.tenancy import Tenant, company_keys
 from core.company_clickhouse import as_uuid
-from core.controlplane import devices, employees, exports, lead_numbers
+from core.controlplane import devices, employees, exports, followups, lead_numbers
 from core.errors import Conflict, NotFound
 from core.hooks.events import forget_number
 from core.number_crypto import blind_index
@@ -96,6 +96,11 @@ def erase_number(
         lead_id = writer.holders([key]).get(key)
         if lead_id is not None:
             delete_lead(writer, lead_id)
+        writer.conn.execute(  # and its follow-ups (those of its lead went with it)
+            followups.delete().where(
+                followups.c.company_id == tenant.company.id, followups.c.number_key == key
+            )
+        )
         erasure = erasures.request_erasure(
             writer.conn,
             tenant.company.id,

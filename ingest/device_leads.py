@@ -1,16 +1,20 @@
 """The phone's call list: the changes to its employee's leads since its cursor (the feed of
-core/leads/feed.py), numbers decrypted to E.164 so the phone can dial them."""
+core/leads/feed.py), and its employee's open follow-ups (core/leads/followups.py), numbers
+decrypted to E.164 so the phone can dial them."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core.controlplane import load_company
+from core.controlplane import Company, followups, load_company
 from core.errors import Invalid, PaymentRequired
 from core.leads.feed import feed_page
 from core.number_crypto import MasterKey, decrypt_number, unwrap_company_keys
 from ingest.identity import DeviceIdentity
-from schemas.payloads import DeviceLead, DeviceLeads
+from schemas.payloads import DeviceFollowup, DeviceFollowups, DeviceLead, DeviceLeads
 
 MAX_CURSOR_DIGITS = 18
 
@@ -34,9 +38,7 @@ def device_leads(
     a first sync without cursor: the phone never had it)."""
     after = feed_position(cursor)
     with engine.connect() as conn:
-        company = load_company(conn, device.company_id)
-        if company is None or not company.has_leads:
-            raise PaymentRequired("plan_required", "the company's plan has no leads")
+        company = with_leads(load_company(conn, device.company_id))
         found = feed_page(conn, company.id, device.employee_id, after, limit)
     keys = unwrap_company_keys(master_key, company.id, company.wrapped_data_key)
 
@@ -61,3 +63,41 @@ def device_leads(
             items.append(DeviceLead(id=lead_id, removed=True))
     position = found[-1][0] if found else after
     return DeviceLeads(items=items, next_cursor=str(position))
+
+
+def with_leads(company: Company | None) -> Company:
+    if company is None or not company.has_leads:
+        raise PaymentRequired("plan_required", "the company's plan has no leads")
+    return company
+
+
+def device_followups(
+    engine: Engine, master_key: MasterKey, device: DeviceIdentity, limit: int
+) -> DeviceFollowups:
+    """The employee's follow-ups not done yet, earliest due first, at most `limit`."""
+    with engine.connect() as conn:
+        company = with_leads(load_company(conn, device.company_id))
+        rows = conn.execute(
+            sa.select(followups)
+            .where(
+                followups.c.company_id == company.id,
+                followups.c.employee_id == device.employee_id,
+                followups.c.done_at.is_(None),
+            )
+            .order_by(followups.c.due_at, followups.c.id)
+            .limit(limit)
+        ).all()
+    keys = unwrap_company_keys(master_key, company.id, company.wrapped_data_key)
+    zone = ZoneInfo(company.timezone)
+    return DeviceFollowups(
+        items=[
+            DeviceFollowup(
+                id=row.id,
+                lead_id=row.lead_id,
+                number=decrypt_number(keys, row.number_enc),
+                due_at=row.due_at.astimezone(zone),
+                note=row.note,
+            )
+            for row in rows
+        ]
+    )

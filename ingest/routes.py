@@ -31,7 +31,7 @@ from ingest.deps import (
     limit_rate,
     produce,
 )
-from ingest.device_leads import device_leads
+from ingest.device_leads import device_followups, device_leads
 from ingest.devices import enroll_device
 from schemas.events import CONTACTS_PER_RECORD, CallNoted, ContactsReported, DeviceStatusReported
 from schemas.payloads import (
@@ -41,6 +41,7 @@ from schemas.payloads import (
     ContactsAccepted,
     ContactsPayload,
     ContactsUpload,
+    DeviceFollowups,
     DeviceLeads,
     DeviceLimits,
     DeviceStatus,
@@ -203,6 +204,23 @@ async def leads_to_call(
     return await run_in_threadpool(
         device_leads, state.engine, state.master_key, device, cursor, limit
     )
+
+
+@router.get(
+    "/v1/device/followups",
+    response_model=DeviceFollowups,
+    responses=error_responses(401, 402, 403, 422, 429),
+    tags=["leads"],
+)
+async def followups_to_call(
+    device: CurrentDevice,
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=1000, description="follow-ups per answer")] = 500,
+) -> DeviceFollowups:
+    """The employee's open follow-ups, earliest due first, numbers in E.164. FCM's
+    `{"action": "followups"}` says when to ask (a follow-up given to the employee, or due)."""
+    limit_rate(state, device)
+    return await run_in_threadpool(device_followups, state.engine, state.master_key, device, limit)
 
 
 @router.get(METRICS_PATH, tags=["health"], response_class=Response, responses=METRICS_RESPONSE)

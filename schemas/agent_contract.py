@@ -13,6 +13,7 @@ from schemas.payloads import (
     CallNote,
     CallsUpload,
     ContactsUpload,
+    DeviceFollowups,
     DeviceLeads,
     DeviceStatus,
     EnrollRequest,
@@ -25,6 +26,7 @@ AGENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "contacts-upload.v1": ContactsUpload,
     "call-note.v1": CallNote,
     "device-leads.v1": DeviceLeads,  # an answer: GET /v1/device/leads
+    "device-followups.v1": DeviceFollowups,  # an answer: GET /v1/device/followups
 }
 SCHEMA_DIR = Path(__file__).parent / "agent"
 

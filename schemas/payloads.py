@@ -384,3 +384,19 @@ class DeviceLeads(BaseModel):
 
     items: list[DeviceLead]
     next_cursor: str = Field(description="pass as `cursor` next time: only later changes")
+
+
+class DeviceFollowup(BaseModel):
+    """A follow-up as the phone gets it (`GET /v1/device/followups`): the number to dial."""
+
+    id: str
+    lead_id: str | None = None
+    number: str = Field(description="E.164")
+    due_at: datetime = Field(description="in the company's zone, with its offset")
+    note: str | None = None
+
+
+class DeviceFollowups(BaseModel):
+    """The employee's open follow-ups, earliest due first."""
+
+    items: list[DeviceFollowup]

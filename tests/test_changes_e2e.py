@@ -201,6 +201,21 @@ def test_a_connected_call_completes_a_followup_through_the_worker(feed_stack: St
         "/v1/followups", json={"number": KEPT, "due_at": due}, headers=auth(key)
     )
     assert followup.status_code == 201, followup.text
+    mine = stack.api.patch(
+        f"/v1/followups/{followup.json()['id']}",
+        json={"employee_id": device["employee_id"]},
+        headers=auth(key),
+    )
+    assert mine.status_code == 200, mine.text
+
+    def phone_list() -> list[dict[str, Any]]:
+        answer = stack.ingest.get("/v1/device/followups", headers=auth(device["device_token"]))
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["items"])
+
+    listed = phone_list()
+    assert [(item["id"], item["number"]) for item in listed] == [(followup.json()["id"], KEPT)]
+    assert listed[0]["due_at"] == "2026-03-03T10:00:00+05:30"
     now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
     calls = [
         {**call("f-1", KEPT, 0, 1), "started_at": now},  # missed: not connected
@@ -218,3 +233,4 @@ def test_a_connected_call_completes_a_followup_through_the_worker(feed_stack: St
     stored = {c["id"]: c for c in history(stack, key)}
     assert item["id"] == followup.json()["id"]
     assert stored[item["done_by_call_id"]]["duration_s"] == 45
+    assert phone_list() == []  # done: off the phone's list

@@ -66,6 +66,15 @@ def test_followups_made_listed_completed_and_reminded(
     assert (made["employee_id"], made["number"], made["status"]) == (asha, "+919876543210", "open")
     assert made["lead_id"] == lead["id"] and made["note"] == "send the quote"
     assert made["due_at"].endswith("+05:30")  # the company's zone (India)
+    assert pushed() == [  # the employee's phone asks for its follow-ups again
+        {
+            "message": {
+                "token": "fcm-followup-asha",
+                "data": {"action": "followups"},
+                "android": {"priority": "high"},
+            }
+        }
+    ]
 
     late = (NOW - timedelta(hours=1)).isoformat()
     on_number = client.post(
@@ -114,6 +123,7 @@ def test_followups_made_listed_completed_and_reminded(
         f"/v1/followups/{made['id']}", json={"done": False}, headers=auth
     ).json()
     assert reopened["status"] == "open" and reopened["done_by_call_id"] is None
+    responses.calls.reset()
     assert remind_due(context.engine, context.pusher, NOW)  # the overdue one: due, no employee
     assert pushed() == []
     due_at = NOW + timedelta(hours=2)

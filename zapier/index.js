@@ -10,6 +10,7 @@ const { authentication, addApiKey } = require('./authentication');
 const { EVENTS, ...hookTriggers } = require('./triggers/hooks');
 const { createLead, updateLead } = require('./creates/lead');
 const addNumbers = require('./creates/numbers');
+const createFollowup = require('./creates/followup');
 const findLead = require('./searches/lead');
 const employeeList = require('./triggers/employees');
 
@@ -32,7 +33,12 @@ module.exports = {
   beforeRequest: [addApiKey],
   afterResponse: [explainErrors],
   triggers: Object.fromEntries([...Object.values(hookTriggers), employeeList].map((t) => [t.key, t])),
-  creates: { [createLead.key]: createLead, [updateLead.key]: updateLead, [addNumbers.key]: addNumbers },
+  creates: {
+    [createLead.key]: createLead,
+    [updateLead.key]: updateLead,
+    [addNumbers.key]: addNumbers,
+    [createFollowup.key]: createFollowup,
+  },
   searches: { [findLead.key]: findLead },
   // "Find or Create Lead": the search, then Create Lead (itself find-or-create by number)
   searchOrCreates: {

@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
 from api.calls.history import normalised_number
+from api.context import ApiContext
 from api.deps import Audit, Context, Db
 from api.leads.models import LongText, Number
 from api.leads.routes import LeadsTenant
@@ -24,8 +25,9 @@ from core.calls.items import people_of
 from core.calls.phone_numbers import mask_number
 from core.clock import utc_now
 from core.controlplane import followups, lead_numbers
+from core.devices.health import push_to_employees
 from core.errors import Invalid, NotFound, error_responses
-from core.leads.followups import Followup, FollowupStatus, to_followup
+from core.leads.followups import REMINDER_DATA, Followup, FollowupStatus, to_followup
 from core.number_crypto import CompanyKeys, blind_index, encrypt_number
 from core.paging import Page, cut, next_cursor, page_request
 
@@ -125,9 +127,23 @@ def _find(db: Connection, tenant: Tenant, followup_id: str) -> Any:
     return row
 
 
+def push_followups(context: ApiContext, tenant: Tenant, employee_id: str | None) -> None:
+    """The employee's phones ask for their follow-ups again (after the answer)."""
+    if employee_id is not None:
+        push_to_employees(
+            context.engine, context.pusher, tenant.company.id, [employee_id], REMINDER_DATA,
+            utc_now(),
+        )  # fmt: skip
+
+
 @router.post("", status_code=201, response_model=Followup, responses=error_responses(404))
 def create_followup(
-    body: FollowupCreate, tenant: LeadsTenant, context: Context, db: Db, audit: Audit
+    body: FollowupCreate,
+    tenant: LeadsTenant,
+    context: Context,
+    db: Db,
+    audit: Audit,
+    background: BackgroundTasks,
 ) -> Followup:
     """A time to call a client back, for an employee (their phone is reminded then)."""
     if (body.lead_id is None) == (body.number is None):
@@ -151,6 +167,7 @@ def create_followup(
     }
     db.execute(followups.insert().values(**row))  # the request's transaction
     audit("followup.created", row["id"], {"lead_id": row["lead_id"]})
+    background.add_task(push_followups, context, tenant, row["employee_id"])
     return _shown(db, tenant, keys, _find(db, tenant, row["id"]))
 
 
@@ -207,9 +224,10 @@ def update_followup(
     context: Context,
     db: Db,
     audit: Audit,
+    background: BackgroundTasks,
 ) -> Followup:
     """The given fields change; `done` closes it by hand (or opens it again)."""
-    _find(db, tenant, followup_id)
+    before = _find(db, tenant, followup_id)
     given = body.model_dump(exclude_unset=True)
     values: dict[str, Any] = {}
     if given.get("due_at") is not None:
@@ -228,5 +246,8 @@ def update_followup(
     if values:
         db.execute(followups.update().where(followups.c.id == followup_id).values(**values))
         audit("followup.updated", followup_id, {"fields": sorted(given)})
+        after = values.get("employee_id", before.employee_id)
+        for told in {before.employee_id, after}:  # their lists changed
+            background.add_task(push_followups, context, tenant, told)
     keys = company_keys(tenant.company, context.master_key)
     return _shown(db, tenant, keys, _find(db, tenant, followup_id))

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
-from api.calls.changes import ChangedCall, call_items, oldest_change
+from api.calls.changes import call_items, oldest_change
 from api.deps import Context, CurrentTenant, Db
 from api.leads import service as lead_service
 from api.leads.models import Lead, LeadAssignment
@@ -18,6 +18,7 @@ from api.leads.routes import LeadsTenant
 from api.reports.filters import parse_types, report_zone
 from api.tenancy import Tenant, company_keys
 from core.calls.changes import newest_calls
+from core.calls.items import CallItem
 from core.clock import utc_now
 from core.errors import error_responses
 from core.paging import Page
@@ -30,7 +31,7 @@ Limit = Annotated[int, Query(ge=1, le=100, description="at most this many, newes
 
 
 class CallTrigger(BaseModel):
-    items: list[ChangedCall]
+    items: list[CallItem]  # as a webhook's `data`: Zapier takes both as one shape
 
 
 class LeadTrigger(BaseModel):
@@ -50,7 +51,10 @@ def newest_items(tenant: Tenant, db: Connection, types: tuple[str, ...], limit: 
         types,
         tenant.visible(()),
     )
-    return CallTrigger(items=call_items(tenant, db, rows, report_zone(tenant, None), None))
+    items = call_items(tenant, db, rows, report_zone(tenant, None), None)
+    return CallTrigger(
+        items=[CallItem.model_validate(item, from_attributes=True) for item in items]
+    )
 
 
 @router.get("/calls", response_model=CallTrigger)

@@ -99,7 +99,7 @@ test('every trigger subscribes to its own event and lists items shaped like its 
   const events = Object.keys(App.triggers)
     .filter((key) => App.triggers[key].operation.type === 'hook')
     .map((key) => [key, App.triggers[key].operation]);
-  assert.equal(events.length, 5);
+  assert.equal(events.length, 7);
   for (const [key, trigger] of events) {
     const subscribeData = await appTester(trigger.performSubscribe, { authData, targetUrl: targetUrl() });
     assert.ok(subscribeData.secret.startsWith('whsec_'), key);
@@ -132,6 +132,20 @@ test('Create Lead, Find Lead by a number in another format, Add Numbers', async 
   });
   assert.deepEqual({ created: added.created, skipped: added.skipped }, { created: 1, skipped: 1 });
   sameKeys(App.creates.add_numbers.operation.sample, added);
+});
+
+test('Create Follow-up on a number in any format; Follow-up Due lists it once overdue', async () => {
+  const due = new Date(Date.now() - 60 * 1000).toISOString();
+  const made = await appTester(App.creates.create_followup.operation.perform, {
+    authData,
+    inputData: { number: '098111 55555', due_at: due, note: 'call back' },
+  });
+  assert.equal(made.status, 'overdue');
+  assert.equal(made.note, 'call back');
+  sameKeys(App.creates.create_followup.operation.sample, made);
+  const listed = await appTester(App.triggers.followup_due.operation.performList, { authData });
+  assert.ok(listed.some((item) => item.id === made.id));
+  sameKeys(App.triggers.followup_due.operation.sample, listed[0]);
 });
 
 test('a Zap run twice makes one lead; Update Lead changes it; Find or Create is declared', async () => {

@@ -41,6 +41,22 @@ const EVENTS = {
     list: { path: '/v1/triggers/lead-assignments', item: (entry) => entry.lead },
     sample: samples.lead,
   },
+  'followup.due': {
+    key: 'followup_due',
+    noun: 'Follow-up',
+    label: 'Follow-up Due',
+    description: 'Triggers when a follow-up reaches its due time without a connected call.',
+    list: { path: '/v1/followups?status=overdue' },
+    sample: samples.followup,
+  },
+  'followup.completed': {
+    key: 'followup_completed',
+    noun: 'Follow-up',
+    label: 'Follow-up Completed',
+    description: 'Triggers when a connected call with the client completes a follow-up.',
+    list: { path: '/v1/followups?status=done' },
+    sample: { ...samples.followup, status: 'done', done_at: '2026-03-03T10:42:00+05:30', done_by_call_id: '0f8c2a46-9d0e-5b7f-8a1c-3e2d4b6a8c10' },
+  },
   'device.stale': {
     key: 'device_stale',
     noun: 'Device',

@@ -2,6 +2,19 @@
 
 // Samples in the shapes of docs/openapi/report-api.openapi.json (numbers masked).
 module.exports = {
+  followup: {
+    id: '9c4e2a7b-1d3f-4b8a-a6e0-5f2c7d9b1e34',
+    lead_id: '5a1d7e3c-8f2b-4c6a-9d0e-1b3f5a7c9e20',
+    number: '+91******3210',
+    employee_id: '3b9e4f2a-1c7d-4e8b-9a6f-2d5c8e1b4a70',
+    employee_name: 'Asha Rao',
+    due_at: '2026-03-03T11:00:00+05:30',
+    note: 'Send the quote',
+    status: 'open',
+    created_at: '2026-03-02T10:20:00+05:30',
+    done_at: null,
+    done_by_call_id: null,
+  },
   call: {
     id: '0f8c2a46-9d0e-5b7f-8a1c-3e2d4b6a8c10',
     employee_id: '3b9e4f2a-1c7d-4e8b-9a6f-2d5c8e1b4a70',

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -98,15 +98,7 @@ HookEvent = Literal[
     "followup.due",
     "followup.completed",
 ]
-HOOK_EVENTS: tuple[HookEvent, ...] = (
-    "call.created",
-    "call.missed",
-    "lead.created",
-    "lead.assigned",
-    "device.stale",
-    "followup.due",
-    "followup.completed",
-)
+HOOK_EVENTS: tuple[HookEvent, ...] = get_args(HookEvent)
 EVENT_ID_NAMESPACE = uuid.UUID("0d6f3c8e-2b7a-4f1e-8c55-3a9e7b4d2f10")
 
 

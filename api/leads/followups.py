@@ -19,15 +19,17 @@ from api.deps import Audit, Context, Db
 from api.leads.models import LongText, Number
 from api.leads.routes import LeadsTenant
 from api.leads.service import find_row, shown_numbers
+from api.leads.store import held_keys
 from api.reports.filters import known_employees, report_zone
 from api.tenancy import Tenant, company_keys
 from core.calls.items import people_of
 from core.calls.phone_numbers import mask_number
 from core.clock import utc_now
-from core.controlplane import followups, lead_numbers
+from core.controlplane import followups
 from core.devices.health import push_to_employees
 from core.errors import Invalid, NotFound, error_responses
 from core.leads.followups import REMINDER_DATA, Followup, FollowupStatus, to_followup
+from core.leads.lookup import lead_holders
 from core.number_crypto import CompanyKeys, blind_index, encrypt_number
 from core.paging import Page, cut, next_cursor, page_request
 
@@ -70,14 +72,7 @@ def _employee(db: Connection, tenant: Tenant, employee_id: str | None) -> str | 
 
 def _number_of_lead(db: Connection, tenant: Tenant, lead_id: str) -> dict[str, Any]:
     lead = find_row(db, tenant, lead_id)
-    held = {
-        row.slot: row.number_key
-        for row in db.execute(
-            sa.select(lead_numbers.c.slot, lead_numbers.c.number_key).where(
-                lead_numbers.c.lead_id == lead_id
-            )
-        )
-    }
+    held = held_keys(db, lead_id)
     slot = "primary" if "primary" in held else "secondary"
     return {
         "lead_id": lead_id,
@@ -91,13 +86,8 @@ def _number_of_lead(db: Connection, tenant: Tenant, lead_id: str) -> dict[str, A
 def _number(db: Connection, tenant: Tenant, keys: CompanyKeys, number: str) -> dict[str, Any]:
     e164 = normalised_number(number, tenant.company)
     key = blind_index(keys, e164)
-    holder = db.execute(
-        sa.select(lead_numbers.c.lead_id).where(
-            lead_numbers.c.company_id == tenant.company.id, lead_numbers.c.number_key == key
-        )
-    ).scalar()
     return {
-        "lead_id": holder,
+        "lead_id": lead_holders(db, tenant.company.id, [key]).get(key),
         "number_key": key,
         "number_enc": encrypt_number(keys, e164),
         "number_masked": mask_number(e164),

@@ -15,7 +15,7 @@ from tests.support.services import Broker, ClickHouseServer, PrometheusServer
 from tests.support.stack import Stack, eventually
 from tests.test_deploy_config import PROMETHEUS
 from tests.test_faults import wire_calls
-from tests.test_hooks_e2e import accepted, company
+from tests.test_integrations_e2e import accepted, company
 from tests.test_pipeline_e2e import aggregated_totals, company_id
 
 

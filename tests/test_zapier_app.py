@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import StackFactory
 from tests.support.services import Broker
-from tests.test_hooks_e2e import HOOK_ENV
+from tests.test_integrations_e2e import HOOK_ENV
 
 ZAPIER = Path(__file__).resolve().parents[1] / "zapier"
 NODE_BIN = ZAPIER / "node_modules" / ".bin"

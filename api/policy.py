@@ -109,6 +109,7 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("PUT", "/v1/leads/by-number/{number}"): Role.manager,
     ("GET", "/v1/lead-fields"): Role.viewer,
     ("POST", "/v1/lead-fields"): Role.admin,
+    ("DELETE", "/v1/lead-fields/{key}"): Role.admin,
     ("POST", "/v1/leads/import"): Role.manager,
     ("POST", "/v1/numbers"): Role.manager,
     ("GET", "/v1/leads"): Role.viewer,

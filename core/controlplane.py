@@ -252,6 +252,24 @@ lead_feed = sa.Table(
     sa.Column("lead_id", sa.String(36), primary_key=True),
 )
 
+# migration 0024: a lead's creation, changes of employee and edits (api/leads/store.py)
+lead_history = sa.Table(
+    "lead_history",
+    metadata,
+    sa.Column("company_id", sa.String(36), sa.ForeignKey("companies.id"), primary_key=True),
+    sa.Column(
+        "lead_id",
+        sa.String(36),
+        sa.ForeignKey("leads.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("seq", sa.BigInteger, primary_key=True),  # the feed position of the change
+    sa.Column("kind", sa.String(10), primary_key=True),  # created | assigned | unassigned | edited
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("employee_id", sa.String(36)),  # the lead's employee after the change
+    sa.Column("fields", sa.Text, nullable=False, server_default="[]"),  # names an edit changed
+)
+
 # migration 0023: a time to call a client back (core/leads/followups.py)
 followups = sa.Table(
     "followups",

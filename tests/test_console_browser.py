@@ -472,6 +472,70 @@ def test_a_viewer_sees_no_control_it_may_not_use_and_is_refused_anyway(
     assert len(company.get("/v1/leads")["items"]) == 3
 
 
+def test_a_lead_is_opened_edited_followed_up_and_deleted(
+    company: Company, browser: Chrome, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    spec = {"key": "stage", "label": "Stage", "kind": "choice", "choices": ["Cold", "Hot"]}
+    declared = company.stack.api.post("/v1/lead-fields", json=spec, headers=company.auth)
+    assert declared.status_code == 201, declared.text
+    made = company.stack.api.post(
+        "/v1/leads",
+        json={"first_name": "Nila", "primary_number": UNATTENDED[0], "custom": {"stage": "cold"}},
+        headers=company.auth,
+    )
+    assert made.status_code == 201, made.text
+    lead = made.json()
+    try:
+        as_owner(browser, company)
+        main = open_page(browser, base(company), "leads")
+        main.find_element(By.LINK_TEXT, "Nila").click()
+        main = wait_for(browser, "main[data-page=lead][data-ready=true]")
+        assert main.find_element(By.NAME, "first_name").get_attribute("value") == "Nila"
+        assert (
+            Select(main.find_element(By.NAME, "custom.stage")).first_selected_option.text == "Cold"
+        )
+        calls = main.find_elements(By.CSS_SELECTOR, "td[data-label=Type]")
+        assert [c.text for c in calls] == ["missed"]  # the seeded missed call of this client
+        # edited: only what changed goes; the history names it
+        main.find_element(By.NAME, "company").send_keys("Acme")
+        Select(main.find_element(By.NAME, "custom.stage")).select_by_visible_text("Hot")
+        rendered = main.get_attribute("data-render")
+        main.find_element(By.CSS_SELECTOR, "form.lead-form button[type=submit]").click()
+        main = rerendered(browser, rendered)
+        stored = company.get(f"/v1/leads/{lead['id']}")
+        assert (stored["company"], stored["custom"]) == ("Acme", {"stage": "Hot"})
+        assert [c["fields"] for c in stored["history"] if c["kind"] == "edited"] == [
+            ["company", "custom"]
+        ]
+        shown = [td.text for td in main.find_elements(By.CSS_SELECTOR, "td[data-label=What]")]
+        assert shown[:2] == ["First call (attempted)", "Created"] and "Edited" in shown
+        # a follow-up at a wall-clock time of the company: the instant in its zone
+        main.find_element(By.NAME, "due_at").send_keys("2026-03-02 10:00")
+        main.find_element(By.NAME, "note").send_keys("send the brochure")
+        rendered = main.get_attribute("data-render")
+        main.find_element(By.CSS_SELECTOR, "form[aria-label='New follow-up'] button").click()
+        main = rerendered(browser, rendered)
+        (followup,) = company.get("/v1/followups", lead_id=lead["id"])["items"]
+        assert followup["due_at"] == "2026-03-02T10:00:00+05:30"
+        browser.save_screenshot(str(screenshot_dir(tmp_path_factory) / "lead.png"))
+        # overdue on the dashboard, closed there
+        main = open_page(browser, base(company), DASHBOARD)
+        row = main.find_element(By.XPATH, "//section[@class='overdue']//tr[td]")
+        assert "send the brochure" in row.text and "2026-03-02 10:00" in row.text
+        row.find_element(By.CSS_SELECTOR, "button.done").click()
+        closed = eventually(lambda: company.get("/v1/followups", status="done")["items"], 10)
+        assert [f["id"] for f in closed] == [followup["id"]]
+    finally:
+        # deleted from its page (the browser's confirmation accepted): the list is as before
+        main = open_page(browser, base(company), f"lead?id={lead['id']}")
+        browser.execute_script("window.confirm = () => true;")
+        main.find_element(By.CSS_SELECTOR, "button.danger").click()
+        eventually(lambda: browser.current_url.endswith("#/leads"), 10)
+        gone = company.stack.api.get(f"/v1/leads/{lead['id']}", headers=company.auth)
+        assert gone.status_code == 404
+        company.stack.api.delete("/v1/lead-fields/stage", headers=company.auth)
+
+
 class AttackerPage(http.server.BaseHTTPRequestHandler):
     """Another site's page that posts a form to the console's API as soon as it loads."""
 

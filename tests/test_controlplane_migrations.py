@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from core.controlplane import api_keys, make_engine, metadata, migrate
+from core.controlplane import api_keys, lead_history, make_engine, metadata, migrate
 from tests.support.services import PostgresDatabase
 
 
@@ -69,4 +69,36 @@ def test_keys_made_before_roles_become_admin(fresh_database_url: str) -> None:
     assert migrate(engine)[:2] == ["0004_api_key_roles.sql", "0005_sign_in.sql"]
     with engine.connect() as conn:
         assert conn.execute(sa.select(api_keys.c.role)).scalars().all() == ["admin"]
+    engine.dispose()
+
+
+def test_leads_made_before_their_history_get_its_start(fresh_database_url: str) -> None:
+    engine = make_engine(fresh_database_url)
+    migrate(engine, up_to=23)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    rows = [
+        "INSERT INTO companies (id, name, country, timezone, plan, wrapped_data_key, created_at)"
+        " VALUES ('c1', 'Old', 'IN', 'Asia/Kolkata', 'basic_lead', 'k', :now)",
+        "INSERT INTO employees (id, company_id, name, tracking_enabled, created_at)"
+        " VALUES ('e1', 'c1', 'Asha', true, :now)",
+        "INSERT INTO leads (id, company_id, created_at, updated_at, feed_seq, custom)"
+        " VALUES ('l1', 'c1', :now, :now, 1, '{}')",
+        "INSERT INTO leads (id, company_id, employee_id, created_at, updated_at, feed_seq,"
+        " assigned_at, custom) VALUES ('l2', 'c1', 'e1', :now, :now, 2, :now, '{}')",
+    ]
+    with engine.begin() as conn:
+        for statement in rows:
+            conn.execute(sa.text(statement), {"now": now})
+    assert migrate(engine)[0] == "0024_lead_history.sql"
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.select(
+                lead_history.c.lead_id, lead_history.c.kind, lead_history.c.employee_id
+            ).order_by(lead_history.c.lead_id, lead_history.c.seq)
+        ).all()
+    assert [tuple(row) for row in found] == [
+        ("l1", "created", None),
+        ("l2", "created", None),
+        ("l2", "assigned", "e1"),
+    ]
     engine.dispose()

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.calls.phone_numbers import mask_number
 from core.mail import FIRST_RETRY, LEASE
 from core.notices.digests import duration
 from tests.conftest import StackFactory
@@ -134,6 +135,13 @@ def assert_figures_are_the_reports(
     assert all("*" in number or "x" in number.lower() for number, _ in listed)  # masked
 
 
+def overdue_in(message: Message) -> list[tuple[str, str]]:
+    """(number, employee) of each overdue follow-up the digest lists."""
+    text = text_of(message)
+    assert "send the quote" in text
+    return re.findall(r"^  (\S+): due [^,]+, [\d:]+, (\w+)", text, re.M)
+
+
 def photographed(message: Message, shots: Path) -> None:
     """The HTML part in Chromium at a phone's width: nothing fetched from elsewhere, nothing
     wider than the screen; saved as digest.png (CONSOLE_SCREENSHOTS=docs/console for the
@@ -161,7 +169,8 @@ def test_one_digest_each_at_local_eight_with_the_reports_figures(
     digest_stack: tuple[Stack, Inbox, Clock], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     stack, inbox, clock = digest_stack
-    mumbai, new_york = stack.signup("Mumbai"), stack.signup("Gotham", country="US")
+    mumbai = stack.signup("Mumbai", plan="basic_lead")
+    new_york = stack.signup("Gotham", country="US")
     asha = employee_with_calls(
         stack,
         mumbai["api_key"],
@@ -170,7 +179,7 @@ def test_one_digest_each_at_local_eight_with_the_reports_figures(
         local_calls("a", MUMBAI, [f"98200000{i:02d}" for i in range(9)]),
         email="asha@mumbai.example",
     )
-    employee_with_calls(
+    vikram = employee_with_calls(
         stack,
         mumbai["api_key"],
         "Vikram",
@@ -184,6 +193,15 @@ def test_one_digest_each_at_local_eight_with_the_reports_figures(
         "East",
         local_calls("b", NEW_YORK, [f"91600000{i:02d}" for i in range(7)]),
     )
+    for employee, number in ((asha, "+919700000001"), (vikram, "+919700000002")):
+        due = DAY.replace(tzinfo=MUMBAI) + timedelta(minutes=30)  # past, for both clocks
+        body = {"number": number, "due_at": due.isoformat(), "employee_id": employee}
+        made = stack.api.post(
+            "/v1/followups",
+            json={**body, "note": "send the quote"},
+            headers=bearer(mumbai["api_key"]),
+        )
+        assert made.status_code == 201, made.text
     owner = owner_token(stack, "Mumbai")
     # each rep with an email gets their own calls (Vikram has none: no mail)
     turned = stack.api.patch("/v1/company", json={"rep_digests": True}, headers=bearer(owner))
@@ -224,6 +242,11 @@ def test_one_digest_each_at_local_eight_with_the_reports_figures(
     (north_digest,) = north
     assert "Asha" in text_of(north_digest) and "Vikram" not in text_of(north_digest)
     assert "Vikram" in text_of(mumbai_digest)
+    # overdue follow-ups: the API's list for the same scope
+    late = stack.api.get("/v1/followups", params={"status": "overdue"}, headers=bearer(owner))
+    expected = [(mask_number(f["number"]), f["employee_name"]) for f in late.json()["items"]]
+    assert overdue_in(mumbai_digest) == expected and len(expected) == 2
+    assert overdue_in(north_digest) == [f for f in expected if f[1] == "Asha"]
     (own,) = eventually(lambda: digests_to(inbox, "asha@mumbai.example"), 15)
     assert_figures_are_the_reports(stack, owner, own, asha)
     assert "your own calls" in text_of(own) and "Vikram" not in text_of(own)

@@ -262,6 +262,14 @@ def test_the_phone_list_and_calls_linked_before_and_after(both_stacks: Stack) ->
     assert (detail["calls"], detail["connected_calls"]) == (2, 1)
     assert [c["duration_s"] for c in detail["recent_calls"]] == [125, 0]
     assert {c["lead_id"] for c in detail["recent_calls"]} == {lead_2["id"]}
+    # its history: its status at its calls' own times (made minutes before this test's
+    # requests), then made and given to Asha
+    steps = [(c["kind"], c["at"]) for c in detail["history"]]
+    started = {c["duration_s"]: c["started_at"] for c in detail["recent_calls"]}
+    assert [kind for kind, _ in steps] == ["attempted", "connected", "created", "assigned"]
+    assert [at for _, at in steps[:2]] == [started[0], started[125]]  # the company's zone
+    early = [c["kind"] for c in get(stack, key, lead_1["id"])["history"]]
+    assert early == ["attempted", "created", "assigned"]  # called before it was a lead
     assert Counter(history(stack, key).values()) == {lead_1["id"]: 1, lead_2["id"]: 2}
 
     # re-assigned to Ravi: Asha's phone drops it once, Ravi's gets it

@@ -39,6 +39,7 @@ READS = (
     "/v1/reports/leads",
     "/v1/calls",
     "/v1/leads",
+    "/v1/followups",
     "/v1/triggers/calls",
     "/v1/triggers/leads",
 )
@@ -104,6 +105,12 @@ def company_with_calls(stack: Stack, name: str) -> dict[str, Any]:
         "/v1/leads", json={"first_name": ERASED_NAME, "primary_number": ERASED}, headers=auth(key)
     )
     assert lead.status_code == 201, lead.text
+    followup = stack.api.post(
+        "/v1/followups",
+        json={"lead_id": lead.json()["id"], "due_at": "2026-03-03T10:00:00+05:30"},
+        headers=auth(key),
+    )
+    assert followup.status_code == 201, followup.text
     eventually(lambda: len(history(stack, key)) == 5)
     return {**made, "key": key, "token": token, "device_id": device["device_id"], "name": name}
 
@@ -138,6 +145,8 @@ def test_an_erasure_hides_at_once_then_leaves_no_row(both_stacks: Stack) -> None
     erased_key = blind_index(keys, ERASED)
     masked = masked_of(stack, key, ERASED)
     assert masked in reads(stack, key)
+    before = stack.api.get("/v1/privacy/export", params={"number": ERASED}, headers=auth(key))
+    assert [f["number"] for f in before.json()["followups"]] == [ERASED]  # E.164: the export
     assert (
         stack.api.post(
             "/v1/privacy/erasures", json={"number": ERASED}, headers=auth(key)
@@ -160,6 +169,7 @@ def test_an_erasure_hides_at_once_then_leaves_no_row(both_stacks: Stack) -> None
         "/v1/privacy/export", params={"number": ERASED}, headers=auth(key)
     ).json()
     assert exported["calls"] == exported["contacts"] == exported["leads"] == []
+    assert exported["followups"] == []
 
     def done() -> dict[str, Any] | None:
         found = stack.api.get(f"/v1/privacy/erasures/{erasure['id']}", headers=auth(owner)).json()
@@ -413,6 +423,7 @@ def test_the_company_archive_reads_back(both_stacks: Stack) -> None:
         "calls.csv",
         "contacts.csv",
         "leads.csv",
+        "followups.csv",
         "employees.csv",
         "devices.csv",
         "device_status.csv",
@@ -423,6 +434,9 @@ def test_the_company_archive_reads_back(both_stacks: Stack) -> None:
     assert [row["number"] for row in files["contacts.csv"]] == [ERASED]
     assert [row["primary_number"] for row in files["leads.csv"]] == [ERASED]
     assert [row["custom"] for row in files["leads.csv"]] == ["{}"]  # the company's own fields
+    (followup,) = files["followups.csv"]
+    assert (followup["number"], followup["due_at"]) == (ERASED, "2026-03-03T04:30:00+00:00")
+    assert followup["lead_id"] == files["leads.csv"][0]["id"]
     assert [row["name"] for row in files["employees.csv"]] == ["'" + formula]
     assert len(files["devices.csv"]) == 1
     notes = {row["id"]: row["note"] for row in files["calls.csv"]}

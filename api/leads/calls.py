@@ -72,6 +72,23 @@ def client_calls(ch: CompanyClickHouse, client_keys: Collection[str]) -> dict[st
     }
 
 
+def first_calls(ch: CompanyClickHouse, client_keys: Collection[str]) -> tuple[int, int]:
+    """When these clients were first called, and first connected (Unix seconds; 0: never)."""
+    if not client_keys:
+        return 0, 0
+    (row,) = ch.query(
+        f"""SELECT toUnixTimestamp(min(started_at)) AS first_ts,
+            toUnixTimestamp(minIf(started_at, connected > 0)) AS connected_ts,
+            count() AS call_count, sum(connected) AS connected_count
+        FROM client_calls FINAL
+        WHERE {COMPANY_FILTER} AND {NOT_ERASED_CLIENT} AND client IN %(clients)s""",
+        {"clients": tuple(as_uuid(key) for key in sorted(client_keys))},
+    )
+    if not int(row["call_count"]):
+        return 0, 0
+    return int(row["first_ts"]), int(row["connected_ts"]) if int(row["connected_count"]) else 0
+
+
 def called_leads(ch: CompanyClickHouse) -> set[str]:
     """The leads of the company with at least one call (the others are `new`)."""
     rows = ch.query(
@@ -112,6 +129,8 @@ class LeadClientWrites:
 
     def release(self, lead_id: str, client_keys: Iterable[str]) -> None:
         keys = list(client_keys)
+        if not keys:  # a number written again as it was: nothing to release
+            return
         version = self._version()
         self.rows.extend((self.company_id, key, lead_id, version, 1) for key in keys)
         self.retired.setdefault(lead_id, []).extend(keys)

@@ -78,7 +78,7 @@ def declare(db: Connection, company_id: str, spec: FieldSpec, now: datetime) -> 
 
 
 def drop(db: Connection, company_id: str, key: str) -> bool:
-    """The declaration goes; the leads' values of it stay stored but are no longer shown."""
+    """The declaration goes (its values: api/leads/store.drop_field)."""
     gone = lead_fields.delete().where(
         lead_fields.c.company_id == company_id, lead_fields.c.field_key == key
     )

@@ -168,6 +168,7 @@ def list_followups(
     db: Db,
     status: Annotated[FollowupStatus | None, Query(description="none: all")] = None,
     employee_id: Annotated[list[str] | None, Query(description="repeatable")] = None,
+    lead_id: Annotated[str | None, Query(description="one lead's only")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
 ) -> FollowupPage:
@@ -178,6 +179,8 @@ def list_followups(
     wanted = known_employees(db, tenant, employee_id) if employee_id else ()
     if wanted:
         query = query.where(followups.c.employee_id.in_(wanted))
+    if lead_id is not None:
+        query = query.where(followups.c.lead_id == lead_id)
     if status == "done":
         query = query.where(followups.c.done_at.is_not(None))
     elif status is not None:

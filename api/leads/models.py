@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -127,10 +127,25 @@ class Lead(BaseModel):
     )
 
 
+ChangeKind = Literal["created", "assigned", "unassigned", "edited", "attempted", "connected"]
+
+
+class LeadChange(BaseModel):
+    at: datetime
+    kind: ChangeKind = Field(
+        description="attempted, connected: its status changed with its first call, its first"
+        " connected call"
+    )
+    employee_id: str | None = Field(description="its employee after the change")
+    employee_name: str | None
+    fields: list[str] = Field(description="edited: the fields changed (never their values)")
+
+
 class LeadDetail(Lead):
     recent_calls: list[CallItem] = Field(
         description="its latest calls (at most 100), newest first; more: GET /v1/calls?number="
     )
+    history: list[LeadChange] = Field(description="oldest first, in the company's zone")
 
 
 class LeadPage(BaseModel):

@@ -4,6 +4,7 @@ phones whose call list changed get `{"action": "leads"}` after the response."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ from api.downloads import DOWNLOADABLE, Downloads
 from api.employees.service import report_staff
 from api.flags import Flag
 from api.leads import service
-from api.leads.custom import MAX_FIELDS, FieldList, FieldSpec, declare, declared
+from api.leads.custom import MAX_FIELDS, FieldList, FieldSpec, declare, declared, drop
 from api.leads.models import (
     MAX_IMPORT_ROWS,
     Assign,
@@ -31,14 +32,21 @@ from api.leads.models import (
 )
 from api.leads.report import lead_client_calls, leads_rows
 from api.leads.rows import column_name, csv_rows, json_rows
-from api.leads.store import WriteOptions, Written, delete_lead, update_lead, write_leads
+from api.leads.store import (
+    WriteOptions,
+    Written,
+    delete_lead,
+    drop_field,
+    update_lead,
+    write_leads,
+)
 from api.reports import models as m
 from api.reports.filters import Range, ReportFilter, known_employees
 from api.tenancy import Tenant, company_keys
 from core.clock import utc_now
 from core.devices.health import push_to_employees
 from core.devices.push import LEADS_DATA
-from core.errors import ApiError, error_responses
+from core.errors import ApiError, NotFound, error_responses
 from core.paging import page_request
 from core.request_body import parse_json, read_body
 
@@ -122,6 +130,27 @@ def declare_lead_field(body: FieldSpec, tenant: LeadsTenant, db: Db, audit: Audi
         )
     audit("lead_field.declared", body.key, {"kind": body.kind})
     return body
+
+
+@router.delete(
+    "/v1/lead-fields/{key}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(404),
+)
+def delete_lead_field(
+    key: str, tenant: LeadsTenant, context: Context, audit: Audit, background: BackgroundTasks
+) -> Response:
+    """The field goes, and every lead's value of it (admin): each such lead is a change."""
+    every_team = replace(tenant, employee_ids=None)  # a company-wide field, whoever deletes it
+    with service.lead_transaction(context, every_team, utc_now()) as writer:
+        if not drop(writer.conn, tenant.company.id, key):
+            raise NotFound("not_found", f"no lead field {key}")
+        cleared = drop_field(writer, key)
+        employees = writer.feed.employees
+    audit("lead_field.deleted", key, {"leads": cleared})
+    background.add_task(push_leads, context, tenant, employees)
+    return Response(status_code=204)
 
 
 def refuse_invalid(written: Written) -> None:

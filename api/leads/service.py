@@ -17,8 +17,16 @@ from sqlalchemy.engine import Connection
 
 from api.calls.history import newest_calls, number_key
 from api.context import ApiContext
-from api.leads.calls import NO_CALLS, ClientCalls, client_calls
-from api.leads.models import Lead, LeadAssignment, LeadDetail, LeadPage, LeadStatus
+from api.leads.calls import NO_CALLS, ClientCalls, client_calls, first_calls
+from api.leads.models import (
+    ChangeKind,
+    Lead,
+    LeadAssignment,
+    LeadChange,
+    LeadDetail,
+    LeadPage,
+    LeadStatus,
+)
 from api.leads.store import (
     PLAIN_FIELDS,
     SLOTS,
@@ -32,7 +40,7 @@ from api.policy import Role
 from api.tenancy import Tenant, company_keys
 from core.calls.items import People, call_labels, people_of, to_item
 from core.company_clickhouse import CompanyClickHouse
-from core.controlplane import lead_numbers, leads
+from core.controlplane import lead_history, lead_numbers, leads
 from core.errors import NotFound, PaymentRequired
 from core.hooks.events import write_outbox
 from core.number_crypto import CompanyKeys, decrypt_number
@@ -266,6 +274,7 @@ def get_lead(
     calls = calls_by_lead(tenant.clickhouse, {lead_id: held}).get(lead_id, NO_CALLS)
     people = people_of(db, tenant.company.id)
     lead = to_lead(row, calls, shown_numbers(tenant, keys), people)
+    zone = ZoneInfo(tenant.company.timezone)
     recent = []
     if held and calls.calls:
         call_filter = CallFilter(
@@ -275,9 +284,45 @@ def get_lead(
         )
         rows = newest_calls(tenant.clickhouse, call_filter, RECENT_CALLS, int(now.timestamp()))
         labels = call_labels(db, tenant.company.id, people)
-        zone = ZoneInfo(tenant.company.timezone)
         recent = [to_item(r, labels, zone).model_copy(update={"lead_id": lead_id}) for r in rows]
-    return LeadDetail(**lead.model_dump(), recent_calls=recent)
+    history = lead_changes(db, tenant.clickhouse, lead_id, held, people, zone)
+    return LeadDetail(**lead.model_dump(), recent_calls=recent, history=history)
+
+
+def lead_changes(
+    db: Connection,
+    ch: CompanyClickHouse,
+    lead_id: str,
+    held: list[str],
+    people: People,
+    zone: ZoneInfo,
+) -> list[LeadChange]:
+    """The lead's stored history and the two status changes its calls made, oldest first."""
+    rows = db.execute(
+        sa.select(lead_history)
+        .where(lead_history.c.lead_id == lead_id)
+        .order_by(lead_history.c.seq, lead_history.c.kind.desc())  # created before assigned
+    )
+    changes = [
+        LeadChange(
+            at=row.at.astimezone(zone),
+            kind=row.kind,
+            employee_id=row.employee_id,
+            employee_name=people[row.employee_id][0] if row.employee_id in people else None,
+            fields=json.loads(row.fields),
+        )
+        for row in rows
+    ]
+    first, connected = first_calls(ch, held)
+    steps: tuple[tuple[ChangeKind, int], ...] = (("attempted", first), ("connected", connected))
+    for kind, ts in steps:
+        if ts:
+            at = datetime.fromtimestamp(ts, zone)
+            changes.append(
+                LeadChange(at=at, kind=kind, employee_id=None, employee_name=None, fields=[])
+            )
+    changes.sort(key=lambda change: change.at)  # stable: stored entries keep their order
+    return changes
 
 
 def assigned_numbers(

@@ -5,6 +5,7 @@ even if a check were wrong. The ClickHouse lookup is written just before the com
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from api.leads.rows import lead_numbers as lead_numbers_of
 from core.calls.phone_numbers import mask_number
 from core.clickhouse import ClickHouse
 from core.company_clickhouse import CompanyClickHouse
-from core.controlplane import Company, bulk_insert, employees, lead_numbers, leads
+from core.controlplane import Company, bulk_insert, employees, lead_history, lead_numbers, leads
 from core.errors import Conflict, Invalid, NotFound
 from core.leads.feed import FeedWriter, lock_company_leads
 from core.number_crypto import CompanyKeys, blind_index, decrypt_number, encrypt_number
@@ -103,6 +104,7 @@ class LeadWriter:
     cursor: str | None = field(init=False)
     # what REST hooks hear of this transaction: (event, the lead's row as it will be stored)
     announced: list[tuple[HookEvent, dict[str, Any]]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)  # lead_history rows
     _specs: dict[str, FieldSpec] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -182,22 +184,63 @@ class LeadWriter:
 
     # --- writing ----------------------------------------------------------------------------
 
+    def remember(self, lead: dict[str, Any], was: dict[str, Any] | None) -> None:
+        """The lead's history of this change (`was`: the lead before it; None: new)."""
+        entries: list[tuple[str, list[str]]] = []
+        if was is None:
+            entries.append(("created", []))
+        elif edited := self.edited_fields(was, lead):
+            entries.append(("edited", edited))
+        before = was.get("employee_id") if was else None
+        if lead["employee_id"] != before:
+            entries.append(("assigned" if lead["employee_id"] else "unassigned", []))
+        self.history += [
+            {
+                "company_id": self.company.id,
+                "lead_id": lead["id"],
+                "seq": lead["feed_seq"],
+                "kind": kind,
+                "at": self.now,
+                "employee_id": lead["employee_id"],
+                "fields": json.dumps(names),
+            }
+            for kind, names in entries
+        ]
+
+    def edited_fields(self, was: dict[str, Any], lead: dict[str, Any]) -> list[str]:
+        """The fields of `lead` that differ from `was` (a number by its value: each encryption
+        of the same number differs)."""
+        names = [name for name in (*PLAIN_FIELDS, "custom") if was.get(name) != lead.get(name)]
+        for slot in SLOTS:
+            old, new = was.get(f"{slot}_enc"), lead.get(f"{slot}_enc")
+            if old != new and (
+                old is None
+                or new is None
+                or decrypt_number(self.keys, old) != decrypt_number(self.keys, new)
+            ):
+                names.append(f"{slot}_number")
+        return names
+
     def commit_to(self, clickhouse: ClickHouse, **company_values: Any) -> None:
-        """Store the feed and the company's position, then the ClickHouse lookup (which may
-        fail: the caller's transaction then rolls back)."""
+        """Store the history, the feed and the company's position, then the ClickHouse lookup
+        (which may fail: the caller's transaction then rolls back)."""
+        bulk_insert(self.conn, lead_history, self.history)
         self.feed.finish(self.conn, **company_values)
         self.clients.write(clickhouse)
 
 
-def changed_on_phones(writer: LeadWriter, lead: dict[str, Any], before: str | None) -> None:
-    """The lead changed: its employee's phone gets it again, and the phone of `before` drops it
-    when it went to someone else (a new assignment, or none)."""
+def changed_on_phones(writer: LeadWriter, lead: dict[str, Any], was: dict[str, Any]) -> None:
+    """The lead changed (`was`: as it was before): its employee's phone gets it again, and the
+    phone of its employee before drops it when it went to someone else (a new assignment, or
+    none); its history records the change."""
+    before = was["employee_id"]
     if before != lead["employee_id"]:
         writer.feed.taken(lead["id"], before)
         lead["assigned_at"] = writer.now if lead["employee_id"] else None
         if lead["employee_id"]:
             writer.announced.append(("lead.assigned", lead))
     lead["feed_seq"] = writer.feed.position(lead["employee_id"])
+    writer.remember(lead, was)
 
 
 AMBIGUOUS = ""  # what a name two employees share resolves to: the row must give an id or email
@@ -353,6 +396,7 @@ def _new_lead(writer: LeadWriter, parsed: LeadInput, owner: str | None) -> dict[
     writer.announced.append(("lead.created", lead))
     if owner:
         writer.announced.append(("lead.assigned", lead))
+    writer.remember(lead, None)
     return lead
 
 
@@ -391,7 +435,7 @@ class _Batch:
         """A duplicate row into its lead: empty fields filled, new numbers into free slots, a
         new employee; the phones told when it changed hands."""
         lead_id = lead["id"]
-        before = lead.get("employee_id")
+        was = dict(lead)
         touched = fill(lead, parsed.fields)
         for number, key in zip(parsed.numbers, number_keys, strict=True):
             free = next((s for s in SLOTS if lead[f"{s}_enc"] is None), None)
@@ -401,14 +445,14 @@ class _Batch:
                 holder[key] = lead_id
                 writer.clients.hold(lead_id, [key])
                 touched = True
-        if employee is not None and employee != before:
+        if employee is not None and employee != was["employee_id"]:
             lead["employee_id"] = employee
             touched = True
         if touched:
             lead["updated_at"] = writer.now
             if lead_id not in self.new_leads:
                 self.changed[lead_id] = lead
-            changed_on_phones(writer, lead, before)
+            changed_on_phones(writer, lead, was)
 
     def write(self, writer: LeadWriter) -> None:
         writer.clients.hold_all(self.created_numbers)
@@ -444,6 +488,7 @@ def update_lead(writer: LeadWriter, lead_id: str, body: LeadUpdate) -> None:
     """PATCH: the given fields replace the lead's (null clears one); new numbers must be no
     other lead's (409); `employee_id` re-assigns (null: nobody)."""
     lead = find_lead(writer, lead_id)
+    was = dict(lead)
     changes = body.model_dump(exclude_unset=True)
     for name in PLAIN_FIELDS:
         if name in changes:
@@ -456,7 +501,6 @@ def update_lead(writer: LeadWriter, lead_id: str, body: LeadUpdate) -> None:
         lead["custom"] = merged(lead["custom"], values)
     if {"primary_number", "secondary_number", "country"} & changes.keys():
         renumber(writer, lead, changes)
-    before = lead["employee_id"]
     if "employee_id" in changes:
         ref = changes["employee_id"]
         refs = employee_refs(writer.staff())
@@ -465,7 +509,7 @@ def update_lead(writer: LeadWriter, lead_id: str, body: LeadUpdate) -> None:
         if why:
             raise Invalid("invalid_request", why, [("employee_id", why)])
     lead["updated_at"] = writer.now
-    changed_on_phones(writer, lead, before)
+    changed_on_phones(writer, lead, was)
     values = {k: v for k, v in lead.items() if k not in ("id", "company_id", "created_at")}
     writer.conn.execute(leads.update().where(leads.c.id == lead_id).values(**values))
 
@@ -514,3 +558,26 @@ def delete_lead(writer: LeadWriter, lead_id: str) -> None:
     writer.conn.execute(leads.delete().where(leads.c.id == lead_id))
     writer.clients.release(lead_id, old.values())
     writer.feed.deleted(lead_id, lead["employee_id"])
+
+
+def drop_field(writer: LeadWriter, key: str) -> int:
+    """Every lead's value of the company's field `key` taken off (each such lead changed: its
+    feed position, its history, its employee's phone); how many leads held one."""
+    holding = writer.conn.execute(
+        sa.select(leads).where(
+            leads.c.company_id == writer.company.id, leads.c.custom.like(f'%"{key}":%')
+        )
+    )
+    count = 0
+    for row in holding:
+        lead = row._asdict()
+        if key not in json.loads(lead["custom"]):
+            continue  # `_` in the key matched another character
+        was = dict(lead)
+        lead["custom"] = merged(lead["custom"], {key: None})
+        lead["updated_at"] = writer.now
+        changed_on_phones(writer, lead, was)
+        values = {k: v for k, v in lead.items() if k not in ("id", "company_id", "created_at")}
+        writer.conn.execute(leads.update().where(leads.c.id == lead["id"]).values(**values))
+        count += 1
+    return count

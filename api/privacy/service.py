@@ -29,7 +29,12 @@ from core.hooks.events import forget_number
 from core.number_crypto import blind_index
 from core.privacy import erasures
 from core.privacy.erasures import COUNT_NAMES, Erasure
-from core.privacy.export_rows import calls_of_number, contacts_of_number, lead_rows
+from core.privacy.export_rows import (
+    calls_of_number,
+    contacts_of_number,
+    followup_rows,
+    lead_rows,
+)
 
 
 class ErasureRequest(BaseModel):
@@ -61,6 +66,7 @@ class NumberExport(BaseModel):
     calls: list[dict[str, Any]]
     contacts: list[dict[str, Any]]
     leads: list[dict[str, Any]]
+    followups: list[dict[str, Any]]
 
 
 class ExportView(BaseModel):
@@ -162,6 +168,7 @@ def export_number(context: ApiContext, db: Connection, tenant: Tenant, number: s
         calls=calls_of_number(tenant.clickhouse, keys, as_uuid(key), scope),
         contacts=contacts_of_number(tenant.clickhouse, keys, key, scope),
         leads=list(lead_rows(db, tenant.company.id, keys, list(held), scope)),
+        followups=list(followup_rows(db, tenant.company.id, keys, key, scope)),
     )
 
 

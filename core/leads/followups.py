@@ -7,7 +7,7 @@ to the outbox in the same transaction (streams/calls/followups.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -140,6 +140,29 @@ def close_by_calls(
             updated = conn.execute(sa.select(followups).where(followups.c.id == row.id)).one()
             done.append(followup_event("followup.completed", updated, people, zone, now))
     return done
+
+
+def overdue(
+    conn: Connection,
+    company_id: str,
+    employee_ids: Collection[str] | None,
+    now: datetime,
+    limit: int,
+) -> tuple[list[Any], int]:
+    """Open follow-ups due before `now` of the employees given (None: the whole company,
+    unassigned ones too), the earliest due first: the first `limit` rows and how many in all."""
+    late = sa.and_(
+        followups.c.company_id == company_id,
+        followups.c.done_at.is_(None),
+        followups.c.due_at <= now,
+    )
+    if employee_ids is not None:
+        late = sa.and_(late, followups.c.employee_id.in_(employee_ids))
+    rows = conn.execute(
+        sa.select(followups).where(late).order_by(followups.c.due_at, followups.c.id).limit(limit)
+    ).all()
+    total = conn.execute(sa.select(sa.func.count()).select_from(followups).where(late)).scalar_one()
+    return list(rows), int(total)
 
 
 def claim_due(

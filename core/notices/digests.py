@@ -25,6 +25,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from sqlalchemy.engine import Connection, Engine
 
 from core.accounts.subscription import status_at
+from core.calls.items import people_of
 from core.clickhouse import ClickHouse
 from core.controlplane import (
     Company,
@@ -39,6 +40,7 @@ from core.controlplane import (
     companies as companies_table,
 )
 from core.devices.views import device_rows, device_views
+from core.leads import followups
 from core.mail import Mail, queue_mail
 from core.paging import Page
 from core.reports import queries as q
@@ -228,6 +230,11 @@ def figures(
         item["employees"] = ", ".join(
             names.get(e, "an archived employee") for e in item["employee_ids"]
         )
+    late, late_total = (
+        followups.overdue(conn, company.id, scope, now, TOP) if company.has_leads else ([], 0)
+    )
+    zone = ZoneInfo(company.timezone)
+    people = people_of(conn, company.id)
     return {
         "summary": summary,
         "never_attended": never,
@@ -236,6 +243,8 @@ def figures(
         "more_people": max(len(active) - PEOPLE, 0),
         "idle": len(idle),
         "quiet": quiet,
+        "overdue": [followups.to_followup(row, people, zone, now, None) for row in late],
+        "overdue_total": late_total,
         "range": rng,
     }
 

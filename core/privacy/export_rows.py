@@ -18,7 +18,7 @@ from core.company_clickhouse import (
     NOT_ERASED_DEVICE,
     CompanyClickHouse,
 )
-from core.controlplane import devices, employees, leads
+from core.controlplane import devices, employees, followups, leads
 from core.number_crypto import CompanyKeys, decrypt_number
 
 EXPORT_DAYS = 7  # a company archive is downloadable this long
@@ -87,6 +87,17 @@ LEAD_COLUMNS = (
     "employee_id",
     "created_at",
     "updated_at",
+)
+FOLLOWUP_COLUMNS = (
+    "id",
+    "lead_id",
+    "number",
+    "employee_id",
+    "due_at",
+    "note",
+    "created_at",
+    "done_at",
+    "done_by_call_id",
 )
 EMPLOYEE_COLUMNS = (
     "id",
@@ -214,6 +225,26 @@ def lead_rows(
         query = query.where(leads.c.employee_id.in_(employee_ids))
     for row in conn.execute(query.order_by(leads.c.created_at, leads.c.id)):
         yield lead_row(row, keys)
+
+
+def followup_rows(
+    conn: Connection,
+    company_id: str,
+    keys: CompanyKeys,
+    number_key: str | None = None,
+    employee_ids: tuple[str, ...] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The company's follow-ups (API.md "Leads"), or those of one number (its blind index)."""
+    query = sa.select(followups).where(followups.c.company_id == company_id)
+    if number_key is not None:
+        query = query.where(followups.c.number_key == number_key)
+    if employee_ids is not None:  # a team-limited caller: its employees' follow-ups
+        query = query.where(followups.c.employee_id.in_(employee_ids))
+    for row in conn.execute(query.order_by(followups.c.created_at, followups.c.id)):
+        out = {name: getattr(row, name, None) for name in FOLLOWUP_COLUMNS}
+        out["number"] = _number(keys, row.number_enc)
+        out["done_by_call_id"] = row.done_by_call
+        yield {name: _plain(value) for name, value in out.items()}
 
 
 def employee_rows(conn: Connection, company_id: str) -> Iterator[dict[str, Any]]:

@@ -38,6 +38,7 @@ from core.privacy.export_rows import (
     DEVICE_COLUMNS,
     EMPLOYEE_COLUMNS,
     EXPORT_DAYS,
+    FOLLOWUP_COLUMNS,
     LEAD_COLUMNS,
     STATUS_COLUMNS,
     STATUS_SQL,
@@ -45,6 +46,7 @@ from core.privacy.export_rows import (
     contact_row,
     device_rows,
     employee_rows,
+    followup_rows,
     lead_rows,
     status_row,
 )
@@ -137,6 +139,9 @@ def write_archive(
             del contacts
             counts["leads"] = write_csv(
                 archive, "leads.csv", LEAD_COLUMNS, lead_rows(conn, company_id, keys)
+            )
+            counts["followups"] = write_csv(
+                archive, "followups.csv", FOLLOWUP_COLUMNS, followup_rows(conn, company_id, keys)
             )
             counts["employees"] = write_csv(
                 archive, "employees.csv", EMPLOYEE_COLUMNS, employee_rows(conn, company_id)

@@ -186,6 +186,8 @@ def test_a_weekly_digest_covers_the_week_before_and_names_escape() -> None:
         "more_people": 0,
         "idle": 3,
         "quiet": [],
+        "overdue": [],
+        "overdue_total": 0,
     }
     subject, text, html = digests.render(weekly, found, CONSOLE, f"{CONSOLE}/u?token=t")
     assert subject == "Weekly calls of <b>Acme</b>: 30 Nov - 06 Dec 2026"

@@ -24,6 +24,7 @@ const PAGES = [
   { path: "employees", title: "Employees", role: "viewer", render: employeesPage },
   { path: "devices", title: "Devices", role: "viewer", render: fleet.devices },
   { path: "leads", title: "Leads", role: "viewer", plan: "basic_lead", render: leads.leads },
+  { path: "lead", title: "Lead", role: "viewer", plan: "basic_lead", render: leads.leadPage, hidden: true },
   { path: "leads-report", title: "Leads report", role: "viewer", plan: "basic_lead", render: leads.leadsReport },
   { path: "hooks", title: "Webhooks", role: "admin", render: admin.hooks },
   { path: "access", title: "Users and API keys", role: "admin", render: admin.access },
@@ -106,7 +107,7 @@ async function afterLink(email, password, purpose) {
 function navigation() {
   const nav = document.getElementById("nav");
   nav.replaceChildren(
-    ...PAGES.filter(shown).map((page) => h("li", null, h("a", { href: `#/${page.path}`, "data-page": page.path }, page.title))),
+    ...PAGES.filter((page) => shown(page) && !page.hidden).map((page) => h("li", null, h("a", { href: `#/${page.path}`, "data-page": page.path }, page.title))),
   );
   showUnread();
   document.getElementById("who").textContent = `${me.user.email} · ${me.user.role} · ${me.company.name}`;

@@ -1,6 +1,6 @@
 // Leads: lists by status, assignment, and a CSV import checked by a dry run before anything is
 // written (the API's own dry run: the same answer the import would give, nothing stored).
-import { api, attempt, downloads, duration, errorText, field, h, integer, nameOf, pager, phone, employees, rangeFilters, say, select, table, when } from "./lib.js";
+import { api, attempt, downloads, duration, errorText, field, h, hashParams, integer, nameOf, pager, phone, employees, rangeFilters, say, select, table, when, zonedInstant } from "./lib.js";
 
 const STATUSES = [["", "Every status"], ["new", "New"], ["attempted", "Attempted"], ["connected", "Connected"]];
 
@@ -86,7 +86,7 @@ export async function leads({ may }) {
     (cursor) => api("/v1/leads", { params: { status: status.value, q: q.value, cursor, limit: 50 } }),
     (page) => table(
       [
-        { label: "Lead", value: leadName },
+        { label: "Lead", value: (l) => h("a", { href: `#/lead?id=${l.id}` }, leadName(l)) },
         { label: "Number", value: (l) => phone(l.primary_number) },
         { label: "Status", value: (l) => h("span", { class: `badge ${l.status}` }, l.status) },
         { label: "Employee", value: (l) => assignment(l, staff, may) },
@@ -122,5 +122,154 @@ export async function leadsReport() {
       items, { caption: "Leads by employee", empty: "No lead is assigned." },
     ),
     downloads("/v1/reports/leads", filter, "the leads report"),
+  );
+}
+
+// The dashboard's overdue follow-ups (the API's list: a team-limited user sees their teams'),
+// earliest due first; a manager closes one by hand.
+export async function overdueFollowups(may) {
+  const page = await api("/v1/followups", { params: { status: "overdue", limit: 10 } });
+  const done = (f) => {
+    const button = h("button", { type: "button", class: "done" }, "Done");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const answer = await attempt("Follow-up closed.", () => api(`/v1/followups/${f.id}`, { method: "PATCH", json: { done: true } }));
+      if (answer) button.closest("tr").remove();
+      else button.disabled = false;
+    });
+    return button;
+  };
+  return h(
+    "section", { class: "overdue", "aria-labelledby": "overdue-title" },
+    h("h2", { id: "overdue-title" }, "Overdue follow-ups"),
+    table(
+      [
+        { label: "Due", value: (f) => when(f.due_at) },
+        { label: "Number", value: (f) => f.lead_id ? h("a", { href: `#/lead?id=${f.lead_id}` }, f.number) : phone(f.number) },
+        { label: "Employee", value: (f) => f.employee_name || "Nobody yet" },
+        { label: "Note", value: (f) => f.note || "—" },
+        ...(may("manager") ? [{ label: "", value: done }] : []),
+      ],
+      page.items, { empty: "None: every follow-up is on time." },
+    ),
+    page.next_cursor ? h("p", { class: "help" }, "The 10 most overdue are shown.") : null,
+  );
+}
+
+// One lead: its fields (a manager edits them, the company's own fields too, or deletes the
+// lead), its calls, its follow-ups and its history of assignments, edits and status.
+const OWN_FIELDS = [
+  ["first_name", "First name"], ["last_name", "Last name"], ["company", "Company"], ["email", "Email"],
+  ["primary_number", "Number"], ["secondary_number", "Second number"], ["address", "Address"],
+  ["country", "Country (ISO code)"], ["state", "State"], ["zip", "ZIP"],
+];
+const CHANGES = {
+  created: "Created", assigned: "Assigned", unassigned: "Unassigned", edited: "Edited",
+  attempted: "First call (attempted)", connected: "First connected call (connected)",
+};
+
+function customControl(spec, value) {
+  if (spec.kind === "choice") return select(`custom.${spec.key}`, [["", "—"], ...spec.choices.map((c) => [c, c])], value ?? "");
+  const attrs = { name: `custom.${spec.key}`, value: value ?? "" };
+  if (spec.kind === "number") Object.assign(attrs, { inputmode: "decimal" });
+  if (spec.kind === "date") Object.assign(attrs, { placeholder: "YYYY-MM-DD", pattern: "\\d{4}-\\d{2}-\\d{2}" });
+  return h("input", attrs);
+}
+
+function leadForm(lead, specs, staff, may) {
+  const own = OWN_FIELDS.map(([name, label]) => [name, label, h("input", { name, value: lead[name] ?? "" })]);
+  const notes = h("textarea", { name: "notes", rows: 3 }, lead.notes ?? "");
+  const custom = specs.map((spec) => [spec, customControl(spec, lead.custom[spec.key])]);
+  const employee = select("employee_id", [["", "Unassigned"], ...staff.filter((e) => !e.archived_at || e.id === lead.employee_id).map((e) => [e.id, e.name])], lead.employee_id || "");
+  const editable = may("manager");
+  for (const control of [...own.map((o) => o[2]), notes, ...custom.map((c) => c[1]), employee]) control.disabled = !editable;
+  const form = h(
+    "form", { class: "lead-form", "aria-label": "Lead fields" },
+    h("div", { class: "row wrap" }, own.map(([, label, control]) => field(label, control))),
+    custom.length ? h("div", { class: "row wrap" }, custom.map(([spec, control]) => field(spec.label, control))) : null,
+    field("Notes", notes), h("div", { class: "row" }, field("Employee", employee)),
+    editable ? h("p", { class: "actions" }, h("button", { type: "submit" }, "Save"), " ",
+      h("button", { type: "button", class: "danger", onclick: () => remove(lead) }, "Delete lead")) : null,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const changes = {};  // only what changed: a blank clears a field
+    for (const [name, , control] of own) if (control.value !== (lead[name] ?? "")) changes[name] = control.value || null;
+    if (notes.value !== (lead.notes ?? "")) changes.notes = notes.value || null;
+    const values = {};
+    for (const [spec, control] of custom) if (control.value !== String(lead.custom[spec.key] ?? "")) values[spec.key] = control.value || null;
+    if (Object.keys(values).length) changes.custom = values;
+    if (employee.value !== (lead.employee_id || "")) changes.employee_id = employee.value || null;
+    if (!Object.keys(changes).length) { say("Nothing changed."); return; }
+    if (await attempt("Lead saved.", () => api(`/v1/leads/${lead.id}`, { method: "PATCH", json: changes }))) {
+      window.dispatchEvent(new HashChangeEvent("hashchange"));  // shown again as stored
+    }
+  });
+  return form;
+}
+
+async function remove(lead) {
+  if (!window.confirm(`Delete ${leadName(lead)}? Its calls stay; its follow-ups go with it.`)) return;
+  if (await attempt("Lead deleted.", () => api(`/v1/leads/${lead.id}`, { method: "DELETE" }))) location.hash = "#/leads";
+}
+
+function followupForm(lead) {
+  const due = h("input", { name: "due_at", required: true, placeholder: "YYYY-MM-DD HH:MM" });
+  const note = h("input", { name: "note" });
+  const form = h("form", { class: "row", "aria-label": "New follow-up" },
+    field("Due (company time)", due), field("Note", note), h("button", { type: "submit" }, "Add follow-up"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const at = zonedInstant(due.value);
+    if (!at) { say("Due: a time as YYYY-MM-DD HH:MM.", "error"); return; }
+    const made = await attempt("Follow-up added.", () => api("/v1/followups", { method: "POST", json: { lead_id: lead.id, due_at: at, note: note.value || undefined } }));
+    if (made) window.dispatchEvent(new HashChangeEvent("hashchange"));
+  });
+  return form;
+}
+
+export async function leadPage({ may }) {
+  const id = hashParams().get("id");
+  const [lead, specs, staff, planned] = await Promise.all([
+    api(`/v1/leads/${id}`), api("/v1/lead-fields"), employees(),
+    api("/v1/followups", { params: { lead_id: id, limit: 100 } }),
+  ]);
+  return h(
+    "div", { class: "lead", "data-lead": lead.id },
+    h("h2", null, leadName(lead), " ", h("span", { class: `badge ${lead.status}` }, lead.status)),
+    h("p", { class: "help" }, `${integer(lead.calls)} call${lead.calls === 1 ? "" : "s"}, ${integer(lead.connected_calls)} connected; the last ${when(lead.last_call_at)}. Created ${when(lead.created_at)}.`),
+    leadForm(lead, specs.items, staff, may),
+    h("h2", null, "Calls with this client"),
+    table(
+      [
+        { label: "Started", value: (c) => when(c.started_at) },
+        { label: "Employee", value: (c) => c.employee_name || nameOf(staff, c.employee_id) },
+        { label: "Type", value: (c) => c.type.replace("_", " ") },
+        { label: "Duration", value: (c) => duration(c.duration_s) },
+        { label: "Note", value: (c) => c.note || "—" },
+      ],
+      lead.recent_calls, { caption: "The latest 100, newest first", empty: "No call yet." },
+    ),
+    h("h2", null, "Follow-ups"),
+    table(
+      [
+        { label: "Due", value: (f) => when(f.due_at) },
+        { label: "Status", value: (f) => h("span", { class: `badge ${f.status}` }, f.status) },
+        { label: "Employee", value: (f) => f.employee_name || "Nobody yet" },
+        { label: "Note", value: (f) => f.note || "—" },
+      ],
+      planned.items, { empty: "No follow-up." },
+    ),
+    may("manager") ? followupForm(lead) : null,
+    h("h2", null, "History"),
+    table(
+      [
+        { label: "When", value: (c) => when(c.at) },
+        { label: "What", value: (c) => CHANGES[c.kind] },
+        { label: "Employee", value: (c) => (c.kind === "assigned" ? c.employee_name || nameOf(staff, c.employee_id) : "") },
+        { label: "Fields", value: (c) => c.fields.map((f) => f.replace(/_/g, " ")).join(", ") },
+      ],
+      lead.history, { caption: "Oldest first" },
+    ),
   );
 }

@@ -101,6 +101,22 @@ export function when(iso) {
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
 }
 
+// "2026-03-02 14:05" read as the company's wall clock -> the instant with its offset (RFC 3339),
+// as the API wants it; null when the text is not such a time
+export function zonedInstant(text) {
+  const found = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})$/.exec(text.trim());
+  if (!found) return null;
+  const [year, month, day, hour, minute] = found.slice(1).map(Number);
+  const wall = Date.UTC(year, month - 1, day, hour, minute);
+  let instant = wall;
+  for (let i = 0; i < 2; i += 1) {  // the zone's offset at that instant (twice: across a DST change)
+    const p = parts(new Date(instant), true);
+    const shown = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute));
+    instant += wall - shown;
+  }
+  return new Date(instant).toISOString().replace(".000Z", "Z");
+}
+
 // "Times in Asia/Kolkata (UTC+05:30)": the zone every time on the page is shown in
 export function zoneNote() {
   const offset = new Intl.DateTimeFormat("en-GB", { timeZone: zone, timeZoneName: "longOffset" })

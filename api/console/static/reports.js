@@ -1,5 +1,6 @@
 // The report pages: dashboard, the two callback lists, call history, working hours. Each shows
 // what the report API answers for the filters in the URL, nothing computed here.
+import { overdueFollowups } from "./leads.js";
 import { api, downloads, duration, errorText, h, hashParams, integer, nameOf, pager, phone, rangeFilters, say, select, table, when } from "./lib.js";
 
 const TYPES = ["incoming", "outgoing", "missed", "rejected", "voicemail", "blocked", "answered_externally"];
@@ -105,17 +106,18 @@ function employeeTable(rows) {
   );
 }
 
-export async function dashboard() {
+export async function dashboard({ me, may }) {
   const { form, filter } = await rangeFilters();
-  const [summary, days, hours, staff] = await Promise.all([  // with the chart library meanwhile
+  const [summary, days, hours, staff, late] = await Promise.all([  // with the chart library meanwhile
     api("/v1/reports/summary", { params: filter }),
     api("/v1/reports/analytics", { params: { ...filter, group_by: "day", unique_clients: false } }),
     api("/v1/reports/analytics", { params: { ...filter, group_by: "hour_of_day", unique_clients: false } }),
     api("/v1/reports/employees", { params: filter }),
+    me.company.plan === "basic_lead" ? overdueFollowups(may) : null,
     loadCharts(),
   ]);
   return h(
-    "div", null, form, tiles(TILES, summary, "Totals"),
+    "div", null, form, tiles(TILES, summary, "Totals"), late,
     h("div", { class: "charts" }, byDay(days.series), byHour(hours.series)),
     employeeTable(staff.items), downloads("/v1/reports/employees", filter, "the employees table"),
   );

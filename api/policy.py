@@ -85,6 +85,7 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("DELETE", "/v1/employees/{employee_id}"): Role.manager,
     ("POST", "/v1/employees/{employee_id}/enrollment-codes"): Role.manager,
     ("GET", "/v1/employees/{employee_id}/enrollment-codes/{code_id}/qr.png"): Role.manager,
+    ("GET", "/v1/teams"): Role.viewer,
     ("POST", "/v1/teams/rename"): Role.admin,
     ("GET", "/v1/api-keys"): Role.admin,
     ("POST", "/v1/api-keys"): Role.admin,

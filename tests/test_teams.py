@@ -69,6 +69,13 @@ def test_a_team_limited_manager_sees_their_teams_only(
     mine = answer(stack, manager, "/v1/reports/summary")
     theirs_employees = answer(stack, manager, "/v1/reports/employees")["items"]
     assert sorted(e["id"] for e in answer(stack, manager, "/v1/employees")["items"]) == visible
+    counted = {t: placement.count(t) for t in sorted(set(placement))}
+    assert answer(stack, owner, "/v1/teams")["items"] == [
+        {"name": t, "employees": n} for t, n in counted.items()
+    ]
+    assert answer(stack, manager, "/v1/teams")["items"] == [
+        {"name": t, "employees": n} for t, n in counted.items() if t in teams
+    ]
     if not visible:
         assert mine["total_calls"] == 0 and theirs_employees == []
         assert history_ids(stack, manager) == []

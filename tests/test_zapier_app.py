@@ -60,4 +60,4 @@ def test_the_app_against_a_real_stack(
         },
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    assert "# fail 0" in result.stdout and "# pass 9" in result.stdout, result.stdout
+    assert "# fail 0" in result.stdout and "# pass 10" in result.stdout, result.stdout

@@ -13,6 +13,7 @@ const addNumbers = require('./creates/numbers');
 const createFollowup = require('./creates/followup');
 const findLead = require('./searches/lead');
 const employeeList = require('./triggers/employees');
+const teamList = require('./triggers/teams');
 
 // Errors of the API name the field and the reason; show them to the Zap's owner as they are.
 const explainErrors = (response, z) => {
@@ -32,7 +33,7 @@ module.exports = {
   authentication,
   beforeRequest: [addApiKey],
   afterResponse: [explainErrors],
-  triggers: Object.fromEntries([...Object.values(hookTriggers), employeeList].map((t) => [t.key, t])),
+  triggers: Object.fromEntries([...Object.values(hookTriggers), employeeList, teamList].map((t) => [t.key, t])),
   creates: {
     [createLead.key]: createLead,
     [updateLead.key]: updateLead,

@@ -16,6 +16,7 @@ from api.employees.service import (
     EmployeeList,
     EmployeeUpdate,
     EnrollmentCode,
+    TeamList,
     TeamRename,
     TeamRenamed,
 )
@@ -102,6 +103,12 @@ def enrollment_code_qr(
         tenant.employee_ids,
     )
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/v1/teams", response_model=TeamList)
+def list_teams(tenant: CurrentTenant, db: Db) -> TeamList:
+    """The teams employees are in, by name (a team-limited user: their own)."""
+    return TeamList(items=service.list_teams(db, tenant.company.id, tenant.employee_ids))
 
 
 @router.post("/v1/teams/rename", response_model=TeamRenamed)

@@ -74,6 +74,15 @@ class TeamRenamed(BaseModel):
     users: int = Field(description="users whose team limits now name it")
 
 
+class Team(BaseModel):
+    name: str
+    employees: int = Field(description="employees of the team, archived ones not counted")
+
+
+class TeamList(BaseModel):
+    items: list[Team] = Field(description="by name")
+
+
 class EmployeeList(BaseModel):
     items: list[Employee]
 
@@ -252,6 +261,21 @@ def enrollment_qr(
     if sealed is None:
         raise NotFound("not_found", "no such enrolment code, or it was used or has expired")
     return qr_png(enroll_uri(ingest_url, decrypt_secret(keys, sealed)))
+
+
+def list_teams(db: Connection, company_id: str, only: Scope = None) -> list[Team]:
+    """The teams of the company's employees (a team-limited caller: its own teams)."""
+    query = (
+        sa.select(employees.c.team, sa.func.count().label("n"))
+        .where(
+            employees.c.company_id == company_id,
+            employees.c.team.is_not(None),
+            employees.c.archived_at.is_(None),
+        )
+        .group_by(employees.c.team)
+        .order_by(employees.c.team)
+    )
+    return [Team(name=row.team, employees=row.n) for row in db.execute(in_scope(query, only))]
 
 
 def rename_team(db: Connection, company_id: str, body: TeamRename) -> TeamRenamed:

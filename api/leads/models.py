@@ -178,6 +178,9 @@ class NumbersRequest(BaseModel):
     assign: Assign = Assign.round_robin
     country: CountryCode | None = None
     employee_id: str | None = Field(default=None, max_length=320)
+    team: str | None = Field(
+        default=None, max_length=200, description="assign among this team's employees"
+    )
 
 
 class LeadAssignment(BaseModel):

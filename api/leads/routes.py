@@ -77,6 +77,10 @@ IMPORT_BODY = {
     }
 }
 AssignQuery = Annotated[Assign, Query(description="who gets leads without an employee_id")]
+TeamQuery = Annotated[
+    str | None,
+    Query(max_length=200, description="assign among this team's employees (GET /v1/teams)"),
+]
 
 
 def push_leads(context: ApiContext, tenant: Tenant, employees: Iterable[str]) -> None:
@@ -170,13 +174,14 @@ def create_lead(
     context: Context,
     background: BackgroundTasks,
     assign: AssignQuery = Assign.round_robin,
+    team: TeamQuery = None,
 ) -> LeadDetail:
     """One lead; a number that is another lead's already is a 409 naming that lead."""
     written = write(
         context,
         tenant,
         [(1, body.model_dump(exclude_unset=True))],
-        WriteOptions(assign),
+        WriteOptions(assign, team=team),
         background,
     )
     refuse_invalid(written)
@@ -204,6 +209,7 @@ def put_lead_by_number(
     background: BackgroundTasks,
     response: Response,
     assign: AssignQuery = Assign.round_robin,
+    team: TeamQuery = None,
 ) -> LeadDetail:
     """Find or create (Zapier's "Find or Create Lead", "Update Lead"): the lead with this
     number is updated with the fields given (200); without one, a lead is created with them
@@ -217,7 +223,7 @@ def put_lead_by_number(
             [("primary_number", "give it in the path, not the body")],
         )
     fields = body.model_dump(exclude_unset=True) | {"primary_number": number}
-    options = WriteOptions(assign, OnDuplicate.update)
+    options = WriteOptions(assign, OnDuplicate.update, team=team)
     written = write(context, tenant, [(1, fields)], options, background)
     refuse_invalid(written)
     if written.created:
@@ -246,6 +252,7 @@ async def import_leads(
     employee_id: Annotated[
         str | None, Query(max_length=320, description="every row's employee (id or email)")
     ] = None,
+    team: TeamQuery = None,
 ) -> ImportResult:
     """Leads from a JSON array or a CSV file (`text/csv`; UTF-8 with or without BOM; comma,
     semicolon or tab; column names case-insensitive with the usual aliases). Every row is
@@ -259,7 +266,7 @@ async def import_leads(
         rows = list(json_rows(parse_json(raw)))
     else:
         raise ApiError(415, "unsupported_media_type", f"{media}: send application/json or text/csv")
-    options = WriteOptions(assign, on_duplicate, employee_id)
+    options = WriteOptions(assign, on_duplicate, employee_id, team=team)
     written = await run_in_threadpool(write, context, tenant, rows, options, background, dry_run)
     return written.result
 
@@ -270,7 +277,7 @@ async def add_numbers(
 ) -> ImportResult:
     """Bare numbers to call: each becomes a lead with only its number (row = position)."""
     rows = [(index, {"primary_number": n}) for index, n in enumerate(body.numbers, start=1)]
-    options = WriteOptions(body.assign, OnDuplicate.skip, body.employee_id, body.country)
+    options = WriteOptions(body.assign, OnDuplicate.skip, body.employee_id, body.country, body.team)
     written = await run_in_threadpool(write, context, tenant, rows, options, background)
     return written.result
 

@@ -60,6 +60,7 @@ class WriteOptions:
     on_duplicate: OnDuplicate = OnDuplicate.skip
     employee: str | None = None  # every row's employee (id or email) unless the row names one
     region: str | None = None  # read numbers in this country instead of the company's
+    team: str | None = None  # `assign` among this team's employees only
 
 
 @dataclass
@@ -127,6 +128,7 @@ class LeadWriter:
             employees.c.email,
             employees.c.tracking_enabled,
             employees.c.takes_leads,
+            employees.c.team,
         ).where(employees.c.company_id == self.company.id, employees.c.archived_at.is_(None))
         return list(self.conn.execute(in_scope(query, self.scope)))
 
@@ -243,6 +245,18 @@ def changed_on_phones(writer: LeadWriter, lead: dict[str, Any], was: dict[str, A
     writer.remember(lead, was)
 
 
+def team_of(staff: list[Any], team: str | None) -> list[Any]:
+    """The employees among whom leads are assigned: all of `staff`, or one team's (422 for a
+    team none of them is in)."""
+    if team is None:
+        return staff
+    members = [e for e in staff if e.team == team]
+    if not members:
+        why = f"no employee of team {team} (GET /v1/teams lists them)"
+        raise Invalid("invalid_request", why, [("team", "no employee of this team")])
+    return members
+
+
 AMBIGUOUS = ""  # what a name two employees share resolves to: the row must give an id or email
 
 
@@ -307,7 +321,7 @@ def write_leads(
     existing = (
         writer.visible_leads(holder.values()) if options.on_duplicate is OnDuplicate.update else {}
     )
-    assigner = writer.assigner(options.assign, staff, ch)
+    assigner = writer.assigner(options.assign, team_of(staff, options.team), ch)
     written = Written(ImportResult(created=0, updated=0, skipped=0, errors=errors))
     batch = _Batch()
     for row_number, parsed, number_keys, employee in valid:

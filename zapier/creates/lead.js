@@ -4,12 +4,14 @@ const { serverUrl } = require('../authentication');
 const samples = require('../triggers/samples');
 
 const ASSIGN = { round_robin: 'Round robin', least_loaded: 'Least loaded', none: 'Nobody' };
+// Leads handed out within one team only (the teams of the console's Employees page)
+const TEAM = { key: 'team', label: 'Team', dynamic: 'team_list.id.name', helpText: 'Assign among this team\'s employees only (the Team column of the console\'s Employees page). Empty: every employee who takes leads.' };
 
 // PUT by number finds or creates (API.md "Leads"): a Zap that runs twice makes one lead.
 const CUSTOM = 'custom__'; // the company's own fields (GET /v1/lead-fields) as input fields
 
 const putLead = (z, bundle) => {
-  const { assign, primary_number: number, ...fields } = bundle.inputData;
+  const { assign, team, primary_number: number, ...fields } = bundle.inputData;
   const given = Object.entries(fields).filter(([, value]) => value !== undefined && value !== '');
   const body = Object.fromEntries(given.filter(([key]) => !key.startsWith(CUSTOM)));
   const custom = given.filter(([key]) => key.startsWith(CUSTOM));
@@ -18,7 +20,7 @@ const putLead = (z, bundle) => {
     .request({
       method: 'PUT',
       url: `${serverUrl(bundle)}/v1/leads/by-number/${encodeURIComponent(number)}`,
-      params: assign ? { assign } : {},
+      params: { ...(assign ? { assign } : {}), ...(team ? { team } : {}) },
       body,
     })
     .then((response) => response.data);
@@ -51,6 +53,7 @@ const customFields = (z, bundle) =>
 module.exports = {
   customFields,
   ASSIGN,
+  TEAM,
   createLead: {
     key: 'create_lead',
     noun: 'Lead',
@@ -59,9 +62,9 @@ module.exports = {
       description: 'Creates a lead and hands it to an employee (round robin unless you pick one); a number that is a lead already updates that lead.',
     },
     operation: {
-      inputFields: [...FIELDS, { key: 'assign', label: 'Assignment', choices: ASSIGN, default: 'round_robin' }, customFields],
+      inputFields: [...FIELDS, { key: 'assign', label: 'Assignment', choices: ASSIGN, default: 'round_robin' }, TEAM, customFields],
       perform: putLead,
-      sample: { ...samples.lead, recent_calls: [] },
+      sample: { ...samples.lead, recent_calls: [], history: [] },
     },
   },
   updateLead: {
@@ -72,9 +75,9 @@ module.exports = {
       description: 'Updates the lead holding a phone number with the fields given (creates it when none does).',
     },
     operation: {
-      inputFields: [...FIELDS, customFields],
+      inputFields: [...FIELDS, TEAM, customFields],
       perform: putLead,
-      sample: { ...samples.lead, recent_calls: [] },
+      sample: { ...samples.lead, recent_calls: [], history: [] },
     },
   },
 };

@@ -184,6 +184,31 @@ test('the Employee dropdowns list the employees by name, and an action takes the
   assert.equal(lead.employee_id, made.id);
 });
 
+test('the Team dropdown lists the teams, and a lead is handed out within the chosen one', async () => {
+  const south = await api('/v1/employees', {
+    method: 'POST',
+    body: JSON.stringify({ name: 'South Seller', team: 'South' }),
+  }).then((response) => response.json());
+  const teams = await appTester(App.triggers.team_list.operation.perform, { authData });
+  const chosen = teams.find((team) => team.id === 'South');
+  assert.deepEqual(chosen, { id: 'South', name: 'South (1)', employees: 1 });
+  assert.equal(App.creates.create_lead.operation.inputFields.find((f) => f.key === 'team').dynamic, 'team_list.id.name');
+  for (const number of ['+919877766601', '+919877766602']) {
+    const lead = await appTester(App.creates.create_lead.operation.perform, {
+      authData,
+      inputData: { primary_number: number, team: chosen.id },
+    });
+    assert.equal(lead.employee_id, south.id); // the team's only employee, each time
+  }
+  await assert.rejects(
+    appTester(App.creates.create_lead.operation.perform, {
+      authData,
+      inputData: { primary_number: '+919877766603', team: 'Nowhere' },
+    }),
+    /team: no employee of this team/
+  );
+});
+
 test("the company's own lead fields are input fields of their kind, and reach the lead", async () => {
   const declared = await api('/v1/lead-fields', {
     method: 'POST',

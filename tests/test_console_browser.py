@@ -342,12 +342,13 @@ def test_dashboard_tiles_equal_the_summary(company: Company, browser: WebDriver)
     assert int(shown.get_attribute("data-value")) == team["total_calls"] < summary["total_calls"]
 
 
-def test_a_reveal_is_audited(company: Company, browser: WebDriver) -> None:
+@pytest.mark.parametrize("page", [PAGES[1], PAGES[12]])  # never attended, customers
+def test_a_reveal_is_audited(company: Company, browser: WebDriver, page: str) -> None:
     as_owner(browser, company)
-    main = open_page(browser, base(company), PAGES[1])
+    main = open_page(browser, base(company), page)
     assert main.find_elements(By.CSS_SELECTOR, "a[href^='tel:']") == []
     masked = [cell.text for cell in main.find_elements(By.CSS_SELECTOR, "td[data-label=Number]")]
-    assert masked and all("*" in number for number in masked)
+    assert masked and all("*" in number for number in masked), main.text[:500]
     before = company.get("/v1/audit")["items"]
     main.find_element(By.CSS_SELECTOR, "button.reveal").click()
     links = eventually(lambda: main.find_elements(By.CSS_SELECTOR, "a[href^='tel:+91']"), 10)
@@ -355,7 +356,7 @@ def test_a_reveal_is_audited(company: Company, browser: WebDriver) -> None:
     assert {f"+91{n}" for n in UNATTENDED} <= {link.text for link in links}
     entries = [e for e in company.get("/v1/audit")["items"] if e not in before]
     assert [(e["action"], e["target"]) for e in entries] == [
-        ("numbers.revealed", "/v1/reports/never-attended")
+        ("numbers.revealed", f"/v1/reports/{page.split('?')[0]}")
     ]
     assert entries[0]["details"]["count"] == len(links)
     assert entries[0]["actor"]["type"] == "user"
@@ -604,6 +605,8 @@ def test_every_page_is_light_labelled_fits_a_phone_and_is_photographed(
         )
         assert unlabelled == [], (name, unlabelled)
         assert main.find_elements(By.TAG_NAME, "h1"), name
+        shown = [e.text for e in main.find_elements(By.CSS_SELECTOR, ".error") if e.text]
+        assert shown == [], (name, shown)  # every page renders its answer, not an error
         refused = [e["message"] for e in browser.get_log("browser") if "Refused to" in e["message"]]
         assert refused == [], (name, refused)  # nothing the Content-Security-Policy blocked
         browser.save_screenshot(str(shots / f"{name}.png"))

@@ -2,37 +2,34 @@
 // page router over the URL's hash. Every number comes from the JSON API (the same report
 // functions, roles and team limits as for an integration).
 import { api, errorText, field, forgetEmployees, h, say, setZone, zoneNote } from "./lib.js";
-import * as reports from "./reports.js";
-import * as fleet from "./fleet.js";
-import * as leads from "./leads.js";
-import * as admin from "./admin.js";
-import * as account from "./account.js";
-import { employeesPage } from "./people.js";
-import { auditPage, companyPage } from "./company.js";
 import { forgotPage, linkFromUrl, linkPage } from "./links.js";
 import { acceptPolicies, notifications } from "./notices.js";
+
+// A page's code is fetched when the page is first opened (a dashboard needs neither the leads'
+// nor the admin pages' code): the console stays light however many pages it has.
+const lazy = (module, name) => async (context) => (await import(module))[name](context);
 
 const RANK = { viewer: 1, manager: 2, admin: 3, owner: 4 };
 
 const PAGES = [
-  { path: "dashboard", title: "Dashboard", role: "viewer", render: reports.dashboard },
-  { path: "never-attended", title: "Never attended", role: "viewer", render: reports.neverAttended },
-  { path: "not-picked-up", title: "Not picked up", role: "viewer", render: reports.notPickedUp },
-  { path: "customers", title: "Customers", role: "viewer", render: reports.customers },
-  { path: "calls", title: "Call history", role: "viewer", render: reports.callHistory },
-  { path: "working-hours", title: "Working hours", role: "viewer", render: reports.workingHours },
-  { path: "employees", title: "Employees", role: "viewer", render: employeesPage },
-  { path: "devices", title: "Devices", role: "viewer", render: fleet.devices },
-  { path: "leads", title: "Leads", role: "viewer", plan: "basic_lead", render: leads.leads },
-  { path: "lead", title: "Lead", role: "viewer", plan: "basic_lead", render: leads.leadPage, hidden: true },
-  { path: "leads-report", title: "Leads report", role: "viewer", plan: "basic_lead", render: leads.leadsReport },
-  { path: "hooks", title: "Webhooks", role: "admin", render: admin.hooks },
-  { path: "access", title: "Users and API keys", role: "admin", render: admin.access },
-  { path: "privacy", title: "Privacy", role: "owner", render: admin.privacy },
-  { path: "company", title: "Company", role: "admin", render: companyPage },
-  { path: "audit", title: "Audit log", role: "admin", render: auditPage },
+  { path: "dashboard", title: "Dashboard", role: "viewer", render: lazy("./reports.js", "dashboard") },
+  { path: "never-attended", title: "Never attended", role: "viewer", render: lazy("./reports.js", "neverAttended") },
+  { path: "not-picked-up", title: "Not picked up", role: "viewer", render: lazy("./reports.js", "notPickedUp") },
+  { path: "customers", title: "Customers", role: "viewer", render: lazy("./reports.js", "customers") },
+  { path: "calls", title: "Call history", role: "viewer", render: lazy("./reports.js", "callHistory") },
+  { path: "working-hours", title: "Working hours", role: "viewer", render: lazy("./reports.js", "workingHours") },
+  { path: "employees", title: "Employees", role: "viewer", render: lazy("./people.js", "employeesPage") },
+  { path: "devices", title: "Devices", role: "viewer", render: lazy("./fleet.js", "devices") },
+  { path: "leads", title: "Leads", role: "viewer", plan: "basic_lead", render: lazy("./leads.js", "leads") },
+  { path: "lead", title: "Lead", role: "viewer", plan: "basic_lead", render: lazy("./leads.js", "leadPage"), hidden: true },
+  { path: "leads-report", title: "Leads report", role: "viewer", plan: "basic_lead", render: lazy("./leads.js", "leadsReport") },
+  { path: "hooks", title: "Webhooks", role: "admin", render: lazy("./admin.js", "hooks") },
+  { path: "access", title: "Users and API keys", role: "admin", render: lazy("./admin.js", "access") },
+  { path: "privacy", title: "Privacy", role: "owner", render: lazy("./admin.js", "privacy") },
+  { path: "company", title: "Company", role: "admin", render: lazy("./company.js", "companyPage") },
+  { path: "audit", title: "Audit log", role: "admin", render: lazy("./company.js", "auditPage") },
   { path: "notifications", title: "Notifications", role: "viewer", render: notifications },
-  { path: "account", title: "Your sign-in", role: "viewer", render: account.account },
+  { path: "account", title: "Your sign-in", role: "viewer", render: lazy("./account.js", "account") },
 ];
 
 let me = null;

@@ -1,6 +1,5 @@
 // The report pages: dashboard, the two callback lists, call history, working hours. Each shows
 // what the report API answers for the filters in the URL, nothing computed here.
-import { overdueFollowups } from "./leads.js";
 import { api, downloads, duration, errorText, h, hashParams, integer, nameOf, pager, phone, rangeFilters, say, select, table, when } from "./lib.js";
 
 const TYPES = ["incoming", "outgoing", "missed", "rejected", "voicemail", "blocked", "answered_externally"];
@@ -113,7 +112,7 @@ export async function dashboard({ me, may }) {
     api("/v1/reports/analytics", { params: { ...filter, group_by: "day", unique_clients: false } }),
     api("/v1/reports/analytics", { params: { ...filter, group_by: "hour_of_day", unique_clients: false } }),
     api("/v1/reports/employees", { params: filter }),
-    me.company.plan === "basic_lead" ? overdueFollowups(may) : null,
+    me.company.plan === "basic_lead" ? import("./leads.js").then((leads) => leads.overdueFollowups(may)) : null,
     loadCharts(),
   ]);
   return h(
@@ -152,7 +151,10 @@ function clientList(path, columns, { may }, extra = []) {
           { label: "Number", value: (r) => phone(r.number) },
           { label: "Name", value: (r) => r.name || "—" },
           ...columns,
-          { label: "Employees", value: (r) => r.employee_ids.map((id) => nameOf(staff, id)).join(", ") },
+          {
+            label: path.endsWith("/customers") ? "Last employee" : "Employees",
+            value: (r) => (r.employee_ids || [r.last_employee_id]).filter(Boolean).map((id) => nameOf(staff, id)).join(", ") || "—",
+          },
         ],
         page.items, { empty: "No client in this range." },
       ),
@@ -177,7 +179,7 @@ export const customers = (context) => clientList("/v1/reports/customers", [
   { label: "Talk time", value: (r) => duration(r.talk_time_s) },
   { label: "First call", value: (r) => when(r.first_call_at) },
   { label: "Last call", value: (r) => when(r.last_call_at) },
-], { may: () => false })();
+], context)();
 
 export const notPickedUp = (context) => clientList("/v1/reports/not-picked-up", [
   { label: "Attempts", value: (r) => integer(r.attempts) },

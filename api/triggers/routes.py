@@ -52,9 +52,7 @@ def newest_items(tenant: Tenant, db: Connection, types: tuple[str, ...], limit: 
         tenant.visible(()),
     )
     items = call_items(tenant, db, rows, report_zone(tenant, None), None)
-    return CallTrigger(
-        items=[CallItem.model_validate(item, from_attributes=True) for item in items]
-    )
+    return CallTrigger(items=[CallItem.model_validate(item) for item in items])
 
 
 @router.get("/calls", response_model=CallTrigger)

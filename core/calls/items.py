@@ -102,6 +102,7 @@ def item_fields(
         "sim_slot": row["sim_slot"] if row["sim_slot"] >= 0 else None,
         "sim": labels.sims.get((row["device_id"], row["sim_slot"])),
         "note": row["note_text"] or None,
+        "lead_id": None,  # the caller's to fill (the control plane knows)
         "synced_at": datetime.fromtimestamp(row["synced_ts"], zone),
         "employee_name": person[0] if person else None,
         "employee_email": person[1] if person else None,

@@ -4,7 +4,7 @@ ClickHouse backends (so the two also agree with each other)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -73,14 +73,24 @@ def strip(
     )
 
 
-DRAWN = {
-    "sent": uploads(),
-    "first_day": st.sampled_from(["2026-03-07", "2026-03-08"]),
-    "days": st.integers(0, 2),
-    "employees": st.sampled_from([(), ("e1",), ("e2", "e3")]),
-    "types": st.sampled_from([(), ("outgoing",), ("incoming", "missed")]),
-    "hours": st.sampled_from([1, 3]),
-}
+class Case(NamedTuple):
+    sent: list[ref.RefCall]
+    first_day: str
+    days: int
+    employees: tuple[str, ...]
+    types: tuple[str, ...]
+    hours: int
+
+
+CASES = st.builds(
+    Case,
+    sent=uploads(),
+    first_day=st.sampled_from(["2026-03-07", "2026-03-08"]),
+    days=st.integers(0, 2),
+    employees=st.sampled_from([(), ("e1",), ("e2", "e3")]),
+    types=st.sampled_from([(), ("outgoing",), ("incoming", "missed")]),
+    hours=st.sampled_from([1, 3]),
+)
 SHARED_STORE = [HealthCheck.function_scoped_fixture]
 
 
@@ -95,42 +105,19 @@ def engine_store(request: pytest.FixtureRequest) -> ClickHouse:
 # two-shard cluster run the same SQL, so 15 examples each show an engine that answers
 # otherwise (for the suite's budget: 135 examples took 100 s of it).
 @settings(max_examples=45, suppress_health_check=SHARED_STORE)
-@given(**DRAWN)
-def test_reports_match_the_reference(
-    chdb_store: ClickHouse,
-    sent: list[ref.RefCall],
-    first_day: str,
-    days: int,
-    employees: tuple[str, ...],
-    types: tuple[str, ...],
-    hours: int,
-) -> None:
-    reports_match(chdb_store, sent, first_day, days, employees, types, hours)
+@given(case=CASES)
+def test_reports_match_the_reference(chdb_store: ClickHouse, case: Case) -> None:
+    reports_match(chdb_store, case)
 
 
 @settings(max_examples=15, suppress_health_check=SHARED_STORE)
-@given(**DRAWN)
-def test_each_engine_answers_as_the_reference(
-    engine_store: ClickHouse,
-    sent: list[ref.RefCall],
-    first_day: str,
-    days: int,
-    employees: tuple[str, ...],
-    types: tuple[str, ...],
-    hours: int,
-) -> None:
-    reports_match(engine_store, sent, first_day, days, employees, types, hours)
+@given(case=CASES)
+def test_each_engine_answers_as_the_reference(engine_store: ClickHouse, case: Case) -> None:
+    reports_match(engine_store, case)
 
 
-def reports_match(
-    report_store: ClickHouse,
-    sent: list[ref.RefCall],
-    first_day: str,
-    days: int,
-    employees: tuple[str, ...],
-    types: tuple[str, ...],
-    hours: int,
-) -> None:
+def reports_match(report_store: ClickHouse, case: Case) -> None:
+    sent, first_day, days, employees, types, hours = case
     company = load(report_store, sent, country="US")
     last_day = (datetime.fromisoformat(first_day) + timedelta(days=days)).date().isoformat()
     rng = parse_range(first_day, last_day, None, ZONE, NOW)

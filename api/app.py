@@ -28,6 +28,7 @@ from api.triggers import routes as triggers
 from api.users import routes as users
 from core.billing.providers import configured
 from core.errors import install_error_handlers
+from core.health import process_router
 from core.http_policy import DOCS_ASSETS, OFFLINE_SWAGGER_UI, install_http_policy
 from core.metrics import RequestMetrics
 from core.rate_limit import RateLimiter
@@ -73,6 +74,7 @@ def create_app(context: ApiContext) -> FastAPI:
         console,
     ):
         app.include_router(module.router)
+    app.include_router(process_router())
     check_policy(app)  # a route without a declared role cannot be served
 
     return app

@@ -21,12 +21,6 @@ def metrics() -> Response:
     return metrics_page()
 
 
-@router.get("/healthz", response_model=Health)
-async def healthz() -> Health:
-    """The process is up."""
-    return Health(status="ok")
-
-
 @router.get("/readyz", response_model=Health, responses=error_responses(503))
 async def readyz(context: Context) -> Health | JSONResponse:
     """The control plane, ClickHouse and (in local mode) the broker are reachable; 503 names

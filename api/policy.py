@@ -26,6 +26,7 @@ PUBLIC = None
 POLICY: dict[tuple[str, str], Role | None] = {
     ("POST", "/v1/signup"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/version"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,  # aggregates only: no company, device or number in a label
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/docs"): PUBLIC,

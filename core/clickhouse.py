@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from core.clock import utc_now
 from core.redaction import redact_url
-from schemas.migrations import numbered_migrations
+from schemas.migrations import Migration, numbered_migrations
 
 log = logging.getLogger(__name__)
 
@@ -289,13 +289,18 @@ _MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
 ) ENGINE = MergeTree ORDER BY version"""
 
 
+def pending(clickhouse: ClickHouse) -> list[Migration]:
+    """The numbered clickhouse/*.sql migrations not applied yet, in order."""
+    clickhouse.execute(_MIGRATIONS_TABLE)
+    applied = {row["version"] for row in clickhouse.query("SELECT version FROM schema_migrations")}
+    return numbered_migrations("clickhouse", applied)
+
+
 def migrate(clickhouse: ClickHouse, up_to: int | None = None) -> list[str]:
     """Apply the numbered clickhouse/*.sql migrations not applied yet (up to version `up_to`, all
     by default); returns their names."""
-    clickhouse.execute(_MIGRATIONS_TABLE)
-    applied = {row["version"] for row in clickhouse.query("SELECT version FROM schema_migrations")}
     done = []
-    for migration in numbered_migrations("clickhouse", applied):
+    for migration in pending(clickhouse):
         if up_to is not None and migration.version > up_to:
             break
         for statement in migration.statements:

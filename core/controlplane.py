@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 
 from core.clock import utc_now
 from core.tokens import digest
-from schemas.migrations import numbered_migrations
+from schemas.migrations import Migration, numbered_migrations
 
 log = logging.getLogger(__name__)
 
@@ -654,14 +654,19 @@ def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -
             )
 
 
-def migrate(engine: Engine, up_to: int | None = None) -> list[str]:
-    """Apply pending migrations (up to version `up_to`, all by default), each in its own
-    transaction; returns the names applied."""
+def pending(engine: Engine) -> list[Migration]:
+    """The numbered controlplane/*.sql migrations not applied yet, in order."""
     schema_migrations.create(engine, checkfirst=True)
     with engine.connect() as conn:
         applied = {row.version for row in conn.execute(sa.select(schema_migrations.c.version))}
+    return numbered_migrations("controlplane", applied)
+
+
+def migrate(engine: Engine, up_to: int | None = None) -> list[str]:
+    """Apply pending migrations (up to version `up_to`, all by default), each in its own
+    transaction; returns the names applied."""
     done = []
-    for migration in numbered_migrations("controlplane", applied):
+    for migration in pending(engine):
         if up_to is not None and migration.version > up_to:
             break
         with engine.begin() as conn:

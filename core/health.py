@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import socket
 import time
+from importlib.metadata import version
 
 import sqlalchemy as sa
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from kafka.errors import KafkaError
 from kafka.protocol.old.api_versions import ApiVersionsRequest_v0
@@ -62,6 +64,30 @@ def broker_problem(bootstrap: str) -> str | None:
 
 class Health(BaseModel):
     status: str = Field(description="`ok` (/healthz) or `ready` (/readyz)")
+
+
+class Release(BaseModel):
+    version: str = Field(description="the running release, a semantic version (CHANGELOG.md)")
+
+
+RELEASE = Release(version=version("closecall-backend"))
+
+
+def process_router() -> APIRouter:
+    """`/healthz` and `/version`, the same on ingest and the report API."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", response_model=Health)
+    async def healthz() -> Health:
+        """The process is up."""
+        return Health(status="ok")
+
+    @router.get("/version", response_model=Release)
+    async def release() -> Release:
+        """The release this process runs (the tagged image's version)."""
+        return RELEASE
+
+    return router
 
 
 def readiness(problems: list[str | None]) -> Health | JSONResponse:

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     topic_dead_letter: str = "closecall.dead-letter"
     topic_integration_events: str = "integration.events"
     topic_partitions: int = 4
+    # copies of every topic on the brokers; production runs 3 (deploy/compose.yaml), and
+    # min.insync.replicas is one fewer, so an acknowledged record is on two brokers at least
+    topic_replication: int = Field(default=1, ge=1)
     raw_retention_ms: int = 24 * 3600 * 1000
 
     worker_group: str = "closecall-worker"
@@ -253,6 +256,11 @@ def production_problems(settings: Settings) -> tuple[list[str], list[str]]:
         refused.append("CLOSECALL_DATABASE_URL is SQLite: set postgresql://...")
     if settings.clickhouse_url.startswith("chdb://"):
         refused.append("CLOSECALL_CLICKHOUSE_URL is embedded chDB: set clickhouse://host:9000/db")
+    if settings.topic_replication < 3:
+        warnings.append(
+            f"CLOSECALL_TOPIC_REPLICATION={settings.topic_replication}: a broker lost loses"
+            " acknowledged records; run three brokers and set it to 3"
+        )
     if settings.clock_file is not None:
         refused.append("CLOSECALL_CLOCK_FILE sets the worker's clock for tests: unset it")
     if "*" in settings.cors_origins:

@@ -14,33 +14,33 @@ log = logging.getLogger(__name__)
 
 
 def topic_specs(settings: Settings) -> list[NewTopic]:
+    """The pipeline's topics, each `CLOSECALL_TOPIC_REPLICATION` times over (with one copy
+    allowed to lag: the producer's acks=all then means two brokers have a record)."""
+    copies = settings.topic_replication
+    durable = {"min.insync.replicas": str(max(1, copies - 1))} if copies > 1 else {}
+
+    def topic(name: str, partitions: int, retention_ms: int) -> NewTopic:
+        configs = {"retention.ms": str(retention_ms), **durable}
+        return NewTopic(name, partitions, copies, topic_configs=configs)
+
     # Raw and dead-letter topics hold plaintext numbers: keep them only as long as a worker
     # outage may last (CLOSECALL_RAW_RETENTION_MS, default 24 h).
-    short = {"retention.ms": str(settings.raw_retention_ms)}
+    short, week = settings.raw_retention_ms, 7 * 24 * 3600 * 1000
     return [
-        NewTopic(settings.topic_calls_raw, settings.topic_partitions, 1, topic_configs=short),
-        NewTopic(settings.topic_dead_letter, 1, 1, topic_configs=short),
-        NewTopic(settings.topic_contacts_raw, settings.topic_partitions, 1, topic_configs=short),
-        NewTopic(settings.topic_call_notes, settings.topic_partitions, 1, topic_configs=short),
+        topic(settings.topic_calls_raw, settings.topic_partitions, short),
+        topic(settings.topic_dead_letter, 1, short),
+        topic(settings.topic_contacts_raw, settings.topic_partitions, short),
+        topic(settings.topic_call_notes, settings.topic_partitions, short),
         # integration events: numbers masked and encrypted only; a week, like device health
-        NewTopic(
-            settings.topic_integration_events,
-            settings.topic_partitions,
-            1,
-            topic_configs={"retention.ms": str(7 * 24 * 3600 * 1000)},
-        ),
+        topic(settings.topic_integration_events, settings.topic_partitions, week),
         # device health: no client numbers; kept a week for replays
-        NewTopic(
-            settings.topic_device_status,
-            settings.topic_partitions,
-            1,
-            topic_configs={"retention.ms": str(7 * 24 * 3600 * 1000)},
-        ),
+        topic(settings.topic_device_status, settings.topic_partitions, week),
     ]
 
 
-def ensure_topics(settings: Settings) -> list[str]:
-    """Create the pipeline's topics that do not exist yet; returns the names created."""
+def ensure_topics(settings: Settings, create: bool = True) -> list[str]:
+    """Create the pipeline's topics that do not exist yet (or, with `create=False`, only name
+    them); returns the names missing."""
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000
@@ -53,7 +53,7 @@ def ensure_topics(settings: Settings) -> list[str]:
     try:
         existing = set(admin.list_topics())
         missing = [spec for spec in topic_specs(settings) if spec.name not in existing]
-        for spec in missing:
+        for spec in missing if create else []:
             try:
                 admin.create_topics([spec])
                 log.info("kafka: created topic %s (%d partitions)", spec.name, spec.num_partitions)

@@ -28,9 +28,12 @@ def command(
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
-    from deploy.services import migrate
+    from deploy.services import migrate, migration_plan
 
-    migrate(settings)
+    if args.plan:
+        print("\n".join(migration_plan(settings)))
+    else:
+        migrate(settings)
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
@@ -74,6 +77,8 @@ def service_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "migrate",
         cmd_migrate,
         help="apply database and ClickHouse migrations, create topics",
+    ).add_argument(
+        "--plan", action="store_true", help="print what would be applied and created, apply nothing"
     )
     command(commands, "ingest", cmd_ingest, help="run the ingest service (phones talk to it)")
     command(commands, "api", cmd_api, help="run the report API alone (needs a ClickHouse server)")

@@ -45,6 +45,25 @@ def migrate(settings: Settings) -> None:
     ensure_topics(settings)
 
 
+def migration_plan(settings: Settings) -> list[str]:
+    """What `migrate` would do, changing nothing but the bookkeeping tables it creates."""
+    store = clickhouse.connect(settings.clickhouse_url)
+    try:
+        stores = {
+            "control plane": controlplane.pending(controlplane.make_engine(settings.database_url)),
+            "ClickHouse": clickhouse.pending(store),
+        }
+    finally:
+        store.close()
+    lines = []
+    for where, migrations in stores.items():
+        lines.append(f"{where}: {len(migrations) or 'no'} migration(s) to apply")
+        lines += [line for migration in migrations for line in migration.plan()]
+    topics = ensure_topics(settings, create=False)
+    lines.append(f"Kafka: {len(topics) or 'no'} topic(s) to create {', '.join(topics)}".rstrip())
+    return lines
+
+
 def api_context(
     settings: Settings, store: clickhouse.ClickHouse, pusher: SyncPusher, in_worker: bool = False
 ) -> ApiContext:

@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 from core.clock import utc_now
 from core.controlplane import make_engine
 from core.errors import install_error_handlers
+from core.health import process_router
 from core.http_policy import DOCS_ASSETS, OFFLINE_SWAGGER_UI, install_http_policy
 from core.metrics import RequestMetrics
 from core.number_crypto import MasterKey
@@ -59,4 +60,5 @@ def create_app(settings: Settings, master_key: MasterKey) -> FastAPI:
     install_http_policy(app, settings.cors_origins)
     app.add_middleware(RequestMetrics, service="ingest")
     app.include_router(routes.router)
+    app.include_router(process_router())
     return app

@@ -229,12 +229,6 @@ def metrics() -> Response:
     return metrics_page()
 
 
-@router.get("/healthz", tags=["health"], response_model=Health)
-async def healthz() -> Health:
-    """The process is up."""
-    return Health(status="ok")
-
-
 @router.get("/readyz", tags=["health"], response_model=Health, responses=error_responses(503))
 async def readyz(state: State) -> Health | JSONResponse:
     """The broker and the control plane are reachable (503 names what is down)."""

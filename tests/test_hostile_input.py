@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -266,3 +269,15 @@ def test_archiving_an_employee_keeps_history(module_stack: Stack) -> None:
     assert [row["employee_id"] for row in report] == [leaver["id"]]
     quiet = {"from": "2026-03-05", "to": "2026-03-05"}
     assert stack.api.get("/v1/reports/employees", params=quiet, headers=auth).json()["items"] == []
+
+
+def test_both_services_say_the_release_they_run(
+    tenant: tuple[Stack, dict[str, str], str],
+) -> None:
+    stack, _auth, _ = tenant
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    for service in (stack.ingest, stack.api):
+        answer = service.get("/version")
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"version": project["project"]["version"]}
+        assert re.fullmatch(r"\d+\.\d+\.\d+", answer.json()["version"])  # semantic

@@ -139,6 +139,7 @@ def test_ingest_routes_are_for_devices_only() -> None:
     public = {
         ("post", "/v1/devices/enroll"),
         ("get", "/healthz"),
+        ("get", "/version"),
         ("get", "/readyz"),
         ("get", "/metrics"),  # the operator's Prometheus: aggregates only
     }

@@ -11,6 +11,14 @@ class Migration(NamedTuple):
     name: str
     statements: list[str]
 
+    def plan(self) -> list[str]:
+        """What `closecall migrate --plan` prints of it: its name, then each statement's first
+        line."""
+        return [self.name] + [
+            "  " + " ".join(statement.splitlines()[0].split())[:100]
+            for statement in self.statements
+        ]
+
 
 def split_statements(sql: str) -> list[str]:
     lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import MissingSetting, Settings, UnsafeSettings
+from core.topics import topic_specs
 from deploy.runtime import resolve_master_key
 
 
@@ -37,6 +38,7 @@ SAFE = {
     "smtp_url": "smtp://mail.example:587",
     "public_url": "https://calls.example",
     "ingest_public_url": "https://ingest.calls.example",
+    "topic_replication": 3,
 }
 
 
@@ -74,10 +76,24 @@ def test_production_refuses_half_configured_billing() -> None:
 def test_production_only_warns_about_risky_settings(caplog: pytest.LogCaptureFixture) -> None:
     assert Settings(**SAFE).environment == "production"  # type: ignore[arg-type]
     assert not caplog.records
-    risky = {"signup_enabled": True, "fcm_credentials_file": None}
+    risky = {"signup_enabled": True, "fcm_credentials_file": None, "topic_replication": 1}
     Settings(**{**SAFE, **risky, "public_url": "", "ingest_public_url": ""})  # type: ignore[arg-type]
     assert "public signup is on" in caplog.text and "FCM pushes are off" in caplog.text
     assert "CLOSECALL_PUBLIC_URL" in caplog.text and "CLOSECALL_INGEST_PUBLIC_URL" in caplog.text
+    assert "CLOSECALL_TOPIC_REPLICATION=1" in caplog.text
+
+
+def test_topics_are_kept_on_as_many_brokers_as_asked() -> None:
+    alone = topic_specs(Settings(environment="test"))
+    assert {(t.replication_factor, t.topic_configs.get("min.insync.replicas")) for t in alone} == {
+        (1, None)
+    }
+    three = topic_specs(Settings(**SAFE))  # type: ignore[arg-type]
+    assert {(t.replication_factor, t.topic_configs["min.insync.replicas"]) for t in three} == {
+        (3, "2")
+    }
+    raw = {t.name: t.topic_configs["retention.ms"] for t in three}
+    assert raw["calls.raw"] == str(24 * 3600 * 1000)  # plaintext numbers: a day at most
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,18 @@
 """ClickHouse access: one interface, two backends running the same SQL (embedded chDB and a
-ClickHouse server through clickhouse-driver), chosen by CLOSECALL_CLICKHOUSE_URL; and migrations."""
+ClickHouse server through clickhouse-driver), chosen by CLOSECALL_CLICKHOUSE_URL; and migrations,
+on one server or on every replica of a replicated shard (`Replication`)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
+import socket
 import struct
 import threading
+import time
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -222,6 +226,15 @@ class ServerClickHouse:
             bootstrap.disconnect()
         self._settings = {FINAL_WITHIN_PARTITIONS: 1} if known else {}
 
+    @property
+    def database(self) -> str:
+        return self._database
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Its IP address and port, as a cluster's `system.clusters` names them."""
+        return socket.gethostbyname(self._host), self._port
+
     def at(self, host: str, port: int, database: str) -> ServerClickHouse:
         """The same user on another server (a shard of this one's cluster)."""
         credentials = f"{self._user}:{self._password}@"  # as this one's URL gave them
@@ -287,6 +300,78 @@ def connect(url: str) -> ClickHouse:
 _MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
     version UInt32, name String, applied_at DateTime('UTC')
 ) ENGINE = MergeTree ORDER BY version"""
+_CREATED = re.compile(r"^CREATE TABLE (?:IF NOT EXISTS )?(\w+)", re.IGNORECASE)
+_ENGINE = re.compile(r"ENGINE\s*=\s*(\w*)MergeTree\b(?:\(([^)]*)\))?")
+# statements ClickHouse does not pass on between replicas; the rest (ALTER of a replicated
+# table, INSERT: its parts) reach every replica through ZooKeeper
+_EVERY_REPLICA = ("CREATE", "DROP", "RENAME")
+
+
+@dataclass(frozen=True, slots=True)
+class Replication:
+    """Replicated tables (deploy/README.md "Replication"): every table a migration creates is
+    `Replicated*MergeTree` at `<path>/<database>/<table>` in ZooKeeper (the server expands the
+    `{shard}` and `{replica}` macros of its config), and the migrations run on each replica of
+    the migrated server's shard in `cluster` (its `remote_servers`)."""
+
+    path: str  # CLOSECALL_CLICKHOUSE_REPLICATION_PATH, e.g. /clickhouse/tables/{shard}
+    cluster: str  # CLOSECALL_CLICKHOUSE_CLUSTER
+
+    def engine(self, statement: str, database: str) -> str:
+        """The statement with a created table's MergeTree engine made replicated."""
+        created = _CREATED.match(statement)
+        if created is None:
+            return statement
+
+        def replicated(engine: re.Match[str]) -> str:
+            kind, args = engine.group(1), engine.group(2)
+            where = quote(f"{self.path}/{database}/{created.group(1)}")
+            more = f", {args}" if args and args.strip() else ""
+            return f"ENGINE = Replicated{kind}MergeTree({where}, '{{replica}}'{more})"
+
+        return _ENGINE.sub(replicated, statement, count=1)
+
+    def replicas(self, clickhouse: ClickHouse) -> list[ServerClickHouse]:
+        """The server itself, then the other replicas of its shard in the cluster."""
+        if not isinstance(clickhouse, ServerClickHouse):
+            raise ValueError("replicated tables need a ClickHouse server (clickhouse://...)")
+        hosts = clickhouse.query(
+            "SELECT shard_num, host_address, port FROM system.clusters WHERE cluster = %(c)s"
+            " ORDER BY shard_num, replica_num",
+            {"c": self.cluster},
+        )
+        # itself: by address and port (18.16's is_local says 1 for every replica on its host)
+        me = clickhouse.address
+        shard = next((h["shard_num"] for h in hosts if (h["host_address"], h["port"]) == me), None)
+        if shard is None:
+            raise ValueError(
+                f"{clickhouse.url} is not a replica of cluster {self.cluster!r} in its"
+                " remote_servers: fix CLOSECALL_CLICKHOUSE_CLUSTER or the server's config"
+            )
+        others = [
+            clickhouse.at(h["host_address"], int(h["port"]), clickhouse.database)
+            for h in hosts
+            if h["shard_num"] == shard and (h["host_address"], h["port"]) != me
+        ]
+        return [clickhouse, *others]
+
+    def wait_active(self, clickhouse: ClickHouse, timeout_s: float = 60) -> None:
+        """Until every replica of each replicated table is active: a replica a CREATE made
+        joins a moment later, and an ALTER before that fails (18.16's code 341)."""
+        ends = time.monotonic() + timeout_s
+        while True:
+            behind = clickhouse.query(
+                "SELECT table, total_replicas, active_replicas FROM system.replicas"
+                " WHERE database = currentDatabase() AND active_replicas < total_replicas"
+            )
+            if not behind:
+                return
+            if time.monotonic() > ends:
+                raise RuntimeError(
+                    f"replicas of {', '.join(r['table'] for r in behind)} are not active after"
+                    f" {timeout_s:.0f} s: start every replica of the shard, then migrate again"
+                )
+            time.sleep(0.2)
 
 
 def pending(clickhouse: ClickHouse) -> list[Migration]:
@@ -296,20 +381,37 @@ def pending(clickhouse: ClickHouse) -> list[Migration]:
     return numbered_migrations("clickhouse", applied)
 
 
-def migrate(clickhouse: ClickHouse, up_to: int | None = None) -> list[str]:
+def migrate(
+    clickhouse: ClickHouse, up_to: int | None = None, replication: Replication | None = None
+) -> list[str]:
     """Apply the numbered clickhouse/*.sql migrations not applied yet (up to version `up_to`, all
-    by default); returns their names."""
+    by default); returns their names. Replicated: what ClickHouse does not replicate itself
+    (creating, dropping, renaming) runs on every replica of the shard, the rest on this one."""
+    replicas: Sequence[ClickHouse] = [clickhouse]
+    database = ""
+    if replication is not None:
+        servers = replication.replicas(clickhouse)
+        replicas, database = servers, servers[0].database
+    for replica in replicas[1:]:
+        replica.execute(_MIGRATIONS_TABLE)
     done = []
     for migration in pending(clickhouse):
         if up_to is not None and migration.version > up_to:
             break
         for statement in migration.statements:
-            clickhouse.execute(statement)
-        clickhouse.insert(
-            "schema_migrations",
-            ("version", "name", "applied_at"),
-            [(migration.version, migration.name, utc_now())],
-        )
-        log.info("clickhouse: applied migration %s", migration.name)
+            if replication is not None:
+                statement = replication.engine(statement, database)
+            every = statement.lstrip().upper().startswith(_EVERY_REPLICA)
+            if replication is not None and not every:
+                replication.wait_active(clickhouse)
+            for replica in replicas if every else replicas[:1]:
+                replica.execute(statement)
+        for replica in replicas:
+            replica.insert(
+                "schema_migrations",
+                ("version", "name", "applied_at"),
+                [(migration.version, migration.name, utc_now())],
+            )
+        log.info("clickhouse: applied migration %s on %d replica(s)", migration.name, len(replicas))
         done.append(migration.name)
     return done

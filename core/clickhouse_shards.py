@@ -11,7 +11,8 @@ commits its offsets only then).
 
 ClickHouse runs no mutation through a Distributed table: `ALTER TABLE ... DELETE` (erasures,
 retention, purges, a lead's released numbers) goes to each shard's tables instead
-(`mutation_targets`), where a company's rows are."""
+(`mutation_targets`), where a company's rows are: to one replica of each shard when the tables
+are replicated (the replicas pass it on), else to every server of the cluster."""
 
 from __future__ import annotations
 
@@ -76,8 +77,24 @@ def _shards_of(clickhouse: ServerClickHouse) -> list[ClickHouse]:
         return [clickhouse]
     cluster, database = match.groups()
     hosts = clickhouse.query(
-        "SELECT host_address, port FROM system.clusters WHERE cluster = %(c)s"
+        "SELECT shard_num, host_address, port FROM system.clusters WHERE cluster = %(c)s"
         " ORDER BY shard_num, replica_num",
         {"c": cluster},
     )
-    return [clickhouse.at(h["host_address"], int(h["port"]), database) for h in hosts]
+    targets = {
+        (h["shard_num"], h["host_address"], h["port"]): clickhouse.at(
+            h["host_address"], int(h["port"]), database
+        )
+        for h in hosts
+    }
+    first = next(iter(targets.values()))
+    engine = first.query(
+        "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'calls'"
+    )
+    if engine and engine[0]["engine"].startswith("Replicated"):
+        # a shard's replicas pass a mutation on to each other: one of each shard runs it
+        one_each: dict[int, ClickHouse] = {}
+        for (shard, _host, _port), target in targets.items():
+            one_each.setdefault(shard, target)
+        return list(one_each.values())
+    return list(targets.values())

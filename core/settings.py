@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     # chdb://<dir> (embedded, default under data_dir) or clickhouse://host:port/database
     clickhouse_url: str = ""
+    # replicated tables (deploy/README.md "Replication"): the ZooKeeper path the migrations put
+    # each table under (`<path>/<database>/<table>`; `{shard}` is the server's macro) and the
+    # cluster in the server's remote_servers whose replicas of its shard they run on
+    clickhouse_replication_path: str = ""
+    clickhouse_cluster: str = ""
     # base64 of 32 random bytes; wraps every company's data key.
     master_key: str = Field(default="", repr=False)
 
@@ -195,6 +200,11 @@ class Settings(BaseSettings):
             self.public_url = f"http://{self.api_host}:{self.api_port}"
         if not self.ingest_public_url:
             self.ingest_public_url = f"http://{self.ingest_host}:{self.ingest_port}"
+        if self.clickhouse_replication_path and not self.clickhouse_cluster:
+            raise ValueError(
+                "CLOSECALL_CLICKHOUSE_REPLICATION_PATH needs CLOSECALL_CLICKHOUSE_CLUSTER: the"
+                " cluster in the server's remote_servers whose replicas the migrations run on"
+            )
         return self
 
     @property

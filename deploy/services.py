@@ -38,8 +38,13 @@ def migrate(settings: Settings) -> None:
     """Control-plane and ClickHouse migrations, and the Kafka topics."""
     controlplane.migrate(controlplane.make_engine(settings.database_url))
     store = clickhouse.connect(settings.clickhouse_url)
+    replication = (
+        clickhouse.Replication(settings.clickhouse_replication_path, settings.clickhouse_cluster)
+        if settings.clickhouse_replication_path
+        else None
+    )
     try:
-        clickhouse.migrate(store)
+        clickhouse.migrate(store, replication=replication)
     finally:
         store.close()
     ensure_topics(settings)

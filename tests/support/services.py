@@ -1,4 +1,5 @@
-"""The real services the tests run: Kafka-protocol brokers, a ClickHouse server, PostgreSQL."""
+"""The real services the tests run: Kafka-protocol brokers, a ClickHouse server (and the
+ZooKeeper its replicated tables need), PostgreSQL."""
 
 from __future__ import annotations
 
@@ -96,12 +97,22 @@ class ClickHouseServer:
     USER, PASSWORD = "closecall", "ch-secret-7f3a"
 
     def __init__(
-        self, workdir: Path, shards: list[int] | None = None, profile: dict[str, str] | None = None
+        self,
+        workdir: Path,
+        shards: list[int] | None = None,
+        profile: dict[str, str] | None = None,
+        replica_of: tuple[ZooKeeper, str] | None = None,
+        replicas: list[int] | None = None,
     ) -> None:
         """`shards`: the TCP ports of the servers of a cluster `closecall` (one shard each) it
-        can query; `profile`: settings of its default profile."""
+        can query; `profile`: settings of its default profile; `replica_of`: the ZooKeeper its
+        replicated tables use and its replica name (macros `{shard}` 1, `{replica}` that);
+        `replicas`: the TCP ports of the replicas of a cluster `closecall` of one shard."""
         self.shards = shards or []
         self.profile = profile or {}
+        self.replica_of = replica_of
+        self.replicas = replicas or []
+        self.interserver_port = free_port()  # where its replicas fetch parts from it
         binary = next((b for b in CLICKHOUSE_SERVER_BINARIES if shutil.which(b)), None)
         if binary is None:
             raise RuntimeError(
@@ -137,6 +148,24 @@ class ClickHouseServer:
             f"<shard><replica><host>127.0.0.1</host><port>{port}</port></replica></shard>"
             for port in self.shards
         )
+        if self.replicas:
+            cluster = (
+                "<shard><internal_replication>true</internal_replication>"
+                + "".join(
+                    f"<replica><host>127.0.0.1</host><port>{port}</port></replica>"
+                    for port in self.replicas
+                )
+                + "</shard>"
+            )
+        replication = ""
+        if self.replica_of is not None:
+            zookeeper, name = self.replica_of
+            replication = (
+                f"<zookeeper><node><host>127.0.0.1</host><port>{zookeeper.port}</port></node>"
+                f"</zookeeper><macros><shard>1</shard><replica>{name}</replica></macros>"
+                f"<interserver_http_port>{self.interserver_port}</interserver_http_port>"
+                "<interserver_http_host>127.0.0.1</interserver_http_host>"
+            )
         path = self.workdir / "config.xml"
         path.write_text(f"""<?xml version="1.0"?>
 <yandex>
@@ -155,6 +184,7 @@ class ClickHouseServer:
   <mark_cache_size>536870912</mark_cache_size>
   {MERGE_TREE_SETTINGS}
   {f"<remote_servers><closecall>{cluster}</closecall></remote_servers>" if cluster else ""}
+  {replication}
 </yandex>
 """)
         return path
@@ -181,6 +211,43 @@ class ClickHouseServer:
     def discard(self) -> None:
         """Gone at once, data and all (the end of the test session: nothing is read again, and
         a graceful shutdown of each server took seconds)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+
+class ZooKeeper:
+    """Debian's ZooKeeper 3.8, standalone, for ClickHouse 18.16's replicated tables."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        if not Path("/usr/share/java/zookeeper.jar").exists():
+            raise RuntimeError("ZooKeeper is not installed: run `make test` (it installs it)")
+        config = self.workdir / "zoo.cfg"
+        config.write_text(
+            f"tickTime=500\ndataDir={self.workdir / 'data'}\nclientPort={self.port}\n"
+            "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
+        )
+        log = (self.workdir / "zookeeper.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                "java",
+                "-Xmx256m",
+                "-cp",
+                "/etc/zookeeper/conf_example:/usr/share/java/*",
+                "org.apache.zookeeper.server.ZooKeeperServerMain",
+                str(config),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.port, self.process, "zookeeper")
+
+    def stop(self) -> None:
         if self.process is not None:
             self.process.kill()
             self.process.wait()

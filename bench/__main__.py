@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import changes, console, digests, hooks, idle, pipeline, privacy, reports
+from bench import changes, console, digests, hooks, idle, pipeline, privacy, replication, reports
 from bench.report_data import ReportDataShape
 
 REPORT_SHAPES = {
@@ -38,6 +38,12 @@ IDLE_SECONDS = {"tiny": 3.0, "quick": 60.0, "full": 60.0}
 FEED_CALLS = {"tiny": 20_000, "quick": 1_000_000, "full": 10_000_000}
 FEED_PAGES = {"tiny": 5, "quick": 50, "full": 200}
 PIPELINE_SCALES = {"tiny": pipeline.TINY, "quick": pipeline.QUICK, "full": pipeline.FULL}
+# the backlog each replication round drains (the pipeline's phones, fewer calls: four drains)
+REPLICATION_SCALES = {
+    "tiny": pipeline.TINY,
+    "quick": replace(pipeline.QUICK, backlog_calls=50_000),
+    "full": replace(pipeline.FULL, backlog_calls=200_000),
+}
 
 
 def progress(message: str) -> None:
@@ -95,7 +101,27 @@ def table(results: dict[str, Any]) -> str:
         lines += idle_table(results["idle"])
     if "changes" in results:
         lines += changes_table(results["changes"])
+    if "replication" in results:
+        lines += replication_table(results["replication"])
     return "\n".join(lines)
+
+
+def replication_table(r: dict[str, Any]) -> list[str]:
+    def rates(name: str) -> str:
+        return " and ".join(
+            f"{rate:,}" if rate else "too few to time" for rate in r["calls_per_s"][name]
+        )
+
+    return [
+        "",
+        f"Replicated ClickHouse ({r['calls']:,} calls drained by the worker into each target, "
+        f"{r['rounds']} time(s) each, alternating; the ratio compares the best of each):",
+        "",
+        "| figure | value | baseline (same run) | ratio |",
+        "|---|---|---|---|",
+        f"| worker, stored calls/s into two 18.16 replicas (Distributed, ZooKeeper) | {rates('pair')} "
+        f"| a single 18.16 server {rates('single')} | {r['ratio']} |",
+    ]
 
 
 def changes_table(c: dict[str, Any]) -> list[str]:
@@ -268,6 +294,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "idle",
             "digests",
             "changes",
+            "replication",
         ],
         help="these parts alone (default: every part)",
     )
@@ -341,6 +368,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if wanted("changes"):
             results["changes"] = changes.run(
                 Path(scratch) / "changes", FEED_CALLS[size], FEED_PAGES[size], progress
+            )
+        if wanted("replication"):
+            results["replication"] = replication.run(
+                Path(scratch) / "replication",
+                REPLICATION_SCALES[size],
+                1 if size == "tiny" else 2,
+                progress,
             )
         if wanted("idle"):
             results["idle"] = idle.run(Path(scratch), IDLE_SECONDS[size], progress)

@@ -24,6 +24,9 @@ from schemas.migrations import Migration, numbered_migrations
 log = logging.getLogger(__name__)
 
 Param = str | int | float | bool | tuple[Any, ...] | list[Any]
+# values in one IN list of keys: a server parses at most max_query_size (256 KiB) of a query,
+# which a worker's batch of call ids went over at ~10,000 (found draining into 18.16)
+IN_LIST_LIMIT = 2_000
 
 _ESCAPES = {
     "\\": "\\\\",

@@ -15,10 +15,10 @@ from tests.support.stack import ROOT
 
 # two halves side by side (each part starts its own stack and mostly waits on it): half the time
 # (measured alone at tiny scale: pipeline 44 s, console 21, idle 26, digests 11; hooks 26,
-# reports 17, leads 12, privacy 15, changes 24)
+# reports 17, leads 12, privacy 15, changes 24; replication 35)
 HALVES = (
     ("pipeline", "console", "idle", "digests"),
-    ("hooks", "reports", "leads", "privacy", "changes"),
+    ("hooks", "reports", "leads", "privacy", "changes", "replication"),
 )
 
 
@@ -74,3 +74,6 @@ def test_benchmarks_run_at_tiny_scale(tmp_path: Path) -> None:
     assert changes["calls"] == 20_000 and changes["pages"] == 5
     assert changes["feed_calls_per_s"] > 0 < changes["raw_rows_per_s"]
     assert changes["first_page_ms"]["p50"] > 0 < changes["last_page_ms"]["p50"]
+    replicated = figures["replication"]
+    assert replicated["calls"] == 400 and set(replicated["calls_per_s"]) == {"single", "pair"}
+    assert "| worker, stored calls/s into two 18.16 replicas" in printed

@@ -129,18 +129,25 @@ def test_feed_holds_each_version_notes_and_tombstones(clickhouse_store: ClickHou
     assert blind_index(KEYS, erased) not in {row["client_key"] for row in everything}
 
 
-def test_a_note_stored_before_its_call_shows_with_the_call(chdb_store: ClickHouse) -> None:
+def test_a_note_stored_before_its_call_shows_with_the_call(clickhouse_store: ClickHouse) -> None:
     """Notes and calls come from two topics: a note can be stored first, when there is no call
-    to make a change of; once the call is stored, the note's change follows it."""
+    to make a change of; once the call is stored, the note's change follows it. A worker's
+    batch of 12,000 calls is asked about in several queries (one went over a server's
+    256 KiB max_query_size)."""
     company_id = str(uuid.uuid4())
-    ch = CompanyClickHouse(chdb_store, company_id)
+    ch = CompanyClickHouse(clickhouse_store, company_id)
     note = (company_id, "d1", "c7", "met in person", 50)
-    chdb_store.insert(
+    clickhouse_store.insert(
         "call_notes", ("company_id", "device_id", "client_call_id", "note", "version"), [note]
     )
-    record_notes(chdb_store, [note])
-    chdb_store.insert("calls", CALL_COLUMNS, [call(company_id, "d1", 7, "+919876500011", 10, 30)])
-    notes_before_calls(chdb_store, [(company_id, "d1", "c7"), (company_id, "d1", "c8")])
+    record_notes(clickhouse_store, [note])
+    clickhouse_store.insert(
+        "calls", CALL_COLUMNS, [call(company_id, "d1", 7, "+919876500011", 10, 30)]
+    )
+    batch = [(company_id, "d1", f"{n:05d}-{'x' * 24}") for n in range(12_000)]
+    notes_before_calls(
+        clickhouse_store, [*batch, (company_id, "d1", "c7"), (company_id, "d1", "c8")]
+    )
     rows, _end = read_all(ch, 10)
     assert [(row["note_text"], row["version"]) for row in rows] == [("", 10), ("met in person", 50)]
 

@@ -4,16 +4,14 @@ REPLICATION_PATH, and the services' Distributed tables over the pair."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from core.clickhouse import ClickHouse, Replication, ServerClickHouse, connect, migrate
 from core.clickhouse_shards import distribute, mutation_targets
 from tests.conftest import StackFactory
-from tests.support.services import Broker, ClickHouseServer, ZooKeeper
+from tests.support.services import Broker, ClickHouseServer, ReplicatedPair
 from tests.support.stack import eventually
 from tests.test_faults import enrolled, wire_calls
 from tests.test_pipeline_e2e import upload
@@ -21,46 +19,25 @@ from tests.test_pipeline_e2e import upload
 SHARD_DB = "shard"
 
 
-class Pair:
-    def __init__(self, workdir: Path) -> None:
-        self.zookeeper = ZooKeeper(workdir / "zookeeper")
-        for sub in ("zookeeper", "a", "b"):
-            (workdir / sub).mkdir()
-        self.second = ClickHouseServer(workdir / "b", replica_of=(self.zookeeper, "b"))
-        self.first = ClickHouseServer(
-            workdir / "a",
-            replica_of=(self.zookeeper, "a"),
-            profile={"distributed_product_mode": "local", "insert_distributed_sync": "1"},
-        )
-        self.first.replicas = [self.first.tcp_port, self.second.tcp_port]
-        self.replication = Replication(
-            f"/clickhouse/tables/{{shard}}/{uuid.uuid4().hex}", "closecall"
-        )
-
-    def shard(self, server: ClickHouseServer) -> ClickHouse:
-        return connect(server.url(SHARD_DB))
-
-
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    """ZooKeeper, then replicas `a` and `b` of shard 1; `a` knows both as cluster `closecall`,
-    takes the migrations (database `shard`) and answers the services (database `services`:
-    Distributed tables over the pair)."""
-    pair = Pair(tmp_path_factory.mktemp("replicated"))
-    pair.zookeeper.start()
-    pair.second.start()
-    pair.first.start()
-    first = pair.shard(pair.first)
-    applied = migrate(first, replication=pair.replication)
-    assert applied and migrate(first, replication=pair.replication) == []
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicatedPair]:
+    """The pair migrated (database `shard`), the services' Distributed tables over it on the
+    first replica (database `services`)."""
+    pair = ReplicatedPair(tmp_path_factory.mktemp("replicated")).start()
+    replication = Replication(pair.path, "closecall")
+    first = connect(pair.first.url(SHARD_DB))
+    applied = migrate(first, replication=replication)
+    assert applied and migrate(first, replication=replication) == []
     first.close()
     services = connect(pair.first.url("services"))
     distribute(services, "closecall", SHARD_DB)
     services.close()
     yield pair
-    pair.first.discard()
-    pair.second.discard()
-    pair.zookeeper.stop()
+    pair.discard()
+
+
+def shard(server: ClickHouseServer) -> ClickHouse:
+    return connect(server.url(SHARD_DB))
 
 
 def tables(store: ClickHouse) -> dict[str, str]:
@@ -83,8 +60,8 @@ def holdings(store: ClickHouse) -> dict[str, int]:
     }
 
 
-def test_both_replicas_take_the_migrations_with_replicated_engines(pair: Pair) -> None:
-    first, second = pair.shard(pair.first), pair.shard(pair.second)
+def test_both_replicas_take_the_migrations_with_replicated_engines(pair: ReplicatedPair) -> None:
+    first, second = shard(pair.first), shard(pair.second)
     try:
         ours = tables(first)
         assert ours == tables(second)
@@ -115,11 +92,11 @@ def test_both_replicas_take_the_migrations_with_replicated_engines(pair: Pair) -
 
 
 def test_the_worker_loses_nothing_while_a_replica_is_stopped(
-    pair: Pair, make_stack: StackFactory, broker: Broker, postgres_url: str
+    pair: ReplicatedPair, make_stack: StackFactory, broker: Broker, postgres_url: str
 ) -> None:
     stack = make_stack(broker.bootstrap, pair.first.url("services"), postgres_url)
     _key, token = enrolled(stack, "Replicated")
-    first, second = pair.shard(pair.first), pair.shard(pair.second)
+    first, second = shard(pair.first), shard(pair.second)
     stored = "SELECT count() AS n FROM calls FINAL"
     try:
         assert upload(stack, token, wire_calls(150, "r1-")).status_code == 202

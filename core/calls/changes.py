@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.clickhouse import ClickHouse, Param, render
+from core.clickhouse import IN_LIST_LIMIT, ClickHouse, Param, render
 from core.company_clickhouse import COMPANY_FILTER, NOT_ERASED_CONTACT, CompanyClickHouse
 from core.paging import Page
 
@@ -211,14 +211,17 @@ def notes_before_calls(clickhouse: ClickHouse, calls: Sequence[tuple[str, str, s
     for company_id, device_id, client_call_id in calls:
         by_company.setdefault(company_id, set()).add((device_id, client_call_id))
     for company_id, keys in by_company.items():
-        params: dict[str, Param] = {
-            "company_id": company_id,
-            "devices": tuple(sorted({device for device, _ in keys})),
-            "calls": tuple(sorted({call for _, call in keys})),
-        }
-        notes = [
-            (company_id, row["device_id"], row["client_call_id"], row["note"], row["version"])
-            for row in clickhouse.query(NOTES_OF_CALLS_SQL, params)
-            if (row["device_id"], row["client_call_id"]) in keys
-        ]
-        record_notes(clickhouse, notes)
+        ordered = sorted(keys)
+        for at in range(0, len(ordered), IN_LIST_LIMIT):
+            chunk = ordered[at : at + IN_LIST_LIMIT]
+            params: dict[str, Param] = {
+                "company_id": company_id,
+                "devices": tuple(sorted({device for device, _ in chunk})),
+                "calls": tuple(sorted({call for _, call in chunk})),
+            }
+            notes = [
+                (company_id, row["device_id"], row["client_call_id"], row["note"], row["version"])
+                for row in clickhouse.query(NOTES_OF_CALLS_SQL, params)
+                if (row["device_id"], row["client_call_id"]) in keys
+            ]
+            record_notes(clickhouse, notes)

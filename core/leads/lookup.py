@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from core.clickhouse import IN_LIST_LIMIT
 from core.company_clickhouse import COMPANY_FILTER, CompanyClickHouse, as_uuid
 from core.controlplane import lead_numbers
 
@@ -16,15 +17,16 @@ CHUNK = 500  # keys per statement (SQLite's limit of bound parameters)
 
 def leads_of_clients(ch: CompanyClickHouse, client_keys: Iterable[str]) -> dict[str, str]:
     """client key -> the lead holding that number, for the clients given."""
-    wanted = tuple(sorted({key for key in client_keys if key}))
-    if not wanted:
-        return {}
-    rows = ch.query(
-        f"""SELECT client_key, lead_id FROM lead_clients FINAL
-        WHERE {COMPANY_FILTER} AND deleted = 0 AND client IN %(clients)s""",
-        {"clients": tuple(as_uuid(key) for key in wanted)},
-    )
-    return {row["client_key"]: row["lead_id"] for row in rows}
+    wanted = sorted({key for key in client_keys if key})
+    found: dict[str, str] = {}
+    for first in range(0, len(wanted), IN_LIST_LIMIT):
+        rows = ch.query(
+            f"""SELECT client_key, lead_id FROM lead_clients FINAL
+            WHERE {COMPANY_FILTER} AND deleted = 0 AND client IN %(clients)s""",
+            {"clients": tuple(as_uuid(key) for key in wanted[first : first + IN_LIST_LIMIT])},
+        )
+        found.update({row["client_key"]: row["lead_id"] for row in rows})
+    return found
 
 
 def lead_holders(db: Connection, company_id: str, client_keys: Iterable[str]) -> dict[str, str]:

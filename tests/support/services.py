@@ -253,6 +253,36 @@ class ZooKeeper:
             self.process.wait()
 
 
+class ReplicatedPair:
+    """ZooKeeper, then replicas `a` (`first`) and `b` (`second`) of shard 1; `a` knows both as
+    cluster `closecall` (with the profile a query node needs) and answers the services."""
+
+    def __init__(self, workdir: Path) -> None:
+        for sub in ("zookeeper", "a", "b"):
+            (workdir / sub).mkdir(parents=True, exist_ok=True)
+        self.zookeeper = ZooKeeper(workdir / "zookeeper")
+        self.second = ClickHouseServer(workdir / "b", replica_of=(self.zookeeper, "b"))
+        self.first = ClickHouseServer(
+            workdir / "a",
+            replica_of=(self.zookeeper, "a"),
+            profile={"distributed_product_mode": "local", "insert_distributed_sync": "1"},
+        )
+        self.first.replicas = [self.first.tcp_port, self.second.tcp_port]
+        # a path of its own: a session's pairs never meet in ZooKeeper
+        self.path = f"/clickhouse/tables/{{shard}}/{uuid.uuid4().hex}"
+
+    def start(self) -> ReplicatedPair:
+        self.zookeeper.start()
+        self.second.start()
+        self.first.start()
+        return self
+
+    def discard(self) -> None:
+        self.first.discard()
+        self.second.discard()
+        self.zookeeper.stop()
+
+
 class PostgresDatabase:
     """A fresh database on the machine's PostgreSQL, dropped afterwards."""
 

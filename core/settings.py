@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     reset_client_interval_s: float = 60.0
     # browser origins allowed to call the APIs (CORS), comma-separated; none by default
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # the reverse proxy's addresses (or networks), comma-separated: only a request from them has
+    # its X-Forwarded-For / -Proto believed (the client address the sign-in throttle and the
+    # audit log see); none by default: the connection's own address counts
+    trusted_proxies: str = ""
 
     max_batch: int = 500
     max_body_bytes: int = Field(default=1_048_576, le=16 * 1024 * 1024)  # UPLOAD_BODY_CEILING

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import faust
 import uvicorn
@@ -84,15 +85,25 @@ def api_context(
 
 def serve_http(app: FastAPI, host: str, port: int, settings: Settings) -> None:
     """One uvicorn process (httptools and uvloop: installed, so uvicorn picks them)."""
-    config = uvicorn.Config(
+    CalmServer(http_config(app, host, port, settings)).run()
+
+
+def http_config(
+    app: FastAPI, host: str, port: int, settings: Settings, **more: Any
+) -> uvicorn.Config:
+    """uvicorn's settings for a service: forwarded headers believed only from the proxies of
+    CLOSECALL_TRUSTED_PROXIES (uvicorn's own default trusts 127.0.0.1)."""
+    return uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level=settings.log_level.replace("warn", "warning"),
         access_log=False,
         server_header=False,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
+        **more,
     )
-    CalmServer(config).run()
 
 
 class CalmServer(uvicorn.Server):
@@ -136,16 +147,9 @@ class EmbeddedServer(CalmServer):
 
 
 def embedded_api(settings: Settings, app: FastAPI) -> EmbeddedServer:
-    config = uvicorn.Config(
-        app,
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level=settings.log_level.replace("warn", "warning"),
-        access_log=False,
-        server_header=False,
-        lifespan="off",
+    return EmbeddedServer(
+        http_config(app, settings.api_host, settings.api_port, settings, lifespan="off")
     )
-    return EmbeddedServer(config)
 
 
 class BoundedWorker(faust.Worker):

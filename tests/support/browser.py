@@ -35,7 +35,7 @@ def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def chromium() -> Iterator[webdriver.Chrome]:
+def chromium(*arguments: str) -> Iterator[webdriver.Chrome]:
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         raise RuntimeError(
             "Chromium is missing: ./scripts/ensure-debian-packages installs Debian's chromium "
@@ -43,7 +43,13 @@ def chromium() -> Iterator[webdriver.Chrome]:
         )
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        *arguments,
+    ):
         options.add_argument(argument)
     options.add_argument(f"--window-size={DESKTOP[0]},{DESKTOP[1]}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})

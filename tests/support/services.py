@@ -3,6 +3,7 @@ ZooKeeper its replicated tables need), PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -251,6 +252,61 @@ class ZooKeeper:
         if self.process is not None:
             self.process.kill()
             self.process.wait()
+
+
+class Caddy:
+    """Debian's Caddy 2.6 running deploy/Caddyfile: the report API at https://localhost:PORT
+    and ingest at https://127.0.0.1:PORT, with certificates of Caddy's internal CA."""
+
+    def __init__(self, workdir: Path, api_port: int, ingest_port: int) -> None:
+        if shutil.which("caddy") is None:
+            raise RuntimeError("Caddy is not installed: run `make test` (it installs it)")
+        self.workdir = workdir
+        self.https_port, self.http_port = free_port(), free_port()
+        self.env = {
+            **os.environ,
+            "CLOSECALL_PUBLIC_HOST": "localhost",
+            "CLOSECALL_INGEST_HOST": "127.0.0.1",
+            "CLOSECALL_API_UPSTREAM": f"127.0.0.1:{api_port}",
+            "CLOSECALL_INGEST_UPSTREAM": f"127.0.0.1:{ingest_port}",
+            "CADDY_ADMIN": "off",
+            "CADDY_HTTPS_PORT": str(self.https_port),
+            "CADDY_HTTP_PORT": str(self.http_port),
+            "XDG_DATA_HOME": str(workdir / "data"),
+            "XDG_CONFIG_HOME": str(workdir / "config"),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def root_certificate(self) -> Path:
+        """The internal CA's root: what a client trusts to verify the edge's certificates."""
+        return self.workdir / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
+
+    def start(self) -> Caddy:
+        caddyfile = Path(__file__).parents[2] / "deploy" / "Caddyfile"
+        log = (self.workdir / "caddy.log").open("ab")
+        self.process = subprocess.Popen(
+            ["caddy", "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.https_port, self.process, "caddy")
+        deadline = time.monotonic() + 30
+        while True:  # its certificates are issued a moment after it listens
+            try:
+                with httpx.Client(verify=str(self.root_certificate)) as client:
+                    client.get(f"https://localhost:{self.https_port}/healthz")
+                return self
+            except (OSError, httpx.HTTPError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
 
 
 class ReplicatedPair:

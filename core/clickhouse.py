@@ -11,7 +11,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -271,6 +271,24 @@ class ServerClickHouse:
         )
         names = [name for name, _type in columns]
         return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def stream(self, sql: str, rows_per_chunk: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of a query in chunks, read block by block on a connection of its own (a
+        table of any size in constant memory: backups)."""
+        client = self._client()
+        try:
+            chunk: list[tuple[Any, ...]] = []
+            for row in client.execute_iter(
+                sql, settings={**self._settings, "max_block_size": rows_per_chunk}
+            ):
+                chunk.append(row)
+                if len(chunk) == rows_per_chunk:
+                    yield chunk
+                    chunk = []
+            if chunk:
+                yield chunk
+        finally:
+            client.disconnect()
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if rows:

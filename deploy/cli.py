@@ -213,7 +213,47 @@ def cmd_policy_publish(args: argparse.Namespace, settings: Settings) -> None:
     publish_policy(settings, args.kind, args.version, args.url)
 
 
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> None:
+    from deploy.backup import BackupError, backup
+
+    try:
+        manifest = backup(settings, args.directory, progress)
+    except BackupError as exc:
+        sys.exit(f"closecall backup: {exc}")
+    print(f"backed up release {manifest['release']} into {args.directory}")
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> None:
+    from deploy.backup import BackupError, restore
+
+    try:
+        done = restore(settings, args.directory, progress)
+    except BackupError as exc:
+        sys.exit(f"closecall restore: {exc}")
+    print(
+        f"restored release {done['release']}; migrations applied since: {done['migrations_since']}"
+    )
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command(
+        commands,
+        "backup",
+        cmd_backup,
+        help="the control plane (pg_dump) and every ClickHouse table into a new directory; "
+        "never the master key (docs/OPERATIONS.md)",
+    ).add_argument("directory", type=Path)
+    command(
+        commands,
+        "restore",
+        cmd_restore,
+        help="a backup into an empty database and ClickHouse database, the services stopped, "
+        "with the master key it was made under",
+    ).add_argument("directory", type=Path)
     company = commands.add_parser(
         "company",
         help="the operator's manual billing: list companies, set a paid period's end, cancel, "

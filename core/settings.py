@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -164,12 +165,12 @@ class Settings(BaseSettings):
     # (a local stub of the provider's API, as FCM's)
     stripe_api_key: str = Field(default="", repr=False)
     stripe_webhook_secret: str = Field(default="", repr=False)
-    stripe_prices: dict[str, str] = Field(default_factory=dict)
+    stripe_prices: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     stripe_api_base: str = ""
     razorpay_key_id: str = ""
     razorpay_key_secret: str = Field(default="", repr=False)
     razorpay_webhook_secret: str = Field(default="", repr=False)
-    razorpay_plans: dict[str, str] = Field(default_factory=dict)
+    razorpay_plans: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     razorpay_api_base: str = ""
     # `closecall fleet`: the simulated company's API key (or --api-key-file)
     fleet_api_key: str = Field(default="", repr=False)
@@ -179,6 +180,20 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("fcm_credentials_file", "clock_file", "export_dir", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        """A path set to nothing (a compose file's unset `${VAR:-}`) is no path, not `.`."""
+        return None if value == "" else value
+
+    @field_validator("stripe_prices", "razorpay_plans", mode="before")
+    @classmethod
+    def _json_object(cls, value: object) -> object:
+        """JSON from the environment; empty (a compose file's unset `${VAR:-}`) is none."""
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
         return value
 
     @field_validator("stripe_prices", "razorpay_plans")

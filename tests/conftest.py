@@ -16,7 +16,7 @@ from api.context import ApiContext
 from core.clickhouse import ClickHouse, connect, migrate
 from core.clickhouse_shards import distribute
 from tests.support.inprocess import api_client
-from tests.support.services import Broker, ClickHouseServer, PostgresDatabase
+from tests.support.services import Broker, ClickHouseServer, PostgresDatabase, ReplicatedPair
 from tests.support.smtp import Inbox, smtp_server
 from tests.support.stack import Stack
 
@@ -124,6 +124,16 @@ def clickhouse_shards(
     yield first, other
     first.discard()
     other.discard()
+
+
+@pytest.fixture(scope="session")
+def replicated_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicatedPair]:
+    """Two ClickHouse 18.16 replicas of one shard (cluster `closecall`) with ZooKeeper."""
+    pair = ReplicatedPair(tmp_path_factory.mktemp("replicated"))
+    try:
+        yield pair.start()
+    finally:
+        pair.discard()
 
 
 @pytest.fixture(scope="session")

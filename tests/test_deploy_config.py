@@ -1,7 +1,7 @@
 """deploy/ checked without a Docker engine: the compose file against the Compose Specification's
 JSON schema, Prometheus' configuration and alert rules by Debian's `promtool` (the rules by their
 own unit tests), the Grafana dashboard's queries parsed by promtool and naming only metrics the
-services export.
+services export, Alertmanager's routes delivering to a mailbox and a webhook.
 
 tests/support/compose-spec.json is schema/compose-spec.json of github.com/compose-spec/compose-spec
 at 170098ba07d9 (Apache-2.0)."""
@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
 import pytest
 import yaml
@@ -22,11 +23,16 @@ from prometheus_client import REGISTRY
 
 from core import metrics
 from core.settings import Settings
+from deploy.local_stack import free_port, http_ok
+from tests.support.receiver import Receiver
+from tests.support.smtp import smtp_server
+from tests.support.stack import eventually
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 SCHEMA = Path(__file__).resolve().parent / "support" / "compose-spec.json"
 METRIC = re.compile(r"\bclosecall_\w+")
 PROMETHEUS = DEPLOY / "prometheus"
+ALERTMANAGER = DEPLOY / "alertmanager"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "closecall.json"
 
 
@@ -129,3 +135,67 @@ def test_every_dashboard_query_parses_and_names_exported_metrics(tmp_path: Path)
     path.write_text(yaml.safe_dump(rules))
     checked = promtool("check", "rules", str(path))
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_alertmanager_mails_and_calls_the_webhook_for_a_firing_alert(tmp_path: Path) -> None:
+    """Debian's Alertmanager with deploy/alertmanager's routes and receivers; where they point
+    (the SMTP server, the addresses, the webhook) replaced by local ones, grouping shortened."""
+    shipped = ALERTMANAGER / "alertmanager.yml"
+    checked = subprocess.run(
+        ["amtool", "check-config", str(shipped)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    prometheus = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    assert prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        "alertmanager:9093"
+    ]
+    assert "alertmanager" in compose()["services"]
+    config = yaml.safe_load(shipped.read_text())
+    receiver = Receiver().start()
+    with smtp_server() as (smtp_url, inbox):
+        config["global"] = {
+            "smtp_smarthost": smtp_url.removeprefix("smtp://"),
+            "smtp_from": "alerts@closecall.test",
+            "smtp_require_tls": False,
+        }
+        config["route"].update(group_wait="1s", group_interval="1s")
+        (receivers,) = config["receivers"]
+        receivers["email_configs"][0]["to"] = "oncall@closecall.test"
+        receivers["webhook_configs"][0]["url"] = receiver.url("/alerts")
+        (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                "prometheus-alertmanager",
+                f"--config.file={tmp_path / 'alertmanager.yml'}",
+                f"--storage.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",  # one instance, no gossip port
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "alertmanager.log").open("wb"),
+        )
+        try:
+            url = f"http://127.0.0.1:{port}/api/v2/alerts"
+            eventually(lambda: http_ok(f"http://127.0.0.1:{port}/-/ready"), 30)
+            alert = [
+                {
+                    "labels": {"alertname": "WorkerLagGrowing", "severity": "page"},
+                    "annotations": {"summary": "consumer lag above 1,000 and growing"},
+                }
+            ]
+            assert httpx.post(url, json=alert).status_code == 200
+            eventually(
+                lambda: inbox.to("oncall@closecall.test") and receiver.received("/alerts"), 30
+            )
+        finally:
+            process.terminate()
+            process.wait(10)
+            receiver.stop()
+    mail = inbox.to("oncall@closecall.test")[0]
+    assert "WorkerLagGrowing" in str(mail["Subject"])
+    hook = receiver.received("/alerts")[0].json()
+    assert (
+        hook["status"] == "firing"
+        and hook["alerts"][0]["labels"]["alertname"] == "WorkerLagGrowing"
+    )

@@ -4,8 +4,6 @@ REPLICATION_PATH, and the services' Distributed tables over the pair."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from core.clickhouse import ClickHouse, Replication, ServerClickHouse, connect, migrate
@@ -20,10 +18,10 @@ SHARD_DB = "shard"
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicatedPair]:
+def pair(replicated_pair: ReplicatedPair) -> ReplicatedPair:
     """The pair migrated (database `shard`), the services' Distributed tables over it on the
     first replica (database `services`)."""
-    pair = ReplicatedPair(tmp_path_factory.mktemp("replicated")).start()
+    pair = replicated_pair
     replication = Replication(pair.path, "closecall")
     first = connect(pair.first.url(SHARD_DB))
     applied = migrate(first, replication=replication)
@@ -32,8 +30,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicatedPair]:
     services = connect(pair.first.url("services"))
     distribute(services, "closecall", SHARD_DB)
     services.close()
-    yield pair
-    pair.discard()
+    return pair
 
 
 def shard(server: ClickHouseServer) -> ClickHouse:

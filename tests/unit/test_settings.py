@@ -116,3 +116,15 @@ def test_environment_variables_and_defaults(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.database_url == "sqlite:////var/lib/closecall/control.db"
     assert settings.clickhouse_url == "chdb:///var/lib/closecall/chdb"
     assert "CLOSECALL" not in repr(settings) and key not in repr(settings)
+
+
+def test_a_variable_set_to_nothing_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a compose file's `${VAR:-}` passes: a path of nothing is no path, a JSON map of
+    nothing is none."""
+    for name in ("FCM_CREDENTIALS_FILE", "EXPORT_DIR", "STRIPE_PRICES", "RAZORPAY_PLANS"):
+        monkeypatch.setenv(f"CLOSECALL_{name}", "")
+    settings = Settings(master_key="")
+    assert settings.fcm_credentials_file is None and settings.export_dir is None
+    assert settings.stripe_prices == {} and settings.razorpay_plans == {}
+    monkeypatch.setenv("CLOSECALL_STRIPE_PRICES", '{"basic": "price_1"}')
+    assert Settings(master_key="").stripe_prices == {"basic": "price_1"}

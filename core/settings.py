@@ -342,6 +342,15 @@ def production_problems(settings: Settings) -> tuple[list[str], list[str]]:
             "CLOSECALL_INGEST_PUBLIC_URL is a loopback address: phones cannot enrol from the "
             "console's QR codes; set the URL phones reach ingest at"
         )
+    for name, url in (
+        ("CLOSECALL_PUBLIC_URL", settings.public_url),
+        ("CLOSECALL_INGEST_PUBLIC_URL", settings.ingest_public_url),
+    ):
+        if url.startswith("http://") and not is_loopback(url):
+            warnings.append(
+                f"{name} is http: sign-in needs https (Secure cookies) and numbers would cross "
+                'the network in the clear; put the TLS edge in front (docs/OPERATIONS.md "TLS")'
+            )
     if settings.log_level == "debug":
         warnings.append("CLOSECALL_LOG_LEVEL=debug logs more than production needs")
     return refused, warnings

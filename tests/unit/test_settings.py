@@ -81,6 +81,10 @@ def test_production_only_warns_about_risky_settings(caplog: pytest.LogCaptureFix
     assert "public signup is on" in caplog.text and "FCM pushes are off" in caplog.text
     assert "CLOSECALL_PUBLIC_URL" in caplog.text and "CLOSECALL_INGEST_PUBLIC_URL" in caplog.text
     assert "CLOSECALL_TOPIC_REPLICATION=1" in caplog.text
+    caplog.clear()
+    Settings(**{**SAFE, "public_url": "http://calls.example"})  # type: ignore[arg-type]
+    assert "CLOSECALL_PUBLIC_URL is http" in caplog.text
+    assert "CLOSECALL_INGEST_PUBLIC_URL is http" not in caplog.text
 
 
 def test_topics_are_kept_on_as_many_brokers_as_asked() -> None:

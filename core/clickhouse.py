@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from core.clock import utc_now
 from core.redaction import redact_url
-from schemas.migrations import Migration, numbered_migrations
+from schemas.migrations import Migration, numbered_migrations, ready
 
 log = logging.getLogger(__name__)
 
@@ -403,10 +403,14 @@ def pending(clickhouse: ClickHouse) -> list[Migration]:
 
 
 def migrate(
-    clickhouse: ClickHouse, up_to: int | None = None, replication: Replication | None = None
+    clickhouse: ClickHouse,
+    up_to: int | None = None,
+    replication: Replication | None = None,
+    contract: bool = False,
 ) -> list[str]:
     """Apply the numbered clickhouse/*.sql migrations not applied yet (up to version `up_to`, all
-    by default); returns their names. Replicated: what ClickHouse does not replicate itself
+    by default; a contract migration and those after it only with `contract`); returns their
+    names. Replicated: what ClickHouse does not replicate itself
     (creating, dropping, renaming) runs on every replica of the shard, the rest on this one."""
     replicas: Sequence[ClickHouse] = [clickhouse]
     database = ""
@@ -417,7 +421,7 @@ def migrate(
         replica.execute(_MIGRATIONS_TABLE)
     done = []
     for migration in pending(clickhouse):
-        if up_to is not None and migration.version > up_to:
+        if (up_to is not None and migration.version > up_to) or not ready(migration, contract):
             break
         for statement in migration.statements:
             if replication is not None:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 
 from core.clock import utc_now
 from core.tokens import digest
-from schemas.migrations import Migration, numbered_migrations
+from schemas.migrations import Migration, numbered_migrations, ready
 
 log = logging.getLogger(__name__)
 
@@ -662,12 +662,13 @@ def pending(engine: Engine) -> list[Migration]:
     return numbered_migrations("controlplane", applied)
 
 
-def migrate(engine: Engine, up_to: int | None = None) -> list[str]:
-    """Apply pending migrations (up to version `up_to`, all by default), each in its own
-    transaction; returns the names applied."""
+def migrate(engine: Engine, up_to: int | None = None, contract: bool = False) -> list[str]:
+    """Apply pending migrations (up to version `up_to`, all by default; a contract migration and
+    those after it only with `contract`), each in its own transaction; returns the names
+    applied."""
     done = []
     for migration in pending(engine):
-        if up_to is not None and migration.version > up_to:
+        if (up_to is not None and migration.version > up_to) or not ready(migration, contract):
             break
         with engine.begin() as conn:
             for statement in migration.statements:

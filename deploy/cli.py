@@ -33,7 +33,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
     if args.plan:
         print("\n".join(migration_plan(settings)))
     else:
-        migrate(settings)
+        migrate(settings, contract=args.contract)
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
@@ -72,13 +72,20 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def service_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    command(
+    migrating = command(
         commands,
         "migrate",
         cmd_migrate,
         help="apply database and ClickHouse migrations, create topics",
-    ).add_argument(
+    )
+    migrating.add_argument(
         "--plan", action="store_true", help="print what would be applied and created, apply nothing"
+    )
+    migrating.add_argument(
+        "--contract",
+        action="store_true",
+        help="also the contract migrations (they remove what the previous release used): once "
+        "every service runs this release",
     )
     command(commands, "ingest", cmd_ingest, help="run the ingest service (phones talk to it)")
     command(commands, "api", cmd_api, help="run the report API alone (needs a ClickHouse server)")

@@ -35,9 +35,10 @@ from streams.worker import create_worker
 log = logging.getLogger(__name__)
 
 
-def migrate(settings: Settings) -> None:
-    """Control-plane and ClickHouse migrations, and the Kafka topics."""
-    controlplane.migrate(controlplane.make_engine(settings.database_url))
+def migrate(settings: Settings, contract: bool = False) -> None:
+    """Control-plane and ClickHouse migrations (contract ones only with `contract`), and the
+    Kafka topics."""
+    controlplane.migrate(controlplane.make_engine(settings.database_url), contract=contract)
     store = clickhouse.connect(settings.clickhouse_url)
     replication = (
         clickhouse.Replication(settings.clickhouse_replication_path, settings.clickhouse_cluster)
@@ -45,7 +46,7 @@ def migrate(settings: Settings) -> None:
         else None
     )
     try:
-        clickhouse.migrate(store, replication=replication)
+        clickhouse.migrate(store, replication=replication, contract=contract)
     finally:
         store.close()
     ensure_topics(settings)

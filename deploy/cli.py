@@ -242,11 +242,30 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> None:
     )
 
 
+def cmd_release(args: argparse.Namespace, settings: Settings) -> None:
+    from datetime import date
+
+    from deploy.release import ReleaseError, release
+
+    try:
+        print("\n".join(release(args.checkout, args.version, date.today())))
+    except ReleaseError as exc:
+        sys.exit(f"closecall release: {exc}")
+
+
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
 def operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    releasing = command(
+        commands,
+        "release",
+        cmd_release,
+        help="cut release X.Y.Z in a checkout: CHANGELOG section, version, commit, tag vX.Y.Z, image",
+    )
+    releasing.add_argument("version", help="semantic version MAJOR.MINOR.PATCH")
+    releasing.add_argument("--checkout", type=Path, default=Path("."), help="the git checkout")
     command(
         commands,
         "backup",

@@ -1,6 +1,6 @@
 """`closecall backup` and `closecall restore` (deploy/backup.py) on the production path: a
 stack on a ClickHouse 18.16 server and PostgreSQL backed up while it runs, restored into a
-fresh ClickHouse database and a fresh PostgreSQL database, and a stack started on them answers
+fresh ClickHouse server and a fresh PostgreSQL database, and a stack started on them answers
 the same reports with the same numbers; the wrong master key restores nothing."""
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def test_a_backup_restored_into_fresh_stores_answers_the_same_reports(
     make_stack: StackFactory, broker: Broker, clickhouse_server: ClickHouseServer, tmp_path: Path
 ) -> None:
     source_db, target_db = PostgresDatabase(), PostgresDatabase()
+    (tmp_path / "fresh-server").mkdir()
+    fresh_server = ClickHouseServer(tmp_path / "fresh-server")
+    fresh_server.start()
     try:
         names = [f"backup_{uuid.uuid4().hex[:8]}" for _ in range(2)]
         stack = make_stack(broker.bootstrap, clickhouse_server.url(names[0]), source_db.url)
@@ -65,7 +68,7 @@ def test_a_backup_restored_into_fresh_stores_answers_the_same_reports(
         )
         restore_env = {
             "CLOSECALL_DATABASE_URL": target_db.url,
-            "CLOSECALL_CLICKHOUSE_URL": clickhouse_server.url(names[1]),
+            "CLOSECALL_CLICKHOUSE_URL": fresh_server.url(names[1]),
         }
         wrong_key = base64.b64encode(os.urandom(32)).decode()
         refused = closecall(
@@ -89,7 +92,8 @@ def test_a_backup_restored_into_fresh_stores_answers_the_same_reports(
         )
         assert reports(fresh, key) == before
         # every table as it was: the views, detached while the rows went in, wrote nothing twice
-        original, copy = (connect(clickhouse_server.url(name)) for name in names)
+        original = connect(clickhouse_server.url(names[0]))
+        copy = connect(fresh_server.url(names[1]))
         tables = [
             row["name"]
             for row in original.query(
@@ -105,5 +109,6 @@ def test_a_backup_restored_into_fresh_stores_answers_the_same_reports(
         original.close()
         copy.close()
     finally:
+        fresh_server.discard()
         source_db.drop()
         target_db.drop()

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,24 +14,11 @@ from typing import Any
 from core.clickhouse import connect
 from tests.conftest import StackFactory
 from tests.support.services import Broker, ClickHouseServer, PostgresDatabase
-from tests.support.stack import ROOT, Stack, eventually
+from tests.support.stack import Stack, closecall, eventually
 from tests.test_faults import enrolled, wire_calls
 from tests.test_pipeline_e2e import history, summary, upload
 
 CALLS = 240
-
-
-def closecall(
-    stack_env: dict[str, str], *args: str, **env: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "deploy.cli", *args],
-        env={**stack_env, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
 
 
 def reports(stack: Stack, api_key: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -72,16 +57,16 @@ def test_a_backup_restored_into_fresh_stores_answers_the_same_reports(
         }
         wrong_key = base64.b64encode(os.urandom(32)).decode()
         refused = closecall(
-            stack.env, "restore", str(target), **restore_env, CLOSECALL_MASTER_KEY=wrong_key
+            {**stack.env, **restore_env, "CLOSECALL_MASTER_KEY": wrong_key}, "restore", str(target)
         )
         assert (
             refused.returncode != 0 and "not the key this backup was made under" in refused.stderr
         )
         stack.stop()
 
-        restored = closecall(stack.env, "restore", str(target), **restore_env)
+        restored = closecall({**stack.env, **restore_env}, "restore", str(target))
         assert restored.returncode == 0, restored.stderr
-        again = closecall(stack.env, "restore", str(target), **restore_env)
+        again = closecall({**stack.env, **restore_env}, "restore", str(target))
         assert again.returncode != 0 and "empty control-plane database" in again.stderr
 
         fresh = make_stack(

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -17,22 +15,15 @@ from core import clickhouse, controlplane
 from schemas.migrations import RELEASED
 from tests.support.calls import expected_counts
 from tests.support.services import Broker, ClickHouseServer, PostgresDatabase
-from tests.support.stack import ROOT, Stack, eventually
+from tests.support.stack import Stack, closecall, eventually
 from tests.test_faults import calls_of, enrolled
 from tests.test_pipeline_e2e import history, summary, upload
 
 TOPICS = ("calls_raw", "dead_letter", "contacts_raw", "call_notes", "integration_events")
 
 
-def closecall(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "deploy.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).parents[1],
-    )
+def output(env: dict[str, str], *args: str) -> str:
+    done = closecall(env, *args)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -57,7 +48,7 @@ def test_the_plan_names_what_migrate_will_do_and_does_none_of_it(
         # the previous release's schema, one migration behind on each store
         controlplane.migrate(engine, up_to=23)
         clickhouse.migrate(store, up_to=16)
-        plan = closecall(env, "migrate", "--plan").splitlines()
+        plan = output(env, "migrate", "--plan").splitlines()
         assert plan[0] == "control plane: 1 migration(s) to apply"
         assert plan[1] == "0024_lead_history.sql"
         assert "ClickHouse: 1 migration(s) to apply" in plan
@@ -67,8 +58,8 @@ def test_the_plan_names_what_migrate_will_do_and_does_none_of_it(
         # nothing was applied or created
         assert [m.name for m in controlplane.pending(engine)] == ["0024_lead_history.sql"]
         assert [m.name for m in clickhouse.pending(store)] == ["0017_call_changes.sql"]
-        closecall(env, "migrate")
-        assert closecall(env, "migrate", "--plan").splitlines() == [
+        output(env, "migrate")
+        assert output(env, "migrate", "--plan").splitlines() == [
             "control plane: no migration(s) to apply",
             "ClickHouse: no migration(s) to apply",
             "Kafka: no topic(s) to create",
@@ -134,14 +125,7 @@ def test_an_upgrade_while_the_worker_stores_ends_with_equal_reports(
 
         uploads = threading.Thread(target=keep_uploading)
         uploads.start()
-        migrated = subprocess.run(
-            [sys.executable, "-m", "deploy.cli", "migrate"],
-            env=stack.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=ROOT,
-        )
+        migrated = closecall(stack.env, "migrate")
         uploads.join()
         assert migrated.returncode == 0, migrated.stderr
         assert not controlplane.pending(engine) and not clickhouse.pending(store)

@@ -266,6 +266,18 @@ class Stack:
         return result
 
 
+def closecall(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """A `closecall` command run with `env` (on top of this process's), as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "deploy.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+
+
 def owner_token(stack: Stack, company: str) -> str:
     """A session token of the owner `Stack.signup` made for `company`."""
     email = f"owner@{company.lower()}.example"

@@ -417,26 +417,32 @@ def migrate(
     if replication is not None:
         servers = replication.replicas(clickhouse)
         replicas, database = servers, servers[0].database
-    for replica in replicas[1:]:
-        replica.execute(_MIGRATIONS_TABLE)
-    done = []
-    for migration in pending(clickhouse):
-        if (up_to is not None and migration.version > up_to) or not ready(migration, contract):
-            break
-        for statement in migration.statements:
-            if replication is not None:
-                statement = replication.engine(statement, database)
-            every = statement.lstrip().upper().startswith(_EVERY_REPLICA)
-            if replication is not None and not every:
-                replication.wait_active(clickhouse)
-            for replica in replicas if every else replicas[:1]:
-                replica.execute(statement)
-        for replica in replicas:
-            replica.insert(
-                "schema_migrations",
-                ("version", "name", "applied_at"),
-                [(migration.version, migration.name, utc_now())],
+    try:
+        for replica in replicas[1:]:
+            replica.execute(_MIGRATIONS_TABLE)
+        done = []
+        for migration in pending(clickhouse):
+            if (up_to is not None and migration.version > up_to) or not ready(migration, contract):
+                break
+            for statement in migration.statements:
+                if replication is not None:
+                    statement = replication.engine(statement, database)
+                every = statement.lstrip().upper().startswith(_EVERY_REPLICA)
+                if replication is not None and not every:
+                    replication.wait_active(clickhouse)
+                for replica in replicas if every else replicas[:1]:
+                    replica.execute(statement)
+            for replica in replicas:
+                replica.insert(
+                    "schema_migrations",
+                    ("version", "name", "applied_at"),
+                    [(migration.version, migration.name, utc_now())],
+                )
+            log.info(
+                "clickhouse: applied migration %s on %d replica(s)", migration.name, len(replicas)
             )
-        log.info("clickhouse: applied migration %s on %d replica(s)", migration.name, len(replicas))
-        done.append(migration.name)
-    return done
+            done.append(migration.name)
+        return done
+    finally:
+        for replica in replicas[1:]:  # the connections to the others were its own
+            replica.close()
